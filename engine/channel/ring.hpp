@@ -1,0 +1,362 @@
+// Bounded single-producer / single-consumer ring of variable-length records.
+//
+// The ring's state lives in caller-provided memory, which may be a shared mapping seen by
+// forked processes at different addresses. Hence the shared part (RingHeader + data area)
+// holds only integers and offsets; `Ring` is a per-process view that recomputes pointers.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace patchbay::channel {
+
+// Lock-free atomics are address-free, which is what makes atomic_ref on a shared mapping work
+// across processes. std::atomic members are avoided because their layout is unspecified.
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= alignof(std::uint64_t));
+static_assert(std::atomic_ref<std::uint32_t>::required_alignment <= alignof(std::uint32_t));
+
+/// Shared control block at the start of the ring's memory. Indices are monotonically
+/// increasing byte counters; position = index & (capacity - 1). Differences stay correct even
+/// if a counter wraps, because the capacity divides 2^64.
+struct RingHeader {
+  // Producer line: written only by the producer. Keeping the consumer's writes off this line
+  // means the producer's hot path only misses when it really has to look at read_index.
+  alignas(64) std::uint64_t write_index;  // bytes committed so far
+  std::uint64_t cached_read_index;        // producer's stale-but-safe copy of read_index
+  // Consumer line: written only by the consumer.
+  alignas(64) std::uint64_t read_index;  // bytes released so far
+  std::uint64_t cached_write_index;      // consumer's stale-but-safe copy of write_index
+  // Constants (set once by create(), published via magic) and the producer's closed flag.
+  alignas(64) std::uint64_t magic;
+  std::uint64_t capacity;     // data area size in bytes, power of two
+  std::uint64_t data_offset;  // from the header's first byte to the data area
+  std::uint32_t version;
+  std::uint32_t closed;         // 0 or 1; set once by the producer
+  std::uint32_t reader_closed;  // 0 or 1; set once by the consumer when it stops reading
+};
+
+static_assert(std::is_trivially_copyable_v<RingHeader>);
+static_assert(std::is_standard_layout_v<RingHeader>);
+static_assert(offsetof(RingHeader, write_index) == 0);
+static_assert(offsetof(RingHeader, cached_read_index) == 8);
+static_assert(offsetof(RingHeader, read_index) == 64);
+static_assert(offsetof(RingHeader, cached_write_index) == 72);
+static_assert(offsetof(RingHeader, magic) == 128);
+static_assert(offsetof(RingHeader, reader_closed) + sizeof(std::uint32_t) <= 192);
+static_assert(alignof(RingHeader) == 64);
+static_assert(sizeof(RingHeader) == 192 && sizeof(RingHeader) % 64 == 0);
+
+/// Precedes every record in the data area; records are padded to a multiple of 8 bytes.
+struct RecordHeader {
+  std::uint32_t length;  // payload bytes (for padding: bytes covered minus this header)
+  std::uint32_t kind;    // RecordKind
+};
+static_assert(sizeof(RecordHeader) == 8);
+
+// Zero is deliberately not a kind, so never-written memory reads as corruption.
+enum class RecordKind : std::uint32_t { data = 1, padding = 2 };
+
+/// Non-owning view of a ring. One view per side (producer, consumer) per process; each view
+/// keeps a little side-local bookkeeping (the open reservation / the record being read), none
+/// of which the other side needs. Not thread-safe beyond one producer thread plus one consumer
+/// thread.
+class Ring {
+ public:
+  static constexpr std::size_t kAlignment = 64;
+  static constexpr std::size_t kMinCapacity = 64;
+  // Payload lengths are stored as uint32.
+  static constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
+
+  /// Bytes of memory (64-byte aligned) that create() needs for `capacity` data bytes.
+  [[nodiscard]] static std::size_t bytes_required(std::size_t capacity) {
+    check_capacity(capacity, "bytes_required");
+    return sizeof(RingHeader) + capacity;
+  }
+
+  /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned).
+  [[nodiscard]] static Ring create(void* memory, std::size_t capacity) {
+    check_memory(memory, "create");
+    check_capacity(capacity, "create");
+    auto* h = ::new (memory) RingHeader{};
+    h->capacity = capacity;
+    h->data_offset = sizeof(RingHeader);
+    h->version = kVersion;
+    // Release pairs with attach()'s acquire: the constants above are visible once magic is.
+    store(h->magic, kMagic, std::memory_order_release);
+    return Ring(h);
+  }
+
+  /// Views a ring that create() initialised, possibly in another process's mapping.
+  [[nodiscard]] static Ring attach(void* memory) {
+    check_memory(memory, "attach");
+    auto* h = std::launder(static_cast<RingHeader*>(memory));
+    // Acquire pairs with create()'s release of magic: the constants are then initialised.
+    if (load(h->magic, std::memory_order_acquire) != kMagic)
+      fail<std::invalid_argument>("attach", "memory does not hold a ring (bad magic)");
+    if (h->version != kVersion) fail<std::invalid_argument>("attach", "unsupported version");
+    check_capacity(h->capacity, "attach");
+    if (h->data_offset != sizeof(RingHeader))
+      fail<std::invalid_argument>("attach", "unexpected data offset");
+    return Ring(h);
+  }
+
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  /// A record of at most capacity/2 bytes (header included) always fits once the consumer has
+  /// drained: the padding needed to skip the end of the ring is smaller than the record, so
+  /// padding plus record never exceed the capacity and a producer can never wait forever.
+  [[nodiscard]] std::size_t max_payload() const noexcept {
+    return capacity_ / 2 - sizeof(RecordHeader);
+  }
+
+  // ---- producer side ----
+
+  /// Writable space for a payload of exactly `payload_size` bytes, contiguous, or a span with
+  /// data() == nullptr when the ring is too full right now. Nothing is visible to the consumer
+  /// until commit(). A second try_reserve replaces an uncommitted reservation.
+  [[nodiscard]] std::span<std::byte> try_reserve(std::size_t payload_size) {
+    if (payload_size > max_payload()) {
+      fail<std::length_error>(
+          "try_reserve", "payload of " + std::to_string(payload_size) +
+                             " bytes exceeds max_payload() = " + std::to_string(max_payload()));
+    }
+    RingHeader& h = *header_;
+    // Relaxed: only this side writes write_index.
+    const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);
+    const std::size_t pos = w & (capacity_ - 1);
+    const std::size_t pad = padding_before(pos, record_size(payload_size));
+    const std::uint64_t need = pad + record_size(payload_size);
+    if (w + need - h.cached_read_index > capacity_) {
+      // Acquire pairs with release(): the consumer is done reading the bytes we will overwrite.
+      h.cached_read_index = load(h.read_index, std::memory_order_acquire);
+      if (w + need - h.cached_read_index > capacity_) return {};
+    }
+    if (pad != 0) {
+      put_header(pos, {static_cast<std::uint32_t>(pad - sizeof(RecordHeader)),
+                       static_cast<std::uint32_t>(RecordKind::padding)});
+    }
+    reserved_ = payload_size;
+    return {data_ + ((pos + pad) & (capacity_ - 1)) + sizeof(RecordHeader), payload_size};
+  }
+
+  /// Publishes the reserved record with its first `payload_size` bytes (at most the reserved
+  /// size). Throws std::logic_error without an open reservation.
+  void commit(std::size_t payload_size) {
+    if (reserved_ == kNone || payload_size > reserved_)
+      throw std::logic_error("patchbay::channel::Ring::commit: no reservation of that size");
+    RingHeader& h = *header_;
+    const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
+    const std::size_t pos = w & (capacity_ - 1);
+    // Placement follows the reserved size, which is what try_reserve decided on.
+    const std::size_t pad = padding_before(pos, record_size(reserved_));
+    put_header((pos + pad) & (capacity_ - 1), {static_cast<std::uint32_t>(payload_size),
+                                               static_cast<std::uint32_t>(RecordKind::data)});
+    reserved_ = kNone;
+    // Release pairs with the consumer's acquire in try_read(): headers and payload are visible.
+    store(h.write_index, w + pad + record_size(payload_size), std::memory_order_release);
+  }
+
+  /// Copies `payload` in as one record; false when there is no room right now.
+  bool try_write(std::span<const std::byte> payload) {
+    const std::span<std::byte> dst = try_reserve(payload.size());
+    if (dst.data() == nullptr) return false;
+    if (!payload.empty()) std::memcpy(dst.data(), payload.data(), payload.size());
+    commit(payload.size());
+    return true;
+  }
+
+  /// Tells the consumer no more records follow. Call after the last commit().
+  void close() {
+    // Release pairs with closed()'s acquire: every earlier commit is visible to a reader
+    // that sees the flag, which is what makes drained() exact.
+    store(header_->closed, std::uint32_t{1}, std::memory_order_release);
+  }
+
+  /// Whether the consumer has stopped reading (it finished or failed): further records would
+  /// never be read, so a producer drops them instead of waiting for space.
+  [[nodiscard]] bool reader_closed() const {
+    // Acquire pairs with close_reader()'s release; it orders nothing else, but keeps the
+    // producer from acting on a flag it could see before the consumer's last release().
+    return load(header_->reader_closed, std::memory_order_acquire) != 0;
+  }
+
+  // ---- consumer side ----
+
+  /// Tells the producer that nothing more will be read.
+  void close_reader() {
+    store(header_->reader_closed, std::uint32_t{1}, std::memory_order_release);
+  }
+
+  /// The oldest unreleased data record, or nullopt when the ring is empty. The span stays
+  /// valid until release(); calling try_read again before release() returns the same record.
+  /// Throws std::runtime_error if the shared memory holds an impossible record.
+  [[nodiscard]] std::optional<std::span<const std::byte>> try_read() {
+    RingHeader& h = *header_;
+    const std::uint64_t r = load(h.read_index, std::memory_order_relaxed);  // own index
+    if (r == h.cached_write_index) {
+      // Acquire pairs with commit()'s release: the record's bytes are visible before we read.
+      h.cached_write_index = load(h.write_index, std::memory_order_acquire);
+      if (r == h.cached_write_index) return std::nullopt;
+    }
+    std::uint64_t start = r;
+    std::size_t pos = r & (capacity_ - 1);
+    RecordHeader rec = get_header(pos);
+    if (rec.kind == static_cast<std::uint32_t>(RecordKind::padding)) {
+      // Padding and the record after it were committed together; no need to release it alone.
+      if (rec.length != capacity_ - pos - sizeof(RecordHeader)) corrupt();
+      start += capacity_ - pos;
+      pos = 0;
+      rec = get_header(0);
+    }
+    if (rec.kind != static_cast<std::uint32_t>(RecordKind::data) || rec.length > max_payload())
+      corrupt();
+    const std::uint64_t end = start + record_size(rec.length);
+    if (end - r > h.cached_write_index - r) corrupt();
+    front_end_ = end;
+    return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), rec.length);
+  }
+
+  /// Frees the record try_read() returned (and any padding before it). Throws
+  /// std::logic_error when no record is being read.
+  void release() {
+    if (front_end_ == kNone)
+      throw std::logic_error("patchbay::channel::Ring::release: no record read");
+    // Release pairs with try_reserve()'s acquire: our reads finish before the producer reuses
+    // the space.
+    store(header_->read_index, front_end_, std::memory_order_release);
+    front_end_ = kNone;
+  }
+
+  [[nodiscard]] bool closed() const {
+    // Acquire pairs with close()'s release: see close().
+    return load(header_->closed, std::memory_order_acquire) != 0;
+  }
+
+  /// True once the producer closed and every record was released; nothing more will come.
+  [[nodiscard]] bool drained() const {
+    if (!closed()) return false;  // must come first: it is what orders the index load below
+    // Relaxed: the acquire in closed() already made the final write_index visible.
+    return load(header_->read_index, std::memory_order_relaxed) ==
+           load(header_->write_index, std::memory_order_relaxed);
+  }
+
+  // ---- either side (advisory: the other side may change the answer at once) ----
+
+  [[nodiscard]] bool empty() const { return size_bytes() == 0; }
+
+  /// Bytes in use, record headers and padding included.
+  [[nodiscard]] std::size_t size_bytes() const {
+    // Acquire pairs with release(): the consumer only releases up to a write index it has
+    // seen, so that write index happens-before the load below and w >= r is guaranteed.
+    const std::uint64_t r = load(header_->read_index, std::memory_order_acquire);
+    // Relaxed: the value is advisory; try_read/try_reserve synchronise on their own.
+    const std::uint64_t w = load(header_->write_index, std::memory_order_relaxed);
+    return static_cast<std::size_t>(w - r);
+  }
+
+ private:
+  friend class HeapRing;
+
+  static constexpr std::uint64_t kMagic = 0x676e6972'62686370;  // "pchbring"
+  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+  Ring() = default;
+  explicit Ring(RingHeader* h)
+      : header_(h),
+        data_(reinterpret_cast<std::byte*>(h) + h->data_offset),
+        capacity_(static_cast<std::size_t>(h->capacity)) {}
+
+  template <class T>
+  static T load(T& v, std::memory_order order) {
+    return std::atomic_ref<T>(v).load(order);
+  }
+  template <class T>
+  static void store(T& v, T value, std::memory_order order) {
+    std::atomic_ref<T>(v).store(value, order);
+  }
+
+  static constexpr std::size_t record_size(std::size_t payload) {
+    return (sizeof(RecordHeader) + payload + 7) & ~std::size_t{7};
+  }
+  // A record never straddles the wrap, so readers always get one contiguous span.
+  std::size_t padding_before(std::size_t pos, std::size_t record) const {
+    const std::size_t to_end = capacity_ - pos;
+    return to_end < record ? to_end : 0;
+  }
+
+  void put_header(std::size_t pos, RecordHeader rec) { std::memcpy(data_ + pos, &rec, sizeof rec); }
+  RecordHeader get_header(std::size_t pos) const {
+    RecordHeader rec{};
+    std::memcpy(&rec, data_ + pos, sizeof rec);
+    return rec;
+  }
+
+  template <class E>
+  [[noreturn]] static void fail(const char* where, const std::string& what) {
+    throw E(std::string("patchbay::channel::Ring::") + where + ": " + what);
+  }
+  [[noreturn]] static void corrupt() {
+    fail<std::runtime_error>("try_read", "corrupt record in shared memory");
+  }
+  static void check_memory(void* memory, const char* where) {
+    if (memory == nullptr) fail<std::invalid_argument>(where, "memory is null");
+    if (reinterpret_cast<std::uintptr_t>(memory) % kAlignment != 0)
+      fail<std::invalid_argument>(where, "memory is not 64-byte aligned");
+  }
+  static void check_capacity(std::uint64_t capacity, const char* where) {
+    if (!std::has_single_bit(capacity) || capacity < kMinCapacity || capacity > kMaxCapacity) {
+      fail<std::invalid_argument>(
+          where, "capacity " + std::to_string(capacity) + " must be a power of two in [64, 2^32]");
+    }
+  }
+
+  RingHeader* header_ = nullptr;
+  std::byte* data_ = nullptr;        // this process's address of the data area
+  std::size_t capacity_ = 0;         // copy of the constant, to keep the header's line cold
+  std::size_t reserved_ = kNone;     // producer: payload size of the open reservation
+  std::uint64_t front_end_ = kNone;  // consumer: read index just past the record being read
+};
+
+/// A ring on the heap, for threads of one process.
+class HeapRing {
+ public:
+  explicit HeapRing(std::size_t capacity)
+      : memory_(
+            ::operator new (Ring::bytes_required(capacity), std::align_val_t{Ring::kAlignment})),
+        ring_(Ring::create(memory_, capacity)) {}
+  HeapRing(HeapRing&& other) noexcept
+      : memory_(std::exchange(other.memory_, nullptr)), ring_(std::exchange(other.ring_, Ring{})) {}
+  HeapRing& operator=(HeapRing&& other) noexcept {
+    HeapRing moved(std::move(other));
+    std::swap(memory_, moved.memory_);
+    std::swap(ring_, moved.ring_);
+    return *this;
+  }
+  HeapRing(const HeapRing&) = delete;
+  HeapRing& operator=(const HeapRing&) = delete;
+  ~HeapRing() {
+    if (memory_ != nullptr) ::operator delete (memory_, std::align_val_t{Ring::kAlignment});
+  }
+
+  /// The ring; both sides may use this one view or copies of it.
+  [[nodiscard]] Ring& ring() noexcept { return ring_; }
+
+ private:
+  void* memory_;
+  Ring ring_;
+};
+
+}  // namespace patchbay::channel

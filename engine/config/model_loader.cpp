@@ -1,0 +1,376 @@
+#include <patchbay/model.hpp>
+#include <patchbay/resources.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/yaml_value.hpp"
+
+namespace patchbay {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads one model document, remembering the file name for every error.
+class ModelReader {
+ public:
+  explicit ModelReader(std::string origin) : origin_(std::move(origin)) {}
+
+  ProcessSpec read(const YAML::Node& root, const fs::path& base_dir);
+
+ private:
+  [[nodiscard]] SourceLocation at(const YAML::Node& node) const {
+    return detail::location_of(node, origin_);
+  }
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
+    throw ModelError(message, at(node));
+  }
+  void expect_map(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsMap()) fail(node, what + " must be a mapping");
+  }
+  std::string scalar(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsScalar()) fail(node, what + " must be a string");
+    return node.Scalar();
+  }
+  std::size_t capacity(const YAML::Node& node, const std::string& what) const;
+
+  void read_process(const YAML::Node& process, ProcessSpec& spec, const fs::path& base_dir);
+  void read_process_args(const YAML::Node& args, ProcessSpec& spec);
+  ComponentSpec read_component(const YAML::Node& node) const;
+  ConnectorSpec read_connector(const YAML::Node& node) const;
+  ResourceOverrides read_resources(const YAML::Node& node, const std::string& owner) const;
+  void read_plugins(const YAML::Node& node, ProcessSpec& spec, const fs::path& base_dir) const;
+
+  std::string origin_;
+};
+
+ProcessKind process_kind(const std::string& type, bool& known) {
+  static const std::set<std::string, std::less<>> local = {
+      "local", "LocalProcess", "plugboard.process.LocalProcess",
+      "plugboard.process.local_process.LocalProcess"};
+  static const std::set<std::string, std::less<>> parallel = {
+      "parallel", "ParallelProcess", "RayProcess", "plugboard.process.RayProcess",
+      "plugboard.process.ray_process.RayProcess"};
+  known = true;
+  if (local.count(type) != 0) return ProcessKind::local;
+  if (parallel.count(type) != 0) return ProcessKind::parallel;
+  known = false;
+  return ProcessKind::local;
+}
+
+bool known_connector_builder(const std::string& type) {
+  static const std::set<std::string, std::less<>> builders = {
+      "AsyncioConnector",
+      "RayConnector",
+      "ZMQConnector",
+      "plugboard.connector.AsyncioConnector",
+      "plugboard.connector.RayConnector",
+      "plugboard.connector.ZMQConnector"};
+  return builders.count(type) != 0;
+}
+
+ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) {
+  if (!root || root.IsNull()) throw ModelError("the model is empty", SourceLocation{origin_, 0});
+  expect_map(root, "the model file");
+  ProcessSpec spec;
+  spec.where = SourceLocation{origin_, 0};
+  YAML::Node body = root;
+  for (const auto& entry : root) {
+    const std::string key = entry.first.Scalar();
+    if (key != "plugboard" && key != "process" && key != "plugins") {
+      fail(entry.first,
+           "unknown top-level key '" + key + "' (expected plugboard, process, plugins)");
+    }
+  }
+  if (root["plugboard"]) {
+    body = root["plugboard"];
+    expect_map(body, "'plugboard'");
+    for (const auto& entry : body) {
+      const std::string key = entry.first.Scalar();
+      if (key != "process" && key != "plugins") {
+        fail(entry.first, "unknown key 'plugboard." + key + "' (expected process, plugins)");
+      }
+    }
+  }
+  if (root["plugins"]) read_plugins(root["plugins"], spec, base_dir);
+  if (body != root && body["plugins"]) read_plugins(body["plugins"], spec, base_dir);
+  const YAML::Node process = body["process"];
+  if (!process) fail(body, "the model has no 'process' section");
+  read_process(process, spec, base_dir);
+  return spec;
+}
+
+void ModelReader::read_plugins(const YAML::Node& node, ProcessSpec& spec,
+                               const fs::path& base_dir) const {
+  auto add = [&](const YAML::Node& item) {
+    const fs::path path = scalar(item, "a plugin path");
+    spec.plugins.push_back(
+        (path.is_absolute() ? path : base_dir / path).lexically_normal().string());
+  };
+  if (node.IsScalar()) {
+    add(node);
+  } else if (node.IsSequence()) {
+    for (const auto& item : node)
+      add(item);
+  } else {
+    fail(node, "'plugins' must be a list of shared library paths");
+  }
+}
+
+void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
+                               const fs::path& base_dir) {
+  expect_map(process, "'process'");
+  for (const auto& entry : process) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "type") {
+      const std::string type = scalar(value, "process type");
+      bool known = false;
+      spec.kind = process_kind(type, known);
+      if (!known) {
+        fail(value, "unknown process type '" + type +
+                        "' (expected local, parallel, plugboard.process.LocalProcess or "
+                        "plugboard.process.RayProcess)");
+      }
+    } else if (key == "connector_builder") {
+      const YAML::Node type = value.IsMap() ? value["type"] : value;
+      if (!type) fail(value, "connector_builder needs a 'type'");
+      const std::string name = scalar(type, "connector_builder type");
+      if (!known_connector_builder(name)) {
+        fail(type, "unknown connector_builder type '" + name +
+                       "' (expected plugboard.connector.AsyncioConnector, RayConnector or "
+                       "ZMQConnector)");
+      }
+    } else if (key == "args") {
+      read_process_args(value, spec);
+    } else if (key == "plugins") {
+      read_plugins(value, spec, base_dir);
+    } else {
+      fail(entry.first,
+           "unknown key 'process." + key + "' (expected type, connector_builder, args, plugins)");
+    }
+  }
+}
+
+std::size_t ModelReader::capacity(const YAML::Node& node, const std::string& what) const {
+  double bytes = 0;
+  try {
+    const Value v = detail::to_value(node, origin_);
+    bytes = v.is_string()   ? parse_quantity(v.as_string())
+            : v.is_number() ? check_quantity(v.as_double())
+                            : -1;
+  } catch (const ModelError& e) {
+    fail(node, what + ": " + e.message());
+  }
+  if (bytes < 1 || std::trunc(bytes) != bytes)
+    fail(node, what + " must be a whole number of bytes");
+  return static_cast<std::size_t>(bytes);
+}
+
+void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
+  expect_map(args, "'process.args'");
+  for (const auto& entry : args) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "name") {
+      spec.name = scalar(value, "process name");
+    } else if (key == "components") {
+      if (!value.IsSequence()) fail(value, "'components' must be a list");
+      for (const auto& item : value)
+        spec.components.push_back(read_component(item));
+    } else if (key == "connectors") {
+      if (value.IsNull()) continue;
+      if (!value.IsSequence()) fail(value, "'connectors' must be a list");
+      for (const auto& item : value)
+        spec.connectors.push_back(read_connector(item));
+    } else if (key == "parameters") {
+      if (value.IsNull()) continue;
+      expect_map(value, "'parameters'");
+      for (const auto& p : value)
+        spec.parameters[p.first.Scalar()] = detail::to_value(p.second, origin_);
+    } else if (key == "channel_capacity") {
+      spec.options.channel_capacity = capacity(value, "channel_capacity");
+    } else if (key == "fiber_stack_size") {
+      spec.options.fiber_stack_size = capacity(value, "fiber_stack_size");
+    } else if (key == "state" || key == "workers" || key == "topology" || key == "wait" ||
+               key == "resources") {
+      // Options of the parallel engine (and Plugboard's state backend): kept, not used here.
+      spec.extra_args[key] = detail::to_value(value, origin_);
+    } else {
+      fail(entry.first, "unknown process argument '" + key +
+                            "' (expected name, components, connectors, parameters, "
+                            "channel_capacity, fiber_stack_size)");
+    }
+  }
+}
+
+ResourceOverrides ModelReader::read_resources(const YAML::Node& node,
+                                              const std::string& owner) const {
+  expect_map(node, owner + ": 'resources'");
+  ResourceOverrides out;
+  auto quantity = [&](const YAML::Node& value, const std::string& what) {
+    try {
+      const Value v = detail::to_value(value, origin_);
+      if (v.is_string()) return parse_quantity(v.as_string());
+      if (v.is_number()) return check_quantity(v.as_double());
+      throw ModelError("expected a number or a quantity string, got " +
+                       std::string(kind_name(v.kind())));
+    } catch (const ModelError& e) {
+      fail(value, owner + ": resource '" + what + "': " + e.message());
+    }
+  };
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (key == "cpu") {
+      out.cpu = quantity(entry.second, key);
+    } else if (key == "gpu") {
+      out.gpu = quantity(entry.second, key);
+    } else if (key == "memory") {
+      out.memory = quantity(entry.second, key);
+    } else if (key == "resources" || key == "custom") {
+      expect_map(entry.second, owner + ": custom resources");
+      for (const auto& custom : entry.second) {
+        out.custom[custom.first.Scalar()] = quantity(custom.second, custom.first.Scalar());
+      }
+    } else {
+      fail(entry.first,
+           owner + ": unknown resource '" + key + "' (expected cpu, gpu, memory, resources)");
+    }
+  }
+  return out;
+}
+
+ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
+  expect_map(node, "a component");
+  ComponentSpec c;
+  c.where = at(node);
+  const YAML::Node type = node["type"];
+  if (!type) fail(node, "a component needs a 'type'");
+  c.type = scalar(type, "component type");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (key != "type" && key != "args") {
+      fail(entry.first,
+           "unknown key '" + key + "' in component of type '" + c.type + "' (expected type, args)");
+    }
+  }
+  const YAML::Node args = node["args"];
+  if (!args) fail(node, "component of type '" + c.type + "' needs 'args' with a 'name'");
+  expect_map(args, "component args");
+  const YAML::Node name = args["name"];
+  if (!name) fail(args, "component of type '" + c.type + "' needs a 'name' in its args");
+  c.name = scalar(name, "component name");
+  const std::string owner = "component '" + c.name + "'";
+  for (const auto& entry : args) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "name") continue;
+    if (key == "initial_values") {
+      if (value.IsNull()) continue;
+      expect_map(value, owner + ": 'initial_values'");
+      for (const auto& field : value) {
+        std::vector<Value> values;
+        if (field.second.IsSequence()) {
+          for (const auto& v : field.second)
+            values.push_back(detail::to_value(v, origin_));
+        } else {
+          values.push_back(detail::to_value(field.second, origin_));
+        }
+        c.initial_values[field.first.Scalar()] = std::move(values);
+      }
+    } else if (key == "resources") {
+      if (!value.IsNull()) c.resources = read_resources(value, owner);
+    } else {
+      c.args[key] = detail::to_value(value, origin_);
+      c.arg_locations[key] = at(value);
+    }
+  }
+  return c;
+}
+
+ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
+  expect_map(node, "a connector");
+  ConnectorSpec c;
+  c.where = at(node);
+  // Plugboard writes connectors either flat or under 'spec:'.
+  const YAML::Node body = node["spec"] ? node["spec"] : node;
+  expect_map(body, "a connector spec");
+  for (const auto& entry : body) {
+    const std::string key = entry.first.Scalar();
+    if (key == "source") {
+      c.source = scalar(entry.second, "connector source");
+    } else if (key == "target") {
+      c.target = scalar(entry.second, "connector target");
+    } else if (key == "capacity") {
+      c.capacity = capacity(entry.second, "connector capacity");
+    } else if (key == "mode" || key == "wait") {
+      // Delivery options of other engines and of the parallel one; nothing to do locally.
+    } else if (!(body == node && key == "spec")) {
+      fail(entry.first,
+           "unknown key '" + key + "' in connector (expected source, target, capacity)");
+    }
+  }
+  if (c.source.empty()) fail(body, "a connector needs a 'source' (component.field)");
+  if (c.target.empty()) fail(body, "a connector needs a 'target' (component.field)");
+  return c;
+}
+
+ProcessSpec parse_document(const std::string& text, const std::string& origin,
+                           const fs::path& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ModelError("YAML syntax error: " + e.msg, SourceLocation{origin, e.mark.line + 1});
+  }
+  return ModelReader(origin).read(root, base_dir);
+}
+
+}  // namespace
+
+ProcessSpec load_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot open model file '" + path + "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_document(text.str(), path, fs::path(path).parent_path());
+}
+
+ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin) {
+  return parse_document(yaml_text, origin, fs::current_path());
+}
+
+void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& overrides) {
+  for (const auto& text : overrides) {
+    const auto equals = text.find('=');
+    const auto dot = equals == std::string::npos ? std::string::npos : text.rfind('.', equals);
+    if (equals == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == equals) {
+      throw ModelError("--set '" + text + "' must look like component.argument=value");
+    }
+    const std::string component = text.substr(0, dot);
+    const std::string key = text.substr(dot + 1, equals - dot - 1);
+    ComponentSpec* c = spec.find(component);
+    if (c == nullptr)
+      throw ModelError("--set '" + text + "': no component named '" + component + "'");
+    YAML::Node node;
+    try {
+      node = YAML::Load(text.substr(equals + 1));
+    } catch (const YAML::Exception& e) {
+      throw ModelError("--set '" + text + "': cannot parse the value: " + e.msg);
+    }
+    if (key == "name") throw ModelError("--set '" + text + "': a component cannot be renamed");
+    c->args[key] = detail::to_value(node, "--set");
+    c->arg_locations[key] = SourceLocation{"--set " + text, 0};
+  }
+}
+
+}  // namespace patchbay

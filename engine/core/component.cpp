@@ -1,0 +1,50 @@
+#include <patchbay/component.hpp>
+
+#include <algorithm>
+#include <typeinfo>
+
+#include "core/component_access.hpp"
+
+namespace patchbay {
+
+Component::Component(std::string name) : name_(std::move(name)) {}
+
+Component::Component(const ComponentArgs& args)
+    : name_(args.name()),
+      type_name_(args.type()),
+      resource_overrides_(args.resources()),
+      initial_values_(args.initial_values()) {}
+
+Component::~Component() = default;
+
+std::string Component::type_name() const {
+  return type_name_.empty() ? detail::demangle(typeid(*this).name()) : type_name_;
+}
+
+Resources Component::resources() const {
+  return apply(default_resources(), resource_overrides_);
+}
+
+void Component::set_initial_values(std::string field, std::vector<Value> values) {
+  initial_values_[std::move(field)] = std::move(values);
+}
+
+namespace {
+Port* find_port(std::span<Port* const> ports, std::string_view field) {
+  auto it = std::find_if(ports.begin(), ports.end(), [&](Port* p) { return p->name() == field; });
+  return it == ports.end() ? nullptr : *it;
+}
+}  // namespace
+
+Port* Component::find_input(std::string_view field) const {
+  return find_port(inputs_, field);
+}
+Port* Component::find_output(std::string_view field) const {
+  return find_port(outputs_, field);
+}
+
+void Component::register_port(Port* port) {
+  (port->direction() == Port::Direction::input ? inputs_ : outputs_).push_back(port);
+}
+
+}  // namespace patchbay

@@ -1,0 +1,233 @@
+#include <patchbay/error.hpp>
+#include <patchbay/value.hpp>
+
+#include <charconv>
+#include <cstring>
+
+namespace patchbay {
+
+namespace {
+
+// Encoding: one tag byte, then bool: 1 byte; int/double: 8 bytes; string: u32 length + bytes;
+// list: u32 count + elements. Unaligned fields are copied with memcpy.
+enum class Tag : std::uint8_t {
+  null = 0,
+  boolean = 1,
+  integer = 2,
+  real = 3,
+  string = 4,
+  list = 5
+};
+
+[[noreturn]] void wrong_kind(Value::Kind wanted, Value::Kind held) {
+  throw Error("value is " + std::string(kind_name(held)) + ", expected " +
+              std::string(kind_name(wanted)));
+}
+
+template <class T>
+void put(std::byte*& out, const T& x) {
+  std::memcpy(out, &x, sizeof(T));
+  out += sizeof(T);
+}
+
+class Decoder {
+ public:
+  Decoder(const std::byte* data, std::size_t size) : cursor_(data), end_(data + size) {}
+
+  Value read() {
+    switch (static_cast<Tag>(take<std::uint8_t>())) {
+      case Tag::null:
+        return {};
+      case Tag::boolean:
+        return Value(take<std::uint8_t>() != 0);
+      case Tag::integer:
+        return Value(take<std::int64_t>());
+      case Tag::real:
+        return Value(take<double>());
+      case Tag::string: {
+        const auto n = take<std::uint32_t>();
+        need(n);
+        std::string s(reinterpret_cast<const char*>(cursor_), n);
+        cursor_ += n;
+        return Value(std::move(s));
+      }
+      case Tag::list: {
+        const auto n = take<std::uint32_t>();
+        Value::List items;
+        items.reserve(std::min<std::size_t>(n, static_cast<std::size_t>(end_ - cursor_)));
+        for (std::uint32_t i = 0; i < n; ++i)
+          items.push_back(read());
+        return Value(std::move(items));
+      }
+    }
+    throw Error("malformed encoded value: unknown tag");
+  }
+  [[nodiscard]] bool at_end() const { return cursor_ == end_; }
+
+ private:
+  void need(std::size_t n) const {
+    if (static_cast<std::size_t>(end_ - cursor_) < n)
+      throw Error("malformed encoded value: truncated");
+  }
+  template <class T>
+  T take() {
+    need(sizeof(T));
+    T x;
+    std::memcpy(&x, cursor_, sizeof(T));
+    cursor_ += sizeof(T);
+    return x;
+  }
+
+  const std::byte* cursor_;
+  const std::byte* end_;
+};
+
+std::string format_double(double d) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), d);
+  std::string s(buffer, end);
+  // Keep doubles recognisable as such: 2.0 prints "2.0", not "2".
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+
+std::string_view kind_name(Value::Kind kind) {
+  switch (kind) {
+    case Value::Kind::null:
+      return "null";
+    case Value::Kind::boolean:
+      return "bool";
+    case Value::Kind::integer:
+      return "int";
+    case Value::Kind::real:
+      return "double";
+    case Value::Kind::string:
+      return "string";
+    case Value::Kind::list:
+      return "list";
+  }
+  return "?";
+}
+
+bool Value::as_bool() const {
+  if (!is_bool()) wrong_kind(Kind::boolean, kind());
+  return std::get<bool>(data_);
+}
+
+std::int64_t Value::as_int() const {
+  if (!is_int()) wrong_kind(Kind::integer, kind());
+  return std::get<std::int64_t>(data_);
+}
+
+double Value::as_double() const {
+  if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
+  if (!is_double()) wrong_kind(Kind::real, kind());
+  return std::get<double>(data_);
+}
+
+const std::string& Value::as_string() const {
+  if (!is_string()) wrong_kind(Kind::string, kind());
+  return std::get<std::string>(data_);
+}
+
+const Value::List& Value::as_list() const {
+  if (!is_list()) wrong_kind(Kind::list, kind());
+  return std::get<List>(data_);
+}
+
+std::string Value::to_string() const {
+  switch (kind()) {
+    case Kind::null:
+      return {};
+    case Kind::boolean:
+      return as_bool() ? "true" : "false";
+    case Kind::integer:
+      return std::to_string(as_int());
+    case Kind::real:
+      return format_double(std::get<double>(data_));
+    case Kind::string:
+      return as_string();
+    case Kind::list: {
+      std::string s = "[";
+      const auto& items = as_list();
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) s += ", ";
+        s += items[i].to_string();
+      }
+      return s + "]";
+    }
+  }
+  return {};
+}
+
+std::size_t encoded_size(const Value& value) {
+  switch (value.kind()) {
+    case Value::Kind::null:
+      return 1;
+    case Value::Kind::boolean:
+      return 2;
+    case Value::Kind::integer:
+    case Value::Kind::real:
+      return 9;
+    case Value::Kind::string:
+      return 5 + value.as_string().size();
+    case Value::Kind::list: {
+      std::size_t n = 5;
+      for (const auto& item : value.as_list())
+        n += encoded_size(item);
+      return n;
+    }
+  }
+  return 1;
+}
+
+namespace {
+void encode_into(const Value& value, std::byte*& out) {
+  switch (value.kind()) {
+    case Value::Kind::null:
+      put(out, Tag::null);
+      return;
+    case Value::Kind::boolean:
+      put(out, Tag::boolean);
+      put(out, static_cast<std::uint8_t>(value.as_bool()));
+      return;
+    case Value::Kind::integer:
+      put(out, Tag::integer);
+      put(out, value.as_int());
+      return;
+    case Value::Kind::real:
+      put(out, Tag::real);
+      put(out, value.as_double());
+      return;
+    case Value::Kind::string: {
+      const auto& s = value.as_string();
+      put(out, Tag::string);
+      put(out, static_cast<std::uint32_t>(s.size()));
+      if (!s.empty()) std::memcpy(out, s.data(), s.size());
+      out += s.size();
+      return;
+    }
+    case Value::Kind::list:
+      put(out, Tag::list);
+      put(out, static_cast<std::uint32_t>(value.as_list().size()));
+      for (const auto& item : value.as_list())
+        encode_into(item, out);
+      return;
+  }
+}
+}  // namespace
+
+void encode(const Value& value, std::byte* out) {
+  encode_into(value, out);
+}
+
+Value decode_value(const std::byte* data, std::size_t size) {
+  Decoder decoder(data, size);
+  Value v = decoder.read();
+  if (!decoder.at_end()) throw Error("malformed encoded value: trailing bytes");
+  return v;
+}
+
+}  // namespace patchbay

@@ -1,0 +1,197 @@
+#include "library/csv.hpp"
+
+#include <patchbay/error.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <ios>
+#include <streambuf>
+#include <utility>
+
+namespace patchbay::csv {
+
+namespace {
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+}  // namespace
+
+Reader::Reader(std::istream& in, std::string name)
+    : in_(in), name_(std::move(name)), buffer_(std::make_unique<char[]>(kCapacity)) {}
+
+bool Reader::fill() {
+  if (at_end_) return false;
+  // Keep what is unread at the front of the buffer and read after it.
+  if (pos_ > 0) {
+    std::memmove(buffer_.get(), buffer_.get() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
+  std::streambuf* buf = in_.rdbuf();
+  if (buf == nullptr) {
+    at_end_ = true;
+    return false;
+  }
+  using Traits = std::streambuf::traits_type;
+  // Block for one character only, then take whatever else is available without blocking.
+  const Traits::int_type c = buf->sbumpc();
+  if (Traits::eq_int_type(c, Traits::eof())) {
+    at_end_ = true;
+    in_.setstate(std::ios_base::eofbit);
+    return false;
+  }
+  buffer_[end_++] = Traits::to_char_type(c);
+  const std::streamsize available = buf->in_avail();
+  if (available > 0) {
+    const auto wanted = std::min(static_cast<std::size_t>(available), kCapacity - end_);
+    end_ += static_cast<std::size_t>(
+        buf->sgetn(buffer_.get() + end_, static_cast<std::streamsize>(wanted)));
+  }
+  return true;
+}
+
+int Reader::peek() {
+  if (pos_ == end_ && !fill()) return kEnd;
+  return static_cast<unsigned char>(buffer_[pos_]);
+}
+
+void Reader::skip_bom() {
+  while (end_ - pos_ < kBom.size() && fill()) {
+  }
+  if (std::string_view(buffer_.get() + pos_, end_ - pos_).starts_with(kBom)) pos_ += kBom.size();
+}
+
+void Reader::end_of_line() {
+  if (peek() == '\r') {
+    advance();
+    if (peek() == '\n') advance();
+  } else {
+    advance();  // '\n'
+  }
+  ++line_;
+}
+
+void Reader::read_quoted(std::string& field, std::size_t index) {
+  // pos_ is just past the opening quote.
+  for (;;) {
+    if (pos_ == end_ && !fill()) {
+      throw ModelError("unterminated quoted field: field " + std::to_string(index + 1) +
+                           " opens a '\"' that is never closed",
+                       SourceLocation{name_, row_line_});
+    }
+    const char* begin = buffer_.get() + pos_;
+    const char* end = buffer_.get() + end_;
+    const char* p = begin;
+    while (p != end && *p != '"' && *p != '\n' && *p != '\r')
+      ++p;
+    field.append(begin, p);
+    pos_ += static_cast<std::size_t>(p - begin);
+    if (p == end) continue;
+    const char c = *p;
+    advance();
+    if (c == '"') {
+      if (peek() != '"') return;  // closing quote
+      advance();
+      field.push_back('"');
+    } else if (c == '\r') {
+      field.push_back('\r');
+      if (peek() == '\n') {
+        advance();
+        field.push_back('\n');
+      }
+      ++line_;
+    } else {
+      field.push_back('\n');
+      ++line_;
+    }
+  }
+}
+
+void Reader::read_unquoted(std::string& field) {
+  for (;;) {
+    if (pos_ == end_ && !fill()) return;
+    const char* begin = buffer_.get() + pos_;
+    const char* end = buffer_.get() + end_;
+    const char* p = begin;
+    while (p != end && *p != ',' && *p != '\n' && *p != '\r')
+      ++p;
+    field.append(begin, p);
+    pos_ += static_cast<std::size_t>(p - begin);
+    if (p != end) return;
+  }
+}
+
+bool Reader::next_row(std::vector<std::string>& fields) {
+  if (!started_) {
+    started_ = true;
+    skip_bom();
+  }
+  // Skip blank lines.
+  for (;;) {
+    const int c = peek();
+    if (c == kEnd) {
+      fields.clear();
+      return false;
+    }
+    if (c != '\n' && c != '\r') break;
+    end_of_line();
+  }
+  row_line_ = line_;
+
+  std::size_t count = 0;
+  for (;;) {
+    if (count == fields.size()) fields.emplace_back();
+    std::string& field = fields[count];
+    field.clear();
+    if (peek() == '"') {
+      advance();
+      read_quoted(field, count);
+    }
+    read_unquoted(field);
+    ++count;
+    const int c = peek();
+    if (c == ',') {
+      advance();
+      continue;
+    }
+    if (c == '\n' || c == '\r') end_of_line();
+    break;
+  }
+  fields.resize(count);
+  return true;
+}
+
+void write_field(std::ostream& out, std::string_view field) {
+  const bool needs_quotes = field.find_first_of(",\"\r\n") != std::string_view::npos ||
+                            (!field.empty() && (field.front() == ' ' || field.front() == '\t' ||
+                                                field.back() == ' ' || field.back() == '\t')) ||
+                            field.starts_with(kBom);
+  if (!needs_quotes) {
+    out.write(field.data(), static_cast<std::streamsize>(field.size()));
+    return;
+  }
+  out.put('"');
+  for (;;) {
+    const std::size_t quote = field.find('"');
+    const std::string_view part = field.substr(0, quote);
+    out.write(part.data(), static_cast<std::streamsize>(part.size()));
+    if (quote == std::string_view::npos) break;
+    out.write("\"\"", 2);
+    field.remove_prefix(quote + 1);
+  }
+  out.put('"');
+}
+
+void write_row(std::ostream& out, const std::vector<std::string>& fields) {
+  if (fields.size() == 1 && fields.front().empty()) {
+    out.write("\"\"\n", 3);
+    return;
+  }
+  bool first = true;
+  for (const std::string& field : fields) {
+    if (!first) out.put(',');
+    first = false;
+    write_field(out, field);
+  }
+  out.put('\n');
+}
+
+}  // namespace patchbay::csv

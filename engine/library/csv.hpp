@@ -1,0 +1,84 @@
+// CSV codec (RFC 4180) for the file components of the library.
+//
+// Reading follows RFC 4180 and is lenient where that costs nothing:
+//  - fields are separated by ',' and rows end with CRLF, LF or a lone CR; the last row may lack
+//    a line ending;
+//  - a field that starts with '"' is quoted: it runs to the next lone '"', may hold ',', CR and
+//    LF, and "" inside it stands for one '"'. Text between the closing quote and the next ',' or
+//    line ending is kept literally ("ab"c -> abc);
+//  - a '"' inside an unquoted field is kept literally (a"b -> a"b);
+//  - completely empty lines (outside quotes) are skipped, so a trailing blank line gives no row;
+//    a line with only spaces is a row with one field of spaces. Whitespace is never trimmed;
+//  - a UTF-8 byte order mark at the very start of the input is skipped;
+//  - a quoted field still open at the end of the input is a ModelError.
+// Writing produces what the reader reads back exactly (see write_row for the exception).
+#pragma once
+
+#include <cstddef>
+#include <istream>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace patchbay::csv {
+
+/// Reads rows one at a time from a stream.
+/// Not thread-safe: one Reader (and its stream) belongs to one thread at a time.
+class Reader {
+ public:
+  /// Reads from `in`, which must outlive the Reader. `name` (usually the file path) names the
+  /// input in error messages. The Reader reads `in`'s stream buffer directly and ahead of the
+  /// rows it returned (up to 64 KiB already available), so nothing else should read `in`
+  /// meanwhile. Blocks only for input it needs to complete the current row.
+  Reader(std::istream& in, std::string name);
+
+  /// Reads the next row into `fields` (replacing its contents; the strings' storage is reused).
+  /// Returns false, with `fields` empty, once the input is exhausted.
+  /// Throws patchbay::ModelError located at `name` and the 1-based line where the row began
+  /// (also what line() then returns) when a quoted field is not closed before the end of the
+  /// input; later calls return false. Exceptions from the stream buffer pass through.
+  bool next_row(std::vector<std::string>& fields);
+
+  /// The 1-based line on which the row last returned by next_row() began; 0 before the first.
+  [[nodiscard]] int line() const { return row_line_; }
+
+  /// The name given at construction.
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  static constexpr std::size_t kCapacity = std::size_t{64} * 1024;
+  static constexpr int kEnd = -1;
+
+  int peek();
+  void advance() { ++pos_; }
+  bool fill();  // reads more input after what is unread; false (and nothing read) at the end
+  void skip_bom();
+  void read_quoted(std::string& field, std::size_t index);
+  void read_unquoted(std::string& field);
+  void end_of_line();  // consumes CRLF, LF or CR at pos_ and counts the line
+
+  std::istream& in_;
+  std::string name_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t pos_ = 0;
+  std::size_t end_ = 0;
+  bool at_end_ = false;
+  bool started_ = false;
+  int line_ = 1;      // line of the next unread character
+  int row_line_ = 0;  // line where the last returned row began
+};
+
+/// Writes one field, quoting it only when needed: when it contains ',', '"', CR or LF, starts
+/// or ends with a space or tab, or starts with a UTF-8 byte order mark. Quotes are doubled
+/// inside quoted fields. Thread-safety: as safe as writing to `out`.
+void write_field(std::ostream& out, std::string_view field);
+
+/// Writes one row: the fields separated by ',' and terminated by "\n" (RFC 4180 says CRLF; LF
+/// suits POSIX tools and the Reader accepts both). A row of one empty field is written as ""
+/// so that it does not read back as a skipped blank line; a row of no fields is written as a
+/// bare "\n" and so reads back as nothing. Thread-safety: as safe as writing to `out`.
+void write_row(std::ostream& out, const std::vector<std::string>& fields);
+
+}  // namespace patchbay::csv

@@ -1,0 +1,23 @@
+#include <patchbay/library.hpp>
+#include <patchbay/registry.hpp>
+
+namespace patchbay::library {
+
+namespace {
+template <class T>
+ComponentFactory factory() {
+  return [](const ComponentArgs& args) -> std::unique_ptr<Component> {
+    return std::make_unique<T>(args);
+  };
+}
+}  // namespace
+
+void register_library(Registry& registry) {
+  registry.add("Iterator", factory<Iterator>());
+  registry.add("Sleep", factory<Sleep>());
+  registry.add("Timestamper", factory<Timestamper>());
+  registry.add("FileReader", factory<FileReader>());
+  registry.add("FileWriter", factory<FileWriter>());
+}
+
+}  // namespace patchbay::library

@@ -1,0 +1,25 @@
+#include <patchbay/library.hpp>
+
+#include <cmath>
+#include <thread>
+
+namespace patchbay::library {
+
+Sleep::Sleep(const ComponentArgs& args) : Component(args) {
+  const double seconds = args.get<double>("sleep_seconds");
+  if (!(seconds >= 0) || !std::isfinite(seconds)) {
+    throw args.error("sleep_seconds", "must be a finite number >= 0");
+  }
+  duration_ = std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(seconds * 1e9)));
+}
+
+Sleep::Sleep(std::string name, double sleep_seconds)
+    : Sleep(ComponentArgs(std::move(name), {{"sleep_seconds", sleep_seconds}})) {}
+
+void Sleep::step() {
+  // Blocks the whole thread on purpose: it stands for work that holds a core.
+  std::this_thread::sleep_for(duration_);
+  y = x.value();
+}
+
+}  // namespace patchbay::library

@@ -1,0 +1,235 @@
+#include "process/component_runner.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/component_access.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& parker,
+                                 ComponentCounters& counters)
+    : component_(component), state_(state), parker_(parker), counters_(counters) {
+  inputs_.resize(component.inputs().size());
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    inputs_[i].port = component.inputs()[i];
+    if (auto it = component.initial_values().find(inputs_[i].port->name());
+        it != component.initial_values().end()) {
+      inputs_[i].initial.assign(it->second.begin(), it->second.end());
+    }
+  }
+  outputs_.resize(component.outputs().size());
+  for (std::size_t i = 0; i < outputs_.size(); ++i)
+    outputs_[i].port = component.outputs()[i];
+}
+
+void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
+  end.converts = !end.wire->source->type().same_as(end.wire->target->type());
+  inputs_.at(port_index).channels.push_back(end);
+}
+
+void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
+  outputs_.at(port_index).channels.push_back(end);
+}
+
+void ComponentRunner::run() noexcept {
+  Status final_status = Status::completed;
+  try {
+    ComponentAccess::set_status(component_, Status::init);
+    check_stop();
+    component_.init();
+    ComponentAccess::set_status(component_, Status::running);
+    const bool source = inputs_.empty();
+    while (true) {
+      check_stop();
+      if (!source && !receive_all()) break;
+      timed_step();
+      if (component_.is_closed()) break;
+      if (!send_all()) break;
+    }
+  } catch (const Stopped&) {
+    final_status = Status::stopped;
+  } catch (const std::exception& e) {
+    final_status = Status::failed;
+    state_.fail({component_.name(), component_.type_name(), e.what()});
+  } catch (...) {
+    final_status = Status::failed;
+    state_.fail({component_.name(), component_.type_name(), "unknown exception"});
+  }
+  finish();
+  try {
+    component_.teardown(final_status);
+  } catch (const std::exception& e) {
+    if (final_status == Status::completed) {
+      final_status = Status::failed;
+      state_.fail({component_.name(), component_.type_name(), e.what()});
+    }
+  } catch (...) {
+    if (final_status == Status::completed) {
+      final_status = Status::failed;
+      state_.fail({component_.name(), component_.type_name(), "unknown exception in teardown"});
+    }
+  }
+  ComponentAccess::set_status(component_, final_status);
+}
+
+void ComponentRunner::check_stop() const {
+  if (state_.stopping()) throw Stopped{};
+}
+
+void ComponentRunner::timed_step() {
+  const std::uint64_t start = now_ns();
+  component_.step();
+  count(counters_.step_ns, now_ns() - start);
+  count(counters_.steps);
+}
+
+void ComponentRunner::wait(WaitReason reason) {
+  check_stop();
+  ComponentAccess::set_status(component_, Status::waiting);
+  const std::uint64_t start = now_ns();
+  parker_.park(reason);
+  count(counters_.wait_ns, now_ns() - start);
+  ComponentAccess::set_status(component_, Status::running);
+  check_stop();
+}
+
+bool ComponentRunner::receive_all() {
+  for (auto& field : inputs_) {
+    if (!receive(field)) return false;
+  }
+  return true;
+}
+
+bool ComponentRunner::receive(InputField& field) {
+  if (!field.initial.empty()) {
+    // Validation converted every initial value once already, so this cannot fail.
+    field.port->type().assign_from_value(field.initial.front(), field.port->storage());
+    field.initial.pop_front();
+    return true;
+  }
+  while (true) {
+    if (try_take(field)) return true;
+    // drained() reads `closed` before emptiness, so a record published before close is seen.
+    bool open = false;
+    for (auto& end : field.channels) {
+      if (!end.ring.drained()) {
+        open = true;
+        count(end.counters->times_empty);
+      }
+    }
+    if (!open) return false;
+    wait({WaitReason::Kind::input, &field.port->name()});
+  }
+}
+
+bool ComponentRunner::try_take(InputField& field) {
+  const std::size_t n = field.channels.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t index = field.next_channel + k;
+    if (index >= n) index -= n;
+    ChannelEnd& end = field.channels[index];
+    if (auto record = end.ring.try_read()) {
+      deliver(field, end, *record);
+      end.ring.release();
+      end.peer->notify();
+      field.next_channel = index + 1 == n ? 0 : index + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
+                              std::span<const std::byte> record) {
+  Port& port = *field.port;
+  if (!end.converts) {
+    port.type().decode(record.data(), record.size(), port.storage());
+  } else {
+    const Value v = end.wire->source->type().decode_value(record.data(), record.size());
+    if (!port.type().assign_from_value(v, port.storage())) {
+      throw Error("connector '" + end.wire->label + "': value '" + v.to_string() + "' (" +
+                  std::string(kind_name(v.kind())) + ") does not fit input type " +
+                  port.type().name);
+    }
+  }
+  count(counters_.messages_in);
+  count(counters_.bytes_in, record.size());
+}
+
+bool ComponentRunner::send_all() {
+  bool any_channel = false;
+  bool any_reader = false;
+  for (auto& field : outputs_) {
+    if (field.channels.empty()) continue;
+    any_channel = true;
+    const PortType& type = field.port->type();
+    const std::size_t size = type.encoded_size(field.port->storage());
+    if (field.channels.size() > 1) {
+      // Fan-out: encode once, copy into each channel.
+      scratch_.resize(size);
+      type.encode(field.port->storage(), scratch_.data());
+    }
+    const bool from_scratch = field.channels.size() > 1;
+    for (auto& end : field.channels)
+      any_reader |= write(end, size, *field.port, from_scratch);
+  }
+  return !any_channel || any_reader;
+}
+
+bool ComponentRunner::write(ChannelEnd& end, std::size_t size, const Port& port,
+                            bool from_scratch) {
+  if (end.ring.reader_closed()) return false;
+  if (size > end.ring.max_payload()) {
+    throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
+                " bytes does not fit its channel (at most " +
+                std::to_string(end.ring.max_payload()) + " bytes with capacity " +
+                std::to_string(end.ring.capacity()) + "); raise the connector's capacity");
+  }
+  std::span<std::byte> slot = end.ring.try_reserve(size);
+  while (slot.data() == nullptr) {
+    count(end.counters->times_full);
+    wait({WaitReason::Kind::output, &end.wire->label});
+    if (end.ring.reader_closed()) return false;
+    slot = end.ring.try_reserve(size);
+  }
+  if (from_scratch) {
+    if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
+  } else {
+    port.type().encode(port.storage(), slot.data());
+  }
+  end.ring.commit(size);
+  count(end.counters->messages);
+  count(end.counters->bytes, size);
+  count(counters_.messages_out);
+  count(counters_.bytes_out, size);
+  end.peer->notify();
+  return true;
+}
+
+void ComponentRunner::finish() noexcept {
+  for (auto& field : outputs_) {
+    for (auto& end : field.channels) {
+      end.ring.close();
+      end.peer->notify();
+    }
+  }
+  for (auto& field : inputs_) {
+    for (auto& end : field.channels) {
+      end.ring.close_reader();
+      end.peer->notify();
+    }
+  }
+}
+
+}  // namespace patchbay::detail

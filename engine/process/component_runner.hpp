@@ -1,0 +1,85 @@
+// The run loop of one component: Plugboard's step semantics over rings, written once for every
+// engine. The engine supplies the rings and a Parker that knows how to wait.
+#pragma once
+
+#include <patchbay/component.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+#include "channel/ring.hpp"
+#include "process/counters.hpp"
+#include "process/parker.hpp"
+#include "process/run_state.hpp"
+#include "process/wiring.hpp"
+
+namespace patchbay::detail {
+
+/// One end of a channel as seen by a runner.
+struct ChannelEnd {
+  channel::Ring ring;
+  Parker* peer = nullptr;  ///< the parker of the component at the other end
+  ChannelCounters* counters = nullptr;
+  const Wire* wire = nullptr;
+  bool converts = false;  ///< source and target types differ: convert through Value
+};
+
+/// Drives one component through init, steps and teardown:
+/// - a component with inputs steps when every input field has a new value (initial values
+///   first, then messages; fan-in fields take messages from whichever channel has one);
+/// - a source steps until it calls close(); the values of that step are not sent;
+/// - after a step every connected output sends its current value to every channel;
+/// - it completes when an input field is closed and drained, or when every reader downstream
+///   has gone; it then closes its outputs (after every earlier message) and its inputs;
+/// - a stop or another component's failure makes it STOPPED at its next step boundary or wait;
+///   an exception from init() or step() makes it FAILED and fails the run.
+/// Runs on the component's fiber only.
+class ComponentRunner {
+ public:
+  ComponentRunner(Component& component, RunState& state, Parker& parker,
+                  ComponentCounters& counters);
+
+  void add_input(std::size_t port_index, ChannelEnd end);
+  void add_output(std::size_t port_index, ChannelEnd end);
+
+  /// The fiber body. Never throws; the outcome is the component's status and the RunState.
+  void run() noexcept;
+
+  [[nodiscard]] Component& component() const { return component_; }
+
+ private:
+  struct InputField {
+    Port* port = nullptr;
+    std::vector<ChannelEnd> channels;
+    std::deque<Value> initial;
+    std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
+  };
+  struct OutputField {
+    Port* port = nullptr;
+    std::vector<ChannelEnd> channels;
+  };
+  struct Stopped {};
+
+  void check_stop() const;
+  bool receive_all();
+  bool receive(InputField& field);
+  bool try_take(InputField& field);
+  void deliver(InputField& field, ChannelEnd& end, std::span<const std::byte> record);
+  bool send_all();
+  void send(OutputField& field);
+  bool write(ChannelEnd& end, std::size_t size, const Port& port, bool from_scratch);
+  void wait(WaitReason reason);
+  void timed_step();
+  void finish() noexcept;
+
+  Component& component_;
+  RunState& state_;
+  Parker& parker_;
+  ComponentCounters& counters_;
+  std::vector<InputField> inputs_;
+  std::vector<OutputField> outputs_;
+  std::vector<std::byte> scratch_;
+};
+
+}  // namespace patchbay::detail

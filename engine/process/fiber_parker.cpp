@@ -1,0 +1,40 @@
+#include "process/fiber_parker.hpp"
+
+#include <utility>
+
+namespace patchbay::detail {
+
+void FiberParkGroup::runner_finished() {
+  --live_;
+  check_deadlock();
+}
+
+void FiberParkGroup::wake_all() {
+  for (FiberParker* parker : parkers_)
+    parker->notify();
+}
+
+void FiberParkGroup::check_deadlock() {
+  if (live_ == 0 || parked_ != live_ || deadlocked_) return;
+  deadlocked_ = true;
+  on_deadlock_(*this);
+}
+
+void FiberParker::park(WaitReason reason) {
+  reason_ = reason;
+  fiber_ = boost::fibers::context::active();
+  ++group_.parked_;
+  group_.check_deadlock();
+  // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
+  if (fiber_ == nullptr) return;
+  fiber_->suspend();
+}
+
+void FiberParker::notify() {
+  if (fiber_ == nullptr) return;
+  --group_.parked_;
+  boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
+  if (fiber != boost::fibers::context::active()) boost::fibers::context::active()->schedule(fiber);
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,65 @@
+// Parking a component's fiber on its own thread: a context switch, no system call.
+#pragma once
+
+#include <boost/fiber/context.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "process/parker.hpp"
+
+namespace patchbay::detail {
+
+class FiberParker;
+
+/// The parkers of one thread's components. Knows how many components are alive and how many
+/// are parked: when every live component is parked, nothing can wake any of them, which is a
+/// deadlock (reported instead of hanging). Single-threaded: used only on the run's thread.
+class FiberParkGroup {
+ public:
+  explicit FiberParkGroup(std::function<void(const FiberParkGroup&)> on_deadlock)
+      : on_deadlock_(std::move(on_deadlock)) {}
+
+  void add(FiberParker* parker) { parkers_.push_back(parker); }
+  void runner_started() { ++live_; }
+  /// Call after a finished runner has notified its peers.
+  void runner_finished();
+  /// Wakes every parked component (a stop or a failure).
+  void wake_all();
+  [[nodiscard]] const std::vector<FiberParker*>& parkers() const { return parkers_; }
+
+ private:
+  friend class FiberParker;
+  void check_deadlock();
+
+  std::function<void(const FiberParkGroup&)> on_deadlock_;
+  std::vector<FiberParker*> parkers_;
+  std::size_t live_ = 0;
+  std::size_t parked_ = 0;
+  bool deadlocked_ = false;
+};
+
+/// A Parker for a component whose peers all run on the same thread.
+class FiberParker final : public Parker {
+ public:
+  FiberParker(FiberParkGroup& group, std::string component)
+      : group_(group), component_(std::move(component)) {
+    group.add(this);
+  }
+
+  void park(WaitReason reason) override;
+  void notify() override;
+
+  [[nodiscard]] bool parked() const { return fiber_ != nullptr; }
+  [[nodiscard]] const WaitReason& reason() const { return reason_; }
+  [[nodiscard]] const std::string& component() const { return component_; }
+
+ private:
+  FiberParkGroup& group_;
+  std::string component_;
+  boost::fibers::context* fiber_ = nullptr;
+  WaitReason reason_;
+};
+
+}  // namespace patchbay::detail

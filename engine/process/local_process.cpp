@@ -1,0 +1,266 @@
+#include <patchbay/local_process.hpp>
+#include <patchbay/registry.hpp>
+
+#include <boost/fiber/all.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "process/component_runner.hpp"
+#include "process/fiber_parker.hpp"
+#include "process/instantiate.hpp"
+#include "process/wiring.hpp"
+
+namespace patchbay {
+
+namespace detail {
+
+namespace {
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// How often the run's thread looks for a stop() that came from another thread or a signal.
+constexpr auto stop_poll_interval = std::chrono::milliseconds(2);
+
+std::string deadlock_message(const FiberParkGroup& group) {
+  std::string waits;
+  for (const FiberParker* parker : group.parkers()) {
+    if (!parker->parked()) continue;
+    const WaitReason& reason = parker->reason();
+    waits += waits.empty() ? "" : "; ";
+    waits += "'" + parker->component() + "' ";
+    waits += reason.kind == WaitReason::Kind::input
+                 ? "waits for input '" + *reason.what + "'"
+                 : "waits to send on full '" + *reason.what + "'";
+  }
+  return "deadlock: every component is waiting (" + waits +
+         "); raise the capacity of a connector on the cycle or give fewer initial values";
+}
+
+}  // namespace
+
+class LocalRuntime {
+ public:
+  LocalRuntime(std::vector<std::unique_ptr<Component>> components,
+               std::vector<ConnectorSpec> connectors, ProcessOptions options,
+               const std::vector<SourceLocation>& locations)
+      : components_(std::move(components)), connectors_(std::move(connectors)), options_(options) {
+    std::vector<Component*> raw;
+    raw.reserve(components_.size());
+    for (auto& c : components_)
+      raw.push_back(c.get());
+    wiring_ = build_wiring(raw, connectors_, options_, locations);
+    rings_.reserve(wiring_.wires.size());
+    for (const Wire& wire : wiring_.wires)
+      rings_.emplace_back(wire.capacity);
+    component_counters_.assign(components_.size(), ComponentCounters{});
+    channel_counters_.assign(wiring_.wires.size(), ChannelCounters{});
+  }
+
+  void run();
+
+  RunState state_;
+  std::atomic<Status> status_{Status::created};
+  std::atomic<std::int64_t> started_ns_{0};
+  std::atomic<std::int64_t> finished_ns_{0};
+  std::vector<std::unique_ptr<Component>> components_;
+  std::vector<ConnectorSpec> connectors_;
+  ProcessOptions options_;
+  Wiring wiring_;
+  std::vector<channel::HeapRing> rings_;
+  std::vector<ComponentCounters> component_counters_;
+  std::vector<ChannelCounters> channel_counters_;
+};
+
+void LocalRuntime::run() {
+  Status expected = Status::created;
+  if (!status_.compare_exchange_strong(expected, Status::running)) {
+    throw Error("LocalProcess::run() may be called only once");
+  }
+  started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+
+  FiberParkGroup group([this](const FiberParkGroup& g) {
+    state_.fail({"", "", deadlock_message(g)});
+  });
+  std::vector<std::unique_ptr<FiberParker>> parkers;
+  std::vector<std::unique_ptr<ComponentRunner>> runners;
+  parkers.reserve(components_.size());
+  runners.reserve(components_.size());
+  for (std::size_t i = 0; i < components_.size(); ++i) {
+    parkers.push_back(std::make_unique<FiberParker>(group, components_[i]->name()));
+    runners.push_back(std::make_unique<ComponentRunner>(*components_[i], state_, *parkers[i],
+                                                        component_counters_[i]));
+  }
+  for (std::size_t c = 0; c < components_.size(); ++c) {
+    const ComponentWires& ports = wiring_.components[c];
+    for (std::size_t p = 0; p < ports.outputs.size(); ++p) {
+      for (std::size_t w : ports.outputs[p]) {
+        const Wire& wire = wiring_.wires[w];
+        runners[c]->add_output(p, {rings_[w].ring(), parkers[wire.target_component].get(),
+                                   &channel_counters_[w], &wire});
+      }
+    }
+    for (std::size_t p = 0; p < ports.inputs.size(); ++p) {
+      for (std::size_t w : ports.inputs[p]) {
+        const Wire& wire = wiring_.wires[w];
+        runners[c]->add_input(p, {rings_[w].ring(), parkers[wire.source_component].get(),
+                                  &channel_counters_[w], &wire});
+      }
+    }
+  }
+  state_.set_wake_all([&group] { group.wake_all(); });
+
+  {
+    boost::fibers::mutex mutex;
+    boost::fibers::condition_variable done_signal;
+    bool done = false;
+    std::vector<boost::fibers::fiber> fibers;
+    fibers.reserve(runners.size());
+    for (auto& runner : runners) {
+      group.runner_started();
+      fibers.emplace_back(std::allocator_arg,
+                          boost::fibers::protected_fixedsize_stack(options_.fiber_stack_size),
+                          [&group, r = runner.get()] {
+                            r->run();
+                            group.runner_finished();
+                          });
+    }
+    boost::fibers::fiber stop_watch([&] {
+      std::unique_lock lock(mutex);
+      while (!done) {
+        done_signal.wait_for(lock, stop_poll_interval);
+        if (state_.stop_requested()) group.wake_all();
+      }
+    });
+    for (auto& fiber : fibers)
+      fiber.join();
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    done_signal.notify_all();
+    stop_watch.join();
+  }
+  state_.set_wake_all({});
+  finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+
+  const auto failure = state_.failure();
+  const bool any_stopped = std::any_of(components_.begin(), components_.end(), [](const auto& c) {
+    return c->status() == Status::stopped;
+  });
+  status_.store(failure       ? Status::failed
+                : any_stopped ? Status::stopped
+                              : Status::completed,
+                std::memory_order_release);
+  if (failure) {
+    if (failure->component.empty()) throw Error(failure->message);
+    throw ComponentFailure(failure->component, failure->type, failure->message);
+  }
+}
+
+}  // namespace detail
+
+LocalProcess::LocalProcess(std::vector<std::unique_ptr<Component>> components,
+                           std::vector<ConnectorSpec> connectors, ProcessOptions options)
+    : runtime_(std::make_unique<detail::LocalRuntime>(std::move(components), std::move(connectors),
+                                                      options, std::vector<SourceLocation>{})) {}
+
+LocalProcess::LocalProcess(const ProcessSpec& spec) : LocalProcess(spec, Registry::global()) {}
+
+LocalProcess::LocalProcess(const ProcessSpec& spec, const Registry& registry) {
+  std::vector<SourceLocation> locations;
+  for (const auto& c : spec.components)
+    locations.push_back(c.where);
+  runtime_ = std::make_unique<detail::LocalRuntime>(detail::instantiate(spec, registry),
+                                                    spec.connectors, spec.options, locations);
+}
+
+LocalProcess::~LocalProcess() = default;
+
+void LocalProcess::run() {
+  runtime_->run();
+}
+
+void LocalProcess::stop() noexcept {
+  runtime_->state_.stop();
+}
+
+Status LocalProcess::status() const {
+  return runtime_->status_.load(std::memory_order_acquire);
+}
+
+std::chrono::nanoseconds LocalProcess::elapsed() const {
+  const auto start = runtime_->started_ns_.load(std::memory_order_relaxed);
+  if (start == 0) return std::chrono::nanoseconds{0};
+  auto end = runtime_->finished_ns_.load(std::memory_order_relaxed);
+  if (end == 0) end = detail::steady_now_ns();
+  return std::chrono::nanoseconds{end - start};
+}
+
+std::vector<ComponentStats> LocalProcess::component_stats() const {
+  std::vector<ComponentStats> out;
+  out.reserve(runtime_->components_.size());
+  for (std::size_t i = 0; i < runtime_->components_.size(); ++i) {
+    const Component& c = *runtime_->components_[i];
+    const detail::ComponentCounters& k = runtime_->component_counters_[i];
+    ComponentStats s;
+    s.name = c.name();
+    s.type = c.type_name();
+    s.status = c.status();
+    s.steps = detail::read_counter(k.steps);
+    s.messages_in = detail::read_counter(k.messages_in);
+    s.messages_out = detail::read_counter(k.messages_out);
+    s.bytes_in = detail::read_counter(k.bytes_in);
+    s.bytes_out = detail::read_counter(k.bytes_out);
+    s.time_in_step = std::chrono::nanoseconds(detail::read_counter(k.step_ns));
+    s.time_waiting = std::chrono::nanoseconds(detail::read_counter(k.wait_ns));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ChannelStats> LocalProcess::channel_stats() const {
+  std::vector<ChannelStats> out;
+  out.reserve(runtime_->wiring_.wires.size());
+  for (std::size_t i = 0; i < runtime_->wiring_.wires.size(); ++i) {
+    const detail::Wire& wire = runtime_->wiring_.wires[i];
+    const detail::ChannelCounters& k = runtime_->channel_counters_[i];
+    ChannelStats s;
+    s.source = wire.source->owner().name() + "." + wire.source->name();
+    s.target = wire.target->owner().name() + "." + wire.target->name();
+    s.capacity = wire.capacity;
+    s.messages = detail::read_counter(k.messages);
+    s.bytes = detail::read_counter(k.bytes);
+    s.times_full = detail::read_counter(k.times_full);
+    s.times_empty = detail::read_counter(k.times_empty);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Component* LocalProcess::component(std::string_view name) const {
+  for (const auto& c : runtime_->components_) {
+    if (c->name() == name) return c.get();
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Process> make_process(const ProcessSpec& spec) {
+  return make_process(spec, Registry::global());
+}
+
+std::unique_ptr<Process> make_process(const ProcessSpec& spec, const Registry& registry) {
+  if (spec.kind == ProcessKind::parallel) {
+    throw ModelError(
+        "ParallelProcess is not available in this version of patchbay: it arrives with the "
+        "parallel engine; run the model with the local process (--process local)",
+        spec.where);
+  }
+  return std::make_unique<LocalProcess>(spec, registry);
+}
+
+}  // namespace patchbay

@@ -1,0 +1,30 @@
+// How a component's fiber waits for a channel, independent of where its peers run.
+#pragma once
+
+#include <string>
+
+namespace patchbay::detail {
+
+/// What a parked component waits for (for deadlock reports).
+struct WaitReason {
+  enum class Kind : unsigned char { input, output } kind = Kind::input;
+  const std::string* what = nullptr;  ///< the input field or the connector's label
+};
+
+/// One per component. The owner parks when a channel is empty (reading) or full (writing);
+/// a peer that changes such a channel calls notify(). Spurious wake-ups are allowed: the owner
+/// re-checks its channels after every park().
+class Parker {
+ public:
+  Parker() = default;
+  Parker(const Parker&) = delete;
+  Parker& operator=(const Parker&) = delete;
+  virtual ~Parker() = default;
+
+  /// Owner side: suspends the owner until notify() or a stop.
+  virtual void park(WaitReason reason) = 0;
+  /// Peer side: wakes the owner if it is parked; cheap when it is not.
+  virtual void notify() = 0;
+};
+
+}  // namespace patchbay::detail

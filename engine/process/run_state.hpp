@@ -1,0 +1,61 @@
+// The state one run shares among its components: the stop request and the first failure.
+#pragma once
+
+#include <patchbay/status.hpp>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace patchbay::detail {
+
+/// Why a run ended early.
+struct Failure {
+  std::string component;  ///< empty for a failure that is not one component's (a deadlock)
+  std::string type;
+  std::string message;
+};
+
+/// Shared by the runners of one process. stop() and stopping() are thread-safe.
+class RunState {
+ public:
+  /// A stop from outside: components become STOPPED.
+  void stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+  /// Records the first failure and stops every other component.
+  void fail(Failure failure) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!failure_) failure_ = std::move(failure);
+    }
+    failed_.store(true, std::memory_order_release);
+    if (wake_all_) wake_all_();
+  }
+  /// What fail() calls to wake every parked component (set by the engine before the run; it
+  /// runs on the failing component's thread).
+  void set_wake_all(std::function<void()> wake_all) { wake_all_ = std::move(wake_all); }
+  /// Whether runners should unwind (stop requested or a failure).
+  [[nodiscard]] bool stopping() const noexcept {
+    // Acquire pairs with the release in stop()/fail(): a runner that sees the flag also sees
+    // the failure recorded before it.
+    return stop_requested_.load(std::memory_order_acquire) ||
+           failed_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] bool stop_requested() const noexcept {
+    return stop_requested_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] std::optional<Failure> failure() const {
+    std::lock_guard lock(mutex_);
+    return failure_;
+  }
+
+ private:
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mutex_;
+  std::optional<Failure> failure_;
+  std::function<void()> wake_all_;
+};
+
+}  // namespace patchbay::detail

@@ -1,0 +1,230 @@
+#include "process/wiring.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <set>
+
+#include "channel/ring.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+struct FieldRef {
+  std::string component;
+  std::string field;
+};
+
+FieldRef split_field(const std::string& text, const char* role, const ConnectorSpec& connector) {
+  const auto dot = text.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
+    throw ModelError("connector " + std::string(role) + " '" + text + "' must be 'component.field'",
+                     connector.where);
+  }
+  return {text.substr(0, dot), text.substr(dot + 1)};
+}
+
+std::string port_names(std::span<Port* const> ports) {
+  if (ports.empty()) return "none";
+  std::string out;
+  for (Port* p : ports)
+    out += (out.empty() ? "" : ", ") + p->name();
+  return out;
+}
+
+std::string describe_component(const Component& c) {
+  return "component '" + c.name() + "' (" + c.type_name() + ")";
+}
+
+// Finds a cycle among wires whose target input has no initial values; returns it as names.
+std::vector<std::string> find_unbroken_cycle(std::span<Component* const> components,
+                                             const std::vector<Wire>& wires) {
+  const std::size_t n = components.size();
+  std::vector<std::vector<std::size_t>> next(n);
+  for (const auto& w : wires) {
+    const auto& initial = w.target->owner().initial_values();
+    auto it = initial.find(w.target->name());
+    if (it == initial.end() || it->second.empty())
+      next[w.source_component].push_back(w.target_component);
+  }
+  enum class Mark : std::uint8_t { unvisited, active, done };
+  std::vector<Mark> mark(n, Mark::unvisited);
+  std::vector<std::size_t> path;
+  std::vector<std::string> cycle;
+  // Iterative DFS keeps deep chains (thousands of components) off the call stack.
+  for (std::size_t root = 0; root < n && cycle.empty(); ++root) {
+    if (mark[root] != Mark::unvisited) continue;
+    std::vector<std::pair<std::size_t, std::size_t>> stack{{root, 0}};
+    mark[root] = Mark::active;
+    path.assign(1, root);
+    while (!stack.empty() && cycle.empty()) {
+      auto& [node, edge] = stack.back();
+      if (edge == next[node].size()) {
+        mark[node] = Mark::done;
+        stack.pop_back();
+        path.pop_back();
+        continue;
+      }
+      const std::size_t to = next[node][edge++];
+      if (mark[to] == Mark::active) {
+        auto start = std::find(path.begin(), path.end(), to);
+        for (auto it = start; it != path.end(); ++it)
+          cycle.push_back(components[*it]->name());
+        cycle.push_back(components[to]->name());
+      } else if (mark[to] == Mark::unvisited) {
+        mark[to] = Mark::active;
+        path.push_back(to);
+        stack.emplace_back(to, 0);
+      }
+    }
+  }
+  return cycle;
+}
+
+}  // namespace
+
+std::size_t ring_capacity(std::size_t requested, const std::string& what,
+                          const SourceLocation& where) {
+  constexpr std::size_t minimum = 64;
+  constexpr std::size_t maximum = std::size_t{1} << 32;
+  if (requested < minimum || requested > maximum) {
+    throw ModelError(what + ": channel capacity " + std::to_string(requested) +
+                         " bytes is out of range (64 bytes to 4 GiB)",
+                     where);
+  }
+  return std::bit_ceil(requested);
+}
+
+Wiring build_wiring(std::span<Component* const> components,
+                    std::span<const ConnectorSpec> connectors, const ProcessOptions& options,
+                    std::span<const SourceLocation> locations) {
+  auto where = [&](std::size_t i) {
+    return i < locations.size() ? locations[i] : SourceLocation{};
+  };
+  std::map<std::string, std::size_t, std::less<>> by_name;
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    if (components[i] == nullptr) throw ModelError("component #" + std::to_string(i) + " is null");
+    if (components[i]->name().empty()) {
+      throw ModelError(describe_component(*components[i]) + " has an empty name", where(i));
+    }
+    if (!by_name.emplace(components[i]->name(), i).second) {
+      throw ModelError("duplicate component name '" + components[i]->name() + "'", where(i));
+    }
+  }
+  const std::size_t default_capacity =
+      ring_capacity(options.channel_capacity, "process option channel_capacity", {});
+
+  Wiring wiring;
+  wiring.components.resize(components.size());
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    wiring.components[i].inputs.resize(components[i]->inputs().size());
+    wiring.components[i].outputs.resize(components[i]->outputs().size());
+  }
+
+  std::set<std::pair<Port*, Port*>> seen;
+  for (const auto& connector : connectors) {
+    const FieldRef source = split_field(connector.source, "source", connector);
+    const FieldRef target = split_field(connector.target, "target", connector);
+    const std::string label = connector.source + " -> " + connector.target;
+    auto find_component = [&](const FieldRef& ref) {
+      auto it = by_name.find(ref.component);
+      if (it == by_name.end()) {
+        throw ModelError("connector '" + label + "': no component named '" + ref.component + "'",
+                         connector.where);
+      }
+      return it->second;
+    };
+    const std::size_t s = find_component(source);
+    const std::size_t t = find_component(target);
+    Component& source_component = *components[s];
+    Component& target_component = *components[t];
+    Port* out = source_component.find_output(source.field);
+    if (out == nullptr) {
+      const bool is_input = source_component.find_input(source.field) != nullptr;
+      throw ModelError("connector '" + label + "': " + describe_component(source_component) +
+                           " has no output '" + source.field + "'" +
+                           (is_input ? std::string(" ('") + source.field + "' is an input)" : "") +
+                           "; its outputs: " + port_names(source_component.outputs()),
+                       connector.where);
+    }
+    Port* in = target_component.find_input(target.field);
+    if (in == nullptr) {
+      const bool is_output = target_component.find_output(target.field) != nullptr;
+      throw ModelError(
+          "connector '" + label + "': " + describe_component(target_component) + " has no input '" +
+              target.field + "'" +
+              (is_output ? std::string(" ('") + target.field + "' is an output)" : "") +
+              "; its inputs: " + port_names(target_component.inputs()),
+          connector.where);
+    }
+    if (!out->type().can_feed(in->type())) {
+      throw ModelError("connector '" + label + "': type mismatch: output '" + connector.source +
+                           "' is " + out->type().name + " but input '" + connector.target +
+                           "' is " + in->type().name,
+                       connector.where);
+    }
+    if (!seen.emplace(out, in).second) {
+      throw ModelError("connector '" + label + "' is given twice", connector.where);
+    }
+    Wire wire;
+    wire.source_component = s;
+    wire.target_component = t;
+    wire.source = out;
+    wire.target = in;
+    wire.capacity =
+        connector.capacity == 0
+            ? default_capacity
+            : ring_capacity(connector.capacity, "connector '" + label + "'", connector.where);
+    wire.label = label;
+    wire.where = connector.where;
+    const auto out_index = static_cast<std::size_t>(
+        std::find(source_component.outputs().begin(), source_component.outputs().end(), out) -
+        source_component.outputs().begin());
+    const auto in_index = static_cast<std::size_t>(
+        std::find(target_component.inputs().begin(), target_component.inputs().end(), in) -
+        target_component.inputs().begin());
+    wiring.components[s].outputs[out_index].push_back(wiring.wires.size());
+    wiring.components[t].inputs[in_index].push_back(wiring.wires.size());
+    wiring.wires.push_back(std::move(wire));
+  }
+
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    const Component& c = *components[i];
+    for (const auto& [field, values] : c.initial_values()) {
+      Port* in = c.find_input(field);
+      if (in == nullptr) {
+        throw ModelError(describe_component(c) + ": initial_values for '" + field +
+                             "', which is not one of its inputs (" + port_names(c.inputs()) + ")",
+                         where(i));
+      }
+      for (const auto& v : values) {
+        if (in->type().assign_from_value == nullptr ||
+            !in->type().assign_from_value(v, in->storage())) {
+          throw ModelError(describe_component(c) + ": initial value '" + v.to_string() + "' (" +
+                               std::string(kind_name(v.kind())) + ") does not fit input '" + field +
+                               "' of type " + in->type().name,
+                           where(i));
+        }
+      }
+    }
+    for (std::size_t p = 0; p < c.inputs().size(); ++p) {
+      if (wiring.components[i].inputs[p].empty()) {
+        throw ModelError(describe_component(c) + ": input '" + c.inputs()[p]->name() +
+                             "' is not connected (every input needs a connector)",
+                         where(i));
+      }
+    }
+  }
+
+  if (const auto cycle = find_unbroken_cycle(components, wiring.wires); !cycle.empty()) {
+    std::string path;
+    for (const auto& name : cycle)
+      path += (path.empty() ? "" : " -> ") + name;
+    throw ModelError("cycle without initial values: " + path +
+                     " (give one input on the cycle initial_values)");
+  }
+  return wiring;
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,50 @@
+// The validated graph of a model: which output feeds which input, checked before anything runs.
+#pragma once
+
+#include <patchbay/component.hpp>
+#include <patchbay/process_spec.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace patchbay::detail {
+
+/// One connector, resolved to ports.
+struct Wire {
+  std::size_t source_component = 0;
+  std::size_t target_component = 0;
+  Port* source = nullptr;
+  Port* target = nullptr;
+  std::size_t capacity = 0;  ///< ring capacity in bytes, a power of two
+  std::string label;         ///< "source.field -> target.field"
+  SourceLocation where;
+};
+
+/// Per component: the wires on each of its input and output ports, in port order.
+struct ComponentWires {
+  std::vector<std::vector<std::size_t>> inputs;   ///< wire indices per input port
+  std::vector<std::vector<std::size_t>> outputs;  ///< wire indices per output port
+};
+
+struct Wiring {
+  std::vector<Wire> wires;
+  std::vector<ComponentWires> components;  ///< same order as the components given
+};
+
+/// Validates the model and resolves its connectors. Throws ModelError for: a duplicate
+/// component name, a malformed or dangling connector, a connector in the wrong direction or
+/// between mismatched types, a duplicate connector, an input left unconnected, initial values
+/// for an unknown field or of the wrong type, a bad capacity, and a cycle without initial
+/// values. `locations` (optional, per component) place component errors in the model file.
+/// Assigns initial values' types by converting them into the ports (a dry run).
+Wiring build_wiring(std::span<Component* const> components,
+                    std::span<const ConnectorSpec> connectors, const ProcessOptions& options,
+                    std::span<const SourceLocation> locations = {});
+
+/// Rounds a capacity up to a power of two; throws ModelError below the minimum.
+std::size_t ring_capacity(std::size_t requested, const std::string& what,
+                          const SourceLocation& where);
+
+}  // namespace patchbay::detail

@@ -1,0 +1,127 @@
+// The component base class: a C++ class with named inputs and outputs that steps.
+#pragma once
+
+#include <patchbay/component_args.hpp>
+#include <patchbay/port.hpp>
+#include <patchbay/resources.hpp>
+#include <patchbay/status.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace patchbay {
+
+namespace detail {
+class ComponentAccess;
+}
+
+/// Base class of every component. A component declares its fields as Input<T> / Output<T>
+/// members (or adds them at run time with add_input / add_output), and overrides step().
+///
+/// A component with inputs steps when every input field holds a new value; a component with
+/// no inputs (a source) steps until it calls close(). After each step every connected output
+/// sends its current value. init() runs once before the first step; teardown() once at the end.
+///
+///     class Doubler : public patchbay::Component {
+///      public:
+///       using Component::Component;
+///       patchbay::Input<double> x{this, "x"};
+///       patchbay::Output<double> y{this, "y"};
+///       void step() override { y = x.value() * 2; }
+///     };
+///
+/// Thread-safety: init(), step(), teardown() and close() run on the component's fiber; name(),
+/// status() and resources() may be read from any thread.
+class Component {
+ public:
+  /// A component with only a name (models built in code).
+  explicit Component(std::string name);
+  /// A component built from arguments: name, initial values and resource overrides are taken
+  /// from `args`.
+  explicit Component(const ComponentArgs& args);
+  virtual ~Component();
+  Component(const Component&) = delete;
+  Component& operator=(const Component&) = delete;
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  /// The registered type name when built by the registry, else the demangled class name.
+  [[nodiscard]] std::string type_name() const;
+  [[nodiscard]] Status status() const { return status_.load(std::memory_order_acquire); }
+
+  /// Runs once before the first step. Exceptions fail the process.
+  virtual void init() {}
+  /// One step. Exceptions fail the process.
+  virtual void step() = 0;
+  /// Runs once when the component leaves the run loop, with COMPLETED, STOPPED or FAILED.
+  /// Release resources and finalise outputs here. An exception thrown after COMPLETED fails
+  /// the process; after STOPPED or FAILED it is ignored.
+  virtual void teardown(Status final_status) { (void)final_status; }
+  /// The class-level resource default; override to declare what every instance needs.
+  [[nodiscard]] virtual Resources default_resources() const { return {}; }
+
+  /// Effective resources: default_resources() with the per-instance overrides applied.
+  [[nodiscard]] Resources resources() const;
+  /// Per-instance overrides; set before the process starts.
+  void set_resource_overrides(ResourceOverrides overrides) {
+    resource_overrides_ = std::move(overrides);
+  }
+
+  /// Values delivered to input `field` before its first message (what makes cycles runnable).
+  /// Set before the process starts; checked against the field's type by validation.
+  void set_initial_values(std::string field, std::vector<Value> values);
+  [[nodiscard]] const std::map<std::string, std::vector<Value>>& initial_values() const {
+    return initial_values_;
+  }
+
+  [[nodiscard]] std::span<Port* const> inputs() const { return inputs_; }
+  [[nodiscard]] std::span<Port* const> outputs() const { return outputs_; }
+  [[nodiscard]] Port* find_input(std::string_view field) const;
+  [[nodiscard]] Port* find_output(std::string_view field) const;
+
+  /// Whether close() was called.
+  [[nodiscard]] bool is_closed() const { return closed_; }
+
+ protected:
+  /// Closes the component's IO from inside step(): the values of this step are not sent and
+  /// the component completes, closing its outputs downstream.
+  void close() { closed_ = true; }
+
+  /// Adds an input field whose name is known only at run time (call from the constructor).
+  template <class T>
+  Input<T>& add_input(std::string field) {
+    auto port = std::make_unique<Input<T>>(this, std::move(field));
+    auto& ref = *port;
+    owned_ports_.push_back(std::move(port));
+    return ref;
+  }
+  /// Adds an output field whose name is known only at run time (call from the constructor).
+  template <class T>
+  Output<T>& add_output(std::string field) {
+    auto port = std::make_unique<Output<T>>(this, std::move(field));
+    auto& ref = *port;
+    owned_ports_.push_back(std::move(port));
+    return ref;
+  }
+
+ private:
+  friend class Port;
+  friend class detail::ComponentAccess;
+  void register_port(Port* port);
+
+  std::string name_;
+  std::string type_name_;
+  std::atomic<Status> status_{Status::created};
+  bool closed_ = false;
+  ResourceOverrides resource_overrides_;
+  std::map<std::string, std::vector<Value>> initial_values_;
+  std::vector<Port*> inputs_;
+  std::vector<Port*> outputs_;
+  std::vector<std::unique_ptr<Port>> owned_ports_;
+};
+
+}  // namespace patchbay

@@ -1,0 +1,100 @@
+// Named constructor arguments of a component, as given in code or in a YAML model.
+#pragma once
+
+#include <patchbay/error.hpp>
+#include <patchbay/resources.hpp>
+#include <patchbay/value.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace patchbay {
+
+/// The arguments a component is built from: its name, its constructor arguments, initial
+/// values for its inputs, resource overrides, and the process parameters. Reading an argument
+/// marks it used; after construction the engine rejects arguments nobody read (a typo).
+/// Not thread-safe: read it from the component's constructor only.
+///
+///     Sleep(const patchbay::ComponentArgs& args)
+///         : Component(args), seconds_(args.get<double>("sleep_seconds")) {}
+class ComponentArgs {
+ public:
+  ComponentArgs() = default;
+  explicit ComponentArgs(std::string name, std::map<std::string, Value> values = {});
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+  /// The argument converted to T (bool, integers, floating point, std::string, Value,
+  /// std::vector<std::string>, std::vector<Value>). Throws ModelError when it is missing or
+  /// of the wrong type, naming the component, the argument and the model line.
+  template <class T>
+  [[nodiscard]] T get(std::string_view key) const;
+  /// As get(), or `fallback` when the argument is absent.
+  template <class T>
+  [[nodiscard]] T get_or(std::string_view key, T fallback) const {
+    return contains(key) ? get<T>(key) : std::move(fallback);
+  }
+  [[nodiscard]] bool contains(std::string_view key) const;
+  /// The raw argument or nullptr; marks it used.
+  [[nodiscard]] const Value* find(std::string_view key) const;
+
+  /// Process-level `parameters` of the model, shared by every component.
+  [[nodiscard]] const std::map<std::string, Value>& parameters() const { return parameters_; }
+
+  // Building (used by the engine and by code that builds models by hand).
+  ComponentArgs& set(std::string key, Value value, SourceLocation where = {});
+  ComponentArgs& set_initial_values(std::string field, std::vector<Value> values);
+  ComponentArgs& set_resources(ResourceOverrides resources);
+  ComponentArgs& set_parameters(std::map<std::string, Value> parameters);
+  ComponentArgs& set_context(std::string type, SourceLocation where);
+
+  [[nodiscard]] const std::map<std::string, Value>& values() const { return values_; }
+  [[nodiscard]] const std::map<std::string, std::vector<Value>>& initial_values() const {
+    return initial_values_;
+  }
+  [[nodiscard]] const ResourceOverrides& resources() const { return resources_; }
+  [[nodiscard]] const std::string& type() const { return type_; }
+  [[nodiscard]] const SourceLocation& where() const { return where_; }
+  /// Where an argument was written (its YAML line), else where the component was.
+  [[nodiscard]] SourceLocation where(std::string_view key) const;
+  /// Arguments never read, sorted.
+  [[nodiscard]] std::vector<std::string> unused() const;
+  /// A ModelError about argument `key` of this component, located at its line.
+  [[nodiscard]] ModelError error(std::string_view key, const std::string& what) const;
+
+ private:
+  std::string name_;
+  std::string type_;
+  SourceLocation where_;
+  std::map<std::string, Value> values_;
+  std::map<std::string, SourceLocation> locations_;
+  std::map<std::string, std::vector<Value>> initial_values_;
+  ResourceOverrides resources_;
+  std::map<std::string, Value> parameters_;
+  mutable std::set<std::string, std::less<>> used_;
+};
+
+template <>
+bool ComponentArgs::get<bool>(std::string_view key) const;
+template <>
+std::int64_t ComponentArgs::get<std::int64_t>(std::string_view key) const;
+template <>
+int ComponentArgs::get<int>(std::string_view key) const;
+template <>
+std::size_t ComponentArgs::get<std::size_t>(std::string_view key) const;
+template <>
+double ComponentArgs::get<double>(std::string_view key) const;
+template <>
+std::string ComponentArgs::get<std::string>(std::string_view key) const;
+template <>
+Value ComponentArgs::get<Value>(std::string_view key) const;
+template <>
+std::vector<std::string> ComponentArgs::get<std::vector<std::string>>(std::string_view key) const;
+template <>
+std::vector<Value> ComponentArgs::get<std::vector<Value>>(std::string_view key) const;
+
+}  // namespace patchbay

@@ -1,0 +1,75 @@
+// The dynamic value carried by ports whose fields are named at run time (FileWriter, Sleep).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace patchbay {
+
+/// A dynamically typed value: null, bool, int64, double, string, or a list of values.
+/// A regular value type; distinct objects may be used from different threads.
+///
+///     Value v = 42;            // int64
+///     v = "hello";             // string
+///     Value list = Value::List{1, 2.5, "x"};
+class Value {
+ public:
+  using List = std::vector<Value>;
+  enum class Kind : std::uint8_t { null, boolean, integer, real, string, list };
+
+  Value() = default;
+  Value(std::nullptr_t) {}
+  Value(bool b) : data_(b) {}
+  template <class I>
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Value(I i)
+      : data_(static_cast<std::int64_t>(i)) {}
+  Value(double d) : data_(d) {}
+  Value(float f) : data_(static_cast<double>(f)) {}
+  Value(std::string s) : data_(std::move(s)) {}
+  Value(std::string_view s) : data_(std::string(s)) {}
+  Value(const char* s) : data_(std::string(s)) {}
+  Value(List l) : data_(std::move(l)) {}
+
+  [[nodiscard]] Kind kind() const { return static_cast<Kind>(data_.index()); }
+  [[nodiscard]] bool is_null() const { return kind() == Kind::null; }
+  [[nodiscard]] bool is_bool() const { return kind() == Kind::boolean; }
+  [[nodiscard]] bool is_int() const { return kind() == Kind::integer; }
+  [[nodiscard]] bool is_double() const { return kind() == Kind::real; }
+  /// True for int64 and double.
+  [[nodiscard]] bool is_number() const { return is_int() || is_double(); }
+  [[nodiscard]] bool is_string() const { return kind() == Kind::string; }
+  [[nodiscard]] bool is_list() const { return kind() == Kind::list; }
+
+  /// Accessors throw patchbay::Error naming the kind asked for and the kind held.
+  [[nodiscard]] bool as_bool() const;
+  [[nodiscard]] std::int64_t as_int() const;
+  /// int64 values convert to double.
+  [[nodiscard]] double as_double() const;
+  [[nodiscard]] const std::string& as_string() const;
+  [[nodiscard]] const List& as_list() const;
+
+  /// Text for display and CSV: null -> "", bool -> true/false, numbers shortest round-trip,
+  /// strings as they are, lists as [a, b].
+  [[nodiscard]] std::string to_string() const;
+
+  bool operator==(const Value&) const = default;
+
+ private:
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, List> data_;
+};
+
+/// Name of a kind for messages: "null", "bool", "int", "double", "string", "list".
+std::string_view kind_name(Value::Kind kind);
+
+/// Binary encoding of a Value, used to carry it through a ring.
+/// encoded_size() is exact; encode() writes exactly that many bytes.
+std::size_t encoded_size(const Value& value);
+void encode(const Value& value, std::byte* out);
+/// Decodes bytes written by encode(); throws patchbay::Error on malformed input.
+Value decode_value(const std::byte* data, std::size_t size);
+
+}  // namespace patchbay

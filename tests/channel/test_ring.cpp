@@ -1,0 +1,441 @@
+#include "channel/ring.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <initializer_list>
+#include <new>
+#include <span>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+using patchbay::channel::HeapRing;
+using patchbay::channel::RecordHeader;
+using patchbay::channel::Ring;
+using patchbay::channel::RingHeader;
+
+namespace {
+
+// 64-byte aligned raw memory, so tests can look at where records land and attach views.
+class Memory {
+ public:
+  explicit Memory(std::size_t bytes) : bytes_(bytes), p_(::operator new(bytes, kAlign)) {
+    std::memset(p_, 0, bytes);
+  }
+  Memory(const Memory&) = delete;
+  Memory& operator=(const Memory&) = delete;
+  ~Memory() { ::operator delete(p_, kAlign); }
+  void* get() const { return p_; }
+  std::byte* data_area() const { return static_cast<std::byte*>(p_) + sizeof(RingHeader); }
+  std::size_t size() const { return bytes_; }
+
+ private:
+  static constexpr std::align_val_t kAlign{64};
+  std::size_t bytes_;
+  void* p_;
+};
+
+struct SplitMix {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    return z ^ (z >> 31);
+  }
+};
+
+std::byte pattern(std::uint64_t seq, std::size_t i) {
+  return static_cast<std::byte>((seq * 131 + i * 7 + (seq >> 8)) & 0xff);
+}
+
+void write_pattern(Ring& ring, std::uint64_t seq, std::size_t size) {
+  const std::span<std::byte> dst = ring.try_reserve(size);
+  REQUIRE(dst.data() != nullptr);
+  REQUIRE(dst.size() == size);
+  for (std::size_t i = 0; i < size; ++i)
+    dst[i] = pattern(seq, i);
+  ring.commit(size);
+}
+
+bool matches_pattern(std::span<const std::byte> got, std::uint64_t seq, std::size_t size) {
+  if (got.size() != size) return false;
+  for (std::size_t i = 0; i < size; ++i)
+    if (got[i] != pattern(seq, i)) return false;
+  return true;
+}
+
+std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
+  std::vector<std::byte> out;
+  for (int v : values)
+    out.push_back(static_cast<std::byte>(v));
+  return out;
+}
+
+// Moves both indices forward by `bytes` (a multiple of 8) with zero-length records.
+void advance(Ring& ring, std::size_t bytes) {
+  for (std::size_t i = 0; i < bytes / sizeof(RecordHeader); ++i) {
+    REQUIRE(ring.try_write({}));
+    REQUIRE(ring.try_read().has_value());
+    ring.release();
+  }
+  REQUIRE(ring.empty());
+}
+
+}  // namespace
+
+TEST_CASE("ring header layout", "[ring]") {
+  STATIC_REQUIRE(std::is_trivially_copyable_v<RingHeader>);
+  STATIC_REQUIRE(std::is_standard_layout_v<RingHeader>);
+  STATIC_REQUIRE(sizeof(RingHeader) % 64 == 0);
+  STATIC_REQUIRE(alignof(RingHeader) == 64);
+  STATIC_REQUIRE(offsetof(RingHeader, write_index) / 64 == 0);
+  STATIC_REQUIRE(offsetof(RingHeader, cached_read_index) / 64 == 0);
+  STATIC_REQUIRE(offsetof(RingHeader, read_index) / 64 == 1);
+  STATIC_REQUIRE(offsetof(RingHeader, cached_write_index) / 64 == 1);
+  STATIC_REQUIRE(offsetof(RingHeader, capacity) / 64 == 2);
+  STATIC_REQUIRE(offsetof(RingHeader, data_offset) / 64 == 2);
+  STATIC_REQUIRE(offsetof(RingHeader, closed) / 64 == 2);
+  STATIC_REQUIRE(sizeof(RecordHeader) == 8);
+  REQUIRE(Ring::bytes_required(64) == sizeof(RingHeader) + 64);
+  REQUIRE(Ring::bytes_required(4096) == sizeof(RingHeader) + 4096);
+}
+
+TEST_CASE("ring create validates capacity and memory", "[ring]") {
+  Memory mem(Ring::bytes_required(1024) + 64);
+  for (std::size_t bad : {std::size_t{0}, std::size_t{1}, std::size_t{32}, std::size_t{100},
+                          std::size_t{96}, std::size_t{1000}}) {
+    INFO("capacity " << bad);
+    REQUIRE_THROWS_AS(Ring::create(mem.get(), bad), std::invalid_argument);
+    REQUIRE_THROWS_AS(Ring::bytes_required(bad), std::invalid_argument);
+  }
+  REQUIRE_THROWS_WITH(Ring::create(mem.get(), 100), Catch::Contains("power of two"));
+  REQUIRE_THROWS_AS(Ring::create(nullptr, 64), std::invalid_argument);
+  REQUIRE_THROWS_WITH(Ring::create(static_cast<std::byte*>(mem.get()) + 8, 64),
+                      Catch::Contains("aligned"));
+  Ring ring = Ring::create(mem.get(), 64);
+  REQUIRE(ring.capacity() == 64);
+  REQUIRE(ring.max_payload() == 24);
+  REQUIRE(Ring::create(mem.get(), 1024).max_payload() == 504);
+}
+
+TEST_CASE("ring single write and read", "[ring]") {
+  HeapRing heap(256);
+  Ring& ring = heap.ring();
+  REQUIRE(ring.empty());
+  const auto msg = bytes_of({1, 2, 3, 4, 5});
+  REQUIRE(ring.try_write(msg));
+  REQUIRE_FALSE(ring.empty());
+  REQUIRE(ring.size_bytes() == 16);  // 8-byte header + 5 bytes rounded up to 8
+  auto got = ring.try_read();
+  REQUIRE(got.has_value());
+  REQUIRE(std::vector<std::byte>(got->begin(), got->end()) == msg);
+  auto again = ring.try_read();  // re-reading before release returns the same record
+  REQUIRE(again.has_value());
+  REQUIRE(again->data() == got->data());
+  ring.release();
+  REQUIRE(ring.empty());
+  REQUIRE_FALSE(ring.try_read().has_value());
+}
+
+TEST_CASE("ring empty and misuse", "[ring]") {
+  HeapRing heap(128);
+  Ring& ring = heap.ring();
+  REQUIRE_FALSE(ring.try_read().has_value());
+  REQUIRE(ring.size_bytes() == 0);
+  REQUIRE_THROWS_AS(ring.release(), std::logic_error);
+  REQUIRE_THROWS_AS(ring.commit(0), std::logic_error);
+  (void)ring.try_reserve(10);
+  REQUIRE_THROWS_AS(ring.commit(11), std::logic_error);
+  ring.commit(10);
+  REQUIRE_THROWS_AS(ring.commit(10), std::logic_error);  // the reservation is used up
+}
+
+TEST_CASE("ring keeps FIFO order of variable-sized records across many wraps", "[ring]") {
+  HeapRing heap(1024);
+  Ring& ring = heap.ring();
+  SplitMix rng{42};
+  std::deque<std::pair<std::uint64_t, std::size_t>> expected;
+  std::uint64_t next_seq = 0;
+  std::size_t bytes_written = 0;
+  std::size_t mismatches = 0;
+  std::size_t reads = 0;
+  for (int op = 0; op < 200000; ++op) {
+    const std::uint64_t r = rng.next();
+    if (r % 2 == 0) {
+      // Mostly small records, sometimes up to max_payload().
+      const std::size_t size =
+          (r >> 8) % 8 == 0 ? (r >> 16) % (ring.max_payload() + 1) : (r >> 16) % 64;
+      const std::span<std::byte> dst = ring.try_reserve(size);
+      if (dst.data() == nullptr) continue;
+      for (std::size_t i = 0; i < size; ++i)
+        dst[i] = pattern(next_seq, i);
+      ring.commit(size);
+      expected.emplace_back(next_seq++, size);
+      bytes_written += size;
+    } else {
+      auto got = ring.try_read();
+      if (!got) {
+        REQUIRE(expected.empty());
+        continue;
+      }
+      REQUIRE_FALSE(expected.empty());
+      if (!matches_pattern(*got, expected.front().first, expected.front().second)) ++mismatches;
+      expected.pop_front();
+      ring.release();
+      ++reads;
+    }
+  }
+  REQUIRE(mismatches == 0);
+  REQUIRE(bytes_written > 100 * ring.capacity());
+  REQUIRE(reads > 10000);
+}
+
+TEST_CASE("ring pads at the wrap so a record is contiguous at position 0", "[ring]") {
+  Memory mem(Ring::bytes_required(256));
+  Ring ring = Ring::create(mem.get(), 256);
+  advance(ring, 200);                      // 56 bytes to the end
+  REQUIRE(ring.try_write(bytes_of({9})));  // 16 bytes at 200: 40 left at the end
+  const std::span<std::byte> dst = ring.try_reserve(64);
+  REQUIRE(dst.data() == mem.data_area() + sizeof(RecordHeader));
+  for (std::size_t i = 0; i < dst.size(); ++i)
+    dst[i] = pattern(7, i);
+  ring.commit(64);
+  REQUIRE(ring.size_bytes() == 16 + 40 + 72);
+
+  auto first = ring.try_read();
+  REQUIRE(first.has_value());
+  REQUIRE(first->size() == 1);
+  REQUIRE(first->data() == mem.data_area() + 200 + sizeof(RecordHeader));
+  ring.release();
+  auto second = ring.try_read();
+  REQUIRE(second.has_value());
+  REQUIRE(second->data() == mem.data_area() + sizeof(RecordHeader));
+  REQUIRE(matches_pattern(*second, 7, 64));
+  ring.release();
+  REQUIRE(ring.empty());
+}
+
+TEST_CASE("ring commit may shrink a reservation even after padding", "[ring]") {
+  Memory mem(Ring::bytes_required(256));
+  Ring ring = Ring::create(mem.get(), 256);
+  advance(ring, 232);                                      // 24 bytes to the end
+  const std::span<std::byte> dst = ring.try_reserve(100);  // does not fit: goes to 0
+  REQUIRE(dst.data() == mem.data_area() + sizeof(RecordHeader));
+  dst[0] = std::byte{0x5a};
+  ring.commit(1);  // would have fit at the end, but the bytes are at 0
+  auto got = ring.try_read();
+  REQUIRE(got.has_value());
+  REQUIRE(got->size() == 1);
+  REQUIRE((*got)[0] == std::byte{0x5a});
+  ring.release();
+  REQUIRE(ring.empty());
+}
+
+TEST_CASE("ring full: reserve fails until the consumer releases", "[ring]") {
+  HeapRing heap(256);
+  Ring& ring = heap.ring();
+  std::vector<std::byte> payload(24, std::byte{1});  // 32-byte records: 8 fill the ring
+  for (int i = 0; i < 8; ++i)
+    REQUIRE(ring.try_write(payload));
+  REQUIRE(ring.size_bytes() == 256);
+  REQUIRE(ring.try_reserve(0).data() == nullptr);
+  REQUIRE_FALSE(ring.try_write(payload));
+  REQUIRE(ring.try_read().has_value());
+  REQUIRE(ring.try_reserve(24).data() == nullptr);  // read but not released: still full
+  ring.release();
+  REQUIRE(ring.try_write(payload));
+  REQUIRE_FALSE(ring.try_write(payload));
+  int count = 0;
+  while (ring.try_read()) {
+    ring.release();
+    ++count;
+  }
+  REQUIRE(count == 8);
+}
+
+TEST_CASE("ring zero-length records", "[ring]") {
+  HeapRing heap(64);
+  Ring& ring = heap.ring();
+  for (int i = 0; i < 8; ++i)
+    REQUIRE(ring.try_write({}));
+  REQUIRE(ring.size_bytes() == 64);
+  REQUIRE_FALSE(ring.try_write({}));
+  for (int round = 0; round < 20; ++round) {  // wrap many times with empty records
+    auto got = ring.try_read();
+    REQUIRE(got.has_value());
+    REQUIRE(got->empty());
+    ring.release();
+    REQUIRE(ring.try_write({}));
+  }
+  REQUIRE(ring.try_read()->empty());
+}
+
+TEST_CASE("ring max_payload fits from every starting position", "[ring]") {
+  for (std::size_t capacity : {std::size_t{64}, std::size_t{256}, std::size_t{1024}}) {
+    Memory mem(Ring::bytes_required(capacity));
+    for (std::size_t lap = 0; lap < 2; ++lap) {
+      for (std::size_t pos = 0; pos < capacity; pos += 8) {
+        INFO("capacity " << capacity << " position " << pos << " lap " << lap);
+        Ring ring = Ring::create(mem.get(), capacity);
+        advance(ring, lap * capacity + pos);
+        const std::size_t max = ring.max_payload();
+        REQUIRE(max == capacity / 2 - 8);
+        REQUIRE_THROWS_AS(ring.try_reserve(max + 1), std::length_error);
+        write_pattern(ring, pos, max);
+        auto got = ring.try_read();
+        REQUIRE(got.has_value());
+        REQUIRE(got->data() >= mem.data_area());
+        REQUIRE(got->data() + got->size() <= mem.data_area() + capacity);
+        REQUIRE(matches_pattern(*got, pos, max));
+        ring.release();
+        REQUIRE(ring.empty());
+      }
+    }
+  }
+}
+
+TEST_CASE("ring close: reader drains what was written before", "[ring]") {
+  HeapRing heap(256);
+  Ring& ring = heap.ring();
+  for (std::uint64_t i = 0; i < 3; ++i)
+    write_pattern(ring, i, 10 + i);
+  REQUIRE_FALSE(ring.closed());
+  ring.close();
+  REQUIRE(ring.closed());
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    REQUIRE_FALSE(ring.drained());
+    auto got = ring.try_read();
+    REQUIRE(got.has_value());
+    REQUIRE(matches_pattern(*got, i, 10 + i));
+    ring.release();
+  }
+  REQUIRE(ring.drained());
+  REQUIRE_FALSE(ring.try_read().has_value());
+
+  HeapRing fresh(64);
+  REQUIRE_FALSE(fresh.ring().drained());
+  fresh.ring().close();
+  REQUIRE(fresh.ring().drained());
+}
+
+TEST_CASE("ring attach sees the same state through a second view", "[ring]") {
+  Memory mem(Ring::bytes_required(512));
+  Ring producer = Ring::create(mem.get(), 512);
+  write_pattern(producer, 1, 30);
+  write_pattern(producer, 2, 0);
+
+  Ring consumer = Ring::attach(mem.get());
+  REQUIRE(consumer.capacity() == 512);
+  REQUIRE(consumer.size_bytes() == producer.size_bytes());
+  auto got = consumer.try_read();
+  REQUIRE(got.has_value());
+  REQUIRE(matches_pattern(*got, 1, 30));
+  consumer.release();
+  REQUIRE(producer.size_bytes() == 8);
+  producer.close();
+  REQUIRE(consumer.closed());
+  REQUIRE(consumer.try_read()->empty());
+  consumer.release();
+  REQUIRE(consumer.drained());
+  REQUIRE(producer.empty());
+}
+
+TEST_CASE("ring attach rejects memory that holds no ring", "[ring]") {
+  Memory mem(Ring::bytes_required(256));
+  REQUIRE_THROWS_WITH(Ring::attach(mem.get()), Catch::Contains("magic"));
+  REQUIRE_THROWS_AS(Ring::attach(nullptr), std::invalid_argument);
+  (void)Ring::create(mem.get(), 256);
+  REQUIRE_THROWS_AS(Ring::attach(static_cast<std::byte*>(mem.get()) + 16), std::invalid_argument);
+  static_cast<RingHeader*>(mem.get())->capacity = 100;
+  REQUIRE_THROWS_AS(Ring::attach(mem.get()), std::invalid_argument);
+}
+
+TEST_CASE("ring try_read rejects a corrupt record", "[ring]") {
+  Memory mem(Ring::bytes_required(128));
+  Ring ring = Ring::create(mem.get(), 128);
+  REQUIRE(ring.try_write(bytes_of({1, 2, 3})));
+  const RecordHeader bogus{3, 77};
+  std::memcpy(mem.data_area(), &bogus, sizeof bogus);
+  REQUIRE_THROWS_AS(ring.try_read(), std::runtime_error);
+  REQUIRE_THROWS_AS(ring.release(), std::logic_error);  // nothing was handed out
+}
+
+TEST_CASE("HeapRing is movable", "[ring]") {
+  HeapRing a(128);
+  REQUIRE(a.ring().try_write(bytes_of({4, 2})));
+  HeapRing b(std::move(a));
+  REQUIRE(b.ring().size_bytes() == 16);
+  HeapRing c(64);
+  c = std::move(b);
+  REQUIRE(c.ring().capacity() == 128);
+  auto got = c.ring().try_read();
+  REQUIRE(got.has_value());
+  REQUIRE(got->size() == 2);
+  c.ring().release();
+}
+
+TEST_CASE("ring two-thread stress delivers every record exactly once in order", "[ring]") {
+  constexpr std::uint64_t kRecords = 1'000'000;
+  HeapRing heap(4096);
+  Ring producer = heap.ring();  // each thread gets its own view of the same ring
+  Ring consumer = heap.ring();
+
+  // Payload: [seq: 8][filler][checksum of the preceding bytes: 4]; sizes 12..139.
+  auto size_of = [](std::uint64_t seq) {
+    SplitMix rng{seq};
+    return std::size_t{12} + rng.next() % 128;
+  };
+  auto checksum = [](const std::byte* p, std::size_t n) {
+    std::uint32_t h = 2166136261u;
+    for (std::size_t i = 0; i < n; ++i)
+      h = (h ^ std::to_integer<std::uint32_t>(p[i])) * 16777619u;
+    return h;
+  };
+
+  std::thread writer([&] {
+    for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
+      const std::size_t size = size_of(seq);
+      std::span<std::byte> dst;
+      while ((dst = producer.try_reserve(size)).data() == nullptr)
+        std::this_thread::yield();
+      std::memcpy(dst.data(), &seq, sizeof seq);
+      for (std::size_t i = 8; i < size - 4; ++i)
+        dst[i] = static_cast<std::byte>(seq + i);
+      const std::uint32_t sum = checksum(dst.data(), size - 4);
+      std::memcpy(dst.data() + size - 4, &sum, sizeof sum);
+      producer.commit(size);
+    }
+    producer.close();
+  });
+
+  std::uint64_t received = 0;
+  std::uint64_t bad = 0;
+  while (!consumer.drained()) {
+    auto got = consumer.try_read();
+    if (!got) {
+      std::this_thread::yield();
+      continue;
+    }
+    std::uint64_t seq = 0;
+    std::uint32_t sum = 0;
+    if (got->size() >= 12) {
+      std::memcpy(&seq, got->data(), sizeof seq);
+      std::memcpy(&sum, got->data() + got->size() - 4, sizeof sum);
+    }
+    if (seq != received || got->size() != size_of(received) ||
+        sum != checksum(got->data(), got->size() - 4))
+      ++bad;
+    consumer.release();
+    ++received;
+  }
+  writer.join();
+  REQUIRE(bad == 0);
+  REQUIRE(received == kRecords);
+}
