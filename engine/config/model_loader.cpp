@@ -83,7 +83,6 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
   expect_map(root, "the model file");
   ProcessSpec spec;
   spec.where = SourceLocation{origin_, 0};
-  YAML::Node body = root;
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
     if (key != "plugboard" && key != "process" && key != "plugins") {
@@ -91,8 +90,9 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
            "unknown top-level key '" + key + "' (expected plugboard, process, plugins)");
     }
   }
+  // Bound once: assigning to a yaml-cpp node would overwrite the node it refers to.
+  const YAML::Node body = root["plugboard"] ? root["plugboard"] : root;
   if (root["plugboard"]) {
-    body = root["plugboard"];
     expect_map(body, "'plugboard'");
     for (const auto& entry : body) {
       const std::string key = entry.first.Scalar();
@@ -102,7 +102,7 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
     }
   }
   if (root["plugins"]) read_plugins(root["plugins"], spec, base_dir);
-  if (body != root && body["plugins"]) read_plugins(body["plugins"], spec, base_dir);
+  if (root["plugboard"] && body["plugins"]) read_plugins(body["plugins"], spec, base_dir);
   const YAML::Node process = body["process"];
   if (!process) fail(body, "the model has no 'process' section");
   read_process(process, spec, base_dir);
@@ -204,7 +204,8 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
     } else if (key == "state" || key == "workers" || key == "topology" || key == "wait" ||
                key == "resources") {
       // Options of the parallel engine (and Plugboard's state backend): kept, not used here.
-      spec.extra_args[key] = detail::to_value(value, origin_);
+      // Mappings are kept as their YAML text.
+      spec.extra_args[key] = value.IsMap() ? Value(YAML::Dump(value)) : detail::to_value(value, origin_);
     } else {
       fail(entry.first, "unknown process argument '" + key +
                             "' (expected name, components, connectors, parameters, "
@@ -302,7 +303,8 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
   ConnectorSpec c;
   c.where = at(node);
   // Plugboard writes connectors either flat or under 'spec:'.
-  const YAML::Node body = node["spec"] ? node["spec"] : node;
+  const bool nested = static_cast<bool>(node["spec"]);
+  const YAML::Node body = nested ? node["spec"] : node;
   expect_map(body, "a connector spec");
   for (const auto& entry : body) {
     const std::string key = entry.first.Scalar();
@@ -314,7 +316,7 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
       c.capacity = capacity(entry.second, "connector capacity");
     } else if (key == "mode" || key == "wait") {
       // Delivery options of other engines and of the parallel one; nothing to do locally.
-    } else if (!(body == node && key == "spec")) {
+    } else {
       fail(entry.first,
            "unknown key '" + key + "' in connector (expected source, target, capacity)");
     }

@@ -1,5 +1,6 @@
 #include <patchbay/library.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -17,8 +18,14 @@ Sleep::Sleep(std::string name, double sleep_seconds)
     : Sleep(ComponentArgs(std::move(name), {{"sleep_seconds", sleep_seconds}})) {}
 
 void Sleep::step() {
-  // Blocks the whole thread on purpose: it stands for work that holds a core.
-  std::this_thread::sleep_for(duration_);
+  // Blocks the whole thread on purpose: it stands for work that holds a core. It sleeps in
+  // slices so that a stop is honoured within one slice.
+  constexpr auto slice = std::chrono::milliseconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + duration_;
+  for (auto now = std::chrono::steady_clock::now(); now < deadline && !stop_requested();
+       now = std::chrono::steady_clock::now()) {
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(deadline - now, slice));
+  }
   y = x.value();
 }
 

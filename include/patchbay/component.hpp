@@ -86,6 +86,13 @@ class Component {
   /// Whether close() was called.
   [[nodiscard]] bool is_closed() const { return closed_; }
 
+  /// Whether the process is stopping (stop() or another component's failure). A step that
+  /// blocks for long (waiting on a device, sleeping) should poll this and return early.
+  /// Thread-safe.
+  [[nodiscard]] bool stop_requested() const noexcept {
+    return stop_probe_ != nullptr && stop_probe_(stop_context_);
+  }
+
  protected:
   /// Closes the component's IO from inside step(): the values of this step are not sent and
   /// the component completes, closing its outputs downstream.
@@ -122,6 +129,8 @@ class Component {
   std::vector<Port*> inputs_;
   std::vector<Port*> outputs_;
   std::vector<std::unique_ptr<Port>> owned_ports_;
+  bool (*stop_probe_)(const void*) noexcept = nullptr;
+  const void* stop_context_ = nullptr;
 };
 
 }  // namespace patchbay

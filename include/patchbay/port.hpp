@@ -44,9 +44,7 @@ std::string demangle(const char* mangled);
 
 template <class T>
 Value to_value_of(const T& v) {
-  if constexpr (std::is_same_v<T, bool> || std::is_floating_point_v<T>) {
-    return Value(v);
-  } else if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     return Value(static_cast<std::int64_t>(v));
   } else {
     return Value(v);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace patchbay {
@@ -28,6 +29,11 @@ struct ComponentSpec {
 
 /// A connector "source.field" -> "target.field".
 struct ConnectorSpec {
+  ConnectorSpec() = default;
+  /// `{"source.field", "target.field"}`, optionally with a capacity in bytes.
+  ConnectorSpec(std::string source_field, std::string target_field, std::size_t capacity_bytes = 0)
+      : source(std::move(source_field)), target(std::move(target_field)), capacity(capacity_bytes) {}
+
   std::string source;
   std::string target;
   /// Channel capacity in bytes (rounded up to a power of two); 0 uses the process default.
@@ -38,9 +44,9 @@ struct ConnectorSpec {
 /// Options that apply to the whole process.
 struct ProcessOptions {
   /// Default channel capacity in bytes (a power of two, at least 64).
-  std::size_t channel_capacity = 64 * 1024;
+  std::size_t channel_capacity = std::size_t{64} * 1024;
   /// Stack size of each component fiber, in bytes.
-  std::size_t fiber_stack_size = 256 * 1024;
+  std::size_t fiber_stack_size = std::size_t{256} * 1024;
 };
 
 /// A whole model. Plain data: copy it, edit it, hand it to make_process().

@@ -1,1 +1,580 @@
-int main() { return 0; }
+// engine-run: loads a YAML model and runs it (or validates it, or draws it).
+//
+// A plain user of the public API: everything here is available to any embedding program.
+// Exit codes: 0 completed, 1 a component failed or the run failed, 2 bad model or arguments,
+// 130 interrupted.
+
+#include <patchbay/patchbay.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr const char* kVersion = "engine-run (patchbay) 0.1.0";
+
+constexpr int kExitCompleted = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadModel = 2;
+constexpr int kExitInterrupted = 130;
+
+constexpr const char* kFooter =
+    "COMP.ARG=VALUE: VALUE is a YAML scalar or flow sequence, e.g. --set input.iters=100.\n"
+    "--stats is written after a failure or stop too. Ctrl-C stops the model cleanly;\n"
+    "a second Ctrl-C exits at once.\n"
+    "\n"
+    "Exit codes:\n"
+    "  0    completed (or --validate / --diagram succeeded)\n"
+    "  1    a component failed, or the run failed (e.g. deadlock, --stats not written)\n"
+    "  2    bad model or arguments (YAML, unknown type, wiring, missing file, plugin,\n"
+    "       unknown option, --stats folder missing); --plan until the parallel engine\n"
+    "       arrives\n"
+    "  130  interrupted (SIGINT or SIGTERM)";
+
+// ---------------------------------------------------------------------------------------------
+// Small output helpers
+
+/// Writes all of `text` to file descriptor `fd` with write(2); async-signal-safe.
+void write_fd(int fd, const char* text, std::size_t size) noexcept {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, text, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    text += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void write_fd(int fd, std::string_view text) noexcept {
+  write_fd(fd, text.data(), text.size());
+}
+
+void print_error(std::string_view message) {
+  std::string line = "engine-run: ";
+  line += message;
+  line += '\n';
+  std::cout.flush();
+  write_fd(STDERR_FILENO, line);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals: the first SIGINT/SIGTERM stops the process, the second exits at once.
+
+std::atomic<patchbay::Process*> g_process{nullptr};
+std::atomic<int> g_signals{0};
+std::atomic<bool> g_progress_on_terminal{false};
+
+static_assert(std::atomic<patchbay::Process*>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free);
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int /*signo*/) {
+  const int saved_errno = errno;
+  if (g_signals.fetch_add(1) > 0) {
+    if (g_progress_on_terminal.load()) write_fd(STDERR_FILENO, "\r\033[K");
+    write_fd(STDERR_FILENO, "engine-run: interrupted\n");
+    ::_exit(kExitInterrupted);
+  }
+  if (patchbay::Process* process = g_process.load(); process != nullptr) process->stop();
+  errno = saved_errno;
+}
+
+/// Routes SIGINT and SIGTERM to `process` for its lifetime; restores the old handlers after.
+class SignalScope {
+ public:
+  explicit SignalScope(patchbay::Process& process) {
+    g_process.store(&process);
+    struct sigaction action {};
+    action.sa_handler = &on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: blocked system calls see EINTR and notice the stop
+    installed_int_ = ::sigaction(SIGINT, &action, &old_int_) == 0;
+    installed_term_ = ::sigaction(SIGTERM, &action, &old_term_) == 0;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+  ~SignalScope() {
+    g_process.store(nullptr);
+    if (installed_int_) ::sigaction(SIGINT, &old_int_, nullptr);
+    if (installed_term_) ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+  /// True once a stop signal arrived.
+  [[nodiscard]] static bool interrupted() { return g_signals.load() > 0; }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+  bool installed_int_ = false;
+  bool installed_term_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Progress line on a terminal
+
+/// Redraws one status line on stderr every 200 ms once the run has lasted 1 s. The thread is
+/// joined by the destructor, so it ends on every path out of the scope that owns this.
+class ProgressLine {
+ public:
+  ProgressLine(const patchbay::Process& process, bool enabled) : process_(process) {
+    if (!enabled) return;
+    g_progress_on_terminal.store(true);
+    // The thread inherits a mask that blocks SIGINT/SIGTERM, so they reach the main thread
+    // (the one running the model) rather than this one.
+    sigset_t block;
+    sigset_t old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    const bool masked = ::pthread_sigmask(SIG_BLOCK, &block, &old) == 0;
+    try {
+      thread_ = std::thread([this] { loop(); });
+    } catch (...) {
+      // No thread, no progress line: the run goes on without it.
+    }
+    if (masked) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  ~ProgressLine() {
+    if (thread_.joinable()) {
+      {
+        const std::lock_guard lock(mutex_);
+        done_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+    g_progress_on_terminal.store(false);
+  }
+
+ private:
+  void loop() noexcept {
+    try {
+      std::unique_lock lock(mutex_);
+      const auto start = std::chrono::steady_clock::now();
+      if (cv_.wait_until(lock, start + std::chrono::seconds(1), [this] { return done_; })) return;
+      do {
+        lock.unlock();
+        draw();
+        lock.lock();
+      } while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; }));
+      write_fd(STDERR_FILENO, "\r\033[K");
+    } catch (...) {
+      write_fd(STDERR_FILENO, "\r\033[K");
+    }
+  }
+
+  void draw() const {
+    std::uint64_t steps = 0;
+    std::uint64_t messages = 0;
+    std::size_t done = 0;
+    const auto stats = process_.component_stats();
+    for (const auto& c : stats) {
+      steps += c.steps;
+      messages += c.messages_out;
+      if (patchbay::is_final(c.status)) ++done;
+    }
+    const double seconds = std::chrono::duration<double>(process_.elapsed()).count();
+    char line[256];
+    const int n = std::snprintf(line, sizeof line,
+                                "\r[engine-run] %.1fs  steps %llu  messages %llu  components "
+                                "%zu/%zu done%s\033[K",
+                                seconds, static_cast<unsigned long long>(steps),
+                                static_cast<unsigned long long>(messages), done, stats.size(),
+                                g_signals.load() > 0 ? "  stopping (Ctrl-C again to quit)" : "");
+    if (n > 0)
+      write_fd(STDERR_FILENO, line, std::min(static_cast<std::size_t>(n), sizeof line - 1));
+  }
+
+  const patchbay::Process& process_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Statistics as JSON
+
+/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
+std::size_t utf8_sequence_length(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b0 = byte(0);
+  std::size_t length = 0;
+  std::uint32_t min = 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    length = 2;
+    min = 0x80;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    length = 3;
+    min = 0x800;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    length = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < length) return 0;
+  std::uint32_t code = b0 & (0xFFu >> (length + 1));
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+/// A JSON string literal: quotes, backslashes and control characters escaped; invalid UTF-8
+/// bytes become U+FFFD.
+std::string json_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7F) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const std::size_t n = utf8_sequence_length(text.substr(i)); n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+/// Shortest text that reads back as exactly `value` (a valid JSON number for finite values).
+std::string json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (result.ec != std::errc{}) return "null";
+  return {buffer, result.ptr};
+}
+
+std::string json_number(std::uint64_t value) {
+  return std::to_string(value);
+}
+
+double seconds(std::chrono::nanoseconds ns) {
+  return std::chrono::duration<double>(ns).count();
+}
+
+std::string stats_json(const patchbay::Process& process, const std::string& name) {
+  const auto components = process.component_stats();
+  const auto channels = process.channel_stats();
+  std::string out;
+  out += "{\n  \"process\": {\n";
+  out += "    \"name\": " + json_string(name) + ",\n";
+  out += "    \"status\": " + json_string(patchbay::to_string(process.status())) + ",\n";
+  out += "    \"elapsed_seconds\": " + json_number(seconds(process.elapsed())) + "\n";
+  out += "  },\n  \"components\": [";
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    const auto& c = components[i];
+    out += i == 0 ? "\n" : ",\n";
+    out += "    {\"name\": " + json_string(c.name);
+    out += ", \"type\": " + json_string(c.type);
+    out += ", \"status\": " + json_string(patchbay::to_string(c.status));
+    out += ", \"steps\": " + json_number(c.steps);
+    out += ", \"messages_in\": " + json_number(c.messages_in);
+    out += ", \"messages_out\": " + json_number(c.messages_out);
+    out += ", \"bytes_in\": " + json_number(c.bytes_in);
+    out += ", \"bytes_out\": " + json_number(c.bytes_out);
+    out += ", \"time_in_step_seconds\": " + json_number(seconds(c.time_in_step));
+    out += ", \"time_waiting_seconds\": " + json_number(seconds(c.time_waiting)) + "}";
+  }
+  out += components.empty() ? "],\n" : "\n  ],\n";
+  out += "  \"channels\": [";
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const auto& ch = channels[i];
+    out += i == 0 ? "\n" : ",\n";
+    out += "    {\"source\": " + json_string(ch.source);
+    out += ", \"target\": " + json_string(ch.target);
+    out += ", \"capacity\": " + json_number(static_cast<std::uint64_t>(ch.capacity));
+    out += ", \"messages\": " + json_number(ch.messages);
+    out += ", \"bytes\": " + json_number(ch.bytes);
+    out += ", \"times_full\": " + json_number(ch.times_full);
+    out += ", \"times_empty\": " + json_number(ch.times_empty) + "}";
+  }
+  out += channels.empty() ? "]\n" : "\n  ]\n";
+  out += "}\n";
+  return out;
+}
+
+/// Writes `content` to `path` atomically (PATH.tmp, then rename). Returns "" or the reason.
+std::string write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) return "cannot create '" + tmp + "': " + std::strerror(errno);
+    file.write(content.data(), static_cast<std::streamsize>(content.size()));
+    file.close();
+    if (!file) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      return "cannot write '" + tmp + "'";
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    return "cannot rename '" + tmp + "' to '" + path + "': " + ec.message();
+  }
+  return {};
+}
+
+/// "" when a file can probably be created at `path` (its folder exists and is writable).
+std::string check_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "'" + path + "' is a directory";
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) return "directory '" + parent.string() + "' does not exist";
+  if (::access(parent.c_str(), W_OK) != 0) {
+    return "cannot write in '" + parent.string() + "': " + std::strerror(errno);
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+
+struct Options {
+  std::string model;
+  std::vector<std::string> overrides;
+  std::vector<std::string> plugins;
+  std::string process_kind;
+  std::string stats_path;
+  bool validate = false;
+  bool plan = false;
+  bool diagram = false;
+  bool quiet = false;
+};
+
+/// Maps the exception being handled to an exit code, printing it.
+int report_current_exception() {
+  try {
+    throw;
+  } catch (const patchbay::ComponentFailure& e) {
+    print_error(e.what());
+    return kExitFailed;
+  } catch (const patchbay::ModelError& e) {
+    print_error(e.what());
+    return kExitBadModel;
+  } catch (const patchbay::Error& e) {
+    print_error(e.what());
+    return kExitFailed;
+  } catch (const std::exception& e) {
+    print_error(std::string("unexpected error: ") + e.what());
+    return kExitFailed;
+  } catch (...) {
+    print_error("unexpected error of unknown type");
+    return kExitFailed;
+  }
+}
+
+/// Runs the process, writes --stats, and returns the exit code.
+int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
+                const Options& options) {
+  std::exception_ptr failure;
+  bool interrupted = false;
+  {
+    const SignalScope signals(process);
+    {
+      const ProgressLine progress(process, !options.quiet && ::isatty(STDERR_FILENO) == 1);
+      try {
+        process.run();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    }  // progress line cleared, thread joined
+    interrupted = SignalScope::interrupted();
+  }
+
+  int code = kExitCompleted;
+  const patchbay::Status status = process.status();
+  // A stop (ours or the engine's) wins over an error it may have caused while unwinding.
+  const bool stopped = (interrupted && status != patchbay::Status::completed) ||
+                       (!failure && status == patchbay::Status::stopped);
+  if (stopped) {
+    print_error("stopped");
+    code = kExitInterrupted;
+  } else if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (...) {
+      code = report_current_exception();
+    }
+  } else if (status == patchbay::Status::failed) {
+    print_error("the process failed");
+    code = kExitFailed;
+  }
+
+  if (!options.stats_path.empty()) {
+    std::string reason;
+    try {
+      reason = write_file_atomically(options.stats_path, stats_json(process, spec.name));
+    } catch (const std::exception& e) {
+      reason = e.what();
+    }
+    if (!reason.empty()) {
+      print_error("cannot write statistics: " + reason);
+      if (code == kExitCompleted) code = kExitFailed;
+    }
+  }
+  return code;
+}
+
+int execute(const Options& options) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(options.model, ec)) {
+    print_error("cannot open model file '" + options.model + "': it is a directory");
+    return kExitBadModel;
+  }
+
+  patchbay::ProcessSpec spec = patchbay::load_model(options.model);
+  patchbay::apply_overrides(spec, options.overrides);
+  if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
+  if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+
+  if (options.diagram) {
+    std::cout << patchbay::mermaid_diagram(spec);
+    if (!std::cout.flush()) {
+      print_error("cannot write the diagram to standard output");
+      return kExitFailed;
+    }
+    return kExitCompleted;
+  }
+
+  patchbay::load_plugins(spec);
+  for (const auto& plugin : options.plugins)
+    patchbay::load_plugin(plugin);
+
+  if (options.plan) {
+    print_error(
+        "--plan: placement plans come with the parallel engine, which this build does not "
+        "have yet");
+    return kExitBadModel;
+  }
+
+  if (!options.stats_path.empty()) {
+    // Fail before a long run rather than after it.
+    if (std::string reason = check_writable(options.stats_path); !reason.empty()) {
+      print_error("--stats: " + reason);
+      return kExitBadModel;
+    }
+  }
+
+  const std::unique_ptr<patchbay::Process> process = patchbay::make_process(spec);
+  if (!process) {
+    print_error("the engine returned no process for this model");
+    return kExitFailed;
+  }
+
+  if (options.validate) {
+    std::cout << options.model << ": valid (" << spec.components.size() << " components, "
+              << spec.connectors.size() << " connectors)\n";
+    if (!std::cout.flush()) return kExitFailed;
+    return kExitCompleted;
+  }
+
+  return run_process(*process, spec, options);
+}
+
+int main_impl(int argc, char** argv) {
+  Options options;
+  CLI::App app{"Runs a patchbay dataflow model described in a YAML file.", "engine-run"};
+  app.footer(kFooter);
+  app.set_version_flag("--version", kVersion, "Print the version and exit");
+
+  app.add_option("MODEL", options.model, "The model file (YAML)")->required()->type_name("FILE");
+  app.add_option("--set", options.overrides, "Override a component argument (repeatable)")
+      ->type_name("COMP.ARG=VALUE")
+      ->allow_extra_args(false);
+  app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
+      ->type_name("KIND")
+      ->check(CLI::IsMember({"local", "parallel"}));
+  auto* validate =
+      app.add_flag("--validate", options.validate, "Check the model without running it");
+  auto* plan = app.add_flag("--plan", options.plan, "Print the parallel placement plan");
+  auto* diagram = app.add_flag("--diagram", options.diagram, "Print a Mermaid flowchart");
+  auto* stats =
+      app.add_option("--stats", options.stats_path, "Write run statistics as JSON after the run")
+          ->type_name("FILE");
+  app.add_flag("-q,--quiet", options.quiet, "No progress line on the terminal");
+  validate->excludes(plan)->excludes(diagram)->excludes(stats);
+  plan->excludes(diagram)->excludes(stats);
+  diagram->excludes(stats);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    print_error(std::string(e.what()) + " (see engine-run --help)");
+    return kExitBadModel;
+  }
+
+  try {
+    return execute(options);
+  } catch (...) {
+    return report_current_exception();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return main_impl(argc, argv);
+  } catch (...) {
+    // Printing itself failed (e.g. out of memory): say as little as possible.
+    write_fd(STDERR_FILENO, "engine-run: unexpected error\n");
+    return kExitFailed;
+  }
+}

@@ -1,0 +1,535 @@
+// The library components (Iterator, Sleep, Timestamper, FileReader, FileWriter) run through a
+// LocalProcess in small models built in code.
+#include <patchbay/component.hpp>
+#include <patchbay/error.hpp>
+#include <patchbay/library.hpp>
+#include <patchbay/local_process.hpp>
+#include <patchbay/process_spec.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using Catch::Contains;
+using patchbay::Component;
+using patchbay::ComponentFailure;
+using patchbay::ConnectorSpec;
+using patchbay::LocalProcess;
+using patchbay::ModelError;
+using patchbay::Status;
+using patchbay::Value;
+namespace library = patchbay::library;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    const auto tag = std::to_string(rd()) + "-" + std::to_string(rd());
+    path_ = fs::temp_directory_path() / ("patchbay-test-library-" + tag);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] std::string operator/(const std::string& name) const {
+    return (path_ / name).string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  REQUIRE(out.good());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    lines.push_back(line);
+  return lines;
+}
+
+using Row = std::vector<Value>;
+
+// Records every step's input values, one row per step.
+class Collector final : public Component {
+ public:
+  Collector(std::string name, const std::vector<std::string>& fields) : Component(std::move(name)) {
+    for (const auto& field : fields)
+      inputs_.push_back(&add_input<Value>(field));
+  }
+  void step() override {
+    Row row;
+    for (const auto* input : inputs_)
+      row.push_back(input->value());
+    rows.push_back(std::move(row));
+  }
+
+  std::vector<Row> rows;
+
+ private:
+  std::vector<patchbay::Input<Value>*> inputs_;
+};
+
+// Emits the given values on output `out`, one per step, then closes.
+class ValueSource final : public Component {
+ public:
+  ValueSource(std::string name, std::vector<Value> values)
+      : Component(std::move(name)), values_(std::move(values)) {}
+  void step() override {
+    if (next_ == values_.size()) {
+      close();
+      return;
+    }
+    out = values_[next_++];
+  }
+
+  patchbay::Output<Value> out{this, "out"};
+
+ private:
+  std::vector<Value> values_;
+  std::size_t next_ = 0;
+};
+
+// Emits 0, 1, ... on `out` and throws at step `fail_at`.
+class ThrowingSource final : public Component {
+ public:
+  ThrowingSource(std::string name, std::int64_t fail_at)
+      : Component(std::move(name)), fail_at_(fail_at) {}
+  void step() override {
+    if (next_ == fail_at_) throw std::runtime_error("source gave up");
+    out = next_++;
+  }
+
+  patchbay::Output<Value> out{this, "out"};
+
+ private:
+  std::int64_t fail_at_;
+  std::int64_t next_ = 0;
+};
+
+// Consumes input `x` and throws when it equals `trigger`.
+class Thrower final : public Component {
+ public:
+  Thrower(std::string name, Value trigger) : Component(std::move(name)), trigger_(trigger) {}
+  void step() override {
+    if (x.value() == trigger_) throw std::runtime_error("thrower hit " + trigger_.to_string());
+  }
+
+  patchbay::Input<Value> x{this, "x"};
+
+ private:
+  Value trigger_;
+};
+
+// A small builder: components owned until handed to a LocalProcess.
+struct Model {
+  std::vector<std::unique_ptr<Component>> components;
+  std::vector<ConnectorSpec> connectors;
+  patchbay::ProcessOptions options;
+
+  template <class T, class... Args>
+  T& add(Args&&... args) {
+    auto component = std::make_unique<T>(std::forward<Args>(args)...);
+    T& ref = *component;
+    components.push_back(std::move(component));
+    return ref;
+  }
+  void connect(std::string source, std::string target, std::size_t capacity = 0) {
+    ConnectorSpec c;
+    c.source = std::move(source);
+    c.target = std::move(target);
+    c.capacity = capacity;
+    connectors.push_back(std::move(c));
+  }
+  std::unique_ptr<LocalProcess> build() {
+    return std::make_unique<LocalProcess>(std::move(components), std::move(connectors), options);
+  }
+};
+
+std::vector<Row> ints(std::int64_t n) {
+  std::vector<Row> rows;
+  for (std::int64_t i = 0; i < n; ++i)
+    rows.push_back({Value(i)});
+  return rows;
+}
+
+// The message of the ComponentFailure that run() throws.
+std::string run_failure(LocalProcess& process) {
+  try {
+    process.run();
+  } catch (const ComponentFailure& e) {
+    return e.what();
+  }
+  FAIL("run() completed but should have failed");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Iterator emits 0..n-1 as integers and then closes", "[library]") {
+  Model m;
+  m.add<library::Iterator>("it", 5);
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"x"});
+  m.connect("it.x", "sink.x");
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(sink.rows == ints(5));
+  for (const auto& row : sink.rows)
+    CHECK(row[0].is_int());
+  CHECK(process->component("it")->status() == Status::completed);
+  CHECK(process->component_stats()[0].messages_out == 5);
+}
+
+TEST_CASE("Iterator with zero iterations emits nothing", "[library]") {
+  Model m;
+  m.add<library::Iterator>("it", 0);
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"x"});
+  m.connect("it.x", "sink.x");
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(sink.rows.empty());
+}
+
+TEST_CASE("Iterator rejects a negative or missing iters", "[library]") {
+  CHECK_THROWS_AS(library::Iterator("it", -1), ModelError);
+  CHECK_THROWS_WITH(library::Iterator("it", -1), Contains("iters") && Contains("negative"));
+  CHECK_THROWS_AS(library::Iterator(patchbay::ComponentArgs("it")), ModelError);
+}
+
+TEST_CASE("Sleep passes values through unchanged", "[library]") {
+  const std::vector<Value> values = {
+      Value(),    Value(true),          Value(-3),
+      Value(2.5), Value("text, \"q\""), Value(Value::List{1, "a", Value(Value::List{})})};
+  Model m;
+  m.add<ValueSource>("src", values);
+  m.add<library::Sleep>("sleep", 0.0);
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"y"});
+  m.connect("src.out", "sleep.x");
+  m.connect("sleep.y", "sink.y");
+  auto process = m.build();
+  process->run();
+  REQUIRE(sink.rows.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CAPTURE(i);
+    CHECK(sink.rows[i][0] == values[i]);
+    CHECK(sink.rows[i][0].kind() == values[i].kind());
+  }
+}
+
+TEST_CASE("Sleep really sleeps on every step", "[library]") {
+  constexpr int n = 5;
+  constexpr double seconds = 0.01;
+  Model m;
+  m.add<library::Iterator>("it", n);
+  m.add<library::Sleep>("sleep", seconds);
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"y"});
+  m.connect("it.x", "sleep.x");
+  m.connect("sleep.y", "sink.y");
+  auto process = m.build();
+  const auto start = std::chrono::steady_clock::now();
+  process->run();
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(sink.rows == ints(n));
+  // A generous lower bound only: the sleeps alone take n * seconds.
+  const auto lower = std::chrono::duration<double>(n * seconds * 0.9);
+  CHECK(took >= lower);
+  CHECK(process->elapsed() >= lower);
+  const auto stats = process->component_stats();
+  CHECK(stats[1].time_in_step >= lower);
+}
+
+TEST_CASE("Sleep rejects a negative or non-finite duration", "[library]") {
+  CHECK_THROWS_WITH(library::Sleep("s", -0.5), Contains("sleep_seconds"));
+  CHECK_THROWS_AS(library::Sleep("s", std::numeric_limits<double>::infinity()), ModelError);
+  CHECK_THROWS_AS(library::Sleep("s", std::numeric_limits<double>::quiet_NaN()), ModelError);
+}
+
+TEST_CASE("Timestamper emits ISO 8601 local time with microseconds once per pair", "[library]") {
+  Model m;
+  m.add<library::Iterator>("it", 4);
+  m.add<library::Timestamper>("ts");
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"t"});
+  m.connect("it.x", "ts.x");
+  m.connect("it.x", "ts.y");
+  m.connect("ts.timestamp", "sink.t");
+  auto process = m.build();
+  process->run();
+  REQUIRE(sink.rows.size() == 4);
+  const std::regex iso(
+      R"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-6]\d\.\d{6})");
+  for (std::size_t i = 0; i < sink.rows.size(); ++i) {
+    const Value& v = sink.rows[i][0];
+    REQUIRE(v.is_string());
+    CAPTURE(v.as_string());
+    CHECK(std::regex_match(v.as_string(), iso));
+    if (i > 0) CHECK(sink.rows[i - 1][0].as_string() <= v.as_string());
+  }
+}
+
+TEST_CASE("FileReader emits typed values per field and closes at the end", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "in.csv";
+  write_file(path,
+             "id,name,score,note,empty\r\n"
+             "1,\"hello, world\",2.5,plain,\r\n"
+             "-2,\"say \"\"hi\"\"\",1e3,\"multi\nline\",\n"
+             "3,,0.125,007x,\"\"\n");
+  Model m;
+  m.add<library::FileReader>("reader", path,
+                             std::vector<std::string>{"score", "id", "name", "note", "empty"});
+  auto& sink =
+      m.add<Collector>("sink", std::vector<std::string>{"score", "id", "name", "note", "empty"});
+  for (const char* field : {"score", "id", "name", "note", "empty"})
+    m.connect(std::string("reader.") + field, std::string("sink.") + field);
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(process->component("reader")->status() == Status::completed);
+  REQUIRE(sink.rows.size() == 3);
+
+  CHECK(sink.rows[0] == Row{2.5, 1, "hello, world", "plain", Value()});
+  CHECK(sink.rows[1] == Row{1000.0, -2, "say \"hi\"", "multi\nline", Value()});
+  CHECK(sink.rows[2] == Row{0.125, 3, Value(), "007x", Value()});
+  CHECK(sink.rows[0][0].is_double());
+  CHECK(sink.rows[0][1].is_int());
+  CHECK(sink.rows[1][0].is_double());
+  CHECK(sink.rows[2][2].is_null());
+}
+
+TEST_CASE("FileReader of a file with only a header emits nothing", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "header.csv";
+  write_file(path, "a,b\n");
+  Model m;
+  m.add<library::FileReader>("reader", path, std::vector<std::string>{"b"});
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"b"});
+  m.connect("reader.b", "sink.b");
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(sink.rows.empty());
+}
+
+TEST_CASE("FileReader of a missing file is a ModelError at construction", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "missing.csv";
+  try {
+    library::FileReader reader("reader", path, {"a"});
+    FAIL("FileReader accepted a missing file");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains(path) && Contains("'reader'"));
+  }
+}
+
+TEST_CASE("FileReader fails the run naming a column missing from the header", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "in.csv";
+  write_file(path, "a,b\n1,2\n");
+  Model m;
+  m.add<library::FileReader>("reader", path, std::vector<std::string>{"a", "c"});
+  m.add<Collector>("sink", std::vector<std::string>{"a", "c"});
+  m.connect("reader.a", "sink.a");
+  m.connect("reader.c", "sink.c");
+  auto process = m.build();
+  const std::string message = run_failure(*process);
+  CHECK_THAT(message, Contains("'reader'") && Contains("'c'") && Contains(path));
+  CHECK(process->status() == Status::failed);
+}
+
+TEST_CASE("FileReader fails on a row with the wrong number of fields, naming file:line",
+          "[library]") {
+  TempDir dir;
+  const std::string path = dir / "in.csv";
+  write_file(path, "a,b\n1,2\n3,4,5\n6,7\n");
+  Model m;
+  m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  m.connect("reader.a", "sink.a");
+  auto process = m.build();
+  const std::string message = run_failure(*process);
+  CHECK_THAT(message, Contains(path + ":3") && Contains("3 fields") && Contains("has 2"));
+  CHECK(sink.rows.size() <= 1);
+
+  // Too few fields as well.
+  write_file(path, "a,b\n1\n");
+  Model short_row;
+  short_row.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
+  short_row.add<Collector>("sink", std::vector<std::string>{"a"});
+  short_row.connect("reader.a", "sink.a");
+  auto second = short_row.build();
+  CHECK_THAT(run_failure(*second), Contains(path + ":2"));
+}
+
+TEST_CASE("FileWriter writes a header and RFC 4180 rows, then renames into place", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  Model m;
+  m.add<ValueSource>("a", std::vector<Value>{1, "comma, and \"quote\"", 2.5, Value()});
+  m.add<ValueSource>("b", std::vector<Value>{"plain", true, " padded", "line\nbreak"});
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"first", "second"});
+  m.connect("a.out", "writer.first");
+  m.connect("b.out", "writer.second");
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(fs::exists(path));
+  CHECK_FALSE(fs::exists(path + ".partial"));
+  CHECK(read_file(path) ==
+        "first,second\n"
+        "1,plain\n"
+        "\"comma, and \"\"quote\"\"\",true\n"
+        "2.5,\" padded\"\n"
+        ",\"line\nbreak\"\n");
+}
+
+TEST_CASE("FileWriter with no rows writes just the header", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  Model m;
+  m.add<library::Iterator>("it", 0);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  process->run();
+  CHECK(read_file(path) == "x\n");
+}
+
+TEST_CASE("FileWriter keeps the rows so far in PATH.partial when upstream fails", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  write_file(path, "old,complete,file\n");  // from an earlier run: removed at init
+  Model m;
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.add<ThrowingSource>("src", 40);
+  m.connect("src.out", "writer.x", 64);  // a small channel, so the writer keeps up
+  auto process = m.build();
+  const std::string message = run_failure(*process);
+  CHECK_THAT(message, Contains("source gave up"));
+  CHECK(process->component("writer")->status() == Status::stopped);
+
+  CHECK_FALSE(fs::exists(path));
+  REQUIRE(fs::exists(path + ".partial"));
+  const auto lines = lines_of(read_file(path + ".partial"));
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines[0] == "x");
+  // Some rows made it, in order, and not more than were sent.
+  CHECK(lines.size() > 1);
+  CHECK(lines.size() <= 41);
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    CHECK(lines[i] == std::to_string(i - 1));
+}
+
+TEST_CASE("FileWriter keeps the rows so far in PATH.partial when a sibling fails", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  Model m;
+  m.add<library::Iterator>("it", 200);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.add<Thrower>("thrower", Value(100));
+  m.connect("it.x", "writer.x", 64);
+  m.connect("it.x", "thrower.x", 64);
+  auto process = m.build();
+  CHECK_THAT(run_failure(*process), Contains("'thrower'") && Contains("thrower hit 100"));
+  CHECK_FALSE(fs::exists(path));
+  REQUIRE(fs::exists(path + ".partial"));
+  const auto lines = lines_of(read_file(path + ".partial"));
+  REQUIRE(lines.size() > 1);
+  CHECK(lines[0] == "x");
+  CHECK(lines.size() < 201);
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    CHECK(lines[i] == std::to_string(i - 1));
+}
+
+TEST_CASE("FileWriter removes a complete file from an earlier run at init", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  write_file(path, "stale\n");
+  Model m;
+  // The writer (first, so it starts first) initialises, then the run fails before any row.
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.add<ThrowingSource>("src", 0);
+  m.connect("src.out", "writer.x");
+  auto process = m.build();
+  (void)run_failure(*process);
+  CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("FileWriter into a directory that does not exist is a ModelError", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "no/such/dir/out.csv";
+  try {
+    library::FileWriter writer("writer", path, {"x"});
+    FAIL("FileWriter accepted a missing directory");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains(path) && Contains("does not exist"));
+  }
+  CHECK_THROWS_AS(library::FileWriter("writer", "", {"x"}), ModelError);
+  CHECK_THROWS_AS(library::FileWriter("writer", dir / "out.csv", {}), ModelError);
+}
+
+TEST_CASE("FileReader -> FileWriter round-trips a CSV", "[library]") {
+  TempDir dir;
+  const std::string in = dir / "in.csv";
+  const std::string out = dir / "out.csv";
+  const std::string text =
+      "id,name,score,comment\n"
+      "1,\"hello, world\",2.5,plain\n"
+      "2,\"say \"\"hi\"\"\",-3,\n"
+      "3,,0.125,\"two\nlines\"\n"
+      "4,x,100,\" lead\"\n";
+  write_file(in, text);
+  const std::vector<std::string> fields = {"id", "name", "score", "comment"};
+  Model m;
+  m.add<library::FileReader>("reader", in, fields);
+  m.add<library::FileWriter>("writer", out, fields);
+  for (const auto& field : fields)
+    m.connect("reader." + field, "writer." + field);
+  auto process = m.build();
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(read_file(out) == text);
+
+  // A subset of the columns, in another order.
+  const std::string subset = dir / "subset.csv";
+  Model m2;
+  m2.add<library::FileReader>("reader", in, std::vector<std::string>{"score", "id"});
+  m2.add<library::FileWriter>("writer", subset, std::vector<std::string>{"score", "id"});
+  m2.connect("reader.score", "writer.score");
+  m2.connect("reader.id", "writer.id");
+  auto second = m2.build();
+  second->run();
+  CHECK(read_file(subset) == "score,id\n2.5,1\n-3,2\n0.125,3\n100,4\n");
+}

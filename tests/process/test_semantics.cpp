@@ -1,0 +1,1106 @@
+// The execution semantics of DESIGN.md section 1, one rule per test case, run on every engine
+// that process_kinds() names.
+#include <patchbay/component.hpp>
+#include <patchbay/error.hpp>
+#include <patchbay/port.hpp>
+#include <patchbay/process.hpp>
+#include <patchbay/status.hpp>
+#include <patchbay/value.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "process_factory.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Catch::Contains;
+using patchbay::Component;
+using patchbay::ConnectorSpec;
+using patchbay::Input;
+using patchbay::Output;
+using patchbay::Process;
+using patchbay::Status;
+using patchbay::Value;
+using patchbay_test::process_kinds;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- test components ----
+
+// What every test component can do besides its job: stamp the start of each step (to compare
+// the progress of a producer with that of its consumer) and take a while over each step.
+class Paced : public Component {
+ public:
+  using Component::Component;
+
+  bool timed = false;
+  std::chrono::microseconds pause{0};
+  std::vector<std::int64_t> step_times;
+  bool init_called = false;
+
+  void init() override { init_called = true; }
+
+ protected:
+  void pace() {
+    if (timed) step_times.push_back(now_ns());
+    if (pause.count() != 0) std::this_thread::sleep_for(pause);
+  }
+};
+
+// Emits first, first+1, ... on `out`, `count` values, then closes (never when count < 0). It
+// writes `out` in the closing step too: that value must not be sent.
+class Counter final : public Paced {
+ public:
+  explicit Counter(std::string name, std::int64_t count = -1, std::int64_t first = 0)
+      : Paced(std::move(name)), count_(count), first_(first) {}
+
+  Output<std::int64_t> out{this, "out"};
+
+  void step() override {
+    pace();
+    out = first_ + emitted_;
+    if (emitted_ == count_) {
+      close();
+      return;
+    }
+    ++emitted_;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t first_;
+  std::int64_t emitted_ = 0;
+};
+
+// Emits the given items on `out`, one per step, then closes.
+template <class T>
+class ListSource final : public Paced {
+ public:
+  ListSource(std::string name, std::vector<T> items)
+      : Paced(std::move(name)), items_(std::move(items)) {}
+
+  Output<T> out{this, "out"};
+
+  void step() override {
+    pace();
+    if (next_ == items_.size()) {
+      close();
+      return;
+    }
+    out = items_[next_++];
+  }
+
+ private:
+  std::vector<T> items_;
+  std::size_t next_ = 0;
+};
+
+// Records every value it receives on `in` (or only counts them when keep is false).
+template <class T>
+class Collector final : public Paced {
+ public:
+  explicit Collector(std::string name, bool keep = true) : Paced(std::move(name)), keep_(keep) {}
+
+  Input<T> in{this, "in"};
+  std::vector<T> values;
+  std::uint64_t received = 0;
+
+  void step() override {
+    pace();
+    ++received;
+    if (keep_) values.push_back(in.value());
+  }
+
+ private:
+  bool keep_;
+};
+
+// Copies `in` to `out`.
+template <class T>
+class Pass final : public Paced {
+ public:
+  using Paced::Paced;
+
+  Input<T> in{this, "in"};
+  Output<T> out{this, "out"};
+
+  void step() override {
+    pace();
+    out = in.value();
+  }
+};
+
+// Two inputs: records each pair it steps on and sends their sum.
+class Adder final : public Paced {
+ public:
+  using Paced::Paced;
+
+  Input<std::int64_t> a{this, "a"};
+  Input<std::int64_t> b{this, "b"};
+  Output<std::int64_t> sum{this, "sum"};
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+
+  void step() override {
+    pace();
+    pairs.emplace_back(a.value(), b.value());
+    sum = a.value() + b.value();
+  }
+};
+
+// A pass-through that throws in its `throw_at`-th step, or in init() when throw_at is 0.
+class Thrower final : public Paced {
+ public:
+  Thrower(std::string name, int throw_at) : Paced(std::move(name)), throw_at_(throw_at) {}
+
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+
+  void init() override {
+    Paced::init();
+    if (throw_at_ == 0) throw std::runtime_error("boom in init");
+  }
+  void step() override {
+    if (++steps_ == throw_at_) throw std::runtime_error("boom at step " + std::to_string(steps_));
+    out = in.value();
+  }
+
+ private:
+  int throw_at_;
+  int steps_ = 0;
+};
+
+// A pass-through that calls close() in its `close_at`-th step.
+class Closer final : public Paced {
+ public:
+  Closer(std::string name, int close_at) : Paced(std::move(name)), close_at_(close_at) {}
+
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+
+  void step() override {
+    out = in.value();
+    if (++steps_ == close_at_) close();
+  }
+
+ private:
+  int close_at_;
+  int steps_ = 0;
+};
+
+// Writes its outputs only when the input is 1 or 3, so that the other steps show what an
+// output sends when it was not written (or never written).
+class SparseWriter final : public Paced {
+ public:
+  using Paced::Paced;
+
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> i{this, "i"};
+  Output<Value> v{this, "v"};
+  Output<std::string> s{this, "s"};
+
+  void step() override {
+    if (in.value() == 1) {
+      i = 10;
+      v = "ten";
+      s = "one";
+    } else if (in.value() == 3) {
+      i = 30;
+      v = 3.5;
+      s = "three";
+    }
+  }
+};
+
+// One half of a counting loop: sends in + 1 until `in` reaches `limit`, then closes.
+class LoopCounter final : public Paced {
+ public:
+  LoopCounter(std::string name, std::int64_t limit) : Paced(std::move(name)), limit_(limit) {}
+
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+  std::vector<std::int64_t> seen;
+
+  void step() override {
+    seen.push_back(in.value());
+    if (in.value() >= limit_) {
+      close();
+      return;
+    }
+    out = in.value() + 1;
+  }
+
+ private:
+  std::int64_t limit_;
+};
+
+// A trivially copyable record, copied through the ring as it is.
+struct Point {
+  std::int32_t id = 0;
+  double x = 0;
+  std::array<char, 6> tag{};
+  bool operator==(const Point&) const = default;
+};
+
+// ---- building and running models ----
+
+// A model under construction: add() keeps a reference to each component before it moves into
+// the process, for the inspection helpers below.
+struct Model {
+  std::vector<std::unique_ptr<Component>> parts;
+  std::vector<ConnectorSpec> connectors;
+  patchbay::ProcessOptions options;
+
+  template <class T, class... Args>
+  T& add(Args&&... args) {
+    auto part = std::make_unique<T>(std::forward<Args>(args)...);
+    T& ref = *part;
+    parts.push_back(std::move(part));
+    return ref;
+  }
+  void connect(std::string source, std::string target, std::size_t capacity = 0) {
+    ConnectorSpec c;
+    c.source = std::move(source);
+    c.target = std::move(target);
+    c.capacity = capacity;
+    connectors.push_back(std::move(c));
+  }
+  std::unique_ptr<Process> build(const std::string& kind) {
+    return patchbay_test::make_test_process(kind, std::move(parts), std::move(connectors), options);
+  }
+};
+
+// Runs `process` on this thread. If run() has not returned after `limit`, another thread stops
+// the process, so that a hang fails the test instead of wedging the whole test run.
+void run_guarded(Process& process, std::chrono::milliseconds limit = 5000ms) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  std::atomic<bool> rescued{false};
+  std::thread watchdog([&] {
+    std::unique_lock lock(mutex);
+    if (!cv.wait_for(lock, limit, [&] { return done; })) {
+      rescued = true;
+      process.stop();
+    }
+  });
+  auto finish = [&] {
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
+  };
+  try {
+    process.run();
+  } catch (...) {
+    finish();
+    if (rescued) FAIL("run() hung and had to be stopped from outside");
+    throw;
+  }
+  finish();
+  if (rescued) FAIL("run() hung and had to be stopped from outside");
+}
+
+// ---- inspection ----
+// The counters and statuses come from the Process interface, which every engine provides. What
+// the test components recorded is read through references kept before they moved into the
+// process; a forked engine would swap these few helpers for files the components write.
+
+patchbay::ComponentStats stats_of(const Process& process, const std::string& name) {
+  for (const auto& s : process.component_stats()) {
+    if (s.name == name) return s;
+  }
+  FAIL("no component_stats() entry for '" << name << "'");
+  return {};
+}
+
+std::string status_of(const Process& process, const std::string& name) {
+  return std::string(patchbay::to_string(stats_of(process, name).status));
+}
+
+patchbay::ChannelStats channel_of(const Process& process, const std::string& source,
+                                  const std::string& target) {
+  for (const auto& s : process.channel_stats()) {
+    if (s.source == source && s.target == target) return s;
+  }
+  FAIL("no channel_stats() entry for '" << source << " -> " << target << "'");
+  return {};
+}
+
+// Every component has a final status: none is left CREATED, INIT, RUNNING or WAITING.
+void check_all_final(const Process& process) {
+  for (const auto& s : process.component_stats()) {
+    INFO("component '" << s.name << "' is " << patchbay::to_string(s.status));
+    CHECK(patchbay::is_final(s.status));
+  }
+}
+
+template <class T>
+const std::vector<T>& received(const Collector<T>& sink) {
+  return sink.values;
+}
+std::uint64_t received_count(const Collector<std::int64_t>& sink) {
+  return sink.received;
+}
+const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs_seen(const Adder& adder) {
+  return adder.pairs;
+}
+const std::vector<std::int64_t>& seen_by(const LoopCounter& counter) {
+  return counter.seen;
+}
+const std::vector<std::int64_t>& step_times(const Paced& component) {
+  return component.step_times;
+}
+bool init_called(const Paced& component) {
+  return component.init_called;
+}
+
+std::vector<std::int64_t> range(std::int64_t first, std::int64_t count) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = 0; i < count; ++i)
+    out.push_back(first + i);
+  return out;
+}
+
+}  // namespace
+
+// ---- barrier ----
+
+TEST_CASE("barrier: a component with two inputs steps once per pair of new values, in order",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // a_src is the faster producer: all of its values are ready long before b_src's.
+  m.add<Counter>("a_src", 10, 0);
+  auto& b_src = m.add<Counter>("b_src", 10, 100);
+  b_src.pause = 500us;
+  auto& adder = m.add<Adder>("adder");
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("a_src.out", "adder.a");
+  m.connect("b_src.out", "adder.b", 64);
+  m.connect("adder.sum", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> expected;
+  for (std::int64_t i = 0; i < 10; ++i)
+    expected.emplace_back(i, 100 + i);
+  CHECK(pairs_seen(adder) == expected);
+  CHECK(stats_of(*process, "adder").steps == 10);
+  CHECK(received(sink) ==
+        std::vector<std::int64_t>{100, 102, 104, 106, 108, 110, 112, 114, 116, 118});
+}
+
+TEST_CASE("barrier: values waiting on one input do not make a component step again",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // `a` has 50 values queued; `b` delivers only 3: the adder may step only 3 times.
+  m.add<Counter>("a_src", 50, 0);
+  m.add<Counter>("b_src", 3, 100);
+  auto& adder = m.add<Adder>("adder");
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("a_src.out", "adder.a");
+  m.connect("b_src.out", "adder.b");
+  m.connect("adder.sum", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(pairs_seen(adder) ==
+        std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 100}, {1, 101}, {2, 102}});
+  CHECK(stats_of(*process, "adder").steps == 3);
+  CHECK(received(sink) == std::vector<std::int64_t>{100, 102, 104});
+}
+
+// ---- outputs ----
+
+TEST_CASE("outputs send every step: the value written, else the last one written, else the default",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 5);
+  m.add<SparseWriter>("w");
+  auto& ints = m.add<Collector<std::int64_t>>("ints");
+  auto& values = m.add<Collector<Value>>("values");
+  auto& strings = m.add<Collector<std::string>>("strings");
+  m.connect("src.out", "w.in");
+  m.connect("w.i", "ints.in");
+  m.connect("w.v", "values.in");
+  m.connect("w.s", "strings.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  // Inputs 0..4; written at 1 and 3 only.
+  CHECK(received(ints) == std::vector<std::int64_t>{0, 10, 10, 30, 30});
+  CHECK(received(values) == std::vector<Value>{Value{}, "ten", "ten", 3.5, 3.5});
+  CHECK(received(values).front().is_null());
+  CHECK(received(strings) == std::vector<std::string>{"", "one", "one", "three", "three"});
+  CHECK(stats_of(*process, "w").messages_out == 15);
+}
+
+// ---- sources ----
+
+TEST_CASE("sources step until close() and the values of the closing step are not sent",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // Counter writes 5 in its closing (6th) step; only 0..4 may arrive.
+  m.add<Counter>("src", 5);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(sink) == range(0, 5));
+  CHECK(stats_of(*process, "src").steps == 6);
+  CHECK(stats_of(*process, "src").messages_out == 5);
+  CHECK(status_of(*process, "src") == "COMPLETED");
+  CHECK(status_of(*process, "sink") == "COMPLETED");
+}
+
+TEST_CASE("a source with no outputs connected still runs until it closes", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("lonely", 7);
+  m.add<Counter>("src", 2);
+  m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(stats_of(*process, "lonely").steps == 8);
+  CHECK(stats_of(*process, "lonely").messages_out == 0);
+  CHECK(status_of(*process, "lonely") == "COMPLETED");
+  CHECK(process->status() == Status::completed);
+}
+
+// ---- fan-out ----
+
+TEST_CASE("fan-out: every target of one output receives every value in order", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 50);
+  auto& s1 = m.add<Collector<std::int64_t>>("s1");
+  auto& s2 = m.add<Collector<std::int64_t>>("s2");
+  auto& s3 = m.add<Collector<std::int64_t>>("s3");
+  m.connect("src.out", "s1.in");
+  m.connect("src.out", "s2.in", 64);  // a small channel on one branch must not disturb order
+  m.connect("src.out", "s3.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(s1) == range(0, 50));
+  CHECK(received(s2) == range(0, 50));
+  CHECK(received(s3) == range(0, 50));
+  CHECK(stats_of(*process, "src").messages_out == 150);
+}
+
+TEST_CASE("fan-out: a target that finishes early does not cut off the other targets",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 30);
+  m.add<Closer>("quitter", 3);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "quitter.in", 64);
+  m.connect("src.out", "sink.in", 64);
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(sink) == range(0, 30));
+  CHECK(stats_of(*process, "quitter").steps == 3);
+  check_all_final(*process);
+  CHECK(process->status() == Status::completed);
+}
+
+// ---- fan-in ----
+
+TEST_CASE("fan-in: each message is its own value and the input closes after all its sources",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // The long source sits behind a tiny channel, so its values keep arriving long after the
+  // short source has closed: the merged input must stay open for them.
+  m.add<Counter>("long_src", 20, 0);
+  m.add<Counter>("short_src", 3, 100);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("long_src.out", "sink.in", 64);
+  m.connect("short_src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  const auto& values = received(sink);
+  CHECK(values.size() == 23);
+  std::vector<std::int64_t> from_long;
+  std::vector<std::int64_t> from_short;
+  for (auto v : values)
+    (v < 100 ? from_long : from_short).push_back(v);
+  CHECK(from_long == range(0, 20));
+  CHECK(from_short == range(100, 3));
+  CHECK(stats_of(*process, "sink").steps == 23);
+  CHECK(status_of(*process, "sink") == "COMPLETED");
+}
+
+// ---- close propagation ----
+
+TEST_CASE("close propagates along a chain after every earlier value", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 5);
+  m.add<Pass<std::int64_t>>("p1");
+  m.add<Pass<std::int64_t>>("p2");
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "p1.in");
+  m.connect("p1.out", "p2.in", 64);
+  m.connect("p2.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(sink) == range(0, 5));
+  CHECK(stats_of(*process, "p1").steps == 5);
+  CHECK(stats_of(*process, "p2").steps == 5);
+  for (const auto& name : {"src", "p1", "p2", "sink"})
+    CHECK(status_of(*process, name) == "COMPLETED");
+  CHECK(process->status() == Status::completed);
+}
+
+TEST_CASE(
+    "close propagation: a component completes when one of its inputs closes, and its "
+    "producers are not blocked forever",
+    "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // a_src never closes and fills its tiny channel; b_src closes after 3 values.
+  m.add<Counter>("a_src", -1, 0);
+  m.add<Counter>("b_src", 3, 100);
+  auto& adder = m.add<Adder>("adder");
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("a_src.out", "adder.a", 64);
+  m.connect("b_src.out", "adder.b");
+  m.connect("adder.sum", "sink.in");
+  auto process = m.build(kind);
+  const auto start = std::chrono::steady_clock::now();
+  run_guarded(*process);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+
+  CHECK(pairs_seen(adder) ==
+        std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 100}, {1, 101}, {2, 102}});
+  CHECK(received(sink) == std::vector<std::int64_t>{100, 102, 104});
+  CHECK(status_of(*process, "adder") == "COMPLETED");
+  // Its reader gone, the endless source finishes too.
+  CHECK(status_of(*process, "a_src") == "COMPLETED");
+  CHECK(process->status() == Status::completed);
+}
+
+TEST_CASE("close() in a component with inputs: that step's values are not sent, it completes",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", -1);
+  m.add<Closer>("c", 3);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "c.in", 64);
+  m.connect("c.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(sink) == std::vector<std::int64_t>{0, 1});
+  CHECK(stats_of(*process, "c").steps == 3);
+  for (const auto& name : {"src", "c", "sink"})
+    CHECK(status_of(*process, name) == "COMPLETED");
+}
+
+// ---- initial values ----
+
+TEST_CASE("initial values are delivered before the first message", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  SECTION("single input") {
+    Model m;
+    m.add<Counter>("src", 3);
+    auto& sink = m.add<Collector<std::int64_t>>("sink");
+    sink.set_initial_values("in", {-1, -2});
+    m.connect("src.out", "sink.in");
+    auto process = m.build(kind);
+    run_guarded(*process);
+    CHECK(received(sink) == std::vector<std::int64_t>{-1, -2, 0, 1, 2});
+  }
+  SECTION("one input of a barrier") {
+    Model m;
+    m.add<Counter>("a_src", 3, 0);
+    m.add<Counter>("b_src", 3, 100);
+    auto& adder = m.add<Adder>("adder");
+    adder.set_initial_values("a", {1000});
+    m.add<Collector<std::int64_t>>("sink");
+    m.connect("a_src.out", "adder.a");
+    m.connect("b_src.out", "adder.b");
+    m.connect("adder.sum", "sink.in");
+    auto process = m.build(kind);
+    run_guarded(*process);
+    // b closes after its 3 values, so a's last value is dropped.
+    CHECK(pairs_seen(adder) ==
+          std::vector<std::pair<std::int64_t, std::int64_t>>{{1000, 100}, {0, 101}, {1, 102}});
+  }
+}
+
+TEST_CASE("initial values make a cycle runnable: a counting loop", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  auto& counter = m.add<LoopCounter>("counter", 10);
+  counter.set_initial_values("in", {0});
+  m.add<Pass<std::int64_t>>("echo");
+  m.connect("counter.out", "echo.in");
+  m.connect("echo.out", "counter.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(seen_by(counter) == range(0, 11));
+  CHECK(stats_of(*process, "echo").steps == 10);
+  CHECK(status_of(*process, "counter") == "COMPLETED");
+  CHECK(status_of(*process, "echo") == "COMPLETED");
+  CHECK(process->status() == Status::completed);
+}
+
+// ---- backpressure ----
+
+TEST_CASE("backpressure: a full channel holds a fast producer back and loses nothing",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  constexpr std::int64_t n = 200;
+  Model m;
+  auto& src = m.add<Counter>("src", n);
+  src.timed = true;
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  sink.timed = true;
+  sink.pause = 20us;
+  m.connect("src.out", "sink.in", 64);  // room for 4 int64 records
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(received(sink) == range(0, n));
+  const auto channel = channel_of(*process, "src.out", "sink.in");
+  CHECK(channel.capacity == 64);
+  CHECK(channel.messages == static_cast<std::uint64_t>(n));
+  CHECK(channel.times_full > 0);
+
+  // Bounded memory: the producer can start step k only once the consumer has started step
+  // k - ahead, whatever the engine (the ring holds 4 records; one more may be in each side's
+  // hands). An unbounded queue would let the producer finish before the consumer's first step.
+  constexpr std::size_t ahead = 8;
+  const auto& produced = step_times(src);
+  const auto& consumed = step_times(sink);
+  REQUIRE(produced.size() == static_cast<std::size_t>(n) + 1);
+  REQUIRE(consumed.size() == static_cast<std::size_t>(n));
+  std::size_t violations = 0;
+  for (std::size_t k = ahead; k < produced.size(); ++k) {
+    if (produced[k] < consumed[k - ahead]) ++violations;
+  }
+  CHECK(violations == 0);
+}
+
+// ---- failure ----
+
+TEST_CASE("failure: an exception in step() fails the run naming the component, type and message",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 100);
+  m.add<Thrower>("bad", 5);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "bad.in", 64);
+  m.connect("bad.out", "sink.in");
+  auto process = m.build(kind);
+
+  try {
+    run_guarded(*process);
+    FAIL("run() returned normally although a component threw");
+  } catch (const patchbay::ComponentFailure& e) {
+    CHECK(e.component() == "bad");
+    CHECK_THAT(e.type(), Contains("Thrower"));
+    CHECK(e.message() == "boom at step 5");
+    CHECK_THAT(std::string(e.what()), Contains("bad") && Contains("boom at step 5"));
+  }
+  CHECK(process->status() == Status::failed);
+  CHECK(status_of(*process, "bad") == "FAILED");
+  for (const auto& name : {"src", "sink"}) {
+    INFO(name);
+    CHECK_THAT(status_of(*process, name), Catch::Equals("STOPPED") || Catch::Equals("COMPLETED"));
+  }
+  check_all_final(*process);
+  // Only the 4 steps before the failure sent anything.
+  CHECK(received(sink).size() <= 4);
+  CHECK(stats_of(*process, "bad").messages_out == 4);
+}
+
+TEST_CASE("failure wakes a blocked producer and a blocked consumer elsewhere in the model",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // `joiner` waits on input b (fed only by the failing component) while `filler` blocks on a
+  // full channel into joiner.a. Neither of them ever closes by itself.
+  m.add<Counter>("filler", -1);
+  m.add<Adder>("joiner");
+  m.add<Counter>("feeder", -1);
+  m.add<Thrower>("bad", 1);
+  m.connect("filler.out", "joiner.a", 64);
+  m.connect("bad.out", "joiner.b");
+  m.connect("feeder.out", "bad.in", 64);
+  auto process = m.build(kind);
+
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE_THROWS_AS(run_guarded(*process), patchbay::ComponentFailure);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(channel_of(*process, "filler.out", "joiner.a").times_full > 0);
+  CHECK(channel_of(*process, "bad.out", "joiner.b").times_empty > 0);
+  CHECK(status_of(*process, "bad") == "FAILED");
+  for (const auto& name : {"filler", "joiner", "feeder"}) {
+    INFO(name);
+    CHECK_THAT(status_of(*process, name), Catch::Equals("STOPPED") || Catch::Equals("COMPLETED"));
+  }
+  check_all_final(*process);
+  CHECK(process->status() == Status::failed);
+}
+
+TEST_CASE("failure: an exception in init() fails the run and stops the others", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", -1);  // never closes: only the failure can end it
+  m.add<Thrower>("bad", 0);
+  m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "bad.in", 64);
+  m.connect("bad.out", "sink.in");
+  auto process = m.build(kind);
+
+  try {
+    run_guarded(*process);
+    FAIL("run() returned normally although init() threw");
+  } catch (const patchbay::ComponentFailure& e) {
+    CHECK(e.component() == "bad");
+    CHECK_THAT(e.type(), Contains("Thrower"));
+    CHECK(e.message() == "boom in init");
+  }
+  CHECK(process->status() == Status::failed);
+  CHECK(status_of(*process, "bad") == "FAILED");
+  CHECK(stats_of(*process, "bad").steps == 0);
+  for (const auto& name : {"src", "sink"}) {
+    INFO(name);
+    CHECK_THAT(status_of(*process, name), Catch::Equals("STOPPED") || Catch::Equals("COMPLETED"));
+  }
+  check_all_final(*process);
+}
+
+// ---- deadlock ----
+
+TEST_CASE("deadlock: a cycle with more initial values than its channels hold is reported",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  auto& a = m.add<Pass<std::int64_t>>("a");
+  std::vector<Value> initial(1000, Value(1));
+  a.set_initial_values("in", initial);
+  m.add<Pass<std::int64_t>>("b");
+  m.connect("a.out", "b.in", 64);
+  m.connect("b.out", "a.in", 64);
+  auto process = m.build(kind);
+
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    run_guarded(*process);
+    FAIL("run() returned normally although the model deadlocks");
+  } catch (const patchbay::Error& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Contains("deadlock"));
+    CHECK_THAT(what, Contains("'a'"));
+    CHECK_THAT(what, Contains("'b'"));
+  }
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  check_all_final(*process);
+  CHECK(process->status() == Status::failed);
+}
+
+// ---- stop ----
+
+TEST_CASE("stop() from another thread ends a run that would never end, without an error",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", -1);
+  m.add<Pass<std::int64_t>>("pass");
+  m.add<Collector<std::int64_t>>("sink", false);
+  m.connect("src.out", "pass.in");
+  m.connect("pass.out", "sink.in", 64);
+  auto process = m.build(kind);
+
+  const auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(50ms);
+    process->stop();
+  });
+  CHECK_NOTHROW(run_guarded(*process));
+  stopper.join();
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(process->status() == Status::stopped);
+  for (const auto& name : {"src", "pass", "sink"})
+    CHECK(status_of(*process, name) == "STOPPED");
+  CHECK(stats_of(*process, "sink").steps > 0);
+}
+
+TEST_CASE("stop() wakes components parked on full channels", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // a <-> b park for good on full channels; src -> sink keeps the rest of the model busy, so
+  // this is not a deadlock of the whole process and only stop() can end it.
+  auto& a = m.add<Pass<std::int64_t>>("a");
+  a.set_initial_values("in", std::vector<Value>(100, Value(7)));
+  m.add<Pass<std::int64_t>>("b");
+  m.add<Counter>("src", -1);
+  m.add<Collector<std::int64_t>>("sink", false);
+  m.connect("a.out", "b.in", 64);
+  m.connect("b.out", "a.in", 64);
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(50ms);
+    process->stop();
+  });
+  CHECK_NOTHROW(run_guarded(*process));
+  stopper.join();
+  CHECK(channel_of(*process, "a.out", "b.in").times_full > 0);
+  CHECK(channel_of(*process, "b.out", "a.in").times_full > 0);
+  CHECK(process->status() == Status::stopped);
+  for (const auto& name : {"a", "b", "src", "sink"})
+    CHECK(status_of(*process, name) == "STOPPED");
+}
+
+TEST_CASE("stop() before run() makes run() return at once with STOPPED", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  auto& src = m.add<Counter>("src", -1);
+  m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+
+  process->stop();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_NOTHROW(run_guarded(*process));
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(process->status() == Status::stopped);
+  CHECK(status_of(*process, "src") == "STOPPED");
+  CHECK(status_of(*process, "sink") == "STOPPED");
+  CHECK(stats_of(*process, "src").steps == 0);
+  CHECK_FALSE(init_called(src));
+}
+
+// ---- status ----
+
+TEST_CASE("status: a normal run leaves every component and the process COMPLETED", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 10);
+  m.add<Pass<std::int64_t>>("pass");
+  m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "pass.in");
+  m.connect("pass.out", "sink.in");
+  auto process = m.build(kind);
+
+  CHECK(process->status() == Status::created);
+  for (const auto& s : process->component_stats())
+    CHECK(s.status == Status::created);
+  run_guarded(*process);
+  CHECK(process->status() == Status::completed);
+  for (const auto& s : process->component_stats()) {
+    INFO(s.name);
+    CHECK(s.status == Status::completed);
+  }
+  CHECK(process->elapsed() > std::chrono::nanoseconds{0});
+}
+
+TEST_CASE("status: run() may be called only once", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 3);
+  m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+  CHECK_THROWS_AS(process->run(), patchbay::Error);
+  CHECK(process->status() == Status::completed);
+}
+
+// ---- counters ----
+
+TEST_CASE("counters: component_stats and channel_stats count what was sent", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 100);
+  auto& sink = m.add<Collector<std::int64_t>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+  REQUIRE(received_count(sink) == 100);
+
+  const auto src = stats_of(*process, "src");
+  CHECK(src.steps == 101);  // the closing step is a step too
+  CHECK(src.messages_in == 0);
+  CHECK(src.messages_out == 100);
+  CHECK(src.bytes_out == 800);
+  CHECK_THAT(src.type, Contains("Counter"));
+
+  const auto dst = stats_of(*process, "sink");
+  CHECK(dst.steps == 100);
+  CHECK(dst.messages_in == 100);
+  CHECK(dst.bytes_in == 800);
+  CHECK(dst.messages_out == 0);
+  CHECK(dst.bytes_out == 0);
+
+  const auto channels = process->channel_stats();
+  REQUIRE(channels.size() == 1);
+  CHECK(channels[0].source == "src.out");
+  CHECK(channels[0].target == "sink.in");
+  CHECK(channels[0].messages == 100);
+  CHECK(channels[0].bytes == 800);
+  CHECK(channels[0].capacity == patchbay::ProcessOptions{}.channel_capacity);
+}
+
+// ---- typed and Value ports ----
+
+TEST_CASE("ports: an int64 output feeds a Value input", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", 3, 40);
+  auto& sink = m.add<Collector<Value>>("sink");
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  run_guarded(*process);
+  CHECK(received(sink) == std::vector<Value>{40, 41, 42});
+  for (const auto& v : received(sink))
+    CHECK(v.is_int());
+}
+
+TEST_CASE("ports: a Value output feeds an int64 input, checked at run time", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  SECTION("integers fit") {
+    Model m;
+    m.add<ListSource<Value>>("a", std::vector<Value>{1, -2, 3000000000});
+    auto& sink = m.add<Collector<std::int64_t>>("b");
+    m.connect("a.out", "b.in");
+    auto process = m.build(kind);
+    run_guarded(*process);
+    CHECK(received(sink) == std::vector<std::int64_t>{1, -2, 3000000000});
+  }
+  SECTION("a string fails the consumer, naming the connector") {
+    Model m;
+    m.add<ListSource<Value>>("a", std::vector<Value>{1, "hello", 3});
+    m.add<Collector<std::int64_t>>("b");
+    m.connect("a.out", "b.in");
+    auto process = m.build(kind);
+    try {
+      run_guarded(*process);
+      FAIL("run() returned normally although a string reached an int64 input");
+    } catch (const patchbay::ComponentFailure& e) {
+      CHECK(e.component() == "b");
+      CHECK_THAT(e.message(), Contains("a.out -> b.in"));
+      CHECK_THAT(e.message(), Contains("hello"));
+    }
+    CHECK(status_of(*process, "b") == "FAILED");
+    CHECK(stats_of(*process, "b").steps == 1);
+  }
+}
+
+TEST_CASE("ports: strings and trivially copyable structs arrive intact", "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  SECTION("std::string") {
+    const std::vector<std::string> items{"", "hello", std::string("with\0nul", 8),
+                                         std::string(1000, 'z'), "last"};
+    Model m;
+    m.add<ListSource<std::string>>("src", items);
+    m.add<Pass<std::string>>("pass");
+    auto& sink = m.add<Collector<std::string>>("sink");
+    m.connect("src.out", "pass.in");
+    m.connect("pass.out", "sink.in", 4096);
+    auto process = m.build(kind);
+    run_guarded(*process);
+    CHECK(received(sink) == items);
+  }
+  SECTION("struct") {
+    const std::vector<Point> items{{1, 0.5, {'a', 'b', 'c'}}, {-7, -1e300, {'x'}}, {}};
+    Model m;
+    m.add<ListSource<Point>>("src", items);
+    m.add<Pass<Point>>("pass");
+    auto& sink = m.add<Collector<Point>>("sink");
+    m.connect("src.out", "pass.in");
+    m.connect("pass.out", "sink.in", 64);
+    auto process = m.build(kind);
+    run_guarded(*process);
+    CHECK(received(sink) == items);
+    CHECK(stats_of(*process, "sink").bytes_in == 3 * sizeof(Point));
+  }
+}
+
+TEST_CASE("ports: a message larger than its channel fails, saying to raise the capacity",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<ListSource<std::string>>("src", std::vector<std::string>{"ok", std::string(100, 'x')});
+  m.add<Collector<std::string>>("sink");
+  m.connect("src.out", "sink.in", 64);
+  auto process = m.build(kind);
+  try {
+    run_guarded(*process);
+    FAIL("run() returned normally although a message did not fit its channel");
+  } catch (const patchbay::ComponentFailure& e) {
+    CHECK(e.component() == "src");
+    CHECK_THAT(e.message(), Contains("src.out -> sink.in"));
+    CHECK_THAT(e.message(), Contains("100 bytes"));
+    CHECK_THAT(e.message(), Contains("raise") && Contains("capacity"));
+  }
+  check_all_final(*process);
+}

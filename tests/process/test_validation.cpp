@@ -1,0 +1,437 @@
+// Model validation: every rule rejects a bad model with a ModelError that names the problem,
+// and nothing runs (no component's init()) before validation has passed.
+#include <patchbay/component.hpp>
+#include <patchbay/component_args.hpp>
+#include <patchbay/error.hpp>
+#include <patchbay/library.hpp>
+#include <patchbay/local_process.hpp>
+#include <patchbay/port.hpp>
+#include <patchbay/process.hpp>
+#include <patchbay/process_spec.hpp>
+#include <patchbay/registry.hpp>
+#include <patchbay/value.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "process_factory.hpp"
+
+namespace {
+
+using Catch::Contains;
+using patchbay::Component;
+using patchbay::ComponentArgs;
+using patchbay::ConnectorSpec;
+using patchbay::Input;
+using patchbay::ModelError;
+using patchbay::Output;
+using patchbay::Value;
+
+// How many init() calls the probe components have seen.
+std::atomic<int> g_inits{0};
+
+class Probe : public Component {
+ public:
+  using Component::Component;
+  void init() override { ++g_inits; }
+};
+
+class IntSource final : public Probe {
+ public:
+  using Probe::Probe;
+  Output<std::int64_t> out{this, "out"};
+  void step() override { close(); }
+};
+
+class IntPass final : public Probe {
+ public:
+  using Probe::Probe;
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+  void step() override { out = in.value(); }
+};
+
+class StringSink final : public Probe {
+ public:
+  using Probe::Probe;
+  Input<std::string> in{this, "in"};
+  void step() override {}
+};
+
+// A model built in code; each build() makes fresh components, so that one test can build the
+// same bad model several times (once per assertion).
+struct Model {
+  std::vector<std::unique_ptr<Component>> parts;
+  std::vector<ConnectorSpec> connectors;
+  patchbay::ProcessOptions options;
+
+  template <class T>
+  T& add(std::string name) {
+    auto part = std::make_unique<T>(std::move(name));
+    T& ref = *part;
+    parts.push_back(std::move(part));
+    return ref;
+  }
+  void connect(std::string source, std::string target, std::size_t capacity = 0) {
+    ConnectorSpec c;
+    c.source = std::move(source);
+    c.target = std::move(target);
+    c.capacity = capacity;
+    connectors.push_back(std::move(c));
+  }
+  std::unique_ptr<patchbay::Process> build() {
+    return patchbay_test::make_test_process(std::move(parts), std::move(connectors), options);
+  }
+};
+
+// src (int64) -> pass -> pass2: a valid chain that tests break one way or another.
+Model chain() {
+  Model m;
+  m.add<IntSource>("src");
+  m.add<IntPass>("pass");
+  m.add<IntPass>("pass2");
+  m.connect("src.out", "pass.in");
+  m.connect("pass.out", "pass2.in");
+  return m;
+}
+
+patchbay::ComponentSpec component_spec(std::string type, std::string name,
+                                       std::map<std::string, Value> args = {}) {
+  patchbay::ComponentSpec c;
+  c.type = std::move(type);
+  c.name = std::move(name);
+  c.args = std::move(args);
+  return c;
+}
+
+// A registry with the library and the probe source, for models given as a ProcessSpec.
+const patchbay::Registry& probe_registry() {
+  static const patchbay::Registry* registry = [] {
+    auto* r = new patchbay::Registry();
+    patchbay::library::register_library(*r);
+    r->add("ProbeSource", [](const ComponentArgs& args) -> std::unique_ptr<Component> {
+      return std::make_unique<IntSource>(args);
+    });
+    return r;
+  }();
+  return *registry;
+}
+
+// Starts a test: no probe has been initialised yet.
+void reset_probes() {
+  g_inits = 0;
+}
+
+}  // namespace
+
+TEST_CASE("validation: the probes record init(), so the 'nothing ran' checks mean something",
+          "[validation]") {
+  reset_probes();
+  auto process = chain().build();
+  CHECK(g_inits == 0);
+  process->run();
+  CHECK(g_inits == 3);
+}
+
+TEST_CASE("validation: duplicate component name", "[validation]") {
+  reset_probes();
+  auto build = [] {
+    Model m = chain();
+    m.add<IntPass>("pass");
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(build(), Contains("duplicate component name 'pass'"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: connector ends must be 'component.field'", "[validation]") {
+  reset_probes();
+  const std::string bad = GENERATE("src", "src.", ".out", "");
+  INFO("connector end: '" << bad << "'");
+  SECTION("source") {
+    auto build = [&] {
+      Model m = chain();
+      m.connect(bad, "pass.in");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("connector source '" + bad + "'") &&
+                                     Contains("must be 'component.field'"));
+  }
+  SECTION("target") {
+    auto build = [&] {
+      Model m = chain();
+      m.connect("src.out", bad);
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("connector target '" + bad + "'") &&
+                                     Contains("must be 'component.field'"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: connector to a missing component", "[validation]") {
+  reset_probes();
+  SECTION("target") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("src.out", "ghost.in");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(),
+                        Contains("src.out -> ghost.in") && Contains("no component named 'ghost'"));
+  }
+  SECTION("source") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("ghost.out", "pass.in");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("no component named 'ghost'"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: connector to a missing field lists the component's fields", "[validation]") {
+  reset_probes();
+  SECTION("missing output") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("pass.nope", "pass2.in");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("has no output 'nope'") && Contains("its outputs: out") &&
+                                     Contains("'pass'"));
+  }
+  SECTION("missing input") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("src.out", "pass2.nope");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("has no input 'nope'") && Contains("its inputs: in") &&
+                                     Contains("'pass2'"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: an output used as a target or an input used as a source", "[validation]") {
+  reset_probes();
+  SECTION("output as target") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("src.out", "pass2.out");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(),
+                        Contains("has no input 'out'") && Contains("('out' is an output)"));
+  }
+  SECTION("input as source") {
+    auto build = [] {
+      Model m = chain();
+      m.connect("pass.in", "pass2.in");
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("has no output 'in'") && Contains("('in' is an input)"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: connector between mismatched types", "[validation]") {
+  reset_probes();
+  auto build = [] {
+    Model m = chain();
+    m.add<StringSink>("text");
+    m.connect("src.out", "text.in");
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(build(), Contains("type mismatch") && Contains("'src.out' is int64") &&
+                                   Contains("'text.in' is string"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: the same connector given twice", "[validation]") {
+  reset_probes();
+  auto build = [] {
+    Model m = chain();
+    m.connect("src.out", "pass.in");
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(build(), Contains("'src.out -> pass.in' is given twice"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: an input left unconnected", "[validation]") {
+  reset_probes();
+  auto build = [] {
+    Model m = chain();
+    m.add<IntPass>("idle");
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(build(), Contains("'idle'") && Contains("input 'in' is not connected"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: initial values for a field that is not an input", "[validation]") {
+  reset_probes();
+  const std::string field = GENERATE("nope", "out");
+  auto build = [&] {
+    Model m = chain();
+    m.parts[1]->set_initial_values(field, {1});
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(build(), Contains("'pass'") &&
+                                   Contains("initial_values for '" + field + "'") &&
+                                   Contains("not one of its inputs (in)"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: an initial value of the wrong type", "[validation]") {
+  reset_probes();
+  auto build = [] {
+    Model m = chain();
+    m.parts[1]->set_initial_values("in", {1, "seven"});
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(), ModelError);
+  REQUIRE_THROWS_WITH(
+      build(), Contains("initial value 'seven' (string)") && Contains("input 'in' of type int64"));
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: channel capacity out of range", "[validation]") {
+  reset_probes();
+  SECTION("process default too small") {
+    auto build = [] {
+      Model m = chain();
+      m.options.channel_capacity = 32;
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(
+        build(), Contains("channel_capacity") && Contains("32 bytes") && Contains("out of range"));
+  }
+  SECTION("connector too small") {
+    auto build = [] {
+      Model m = chain();
+      m.connectors[0].capacity = 16;
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("src.out -> pass.in") && Contains("16 bytes") &&
+                                     Contains("out of range"));
+  }
+  SECTION("connector too large") {
+    auto build = [] {
+      Model m = chain();
+      m.connectors[1].capacity = std::size_t{1} << 40;
+      return m.build();
+    };
+    REQUIRE_THROWS_AS(build(), ModelError);
+    REQUIRE_THROWS_WITH(build(), Contains("pass.out -> pass2.in") && Contains("out of range"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: a cycle without initial values, with its path", "[validation]") {
+  reset_probes();
+  auto build = [](bool with_initial_values) {
+    Model m;
+    m.add<IntPass>("a");
+    m.add<IntPass>("b");
+    m.add<IntPass>("c");
+    m.connect("a.out", "b.in");
+    m.connect("b.out", "c.in");
+    m.connect("c.out", "a.in");
+    if (with_initial_values) m.parts[1]->set_initial_values("in", {0});
+    return m.build();
+  };
+  REQUIRE_THROWS_AS(build(false), ModelError);
+  REQUIRE_THROWS_WITH(build(false),
+                      Contains("cycle without initial values") && Contains("a -> b -> c -> a"));
+  CHECK(g_inits == 0);
+  // The same cycle with initial values on one of its inputs is valid.
+  CHECK_NOTHROW(build(true));
+}
+
+TEST_CASE("validation: an unknown component type lists the registered types", "[validation]") {
+  auto create = [] {
+    return patchbay::Registry::global().create("Nope", patchbay::ComponentArgs{"n"});
+  };
+  REQUIRE_THROWS_AS(create(), ModelError);
+  REQUIRE_THROWS_WITH(create(), Contains("unknown component type 'Nope'") && Contains("'n'") &&
+                                    Contains("Iterator") && Contains("FileWriter") &&
+                                    Contains("Sleep"));
+
+  patchbay::ProcessSpec spec;
+  spec.components.push_back(component_spec("Nope", "n"));
+  REQUIRE_THROWS_AS(patchbay::make_process(spec), ModelError);
+  REQUIRE_THROWS_WITH(patchbay::make_process(spec), Contains("unknown component type 'Nope'"));
+}
+
+TEST_CASE("validation: component arguments from a spec", "[validation]") {
+  reset_probes();
+  // The probe is listed first: it is built, then discarded, without init().
+  auto spec_with = [](std::map<std::string, Value> iterator_args) {
+    patchbay::ProcessSpec spec;
+    spec.components.push_back(component_spec("ProbeSource", "probe"));
+    spec.components.push_back(component_spec("Iterator", "it", std::move(iterator_args)));
+    return spec;
+  };
+  SECTION("an unknown argument (a typo) is named") {
+    const auto spec = spec_with({{"iters", 3}, {"iters2", 5}});
+    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
+                        Contains("'it'") && Contains("unknown argument 'iters2'"));
+    // The global registry (LocalProcess(spec)) rejects it just the same.
+    patchbay::ProcessSpec global_spec;
+    global_spec.components.push_back(
+        component_spec("Iterator", "it", {{"iters2", 5}, {"iters", 3}}));
+    REQUIRE_THROWS_AS(patchbay::LocalProcess(global_spec), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::LocalProcess(global_spec), Contains("unknown argument 'iters2'"));
+  }
+  SECTION("a missing required argument") {
+    const auto spec = spec_with({});
+    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
+                        Contains("'it'") && Contains("argument 'iters' is required but missing"));
+  }
+  SECTION("an argument of the wrong type") {
+    const auto spec = spec_with({{"iters", "three"}});
+    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
+                        Contains("argument 'iters' must be an integer") && Contains("'three'"));
+  }
+  CHECK(g_inits == 0);
+}
+
+TEST_CASE("validation: a valid spec builds and runs", "[validation]") {
+  reset_probes();
+  patchbay::ProcessSpec spec;
+  spec.components.push_back(component_spec("ProbeSource", "probe"));
+  spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
+  patchbay::LocalProcess process(spec, probe_registry());
+  CHECK(g_inits == 0);
+  process.run();
+  CHECK(g_inits == 1);
+  CHECK(process.status() == patchbay::Status::completed);
+}
