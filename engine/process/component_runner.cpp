@@ -42,45 +42,53 @@ void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   outputs_.at(port_index).channels.push_back(end);
 }
 
-void ComponentRunner::run() noexcept {
-  Status final_status = Status::completed;
+template <class Body>
+void ComponentRunner::guarded(Body&& body) noexcept {
   try {
+    body();
+  } catch (const Stopped&) {
+    final_status_ = Status::stopped;
+  } catch (const std::exception& e) {
+    final_status_ = Status::failed;
+    state_.fail({component_.name(), component_.type_name(), e.what()});
+  } catch (...) {
+    final_status_ = Status::failed;
+    state_.fail({component_.name(), component_.type_name(), "unknown exception"});
+  }
+}
+
+bool ComponentRunner::initialize() noexcept {
+  guarded([this] {
     ComponentAccess::set_status(component_, Status::init);
     check_stop();
     component_.init();
     ComponentAccess::set_status(component_, Status::running);
-    const bool source = inputs_.empty();
-    while (true) {
-      check_stop();
-      if (!source && !receive_all()) break;
-      timed_step();
-      if (component_.is_closed()) break;
-      if (!send_all()) break;
-    }
-  } catch (const Stopped&) {
-    final_status = Status::stopped;
-  } catch (const std::exception& e) {
-    final_status = Status::failed;
-    state_.fail({component_.name(), component_.type_name(), e.what()});
-  } catch (...) {
-    final_status = Status::failed;
-    state_.fail({component_.name(), component_.type_name(), "unknown exception"});
+    initialized_ = true;
+  });
+  return initialized_;
+}
+
+void ComponentRunner::run() noexcept {
+  if (initialized_) {
+    guarded([this] {
+      const bool source = inputs_.empty();
+      while (true) {
+        check_stop();
+        if (!source && !receive_all()) break;
+        timed_step();
+        if (component_.is_closed()) break;
+        if (!send_all()) break;
+      }
+    });
+  } else if (final_status_ == Status::completed) {
+    final_status_ = Status::stopped;  // never started: another component's init() failed
   }
   finish();
-  try {
-    component_.teardown(final_status);
-  } catch (const std::exception& e) {
-    if (final_status == Status::completed) {
-      final_status = Status::failed;
-      state_.fail({component_.name(), component_.type_name(), e.what()});
-    }
-  } catch (...) {
-    if (final_status == Status::completed) {
-      final_status = Status::failed;
-      state_.fail({component_.name(), component_.type_name(), "unknown exception in teardown"});
-    }
-  }
-  ComponentAccess::set_status(component_, final_status);
+  const Status ended = final_status_;
+  guarded([this] { component_.teardown(final_status_); });
+  // A teardown that throws after a stop or a failure changes nothing; after completion it fails.
+  if (ended != Status::completed) final_status_ = ended;
+  ComponentAccess::set_status(component_, final_status_);
 }
 
 void ComponentRunner::check_stop() const {

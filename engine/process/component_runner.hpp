@@ -43,7 +43,11 @@ class ComponentRunner {
   void add_input(std::size_t port_index, ChannelEnd end);
   void add_output(std::size_t port_index, ChannelEnd end);
 
-  /// The fiber body. Never throws; the outcome is the component's status and the RunState.
+  /// Runs init(). Every component of a process is initialised before any steps, so a failing
+  /// init() stops the run before any data moves. Returns false if it failed or a stop came.
+  bool initialize() noexcept;
+  /// The fiber body: steps (if initialize() succeeded), closes the channels, runs teardown().
+  /// Never throws; the outcome is the component's status and the RunState.
   void run() noexcept;
 
   [[nodiscard]] Component& component() const { return component_; }
@@ -61,6 +65,8 @@ class ComponentRunner {
   };
   struct Stopped {};
 
+  template <class Body>
+  void guarded(Body&& body) noexcept;
   void check_stop() const;
   bool receive_all();
   bool receive(InputField& field);
@@ -80,6 +86,8 @@ class ComponentRunner {
   std::vector<InputField> inputs_;
   std::vector<OutputField> outputs_;
   std::vector<std::byte> scratch_;
+  bool initialized_ = false;
+  Status final_status_ = Status::completed;
 };
 
 }  // namespace patchbay::detail

@@ -113,6 +113,10 @@ void LocalRuntime::run() {
     }
   }
   state_.set_wake_all([&group] { group.wake_all(); });
+  // init() of every component before any step; a failure or a stop skips the rest.
+  for (auto& runner : runners) {
+    if (!runner->initialize()) break;
+  }
 
   {
     boost::fibers::mutex mutex;

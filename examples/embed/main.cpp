@@ -1,6 +1,6 @@
 // The README's embedding example, built so that it stays true.
-#include <patchbay/patchbay.hpp>
 #include <iostream>
+#include <patchbay/patchbay.hpp>
 
 // A component: typed fields as members, one step() per set of inputs.
 class Doubler : public patchbay::Component {
@@ -16,8 +16,8 @@ int main() {
   std::vector<std::unique_ptr<patchbay::Component>> parts;
   parts.push_back(std::make_unique<lib::Iterator>("input", 5));
   parts.push_back(std::make_unique<Doubler>("double"));
-  parts.push_back(std::make_unique<lib::FileWriter>("save", "out.csv",
-                                                    std::vector<std::string>{"y"}));
+  parts.push_back(
+      std::make_unique<lib::FileWriter>("save", "out.csv", std::vector<std::string>{"y"}));
   patchbay::LocalProcess process(std::move(parts),
                                  {{"input.x", "double.x"}, {"double.y", "save.y"}});
   process.run();  // throws patchbay::ComponentFailure if a component throws

@@ -439,3 +439,16 @@ TEST_CASE("ring two-thread stress delivers every record exactly once in order", 
   REQUIRE(bad == 0);
   REQUIRE(received == kRecords);
 }
+
+TEST_CASE("ring close_reader is seen by the producer's view and not confused with close",
+          "[ring]") {
+  Memory mem(Ring::bytes_required(256));
+  Ring producer = Ring::create(mem.get(), 256);
+  Ring consumer = Ring::attach(mem.get());
+  REQUIRE_FALSE(producer.reader_closed());
+  REQUIRE(producer.try_write(std::as_bytes(std::span("abc"))));
+  consumer.close_reader();
+  REQUIRE(producer.reader_closed());
+  REQUIRE_FALSE(consumer.closed());
+  REQUIRE_FALSE(consumer.drained());
+}

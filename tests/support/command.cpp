@@ -1,0 +1,94 @@
+#include "support/command.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace patchbay::test {
+
+namespace fs = std::filesystem;
+
+int start_command(const std::vector<std::string>& argv, const fs::path& cwd) {
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::string out = (cwd / ".command.out").string();
+  const std::string err = (cwd / ".command.err").string();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int in = open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0) _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+CommandResult wait_command(int pid, const fs::path& cwd, std::chrono::milliseconds limit) {
+  CommandResult result;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      result.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_file(cwd / ".command.out");
+  result.err = read_file(cwd / ".command.err");
+  fs::remove(cwd / ".command.out");
+  fs::remove(cwd / ".command.err");
+  return result;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, const fs::path& cwd,
+                          std::chrono::milliseconds limit) {
+  return wait_command(start_command(argv, cwd), cwd, limit);
+}
+
+TempDir::TempDir() {
+  std::random_device device;
+  path_ = fs::temp_directory_path() /
+          ("patchbay-test-" + std::to_string(getpid()) + "-" + std::to_string(device()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+}  // namespace patchbay::test

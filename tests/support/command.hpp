@@ -1,0 +1,47 @@
+// Running a program from a test: its exit code and what it printed, with a time limit.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace patchbay::test {
+
+struct CommandResult {
+  int exit_code = -1;  ///< the exit status, or 128 + signal number when killed by a signal
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+};
+
+/// Runs `argv` in `cwd`, waits at most `limit` (then SIGKILL, timed_out = true), and reaps it.
+CommandResult run_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                          std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+/// Starts `argv` in `cwd` and returns its pid (stdout/stderr go to files in cwd).
+int start_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd);
+/// Waits for a started command (at most `limit`, then SIGKILL) and collects its result.
+CommandResult wait_command(int pid, const std::filesystem::path& cwd,
+                           std::chrono::milliseconds limit);
+
+/// A fresh directory under the system temp directory, removed when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
+    return path_ / name;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace patchbay::test
