@@ -173,6 +173,8 @@ std::size_t ModelReader::capacity(const YAML::Node& node, const std::string& wha
   }
   if (bytes < 1 || std::trunc(bytes) != bytes)
     fail(node, what + " must be a whole number of bytes");
+  // Checked before the cast: a double beyond size_t does not convert (undefined behaviour).
+  if (bytes > 4294967296.0) fail(node, what + " is out of range (at most 4Gi bytes)");
   return static_cast<std::size_t>(bytes);
 }
 
@@ -205,7 +207,8 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
                key == "resources") {
       // Options of the parallel engine (and Plugboard's state backend): kept, not used here.
       // Mappings are kept as their YAML text.
-      spec.extra_args[key] = value.IsMap() ? Value(YAML::Dump(value)) : detail::to_value(value, origin_);
+      spec.extra_args[key] =
+          value.IsMap() ? Value(YAML::Dump(value)) : detail::to_value(value, origin_);
     } else {
       fail(entry.first, "unknown process argument '" + key +
                             "' (expected name, components, connectors, parameters, "

@@ -12,7 +12,8 @@ class ComponentAccess {
   static void set_type_name(Component& c, std::string name) { c.type_name_ = std::move(name); }
   static void reset_closed(Component& c) { c.closed_ = false; }
   /// Lets Component::stop_requested() ask the run: probe(context) is true while stopping.
-  static void set_stop_probe(Component& c, bool (*probe)(const void*) noexcept, const void* context) {
+  static void set_stop_probe(Component& c, bool (*probe)(const void*) noexcept,
+                             const void* context) {
     c.stop_probe_ = probe;
     c.stop_context_ = context;
   }

@@ -5,6 +5,10 @@
 
 #include "core/component_access.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace patchbay::detail {
 
 namespace {
@@ -31,6 +35,10 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
   outputs_.resize(component.outputs().size());
   for (std::size_t i = 0; i < outputs_.size(); ++i)
     outputs_[i].port = component.outputs()[i];
+  ComponentAccess::set_stop_probe(
+      component_,
+      [](const void* run) noexcept { return static_cast<const RunState*>(run)->stopping(); },
+      &state_);
 }
 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
@@ -42,16 +50,30 @@ void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   outputs_.at(port_index).channels.push_back(end);
 }
 
+void ComponentRunner::forget_unwound_frames() const noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  // The frames an exception unwound on a fiber stack keep their poison (ASan only cleans
+  // stacks it knows); clear everything below this frame before it is reused.
+  if (stack_lowest_ == nullptr) return;
+  const char here = 0;
+  const char* low = static_cast<const char*>(stack_lowest_);
+  if (&here > low) ASAN_UNPOISON_MEMORY_REGION(low, static_cast<std::size_t>(&here - low));
+#endif
+}
+
 template <class Body>
 void ComponentRunner::guarded(Body&& body) noexcept {
   try {
     body();
   } catch (const Stopped&) {
+    forget_unwound_frames();
     final_status_ = Status::stopped;
   } catch (const std::exception& e) {
+    forget_unwound_frames();
     final_status_ = Status::failed;
     state_.fail({component_.name(), component_.type_name(), e.what()});
   } catch (...) {
+    forget_unwound_frames();
     final_status_ = Status::failed;
     state_.fail({component_.name(), component_.type_name(), "unknown exception"});
   }

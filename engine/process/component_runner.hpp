@@ -51,6 +51,8 @@ class ComponentRunner {
   void run() noexcept;
 
   [[nodiscard]] Component& component() const { return component_; }
+  /// Where the lowest byte of the fiber stack that run() uses lies (see RecordingStack).
+  [[nodiscard]] const void** stack_lowest() { return &stack_lowest_; }
 
  private:
   struct InputField {
@@ -67,6 +69,7 @@ class ComponentRunner {
 
   template <class Body>
   void guarded(Body&& body) noexcept;
+  void forget_unwound_frames() const noexcept;
   void check_stop() const;
   bool receive_all();
   bool receive(InputField& field);
@@ -87,6 +90,7 @@ class ComponentRunner {
   std::vector<OutputField> outputs_;
   std::vector<std::byte> scratch_;
   bool initialized_ = false;
+  const void* stack_lowest_ = nullptr;
   Status final_status_ = Status::completed;
 };
 

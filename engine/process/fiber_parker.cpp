@@ -16,8 +16,7 @@ void FiberParkGroup::wake_all() {
 
 void FiberParkGroup::check_deadlock() {
   if (live_ == 0 || parked_ != live_ || deadlocked_) return;
-  deadlocked_ = true;
-  on_deadlock_(*this);
+  deadlocked_ = on_deadlock_(*this);
 }
 
 void FiberParker::park(WaitReason reason) {

@@ -18,7 +18,8 @@ class FiberParker;
 /// deadlock (reported instead of hanging). Single-threaded: used only on the run's thread.
 class FiberParkGroup {
  public:
-  explicit FiberParkGroup(std::function<void(const FiberParkGroup&)> on_deadlock)
+  /// `on_deadlock` returns whether it was a deadlock (false: it woke everyone for a stop).
+  explicit FiberParkGroup(std::function<bool(FiberParkGroup&)> on_deadlock)
       : on_deadlock_(std::move(on_deadlock)) {}
 
   void add(FiberParker* parker) { parkers_.push_back(parker); }
@@ -33,7 +34,7 @@ class FiberParkGroup {
   friend class FiberParker;
   void check_deadlock();
 
-  std::function<void(const FiberParkGroup&)> on_deadlock_;
+  std::function<bool(FiberParkGroup&)> on_deadlock_;
   std::vector<FiberParker*> parkers_;
   std::size_t live_ = 0;
   std::size_t parked_ = 0;

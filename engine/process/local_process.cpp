@@ -8,6 +8,7 @@
 
 #include "process/component_runner.hpp"
 #include "process/fiber_parker.hpp"
+#include "process/fiber_stack.hpp"
 #include "process/instantiate.hpp"
 #include "process/wiring.hpp"
 
@@ -83,8 +84,15 @@ void LocalRuntime::run() {
   }
   started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
 
-  FiberParkGroup group([this](const FiberParkGroup& g) {
+  FiberParkGroup group([this](FiberParkGroup& g) {
+    // Everyone parked while a stop is pending is not a deadlock: the stop-watch fiber has not
+    // woken them yet. Wake them now.
+    if (state_.stop_requested()) {
+      g.wake_all();
+      return false;
+    }
     state_.fail({"", "", deadlock_message(g)});
+    return true;
   });
   std::vector<std::unique_ptr<FiberParker>> parkers;
   std::vector<std::unique_ptr<ComponentRunner>> runners;
@@ -127,7 +135,7 @@ void LocalRuntime::run() {
     for (auto& runner : runners) {
       group.runner_started();
       fibers.emplace_back(std::allocator_arg,
-                          boost::fibers::protected_fixedsize_stack(options_.fiber_stack_size),
+                          RecordingStack(options_.fiber_stack_size, runner->stack_lowest()),
                           [&group, r = runner.get()] {
                             r->run();
                             group.runner_finished();

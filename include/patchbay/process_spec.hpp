@@ -32,7 +32,9 @@ struct ConnectorSpec {
   ConnectorSpec() = default;
   /// `{"source.field", "target.field"}`, optionally with a capacity in bytes.
   ConnectorSpec(std::string source_field, std::string target_field, std::size_t capacity_bytes = 0)
-      : source(std::move(source_field)), target(std::move(target_field)), capacity(capacity_bytes) {}
+      : source(std::move(source_field)),
+        target(std::move(target_field)),
+        capacity(capacity_bytes) {}
 
   std::string source;
   std::string target;

@@ -687,6 +687,27 @@ TEST_CASE(
   CHECK(process->status() == Status::completed);
 }
 
+TEST_CASE("close propagation upstream: once every reader is gone, the producers finish too",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  // Nothing here closes by itself except `quitter`: the endless source and the pass-through
+  // can only end because their readers went away.
+  m.add<Counter>("src", -1);
+  m.add<Pass<std::int64_t>>("pass");
+  m.add<Closer>("quitter", 3);
+  m.connect("src.out", "pass.in", 64);
+  m.connect("pass.out", "quitter.in", 64);
+  auto process = m.build(kind);
+  run_guarded(*process);
+
+  CHECK(stats_of(*process, "quitter").steps == 3);
+  for (const auto& name : {"src", "pass", "quitter"})
+    CHECK(status_of(*process, name) == "COMPLETED");
+  CHECK(process->status() == Status::completed);
+}
+
 TEST_CASE("close() in a component with inputs: that step's values are not sent, it completes",
           "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
@@ -982,13 +1003,9 @@ TEST_CASE("stop() from another thread ends a run that would never end, without a
   CHECK(stats_of(*process, "sink").steps > 0);
 }
 
-// KNOWN BUG (LocalProcess): when stop() arrives, the running components (src, sink) unwind
-// within microseconds, but parked ones (a, b) are woken only by the stop watchdog fiber, up to
-// 2 ms later. In between, FiberParkGroup sees every live component parked and reports a
-// deadlock, so run() throws "deadlock: every component is waiting ..." instead of returning
-// with STOPPED. See engine/process/local_process.cpp, the FiberParkGroup callback in
-// LocalRuntime::run(): it should wake everyone instead of failing when a stop was requested.
-TEST_CASE("stop() wakes components parked on full channels", "[semantics][!mayfail]") {
+// When stop() arrives, running components unwind at once while parked ones wait for the stop
+// watcher; the moment in between, with every live component parked, is not a deadlock.
+TEST_CASE("stop() wakes components parked on full channels", "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
   Model m;
@@ -1017,13 +1034,7 @@ TEST_CASE("stop() wakes components parked on full channels", "[semantics][!mayfa
     CHECK(status_of(*process, name) == "STOPPED");
 }
 
-// KNOWN BUG (LocalProcess): Component::stop_requested() is always false, because nothing calls
-// detail::ComponentAccess::set_stop_probe(): LocalRuntime::run() in
-// engine/process/local_process.cpp should install a probe reading RunState::stopping() on every
-// component before the fibers start. Until then a long step (library Sleep included) cannot
-// notice a stop and runs to its end.
-TEST_CASE("stop(): a long step that polls stop_requested() sees the stop",
-          "[semantics][!mayfail]") {
+TEST_CASE("stop(): a long step that polls stop_requested() sees the stop", "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
   Model m;
