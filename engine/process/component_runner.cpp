@@ -43,6 +43,7 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
+  inputs_.at(port_index).remote |= end.remote;
   inputs_.at(port_index).channels.push_back(end);
 }
 
@@ -159,7 +160,7 @@ bool ComponentRunner::receive(InputField& field) {
       }
     }
     if (!open) return false;
-    wait({WaitReason::Kind::input, &field.port->name()});
+    wait({WaitReason::Kind::input, &field.port->name(), field.remote});
   }
 }
 
@@ -229,7 +230,7 @@ bool ComponentRunner::write(ChannelEnd& end, std::size_t size, const Port& port,
   std::span<std::byte> slot = end.ring.try_reserve(size);
   while (slot.data() == nullptr) {
     count(end.counters->times_full);
-    wait({WaitReason::Kind::output, &end.wire->label});
+    wait({WaitReason::Kind::output, &end.wire->label, end.remote});
     if (end.ring.reader_closed()) return false;
     slot = end.ring.try_reserve(size);
   }

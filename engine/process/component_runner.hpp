@@ -23,6 +23,7 @@ struct ChannelEnd {
   ChannelCounters* counters = nullptr;
   const Wire* wire = nullptr;
   bool converts = false;  ///< source and target types differ: convert through Value
+  bool remote = false;    ///< the peer runs in another worker process
 };
 
 /// Drives one component through init, steps and teardown:
@@ -60,6 +61,7 @@ class ComponentRunner {
     std::vector<ChannelEnd> channels;
     std::deque<Value> initial;
     std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
+    bool remote = false;           ///< some channel's producer runs in another worker
   };
   struct OutputField {
     Port* port = nullptr;

@@ -14,6 +14,12 @@ void FiberParkGroup::wake_all() {
     parker->notify();
 }
 
+void FiberParkGroup::wake_remote() {
+  for (FiberParker* parker : parkers_) {
+    if (parker->parked() && parker->reason().remote) parker->notify();
+  }
+}
+
 void FiberParkGroup::check_deadlock() {
   if (live_ == 0 || parked_ != live_ || deadlocked_) return;
   deadlocked_ = on_deadlock_(*this);
@@ -22,8 +28,13 @@ void FiberParkGroup::check_deadlock() {
 void FiberParker::park(WaitReason reason) {
   reason_ = reason;
   fiber_ = boost::fibers::context::active();
-  ++group_.parked_;
-  group_.check_deadlock();
+  if (reason.remote) {
+    // Another process can wake it: never a deadlock that this thread can see.
+    ++group_.parked_remote_;
+  } else {
+    ++group_.parked_;
+    group_.check_deadlock();
+  }
   // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
   if (fiber_ == nullptr) return;
   fiber_->suspend();
@@ -31,7 +42,7 @@ void FiberParker::park(WaitReason reason) {
 
 void FiberParker::notify() {
   if (fiber_ == nullptr) return;
-  --group_.parked_;
+  --(reason_.remote ? group_.parked_remote_ : group_.parked_);
   boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
   if (fiber != boost::fibers::context::active()) boost::fibers::context::active()->schedule(fiber);
 }

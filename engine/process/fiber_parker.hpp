@@ -28,6 +28,11 @@ class FiberParkGroup {
   void runner_finished();
   /// Wakes every parked component (a stop or a failure).
   void wake_all();
+  /// Wakes the components parked on a channel shared with another worker (it may have changed).
+  void wake_remote();
+  /// Whether every live component is parked (for the worker's poller: nothing can run here).
+  [[nodiscard]] bool all_parked() const { return live_ != 0 && parked_ + parked_remote_ == live_; }
+  [[nodiscard]] std::size_t live() const { return live_; }
   [[nodiscard]] const std::vector<FiberParker*>& parkers() const { return parkers_; }
 
  private:
@@ -37,7 +42,8 @@ class FiberParkGroup {
   std::function<bool(FiberParkGroup&)> on_deadlock_;
   std::vector<FiberParker*> parkers_;
   std::size_t live_ = 0;
-  std::size_t parked_ = 0;
+  std::size_t parked_ = 0;         ///< parked on channels whose peers run on this thread
+  std::size_t parked_remote_ = 0;  ///< parked on a channel whose peer is another process
   bool deadlocked_ = false;
 };
 

@@ -1,14 +1,12 @@
 #include <patchbay/local_process.hpp>
 #include <patchbay/registry.hpp>
 
-#include <boost/fiber/all.hpp>
-
 #include <algorithm>
 #include <chrono>
 
 #include "process/component_runner.hpp"
 #include "process/fiber_parker.hpp"
-#include "process/fiber_stack.hpp"
+#include "process/fiber_run.hpp"
 #include "process/instantiate.hpp"
 #include "process/wiring.hpp"
 
@@ -126,37 +124,14 @@ void LocalRuntime::run() {
     if (!runner->initialize()) break;
   }
 
-  {
-    boost::fibers::mutex mutex;
-    boost::fibers::condition_variable done_signal;
-    bool done = false;
-    std::vector<boost::fibers::fiber> fibers;
-    fibers.reserve(runners.size());
-    for (auto& runner : runners) {
-      group.runner_started();
-      fibers.emplace_back(std::allocator_arg,
-                          RecordingStack(options_.fiber_stack_size, runner->stack_lowest()),
-                          [&group, r = runner.get()] {
-                            r->run();
-                            group.runner_finished();
-                          });
+  std::vector<ComponentRunner*> raw;
+  for (auto& runner : runners)
+    raw.push_back(runner.get());
+  run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
+    while (!done.wait_for(stop_poll_interval)) {
+      if (state_.stop_requested()) group.wake_all();
     }
-    boost::fibers::fiber stop_watch([&] {
-      std::unique_lock lock(mutex);
-      while (!done) {
-        done_signal.wait_for(lock, stop_poll_interval);
-        if (state_.stop_requested()) group.wake_all();
-      }
-    });
-    for (auto& fiber : fibers)
-      fiber.join();
-    {
-      std::lock_guard lock(mutex);
-      done = true;
-    }
-    done_signal.notify_all();
-    stop_watch.join();
-  }
+  });
   state_.set_wake_all({});
   finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
 

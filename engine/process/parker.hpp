@@ -9,6 +9,7 @@ namespace patchbay::detail {
 struct WaitReason {
   enum class Kind : unsigned char { input, output } kind = Kind::input;
   const std::string* what = nullptr;  ///< the input field or the connector's label
+  bool remote = false;                ///< a peer runs in another worker process
 };
 
 /// One per component. The owner parks when a channel is empty (reading) or full (writing);

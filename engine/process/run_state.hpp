@@ -4,6 +4,7 @@
 #include <patchbay/status.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,8 @@ class RunState {
   mutable std::mutex mutex_;
   std::optional<Failure> failure_;
   std::function<void()> wake_all_;
+  std::uint32_t* external_stop_ = nullptr;
+  std::uint32_t* external_abort_ = nullptr;
 };
 
 }  // namespace patchbay::detail

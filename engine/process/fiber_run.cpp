@@ -1,0 +1,47 @@
+#include "process/fiber_run.hpp"
+
+#include <boost/fiber/fiber.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <mutex>
+#include <vector>
+
+#include "process/fiber_stack.hpp"
+
+namespace patchbay::detail {
+
+bool FiberRunDone::wait_for(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!done_) signal_.wait_for(lock, timeout);
+  return done_;
+}
+
+void FiberRunDone::set() {
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  signal_.notify_all();
+}
+
+void run_fibers(std::span<ComponentRunner* const> runners, FiberParkGroup& group,
+                std::size_t stack_size, const std::function<void(FiberRunDone&)>& watcher) {
+  FiberRunDone done;
+  std::vector<boost::fibers::fiber> fibers;
+  fibers.reserve(runners.size());
+  for (ComponentRunner* runner : runners) {
+    group.runner_started();
+    fibers.emplace_back(std::allocator_arg, RecordingStack(stack_size, runner->stack_lowest()),
+                        [&group, runner] {
+                          runner->run();
+                          group.runner_finished();
+                        });
+  }
+  boost::fibers::fiber watch([&] { watcher(done); });
+  for (auto& fiber : fibers)
+    fiber.join();
+  done.set();
+  watch.join();
+}
+
+}  // namespace patchbay::detail

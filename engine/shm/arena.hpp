@@ -1,0 +1,112 @@
+// The shared arena of a ParallelProcess: one anonymous shared mapping made before the fork,
+// holding the control blocks, the counters and every ring. Nothing is named in /dev/shm, so
+// nothing outlives the processes that map it, even after kill -9.
+#pragma once
+
+#include <boost/interprocess/managed_external_buffer.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "process/counters.hpp"
+
+namespace patchbay::detail {
+
+/// Worker life cycle, as the supervisor sees it.
+enum class WorkerState : std::uint32_t { forked = 0, ready = 1, running = 2, done = 3, failed = 4 };
+
+/// One worker's block: written by the worker, read by the supervisor (and woken by peers).
+struct alignas(64) WorkerControl {
+  // Wake line: peers bump `wake_sequence` after changing a ring this worker reads or writes;
+  // `sleeping` says whether the worker sleeps on it (then they also FUTEX_WAKE it).
+  alignas(64) std::uint32_t wake_sequence;
+  std::uint32_t sleeping;
+  // Owner line.
+  alignas(64) std::uint32_t state;  // WorkerState
+  std::int32_t pid;
+  std::uint64_t heartbeat;  // bumped by the worker's poller
+  std::uint64_t steps;
+  std::uint64_t busy_ns;
+  std::uint64_t wait_ns;
+  // Failure report: filled once by the worker before it sets state = failed.
+  char component[128];
+  char type[128];
+  char message[1024];
+};
+static_assert(std::is_trivially_copyable_v<WorkerControl>);
+static_assert(sizeof(WorkerControl) % 64 == 0);
+
+/// Per component: status and counters, written by its worker.
+struct ComponentSlot {
+  std::uint32_t status;  // patchbay::Status
+  std::uint32_t worker;
+  ComponentCounters counters;
+};
+
+/// Per connector: where its ring lies and its counters.
+struct ChannelSlot {
+  std::uint64_t ring_offset;
+  ChannelCounters counters;
+};
+
+/// What sits at the start of the arena.
+struct alignas(64) ArenaHeader {
+  std::uint64_t magic;
+  std::uint32_t version;
+  std::uint32_t worker_count;
+  std::uint64_t size;
+  std::uint64_t workers_offset;
+  std::uint64_t components_offset;
+  std::uint64_t channels_offset;
+  std::uint32_t component_count;
+  std::uint32_t channel_count;
+  // Control words, each its own futex.
+  alignas(64) std::uint32_t go;     // 0 until run(): workers wait on it; 2 = exit without running
+  alignas(64) std::uint32_t abort;  // set by the supervisor or a failing worker: everyone stops
+  std::uint32_t stop;               // a stop from outside (SIGINT, stop())
+};
+static_assert(std::is_trivially_copyable_v<ArenaHeader>);
+
+/// Owns the mapping (in the process that made it; forked children inherit it at the same
+/// address). Allocation happens before the fork only. Not thread-safe.
+class Arena {
+ public:
+  static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
+  static constexpr std::uint32_t version = 1;
+
+  /// Maps `bytes` of anonymous shared memory (rounded up to pages) and formats the header.
+  Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels);
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  [[nodiscard]] ArenaHeader& header() const {
+    return *static_cast<ArenaHeader*>(region_.get_address());
+  }
+  [[nodiscard]] WorkerControl& worker(std::size_t i) const {
+    return at<WorkerControl>(header().workers_offset)[i];
+  }
+  [[nodiscard]] ComponentSlot& component(std::size_t i) const {
+    return at<ComponentSlot>(header().components_offset)[i];
+  }
+  [[nodiscard]] ChannelSlot& channel(std::size_t i) const {
+    return at<ChannelSlot>(header().channels_offset)[i];
+  }
+  /// Allocates `bytes` aligned to 64 from the managed buffer; returns its offset from the base.
+  std::uint64_t allocate(std::size_t bytes);
+  template <class T>
+  [[nodiscard]] T* at(std::uint64_t offset) const {
+    return reinterpret_cast<T*>(static_cast<char*>(region_.get_address()) + offset);
+  }
+  [[nodiscard]] std::size_t size() const { return region_.get_size(); }
+  /// Bytes the arena needs for the given counts and total ring bytes.
+  static std::size_t bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
+                                  std::size_t ring_bytes);
+
+ private:
+  boost::interprocess::mapped_region region_;
+  boost::interprocess::managed_external_buffer buffer_;
+};
+
+}  // namespace patchbay::detail
