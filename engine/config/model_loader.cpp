@@ -203,16 +203,35 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
       spec.options.channel_capacity = capacity(value, "channel_capacity");
     } else if (key == "fiber_stack_size") {
       spec.options.fiber_stack_size = capacity(value, "fiber_stack_size");
-    } else if (key == "state" || key == "workers" || key == "topology" || key == "wait" ||
-               key == "resources") {
-      // Options of the parallel engine (and Plugboard's state backend): kept, not used here.
-      // Mappings are kept as their YAML text.
+    } else if (key == "workers") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_int() || v.as_int() < 1) fail(value, "'workers' must be a whole number >= 1");
+      spec.options.workers = static_cast<std::size_t>(v.as_int());
+    } else if (key == "topology") {
+      spec.options.topology = scalar(value, "'topology'");
+    } else if (key == "wait") {
+      spec.options.wait = parse_wait_mode(scalar(value, "'wait'"), at(value));
+    } else if (key == "resources") {
+      // Capacities of custom resources, e.g. {custom_hardware: 5}.
+      expect_map(value, "'resources' (custom resource capacities)");
+      for (const auto& r : value) {
+        const Value v = detail::to_value(r.second, origin_);
+        try {
+          spec.options.custom_resources[r.first.Scalar()] =
+              v.is_string() ? parse_quantity(v.as_string()) : check_quantity(v.as_double());
+        } catch (const std::exception& e) {
+          fail(r.second, "custom resource '" + r.first.Scalar() + "': " + e.what());
+        }
+      }
+    } else if (key == "state") {
+      // Plugboard's state backend: kept as YAML text, not used.
       spec.extra_args[key] =
           value.IsMap() ? Value(YAML::Dump(value)) : detail::to_value(value, origin_);
     } else {
       fail(entry.first, "unknown process argument '" + key +
                             "' (expected name, components, connectors, parameters, "
-                            "channel_capacity, fiber_stack_size)");
+                            "channel_capacity, fiber_stack_size, workers, topology, wait, "
+                            "resources, state)");
     }
   }
 }
@@ -278,7 +297,9 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
     const std::string key = entry.first.Scalar();
     const YAML::Node& value = entry.second;
     if (key == "name") continue;
-    if (key == "initial_values") {
+    if (key == "worker") {
+      c.worker = scalar(value, owner + ": 'worker'");
+    } else if (key == "initial_values") {
       if (value.IsNull()) continue;
       expect_map(value, owner + ": 'initial_values'");
       for (const auto& field : value) {
@@ -317,8 +338,10 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
       c.target = scalar(entry.second, "connector target");
     } else if (key == "capacity") {
       c.capacity = capacity(entry.second, "connector capacity");
-    } else if (key == "mode" || key == "wait") {
-      // Delivery options of other engines and of the parallel one; nothing to do locally.
+    } else if (key == "wait") {
+      c.wait = parse_wait_mode(scalar(entry.second, "connector 'wait'"), at(entry.second));
+    } else if (key == "mode") {
+      // Plugboard's delivery mode for other channel types; nothing to do here.
     } else {
       fail(entry.first,
            "unknown key '" + key + "' in connector (expected source, target, capacity)");

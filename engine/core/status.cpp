@@ -1,3 +1,4 @@
+#include <patchbay/process_spec.hpp>
 #include <patchbay/status.hpp>
 
 namespace patchbay {
@@ -20,6 +21,23 @@ std::string_view to_string(Status status) {
       return "STOPPED";
   }
   return "?";
+}
+
+std::string_view to_string(WaitMode mode) {
+  switch (mode) {
+    case WaitMode::spin: return "spin";
+    case WaitMode::adaptive: return "adaptive";
+    case WaitMode::block: return "block";
+  }
+  return "?";
+}
+
+WaitMode parse_wait_mode(std::string_view text, const SourceLocation& where) {
+  if (text == "spin") return WaitMode::spin;
+  if (text == "adaptive") return WaitMode::adaptive;
+  if (text == "block") return WaitMode::block;
+  throw ModelError("unknown wait mode '" + std::string(text) + "' (expected spin, adaptive or block)",
+                   where);
 }
 
 }  // namespace patchbay

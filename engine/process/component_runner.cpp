@@ -51,6 +51,15 @@ void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   outputs_.at(port_index).channels.push_back(end);
 }
 
+void ComponentRunner::set_status(Status status) noexcept {
+  ComponentAccess::set_status(component_, status);
+  if (status_mirror_ != nullptr) {
+    // Relaxed: the supervisor only reports it; the worker's exit orders the final value.
+    std::atomic_ref<std::uint32_t>(*status_mirror_)
+        .store(static_cast<std::uint32_t>(status), std::memory_order_relaxed);
+  }
+}
+
 void ComponentRunner::forget_unwound_frames() const noexcept {
 #if defined(__SANITIZE_ADDRESS__)
   // The frames an exception unwound on a fiber stack keep their poison (ASan only cleans
@@ -82,10 +91,10 @@ void ComponentRunner::guarded(Body&& body) noexcept {
 
 bool ComponentRunner::initialize() noexcept {
   guarded([this] {
-    ComponentAccess::set_status(component_, Status::init);
+    set_status(Status::init);
     check_stop();
     component_.init();
-    ComponentAccess::set_status(component_, Status::running);
+    set_status(Status::running);
     initialized_ = true;
   });
   return initialized_;
@@ -111,7 +120,7 @@ void ComponentRunner::run() noexcept {
   guarded([this] { component_.teardown(final_status_); });
   // A teardown that throws after a stop or a failure changes nothing; after completion it fails.
   if (ended != Status::completed) final_status_ = ended;
-  ComponentAccess::set_status(component_, final_status_);
+  set_status(final_status_);
 }
 
 void ComponentRunner::check_stop() const {
@@ -127,11 +136,11 @@ void ComponentRunner::timed_step() {
 
 void ComponentRunner::wait(WaitReason reason) {
   check_stop();
-  ComponentAccess::set_status(component_, Status::waiting);
+  set_status(Status::waiting);
   const std::uint64_t start = now_ns();
   parker_.park(reason);
   count(counters_.wait_ns, now_ns() - start);
-  ComponentAccess::set_status(component_, Status::running);
+  set_status(Status::running);
   check_stop();
 }
 

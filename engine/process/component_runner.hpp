@@ -52,6 +52,8 @@ class ComponentRunner {
   void run() noexcept;
 
   [[nodiscard]] Component& component() const { return component_; }
+  /// A word (in shared memory) that mirrors the component's status for another process.
+  void set_status_mirror(std::uint32_t* mirror) { status_mirror_ = mirror; }
   /// Where the lowest byte of the fiber stack that run() uses lies (see RecordingStack).
   [[nodiscard]] const void** stack_lowest() { return &stack_lowest_; }
 
@@ -72,6 +74,7 @@ class ComponentRunner {
   template <class Body>
   void guarded(Body&& body) noexcept;
   void forget_unwound_frames() const noexcept;
+  void set_status(Status status) noexcept;
   void check_stop() const;
   bool receive_all();
   bool receive(InputField& field);
@@ -93,6 +96,7 @@ class ComponentRunner {
   std::vector<std::byte> scratch_;
   bool initialized_ = false;
   const void* stack_lowest_ = nullptr;
+  std::uint32_t* status_mirror_ = nullptr;
   Status final_status_ = Status::completed;
 };
 

@@ -21,6 +21,12 @@ inline std::uint64_t read_counter(const std::uint64_t& counter) {
       .load(std::memory_order_relaxed);
 }
 
+/// Reads a 32-bit word another process writes.
+inline std::uint32_t read_counter_word(const std::uint32_t& word) {
+  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(word))
+      .load(std::memory_order_acquire);
+}
+
 static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
 
 struct ComponentCounters {

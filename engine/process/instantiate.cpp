@@ -23,6 +23,7 @@ std::vector<std::unique_ptr<Component>> instantiate(const ProcessSpec& spec,
     for (const auto& [field, values] : c.initial_values)
       component->set_initial_values(field, values);
     component->set_resource_overrides(c.resources);
+    component->set_worker_label(c.worker);
     components.push_back(std::move(component));
   }
   return components;

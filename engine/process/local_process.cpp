@@ -1,4 +1,5 @@
 #include <patchbay/local_process.hpp>
+#include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
 
 #include <algorithm>
@@ -241,12 +242,7 @@ std::unique_ptr<Process> make_process(const ProcessSpec& spec) {
 }
 
 std::unique_ptr<Process> make_process(const ProcessSpec& spec, const Registry& registry) {
-  if (spec.kind == ProcessKind::parallel) {
-    throw ModelError(
-        "ParallelProcess is not available in this version of patchbay: it arrives with the "
-        "parallel engine; run the model with the local process (--process local)",
-        spec.where);
-  }
+  if (spec.kind == ProcessKind::parallel) return std::make_unique<ParallelProcess>(spec, registry);
   return std::make_unique<LocalProcess>(spec, registry);
 }
 

@@ -40,11 +40,20 @@ class RunState {
   [[nodiscard]] bool stopping() const noexcept {
     // Acquire pairs with the release in stop()/fail(): a runner that sees the flag also sees
     // the failure recorded before it.
-    return stop_requested_.load(std::memory_order_acquire) ||
-           failed_.load(std::memory_order_acquire);
+    return stop_requested() || failed_.load(std::memory_order_acquire) ||
+           (external_abort_ != nullptr &&
+            std::atomic_ref<std::uint32_t>(*external_abort_).load(std::memory_order_acquire) != 0);
   }
   [[nodiscard]] bool stop_requested() const noexcept {
-    return stop_requested_.load(std::memory_order_acquire);
+    return stop_requested_.load(std::memory_order_acquire) ||
+           (external_stop_ != nullptr &&
+            std::atomic_ref<std::uint32_t>(*external_stop_).load(std::memory_order_acquire) != 0);
+  }
+  /// Words in shared memory that another process sets to stop this run (a worker's view of the
+  /// supervisor's stop and of a failure in another worker).
+  void watch_external(std::uint32_t* stop, std::uint32_t* abort) {
+    external_stop_ = stop;
+    external_abort_ = abort;
   }
   [[nodiscard]] std::optional<Failure> failure() const {
     std::lock_guard lock(mutex_);

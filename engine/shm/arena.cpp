@@ -31,6 +31,7 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
   h->worker_count = static_cast<std::uint32_t>(workers);
   h->component_count = static_cast<std::uint32_t>(components);
   h->channel_count = static_cast<std::uint32_t>(channels);
+  h->failed_worker = no_worker;
   auto table = [&](const char* name, std::size_t count, std::size_t each) {
     void* p = buffer_.allocate_aligned(count * each + 1, 64);
     std::memset(p, 0, count * each + 1);

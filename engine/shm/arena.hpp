@@ -17,6 +17,9 @@ namespace patchbay::detail {
 /// Worker life cycle, as the supervisor sees it.
 enum class WorkerState : std::uint32_t { forked = 0, ready = 1, running = 2, done = 3, failed = 4 };
 
+/// Sentinel of ArenaHeader::failed_worker.
+inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
+
 /// One worker's block: written by the worker, read by the supervisor (and woken by peers).
 struct alignas(64) WorkerControl {
   // Wake line: peers bump `wake_sequence` after changing a ring this worker reads or writes;
@@ -26,7 +29,8 @@ struct alignas(64) WorkerControl {
   // Owner line.
   alignas(64) std::uint32_t state;  // WorkerState
   std::int32_t pid;
-  std::uint64_t heartbeat;  // bumped by the worker's poller
+  std::uint32_t idle_sequence;  // the wake_sequence it last went to sleep on
+  std::uint64_t heartbeat;      // bumped by the worker's poller
   std::uint64_t steps;
   std::uint64_t busy_ns;
   std::uint64_t wait_ns;
@@ -66,6 +70,7 @@ struct alignas(64) ArenaHeader {
   alignas(64) std::uint32_t go;     // 0 until run(): workers wait on it; 2 = exit without running
   alignas(64) std::uint32_t abort;  // set by the supervisor or a failing worker: everyone stops
   std::uint32_t stop;               // a stop from outside (SIGINT, stop())
+  std::uint32_t failed_worker;      // the first worker that reported a failure (~0u: none)
 };
 static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 

@@ -78,6 +78,10 @@ class Component {
     return initial_values_;
   }
 
+  /// ParallelProcess: components with the same label run in one worker. Set before start.
+  void set_worker_label(std::string label) { worker_label_ = std::move(label); }
+  [[nodiscard]] const std::string& worker_label() const { return worker_label_; }
+
   [[nodiscard]] std::span<Port* const> inputs() const { return inputs_; }
   [[nodiscard]] std::span<Port* const> outputs() const { return outputs_; }
   [[nodiscard]] Port* find_input(std::string_view field) const;
@@ -122,6 +126,7 @@ class Component {
 
   std::string name_;
   std::string type_name_;
+  std::string worker_label_;
   std::atomic<Status> status_{Status::created};
   bool closed_ = false;
   ResourceOverrides resource_overrides_;

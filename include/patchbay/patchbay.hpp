@@ -7,6 +7,7 @@
 #include <patchbay/library.hpp>
 #include <patchbay/local_process.hpp>
 #include <patchbay/model.hpp>
+#include <patchbay/parallel_process.hpp>
 #include <patchbay/port.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>

@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,16 @@ namespace patchbay {
 /// Which engine runs a model.
 enum class ProcessKind : std::uint8_t { local, parallel };
 
+/// How a ParallelProcess worker waits for a channel shared with another worker:
+/// spin (lowest latency, burns its core), adaptive (spins briefly, then sleeps on a futex),
+/// block (sleeps at once).
+enum class WaitMode : std::uint8_t { spin, adaptive, block };
+
+/// "spin", "adaptive", "block".
+std::string_view to_string(WaitMode mode);
+/// Parses "spin", "adaptive" or "block"; throws ModelError otherwise.
+WaitMode parse_wait_mode(std::string_view text, const SourceLocation& where = {});
+
 /// One component of a model: its registered type, name and arguments.
 struct ComponentSpec {
   std::string type;
@@ -23,7 +35,8 @@ struct ComponentSpec {
   std::map<std::string, Value> args;  ///< constructor arguments
   std::map<std::string, std::vector<Value>> initial_values;
   ResourceOverrides resources;
-  SourceLocation where;                                 ///< the component's entry
+  std::string worker;    ///< ParallelProcess: components with the same label share a worker
+  SourceLocation where;  ///< the component's entry
   std::map<std::string, SourceLocation> arg_locations;  ///< per argument, when known
 };
 
@@ -40,6 +53,8 @@ struct ConnectorSpec {
   std::string target;
   /// Channel capacity in bytes (rounded up to a power of two); 0 uses the process default.
   std::size_t capacity = 0;
+  /// ParallelProcess: waiting for this connector, overriding the process's mode.
+  std::optional<WaitMode> wait;
   SourceLocation where;
 };
 
@@ -49,6 +64,16 @@ struct ProcessOptions {
   std::size_t channel_capacity = std::size_t{64} * 1024;
   /// Stack size of each component fiber, in bytes.
   std::size_t fiber_stack_size = std::size_t{256} * 1024;
+
+  // ParallelProcess only.
+  /// Number of workers; 0 = one per usable core.
+  std::size_t workers = 0;
+  /// hwloc XML file or synthetic description to plan for; empty = PATCHBAY_TOPOLOGY, else the
+  /// real machine. Workers are bound to cores only on the real machine.
+  std::string topology;
+  WaitMode wait = WaitMode::adaptive;
+  /// Capacities of custom resources that components may ask for.
+  std::map<std::string, double> custom_resources;
 };
 
 /// A whole model. Plain data: copy it, edit it, hand it to make_process().

@@ -401,6 +401,9 @@ TEST_CASE("process parameters, name and engine options are read", "[model]") {
       beta: "x"
       gamma: [1.5, true]
     workers: 4
+    topology: "pack:2 core:4 pu:1"
+    wait: spin
+    resources: {custom_hardware: 5, licences: 500m}
     components: []
     connectors:
 )");
@@ -410,7 +413,32 @@ TEST_CASE("process parameters, name and engine options are read", "[model]") {
   CHECK(spec.parameters.at("beta") == Value("x"));
   CHECK(spec.parameters.at("gamma") == Value(Value::List{1.5, true}));
   CHECK(spec.connectors.empty());
-  CHECK(spec.extra_args.at("workers") == Value(4));
+  CHECK(spec.options.workers == 4);
+  CHECK(spec.options.topology == "pack:2 core:4 pu:1");
+  CHECK(spec.options.wait == patchbay::WaitMode::spin);
+  CHECK(spec.options.custom_resources ==
+        std::map<std::string, double>{{"custom_hardware", 5.0}, {"licences", 0.5}});
+}
+
+TEST_CASE("engine options are checked: workers, wait mode, custom capacities", "[model]") {
+  auto args = [](const std::string& line) { return "process:\n  args:\n    " + line + "\n"; };
+  CHECK_THROWS_WITH(parse_model(args("workers: 0"), "m.yaml"),
+                    Contains("m.yaml:3") && Contains("workers"));
+  CHECK_THROWS_WITH(parse_model(args("wait: sometimes"), "m.yaml"),
+                    Contains("m.yaml:3") && Contains("unknown wait mode 'sometimes'"));
+  CHECK_THROWS_WITH(parse_model(args("resources: {gizmo: -1}"), "m.yaml"),
+                    Contains("m.yaml:3") && Contains("gizmo"));
+  const ProcessSpec spec = parse_model(R"(process:
+  args:
+    components:
+    - type: Sleep
+      args: {name: s, sleep_seconds: 0, worker: fast}
+    connectors:
+    - {source: a.x, target: s.x, wait: block}
+)");
+  CHECK(spec.components[0].worker == "fast");
+  CHECK(spec.components[0].args.count("worker") == 0);
+  CHECK(spec.connectors[0].wait == patchbay::WaitMode::block);
 }
 
 // Plugboard writes its state backend as a mapping (StateBackendSpec: {type, args}); such a

@@ -126,9 +126,40 @@ TEST_CASE("engine-run exits 2 for bad arguments and missing files", "[engine-run
   CHECK(
       run_command({engine_run, "--plugin", "/nonexistent.so", hello_model}, dir.path()).exit_code ==
       2);
-  const auto parallel = run_command({engine_run, "--process", "parallel", hello_model}, dir.path());
-  CHECK(parallel.exit_code == 2);
-  CHECK_THAT(parallel.err, Catch::Contains("parallel engine"));
+  CHECK(run_command({engine_run, "--process", "gpu", hello_model}, dir.path()).exit_code == 2);
+}
+
+TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
+          "[engine-run][parallel]") {
+  TempDir dir;
+  const auto r = run_command(
+      {engine_run, "--quiet", "--process", "parallel", "--set", "slow-sleep.sleep_seconds=0.001",
+       "--set", "very-slow-sleep.sleep_seconds=0.002", hello_model},
+      dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(line_count(read_file(dir / "hello.csv")) == 11);
+  const auto plan = run_command({engine_run, "--plan", hello_model}, dir.path());
+  CHECK(plan.exit_code == 0);
+  CHECK_THAT(plan.out, Catch::Contains("slow-sleep") && Catch::Contains("worker w0") &&
+                           Catch::Contains("machine:"));
+}
+
+TEST_CASE("engine-run exits 2 with one line per demand for a model that cannot be placed",
+          "[engine-run][parallel]") {
+  TempDir dir;
+  patchbay::test::write_file(
+      dir / "model.yaml",
+      "process:\n  type: parallel\n  args:\n    topology: \"pack:1 core:2 pu:1\"\n    components:\n"
+      "    - type: Iterator\n      args: {name: a, iters: 1, resources: {gpu: 1}}\n"
+      "    - type: Iterator\n      args: {name: b, iters: 1, resources: {resources: {licence: "
+      "1}}}\n"
+      "    connectors: []\n");
+  const auto r = run_command({engine_run, "--quiet", "model.yaml"}, dir.path());
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("'a'") && Catch::Contains("gpu") && Catch::Contains("'b'") &&
+                        Catch::Contains("licence"));
 }
 
 TEST_CASE("engine-run exits 1 naming the component that failed, and leaves no complete file",

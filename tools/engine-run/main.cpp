@@ -48,11 +48,10 @@ constexpr const char* kFooter =
     "a second Ctrl-C exits at once.\n"
     "\n"
     "Exit codes:\n"
-    "  0    completed (or --validate / --diagram succeeded)\n"
+    "  0    completed (or --validate / --plan / --diagram succeeded)\n"
     "  1    a component failed, or the run failed (e.g. deadlock, --stats not written)\n"
     "  2    bad model or arguments (YAML, unknown type, wiring, missing file, plugin,\n"
-    "       unknown option, --stats folder missing); --plan until the parallel engine\n"
-    "       arrives\n"
+    "       unknown option, --stats folder missing, a model that cannot be placed)\n"
     "  130  interrupted (SIGINT or SIGTERM)";
 
 // ---------------------------------------------------------------------------------------------
@@ -494,10 +493,8 @@ int execute(const Options& options) {
     patchbay::load_plugin(plugin);
 
   if (options.plan) {
-    print_error(
-        "--plan: placement plans come with the parallel engine, which this build does not "
-        "have yet");
-    return kExitBadModel;
+    std::cout << patchbay::plan_placement_text(spec);
+    return std::cout.flush() ? kExitCompleted : kExitFailed;
   }
 
   if (!options.stats_path.empty()) {

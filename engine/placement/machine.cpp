@@ -1,0 +1,317 @@
+#include "placement/machine.hpp"
+
+#include <patchbay/error.hpp>
+#include <patchbay/resources.hpp>
+
+#include <hwloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+
+namespace patchbay::detail {
+
+namespace {
+
+[[noreturn]] void cannot_load(const std::string& source, const std::string& why) {
+  throw ModelError("topology '" + source + "' cannot be loaded: " + why);
+}
+
+struct BitmapDeleter {
+  void operator()(hwloc_bitmap_s* bitmap) const { hwloc_bitmap_free(bitmap); }
+};
+using Bitmap = std::unique_ptr<hwloc_bitmap_s, BitmapDeleter>;
+
+Bitmap make_bitmap() {
+  Bitmap bitmap(hwloc_bitmap_alloc());
+  if (!bitmap) throw std::bad_alloc();
+  return bitmap;
+}
+
+// Display adapters of BMCs and hypervisors: a DRM device on one of them is no compute GPU.
+bool is_display_only_vendor(unsigned vendor) {
+  constexpr unsigned kVendors[] = {
+      0x1a03,  // ASPEED
+      0x102b,  // Matrox
+      0x1013,  // Cirrus Logic
+      0x1234,  // QEMU (bochs)
+      0x1af4,  // virtio
+      0x15ad,  // VMware
+      0x1414,  // Microsoft (Hyper-V)
+  };
+  return std::find(std::begin(kVendors), std::end(kVendors), vendor) != std::end(kVendors);
+}
+
+bool is_drm_name(std::string_view name) {
+  return name.starts_with("card") || name.starts_with("renderD") || name.starts_with("controlD");
+}
+
+hwloc_obj_t pci_ancestor(hwloc_obj_t object) {
+  for (hwloc_obj_t parent = object->parent; parent != nullptr; parent = parent->parent)
+    if (parent->type == HWLOC_OBJ_PCI_DEVICE) return parent;
+  return nullptr;
+}
+
+// OS devices of one physical GPU, gathered before they become a Gpu.
+struct GpuGroup {
+  std::optional<std::tuple<unsigned, unsigned, unsigned>> slot;  // PCI domain, bus, device
+  hwloc_obj_t pci = nullptr;
+  hwloc_obj_t first = nullptr;
+  std::vector<std::string> names;
+  std::string cuda_name;
+};
+
+void read_cores(hwloc_topology_t topology, Machine& machine, std::vector<Bitmap>& core_sets) {
+  hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(topology);
+  hwloc_obj_t current_core = nullptr;
+  for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, nullptr); pu != nullptr;
+       pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, pu)) {
+    if (!hwloc_bitmap_isset(allowed, pu->os_index)) continue;
+    // A topology without Core objects: each PU is a core of its own.
+    hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topology, HWLOC_OBJ_CORE, pu);
+    if (core == nullptr || core != current_core || machine.cores.empty()) {
+      current_core = core;
+      Core entry;
+      entry.index = static_cast<unsigned>(machine.cores.size());
+      machine.cores.push_back(entry);
+      core_sets.push_back(make_bitmap());
+    }
+    machine.cores.back().pus.push_back(pu->os_index);
+    hwloc_bitmap_set(core_sets.back().get(), pu->os_index);
+  }
+  for (Core& core : machine.cores)
+    std::sort(core.pus.begin(), core.pus.end());
+}
+
+void read_numa_nodes(hwloc_topology_t topology, Machine& machine,
+                     const std::vector<Bitmap>& core_sets) {
+  const int count = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_NUMANODE);
+  for (int i = 0; i < count; ++i) {
+    hwloc_obj_t node =
+        hwloc_get_obj_by_type(topology, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(i));
+    NumaNode entry;
+    entry.index = static_cast<unsigned>(i);
+    entry.memory = node->attr != nullptr ? node->attr->numanode.local_memory : 0;
+    for (Core& core : machine.cores) {
+      // The first node holding the core wins (DRAM before high-bandwidth memory).
+      if (core.numa_node >= 0 || node->cpuset == nullptr) continue;
+      if (hwloc_bitmap_isincluded(core_sets[core.index].get(), node->cpuset)) {
+        core.numa_node = i;
+        entry.cores.push_back(core.index);
+      }
+    }
+    machine.numa_nodes.push_back(std::move(entry));
+  }
+}
+
+void read_gpus(hwloc_topology_t topology, Machine& machine, const std::vector<Bitmap>& core_sets) {
+  std::vector<GpuGroup> groups;
+  for (hwloc_obj_t osdev = hwloc_get_next_osdev(topology, nullptr); osdev != nullptr;
+       osdev = hwloc_get_next_osdev(topology, osdev)) {
+    const auto type = osdev->attr->osdev.type;
+    if (type != HWLOC_OBJ_OSDEV_GPU && type != HWLOC_OBJ_OSDEV_COPROC) continue;
+    if (osdev->name == nullptr) continue;
+    hwloc_obj_t pci = pci_ancestor(osdev);
+    GpuGroup* group = nullptr;
+    if (pci != nullptr) {
+      // Functions of one device (84:00.0 with cuda0, 84:00.1 with opencl0d1) are one card.
+      const auto& attr = pci->attr->pcidev;
+      const std::tuple<unsigned, unsigned, unsigned> slot{attr.domain, attr.bus, attr.dev};
+      auto found = std::find_if(groups.begin(), groups.end(),
+                                [&](const GpuGroup& g) { return g.slot == slot; });
+      if (found != groups.end()) {
+        group = &*found;
+      } else {
+        group = &groups.emplace_back();
+        group->slot = slot;
+        group->pci = pci;
+      }
+    } else {
+      group = &groups.emplace_back();
+    }
+    if (group->first == nullptr) group->first = osdev;
+    group->names.emplace_back(osdev->name);
+    if (type == HWLOC_OBJ_OSDEV_COPROC && group->cuda_name.empty() &&
+        std::string_view(osdev->name).starts_with("cuda"))
+      group->cuda_name = osdev->name;
+  }
+
+  for (const GpuGroup& group : groups) {
+    const bool drm_only = std::all_of(group.names.begin(), group.names.end(),
+                                      [](const std::string& n) { return is_drm_name(n); });
+    if (drm_only && group.pci != nullptr &&
+        is_display_only_vendor(group.pci->attr->pcidev.vendor_id))
+      continue;
+    Gpu gpu;
+    gpu.name = group.cuda_name.empty() ? group.names.front() : group.cuda_name;
+    gpu.devices = group.names;
+    hwloc_obj_t ancestor = hwloc_get_non_io_ancestor_obj(topology, group.first);
+    if (ancestor != nullptr && ancestor->cpuset != nullptr)
+      for (const Core& core : machine.cores)
+        if (hwloc_bitmap_isincluded(core_sets[core.index].get(), ancestor->cpuset))
+          gpu.local_cores.push_back(core.index);
+    // Its NUMA node: the one its local cores share, else the single node of its ancestor.
+    if (!gpu.local_cores.empty()) {
+      const int node = machine.cores[gpu.local_cores.front()].numa_node;
+      const bool same = std::all_of(gpu.local_cores.begin(), gpu.local_cores.end(),
+                                    [&](unsigned c) { return machine.cores[c].numa_node == node; });
+      gpu.numa_node = same ? node : -1;
+    } else if (ancestor != nullptr && ancestor->nodeset != nullptr &&
+               hwloc_bitmap_weight(ancestor->nodeset) == 1) {
+      const int os_index = hwloc_bitmap_first(ancestor->nodeset);
+      for (const NumaNode& node : machine.numa_nodes) {
+        hwloc_obj_t object = hwloc_get_obj_by_type(topology, HWLOC_OBJ_NUMANODE, node.index);
+        if (static_cast<int>(object->os_index) == os_index)
+          gpu.numa_node = static_cast<int>(node.index);
+      }
+    }
+    machine.gpus.push_back(std::move(gpu));
+  }
+}
+
+std::string plural(std::size_t count, const char* singular, const char* plural_form) {
+  return std::to_string(count) + " " + (count == 1 ? singular : plural_form);
+}
+
+}  // namespace
+
+std::size_t Machine::pu_count() const {
+  std::size_t count = 0;
+  for (const Core& core : cores)
+    count += core.pus.size();
+  return count;
+}
+
+std::uint64_t Machine::memory() const {
+  std::uint64_t total = 0;
+  for (const NumaNode& node : numa_nodes)
+    total += node.memory;
+  return total;
+}
+
+std::string Machine::summary() const {
+  std::string text = plural(packages, "package", "packages") + ", " +
+                     plural(cores.size(), "core", "cores") + ", " +
+                     plural(pu_count(), "PU", "PUs") + ", " +
+                     plural(numa_nodes.size(), "NUMA node", "NUMA nodes");
+  if (!numa_nodes.empty() && memory() > 0) {
+    const bool equal = std::all_of(numa_nodes.begin(), numa_nodes.end(), [&](const NumaNode& n) {
+      return n.memory == numa_nodes.front().memory;
+    });
+    if (equal) {
+      text += " (" + format_bytes(static_cast<double>(numa_nodes.front().memory)) +
+              (numa_nodes.size() > 1 ? " each)" : ")");
+    } else {
+      text += " (";
+      for (std::size_t i = 0; i < numa_nodes.size(); ++i) {
+        if (i > 0) text += ", ";
+        text += numa_nodes[i].memory > 0 ? format_bytes(static_cast<double>(numa_nodes[i].memory))
+                                         : std::string("unknown");
+      }
+      text += ")";
+    }
+  }
+  if (gpus.empty()) return text + ", no GPU";
+  text += ", " + plural(gpus.size(), "GPU", "GPUs") + " (";
+  // Consecutive GPUs near the same node read as one group: "cuda0, cuda1 near NUMA 0; ...".
+  for (std::size_t i = 0; i < gpus.size();) {
+    std::size_t end = i;
+    while (end < gpus.size() && gpus[end].numa_node == gpus[i].numa_node)
+      ++end;
+    if (i > 0) text += "; ";
+    for (std::size_t j = i; j < end; ++j)
+      text += (j > i ? ", " : "") + gpus[j].name;
+    if (gpus[i].numa_node >= 0) text += " near NUMA " + std::to_string(gpus[i].numa_node);
+    i = end;
+  }
+  return text + ")";
+}
+
+Machine load_machine(const std::string& source) {
+  hwloc_topology_t raw = nullptr;
+  if (hwloc_topology_init(&raw) != 0)
+    cannot_load(source.empty() ? "this machine" : source,
+                std::string("hwloc cannot start: ") + std::strerror(errno));
+  std::shared_ptr<hwloc_topology> topology(raw, hwloc_topology_destroy);
+  // Keeps PCI devices and their OS devices (cuda0, nvml0, card0): GPUs and their locality.
+  hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+
+  Machine machine;
+  machine.source = source.empty() ? "this machine" : source;
+  if (!source.empty()) {
+    std::error_code error;
+    if (std::filesystem::is_regular_file(source, error)) {
+      if (hwloc_topology_set_xml(raw, source.c_str()) != 0)
+        cannot_load(source, std::string("not a valid hwloc XML file (") + std::strerror(errno) +
+                                "); export one with 'lstopo FILE.xml'");
+    } else if (hwloc_topology_set_synthetic(raw, source.c_str()) != 0) {
+      cannot_load(source,
+                  "no such file, and not a valid hwloc synthetic description (such as "
+                  "'pack:2 numa:1 core:8 pu:2')");
+    }
+  }
+  if (hwloc_topology_load(raw) != 0)
+    cannot_load(machine.source, std::string("hwloc failed: ") + std::strerror(errno));
+
+  machine.is_this_system = source.empty() && hwloc_topology_is_thissystem(raw) != 0;
+  machine.packages =
+      static_cast<unsigned>(std::max(0, hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_PACKAGE)));
+  std::vector<Bitmap> core_sets;
+  read_cores(raw, machine, core_sets);
+  if (machine.cores.empty()) cannot_load(machine.source, "it has no usable core");
+  read_numa_nodes(raw, machine, core_sets);
+  read_gpus(raw, machine, core_sets);
+  machine.topology = std::move(topology);
+  return machine;
+}
+
+bool bind_to(const Machine& machine, const std::vector<unsigned>& cores, int numa_node) {
+  if (!machine.is_this_system || !machine.topology || cores.empty()) return false;
+  hwloc_topology_t topology = machine.topology.get();
+  Bitmap cpuset = make_bitmap();
+  for (unsigned core : cores)
+    for (unsigned pu : machine.cores.at(core).pus)
+      hwloc_bitmap_set(cpuset.get(), pu);
+  hwloc_obj_t node = nullptr;
+  if (numa_node >= 0) {
+    const NumaNode& entry = machine.numa_nodes.at(static_cast<std::size_t>(numa_node));
+    node = hwloc_get_obj_by_type(topology, HWLOC_OBJ_NUMANODE, entry.index);
+  }
+  if (hwloc_set_cpubind(topology, cpuset.get(), HWLOC_CPUBIND_PROCESS) != 0) return false;
+  const hwloc_topology_support* support = hwloc_topology_get_support(topology);
+  const bool can_bind_memory =
+      support->membind->bind_membind != 0 && (support->membind->set_thisproc_membind != 0 ||
+                                              support->membind->set_thisthread_membind != 0);
+  if (node != nullptr && can_bind_memory) {
+    // No PROCESS flag: Linux binds memory per thread, and a fresh worker has only this one;
+    // threads it starts later inherit the policy. Failure (seccomp, cgroups) is not fatal.
+    (void)hwloc_set_membind(topology, node->nodeset, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET);
+  }
+  return true;
+}
+
+std::string format_bytes(double bytes) {
+  std::string exact = format_quantity(bytes);
+  if (exact.size() <= 8 || !std::isfinite(bytes) || bytes < 1024) return exact;
+  static constexpr const char* kUnits[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  int unit = 0;
+  double scaled = bytes / 1024;
+  while (unit < 5 && scaled >= 1024) {
+    scaled /= 1024;
+    ++unit;
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", scaled);
+  std::string text = buffer;
+  if (text.ends_with(".0")) text.resize(text.size() - 2);
+  return text + kUnits[unit];
+}
+
+}  // namespace patchbay::detail

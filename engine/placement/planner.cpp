@@ -1,0 +1,824 @@
+#include "placement/planner.hpp"
+
+#include <patchbay/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+namespace patchbay::detail {
+
+namespace {
+
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+// Sums of quantities like 0.1 + 0.2 must still fit a capacity of 0.3.
+bool fits(double used, double amount, double capacity) {
+  return used + amount <= capacity + 1e-9 * std::max(1.0, capacity);
+}
+
+std::string quoted(const std::string& name) {
+  return "'" + name + "'";
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string text;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    text += (i > 0 ? separator : "") + parts[i];
+  return text;
+}
+
+// "0-3,16-19": ascending numbers as ranges.
+std::string ranges(const std::vector<unsigned>& numbers) {
+  std::string text;
+  for (std::size_t i = 0; i < numbers.size();) {
+    std::size_t end = i;
+    while (end + 1 < numbers.size() && numbers[end + 1] == numbers[end] + 1)
+      ++end;
+    if (!text.empty()) text += ",";
+    text += std::to_string(numbers[i]);
+    if (end > i) text += "-" + std::to_string(numbers[end]);
+    i = end + 1;
+  }
+  return text.empty() ? "-" : text;
+}
+
+// Components that must share a worker (one label), or a single component.
+struct Unit {
+  std::vector<std::size_t> components;  // ascending
+  std::string label;
+  Resources total;  // summed over its components
+  std::vector<unsigned> gpus;
+  std::vector<unsigned> cores;
+  std::size_t worker = kNone;
+
+  [[nodiscard]] bool has_gpu() const { return total.gpu > 0; }
+  [[nodiscard]] bool dedicated_cores() const { return total.cpu >= 1; }
+  [[nodiscard]] bool pooled() const { return !has_gpu() && !dedicated_cores(); }
+};
+
+enum class CoreState { free, exclusive, shared_with_gpu };
+
+struct CoreUse {
+  CoreState state = CoreState::free;
+  std::size_t owner = kNone;  // the unit of an exclusive core
+  std::size_t users = 0;      // GPU workers sharing it (shared_with_gpu) or pool workers
+};
+
+struct WorkerDraft {
+  std::vector<std::size_t> units;
+  std::vector<unsigned> cores;
+  std::vector<unsigned> gpus;
+  bool dedicated = false;
+};
+
+class Planner {
+ public:
+  Planner(const Machine& machine, const PlacementInput& input)
+      : machine_(machine),
+        input_(input),
+        cores_(machine.cores.size()),
+        node_used_(machine.numa_nodes.size(), 0.0),
+        node_users_(machine.numa_nodes.size()),
+        gpu_owner_(machine.gpus.size(), kNone),
+        gpu_fraction_(machine.gpus.size(), 0.0),
+        gpu_sharers_(machine.gpus.size()) {}
+
+  Plan run() {
+    validate();
+    build_units();
+    check_custom_resources();
+    assign_whole_gpus();
+    assign_shared_gpus();
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (!units_[u].has_gpu() && units_[u].dedicated_cores()) place_dedicated_unit(u);
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
+    place_pool();
+    if (!errors_.empty()) throw ModelError(join(errors_, "\n"));
+    return assemble();
+  }
+
+ private:
+  const Machine& machine_;
+  const PlacementInput& input_;
+  std::vector<Unit> units_;
+  std::vector<std::size_t> unit_of_;  // per component
+  std::vector<CoreUse> cores_;
+  std::vector<double> node_used_;
+  std::vector<std::vector<std::string>> node_users_;
+  double unbound_used_ = 0;
+  std::vector<std::size_t> gpu_owner_;  // unit using the GPU whole
+  std::vector<double> gpu_fraction_;    // sum of shared fractions
+  std::vector<std::vector<std::string>> gpu_sharers_;
+  std::vector<WorkerDraft> workers_;
+  std::vector<std::string> errors_;
+
+  // --- naming -------------------------------------------------------------------------------
+
+  const std::string& name_of(std::size_t component) const {
+    return input_.components[component].component;
+  }
+
+  // "component 'a'" or "components 'a', 'b' (worker 'w')": the subject of a message.
+  std::string describe(std::size_t u) const {
+    const Unit& unit = units_[u];
+    if (unit.components.size() == 1) return "component " + quoted(name_of(unit.components[0]));
+    std::vector<std::string> names;
+    for (std::size_t c : unit.components)
+      names.push_back(quoted(name_of(c)));
+    return "components " + join(names, ", ") + " (worker " + quoted(unit.label) + ")";
+  }
+
+  // "'a'" or "worker 'w'": a short mention of another unit.
+  std::string mention(std::size_t u) const {
+    const Unit& unit = units_[u];
+    if (unit.components.size() == 1) return quoted(name_of(unit.components[0]));
+    return "worker " + quoted(unit.label);
+  }
+
+  std::string asks(std::size_t u) const {
+    return describe(u) + (units_[u].components.size() > 1 ? " ask for " : " asks for ");
+  }
+
+  std::string gpu_names(const std::vector<unsigned>& gpus) const {
+    std::vector<std::string> names;
+    for (unsigned g : gpus)
+      names.push_back(machine_.gpus[g].name);
+    return join(names, ", ");
+  }
+
+  std::string all_gpus() const {
+    std::vector<unsigned> all(machine_.gpus.size());
+    std::iota(all.begin(), all.end(), 0U);
+    const std::size_t count = all.size();
+    return std::to_string(count) + (count == 1 ? " GPU (" : " GPUs (") + gpu_names(all) + ")";
+  }
+
+  // "'a' (cpu=2), 'b' (gpu=1)": the units holding some of `cores` exclusively.
+  std::string owners_of(const std::vector<unsigned>& cores) const {
+    std::vector<std::size_t> owners;
+    for (unsigned c : cores)
+      if (cores_[c].state == CoreState::exclusive &&
+          std::find(owners.begin(), owners.end(), cores_[c].owner) == owners.end())
+        owners.push_back(cores_[c].owner);
+    std::sort(owners.begin(), owners.end());
+    std::vector<std::string> parts;
+    for (std::size_t u : owners) {
+      std::string what = "cpu=" + format_quantity(units_[u].total.cpu);
+      if (units_[u].has_gpu()) what += " gpu=" + format_quantity(units_[u].total.gpu);
+      parts.push_back(mention(u) + " (" + what + ")");
+    }
+    return join(parts, ", ");
+  }
+
+  // --- steps --------------------------------------------------------------------------------
+
+  void validate() const {
+    if (input_.workers && *input_.workers == 0)
+      throw ModelError("process option workers=0: a process needs at least one worker");
+    for (const auto& [source, target] : input_.edges)
+      if (source >= input_.components.size() || target >= input_.components.size())
+        throw std::invalid_argument("placement edge names component " +
+                                    std::to_string(std::max(source, target)) + " of " +
+                                    std::to_string(input_.components.size()));
+  }
+
+  void build_units() {
+    std::map<std::string, std::size_t> by_label;
+    unit_of_.resize(input_.components.size());
+    for (std::size_t c = 0; c < input_.components.size(); ++c) {
+      const PlacementRequest& request = input_.components[c];
+      std::size_t u = units_.size();
+      if (!request.worker.empty()) {
+        auto [it, inserted] = by_label.try_emplace(request.worker, units_.size());
+        u = it->second;
+        if (inserted) {
+          units_.emplace_back();
+          units_.back().label = request.worker;
+          units_.back().total = Resources{0, 0, 0, {}};
+        }
+      } else {
+        units_.emplace_back();
+        units_.back().total = Resources{0, 0, 0, {}};
+      }
+      Unit& unit = units_[u];
+      unit.components.push_back(c);
+      unit.total.cpu += request.resources.cpu;
+      unit.total.gpu += request.resources.gpu;
+      unit.total.memory += request.resources.memory;
+      for (const auto& [name, amount] : request.resources.custom)
+        unit.total.custom[name] += amount;
+      unit_of_[c] = u;
+    }
+  }
+
+  void check_custom_resources() {
+    std::map<std::string, double> used;
+    std::map<std::string, std::vector<std::string>> takers;
+    for (std::size_t c = 0; c < input_.components.size(); ++c) {
+      for (const auto& [name, amount] : input_.components[c].resources.custom) {
+        if (!(amount > 0)) continue;
+        const std::string subject = "component " + quoted(name_of(c)) +
+                                    " asks for custom resource " + quoted(name) + "=" +
+                                    format_quantity(amount);
+        auto capacity = input_.custom_capacities.find(name);
+        if (capacity == input_.custom_capacities.end()) {
+          std::vector<std::string> declared;
+          for (const auto& [other, amount_declared] : input_.custom_capacities)
+            declared.push_back(quoted(other) + "=" + format_quantity(amount_declared));
+          errors_.push_back(subject + (declared.empty()
+                                           ? " but the process declares none"
+                                           : " but the process does not declare it (it declares " +
+                                                 join(declared, ", ") + ")"));
+          continue;
+        }
+        if (!fits(used[name], amount, capacity->second)) {
+          std::string line = subject + " but the process declares " + quoted(name) + "=" +
+                             format_quantity(capacity->second);
+          if (!takers[name].empty())
+            line +=
+                " and " + join(takers[name], ", ") + " already take " + format_quantity(used[name]);
+          errors_.push_back(line);
+          continue;
+        }
+        used[name] += amount;
+        takers[name].push_back(quoted(name_of(c)));
+      }
+    }
+  }
+
+  void assign_whole_gpus() {
+    for (std::size_t u = 0; u < units_.size(); ++u) {
+      Unit& unit = units_[u];
+      if (unit.total.gpu < 1) continue;
+      std::vector<unsigned> free;
+      for (unsigned g = 0; g < machine_.gpus.size(); ++g)
+        if (gpu_owner_[g] == kNone) free.push_back(g);
+      const double need = std::ceil(unit.total.gpu);
+      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      if (machine_.gpus.empty()) {
+        errors_.push_back(ask + ", the machine has no GPU");
+        continue;
+      }
+      if (need > static_cast<double>(machine_.gpus.size())) {
+        errors_.push_back(ask + ", the machine has " + all_gpus());
+        continue;
+      }
+      if (need > static_cast<double>(free.size())) {
+        std::vector<std::string> users;
+        for (std::size_t other = 0; other < u; ++other)
+          if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
+            users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
+        errors_.push_back(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
+                          all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
+                          join(users, ", "));
+        continue;
+      }
+      const auto count = static_cast<std::size_t>(need);
+      // Prefer GPUs near one NUMA node, so the worker's cores can be near all of them.
+      std::vector<unsigned> chosen;
+      for (const NumaNode& node : machine_.numa_nodes) {
+        std::vector<unsigned> near;
+        for (unsigned g : free)
+          if (machine_.gpus[g].numa_node == static_cast<int>(node.index)) near.push_back(g);
+        if (near.size() >= count) {
+          chosen.assign(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(count));
+          break;
+        }
+      }
+      if (chosen.empty())
+        chosen.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(count));
+      for (unsigned g : chosen)
+        gpu_owner_[g] = u;
+      unit.gpus = chosen;
+    }
+  }
+
+  void assign_shared_gpus() {
+    for (std::size_t u = 0; u < units_.size(); ++u) {
+      Unit& unit = units_[u];
+      if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
+      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      if (machine_.gpus.empty()) {
+        errors_.push_back(ask + ", the machine has no GPU");
+        continue;
+      }
+      // The least used GPU not given whole: shared GPUs are spread, not stacked.
+      std::size_t best = kNone;
+      for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
+        if (gpu_owner_[g] != kNone || !fits(gpu_fraction_[g], unit.total.gpu, 1.0)) continue;
+        if (best == kNone || gpu_fraction_[g] < gpu_fraction_[best]) best = g;
+      }
+      if (best == kNone) {
+        std::vector<std::string> states;
+        for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
+          if (gpu_owner_[g] != kNone)
+            states.push_back(machine_.gpus[g].name + " is used whole by " + mention(gpu_owner_[g]));
+          else
+            states.push_back(machine_.gpus[g].name + " has " +
+                             format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
+                             join(gpu_sharers_[g], ", "));
+        }
+        errors_.push_back(ask + " but no GPU has that much left: " + join(states, "; "));
+        continue;
+      }
+      gpu_fraction_[best] += unit.total.gpu;
+      gpu_sharers_[best].push_back(mention(u));
+      unit.gpus = {static_cast<unsigned>(best)};
+    }
+  }
+
+  std::vector<unsigned> cores_near(const std::vector<unsigned>& gpus) const {
+    std::set<unsigned> near;
+    for (unsigned g : gpus)
+      near.insert(machine_.gpus[g].local_cores.begin(), machine_.gpus[g].local_cores.end());
+    return {near.begin(), near.end()};
+  }
+
+  // Cores near GPUs that fractional-cpu GPU units still need: dedicated units take them last.
+  std::vector<bool> wanted_by_gpu_units() const {
+    std::vector<bool> wanted(machine_.cores.size(), false);
+    for (const Unit& unit : units_)
+      if (unit.has_gpu() && !unit.dedicated_cores())
+        for (unsigned c : cores_near(unit.gpus))
+          wanted[c] = true;
+    return wanted;
+  }
+
+  // `count` free cores among `candidates`, within one NUMA node when possible (one with room for
+  // `memory` first); cores marked in `avoid` are taken last. Empty when too few are free.
+  std::vector<unsigned> pick_free_cores(const std::vector<unsigned>& candidates, std::size_t count,
+                                        double memory, const std::vector<bool>& avoid) const {
+    std::vector<unsigned> free;
+    for (unsigned c : candidates)
+      if (cores_[c].state == CoreState::free) free.push_back(c);
+    if (free.size() < count) return {};
+    auto by_preference = [&](unsigned a, unsigned b) {
+      return std::make_pair(static_cast<bool>(avoid[a]), a) <
+             std::make_pair(static_cast<bool>(avoid[b]), b);
+    };
+    std::stable_sort(free.begin(), free.end(), by_preference);
+    for (const bool need_room : {true, false}) {
+      std::vector<unsigned> best;
+      std::size_t best_avoided = kNone;
+      for (const NumaNode& node : machine_.numa_nodes) {
+        if (need_room && !node_has_room(static_cast<int>(node.index), memory)) continue;
+        std::vector<unsigned> in_node;
+        for (unsigned c : free)
+          if (machine_.cores[c].numa_node == static_cast<int>(node.index)) in_node.push_back(c);
+        if (in_node.size() < count) continue;
+        in_node.resize(count);
+        const auto avoided = static_cast<std::size_t>(
+            std::count_if(in_node.begin(), in_node.end(), [&](unsigned c) { return avoid[c]; }));
+        if (avoided < best_avoided) {
+          best = in_node;
+          best_avoided = avoided;
+        }
+      }
+      if (!best.empty()) {
+        std::sort(best.begin(), best.end());
+        return best;
+      }
+    }
+    free.resize(count);
+    std::sort(free.begin(), free.end());
+    return free;
+  }
+
+  int common_node(const std::vector<unsigned>& cores) const {
+    if (cores.empty()) return -1;
+    const int node = machine_.cores[cores.front()].numa_node;
+    for (unsigned c : cores)
+      if (machine_.cores[c].numa_node != node) return -1;
+    return node;
+  }
+
+  bool memory_known(int node) const {
+    if (node >= 0) return machine_.numa_nodes[static_cast<std::size_t>(node)].memory > 0;
+    return !machine_.numa_nodes.empty() &&
+           std::all_of(machine_.numa_nodes.begin(), machine_.numa_nodes.end(),
+                       [](const NumaNode& n) { return n.memory > 0; });
+  }
+
+  double memory_left(int node) const {
+    if (node >= 0)
+      return static_cast<double>(machine_.numa_nodes[static_cast<std::size_t>(node)].memory) -
+             node_used_[static_cast<std::size_t>(node)];
+    return static_cast<double>(machine_.memory()) -
+           std::accumulate(node_used_.begin(), node_used_.end(), 0.0) - unbound_used_;
+  }
+
+  bool node_has_room(int node, double memory) const {
+    return !(memory > 0) || !memory_known(node) || memory <= memory_left(node) + 0.5;
+  }
+
+  // "NUMA node 0 has 32Gi (12Gi left after 'a')" or "the machine has 64Gi".
+  std::string describe_memory(int node) const {
+    if (node < 0)
+      return "the machine has " + format_bytes(static_cast<double>(machine_.memory())) +
+             (unbound_used_ > 0 || memory_left(node) < static_cast<double>(machine_.memory())
+                  ? " (" + format_bytes(std::max(0.0, memory_left(node))) + " left)"
+                  : "");
+    const auto index = static_cast<std::size_t>(node);
+    std::string text = "NUMA node " + std::to_string(node) + " has " +
+                       format_bytes(static_cast<double>(machine_.numa_nodes[index].memory));
+    if (!node_users_[index].empty())
+      text += " (" + format_bytes(std::max(0.0, memory_left(node))) + " left after " +
+              join(node_users_[index], ", ") + ")";
+    return text;
+  }
+
+  void take_memory(int node, double memory, const std::string& who) {
+    if (!(memory > 0)) return;
+    if (node >= 0) {
+      node_used_[static_cast<std::size_t>(node)] += memory;
+      node_users_[static_cast<std::size_t>(node)].push_back(who);
+    } else {
+      unbound_used_ += memory;
+    }
+  }
+
+  // Charges a dedicated worker's memory to its node, or reports that it does not fit.
+  void charge_memory(std::size_t u, int node) {
+    const double memory = units_[u].total.memory;
+    if (node_has_room(node, memory)) {
+      take_memory(node, memory, mention(u));
+      return;
+    }
+    errors_.push_back(asks(u) + "memory=" + format_quantity(memory) + " but " +
+                      describe_memory(node));
+  }
+
+  std::size_t add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores,
+                         bool dedicated) {
+    WorkerDraft draft;
+    draft.units = std::move(units);
+    draft.cores = std::move(cores);
+    draft.dedicated = dedicated;
+    for (std::size_t u : draft.units) {
+      units_[u].worker = workers_.size();
+      for (unsigned g : units_[u].gpus)
+        if (std::find(draft.gpus.begin(), draft.gpus.end(), g) == draft.gpus.end())
+          draft.gpus.push_back(g);
+    }
+    workers_.push_back(std::move(draft));
+    return workers_.size() - 1;
+  }
+
+  void place_gpu_unit_with_cores(std::size_t u) {
+    Unit& unit = units_[u];
+    if (unit.gpus.empty()) return;  // its GPU demand already failed
+    const std::vector<unsigned> near = cores_near(unit.gpus);
+    const double need = std::ceil(unit.total.cpu);
+    std::vector<unsigned> chosen;
+    if (need <= static_cast<double>(near.size()))
+      chosen = pick_free_cores(near, static_cast<std::size_t>(need), unit.total.memory,
+                               wanted_by_gpu_units());
+    if (chosen.empty()) {
+      const auto free = std::count_if(
+          near.begin(), near.end(), [&](unsigned c) { return cores_[c].state == CoreState::free; });
+      std::string line =
+          asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
+          " with gpu=" + format_quantity(unit.total.gpu) + " but " +
+          (near.size() == 1 ? "1 core is" : std::to_string(near.size()) + " cores are") + " near " +
+          gpu_names(unit.gpus);
+      if (static_cast<std::size_t>(free) < near.size())
+        line += " and only " + std::to_string(free) + " remain after " + owners_of(near);
+      errors_.push_back(line);
+      return;
+    }
+    for (unsigned c : chosen)
+      cores_[c] = CoreUse{CoreState::exclusive, u, 1};
+    unit.cores = chosen;
+    charge_memory(u, common_node(chosen));
+    add_worker({u}, chosen, true);
+  }
+
+  void place_dedicated_unit(std::size_t u) {
+    Unit& unit = units_[u];
+    const double need = std::ceil(unit.total.cpu);
+    std::vector<unsigned> all(machine_.cores.size());
+    std::iota(all.begin(), all.end(), 0U);
+    std::vector<unsigned> chosen;
+    if (need <= static_cast<double>(all.size()))
+      chosen = pick_free_cores(all, static_cast<std::size_t>(need), unit.total.memory,
+                               wanted_by_gpu_units());
+    if (chosen.empty()) {
+      const std::string ask = asks(u) + "cpu=" + format_quantity(unit.total.cpu);
+      const auto free = std::count_if(cores_.begin(), cores_.end(),
+                                      [](const CoreUse& c) { return c.state == CoreState::free; });
+      if (need > static_cast<double>(all.size()))
+        errors_.push_back(ask + " but the machine has " + std::to_string(all.size()) +
+                          (all.size() == 1 ? " core" : " cores"));
+      else
+        errors_.push_back(ask + " but only " + std::to_string(free) + " of the machine's " +
+                          std::to_string(all.size()) + " cores remain after " + owners_of(all));
+      return;
+    }
+    for (unsigned c : chosen)
+      cores_[c] = CoreUse{CoreState::exclusive, u, 1};
+    unit.cores = chosen;
+    charge_memory(u, common_node(chosen));
+    add_worker({u}, chosen, true);
+  }
+
+  void place_gpu_unit_sharing_core(std::size_t u) {
+    Unit& unit = units_[u];
+    if (unit.gpus.empty()) return;  // its GPU demand already failed
+    const std::vector<unsigned> near = cores_near(unit.gpus);
+    std::size_t best = kNone;
+    for (unsigned c : near)
+      if (cores_[c].state == CoreState::free) {
+        best = c;
+        break;
+      }
+    if (best == kNone)
+      for (unsigned c : near)
+        if (cores_[c].state == CoreState::shared_with_gpu &&
+            (best == kNone || cores_[c].users < cores_[best].users))
+          best = c;
+    if (best == kNone) {
+      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      if (near.empty())
+        errors_.push_back(ask + " but no usable core is near " + gpu_names(unit.gpus));
+      else
+        errors_.push_back(ask + " but every core near " + gpu_names(unit.gpus) +
+                          " is dedicated to " + owners_of(near));
+      return;
+    }
+    const auto core = static_cast<unsigned>(best);
+    cores_[core].state = CoreState::shared_with_gpu;
+    ++cores_[core].users;
+    unit.cores = {core};
+    charge_memory(u, machine_.cores[core].numa_node);
+    add_worker({u}, {core}, true);
+  }
+
+  void place_pool() {
+    std::vector<std::size_t> pool;
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].pooled()) pool.push_back(u);
+    if (pool.empty()) return;
+
+    std::vector<unsigned> pool_cores;
+    for (unsigned c = 0; c < cores_.size(); ++c)
+      if (cores_[c].state == CoreState::free) pool_cores.push_back(c);
+    if (pool_cores.empty())  // share the cores of fractional-cpu GPU workers
+      for (unsigned c = 0; c < cores_.size(); ++c)
+        if (cores_[c].state == CoreState::shared_with_gpu) pool_cores.push_back(c);
+    if (pool_cores.empty()) {
+      std::vector<unsigned> all(machine_.cores.size());
+      std::iota(all.begin(), all.end(), 0U);
+      for (std::size_t u : pool)
+        errors_.push_back(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
+                          " but no core remains: the machine's " + std::to_string(all.size()) +
+                          (all.size() == 1 ? " core is" : " cores are") + " dedicated to " +
+                          owners_of(all));
+      return;
+    }
+
+    const std::vector<std::vector<std::size_t>> strands = pool_strands(pool);
+    const std::vector<std::set<std::size_t>> siblings = strand_siblings(strands);
+    const std::size_t wanted = input_.workers.value_or(pool_cores.size());
+    const std::size_t count = std::min(wanted, strands.size());
+
+    std::vector<std::vector<std::size_t>> members(count);  // strands per pool worker
+    std::vector<double> load(count, 0.0);
+    auto weight = [&](std::size_t s) {
+      double sum = 0;
+      for (std::size_t u : strands[s])
+        sum += units_[u].total.cpu;
+      return sum;
+    };
+    for (std::size_t s = 0; s < strands.size(); ++s) {
+      std::size_t target = s;
+      if (s >= count) {
+        // Fewest fan-out siblings first (they should run in parallel), then the lightest.
+        auto score = [&](std::size_t w) {
+          const auto conflicts = std::count_if(members[w].begin(), members[w].end(),
+                                               [&](std::size_t o) { return siblings[s].count(o); });
+          return std::make_tuple(conflicts, load[w], w);
+        };
+        target = 0;
+        for (std::size_t w = 1; w < count; ++w)
+          if (score(w) < score(target)) target = w;
+      }
+      members[target].push_back(s);
+      load[target] += weight(s);
+    }
+
+    for (std::size_t w = 0; w < count; ++w) {
+      std::vector<std::size_t> units;
+      for (std::size_t s : members[w])
+        units.insert(units.end(), strands[s].begin(), strands[s].end());
+      std::sort(units.begin(), units.end());
+      double memory = 0;
+      for (std::size_t u : units)
+        memory += units_[u].total.memory;
+      const unsigned core = pick_pool_core(pool_cores, units, memory);
+      ++cores_[core].users;
+      add_worker(units, {core}, false);
+    }
+  }
+
+  // The least used pool core, in order, whose node has room for `memory`.
+  unsigned pick_pool_core(const std::vector<unsigned>& pool_cores,
+                          const std::vector<std::size_t>& units, double memory) {
+    std::vector<unsigned> order = pool_cores;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](unsigned a, unsigned b) { return cores_[a].users < cores_[b].users; });
+    for (unsigned c : order) {
+      const int node = machine_.cores[c].numa_node;
+      if (node_has_room(node, memory)) {
+        std::vector<std::string> names;
+        for (std::size_t u : units)
+          if (units_[u].total.memory > 0) names.push_back(mention(u));
+        take_memory(node, memory, join(names, ", "));
+        return c;
+      }
+    }
+    std::set<int> nodes;
+    for (unsigned c : pool_cores)
+      nodes.insert(machine_.cores[c].numa_node);
+    std::vector<std::string> states;
+    for (int node : nodes)
+      states.push_back(describe_memory(node));
+    std::vector<std::size_t> hungry;
+    for (std::size_t u : units)
+      if (units_[u].total.memory > 0) hungry.push_back(u);
+    if (hungry.size() == 1) {
+      errors_.push_back(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
+                        join(states, ", "));
+    } else {
+      std::vector<std::string> names;
+      for (std::size_t u : hungry)
+        names.push_back(mention(u));
+      errors_.push_back(join(names, ", ") + " share a worker and ask for memory=" +
+                        format_quantity(memory) + " together but " + join(states, ", "));
+    }
+    return order.front();
+  }
+
+  // Pool units joined along chain links (a -> b where a has one output and b one input), each
+  // strand ascending, strands ordered by their first unit.
+  std::vector<std::vector<std::size_t>> pool_strands(const std::vector<std::size_t>& pool) const {
+    std::set<std::pair<std::size_t, std::size_t>> links;
+    for (const auto& [source, target] : input_.edges) {
+      const std::size_t from = unit_of_[source];
+      const std::size_t to = unit_of_[target];
+      if (from != to) links.emplace(from, to);
+    }
+    std::vector<std::size_t> outputs(units_.size(), 0);
+    std::vector<std::size_t> inputs(units_.size(), 0);
+    for (const auto& [from, to] : links) {
+      ++outputs[from];
+      ++inputs[to];
+    }
+    std::vector<std::size_t> parent(units_.size());
+    std::iota(parent.begin(), parent.end(), std::size_t{0});
+    auto root = [&](std::size_t u) {
+      while (parent[u] != u)
+        u = parent[u] = parent[parent[u]];
+      return u;
+    };
+    for (const auto& [from, to] : links)
+      if (units_[from].pooled() && units_[to].pooled() && outputs[from] == 1 && inputs[to] == 1) {
+        const std::size_t a = root(from);
+        const std::size_t b = root(to);
+        if (a != b) parent[std::max(a, b)] = std::min(a, b);
+      }
+    std::map<std::size_t, std::vector<std::size_t>> by_root;
+    for (std::size_t u : pool)
+      by_root[root(u)].push_back(u);
+    std::vector<std::vector<std::size_t>> strands;
+    for (auto& [first, members] : by_root)
+      strands.push_back(std::move(members));
+    std::sort(strands.begin(), strands.end());
+    return strands;
+  }
+
+  // For each strand, the strands that share a source with it (fan-out siblings).
+  std::vector<std::set<std::size_t>> strand_siblings(
+      const std::vector<std::vector<std::size_t>>& strands) const {
+    std::vector<std::size_t> strand_of(units_.size(), kNone);
+    for (std::size_t s = 0; s < strands.size(); ++s)
+      for (std::size_t u : strands[s])
+        strand_of[u] = s;
+    std::map<std::size_t, std::set<std::size_t>> targets;  // source unit -> target strands
+    for (const auto& [source, target] : input_.edges) {
+      const std::size_t s = strand_of[unit_of_[target]];
+      if (s != kNone && unit_of_[source] != unit_of_[target]) targets[unit_of_[source]].insert(s);
+    }
+    std::vector<std::set<std::size_t>> siblings(strands.size());
+    for (const auto& [source, group] : targets)
+      for (std::size_t a : group)
+        for (std::size_t b : group)
+          if (a != b) siblings[a].insert(b);
+    return siblings;
+  }
+
+  Plan assemble() {
+    // Workers in the order of their first component.
+    std::vector<std::size_t> order(workers_.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    auto first_component = [&](std::size_t w) {
+      std::size_t first = kNone;
+      for (std::size_t u : workers_[w].units)
+        first = std::min(first, units_[u].components.front());
+      return first;
+    };
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return first_component(a) < first_component(b);
+    });
+
+    Plan plan;
+    plan.machine = machine_.summary();
+    plan.worker_of.assign(input_.components.size(), kNone);
+    for (std::size_t position = 0; position < order.size(); ++position) {
+      const WorkerDraft& draft = workers_[order[position]];
+      WorkerPlan worker;
+      worker.index = position;
+      worker.name = "w" + std::to_string(position);
+      for (std::size_t u : draft.units) {
+        if (!units_[u].label.empty()) {
+          worker.name = units_[u].label;
+          break;
+        }
+      }
+      worker.cores = draft.cores;
+      std::sort(worker.cores.begin(), worker.cores.end());
+      for (unsigned c : worker.cores)
+        worker.pus.insert(worker.pus.end(), machine_.cores[c].pus.begin(),
+                          machine_.cores[c].pus.end());
+      std::sort(worker.pus.begin(), worker.pus.end());
+      worker.numa_node = common_node(worker.cores);
+      for (unsigned g : draft.gpus)
+        worker.gpus.push_back(machine_.gpus[g].name);
+      for (std::size_t u : draft.units)
+        for (std::size_t c : units_[u].components) {
+          worker.components.push_back(c);
+          plan.worker_of[c] = position;
+        }
+      std::sort(worker.components.begin(), worker.components.end());
+      worker.dedicated = draft.dedicated;
+      plan.workers.push_back(std::move(worker));
+    }
+    return plan;
+  }
+};
+
+}  // namespace
+
+Plan plan_placement(const Machine& machine, const PlacementInput& input) {
+  return Planner(machine, input).run();
+}
+
+std::string Plan::to_string(const std::vector<PlacementRequest>& components) const {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"component", "type", "worker", "cpuset", "numa", "gpu"});
+  for (std::size_t c = 0; c < components.size() && c < worker_of.size(); ++c) {
+    const WorkerPlan& worker = workers.at(worker_of[c]);
+    rows.push_back({components[c].component, components[c].type, worker.name, ranges(worker.pus),
+                    worker.numa_node >= 0 ? std::to_string(worker.numa_node) : "-",
+                    worker.gpus.empty() ? "-" : join(worker.gpus, ",")});
+  }
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
+    text += line + "\n";
+  }
+  text += "\n";
+  for (const WorkerPlan& worker : workers) {
+    std::vector<std::string> names;
+    for (std::size_t c : worker.components)
+      names.push_back(c < components.size() ? components[c].component : std::to_string(c));
+    text += "worker " + worker.name + ": " + (worker.cores.size() == 1 ? "core " : "cores ") +
+            ranges(worker.cores) + " (PUs " + ranges(worker.pus) + "), " +
+            (worker.numa_node >= 0 ? "NUMA node " + std::to_string(worker.numa_node)
+                                   : std::string("no single NUMA node")) +
+            (worker.dedicated ? ", dedicated" : ", shared") +
+            (worker.gpus.empty() ? std::string() : ", GPU " + join(worker.gpus, ",")) + "; " +
+            join(names, ", ") + "\n";
+  }
+  text += "machine: " + machine + "\n";
+  return text;
+}
+
+}  // namespace patchbay::detail

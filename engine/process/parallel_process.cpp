@@ -1,0 +1,461 @@
+#include <patchbay/parallel_process.hpp>
+#include <patchbay/registry.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "channel/ring.hpp"
+#include "process/instantiate.hpp"
+#include "process/parallel_runtime.hpp"
+#include "process/run_state.hpp"
+#include "shm/futex.hpp"
+
+namespace patchbay {
+
+namespace detail {
+
+namespace {
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// How long failed or stopped workers get to unwind before they are killed.
+constexpr auto grace_period = std::chrono::milliseconds(500);
+// How often the supervisor looks at the workers when none has exited.
+constexpr int supervise_poll_ms = 10;
+
+std::string cpuset_text(const std::vector<unsigned>& pus) {
+  std::string out;
+  for (std::size_t i = 0; i < pus.size();) {
+    std::size_t j = i;
+    while (j + 1 < pus.size() && pus[j + 1] == pus[j] + 1)
+      ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(pus[i]);
+    if (j > i) out += "-" + std::to_string(pus[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string signal_text(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  const char* description = strsignal(signal);
+  return std::string(abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal)) +
+         " (" + (description ? description : "unknown") + ")";
+}
+
+}  // namespace
+
+ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
+                                     std::vector<ConnectorSpec> connectors, ProcessOptions options,
+                                     const std::vector<SourceLocation>& locations) {
+  ParallelModel model;
+  model.components = std::move(components);
+  model.connectors = std::move(connectors);
+  model.options = std::move(options);
+  std::vector<Component*> raw;
+  for (auto& c : model.components)
+    raw.push_back(c.get());
+  model.wiring = build_wiring(raw, model.connectors, model.options, locations);
+
+  std::string topology = model.options.topology;
+  if (topology.empty()) {
+    if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology = env;
+  }
+  model.machine = load_machine(topology);
+  PlacementInput input;
+  for (const auto& c : model.components) {
+    input.components.push_back({c->name(), c->type_name(), c->resources(), c->worker_label()});
+  }
+  for (const Wire& w : model.wiring.wires)
+    input.edges.emplace_back(w.source_component, w.target_component);
+  if (model.options.workers != 0) input.workers = model.options.workers;
+  input.custom_capacities = model.options.custom_resources;
+  model.requests = input.components;
+  model.plan = plan_placement(model.machine, input);
+  return model;
+}
+
+ParallelRuntime::ParallelRuntime(ParallelModel model) : model_(std::move(model)) {
+  const auto& wires = model_.wiring.wires;
+  std::size_t ring_bytes = 0;
+  for (const Wire& w : wires)
+    ring_bytes += channel::Ring::bytes_required(w.capacity) + 64;
+  const std::size_t workers = model_.plan.workers.size();
+  arena_ = std::make_unique<Arena>(
+      Arena::bytes_needed(workers, model_.components.size(), wires.size(), ring_bytes), workers,
+      model_.components.size(), wires.size());
+  for (std::size_t i = 0; i < wires.size(); ++i) {
+    const std::uint64_t offset = arena_->allocate(channel::Ring::bytes_required(wires[i].capacity));
+    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity);
+    arena_->channel(i).ring_offset = offset;
+  }
+  for (std::size_t c = 0; c < model_.components.size(); ++c) {
+    arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
+  }
+  start_workers();
+}
+
+void ParallelRuntime::start_workers() {
+  supervisor_pid_ = getpid();
+  // Whatever the caller buffered must not be written twice, once by each process.
+  std::fflush(nullptr);
+  children_.resize(model_.plan.workers.size());
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    if (model_.plan.workers[w].components.empty()) continue;
+    const pid_t pid = fork();
+    if (pid < 0) {
+      const int error = errno;
+      abort_workers();
+      reap_all_after_grace();
+      throw Error(std::string("cannot fork a worker: ") + std::strerror(error));
+    }
+    if (pid == 0) worker_main(w);
+    children_[w].pid = pid;
+    children_[w].pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  }
+}
+
+ParallelRuntime::~ParallelRuntime() {
+  const bool any_alive = std::any_of(children_.begin(), children_.end(),
+                                     [](const Child& c) { return c.pid > 0 && !c.reaped; });
+  if (any_alive) {
+    // Never run (or run() threw): tell the workers to leave, then reap them.
+    atomic_word(arena_->header().go).store(2, std::memory_order_release);
+    futex_wake_all(&arena_->header().go);
+    abort_workers();
+    reap_all_after_grace();
+  }
+  for (Child& c : children_) {
+    if (c.pidfd >= 0) close(c.pidfd);
+  }
+}
+
+void ParallelRuntime::wake_workers() noexcept {
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    WorkerControl& control = arena_->worker(w);
+    // Seq-cst pairs with the worker's store to `sleeping` and re-load of the sequence: either
+    // it sees the new sequence and does not sleep, or we see it sleeping and wake it.
+    atomic_word(control.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(&control.wake_sequence);
+  }
+}
+
+void ParallelRuntime::stop() noexcept {
+  atomic_word(arena_->header().stop).store(1, std::memory_order_release);
+  wake_workers();
+}
+
+void ParallelRuntime::abort_workers() noexcept {
+  atomic_word(arena_->header().abort).store(1, std::memory_order_release);
+  wake_workers();
+}
+
+bool ParallelRuntime::reap(Child& child, bool block) {
+  if (child.pid <= 0 || child.reaped) return true;
+  int status = 0;
+  const pid_t done = waitpid(child.pid, &status, block ? 0 : WNOHANG);
+  if (done != child.pid) return false;
+  child.reaped = true;
+  child.wait_status = status;
+  return true;
+}
+
+void ParallelRuntime::reap_all_after_grace() {
+  const auto deadline = std::chrono::steady_clock::now() + grace_period;
+  for (Child& c : children_) {
+    while (!reap(c, false)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(c.pid, SIGKILL);
+        reap(c, true);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+}
+
+std::string ParallelRuntime::describe_worker(std::size_t worker) const {
+  const WorkerPlan& plan = model_.plan.workers[worker];
+  return "worker " + plan.name + " (pid " + std::to_string(children_[worker].pid) + ", cpuset " +
+         cpuset_text(plan.pus) + ")";
+}
+
+std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
+                                           std::string& component, std::string& type) const {
+  std::string cause = WIFSIGNALED(wait_status)
+                          ? "died of " + signal_text(WTERMSIG(wait_status))
+                          : "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  // The component that was stepping (or initialising) when its worker went down.
+  std::string names;
+  for (std::size_t c : model_.plan.workers[worker].components) {
+    const auto status = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    if (component.empty() && (status == Status::running || status == Status::init)) {
+      component = model_.components[c]->name();
+      type = model_.components[c]->type_name();
+    }
+    names += (names.empty() ? "'" : ", '") + model_.components[c]->name() + "'";
+  }
+  if (component.empty()) {
+    const std::size_t first = model_.plan.workers[worker].components.front();
+    component = model_.components[first]->name();
+    type = model_.components[first]->type_name();
+  }
+  return describe_worker(worker) + " " + cause + " while running '" + component +
+         "' (its components: " + names + ")";
+}
+
+bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) const {
+  bool all_idle = true;
+  bool any_live = false;
+  std::vector<std::uint32_t> sequences(children_.size(), 0);
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    const Child& c = children_[w];
+    if (c.pid <= 0 || c.reaped) continue;
+    any_live = true;
+    WorkerControl& control = arena_->worker(w);
+    const std::uint32_t sequence =
+        atomic_word(control.wake_sequence).load(std::memory_order_acquire);
+    sequences[w] = sequence;
+    const bool idle =
+        atomic_word(control.sleeping).load(std::memory_order_acquire) != 0 &&
+        atomic_word(control.idle_sequence).load(std::memory_order_acquire) == sequence;
+    all_idle = all_idle && idle;
+  }
+  // Idle everywhere twice in a row with nothing woken in between: nobody can make progress.
+  const bool stuck = any_live && all_idle && sequences == last_sequences;
+  last_sequences = all_idle ? sequences : std::vector<std::uint32_t>{};
+  return stuck;
+}
+
+void ParallelRuntime::run() {
+  Status expected = Status::created;
+  if (!status_.compare_exchange_strong(expected, Status::running)) {
+    throw Error("ParallelProcess::run() may be called only once");
+  }
+  started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+  ArenaHeader& header = arena_->header();
+  // Release pairs with the workers' acquire on `go`: the arena is fully formatted.
+  atomic_word(header.go).store(1, std::memory_order_release);
+  futex_wake_all(&header.go);
+  supervise();
+}
+
+void ParallelRuntime::supervise() {
+  ArenaHeader& header = arena_->header();
+  std::optional<Failure> failure;
+  std::optional<std::chrono::steady_clock::time_point> kill_deadline;
+  std::vector<std::uint32_t> idle_sequences;
+  auto begin_abort = [&] {
+    if (kill_deadline) return;
+    abort_workers();
+    kill_deadline = std::chrono::steady_clock::now() + grace_period;
+  };
+  while (true) {
+    std::vector<pollfd> fds;
+    for (const Child& c : children_) {
+      if (c.pid > 0 && !c.reaped && c.pidfd >= 0) fds.push_back({c.pidfd, POLLIN, 0});
+    }
+    bool any_live = false;
+    for (std::size_t w = 0; w < children_.size(); ++w) {
+      Child& c = children_[w];
+      if (c.pid <= 0 || c.reaped) continue;
+      if (!reap(c, false)) {
+        any_live = true;
+        continue;
+      }
+      const int st = c.wait_status;
+      const bool reported = WIFEXITED(st) && WEXITSTATUS(st) == 3;
+      if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || reported) {
+        if (reported) begin_abort();
+        continue;
+      }
+      // Died without a report: a signal, or exit() from a component.
+      if (!failure &&
+          atomic_word(header.failed_worker).load(std::memory_order_acquire) == no_worker) {
+        Failure f;
+        f.message = crash_message(w, st, f.component, f.type);
+        failure = f;
+      }
+      begin_abort();
+    }
+    if (!any_live) break;
+    if (atomic_word(header.failed_worker).load(std::memory_order_acquire) != no_worker)
+      begin_abort();
+    if (!kill_deadline && deadlocked(idle_sequences)) {
+      std::string waits;
+      for (std::size_t c = 0; c < model_.components.size(); ++c) {
+        if (static_cast<Status>(read_counter_word(arena_->component(c).status)) != Status::waiting)
+          continue;
+        waits += (waits.empty() ? "'" : "; '") + model_.components[c]->name() + "' in " +
+                 model_.plan.workers[model_.plan.worker_of[c]].name;
+      }
+      failure = Failure{"", "",
+                        "deadlock: every component is waiting (" + waits +
+                            "); raise the capacity of a connector on the cycle or give "
+                            "fewer initial values"};
+      begin_abort();
+    }
+    if (kill_deadline && std::chrono::steady_clock::now() > *kill_deadline) {
+      for (Child& c : children_) {
+        if (c.pid > 0 && !c.reaped) kill(c.pid, SIGKILL);
+      }
+    }
+    if (fds.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(supervise_poll_ms));
+    } else {
+      poll(fds.data(), fds.size(), supervise_poll_ms);
+    }
+  }
+  finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+
+  const std::uint32_t reporter = atomic_word(header.failed_worker).load(std::memory_order_acquire);
+  if (reporter != no_worker &&
+      !(failure && failure->component.empty() && !failure->message.empty() &&
+        failure->message.rfind("deadlock", 0) == 0)) {
+    const WorkerControl& control = arena_->worker(reporter);
+    Failure f{control.component, control.type, control.message};
+    if (!f.component.empty()) f.message += " (in " + describe_worker(reporter) + ")";
+    failure = f;
+  }
+  bool any_stopped = false;
+  for (std::size_t c = 0; c < model_.components.size(); ++c) {
+    const auto s = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    any_stopped = any_stopped || s == Status::stopped;
+  }
+  status_.store(failure       ? Status::failed
+                : any_stopped ? Status::stopped
+                              : Status::completed,
+                std::memory_order_release);
+  if (failure) {
+    if (failure->component.empty()) throw Error(failure->message);
+    throw ComponentFailure(failure->component, failure->type, failure->message);
+  }
+}
+
+std::vector<ComponentStats> ParallelRuntime::component_stats() const {
+  std::vector<ComponentStats> out;
+  for (std::size_t i = 0; i < model_.components.size(); ++i) {
+    const Component& c = *model_.components[i];
+    const ComponentSlot& slot = arena_->component(i);
+    const ComponentCounters& k = slot.counters;
+    ComponentStats s;
+    s.name = c.name();
+    s.type = c.type_name();
+    s.status = static_cast<Status>(read_counter_word(slot.status));
+    s.steps = read_counter(k.steps);
+    s.messages_in = read_counter(k.messages_in);
+    s.messages_out = read_counter(k.messages_out);
+    s.bytes_in = read_counter(k.bytes_in);
+    s.bytes_out = read_counter(k.bytes_out);
+    s.time_in_step = std::chrono::nanoseconds(read_counter(k.step_ns));
+    s.time_waiting = std::chrono::nanoseconds(read_counter(k.wait_ns));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ChannelStats> ParallelRuntime::channel_stats() const {
+  std::vector<ChannelStats> out;
+  for (std::size_t i = 0; i < model_.wiring.wires.size(); ++i) {
+    const Wire& wire = model_.wiring.wires[i];
+    const ChannelCounters& k = arena_->channel(i).counters;
+    ChannelStats s;
+    s.source = wire.source->owner().name() + "." + wire.source->name();
+    s.target = wire.target->owner().name() + "." + wire.target->name();
+    s.capacity = wire.capacity;
+    s.messages = read_counter(k.messages);
+    s.bytes = read_counter(k.bytes);
+    s.times_full = read_counter(k.times_full);
+    s.times_empty = read_counter(k.times_empty);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::chrono::nanoseconds ParallelRuntime::elapsed() const {
+  const auto start = started_ns_.load(std::memory_order_relaxed);
+  if (start == 0) return std::chrono::nanoseconds{0};
+  auto end = finished_ns_.load(std::memory_order_relaxed);
+  if (end == 0) end = steady_now_ns();
+  return std::chrono::nanoseconds{end - start};
+}
+
+std::vector<int> ParallelRuntime::worker_pids() const {
+  std::vector<int> out;
+  for (const Child& c : children_) {
+    if (c.pid > 0 && !c.reaped) out.push_back(c.pid);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+std::vector<SourceLocation> locations_of(const ProcessSpec& spec) {
+  std::vector<SourceLocation> out;
+  for (const auto& c : spec.components)
+    out.push_back(c.where);
+  return out;
+}
+}  // namespace
+
+ParallelProcess::ParallelProcess(std::vector<std::unique_ptr<Component>> components,
+                                 std::vector<ConnectorSpec> connectors, ProcessOptions options)
+    : runtime_(std::make_unique<detail::ParallelRuntime>(detail::prepare_parallel_model(
+          std::move(components), std::move(connectors), std::move(options), {}))) {}
+
+ParallelProcess::ParallelProcess(const ProcessSpec& spec)
+    : ParallelProcess(spec, Registry::global()) {}
+
+ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& registry)
+    : runtime_(std::make_unique<detail::ParallelRuntime>(
+          detail::prepare_parallel_model(detail::instantiate(spec, registry), spec.connectors,
+                                         spec.options, locations_of(spec)))) {}
+
+ParallelProcess::~ParallelProcess() = default;
+void ParallelProcess::run() {
+  runtime_->run();
+}
+void ParallelProcess::stop() noexcept {
+  runtime_->stop();
+}
+Status ParallelProcess::status() const {
+  return runtime_->status();
+}
+std::vector<ComponentStats> ParallelProcess::component_stats() const {
+  return runtime_->component_stats();
+}
+std::vector<ChannelStats> ParallelProcess::channel_stats() const {
+  return runtime_->channel_stats();
+}
+std::chrono::nanoseconds ParallelProcess::elapsed() const {
+  return runtime_->elapsed();
+}
+std::string ParallelProcess::plan() const {
+  return runtime_->plan_text();
+}
+std::vector<int> ParallelProcess::worker_pids() const {
+  return runtime_->worker_pids();
+}
+
+std::string plan_placement_text(const ProcessSpec& spec) {
+  const detail::ParallelModel model =
+      detail::prepare_parallel_model(detail::instantiate(spec, Registry::global()), spec.connectors,
+                                     spec.options, locations_of(spec));
+  return model.plan.to_string(model.requests);
+}
+
+}  // namespace patchbay

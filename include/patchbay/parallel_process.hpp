@@ -1,0 +1,64 @@
+// ParallelProcess: forked workers pinned to cores, fibers inside, shared-memory rings between.
+#pragma once
+
+#include <patchbay/component.hpp>
+#include <patchbay/process.hpp>
+#include <patchbay/process_spec.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace patchbay {
+
+class Registry;
+
+namespace detail {
+class ParallelRuntime;
+}
+
+/// Runs a model across cores. The constructor validates the model, plans placement (hwloc;
+/// ProcessOptions::workers, topology, wait, custom_resources), maps one anonymous shared arena
+/// and forks the workers, which wait there; run() releases them and supervises. Each worker is
+/// bound to its cores (on the real machine), runs its components as fibers, and talks to other
+/// workers through lock-free rings in the arena.
+///
+///     auto spec = patchbay::load_model("model.yaml");
+///     patchbay::ParallelProcess process(spec);   // forks here: before your threads start
+///     process.run();
+///
+/// Forking rule: construct a ParallelProcess before the program starts other threads (a fork
+/// copies only the calling thread; a lock another thread holds stays held in the child).
+/// Component constructors run in the calling process; init(), step() and teardown() run in
+/// the workers. A worker that fails (exception, signal, exit) fails the run promptly: every
+/// other worker is woken, given `grace` to unwind, then killed, and all are reaped.
+/// Destroying the object without run() ends and reaps the workers.
+class ParallelProcess final : public Process {
+ public:
+  ParallelProcess(std::vector<std::unique_ptr<Component>> components,
+                  std::vector<ConnectorSpec> connectors, ProcessOptions options = {});
+  explicit ParallelProcess(const ProcessSpec& spec);
+  ParallelProcess(const ProcessSpec& spec, const Registry& registry);
+  ~ParallelProcess() override;
+
+  void run() override;
+  void stop() noexcept override;
+  [[nodiscard]] Status status() const override;
+  [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
+  [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
+  [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
+
+  /// The placement plan as text: component, worker, cpuset, NUMA node, GPU.
+  [[nodiscard]] std::string plan() const;
+  /// Process ids of the workers (for diagnostics); empty once they are reaped.
+  [[nodiscard]] std::vector<int> worker_pids() const;
+
+ private:
+  std::unique_ptr<detail::ParallelRuntime> runtime_;
+};
+
+/// Validates a model and prints where each component would run, without forking anything.
+/// Throws ModelError for an invalid model or one that cannot be placed.
+std::string plan_placement_text(const ProcessSpec& spec);
+
+}  // namespace patchbay
