@@ -68,12 +68,21 @@ struct GpuGroup {
   std::string cuda_name;
 };
 
-void read_cores(hwloc_topology_t topology, Machine& machine, std::vector<Bitmap>& core_sets) {
-  hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(topology);
+void read_cores(hwloc_topology_t topology, bool this_system, Machine& machine,
+                std::vector<Bitmap>& core_sets) {
+  Bitmap usable = make_bitmap();
+  hwloc_bitmap_copy(usable.get(), hwloc_topology_get_allowed_cpuset(topology));
+  if (this_system) {
+    // The cgroup allows these; `taskset` or a parent's binding may narrow them further.
+    Bitmap bound = make_bitmap();
+    if (hwloc_get_cpubind(topology, bound.get(), HWLOC_CPUBIND_PROCESS) == 0 &&
+        hwloc_bitmap_intersects(bound.get(), usable.get()))
+      hwloc_bitmap_and(usable.get(), usable.get(), bound.get());
+  }
   hwloc_obj_t current_core = nullptr;
   for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, nullptr); pu != nullptr;
        pu = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PU, pu)) {
-    if (!hwloc_bitmap_isset(allowed, pu->os_index)) continue;
+    if (!hwloc_bitmap_isset(usable.get(), pu->os_index)) continue;
     // A topology without Core objects: each PU is a core of its own.
     hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topology, HWLOC_OBJ_CORE, pu);
     if (core == nullptr || core != current_core || machine.cores.empty()) {
@@ -152,6 +161,13 @@ void read_gpus(hwloc_topology_t topology, Machine& machine, const std::vector<Bi
     Gpu gpu;
     gpu.name = group.cuda_name.empty() ? group.names.front() : group.cuda_name;
     gpu.devices = group.names;
+    if (group.pci != nullptr) {
+      const auto& attr = group.pci->attr->pcidev;
+      char bus_id[32];
+      std::snprintf(bus_id, sizeof bus_id, "%04x:%02x:%02x.%01x", attr.domain, attr.bus, attr.dev,
+                    attr.func);
+      gpu.pci_bus_id = bus_id;
+    }
     hwloc_obj_t ancestor = hwloc_get_non_io_ancestor_obj(topology, group.first);
     if (ancestor != nullptr && ancestor->cpuset != nullptr)
       for (const Core& core : machine.cores)
@@ -202,8 +218,10 @@ std::string Machine::summary() const {
                      plural(pu_count(), "PU", "PUs") + ", " +
                      plural(numa_nodes.size(), "NUMA node", "NUMA nodes");
   if (!numa_nodes.empty() && memory() > 0) {
+    // Equal as printed: real nodes differ by the few megabytes the firmware keeps.
+    const std::string first = format_bytes(static_cast<double>(numa_nodes.front().memory));
     const bool equal = std::all_of(numa_nodes.begin(), numa_nodes.end(), [&](const NumaNode& n) {
-      return n.memory == numa_nodes.front().memory;
+      return n.memory > 0 && format_bytes(static_cast<double>(n.memory)) == first;
     });
     if (equal) {
       text += " (" + format_bytes(static_cast<double>(numa_nodes.front().memory)) +
@@ -245,7 +263,13 @@ Machine load_machine(const std::string& source) {
 
   Machine machine;
   machine.source = source.empty() ? "this machine" : source;
-  if (!source.empty()) {
+  if (source.empty()) {
+    // Components that would start GPU drivers (and their threads) in the supervisor before it
+    // forks; GPUs stay visible through sysfs (card*, renderD*) and NVML. "pci" (libpciaccess)
+    // leaks on every load and adds nothing to Linux's own sysfs PCI discovery.
+    for (const char* component : {"cuda", "opencl", "levelzero", "gl", "pci"})
+      (void)hwloc_topology_set_components(raw, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, component);
+  } else {
     std::error_code error;
     if (std::filesystem::is_regular_file(source, error)) {
       if (hwloc_topology_set_xml(raw, source.c_str()) != 0)
@@ -264,7 +288,7 @@ Machine load_machine(const std::string& source) {
   machine.packages =
       static_cast<unsigned>(std::max(0, hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_PACKAGE)));
   std::vector<Bitmap> core_sets;
-  read_cores(raw, machine, core_sets);
+  read_cores(raw, machine.is_this_system, machine, core_sets);
   if (machine.cores.empty()) cannot_load(machine.source, "it has no usable core");
   read_numa_nodes(raw, machine, core_sets);
   read_gpus(raw, machine, core_sets);

@@ -27,9 +27,10 @@ struct NumaNode {
 
 /// One physical GPU, however many OS devices (cuda0, opencl0d0, nvml0, card0) hwloc shows for it.
 struct Gpu {
-  std::string name;                   ///< the CUDA name if there is one ("cuda0"), else the first
-  std::vector<std::string> devices;   ///< every OS device name hwloc shows for it
-  int numa_node = -1;                 ///< the single NUMA node it is attached to, -1 if not one
+  std::string name;                  ///< the CUDA name if there is one ("cuda0"), else the first
+  std::vector<std::string> devices;  ///< every OS device name hwloc shows for it
+  std::string pci_bus_id;  ///< "0000:84:00.0": the function of its first device; "" off PCI
+  int numa_node = -1;      ///< the single NUMA node it is attached to, -1 if not one
   std::vector<unsigned> local_cores;  ///< indexes into Machine::cores, near the GPU
 };
 
@@ -53,14 +54,16 @@ struct Machine {
   [[nodiscard]] std::string summary() const;
 };
 
-/// Loads a machine. `source` empty: this machine, restricted to the cores in this process's
-/// allowed cpuset. The path of an existing file: an hwloc XML export. Anything else: an hwloc
-/// synthetic description ("pack:2 numa:1 core:8 pu:2"). I/O devices are kept so GPUs are seen;
-/// OS devices under one PCI device (functions of one card included) are one GPU, and display
-/// adapters of BMCs and virtual machines showing only a DRM device are not GPUs. A synthetic
-/// topology has none.
-/// Throws ModelError "topology '<source>' cannot be loaded: <why>".
-/// Thread-safety: safe to call concurrently.
+/// Loads a machine. `source` empty: this machine, restricted to the PUs this process may use
+/// (its cgroup's cpuset, narrowed by its current CPU binding, e.g. under `taskset`). The path of an
+/// existing file: an hwloc XML export. Anything else: an hwloc synthetic description ("pack:2
+/// numa:1 core:8 pu:2"). I/O devices are kept so GPUs are seen; for this machine, hwloc's cuda,
+/// opencl, levelzero and gl components are left out (they would start GPU drivers, and their
+/// threads, in a process about to fork), so its GPUs show as sysfs DRM devices (card1, renderD128)
+/// or NVML ones (nvml0) and XML files keep their names; OS devices under one PCI device (functions
+/// of one card included) are one GPU, and display adapters of BMCs and virtual machines showing
+/// only a DRM device are not GPUs. A synthetic topology has none. Throws ModelError "topology
+/// '<source>' cannot be loaded: <why>". Thread-safety: safe to call concurrently.
 Machine load_machine(const std::string& source);
 
 /// Binds the calling process (all its threads) to the PUs of `cores` (indexes into

@@ -558,7 +558,7 @@ class Planner {
     ++cores_[core].users;
     unit.cores = {core};
     charge_memory(u, machine_.cores[core].numa_node);
-    add_worker({u}, {core}, true);
+    add_worker({u}, {core}, false);
   }
 
   void place_pool() {
@@ -584,12 +584,25 @@ class Planner {
       return;
     }
 
-    const std::vector<std::vector<std::size_t>> strands = pool_strands(pool);
+    // A label is a worker of its own; the other units go along strands to the rest.
+    std::vector<std::vector<std::size_t>> groups;  // units per pool worker
+    std::vector<std::size_t> unlabeled;
+    for (std::size_t u : pool) {
+      if (units_[u].label.empty())
+        unlabeled.push_back(u);
+      else
+        groups.push_back({u});
+    }
+    const std::vector<std::vector<std::size_t>> strands = pool_strands(unlabeled);
     const std::vector<std::set<std::size_t>> siblings = strand_siblings(strands);
     const std::size_t wanted = input_.workers.value_or(pool_cores.size());
-    const std::size_t count = std::min(wanted, strands.size());
+    const std::size_t count =
+        strands.empty()
+            ? 0
+            : std::min(strands.size(),
+                       std::max<std::size_t>(1, wanted - std::min(wanted, groups.size())));
 
-    std::vector<std::vector<std::size_t>> members(count);  // strands per pool worker
+    std::vector<std::vector<std::size_t>> members(count);  // strands per unlabeled worker
     std::vector<double> load(count, 0.0);
     auto weight = [&](std::size_t s) {
       double sum = 0;
@@ -613,12 +626,17 @@ class Planner {
       members[target].push_back(s);
       load[target] += weight(s);
     }
-
-    for (std::size_t w = 0; w < count; ++w) {
+    for (const auto& strand_list : members) {
       std::vector<std::size_t> units;
-      for (std::size_t s : members[w])
+      for (std::size_t s : strand_list)
         units.insert(units.end(), strands[s].begin(), strands[s].end());
       std::sort(units.begin(), units.end());
+      groups.push_back(std::move(units));
+    }
+
+    // Cores in the order of the workers' first components: compact and deterministic.
+    std::sort(groups.begin(), groups.end());
+    for (const auto& units : groups) {
       double memory = 0;
       for (std::size_t u : units)
         memory += units_[u].total.memory;
@@ -666,7 +684,7 @@ class Planner {
     return order.front();
   }
 
-  // Pool units joined along chain links (a -> b where a has one output and b one input), each
+  // Units of `pool` joined along chain links (a -> b where a has one output and b one input), each
   // strand ascending, strands ordered by their first unit.
   std::vector<std::vector<std::size_t>> pool_strands(const std::vector<std::size_t>& pool) const {
     std::set<std::pair<std::size_t, std::size_t>> links;
@@ -681,6 +699,9 @@ class Planner {
       ++outputs[from];
       ++inputs[to];
     }
+    std::vector<bool> in_pool(units_.size(), false);
+    for (std::size_t u : pool)
+      in_pool[u] = true;
     std::vector<std::size_t> parent(units_.size());
     std::iota(parent.begin(), parent.end(), std::size_t{0});
     auto root = [&](std::size_t u) {
@@ -689,7 +710,7 @@ class Planner {
       return u;
     };
     for (const auto& [from, to] : links)
-      if (units_[from].pooled() && units_[to].pooled() && outputs[from] == 1 && inputs[to] == 1) {
+      if (in_pool[from] && in_pool[to] && outputs[from] == 1 && inputs[to] == 1) {
         const std::size_t a = root(from);
         const std::size_t b = root(to);
         if (a != b) parent[std::max(a, b)] = std::min(a, b);

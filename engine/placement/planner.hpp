@@ -40,7 +40,7 @@ struct WorkerPlan {
   int numa_node = -1;                   ///< the node its memory binds to; -1: not one node
   std::vector<std::string> gpus;        ///< GPU names (Gpu::name) it may use
   std::vector<std::size_t> components;  ///< component indexes, ascending
-  bool dedicated = false;               ///< its cores are its own (cpu >= 1 or a GPU)
+  bool dedicated = false;               ///< its cores are its alone (a unit with cpu >= 1)
 };
 
 struct Plan {
@@ -57,31 +57,34 @@ struct Plan {
 };
 
 /// Assigns components to workers (DESIGN.md section 4). Rules, in the order they apply:
-/// - Components with the same non-empty `worker` label form one unit (one worker, resources
-///   summed); every other component is a unit of its own.
-/// - A unit with gpu >= 1 gets ceil(gpu) whole GPUs that no other unit uses. Units with
-///   0 < gpu < 1 share GPUs: fractions are packed first-fit onto GPUs not given whole, at most
-///   1 per GPU. Either way the unit gets a worker of its own whose cores are local to its GPUs:
-///   ceil(cpu) dedicated cores when cpu >= 1; otherwise one core, a free one if any, else shared
-///   with another such fractional-cpu GPU worker near the same GPU.
+/// - Components with the same non-empty `worker` label form one unit: one worker named after
+///   the label, holding exactly those components, with their resources summed. Every other
+///   component is a unit of its own.
+/// - A unit with gpu >= 1 gets ceil(gpu) whole GPUs that no other unit uses (near one NUMA node
+///   when it can). Units with 0 < gpu < 1 share the GPUs not given whole: each goes to the least
+///   used one that still has its fraction (at most 1 per GPU). Either way the unit gets a worker
+///   of its own whose cores are local to its GPUs: ceil(cpu) dedicated cores when cpu >= 1;
+///   otherwise one core, a free one if any, else shared with another fractional-cpu GPU worker
+///   near the same GPU. The worker's `gpus` name the devices (CUDA_VISIBLE_DEVICES material).
 /// - A unit with cpu >= 1 (and no GPU) gets a worker of its own on ceil(cpu) dedicated cores,
 ///   within one NUMA node with room for its memory when possible; cores near GPUs that
-///   fractional-cpu GPU units need are taken last.
-/// - The other units (the pool) go to shared workers on the cores left: by default as many
-///   workers as those cores, or `workers` N (N > cores: workers share cores round-robin).
-///   A chain link (a -> b where a has one output connector and b one input) keeps a and b
-///   on one worker; every other unit starts a worker of its own while workers remain, then
-///   goes to the worker with the fewest of its fan-out siblings, then the lightest (sum of cpu),
-///   then the first. Workers left empty are not part of the plan. Fractional cpu is a weight,
-///   not a reservation. Each shared worker gets one core (the least used, in order, whose
-///   NUMA node has room for its memory).
-/// - Memory: a worker bound to a NUMA node counts against that node (unknown memory, 0,
-///   is not checked); a worker spanning nodes counts against the machine's total.
+///   fractional-cpu GPU units use are taken last.
+/// - The other units (the pool) run on shared workers on the cores left (or, when none is left,
+///   on the cores of fractional-cpu GPU workers): by default as many workers as those cores, or
+///   `workers` N (N > cores: workers share cores). A labelled unit is one of them. The others
+///   follow chain links (a -> b where a has one output connector and b one input: one worker);
+///   every other unlabelled unit starts a worker of its own while workers remain, then joins the
+///   worker with the fewest of its fan-out siblings, then the lightest (sum of cpu), then the
+///   first. Idle workers are not part of the plan. Fractional cpu is a weight, not a
+///   reservation. Each shared worker gets one core: the least used, in order, whose NUMA node
+///   has room for its memory.
+/// - Memory: a worker within one NUMA node counts against that node (a node reporting 0 is
+///   unknown and not checked); a worker spanning nodes counts against the machine's total.
 /// - Custom resources: per name, the sum over components <= the process's capacity.
 /// The result is deterministic. Throws ModelError when the model cannot fit, with one line per
 /// unsatisfied demand naming the component, what it asks for and what the machine (or the
-/// process) has; std::invalid_argument for an edge naming a component that does not exist, and
-/// ModelError for `workers` = 0.
+/// process) has; ModelError for `workers` = 0; std::invalid_argument for an edge naming a
+/// component that does not exist.
 /// Thread-safety: pure function.
 [[nodiscard]] Plan plan_placement(const Machine& machine, const PlacementInput& input);
 

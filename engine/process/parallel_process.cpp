@@ -195,9 +195,14 @@ std::string ParallelRuntime::describe_worker(std::size_t worker) const {
 
 std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
                                            std::string& component, std::string& type) const {
-  std::string cause = WIFSIGNALED(wait_status)
-                          ? "died of " + signal_text(WTERMSIG(wait_status))
-                          : "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  std::string cause =
+      WIFSIGNALED(wait_status) ? "died of " + signal_text(WTERMSIG(wait_status))
+      : WEXITSTATUS(wait_status) == 4
+          ? (arena_->worker(worker).exit_status >= 0
+                 ? "exited with code " + std::to_string(arena_->worker(worker).exit_status) + " "
+                 : std::string("exited ")) +
+                "(a component called exit())"
+          : "exited with code " + std::to_string(WEXITSTATUS(wait_status));
   // The component that was stepping (or initialising) when its worker went down.
   std::string names;
   for (std::size_t c : model_.plan.workers[worker].components) {
@@ -283,11 +288,20 @@ void ParallelRuntime::supervise() {
         continue;
       }
       // Died without a report: a signal, or exit() from a component.
+      Failure f;
+      f.message = crash_message(w, st, f.component, f.type);
       if (!failure &&
           atomic_word(header.failed_worker).load(std::memory_order_acquire) == no_worker) {
-        Failure f;
-        f.message = crash_message(w, st, f.component, f.type);
         failure = f;
+      }
+      // Its components cannot say so themselves: the one it was running failed, others stopped.
+      for (std::size_t c : model_.plan.workers[w].components) {
+        auto& slot = arena_->component(c).status;
+        if (is_final(static_cast<Status>(read_counter_word(slot)))) continue;
+        const bool culprit = model_.components[c]->name() == f.component && !kill_deadline;
+        atomic_word(slot).store(
+            static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
+            std::memory_order_relaxed);
       }
       begin_abort();
     }

@@ -24,6 +24,31 @@ namespace {
 
 // Exit code of a worker that reported a component failure in its control block.
 constexpr int exit_reported_failure = 3;
+// Exit code of a worker in which a component called exit(); the status is in its control block.
+constexpr int exit_called = 4;
+
+WorkerControl* exiting_worker = nullptr;
+
+// Runs when a component calls exit(): static destructors of a forked copy of the host (and a
+// fiber scheduler with suspended fibers) could hang, so record the status and leave at once.
+void on_component_exit(int status, void*) {
+  if (exiting_worker != nullptr) exiting_worker->exit_status = status;
+  _exit(exit_called);
+}
+
+// exit() destroys the calling thread's thread_local objects before it runs on_exit handlers,
+// and the fiber scheduler's destructor waits for fibers that will never finish. This object is
+// created after the scheduler, so its destructor runs first and leaves; _exit() (the normal
+// way out) never runs it.
+struct ExitGuard {
+  ExitGuard() = default;
+  ExitGuard(const ExitGuard&) = delete;
+  ExitGuard& operator=(const ExitGuard&) = delete;
+  ~ExitGuard() {
+    if (exiting_worker != nullptr) exiting_worker->exit_status = -1;
+    _exit(exit_called);
+  }
+};
 // Adaptive mode: polls for another worker's progress this many times before sleeping.
 constexpr unsigned adaptive_spins = 4096;
 // Upper bound of one sleep, so a worker re-checks the stop and abort words even if a wake is lost.
@@ -79,6 +104,14 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
   // Die with the supervisor, even on its kill -9; checked again in case it died already.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor_pid_) _exit(1);
+  // The host's signal handlers make sense in the host only (a test framework's or a crash
+  // reporter's would report the worker's death as the host's): a worker starts from defaults.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   // Ctrl-C reaches the whole process group; the supervisor turns it into an orderly stop.
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
@@ -97,6 +130,8 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
     }
     WorkerControl& me = arena_->worker(worker);
     me.pid = getpid();
+    exiting_worker = &me;
+    on_exit(on_component_exit, nullptr);
     atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::ready),
                                 std::memory_order_release);
     ArenaHeader& header = arena_->header();
@@ -211,6 +246,8 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   for (auto& r : runners)
     raw.push_back(r.get());
   run_fibers(raw, group, model_.options.fiber_stack_size, [&](FiberRunDone& done) {
+    static thread_local ExitGuard exit_guard;
+    (void)exit_guard;
     std::uint32_t seen = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
     unsigned spins = 0;
     bool woke_for_stop = false;

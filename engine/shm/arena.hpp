@@ -30,6 +30,7 @@ struct alignas(64) WorkerControl {
   alignas(64) std::uint32_t state;  // WorkerState
   std::int32_t pid;
   std::uint32_t idle_sequence;  // the wake_sequence it last went to sleep on
+  std::int32_t exit_status;     // the status a component passed to exit()
   std::uint64_t heartbeat;      // bumped by the worker's poller
   std::uint64_t steps;
   std::uint64_t busy_ns;

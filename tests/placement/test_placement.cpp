@@ -138,13 +138,15 @@ TEST_CASE("the Xeon XML has one GPU near package 1", "[placement]") {
   CHECK(machine.pu_count() == 32);
   CHECK(machine.cores[0].pus == std::vector<unsigned>{0, 16});
   REQUIRE(machine.numa_nodes.size() == 2);
-  CHECK(machine.numa_nodes[0].memory == 32ULL << 30);
+  CHECK(machine.numa_nodes[0].memory == 34330173440ULL);  // 32Gi less what firmware keeps
+  CHECK(machine.numa_nodes[1].memory == 32ULL << 30);
   REQUIRE(machine.gpus.size() == 1);
   const auto& gpu = machine.gpus[0];
   CHECK(gpu.name == "cuda0");
   // cuda0 and card0 on function 84:00.0, opencl0d1 on 84:00.1: one card.
   CHECK(std::set<std::string>(gpu.devices.begin(), gpu.devices.end()) ==
         std::set<std::string>{"cuda0", "card0", "opencl0d1"});
+  CHECK(gpu.pci_bus_id == "0000:84:00.0");
   CHECK(gpu.numa_node == 1);
   CHECK(gpu.local_cores == std::vector<unsigned>{8, 9, 10, 11, 12, 13, 14, 15});
   CHECK(machine.summary() ==
@@ -162,6 +164,9 @@ TEST_CASE("the POWER8 XML has two GPUs near each NUMA node", "[placement]") {
     INFO("GPU " << g);
     CHECK(machine.gpus[g].name == "cuda" + std::to_string(g));
     CHECK(machine.gpus[g].devices.size() == 3);  // cudaN, opencl0dN, nvmlN
+    CHECK(machine.gpus[g].pci_bus_id == std::vector<std::string>{"0002:01:00.0", "0003:01:00.0",
+                                                                 "000a:01:00.0",
+                                                                 "000b:01:00.0"}[g]);
     CHECK(machine.gpus[g].numa_node == (g < 2 ? 0 : 1));
     CHECK(machine.gpus[g].local_cores ==
           (g < 2 ? std::vector<unsigned>{0, 1, 2, 3} : std::vector<unsigned>{4, 5, 6, 7}));
@@ -499,6 +504,31 @@ TEST_CASE("components with one worker label share a worker", "[placement]") {
   CHECK(worker_of(plan, 1).name == "w1");
 }
 
+TEST_CASE("a labelled worker holds its components only, even inside a chain", "[placement]") {
+  const Machine machine = load_machine(kTwoSockets);
+  PlacementInput input;
+  input.components = {component("read"), component("parse", {}, "parsers"), component("write")};
+  input.edges = {{0, 1}, {1, 2}};
+  const Plan plan = plan_placement(machine, input);
+  REQUIRE(plan.workers.size() == 3);
+  CHECK(worker_of(plan, 1).name == "parsers");
+  CHECK(worker_of(plan, 1).components == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("memory a NUMA node does not report is not checked", "[placement]") {
+  Machine machine;
+  machine.source = "handmade";
+  machine.packages = 1;
+  for (unsigned i = 0; i < 4; ++i)
+    machine.cores.push_back({i, {i}, 0});
+  machine.numa_nodes.push_back({0, 0, {0, 1, 2, 3}});
+  PlacementInput input;
+  input.components = {component("a", with_memory(1e15)), component("b", with_memory(1e15, 2))};
+  const Plan plan = plan_placement(machine, input);
+  CHECK(plan.workers.size() == 2);
+  CHECK(worker_of(plan, 1).cores.size() == 2);
+}
+
 TEST_CASE("demands that cannot be met name the component and what exists", "[placement]") {
   SECTION("too many GPUs") {
     if (!have_topology(kXeon)) return;
@@ -520,6 +550,27 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
     CHECK(lines[0] ==
           "component 'b' asks for gpu=1 but only 0 of the machine's 1 GPU (cuda0) remain: 'a' "
           "uses cuda0");
+  }
+
+  SECTION("fractions beyond what the GPU has left") {
+    if (!have_topology(kXeon)) return;
+    const Machine machine = load_machine(kXeon);
+    PlacementInput input;
+    input.components = {component("a", with_gpu(0.5)), component("b", with_gpu(0.5)),
+                        component("c", with_gpu(0.25))};
+    CHECK(failure_lines(machine, input) ==
+          std::vector<std::string>{"component 'c' asks for gpu=0.25 but no GPU has that much "
+                                   "left: cuda0 has 0 left after 'a', 'b'"});
+  }
+
+  SECTION("more cores than are near the GPU") {
+    if (!have_topology(kXeon)) return;
+    const Machine machine = load_machine(kXeon);
+    PlacementInput input;
+    input.components = {component("train", with_gpu(1, 10))};
+    CHECK(failure_lines(machine, input) ==
+          std::vector<std::string>{
+              "component 'train' asks for cpu=10 with gpu=1 but 8 cores are near cuda0"});
   }
 
   SECTION("no GPU at all") {
@@ -585,9 +636,9 @@ TEST_CASE("the plan prints as a table with workers and the machine", "[placement
   const Plan plan = plan_placement(machine, input);
   const std::string text = plan.to_string(input.components);
   INFO(text);
-  CHECK(text.starts_with("component  type      worker  cpuset       numa  gpu\n"));
-  CHECK_THAT(text, Contains("source     Iterator  w0      0,16         0     -\n"));
-  CHECK_THAT(text, Contains("train      Sleep     w1      8-9,24-25    1     cuda0\n"));
+  CHECK(text.starts_with("component  type      worker  cpuset     numa  gpu\n"));
+  CHECK_THAT(text, Contains("source     Iterator  w0      0,16       0     -\n"));
+  CHECK_THAT(text, Contains("train      Sleep     w1      8-9,24-25  1     cuda0\n"));
   CHECK_THAT(text, Contains("worker w1: cores 8-9 (PUs 8-9,24-25), NUMA node 1, dedicated, GPU "
                             "cuda0; train\n"));
   CHECK_THAT(text, Contains("worker w0: core 0 (PUs 0,16), NUMA node 0, shared; source\n"));

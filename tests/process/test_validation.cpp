@@ -1,17 +1,16 @@
 // Model validation: every rule rejects a bad model with a ModelError that names the problem,
-// and nothing runs (no component's init()) before validation has passed.
+// and nothing runs (no component's init()) before validation has passed. Every test runs on
+// every engine that process_kinds() names.
 #include <patchbay/component.hpp>
 #include <patchbay/component_args.hpp>
 #include <patchbay/error.hpp>
 #include <patchbay/library.hpp>
-#include <patchbay/local_process.hpp>
 #include <patchbay/port.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>
 #include <patchbay/registry.hpp>
 #include <patchbay/value.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "process_factory.hpp"
+#include "support/shared_record.hpp"
 
 namespace {
 
@@ -33,9 +33,17 @@ using patchbay::Input;
 using patchbay::ModelError;
 using patchbay::Output;
 using patchbay::Value;
+using patchbay_test::make_test_process;
+using patchbay_test::process_kinds;
 
-// How many init() calls the probe components have seen.
-std::atomic<int> g_inits{0};
+// How many init() calls the probe components have seen, in this process or in any worker a
+// ParallelProcess forks (the counter is in shared memory).
+patchbay::test::SharedCounter g_inits;
+
+// How many init() calls so far.
+std::int64_t inits() {
+  return g_inits.load();
+}
 
 class Probe : public Component {
  public:
@@ -86,8 +94,8 @@ struct Model {
     c.capacity = capacity;
     connectors.push_back(std::move(c));
   }
-  std::unique_ptr<patchbay::Process> build() {
-    return patchbay_test::make_test_process(std::move(parts), std::move(connectors), options);
+  std::unique_ptr<patchbay::Process> build(const std::string& kind) {
+    return make_test_process(kind, std::move(parts), std::move(connectors), options);
   }
 };
 
@@ -133,26 +141,32 @@ void reset_probes() {
 
 TEST_CASE("validation: the probes record init(), so the 'nothing ran' checks mean something",
           "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto process = chain().build();
-  CHECK(g_inits == 0);
+  auto process = chain().build(kind);
+  CHECK(inits() == 0);
   process->run();
-  CHECK(g_inits == 3);
+  CHECK(inits() == 3);
 }
 
 TEST_CASE("validation: duplicate component name", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [] {
+  auto build = [&] {
     Model m = chain();
     m.add<IntPass>("pass");
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(build(), Contains("duplicate component name 'pass'"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: connector ends must be 'component.field'", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   const std::string bad = GENERATE("src", "src.", ".out", "");
   INFO("connector end: '" << bad << "'");
@@ -160,7 +174,7 @@ TEST_CASE("validation: connector ends must be 'component.field'", "[validation]"
     auto build = [&] {
       Model m = chain();
       m.connect(bad, "pass.in");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("connector source '" + bad + "'") &&
@@ -170,191 +184,211 @@ TEST_CASE("validation: connector ends must be 'component.field'", "[validation]"
     auto build = [&] {
       Model m = chain();
       m.connect("src.out", bad);
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("connector target '" + bad + "'") &&
                                      Contains("must be 'component.field'"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: connector to a missing component", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   SECTION("target") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("src.out", "ghost.in");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(),
                         Contains("src.out -> ghost.in") && Contains("no component named 'ghost'"));
   }
   SECTION("source") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("ghost.out", "pass.in");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("no component named 'ghost'"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: connector to a missing field lists the component's fields", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   SECTION("missing output") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("pass.nope", "pass2.in");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("has no output 'nope'") && Contains("its outputs: out") &&
                                      Contains("'pass'"));
   }
   SECTION("missing input") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("src.out", "pass2.nope");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("has no input 'nope'") && Contains("its inputs: in") &&
                                      Contains("'pass2'"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: an output used as a target or an input used as a source", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   SECTION("output as target") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("src.out", "pass2.out");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(),
                         Contains("has no input 'out'") && Contains("('out' is an output)"));
   }
   SECTION("input as source") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connect("pass.in", "pass2.in");
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("has no output 'in'") && Contains("('in' is an input)"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: connector between mismatched types", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [] {
+  auto build = [&] {
     Model m = chain();
     m.add<StringSink>("text");
     m.connect("src.out", "text.in");
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(build(), Contains("type mismatch") && Contains("'src.out' is int64") &&
                                    Contains("'text.in' is string"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: the same connector given twice", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [] {
+  auto build = [&] {
     Model m = chain();
     m.connect("src.out", "pass.in");
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(build(), Contains("'src.out -> pass.in' is given twice"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: an input left unconnected", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [] {
+  auto build = [&] {
     Model m = chain();
     m.add<IntPass>("idle");
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(build(), Contains("'idle'") && Contains("input 'in' is not connected"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: initial values for a field that is not an input", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   const std::string field = GENERATE("nope", "out");
   auto build = [&] {
     Model m = chain();
     m.parts[1]->set_initial_values(field, {1});
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(build(), Contains("'pass'") &&
                                    Contains("initial_values for '" + field + "'") &&
                                    Contains("not one of its inputs (in)"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: an initial value of the wrong type", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [] {
+  auto build = [&] {
     Model m = chain();
     m.parts[1]->set_initial_values("in", {1, "seven"});
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(), ModelError);
   REQUIRE_THROWS_WITH(
       build(), Contains("initial value 'seven' (string)") && Contains("input 'in' of type int64"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: channel capacity out of range", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   SECTION("process default too small") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.options.channel_capacity = 32;
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(
         build(), Contains("channel_capacity") && Contains("32 bytes") && Contains("out of range"));
   }
   SECTION("connector too small") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connectors[0].capacity = 16;
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("src.out -> pass.in") && Contains("16 bytes") &&
                                      Contains("out of range"));
   }
   SECTION("connector too large") {
-    auto build = [] {
+    auto build = [&] {
       Model m = chain();
       m.connectors[1].capacity = std::size_t{1} << 40;
-      return m.build();
+      return m.build(kind);
     };
     REQUIRE_THROWS_AS(build(), ModelError);
     REQUIRE_THROWS_WITH(build(), Contains("pass.out -> pass2.in") && Contains("out of range"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: a cycle without initial values, with its path", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
-  auto build = [](bool with_initial_values) {
+  auto build = [&](bool with_initial_values) {
     Model m;
     m.add<IntPass>("a");
     m.add<IntPass>("b");
@@ -363,17 +397,19 @@ TEST_CASE("validation: a cycle without initial values, with its path", "[validat
     m.connect("b.out", "c.in");
     m.connect("c.out", "a.in");
     if (with_initial_values) m.parts[1]->set_initial_values("in", {0});
-    return m.build();
+    return m.build(kind);
   };
   REQUIRE_THROWS_AS(build(false), ModelError);
   REQUIRE_THROWS_WITH(build(false),
                       Contains("cycle without initial values") && Contains("a -> b -> c -> a"));
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
   // The same cycle with initial values on one of its inputs is valid.
   CHECK_NOTHROW(build(true));
 }
 
 TEST_CASE("validation: an unknown component type lists the registered types", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   auto create = [] {
     return patchbay::Registry::global().create("Nope", patchbay::ComponentArgs{"n"});
   };
@@ -383,12 +419,18 @@ TEST_CASE("validation: an unknown component type lists the registered types", "[
                                     Contains("Sleep"));
 
   patchbay::ProcessSpec spec;
+  spec.kind = kind == "local" ? patchbay::ProcessKind::local : patchbay::ProcessKind::parallel;
+  spec.options = patchbay_test::options_for(kind, spec.options);
   spec.components.push_back(component_spec("Nope", "n"));
   REQUIRE_THROWS_AS(patchbay::make_process(spec), ModelError);
   REQUIRE_THROWS_WITH(patchbay::make_process(spec), Contains("unknown component type 'Nope'"));
+  REQUIRE_THROWS_WITH(make_test_process(kind, spec, patchbay::Registry::global()),
+                      Contains("unknown component type 'Nope'"));
 }
 
 TEST_CASE("validation: component arguments from a spec", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   // The probe is listed first: it is built, then discarded, without init().
   auto spec_with = [](std::map<std::string, Value> iterator_args) {
@@ -397,41 +439,48 @@ TEST_CASE("validation: component arguments from a spec", "[validation]") {
     spec.components.push_back(component_spec("Iterator", "it", std::move(iterator_args)));
     return spec;
   };
+  auto build = [&](const patchbay::ProcessSpec& spec) {
+    return make_test_process(kind, spec, probe_registry());
+  };
   SECTION("an unknown argument (a typo) is named") {
     const auto spec = spec_with({{"iters", 3}, {"iters2", 5}});
-    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
-    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
-                        Contains("'it'") && Contains("unknown argument 'iters2'"));
-    // The global registry (LocalProcess(spec)) rejects it just the same.
+    REQUIRE_THROWS_AS(build(spec), ModelError);
+    REQUIRE_THROWS_WITH(build(spec), Contains("'it'") && Contains("unknown argument 'iters2'"));
+    // The global registry rejects it just the same.
     patchbay::ProcessSpec global_spec;
     global_spec.components.push_back(
         component_spec("Iterator", "it", {{"iters2", 5}, {"iters", 3}}));
-    REQUIRE_THROWS_AS(patchbay::LocalProcess(global_spec), ModelError);
-    REQUIRE_THROWS_WITH(patchbay::LocalProcess(global_spec), Contains("unknown argument 'iters2'"));
+    auto build_global = [&] {
+      return make_test_process(kind, global_spec, patchbay::Registry::global());
+    };
+    REQUIRE_THROWS_AS(build_global(), ModelError);
+    REQUIRE_THROWS_WITH(build_global(), Contains("unknown argument 'iters2'"));
   }
   SECTION("a missing required argument") {
     const auto spec = spec_with({});
-    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
-    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
+    REQUIRE_THROWS_AS(build(spec), ModelError);
+    REQUIRE_THROWS_WITH(build(spec),
                         Contains("'it'") && Contains("argument 'iters' is required but missing"));
   }
   SECTION("an argument of the wrong type") {
     const auto spec = spec_with({{"iters", "three"}});
-    REQUIRE_THROWS_AS(patchbay::LocalProcess(spec, probe_registry()), ModelError);
-    REQUIRE_THROWS_WITH(patchbay::LocalProcess(spec, probe_registry()),
+    REQUIRE_THROWS_AS(build(spec), ModelError);
+    REQUIRE_THROWS_WITH(build(spec),
                         Contains("argument 'iters' must be an integer") && Contains("'three'"));
   }
-  CHECK(g_inits == 0);
+  CHECK(inits() == 0);
 }
 
 TEST_CASE("validation: a valid spec builds and runs", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
   reset_probes();
   patchbay::ProcessSpec spec;
   spec.components.push_back(component_spec("ProbeSource", "probe"));
   spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
-  patchbay::LocalProcess process(spec, probe_registry());
-  CHECK(g_inits == 0);
-  process.run();
-  CHECK(g_inits == 1);
-  CHECK(process.status() == patchbay::Status::completed);
+  auto process = make_test_process(kind, spec, probe_registry());
+  CHECK(inits() == 0);
+  process->run();
+  CHECK(inits() == 1);
+  CHECK(process->status() == patchbay::Status::completed);
 }

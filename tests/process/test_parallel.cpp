@@ -1,0 +1,406 @@
+// ParallelProcess: delivery across processes, failures of every kind, stop, and cleanup.
+#include <catch2/catch.hpp>
+
+#include <patchbay/patchbay.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "support/command.hpp"
+
+using namespace std::chrono_literals;
+using patchbay::Component;
+using patchbay::ConnectorSpec;
+using patchbay::Input;
+using patchbay::Output;
+using patchbay::ParallelProcess;
+using patchbay::ProcessOptions;
+using patchbay::Status;
+
+namespace {
+
+// Emits 0..count-1, or forever when count < 0.
+class Counter final : public Component {
+ public:
+  Counter(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
+  Output<std::int64_t> out{this, "out"};
+  void step() override {
+    if (next_ == count_) {
+      close();
+      return;
+    }
+    out = next_++;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t next_ = 0;
+};
+
+// Emits strings of varying length whose content depends on their sequence number.
+class Texts final : public Component {
+ public:
+  Texts(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
+  Output<std::string> out{this, "out"};
+  void step() override {
+    if (next_ == count_) {
+      close();
+      return;
+    }
+    out = std::string(static_cast<std::size_t>(next_ % 97), static_cast<char>('a' + next_ % 26)) +
+          std::to_string(next_);
+    ++next_;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t next_ = 0;
+};
+
+// Checks that it receives 0, 1, 2, ... exactly once and in order; fails the run otherwise, and
+// at completion unless it saw exactly `expected` values.
+class SequenceCheck final : public Component {
+ public:
+  SequenceCheck(std::string name, std::int64_t expected)
+      : Component(std::move(name)), expected_(expected) {}
+  Input<std::int64_t> in{this, "in"};
+  void step() override {
+    if (in.value() != next_) {
+      throw std::runtime_error("expected " + std::to_string(next_) + ", got " +
+                               std::to_string(in.value()));
+    }
+    ++next_;
+  }
+  void teardown(Status status) override {
+    if (status == Status::completed && next_ != expected_) {
+      throw std::runtime_error("received " + std::to_string(next_) + " values, expected " +
+                               std::to_string(expected_));
+    }
+  }
+
+ private:
+  std::int64_t expected_;
+  std::int64_t next_ = 0;
+};
+
+// Rebuilds the text a Texts source would send for each sequence number and compares.
+class TextCheck final : public Component {
+ public:
+  TextCheck(std::string name, std::int64_t expected)
+      : Component(std::move(name)), expected_(expected) {}
+  Input<std::string> in{this, "in"};
+  void step() override {
+    const std::string want =
+        std::string(static_cast<std::size_t>(next_ % 97), static_cast<char>('a' + next_ % 26)) +
+        std::to_string(next_);
+    if (in.value() != want) throw std::runtime_error("text " + std::to_string(next_) + " differs");
+    ++next_;
+  }
+  void teardown(Status status) override {
+    if (status == Status::completed && next_ != expected_)
+      throw std::runtime_error("count differs");
+  }
+
+ private:
+  std::int64_t expected_;
+  std::int64_t next_ = 0;
+};
+
+class Pass final : public Component {
+ public:
+  using Component::Component;
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+  void step() override { out = in.value(); }
+};
+
+enum class Fault { exception, abort, segfault, exit, hang };
+
+// Fails in its `at`-th step in the way it is told.
+class Faulty final : public Component {
+ public:
+  Faulty(std::string name, Fault fault, std::int64_t at)
+      : Component(std::move(name)), fault_(fault), at_(at) {}
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+  void step() override {
+    if (in.value() == at_) {
+      switch (fault_) {
+        case Fault::exception:
+          throw std::runtime_error("bad value " + std::to_string(at_));
+        case Fault::abort:
+          std::abort();
+        case Fault::segfault:
+          std::raise(SIGSEGV);
+          break;
+        case Fault::exit:
+          std::exit(7);
+        case Fault::hang:
+          while (true)
+            std::this_thread::sleep_for(1ms);
+      }
+    }
+    out = in.value();
+  }
+
+ private:
+  Fault fault_;
+  std::int64_t at_;
+};
+
+// A sink that never finishes on its own: it keeps its producer blocked on a full ring.
+class Slow final : public Component {
+ public:
+  using Component::Component;
+  Input<std::int64_t> in{this, "in"};
+  void step() override { std::this_thread::sleep_for(2ms); }
+};
+
+template <class T, class... Args>
+T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker, Args&&... args) {
+  auto c = std::make_unique<T>(std::forward<Args>(args)...);
+  c->set_worker_label(worker);
+  T& ref = *c;
+  parts.push_back(std::move(c));
+  return ref;
+}
+
+bool process_exists(int pid) {
+  return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+std::size_t dev_shm_entries() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// Runs, then checks that every worker is gone and /dev/shm holds nothing new.
+struct Outcome {
+  std::string error;
+  std::chrono::nanoseconds took{};
+};
+Outcome run_and_check_cleanup(ParallelProcess& process) {
+  const auto pids = process.worker_pids();
+  const auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  try {
+    process.run();
+  } catch (const patchbay::Error& e) {
+    outcome.error = e.what();
+  }
+  outcome.took = std::chrono::steady_clock::now() - start;
+  CHECK(process.worker_pids().empty());
+  for (int pid : pids)
+    CHECK_FALSE(process_exists(pid));
+  return outcome;
+}
+
+ProcessOptions split_options() {
+  ProcessOptions options;
+  options.topology = "pack:1 core:4 pu:1";
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a million messages cross processes exactly once and in order", "[parallel]") {
+  for (const auto mode : {patchbay::WaitMode::adaptive, patchbay::WaitMode::block}) {
+    CAPTURE(to_string(mode));
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Counter>(parts, "producer", "count", 1'000'000);
+    add<SequenceCheck>(parts, "consumer", "check", 1'000'000);
+    ProcessOptions options = split_options();
+    options.wait = mode;
+    options.channel_capacity = 4096;  // small: the producer fills it and waits many times
+    ParallelProcess process(std::move(parts), {{"count.out", "check.in"}}, options);
+    const auto outcome = run_and_check_cleanup(process);
+    REQUIRE(outcome.error.empty());
+    CHECK(process.status() == Status::completed);
+    const auto channels = process.channel_stats();
+    CHECK(channels[0].messages == 1'000'000);
+    CHECK(channels[0].times_full > 0);
+    for (const auto& s : process.component_stats())
+      CHECK(s.status == Status::completed);
+  }
+}
+
+TEST_CASE("variable-length messages cross processes intact", "[parallel]") {
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Texts>(parts, "producer", "texts", 100'000);
+  add<TextCheck>(parts, "consumer", "check", 100'000);
+  ParallelProcess process(std::move(parts), {{"texts.out", "check.in", 1024}}, split_options());
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK(outcome.error.empty());
+  CHECK(process.channel_stats()[0].messages == 100'000);
+}
+
+TEST_CASE("a model mixes in-worker and cross-worker connectors", "[parallel]") {
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "one", "count", 50'000);
+  add<Pass>(parts, "one", "pass-a");  // same worker as count: an in-worker ring
+  add<Pass>(parts, "two", "pass-b");  // another worker
+  add<SequenceCheck>(parts, "two", "check", 50'000);
+  ParallelProcess process(
+      std::move(parts),
+      {{"count.out", "pass-a.in"}, {"pass-a.out", "pass-b.in"}, {"pass-b.out", "check.in"}},
+      split_options());
+  CHECK_THAT(process.plan(), Catch::Contains("worker one") && Catch::Contains("worker two"));
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK(outcome.error.empty());
+  CHECK(process.status() == Status::completed);
+}
+
+TEST_CASE("every kind of worker failure fails the run promptly and names the component",
+          "[parallel]") {
+  struct Case {
+    const char* what;
+    Fault fault;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"exception in step", Fault::exception, "bad value 1000"},
+      {"abort()", Fault::abort, "SIGABRT"},
+      {"segmentation fault", Fault::segfault, "SIGSEGV"},
+      {"exit() from a component", Fault::exit, "called exit()"},
+  };
+  const std::size_t shm_before = dev_shm_entries();
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.what) {
+      std::vector<std::unique_ptr<Component>> parts;
+      add<Counter>(parts, "source", "count", -1);  // never ends by itself
+      add<Faulty>(parts, "middle", "faulty", c.fault, 1000);
+      add<Slow>(parts, "sink", "sink");
+      ParallelProcess process(std::move(parts),
+                              {{"count.out", "faulty.in", 256}, {"faulty.out", "sink.in", 256}},
+                              split_options());
+      const auto outcome = run_and_check_cleanup(process);
+      INFO(outcome.error);
+      CHECK_THAT(outcome.error, Catch::Contains("'faulty'") && Catch::Contains(c.message));
+      CHECK_THAT(outcome.error, Catch::Contains("worker middle") && Catch::Contains("pid ") &&
+                                    Catch::Contains("cpuset"));
+      CHECK(outcome.took < 3s);  // the blocked producer and the sleeping sink were woken
+      CHECK(process.status() == Status::failed);
+      for (const auto& s : process.component_stats()) {
+        INFO(s.name << " " << patchbay::to_string(s.status));
+        CHECK(s.status != Status::running);
+        CHECK(s.status != Status::waiting);
+      }
+    }
+  }
+  CHECK(dev_shm_entries() == shm_before);
+}
+
+TEST_CASE("a worker killed from outside fails the run and names its signal", "[parallel]") {
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "source", "count", -1);
+  add<Faulty>(parts, "middle", "faulty", Fault::hang, 10);
+  ParallelProcess process(std::move(parts), {{"count.out", "faulty.in"}}, split_options());
+  const auto pids = process.worker_pids();
+  REQUIRE(pids.size() == 2);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(200ms);
+    kill(pids.back(), SIGKILL);
+  });
+  const auto outcome = run_and_check_cleanup(process);
+  killer.join();
+  CHECK_THAT(outcome.error, Catch::Contains("SIGKILL") && Catch::Contains("'faulty'"));
+  CHECK(process.status() == Status::failed);
+}
+
+TEST_CASE("stop() ends a parallel run with STOPPED and reaps every worker", "[parallel]") {
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "source", "count", -1);
+  add<Slow>(parts, "sink", "sink");
+  ParallelProcess process(std::move(parts), {{"count.out", "sink.in", 256}}, split_options());
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    process.stop();
+  });
+  const auto outcome = run_and_check_cleanup(process);
+  stopper.join();
+  CHECK(outcome.error.empty());
+  CHECK(process.status() == Status::stopped);
+  for (const auto& s : process.component_stats())
+    CHECK(s.status == Status::stopped);
+}
+
+TEST_CASE("a deadlock across workers is reported, not hung on", "[parallel]") {
+  std::vector<std::unique_ptr<Component>> parts;
+  auto& a = add<Pass>(parts, "left", "a");
+  add<Pass>(parts, "right", "b");
+  std::vector<patchbay::Value> many(1000, patchbay::Value(1));
+  a.set_initial_values("in", many);
+  ParallelProcess process(std::move(parts), {{"a.out", "b.in", 64}, {"b.out", "a.in", 64}},
+                          split_options());
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK_THAT(outcome.error,
+             Catch::StartsWith("deadlock") && Catch::Contains("'a'") && Catch::Contains("'b'"));
+  CHECK(process.status() == Status::failed);
+}
+
+TEST_CASE("a ParallelProcess destroyed without run() ends its workers", "[parallel]") {
+  std::vector<int> pids;
+  {
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Counter>(parts, "source", "count", 10);
+    add<SequenceCheck>(parts, "sink", "check", 10);
+    ParallelProcess process(std::move(parts), {{"count.out", "check.in"}}, split_options());
+    pids = process.worker_pids();
+    CHECK(pids.size() == 2);
+  }
+  for (int pid : pids)
+    CHECK_FALSE(process_exists(pid));
+}
+
+TEST_CASE("workers die with a supervisor killed by SIGKILL", "[parallel]") {
+  patchbay::test::TempDir dir;
+  patchbay::test::write_file(
+      dir / "model.yaml",
+      "process:\n  type: parallel\n  args:\n    topology: \"pack:1 core:4 pu:1\"\n"
+      "    components:\n"
+      "    - {type: Iterator, args: {name: input, iters: 1000000}}\n"
+      "    - {type: Sleep, args: {name: slow, sleep_seconds: 0.01, worker: sleeper}}\n"
+      "    connectors:\n    - {source: input.x, target: slow.x}\n");
+  const int supervisor =
+      patchbay::test::start_command({PATCHBAY_ENGINE_RUN, "--quiet", "model.yaml"}, dir.path());
+  // Its workers are the processes whose parent it is.
+  std::vector<int> workers;
+  for (int attempt = 0; attempt < 200 && workers.size() < 2; ++attempt) {
+    std::this_thread::sleep_for(10ms);
+    workers.clear();
+    std::ifstream children("/proc/" + std::to_string(supervisor) + "/task/" +
+                           std::to_string(supervisor) + "/children");
+    for (int pid = 0; children >> pid;)
+      workers.push_back(pid);
+  }
+  REQUIRE(workers.size() == 2);
+  kill(supervisor, SIGKILL);
+  (void)patchbay::test::wait_command(supervisor, dir.path(), 5s);
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  auto alive = [&] {
+    for (int pid : workers) {
+      // A dead worker whose parent died is reaped by init; "Z" would mean a zombie we leaked.
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      if (stat) return true;
+    }
+    return false;
+  };
+  while (alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(alive());
+}
