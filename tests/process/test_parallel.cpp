@@ -404,3 +404,33 @@ TEST_CASE("workers die with a supervisor killed by SIGKILL", "[parallel]") {
     std::this_thread::sleep_for(10ms);
   CHECK_FALSE(alive());
 }
+
+TEST_CASE("a host with busy threads starts and stops parallel models repeatedly", "[parallel]") {
+  // glibc takes its malloc and stdio locks around fork(), so threads that allocate (and print)
+  // while a ParallelProcess forks cannot leave a worker holding a lock nobody will release.
+  std::atomic<bool> quit{false};
+  std::vector<std::thread> host;
+  for (int t = 0; t < 4; ++t) {
+    host.emplace_back([&quit, t] {
+      std::vector<std::unique_ptr<char[]>> keep(64);
+      for (std::size_t i = 0; !quit.load(std::memory_order_relaxed); ++i) {
+        keep[i % keep.size()] = std::make_unique<char[]>(16 + (i * (t + 1)) % 4096);
+      }
+    });
+  }
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Counter>(parts, "producer", "count", 1000);
+    add<SequenceCheck>(parts, "consumer", "check", 1000);
+    ParallelProcess process(std::move(parts), {{"count.out", "check.in"}}, split_options());
+    if (round % 4 == 3) {
+      process.stop();  // some rounds stop at once
+    }
+    const auto outcome = run_and_check_cleanup(process);
+    CHECK(outcome.error.empty());
+    CHECK(outcome.took < 10s);
+  }
+  quit = true;
+  for (auto& t : host) t.join();
+}
