@@ -53,8 +53,6 @@ struct Unit {
   std::string label;
   Resources total;  // summed over its components
   std::vector<unsigned> gpus;
-  std::vector<unsigned> cores;
-  std::size_t worker = kNone;
 
   [[nodiscard]] bool has_gpu() const { return total.gpu > 0; }
   [[nodiscard]] bool dedicated_cores() const { return total.cpu >= 1; }
@@ -278,7 +276,7 @@ class Planner {
             users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
         errors_.push_back(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
                           all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
-                          join(users, ", "));
+                          join(users, "; "));
         continue;
       }
       const auto count = static_cast<std::size_t>(need);
@@ -456,20 +454,16 @@ class Planner {
                       describe_memory(node));
   }
 
-  std::size_t add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores,
-                         bool dedicated) {
+  void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
     WorkerDraft draft;
     draft.units = std::move(units);
     draft.cores = std::move(cores);
     draft.dedicated = dedicated;
-    for (std::size_t u : draft.units) {
-      units_[u].worker = workers_.size();
+    for (std::size_t u : draft.units)
       for (unsigned g : units_[u].gpus)
         if (std::find(draft.gpus.begin(), draft.gpus.end(), g) == draft.gpus.end())
           draft.gpus.push_back(g);
-    }
     workers_.push_back(std::move(draft));
-    return workers_.size() - 1;
   }
 
   void place_gpu_unit_with_cores(std::size_t u) {
@@ -496,7 +490,6 @@ class Planner {
     }
     for (unsigned c : chosen)
       cores_[c] = CoreUse{CoreState::exclusive, u, 1};
-    unit.cores = chosen;
     charge_memory(u, common_node(chosen));
     add_worker({u}, chosen, true);
   }
@@ -524,7 +517,6 @@ class Planner {
     }
     for (unsigned c : chosen)
       cores_[c] = CoreUse{CoreState::exclusive, u, 1};
-    unit.cores = chosen;
     charge_memory(u, common_node(chosen));
     add_worker({u}, chosen, true);
   }
@@ -556,7 +548,6 @@ class Planner {
     const auto core = static_cast<unsigned>(best);
     cores_[core].state = CoreState::shared_with_gpu;
     ++cores_[core].users;
-    unit.cores = {core};
     charge_memory(u, machine_.cores[core].numa_node);
     add_worker({u}, {core}, false);
   }
