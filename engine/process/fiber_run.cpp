@@ -24,6 +24,30 @@ void FiberRunDone::set() {
   signal_.notify_all();
 }
 
+std::function<bool(FiberParkGroup&)> fail_on_deadlock(RunState& state) {
+  return [&state](FiberParkGroup& group) {
+    if (state.stopping()) {
+      group.wake_all();
+      return false;
+    }
+    std::string waits;
+    for (const FiberParker* parker : group.parkers()) {
+      if (!parker->parked()) continue;
+      const WaitReason& reason = parker->reason();
+      waits += waits.empty() ? "'" : "; '";
+      waits += parker->component() + "' ";
+      waits += reason.kind == WaitReason::Kind::input
+                   ? "waits for input '" + *reason.what + "'"
+                   : "waits to send on full '" + *reason.what + "'";
+    }
+    state.fail({"", "",
+                "deadlock: every component is waiting (" + waits +
+                    "); raise the capacity of a connector on the cycle or give fewer "
+                    "initial values"});
+    return true;
+  };
+}
+
 void run_fibers(std::span<ComponentRunner* const> runners, FiberParkGroup& group,
                 std::size_t stack_size, const std::function<void(FiberRunDone&)>& watcher) {
   FiberRunDone done;

@@ -10,6 +10,7 @@
 
 #include "process/component_runner.hpp"
 #include "process/fiber_parker.hpp"
+#include "process/run_state.hpp"
 
 namespace patchbay::detail {
 
@@ -26,6 +27,11 @@ class FiberRunDone {
   boost::fibers::mutex mutex_;
   boost::fibers::condition_variable signal_;
 };
+
+/// The deadlock handler of a run: every live component of the thread parked on channels whose
+/// peers are on the same thread fails the run with a message naming who waits for what; while
+/// a stop is pending it only wakes them (the stop watcher has not yet).
+std::function<bool(FiberParkGroup&)> fail_on_deadlock(RunState& state);
 
 /// Runs every runner's run() in a fiber of its own (guard-paged stacks of `stack_size`), plus
 /// `watcher` in one more fiber that must return soon after its FiberRunDone is set. Returns when

@@ -26,21 +26,6 @@ std::int64_t steady_now_ns() {
 // How often the run's thread looks for a stop() that came from another thread or a signal.
 constexpr auto stop_poll_interval = std::chrono::milliseconds(2);
 
-std::string deadlock_message(const FiberParkGroup& group) {
-  std::string waits;
-  for (const FiberParker* parker : group.parkers()) {
-    if (!parker->parked()) continue;
-    const WaitReason& reason = parker->reason();
-    waits += waits.empty() ? "" : "; ";
-    waits += "'" + parker->component() + "' ";
-    waits += reason.kind == WaitReason::Kind::input
-                 ? "waits for input '" + *reason.what + "'"
-                 : "waits to send on full '" + *reason.what + "'";
-  }
-  return "deadlock: every component is waiting (" + waits +
-         "); raise the capacity of a connector on the cycle or give fewer initial values";
-}
-
 }  // namespace
 
 class LocalRuntime {
@@ -83,16 +68,7 @@ void LocalRuntime::run() {
   }
   started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
 
-  FiberParkGroup group([this](FiberParkGroup& g) {
-    // Everyone parked while a stop is pending is not a deadlock: the stop-watch fiber has not
-    // woken them yet. Wake them now.
-    if (state_.stop_requested()) {
-      g.wake_all();
-      return false;
-    }
-    state_.fail({"", "", deadlock_message(g)});
-    return true;
-  });
+  FiberParkGroup group(fail_on_deadlock(state_));
   std::vector<std::unique_ptr<FiberParker>> parkers;
   std::vector<std::unique_ptr<ComponentRunner>> runners;
   parkers.reserve(components_.size());

@@ -160,15 +160,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   RunState state;
   state.watch_external(&header.stop, &header.abort);
 
-  FiberParkGroup group([&state](FiberParkGroup& g) {
-    if (state.stopping()) {
-      g.wake_all();
-      return false;
-    }
-    state.fail(
-        {"", "", "deadlock: every component of a worker waits for another of the same worker"});
-    return true;
-  });
+  FiberParkGroup group(fail_on_deadlock(state));
   std::map<std::size_t, std::unique_ptr<FiberParker>> parkers;  // by component index
   std::vector<std::unique_ptr<RemoteWaker>> wakers(model_.plan.workers.size());
   for (std::size_t c : plan.components) {
@@ -242,13 +234,16 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   }
 
   const WaitMode mode = wait_mode_of(worker);
+  const std::uint32_t first_seen = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
   std::vector<ComponentRunner*> raw;
   for (auto& r : runners)
     raw.push_back(r.get());
   run_fibers(raw, group, model_.options.fiber_stack_size, [&](FiberRunDone& done) {
     static thread_local ExitGuard exit_guard;
     (void)exit_guard;
-    std::uint32_t seen = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
+    // Read before any component fiber ran (below): a wake that arrives after a fiber parks but
+    // before this fiber first runs must still count as new.
+    std::uint32_t seen = first_seen;
     unsigned spins = 0;
     bool woke_for_stop = false;
     while (!done.done()) {
