@@ -106,10 +106,18 @@ void ComponentRunner::run() noexcept {
       const bool source = inputs_.empty();
       while (true) {
         check_stop();
-        if (!source && !receive_all()) break;
+        // An input closed or every reader gone because a stop is under way (its peers
+        // stopped first) ends this component STOPPED too, as where it checks first.
+        if (!source && !receive_all()) {
+          check_stop();
+          break;
+        }
         timed_step();
         if (component_.is_closed()) break;
-        if (!send_all()) break;
+        if (!send_all()) {
+          check_stop();
+          break;
+        }
       }
     });
   } else if (final_status_ == Status::completed) {

@@ -6,6 +6,10 @@
 
 #include <cstddef>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace patchbay::detail {
 
 /// A Boost.Context stack allocator (mmap with a guard page, so an overflow faults instead of
@@ -21,7 +25,14 @@ class RecordingStack {
     *lowest_ = static_cast<const char*>(context.sp) - context.size;
     return context;
   }
-  void deallocate(boost::context::stack_context& context) noexcept { inner_.deallocate(context); }
+  void deallocate(boost::context::stack_context& context) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps the poison of frames that ran on this stack after it is unmapped; the next
+    // mapping at this address (a ring arena, say) would inherit it.
+    ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(context.sp) - context.size, context.size);
+#endif
+    inner_.deallocate(context);
+  }
 
  private:
   boost::context::protected_fixedsize_stack inner_;

@@ -160,7 +160,10 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   RunState state;
   state.watch_external(&header.stop, &header.abort);
 
-  FiberParkGroup group(fail_on_deadlock(state));
+  // Components of this worker that all wait on each other are not necessarily a deadlock of
+  // the process (LocalProcess's rule: every component waiting): the worker goes idle and the
+  // supervisor, which sees every worker, decides.
+  FiberParkGroup group([](FiberParkGroup&) { return false; });
   std::map<std::size_t, std::unique_ptr<FiberParker>> parkers;  // by component index
   std::vector<std::unique_ptr<RemoteWaker>> wakers(model_.plan.workers.size());
   for (std::size_t c : plan.components) {
