@@ -407,6 +407,30 @@ std::chrono::nanoseconds ParallelRuntime::elapsed() const {
   return std::chrono::nanoseconds{end - start};
 }
 
+std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
+  std::vector<WorkerStats> out;
+  for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
+    const WorkerPlan& plan = model_.plan.workers[w];
+    if (plan.components.empty()) continue;
+    WorkerStats s;
+    s.name = plan.name;
+    s.pid = children_[w].pid > 0 ? children_[w].pid : 0;
+    s.cpuset = cpuset_text(plan.pus);
+    s.numa_node = plan.numa_node;
+    s.gpus = plan.gpus;
+    std::uint64_t busy = 0;
+    for (std::size_t c : plan.components) {
+      s.components.push_back(model_.components[c]->name());
+      s.steps += read_counter(arena_->component(c).counters.steps);
+      busy += read_counter(arena_->component(c).counters.step_ns);
+    }
+    s.time_busy = std::chrono::nanoseconds(busy);
+    s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<int> ParallelRuntime::worker_pids() const {
   std::vector<int> out;
   for (const Child& c : children_) {
@@ -460,6 +484,9 @@ std::chrono::nanoseconds ParallelProcess::elapsed() const {
 }
 std::string ParallelProcess::plan() const {
   return runtime_->plan_text();
+}
+std::vector<WorkerStats> ParallelProcess::worker_stats() const {
+  return runtime_->worker_stats();
 }
 std::vector<int> ParallelProcess::worker_pids() const {
   return runtime_->worker_pids();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <patchbay/component.hpp>
+#include <patchbay/parallel_process.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>
 
@@ -51,6 +52,7 @@ class ParallelRuntime {
   [[nodiscard]] std::chrono::nanoseconds elapsed() const;
   [[nodiscard]] std::string plan_text() const { return model_.plan.to_string(model_.requests); }
   [[nodiscard]] std::vector<int> worker_pids() const;
+  [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
 
  private:
   struct Child {

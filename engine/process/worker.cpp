@@ -270,7 +270,12 @@ int ParallelRuntime::run_worker(std::size_t worker) {
           atomic_word(me.sleeping).store(1, std::memory_order_seq_cst);
           if (atomic_word(me.wake_sequence).load(std::memory_order_seq_cst) == seen &&
               !state.stopping()) {
+            const auto slept_from = std::chrono::steady_clock::now();
             futex_wait(&me.wake_sequence, seen, longest_sleep);
+            count(me.wait_ns,
+                  static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 std::chrono::steady_clock::now() - slept_from)
+                                                 .count()));
           }
           atomic_word(me.sleeping).store(0, std::memory_order_relaxed);
           spins = 0;

@@ -17,6 +17,19 @@ namespace detail {
 class ParallelRuntime;
 }
 
+/// Counters of one worker process, as a snapshot.
+struct WorkerStats {
+  std::string name;    ///< "w0", or the label its components share
+  int pid = 0;         ///< 0 before the fork
+  std::string cpuset;  ///< PU list, e.g. "2-3"
+  int numa_node = -1;
+  std::vector<std::string> gpus;
+  std::vector<std::string> components;
+  std::uint64_t steps = 0;                   ///< steps of its components
+  std::chrono::nanoseconds time_busy{0};     ///< time its components spent in step()
+  std::chrono::nanoseconds time_waiting{0};  ///< time it slept waiting for other workers
+};
+
 /// Runs a model across cores. The constructor validates the model, plans placement (hwloc;
 /// ProcessOptions::workers, topology, wait, custom_resources), maps one anonymous shared arena
 /// and forks the workers, which wait there; run() releases them and supervises. Each worker is
@@ -50,6 +63,8 @@ class ParallelProcess final : public Process {
 
   /// The placement plan as text: component, worker, cpuset, NUMA node, GPU.
   [[nodiscard]] std::string plan() const;
+  /// Per-worker counters; readable from any thread during and after run().
+  [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
   /// Process ids of the workers (for diagnostics); empty once they are reaped.
   [[nodiscard]] std::vector<int> worker_pids() const;
 

@@ -335,8 +335,28 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
     out += ", \"times_full\": " + json_number(ch.times_full);
     out += ", \"times_empty\": " + json_number(ch.times_empty) + "}";
   }
-  out += channels.empty() ? "]\n" : "\n  ]\n";
-  out += "}\n";
+  out += channels.empty() ? "]" : "\n  ]";
+  if (const auto* parallel = dynamic_cast<const patchbay::ParallelProcess*>(&process)) {
+    const auto workers = parallel->worker_stats();
+    out += ",\n  \"workers\": [";
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      const auto& w = workers[i];
+      out += i == 0 ? "\n" : ",\n";
+      out += "    {\"name\": " + json_string(w.name);
+      out += ", \"pid\": " + std::to_string(w.pid);
+      out += ", \"cpuset\": " + json_string(w.cpuset);
+      out += ", \"numa_node\": " + std::to_string(w.numa_node);
+      out += ", \"components\": [";
+      for (std::size_t k = 0; k < w.components.size(); ++k) {
+        out += (k == 0 ? "" : ", ") + json_string(w.components[k]);
+      }
+      out += "], \"steps\": " + json_number(w.steps);
+      out += ", \"time_busy_seconds\": " + json_number(seconds(w.time_busy));
+      out += ", \"time_waiting_seconds\": " + json_number(seconds(w.time_waiting)) + "}";
+    }
+    out += workers.empty() ? "]" : "\n  ]";
+  }
+  out += "\n}\n";
   return out;
 }
 
