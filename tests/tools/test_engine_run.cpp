@@ -133,12 +133,16 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
           "[engine-run][parallel]") {
   TempDir dir;
   const auto r = run_command(
-      {engine_run, "--quiet", "--process", "parallel", "--set", "slow-sleep.sleep_seconds=0.001",
-       "--set", "very-slow-sleep.sleep_seconds=0.002", hello_model},
+      {engine_run, "--quiet", "--process", "parallel", "--stats", "stats.json", "--set",
+       "slow-sleep.sleep_seconds=0.001", "--set", "very-slow-sleep.sleep_seconds=0.002",
+       hello_model},
       dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(line_count(read_file(dir / "hello.csv")) == 11);
+  const std::string stats = read_file(dir / "stats.json");
+  CHECK_THAT(stats, Catch::Contains("\"workers\": [") && Catch::Contains("\"cpuset\"") &&
+                        Catch::Contains("\"time_busy_seconds\""));
   const auto plan = run_command({engine_run, "--plan", hello_model}, dir.path());
   CHECK(plan.exit_code == 0);
   CHECK_THAT(plan.out, Catch::Contains("slow-sleep") && Catch::Contains("worker w0") &&
