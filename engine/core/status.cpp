@@ -25,9 +25,12 @@ std::string_view to_string(Status status) {
 
 std::string_view to_string(WaitMode mode) {
   switch (mode) {
-    case WaitMode::spin: return "spin";
-    case WaitMode::adaptive: return "adaptive";
-    case WaitMode::block: return "block";
+    case WaitMode::spin:
+      return "spin";
+    case WaitMode::adaptive:
+      return "adaptive";
+    case WaitMode::block:
+      return "block";
   }
   return "?";
 }
@@ -36,8 +39,8 @@ WaitMode parse_wait_mode(std::string_view text, const SourceLocation& where) {
   if (text == "spin") return WaitMode::spin;
   if (text == "adaptive") return WaitMode::adaptive;
   if (text == "block") return WaitMode::block;
-  throw ModelError("unknown wait mode '" + std::string(text) + "' (expected spin, adaptive or block)",
-                   where);
+  throw ModelError(
+      "unknown wait mode '" + std::string(text) + "' (expected spin, adaptive or block)", where);
 }
 
 }  // namespace patchbay

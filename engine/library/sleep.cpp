@@ -6,7 +6,7 @@
 
 namespace patchbay::library {
 
-Sleep::Sleep(const ComponentArgs& args) : Component(args) {
+Sleep::Sleep(const ComponentArgs& args) : Component(args), duration_(0) {
   const double seconds = args.get<double>("sleep_seconds");
   if (!(seconds >= 0) || !std::isfinite(seconds)) {
     throw args.error("sleep_seconds", "must be a finite number >= 0");

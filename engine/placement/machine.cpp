@@ -169,10 +169,12 @@ void read_gpus(hwloc_topology_t topology, Machine& machine, const std::vector<Bi
       gpu.pci_bus_id = bus_id;
     }
     hwloc_obj_t ancestor = hwloc_get_non_io_ancestor_obj(topology, group.first);
-    if (ancestor != nullptr && ancestor->cpuset != nullptr)
-      for (const Core& core : machine.cores)
+    if (ancestor != nullptr && ancestor->cpuset != nullptr) {
+      for (const Core& core : machine.cores) {
         if (hwloc_bitmap_isincluded(core_sets[core.index].get(), ancestor->cpuset))
           gpu.local_cores.push_back(core.index);
+      }
+    }
     // Its NUMA node: the one its local cores share, else the single node of its ancestor.
     if (!gpu.local_cores.empty()) {
       const int node = machine.cores[gpu.local_cores.front()].numa_node;
@@ -254,9 +256,10 @@ std::string Machine::summary() const {
 
 Machine load_machine(const std::string& source) {
   hwloc_topology_t raw = nullptr;
-  if (hwloc_topology_init(&raw) != 0)
+  if (hwloc_topology_init(&raw) != 0) {
     cannot_load(source.empty() ? "this machine" : source,
                 std::string("hwloc cannot start: ") + std::strerror(errno));
+  }
   std::shared_ptr<hwloc_topology> topology(raw, hwloc_topology_destroy);
   // Keeps PCI devices and their OS devices (cuda0, nvml0, card0): GPUs and their locality.
   hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
@@ -272,9 +275,10 @@ Machine load_machine(const std::string& source) {
   } else {
     std::error_code error;
     if (std::filesystem::is_regular_file(source, error)) {
-      if (hwloc_topology_set_xml(raw, source.c_str()) != 0)
+      if (hwloc_topology_set_xml(raw, source.c_str()) != 0) {
         cannot_load(source, std::string("not a valid hwloc XML file (") + std::strerror(errno) +
                                 "); export one with 'lstopo FILE.xml'");
+      }
     } else if (hwloc_topology_set_synthetic(raw, source.c_str()) != 0) {
       cannot_load(source,
                   "no such file, and not a valid hwloc synthetic description (such as "
@@ -300,9 +304,10 @@ bool bind_to(const Machine& machine, const std::vector<unsigned>& cores, int num
   if (!machine.is_this_system || !machine.topology || cores.empty()) return false;
   hwloc_topology_t topology = machine.topology.get();
   Bitmap cpuset = make_bitmap();
-  for (unsigned core : cores)
+  for (unsigned core : cores) {
     for (unsigned pu : machine.cores.at(core).pus)
       hwloc_bitmap_set(cpuset.get(), pu);
+  }
   hwloc_obj_t node = nullptr;
   if (numa_node >= 0) {
     const NumaNode& entry = machine.numa_nodes.at(static_cast<std::size_t>(numa_node));

@@ -147,6 +147,7 @@ class Planner {
 
   std::string gpu_names(const std::vector<unsigned>& gpus) const {
     std::vector<std::string> names;
+    names.reserve(gpus.size());
     for (unsigned g : gpus)
       names.push_back(machine_.gpus[g].name);
     return join(names, ", ");
@@ -162,10 +163,11 @@ class Planner {
   // "'a' (cpu=2), 'b' (gpu=1)": the units holding some of `cores` exclusively.
   std::string owners_of(const std::vector<unsigned>& cores) const {
     std::vector<std::size_t> owners;
-    for (unsigned c : cores)
+    for (unsigned c : cores) {
       if (cores_[c].state == CoreState::exclusive &&
           std::find(owners.begin(), owners.end(), cores_[c].owner) == owners.end())
         owners.push_back(cores_[c].owner);
+    }
     std::sort(owners.begin(), owners.end());
     std::vector<std::string> parts;
     for (std::size_t u : owners) {
@@ -181,11 +183,13 @@ class Planner {
   void validate() const {
     if (input_.workers && *input_.workers == 0)
       throw ModelError("process option workers=0: a process needs at least one worker");
-    for (const auto& [source, target] : input_.edges)
-      if (source >= input_.components.size() || target >= input_.components.size())
+    for (const auto& [source, target] : input_.edges) {
+      if (source >= input_.components.size() || target >= input_.components.size()) {
         throw std::invalid_argument("placement edge names component " +
                                     std::to_string(std::max(source, target)) + " of " +
                                     std::to_string(input_.components.size()));
+      }
+    }
   }
 
   void build_units() {
@@ -240,9 +244,10 @@ class Planner {
         if (!fits(used[name], amount, capacity->second)) {
           std::string line = subject + " but the process declares " + quoted(name) + "=" +
                              format_quantity(capacity->second);
-          if (!takers[name].empty())
+          if (!takers[name].empty()) {
             line +=
                 " and " + join(takers[name], ", ") + " already take " + format_quantity(used[name]);
+          }
           errors_.push_back(line);
           continue;
         }
@@ -271,9 +276,10 @@ class Planner {
       }
       if (need > static_cast<double>(free.size())) {
         std::vector<std::string> users;
-        for (std::size_t other = 0; other < u; ++other)
+        for (std::size_t other = 0; other < u; ++other) {
           if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
             users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
+        }
         errors_.push_back(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
                           all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
                           join(users, "; "));
@@ -317,12 +323,13 @@ class Planner {
       if (best == kNone) {
         std::vector<std::string> states;
         for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
-          if (gpu_owner_[g] != kNone)
+          if (gpu_owner_[g] != kNone) {
             states.push_back(machine_.gpus[g].name + " is used whole by " + mention(gpu_owner_[g]));
-          else
+          } else {
             states.push_back(machine_.gpus[g].name + " has " +
                              format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
                              join(gpu_sharers_[g], ", "));
+          }
         }
         errors_.push_back(ask + " but no GPU has that much left: " + join(states, "; "));
         continue;
@@ -343,10 +350,12 @@ class Planner {
   // Cores near GPUs that fractional-cpu GPU units still need: dedicated units take them last.
   std::vector<bool> wanted_by_gpu_units() const {
     std::vector<bool> wanted(machine_.cores.size(), false);
-    for (const Unit& unit : units_)
-      if (unit.has_gpu() && !unit.dedicated_cores())
+    for (const Unit& unit : units_) {
+      if (unit.has_gpu() && !unit.dedicated_cores()) {
         for (unsigned c : cores_near(unit.gpus))
           wanted[c] = true;
+      }
+    }
     return wanted;
   }
 
@@ -406,9 +415,10 @@ class Planner {
   }
 
   double memory_left(int node) const {
-    if (node >= 0)
+    if (node >= 0) {
       return static_cast<double>(machine_.numa_nodes[static_cast<std::size_t>(node)].memory) -
              node_used_[static_cast<std::size_t>(node)];
+    }
     return static_cast<double>(machine_.memory()) -
            std::accumulate(node_used_.begin(), node_used_.end(), 0.0) - unbound_used_;
   }
@@ -419,17 +429,19 @@ class Planner {
 
   // "NUMA node 0 has 32Gi (12Gi left after 'a')" or "the machine has 64Gi".
   std::string describe_memory(int node) const {
-    if (node < 0)
+    if (node < 0) {
       return "the machine has " + format_bytes(static_cast<double>(machine_.memory())) +
              (unbound_used_ > 0 || memory_left(node) < static_cast<double>(machine_.memory())
                   ? " (" + format_bytes(std::max(0.0, memory_left(node))) + " left)"
                   : "");
+    }
     const auto index = static_cast<std::size_t>(node);
     std::string text = "NUMA node " + std::to_string(node) + " has " +
                        format_bytes(static_cast<double>(machine_.numa_nodes[index].memory));
-    if (!node_users_[index].empty())
+    if (!node_users_[index].empty()) {
       text += " (" + format_bytes(std::max(0.0, memory_left(node))) + " left after " +
               join(node_users_[index], ", ") + ")";
+    }
     return text;
   }
 
@@ -459,10 +471,12 @@ class Planner {
     draft.units = std::move(units);
     draft.cores = std::move(cores);
     draft.dedicated = dedicated;
-    for (std::size_t u : draft.units)
-      for (unsigned g : units_[u].gpus)
+    for (std::size_t u : draft.units) {
+      for (unsigned g : units_[u].gpus) {
         if (std::find(draft.gpus.begin(), draft.gpus.end(), g) == draft.gpus.end())
           draft.gpus.push_back(g);
+      }
+    }
     workers_.push_back(std::move(draft));
   }
 
@@ -472,9 +486,10 @@ class Planner {
     const std::vector<unsigned> near = cores_near(unit.gpus);
     const double need = std::ceil(unit.total.cpu);
     std::vector<unsigned> chosen;
-    if (need <= static_cast<double>(near.size()))
+    if (need <= static_cast<double>(near.size())) {
       chosen = pick_free_cores(near, static_cast<std::size_t>(need), unit.total.memory,
                                wanted_by_gpu_units());
+    }
     if (chosen.empty()) {
       const auto free = std::count_if(
           near.begin(), near.end(), [&](unsigned c) { return cores_[c].state == CoreState::free; });
@@ -500,19 +515,21 @@ class Planner {
     std::vector<unsigned> all(machine_.cores.size());
     std::iota(all.begin(), all.end(), 0U);
     std::vector<unsigned> chosen;
-    if (need <= static_cast<double>(all.size()))
+    if (need <= static_cast<double>(all.size())) {
       chosen = pick_free_cores(all, static_cast<std::size_t>(need), unit.total.memory,
                                wanted_by_gpu_units());
+    }
     if (chosen.empty()) {
       const std::string ask = asks(u) + "cpu=" + format_quantity(unit.total.cpu);
       const auto free = std::count_if(cores_.begin(), cores_.end(),
                                       [](const CoreUse& c) { return c.state == CoreState::free; });
-      if (need > static_cast<double>(all.size()))
+      if (need > static_cast<double>(all.size())) {
         errors_.push_back(ask + " but the machine has " + std::to_string(all.size()) +
                           (all.size() == 1 ? " core" : " cores"));
-      else
+      } else {
         errors_.push_back(ask + " but only " + std::to_string(free) + " of the machine's " +
                           std::to_string(all.size()) + " cores remain after " + owners_of(all));
+      }
       return;
     }
     for (unsigned c : chosen)
@@ -526,23 +543,27 @@ class Planner {
     if (unit.gpus.empty()) return;  // its GPU demand already failed
     const std::vector<unsigned> near = cores_near(unit.gpus);
     std::size_t best = kNone;
-    for (unsigned c : near)
+    for (unsigned c : near) {
       if (cores_[c].state == CoreState::free) {
         best = c;
         break;
       }
-    if (best == kNone)
-      for (unsigned c : near)
+    }
+    if (best == kNone) {
+      for (unsigned c : near) {
         if (cores_[c].state == CoreState::shared_with_gpu &&
             (best == kNone || cores_[c].users < cores_[best].users))
           best = c;
+      }
+    }
     if (best == kNone) {
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
-      if (near.empty())
+      if (near.empty()) {
         errors_.push_back(ask + " but no usable core is near " + gpu_names(unit.gpus));
-      else
+      } else {
         errors_.push_back(ask + " but every core near " + gpu_names(unit.gpus) +
                           " is dedicated to " + owners_of(near));
+      }
       return;
     }
     const auto core = static_cast<unsigned>(best);
@@ -561,17 +582,19 @@ class Planner {
     std::vector<unsigned> pool_cores;
     for (unsigned c = 0; c < cores_.size(); ++c)
       if (cores_[c].state == CoreState::free) pool_cores.push_back(c);
-    if (pool_cores.empty())  // share the cores of fractional-cpu GPU workers
+    if (pool_cores.empty()) {  // share the cores of fractional-cpu GPU workers
       for (unsigned c = 0; c < cores_.size(); ++c)
         if (cores_[c].state == CoreState::shared_with_gpu) pool_cores.push_back(c);
+    }
     if (pool_cores.empty()) {
       std::vector<unsigned> all(machine_.cores.size());
       std::iota(all.begin(), all.end(), 0U);
-      for (std::size_t u : pool)
+      for (std::size_t u : pool) {
         errors_.push_back(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
                           " but no core remains: the machine's " + std::to_string(all.size()) +
                           (all.size() == 1 ? " core is" : " cores are") + " dedicated to " +
                           owners_of(all));
+      }
       return;
     }
 
@@ -579,10 +602,11 @@ class Planner {
     std::vector<std::vector<std::size_t>> groups;  // units per pool worker
     std::vector<std::size_t> unlabeled;
     for (std::size_t u : pool) {
-      if (units_[u].label.empty())
+      if (units_[u].label.empty()) {
         unlabeled.push_back(u);
-      else
+      } else {
         groups.push_back({u});
+      }
     }
     const std::vector<std::vector<std::size_t>> strands = pool_strands(unlabeled);
     const std::vector<std::set<std::size_t>> siblings = strand_siblings(strands);
@@ -657,6 +681,7 @@ class Planner {
     for (unsigned c : pool_cores)
       nodes.insert(machine_.cores[c].numa_node);
     std::vector<std::string> states;
+    states.reserve(nodes.size());
     for (int node : nodes)
       states.push_back(describe_memory(node));
     std::vector<std::size_t> hungry;
@@ -667,6 +692,7 @@ class Planner {
                         join(states, ", "));
     } else {
       std::vector<std::string> names;
+      names.reserve(hungry.size());
       for (std::size_t u : hungry)
         names.push_back(mention(u));
       errors_.push_back(join(names, ", ") + " share a worker and ask for memory=" +
@@ -700,16 +726,18 @@ class Planner {
         u = parent[u] = parent[parent[u]];
       return u;
     };
-    for (const auto& [from, to] : links)
+    for (const auto& [from, to] : links) {
       if (in_pool[from] && in_pool[to] && outputs[from] == 1 && inputs[to] == 1) {
         const std::size_t a = root(from);
         const std::size_t b = root(to);
         if (a != b) parent[std::max(a, b)] = std::min(a, b);
       }
+    }
     std::map<std::size_t, std::vector<std::size_t>> by_root;
     for (std::size_t u : pool)
       by_root[root(u)].push_back(u);
     std::vector<std::vector<std::size_t>> strands;
+    strands.reserve(by_root.size());
     for (auto& [first, members] : by_root)
       strands.push_back(std::move(members));
     std::sort(strands.begin(), strands.end());
@@ -720,19 +748,22 @@ class Planner {
   std::vector<std::set<std::size_t>> strand_siblings(
       const std::vector<std::vector<std::size_t>>& strands) const {
     std::vector<std::size_t> strand_of(units_.size(), kNone);
-    for (std::size_t s = 0; s < strands.size(); ++s)
+    for (std::size_t s = 0; s < strands.size(); ++s) {
       for (std::size_t u : strands[s])
         strand_of[u] = s;
+    }
     std::map<std::size_t, std::set<std::size_t>> targets;  // source unit -> target strands
     for (const auto& [source, target] : input_.edges) {
       const std::size_t s = strand_of[unit_of_[target]];
       if (s != kNone && unit_of_[source] != unit_of_[target]) targets[unit_of_[source]].insert(s);
     }
     std::vector<std::set<std::size_t>> siblings(strands.size());
-    for (const auto& [source, group] : targets)
-      for (std::size_t a : group)
+    for (const auto& [source, group] : targets) {
+      for (std::size_t a : group) {
         for (std::size_t b : group)
           if (a != b) siblings[a].insert(b);
+      }
+    }
     return siblings;
   }
 
@@ -766,18 +797,20 @@ class Planner {
       }
       worker.cores = draft.cores;
       std::sort(worker.cores.begin(), worker.cores.end());
-      for (unsigned c : worker.cores)
+      for (unsigned c : worker.cores) {
         worker.pus.insert(worker.pus.end(), machine_.cores[c].pus.begin(),
                           machine_.cores[c].pus.end());
+      }
       std::sort(worker.pus.begin(), worker.pus.end());
       worker.numa_node = common_node(worker.cores);
       for (unsigned g : draft.gpus)
         worker.gpus.push_back(machine_.gpus[g].name);
-      for (std::size_t u : draft.units)
+      for (std::size_t u : draft.units) {
         for (std::size_t c : units_[u].components) {
           worker.components.push_back(c);
           plan.worker_of[c] = position;
         }
+      }
       std::sort(worker.components.begin(), worker.components.end());
       worker.dedicated = draft.dedicated;
       plan.workers.push_back(std::move(worker));
@@ -802,9 +835,10 @@ std::string Plan::to_string(const std::vector<PlacementRequest>& components) con
                     worker.gpus.empty() ? "-" : join(worker.gpus, ",")});
   }
   std::vector<std::size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows)
+  for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size(); ++i)
       widths[i] = std::max(widths[i], row[i].size());
+  }
   std::string text;
   for (const auto& row : rows) {
     std::string line;

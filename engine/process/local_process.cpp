@@ -33,7 +33,9 @@ class LocalRuntime {
   LocalRuntime(std::vector<std::unique_ptr<Component>> components,
                std::vector<ConnectorSpec> connectors, ProcessOptions options,
                const std::vector<SourceLocation>& locations)
-      : components_(std::move(components)), connectors_(std::move(connectors)), options_(options) {
+      : components_(std::move(components)),
+        connectors_(std::move(connectors)),
+        options_(std::move(options)) {
     std::vector<Component*> raw;
     raw.reserve(components_.size());
     for (auto& c : components_)
@@ -102,6 +104,7 @@ void LocalRuntime::run() {
   }
 
   std::vector<ComponentRunner*> raw;
+  raw.reserve(runners.size());
   for (auto& runner : runners)
     raw.push_back(runner.get());
   run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
@@ -131,7 +134,8 @@ void LocalRuntime::run() {
 LocalProcess::LocalProcess(std::vector<std::unique_ptr<Component>> components,
                            std::vector<ConnectorSpec> connectors, ProcessOptions options)
     : runtime_(std::make_unique<detail::LocalRuntime>(std::move(components), std::move(connectors),
-                                                      options, std::vector<SourceLocation>{})) {}
+                                                      std::move(options),
+                                                      std::vector<SourceLocation>{})) {}
 
 LocalProcess::LocalProcess(const ProcessSpec& spec) : LocalProcess(spec, Registry::global()) {}
 

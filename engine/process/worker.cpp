@@ -239,6 +239,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   const WaitMode mode = wait_mode_of(worker);
   const std::uint32_t first_seen = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
   std::vector<ComponentRunner*> raw;
+  raw.reserve(runners.size());
   for (auto& r : runners)
     raw.push_back(r.get());
   run_fibers(raw, group, model_.options.fiber_stack_size, [&](FiberRunDone& done) {

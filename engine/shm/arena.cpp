@@ -17,7 +17,7 @@ std::size_t Arena::bytes_needed(std::size_t workers, std::size_t components, std
                                 std::size_t ring_bytes) {
   // Tables, rings, and slack for the managed buffer's bookkeeping and 64-byte alignment.
   return header_bytes + workers * sizeof(WorkerControl) + components * sizeof(ComponentSlot) +
-         channels * (sizeof(ChannelSlot) + 256) + ring_bytes + 64 * 1024;
+         channels * (sizeof(ChannelSlot) + 256) + ring_bytes + std::size_t{64} * 1024;
 }
 
 Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels)
