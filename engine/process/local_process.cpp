@@ -9,6 +9,7 @@
 #include "process/fiber_parker.hpp"
 #include "process/fiber_run.hpp"
 #include "process/instantiate.hpp"
+#include "process/stats.hpp"
 #include "process/wiring.hpp"
 
 namespace patchbay {
@@ -175,18 +176,7 @@ std::vector<ComponentStats> LocalProcess::component_stats() const {
   for (std::size_t i = 0; i < runtime_->components_.size(); ++i) {
     const Component& c = *runtime_->components_[i];
     const detail::ComponentCounters& k = runtime_->component_counters_[i];
-    ComponentStats s;
-    s.name = c.name();
-    s.type = c.type_name();
-    s.status = c.status();
-    s.steps = detail::read_counter(k.steps);
-    s.messages_in = detail::read_counter(k.messages_in);
-    s.messages_out = detail::read_counter(k.messages_out);
-    s.bytes_in = detail::read_counter(k.bytes_in);
-    s.bytes_out = detail::read_counter(k.bytes_out);
-    s.time_in_step = std::chrono::nanoseconds(detail::read_counter(k.step_ns));
-    s.time_waiting = std::chrono::nanoseconds(detail::read_counter(k.wait_ns));
-    out.push_back(std::move(s));
+    out.push_back(detail::snapshot(c, c.status(), k));
   }
   return out;
 }
@@ -197,15 +187,7 @@ std::vector<ChannelStats> LocalProcess::channel_stats() const {
   for (std::size_t i = 0; i < runtime_->wiring_.wires.size(); ++i) {
     const detail::Wire& wire = runtime_->wiring_.wires[i];
     const detail::ChannelCounters& k = runtime_->channel_counters_[i];
-    ChannelStats s;
-    s.source = wire.source->owner().name() + "." + wire.source->name();
-    s.target = wire.target->owner().name() + "." + wire.target->name();
-    s.capacity = wire.capacity;
-    s.messages = detail::read_counter(k.messages);
-    s.bytes = detail::read_counter(k.bytes);
-    s.times_full = detail::read_counter(k.times_full);
-    s.times_empty = detail::read_counter(k.times_empty);
-    out.push_back(std::move(s));
+    out.push_back(detail::snapshot(wire, k));
   }
   return out;
 }

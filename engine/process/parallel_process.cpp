@@ -17,6 +17,7 @@
 #include "process/instantiate.hpp"
 #include "process/parallel_runtime.hpp"
 #include "process/run_state.hpp"
+#include "process/stats.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay {
@@ -364,19 +365,7 @@ std::vector<ComponentStats> ParallelRuntime::component_stats() const {
   for (std::size_t i = 0; i < model_.components.size(); ++i) {
     const Component& c = *model_.components[i];
     const ComponentSlot& slot = arena_->component(i);
-    const ComponentCounters& k = slot.counters;
-    ComponentStats s;
-    s.name = c.name();
-    s.type = c.type_name();
-    s.status = static_cast<Status>(read_counter_word(slot.status));
-    s.steps = read_counter(k.steps);
-    s.messages_in = read_counter(k.messages_in);
-    s.messages_out = read_counter(k.messages_out);
-    s.bytes_in = read_counter(k.bytes_in);
-    s.bytes_out = read_counter(k.bytes_out);
-    s.time_in_step = std::chrono::nanoseconds(read_counter(k.step_ns));
-    s.time_waiting = std::chrono::nanoseconds(read_counter(k.wait_ns));
-    out.push_back(std::move(s));
+    out.push_back(snapshot(c, static_cast<Status>(read_counter_word(slot.status)), slot.counters));
   }
   return out;
 }
@@ -386,15 +375,7 @@ std::vector<ChannelStats> ParallelRuntime::channel_stats() const {
   for (std::size_t i = 0; i < model_.wiring.wires.size(); ++i) {
     const Wire& wire = model_.wiring.wires[i];
     const ChannelCounters& k = arena_->channel(i).counters;
-    ChannelStats s;
-    s.source = wire.source->owner().name() + "." + wire.source->name();
-    s.target = wire.target->owner().name() + "." + wire.target->name();
-    s.capacity = wire.capacity;
-    s.messages = read_counter(k.messages);
-    s.bytes = read_counter(k.bytes);
-    s.times_full = read_counter(k.times_full);
-    s.times_empty = read_counter(k.times_empty);
-    out.push_back(std::move(s));
+    out.push_back(snapshot(wire, k));
   }
   return out;
 }
