@@ -1,0 +1,162 @@
+// What the cross-process benchmarks share: memory mapped before fork, core pinning, a forked
+// peer, futex calls and a spin-wait hint. Benchmark code only: none of it is engine API.
+#pragma once
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace patchbay_bench {
+
+/// The cores the two sides of a cross-process benchmark are pinned to.
+inline constexpr int kNearCore = 0;  // the benchmark's own process (the timed side)
+inline constexpr int kFarCore = 1;   // the forked peer
+
+/// One anonymous MAP_SHARED mapping: a child forked after it was made sees the same bytes at
+/// the same address. Page-aligned, so any 64-byte alignment inside it holds.
+class SharedMemory {
+ public:
+  explicit SharedMemory(std::size_t bytes) : bytes_(bytes) {
+    data_ = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (data_ == MAP_FAILED) throw std::runtime_error("mmap of shared memory failed");
+  }
+  ~SharedMemory() { munmap(data_, bytes_); }
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+
+  [[nodiscard]] std::byte* bytes() const { return static_cast<std::byte*>(data_); }
+  /// Constructs a T at `offset` (a multiple of alignof(T)).
+  template <class T, class... Args>
+  T* construct(std::size_t offset = 0, Args&&... args) {
+    return ::new (bytes() + offset) T(std::forward<Args>(args)...);
+  }
+
+ private:
+  std::size_t bytes_;
+  void* data_;
+};
+
+/// Whether this process may run on both benchmark cores.
+inline bool has_two_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return false;
+  return CPU_ISSET(kNearCore, &set) && CPU_ISSET(kFarCore, &set);
+}
+
+/// Pins the calling thread to `core`; throws if the kernel refuses.
+inline void pin_to_core(int core) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0)
+    throw std::runtime_error(std::string("sched_setaffinity failed for core ").append(std::to_string(core)));
+}
+
+/// Pins the calling thread to `core` for its lifetime, then restores the previous affinity
+/// (a ParallelProcess planned later must see every core again).
+class PinnedToCore {
+ public:
+  explicit PinnedToCore(int core) {
+    CPU_ZERO(&saved_);
+    sched_getaffinity(0, sizeof saved_, &saved_);
+    pin_to_core(core);
+  }
+  ~PinnedToCore() { sched_setaffinity(0, sizeof saved_, &saved_); }
+  PinnedToCore(const PinnedToCore&) = delete;
+  PinnedToCore& operator=(const PinnedToCore&) = delete;
+
+ private:
+  cpu_set_t saved_;
+};
+
+/// A forked child pinned to `core` that runs `body()` and exits: 0 when it returned, 1 when it
+/// threw. It never returns into the benchmark framework (it leaves with _exit).
+class Peer {
+ public:
+  template <class Body>
+  Peer(int core, Body&& body) {
+    std::fflush(nullptr);  // buffered output would otherwise be written twice
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      int code = 0;
+      try {
+        pin_to_core(core);
+        body();
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+  }
+  /// Kills a peer that was not joined (the benchmark failed half-way).
+  ~Peer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  /// Waits for the peer to exit; true when it exited with 0.
+  bool join() {
+    int status = 0;
+    const pid_t done = waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return done > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+/// Tells the core a spin-wait is under way (as the engine's spin loop does).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Sleeps while `*word == expected`. Not FUTEX_PRIVATE: the word is shared across processes.
+inline void futex_wait(std::uint32_t* word, std::uint32_t expected) {
+  syscall(SYS_futex, word, FUTEX_WAIT, expected, nullptr, nullptr, 0);
+}
+
+/// Wakes the (at most one) sleeper on `word`.
+inline void futex_wake(std::uint32_t* word) {
+  syscall(SYS_futex, word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
+inline std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Holds the core for `duration_ns` (work standing for a computation) and returns the time it
+/// really took, so that callers can subtract it exactly.
+inline std::int64_t busy_for(std::int64_t duration_ns) {
+  const std::int64_t start = now_ns();
+  std::int64_t now = start;
+  while (now - start < duration_ns)
+    now = now_ns();
+  return now - start;
+}
+
+}  // namespace patchbay_bench
