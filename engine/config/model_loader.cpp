@@ -129,10 +129,13 @@ void ModelReader::read_plugins(const YAML::Node& node, ProcessSpec& spec,
 void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
                                const fs::path& base_dir) {
   expect_map(process, "'process'");
+  bool has_type = false;
+  bool ray_connectors = false;
   for (const auto& entry : process) {
     const std::string key = entry.first.Scalar();
     const YAML::Node& value = entry.second;
     if (key == "type") {
+      has_type = true;
       const std::string type = scalar(value, "process type");
       bool known = false;
       spec.kind = process_kind(type, known);
@@ -150,6 +153,7 @@ void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
                        "' (expected plugboard.connector.AsyncioConnector, RayConnector or "
                        "ZMQConnector)");
       }
+      ray_connectors = name.size() >= 12 && name.compare(name.size() - 12, 12, "RayConnector") == 0;
     } else if (key == "args") {
       read_process_args(value, spec);
     } else if (key == "plugins") {
@@ -159,6 +163,8 @@ void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
            "unknown key 'process." + key + "' (expected type, connector_builder, args, plugins)");
     }
   }
+  // Plugboard's RayConnector only works with Ray's process: it alone asks for the parallel one.
+  if (!has_type && ray_connectors) spec.kind = ProcessKind::parallel;
 }
 
 std::size_t ModelReader::capacity(const YAML::Node& node, const std::string& what) const {

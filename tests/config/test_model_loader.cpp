@@ -916,3 +916,13 @@ TEST_CASE("the tutorial model runs locally and writes a CSV of timestamps", "[mo
     if (i > 1) CHECK(lines[i - 1] <= lines[i]);
   }
 }
+
+TEST_CASE("connector_builder RayConnector alone selects the parallel process", "[model]") {
+  const auto with = [](const std::string& extra) {
+    return parse_model("process:\n" + extra +
+                       "  connector_builder:\n    type: plugboard.connector.RayConnector\n"
+                       "  args:\n    components: []\n");
+  };
+  CHECK(with("").kind == patchbay::ProcessKind::parallel);
+  CHECK(with("  type: local\n").kind == patchbay::ProcessKind::local);
+}

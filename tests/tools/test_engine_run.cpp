@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 #include "support/command.hpp"
@@ -132,11 +133,10 @@ TEST_CASE("engine-run exits 2 for bad arguments and missing files", "[engine-run
 TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
           "[engine-run][parallel]") {
   TempDir dir;
-  const auto r = run_command(
-      {engine_run, "--quiet", "--process", "parallel", "--stats", "stats.json", "--set",
-       "slow-sleep.sleep_seconds=0.001", "--set", "very-slow-sleep.sleep_seconds=0.002",
-       hello_model},
-      dir.path());
+  const auto r = run_command({engine_run, "--quiet", "--process", "parallel", "--stats",
+                              "stats.json", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
+                              "very-slow-sleep.sleep_seconds=0.002", hello_model},
+                             dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(line_count(read_file(dir / "hello.csv")) == 11);
@@ -229,4 +229,32 @@ TEST_CASE("engine-run --validate, --diagram and --stats", "[engine-run]") {
                        Catch::Contains("\"name\":\"timestamper\""));
   CHECK_THAT(json, Catch::Contains("\"COMPLETED\""));
   CHECK_THAT(json, Catch::Contains("\"channels\""));
+}
+
+TEST_CASE("engine-run stops a parallel run on SIGINT with exit 130 and leaves no worker",
+          "[engine-run][parallel]") {
+  TempDir dir;
+  const int pid = patchbay::test::start_command(
+      {engine_run, "--quiet", "--process", "parallel", "--set", "input.iters=1000", "--set",
+       "very-slow-sleep.sleep_seconds=5", hello_model},
+      dir.path());
+  std::vector<int> workers;
+  for (int attempt = 0; attempt < 200 && workers.size() < 2; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    workers.clear();
+    std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
+                           "/children");
+    for (int child = 0; children >> child;)
+      workers.push_back(child);
+  }
+  REQUIRE(workers.size() == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGINT);
+  const auto r = patchbay::test::wait_command(pid, dir.path(), std::chrono::seconds(20));
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 130);
+  for (int worker : workers)
+    CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(worker)));
+  CHECK_FALSE(std::filesystem::exists(dir / "hello.csv"));
+  CHECK(std::filesystem::exists(dir / "hello.csv.partial"));
 }
