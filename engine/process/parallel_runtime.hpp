@@ -32,6 +32,9 @@ struct ParallelModel {
   Plan plan;
 };
 
+/// The CUDA_VISIBLE_DEVICES value (with CUDA_DEVICE_ORDER=PCI_BUS_ID) for the named GPUs.
+std::string cuda_visible_devices(const Machine& machine, const std::vector<std::string>& gpus);
+
 /// Validates and places a model (throws ModelError); forks nothing.
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,

@@ -86,6 +86,32 @@ class RemoteWaker final : public Parker {
 
 }  // namespace
 
+std::string cuda_visible_devices(const Machine& machine, const std::vector<std::string>& gpus) {
+  // With CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA numbers devices by PCI bus id: a GPU's index is
+  // its rank in that order. hwloc names them cuda*, nvml* or card* depending on its build.
+  std::vector<std::string> bus_ids;
+  for (const Gpu& g : machine.gpus)
+    bus_ids.push_back(g.pci_bus_id);
+  std::sort(bus_ids.begin(), bus_ids.end());
+  std::string devices;
+  for (const auto& name : gpus) {
+    std::string index;
+    for (const Gpu& g : machine.gpus) {
+      if (g.name != name) continue;
+      if (!g.pci_bus_id.empty()) {
+        index = std::to_string(std::lower_bound(bus_ids.begin(), bus_ids.end(), g.pci_bus_id) -
+                               bus_ids.begin());
+      }
+    }
+    if (index.empty()) {
+      const auto digits = name.find_first_of("0123456789");
+      index = digits == std::string::npos ? name : name.substr(digits);
+    }
+    devices += (devices.empty() ? "" : ",") + index;
+  }
+  return devices;
+}
+
 WaitMode ParallelRuntime::wait_mode_of(std::size_t worker) const {
   WaitMode mode = model_.options.wait;
   for (std::size_t i = 0; i < model_.wiring.wires.size(); ++i) {
@@ -120,13 +146,8 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
     const WorkerPlan& plan = model_.plan.workers[worker];
     (void)bind_to(model_.machine, plan.cores, plan.numa_node);
     if (!plan.gpus.empty()) {
-      std::string devices;
-      for (const auto& gpu : plan.gpus) {
-        const auto digits = gpu.find_first_of("0123456789");
-        devices +=
-            (devices.empty() ? "" : ",") + (digits == std::string::npos ? gpu : gpu.substr(digits));
-      }
-      setenv("CUDA_VISIBLE_DEVICES", devices.c_str(), 1);
+      setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 1);
+      setenv("CUDA_VISIBLE_DEVICES", cuda_visible_devices(model_.machine, plan.gpus).c_str(), 1);
     }
     WorkerControl& me = arena_->worker(worker);
     me.pid = getpid();

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <thread>
 
+#include "placement/machine.hpp"
+#include "process/parallel_runtime.hpp"
 #include "support/command.hpp"
 
 using namespace std::chrono_literals;
@@ -432,5 +434,22 @@ TEST_CASE("a host with busy threads starts and stops parallel models repeatedly"
     CHECK(outcome.took < 10s);
   }
   quit = true;
-  for (auto& t : host) t.join();
+  for (auto& t : host)
+    t.join();
+}
+
+TEST_CASE("a worker's GPUs become CUDA indices in PCI bus order", "[parallel]") {
+  const std::string xml =
+      std::string(PATCHBAY_SOURCE_DIR) + "/../shared/topologies/power8gpudistances.xml";
+  if (!std::filesystem::exists(xml)) {
+    WARN("skipped: " << xml << " is absent");
+    return;
+  }
+  const auto machine = patchbay::detail::load_machine(xml);
+  REQUIRE(machine.gpus.size() == 4);
+  std::vector<std::string> names;
+  for (const auto& g : machine.gpus)
+    names.push_back(g.name);
+  CHECK(patchbay::detail::cuda_visible_devices(machine, names) == "0,1,2,3");
+  CHECK(patchbay::detail::cuda_visible_devices(machine, {names[2]}) == "2");
 }
