@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <boost/fiber/context.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
@@ -253,6 +254,12 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     }
   });
 
+  // The fiber scheduler's thread_local first, then the guard: thread_local destructors run in
+  // reverse order, so the guard's runs first if a component calls exit(), before any fiber ran.
+  (void)boost::fibers::context::active();
+  static thread_local ExitGuard exit_guard;
+  (void)exit_guard;
+
   for (auto& runner : runners) {
     if (!runner->initialize()) break;
   }
@@ -264,8 +271,6 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   for (auto& r : runners)
     raw.push_back(r.get());
   run_fibers(raw, group, model_.options.fiber_stack_size, [&](FiberRunDone& done) {
-    static thread_local ExitGuard exit_guard;
-    (void)exit_guard;
     // Read before any component fiber ran (below): a wake that arrives after a fiber parks but
     // before this fiber first runs must still count as new.
     std::uint32_t seen = first_seen;

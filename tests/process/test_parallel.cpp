@@ -126,7 +126,7 @@ class Pass final : public Component {
   void step() override { out = in.value(); }
 };
 
-enum class Fault { exception, abort, segfault, exit, hang };
+enum class Fault { exception, abort, segfault, exit, exit_at_once, hang };
 
 // Fails in its `at`-th step in the way it is told.
 class Faulty final : public Component {
@@ -136,6 +136,7 @@ class Faulty final : public Component {
   Input<std::int64_t> in{this, "in"};
   Output<std::int64_t> out{this, "out"};
   void step() override {
+    if (fault_ == Fault::exit_at_once) std::exit(9);
     if (in.value() == at_) {
       switch (fault_) {
         case Fault::exception:
@@ -147,6 +148,8 @@ class Faulty final : public Component {
           break;
         case Fault::exit:
           std::exit(7);
+        case Fault::exit_at_once:
+          break;
         case Fault::hang:
           while (true)
             std::this_thread::sleep_for(1ms);
@@ -279,6 +282,7 @@ TEST_CASE("every kind of worker failure fails the run promptly and names the com
       {"abort()", Fault::abort, "SIGABRT"},
       {"segmentation fault", Fault::segfault, "SIGSEGV"},
       {"exit() from a component", Fault::exit, "called exit()"},
+      {"exit() in the first step", Fault::exit_at_once, "called exit()"},
   };
   const std::size_t shm_before = dev_shm_entries();
   for (const auto& c : cases) {
