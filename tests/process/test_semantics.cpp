@@ -448,23 +448,6 @@ std::string thrown_message(const std::string& kind, const patchbay::ComponentFai
   return match.empty() ? e.message() : match[1].str();
 }
 
-// Known engine bugs, for the WARN of the few expectations that skip a kind because of them.
-// "parallel" keeps a cycle in one worker (chain links), where the worker's own deadlock check
-// fails the run with "deadlock: every component of a worker waits for another of the same
-// worker". "parallel-split" runs each component in a worker of its own, so the supervisor
-// reports the deadlock instead, and stop() can reach two ends of a connector at different times.
-constexpr const char* worker_deadlock_bug =
-    "ENGINE BUG, engine/process/worker.cpp run_worker(): the worker-local deadlock check fails "
-    "the whole run when every component of ONE worker waits on a channel inside that worker, "
-    "even while other workers still make progress, and its message names no component; only the "
-    "supervisor, which sees every worker, should decide that the process is deadlocked";
-
-constexpr const char* stop_race_bug =
-    "ENGINE BUG, engine/process/component_runner.cpp ComponentRunner::run(): the loop leaves by "
-    "'break' when send_all() finds no reader or receive_all() a closed input, without checking "
-    "the stop, so a component whose peer in another worker was STOPPED first ends COMPLETED "
-    "although stop() was called before its step boundary";
-
 std::vector<std::int64_t> range(std::int64_t first, std::int64_t count) {
   std::vector<std::int64_t> out;
   for (std::int64_t i = 0; i < count; ++i)
@@ -1011,14 +994,8 @@ TEST_CASE("deadlock: a cycle with more initial values than its channels hold is 
   } catch (const patchbay::Error& e) {
     const std::string what = e.what();
     CHECK_THAT(what, Contains("deadlock"));
-    if (kind == "parallel") {
-      // a and b share a worker: the worker reports the deadlock itself, naming nobody.
-      WARN("not checked on 'parallel' that the message names 'a' and 'b': "
-           << worker_deadlock_bug << "\nmessage: " << what);
-    } else {
-      CHECK_THAT(what, Contains("'a'"));
-      CHECK_THAT(what, Contains("'b'"));
-    }
+    CHECK_THAT(what, Contains("'a'"));
+    CHECK_THAT(what, Contains("'b'"));
   }
   CHECK(std::chrono::steady_clock::now() - start < 2s);
   check_all_final(*process);
@@ -1061,12 +1038,6 @@ TEST_CASE("stop() from another thread ends a run that would never end, without a
 TEST_CASE("stop() wakes components parked on full channels", "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
-  if (kind == "parallel") {
-    // The planner puts a and b in a worker of their own, which fails the run as a deadlock as
-    // soon as both are parked ("parallel-split" runs them in two workers: checked there).
-    WARN("skipped on 'parallel': " << worker_deadlock_bug);
-    return;
-  }
   Model m;
   // a <-> b park for good on full channels; src -> sink keeps the rest of the model busy, so
   // this is not a deadlock of the whole process and only stop() can end it.
@@ -1112,14 +1083,7 @@ TEST_CASE("stop(): a long step that polls stop_requested() sees the stop", "[sem
   CHECK(saw_stop(slow));
   CHECK(std::chrono::steady_clock::now() - start < 300ms);
   CHECK(process->status() == Status::stopped);
-  const std::string slow_status = status_of(*process, "slow");
-  if (kind == "parallel-split" && slow_status == "COMPLETED") {
-    // slow and sink run in two workers: sink, parked, is STOPPED and closes its input while
-    // slow's step is still returning; slow then finds no reader and ends as COMPLETED.
-    WARN("not checked on 'parallel-split' that 'slow' ends STOPPED: " << stop_race_bug);
-  } else {
-    CHECK(slow_status == "STOPPED");
-  }
+  CHECK(status_of(*process, "slow") == "STOPPED");
 }
 
 TEST_CASE("stop() before run() makes run() return at once with STOPPED", "[semantics]") {
