@@ -236,7 +236,7 @@ bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) con
         atomic_word(control.wake_sequence).load(std::memory_order_acquire);
     sequences[w] = sequence;
     const bool idle =
-        atomic_word(control.sleeping).load(std::memory_order_acquire) != 0 &&
+        atomic_word(control.idle).load(std::memory_order_acquire) != 0 &&
         atomic_word(control.idle_sequence).load(std::memory_order_acquire) == sequence;
     all_idle = all_idle && idle;
   }

@@ -276,6 +276,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     std::uint32_t seen = first_seen;
     unsigned spins = 0;
     bool woke_for_stop = false;
+    bool published_idle = false;
     while (!done.done()) {
       count(me.heartbeat);
       if (!woke_for_stop && state.stopping()) {
@@ -284,6 +285,14 @@ int ParallelRuntime::run_worker(std::size_t worker) {
       }
       // Acquire pairs with the peers' increments: their ring updates are visible.
       const std::uint32_t now = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
+      // Published in every wait mode, for the supervisor's deadlock check: idle with the same
+      // sequence everywhere, twice in a row, means nobody can make progress.
+      const bool idle = now == seen && group.all_parked();
+      if (idle != published_idle) {
+        published_idle = idle;
+        atomic_word(me.idle_sequence).store(seen, std::memory_order_relaxed);
+        atomic_word(me.idle).store(idle ? 1 : 0, std::memory_order_release);
+      }
       if (now != seen) {
         seen = now;
         spins = 0;
@@ -293,7 +302,6 @@ int ParallelRuntime::run_worker(std::size_t worker) {
           spin_pause();
         } else {
           // Every component here waits for another worker: sleep until one of them wakes us.
-          atomic_word(me.idle_sequence).store(seen, std::memory_order_relaxed);
           atomic_word(me.sleeping).store(1, std::memory_order_seq_cst);
           if (atomic_word(me.wake_sequence).load(std::memory_order_seq_cst) == seen &&
               !state.stopping()) {

@@ -29,7 +29,8 @@ struct alignas(64) WorkerControl {
   // Owner line.
   alignas(64) std::uint32_t state;  // WorkerState
   std::int32_t pid;
-  std::uint32_t idle_sequence;  // the wake_sequence it last went to sleep on
+  std::uint32_t idle;           // 1 while every component waits and nothing woke it since
+  std::uint32_t idle_sequence;  // the wake_sequence it was at when it became idle
   std::int32_t exit_status;     // the status a component passed to exit()
   std::uint64_t heartbeat;      // bumped by the worker's poller
   std::uint64_t steps;

@@ -346,13 +346,18 @@ TEST_CASE("stop() ends a parallel run with STOPPED and reaps every worker", "[pa
 }
 
 TEST_CASE("a deadlock across workers is reported, not hung on", "[parallel]") {
+  const auto mode =
+      GENERATE(patchbay::WaitMode::spin, patchbay::WaitMode::adaptive, patchbay::WaitMode::block);
+  CAPTURE(to_string(mode));
   std::vector<std::unique_ptr<Component>> parts;
   auto& a = add<Pass>(parts, "left", "a");
   add<Pass>(parts, "right", "b");
   std::vector<patchbay::Value> many(1000, patchbay::Value(1));
   a.set_initial_values("in", many);
+  ProcessOptions options = split_options();
+  options.wait = mode;
   ParallelProcess process(std::move(parts), {{"a.out", "b.in", 64}, {"b.out", "a.in", 64}},
-                          split_options());
+                          options);
   const auto outcome = run_and_check_cleanup(process);
   CHECK_THAT(outcome.error,
              Catch::StartsWith("deadlock") && Catch::Contains("'a'") && Catch::Contains("'b'"));
