@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "support/command.hpp"
+
 using Catch::Contains;
 using patchbay::ModelError;
 using patchbay::parse_model;
@@ -28,28 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto tag = std::to_string(rd()) + "-" + std::to_string(rd());
-    path_ = fs::temp_directory_path() / ("patchbay-test-model-" + tag);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using patchbay::test::TempDir;
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "support/command.hpp"
+
 #ifndef PATCHBAY_TEST_PLUGIN
 #error "PATCHBAY_TEST_PLUGIN must name the doubler plugin (see tests/meson.build)"
 #endif
@@ -35,26 +37,7 @@ namespace {
 const std::string kDoubler = PATCHBAY_TEST_PLUGIN;
 const std::string kDuplicate = PATCHBAY_TEST_DUPLICATE_PLUGIN;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto tag = std::to_string(rd()) + "-" + std::to_string(rd());
-    path_ = fs::temp_directory_path() / ("patchbay-test-plugin-" + tag);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using patchbay::test::TempDir;
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "support/command.hpp"
+
 using Catch::Contains;
 using patchbay::Component;
 using patchbay::ComponentFailure;
@@ -33,28 +35,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto tag = std::to_string(rd()) + "-" + std::to_string(rd());
-    path_ = fs::temp_directory_path() / ("patchbay-test-library-" + tag);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string operator/(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
+using patchbay::test::TempDir;
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
