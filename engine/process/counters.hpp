@@ -3,10 +3,18 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <type_traits>
 
 namespace patchbay::detail {
+
+/// Nanoseconds on the steady clock, which every process of the machine shares.
+inline std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 /// Adds to a counter that only the calling fiber writes.
 inline void count(std::uint64_t& counter, std::uint64_t amount = 1) {

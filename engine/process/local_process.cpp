@@ -18,12 +18,6 @@ namespace detail {
 
 namespace {
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // How often the run's thread looks for a stop() that came from another thread or a signal.
 constexpr auto stop_poll_interval = std::chrono::milliseconds(2);
 

@@ -26,12 +26,6 @@ namespace detail {
 
 namespace {
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // How long failed or stopped workers get to unwind before they are killed.
 constexpr auto grace_period = std::chrono::milliseconds(500);
 // How often the supervisor looks at the workers when none has exited.
