@@ -3,14 +3,16 @@
 // Every cross-process benchmark forks a peer: the timed side runs pinned to core 0, the peer
 // to core 1, and they talk through an anonymous MAP_SHARED mapping made before the fork.
 //
-//   two_atomic_ping_pong     two cache-line-separated std::atomic<uint64_t> flags: the
-//                            cache-line round trip, the floor for any spinning channel
-//   futex_ping_pong          both sides sleep in FUTEX_WAIT between messages: the floor for a
-//                            channel whose consumer sleeps; /think_us: each side first holds
-//                            its core that long, and `excess_ns` is the round trip without it
-//   ring_round_trip          8-byte records through two patchbay::channel::Ring, spinning
-//   ring_throughput/SIZE     one-way stream of SIZE-byte records; the peer copies each out
-//   memcpy/SIZE              memcpy of SIZE bytes in one process, the bandwidth baseline
+//   two_atomic_ping_pong/pause:P   two cache-line-separated std::atomic<uint64_t> flags: the
+//                                  cache-line round trip, the floor for any spinning channel
+//                                  (P=1: a pause instruction in the spin loops, as the ring
+//                                  loops below and the engine's spin loop have)
+//   futex_ping_pong/think_us:T     both sides sleep in FUTEX_WAIT between messages: the floor
+//                                  for a channel whose consumer sleeps. T>0: each side first
+//                                  holds its core T us; `excess_ns` is the round trip without it
+//   ring_round_trip                8-byte records through two patchbay::channel::Ring, spinning
+//   ring_throughput/bytes:N        one-way stream of N-byte records; the peer copies each out
+//   memcpy_bandwidth/bytes:N       memcpy of N bytes in one process, the bandwidth baseline
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -63,6 +65,7 @@ void two_atomic_ping_pong(benchmark::State& state) {
   const bool pause = state.range(0) != 0;
   SharedMemory memory(sizeof(Flags));
   Flags* flags = memory.construct<Flags>();
+  const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   Peer peer(kFarCore, [flags, pause] {
     std::uint64_t seen = 0;
@@ -91,6 +94,7 @@ void two_atomic_ping_pong(benchmark::State& state) {
     round_trip();
   flags->ping.value.store(kStop, std::memory_order_release);
   if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
   state.SetLabel(std::string("round trip, ") + (pause ? "pause in spin loop, " : "busy loop, ") +
                  kPinnedLabel);
 }
@@ -117,6 +121,7 @@ void futex_ping_pong(benchmark::State& state) {
   const std::int64_t think_ns = state.range(0) * 1000;
   SharedMemory memory(sizeof(FutexWords));
   FutexWords* words = memory.construct<FutexWords>();
+  const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   const std::uint32_t warm_up_round_trips = think_ns > 0 ? 2 : kWarmUpRoundTrips;
   Peer peer(kFarCore, [words, think_ns, warm_up_round_trips] {
@@ -158,6 +163,7 @@ void futex_ping_pong(benchmark::State& state) {
   word(words->ping).store(kFutexStop, std::memory_order_release);
   patchbay_bench::futex_wake(&words->ping.value);
   if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
   if (think_ns > 0) {
     // The round trip without the two sides' work: what the two sleeping hand-offs cost.
     state.counters["excess_ns"] =
@@ -209,6 +215,7 @@ void ring_round_trip(benchmark::State& state) {
   Ring back =
       Ring::create(memory.bytes() + RingPairLayout::second(kRoundTripCapacity), kRoundTripCapacity);
   std::byte* base = memory.bytes();
+  const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   Peer peer(kFarCore, [base] {
     Ring in = Ring::attach(base + RingPairLayout::first(kRoundTripCapacity));
@@ -250,6 +257,7 @@ void ring_round_trip(benchmark::State& state) {
   }
   there.close();
   if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
   if (failed) state.SkipWithError("the peer failed or echoed a different value");
   state.SetLabel(std::string("round trip, 8-byte records, two rings, spinning, ") + kPinnedLabel);
 }
@@ -268,6 +276,7 @@ void ring_throughput(benchmark::State& state) {
   auto* result = memory.construct<StreamResult>();
   Ring ring = Ring::create(memory.bytes() + 64, kStreamCapacity);
   std::byte* base = memory.bytes();
+  const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   Peer peer(kFarCore, [base, result, size] {
     Ring in = Ring::attach(base + 64);
@@ -309,19 +318,21 @@ void ring_throughput(benchmark::State& state) {
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   ring.close();
   if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
   if (result->messages != sent || result->bytes != sent * size || result->checksum != sent)
     state.SkipWithError("consumer saw a different stream");
   state.SetIterationTime(took.count());
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
-  state.SetLabel(std::string("one way, 256 KiB ring, consumer copies out, spinning, ")
-                     .append(kPinnedLabel));
+  state.SetLabel(
+      std::string("one way, 256 KiB ring, consumer copies out, spinning, ").append(kPinnedLabel));
 }
 
 void memcpy_bandwidth(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   std::vector<std::byte> from(size, std::byte{1});
   std::vector<std::byte> to(size);
+  const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   for (auto _ : state) {
     benchmark::DoNotOptimize(from.data());
@@ -329,6 +340,7 @@ void memcpy_bandwidth(benchmark::State& state) {
     benchmark::DoNotOptimize(to.data());
     benchmark::ClobberMemory();
   }
+  state.counters["preemptions"] = preemptions.so_far();
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
   state.SetLabel("one process, core 0, buffers hot in cache");

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,7 +65,8 @@ inline void pin_to_core(int core) {
   CPU_ZERO(&set);
   CPU_SET(core, &set);
   if (sched_setaffinity(0, sizeof set, &set) != 0)
-    throw std::runtime_error(std::string("sched_setaffinity failed for core ").append(std::to_string(core)));
+    throw std::runtime_error(
+        std::string("sched_setaffinity failed for core ").append(std::to_string(core)));
 }
 
 /// Pins the calling thread to `core` for its lifetime, then restores the previous affinity
@@ -142,6 +144,26 @@ inline void futex_wait(std::uint32_t* word, std::uint32_t expected) {
 inline void futex_wake(std::uint32_t* word) {
   syscall(SYS_futex, word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
 }
+
+/// Counts the times the kernel took a core away from this process or one of its reaped children
+/// (involuntary context switches). A pinned spinning benchmark should see none: a non-zero count
+/// means something else ran on its cores and the timing is suspect.
+class PreemptionCount {
+ public:
+  PreemptionCount() : start_(total()) {}
+  /// Preemptions since construction; call after the children of interest were reaped.
+  [[nodiscard]] double so_far() const { return static_cast<double>(total() - start_); }
+
+ private:
+  static long total() {
+    rusage self{};
+    rusage children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    return self.ru_nivcsw + children.ru_nivcsw;
+  }
+  long start_;
+};
 
 inline std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

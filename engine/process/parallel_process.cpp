@@ -37,8 +37,12 @@ std::string cpuset_text(const std::vector<unsigned>& pus) {
     std::size_t j = i;
     while (j + 1 < pus.size() && pus[j + 1] == pus[j] + 1)
       ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(pus[i]);
-    if (j > i) out += "-" + std::to_string(pus[j]);
+    if (!out.empty()) out += ',';
+    out += std::to_string(pus[i]);
+    if (j > i) {
+      out += '-';
+      out += std::to_string(pus[j]);
+    }
     i = j + 1;
   }
   return out.empty() ? "-" : out;
