@@ -1,41 +1,75 @@
-// The limits of moving data between two processes, and how close the raw patchbay ring gets.
+// The limits of moving data between two processes, two threads and two fibers; how close the
+// raw patchbay ring gets; and the peers patchbay is compared with (pipes, ZeroMQ,
+// boost::lockfree::spsc_queue).
 //
 // Every cross-process benchmark forks a peer: the timed side runs pinned to core 0, the peer
-// to core 1, and they talk through an anonymous MAP_SHARED mapping made before the fork.
+// to core 1, and they talk through an anonymous MAP_SHARED mapping made before the fork. The
+// benchmarks between threads pin their two threads to the same cores. All report `preemptions`.
 //
 //   two_atomic_ping_pong/pause:P   two cache-line-separated std::atomic<uint64_t> flags: the
 //                                  cache-line round trip, the floor for any spinning channel
 //                                  (P=1: a pause instruction in the spin loops, as the ring
 //                                  loops below and the engine's spin loop have)
+//   two_atomic_ping_pong_threads   the same between two threads of one process
 //   futex_ping_pong/think_us:T     both sides sleep in FUTEX_WAIT between messages: the floor
 //                                  for a channel whose consumer sleeps. T>0: each side first
 //                                  holds its core T us; `excess_ns` is the round trip without it
+//   pipe_ping_pong                 8 bytes each way through two pipes, blocking read()
+//   zmq_ipc_round_trip             8-byte messages through two ZeroMQ PUSH/PULL pairs, ipc://
 //   ring_round_trip                8-byte records through two patchbay::channel::Ring, spinning
+//   ring_round_trip_threads        the same between two threads
+//   spsc_queue_round_trip          uint64 through two boost::lockfree::spsc_queue, threads
+//   fiber_switch                   Boost.Fiber yield to another fiber and back (two switches)
+//   ring_round_trip_fibers         the ring round trip between two fibers of one thread, each
+//                                  yielding while its ring is empty
 //   ring_throughput/bytes:N        one-way stream of N-byte records; the peer copies each out
+//   spsc_queue_throughput/bytes:N  the same through a 256 KiB spsc_queue of bytes, threads
+//   zmq_ipc_throughput/bytes:N     the same through ZeroMQ PUSH/PULL over ipc://
 //   memcpy_bandwidth/bytes:N       memcpy of N bytes in one process, the bandwidth baseline
+//
+// The ZeroMQ benchmarks are built only when libzmq and cppzmq are found.
 #include <benchmark/benchmark.h>
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <type_traits>
 #include <vector>
+
+#include <boost/fiber/all.hpp>
+#include <boost/lockfree/spsc_queue.hpp>
 
 #include "channel/ring.hpp"
 #include "cross_process.hpp"
 
+#if PATCHBAY_BENCH_HAVE_ZMQ
+#include <zmq.hpp>
+#endif
+
 namespace {
 
+constexpr std::array<std::int64_t, 4> kSizes = {8, 64, 1024, 64 * 1024};
+
 using patchbay::channel::Ring;
-using patchbay_bench::cpu_relax;
 using patchbay_bench::kFarCore;
 using patchbay_bench::kNearCore;
 using patchbay_bench::Peer;
+using patchbay_bench::PeerThread;
 using patchbay_bench::PinnedToCore;
 using patchbay_bench::SharedMemory;
+using patchbay_bench::spin_pause;
 
 constexpr const char* kPinnedLabel = "processes pinned to cores 0 and 1";
+constexpr const char* kThreadsPinnedLabel = "threads pinned to cores 0 and 1";
+
+template <class PeerKind>
+const char* pinned_label() {
+  return std::is_same_v<PeerKind, Peer> ? kPinnedLabel : kThreadsPinnedLabel;
+}
 
 bool skip_without_two_cores(benchmark::State& state) {
   if (patchbay_bench::has_two_cores()) return false;
@@ -60,6 +94,8 @@ constexpr std::uint64_t kStop = ~std::uint64_t{0};
 // Untimed round trips first: the peer is scheduled, pinned and has its pages mapped.
 constexpr std::uint32_t kWarmUpRoundTrips = 1000;
 
+// The peer is a forked process (Peer) or a thread (PeerThread); both are pinned to core 1.
+template <class PeerKind>
 void two_atomic_ping_pong(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const bool pause = state.range(0) != 0;
@@ -67,14 +103,14 @@ void two_atomic_ping_pong(benchmark::State& state) {
   Flags* flags = memory.construct<Flags>();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
-  Peer peer(kFarCore, [flags, pause] {
+  PeerKind peer(kFarCore, [flags, pause] {
     std::uint64_t seen = 0;
     while (true) {
       std::uint64_t v;
       // Acquire/release pairs with the other side's store: nothing else is published, but the
       // orders are those a real channel needs, so the baseline pays what a channel must.
       while ((v = flags->ping.value.load(std::memory_order_acquire)) == seen) {
-        if (pause) cpu_relax();
+        if (pause) spin_pause();
       }
       if (v == kStop) return;
       seen = v;
@@ -85,7 +121,7 @@ void two_atomic_ping_pong(benchmark::State& state) {
   auto round_trip = [&] {
     flags->ping.value.store(++i, std::memory_order_release);
     while (flags->pong.value.load(std::memory_order_acquire) != i) {
-      if (pause) cpu_relax();
+      if (pause) spin_pause();
     }
   };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
@@ -96,7 +132,7 @@ void two_atomic_ping_pong(benchmark::State& state) {
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
   state.SetLabel(std::string("round trip, ") + (pause ? "pause in spin loop, " : "busy loop, ") +
-                 kPinnedLabel);
+                 pinned_label<PeerKind>());
 }
 
 // ---- futex ping-pong ----
@@ -192,7 +228,7 @@ static_assert(sizeof(patchbay::channel::RingHeader) % 64 == 0);
 bool write_spinning(Ring& ring, std::span<const std::byte> payload) {
   while (!ring.try_write(payload)) {
     if (ring.reader_closed()) return false;
-    cpu_relax();
+    spin_pause();
   }
   return true;
 }
@@ -203,10 +239,11 @@ std::optional<std::span<const std::byte>> read_spinning(Ring& ring) {
     if (auto record = ring.try_read()) return record;
     // closed()'s acquire makes every record committed before close() visible to try_read.
     if (ring.closed()) return ring.try_read();
-    cpu_relax();
+    spin_pause();
   }
 }
 
+template <class PeerKind>
 void ring_round_trip(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   SharedMemory memory(RingPairLayout::size(kRoundTripCapacity));
@@ -217,7 +254,7 @@ void ring_round_trip(benchmark::State& state) {
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
-  Peer peer(kFarCore, [base] {
+  PeerKind peer(kFarCore, [base] {
     Ring in = Ring::attach(base + RingPairLayout::first(kRoundTripCapacity));
     Ring out = Ring::attach(base + RingPairLayout::second(kRoundTripCapacity));
     std::array<std::byte, 8> value{};
@@ -259,7 +296,8 @@ void ring_round_trip(benchmark::State& state) {
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
   if (failed) state.SkipWithError("the peer failed or echoed a different value");
-  state.SetLabel(std::string("round trip, 8-byte records, two rings, spinning, ") + kPinnedLabel);
+  state.SetLabel(std::string("round trip, 8-byte records, two rings, spinning, ") +
+                 pinned_label<PeerKind>());
 }
 
 struct alignas(64) StreamResult {
@@ -305,7 +343,7 @@ void ring_throughput(benchmark::State& state) {
   std::vector<std::byte> message(size, std::byte{1});
   std::uint64_t sent = 0;
   while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
-    cpu_relax();
+    spin_pause();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     if (!write_spinning(ring, message)) break;
@@ -314,7 +352,7 @@ void ring_throughput(benchmark::State& state) {
   // The stream is done when the consumer has released everything, not when the last write went
   // in; at most a ring's worth, but with 64 KiB records that is a few messages out of thousands.
   while (!ring.empty() && !ring.reader_closed())
-    cpu_relax();
+    spin_pause();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   ring.close();
   if (!peer.join()) state.SkipWithError("peer failed");
@@ -346,25 +384,436 @@ void memcpy_bandwidth(benchmark::State& state) {
   state.SetLabel("one process, core 0, buffers hot in cache");
 }
 
-constexpr std::array<std::int64_t, 4> kSizes = {8, 64, 1024, 64 * 1024};
+// ---- between two fibers on one thread ----
+
+// Two fibers hand the core to each other: one iteration is two switches (there and back), the
+// floor for any exchange between fibers of one thread (LocalProcess, or one worker).
+void fiber_switch(benchmark::State& state) {
+  bool stop = false;
+  std::uint64_t switches = 0;
+  boost::fibers::fiber other([&stop, &switches] {
+    while (!stop) {
+      ++switches;
+      boost::this_fiber::yield();
+    }
+  });
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state)
+    boost::this_fiber::yield();
+  const std::int64_t took = patchbay_bench::now_ns() - start;
+  stop = true;
+  other.join();
+  if (switches < static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("the other fiber did not run");
+  state.counters["ns_per_switch"] =
+      static_cast<double>(took) / (2.0 * static_cast<double>(state.iterations()));
+  state.SetLabel("Boost.Fiber yield there and back (two switches), one thread");
+}
+
+// The ring round trip with both sides as fibers of the calling thread: a side that finds its
+// ring empty yields, as a LocalProcess fiber parks. Per round trip: two switches, two records.
+void ring_round_trip_fibers(benchmark::State& state) {
+  patchbay::channel::HeapRing there_memory(kRoundTripCapacity);
+  patchbay::channel::HeapRing back_memory(kRoundTripCapacity);
+  Ring& there = there_memory.ring();
+  Ring& back = back_memory.ring();
+  boost::fibers::fiber echo([&there, &back] {
+    while (true) {
+      auto record = there.try_read();
+      if (!record) {
+        if (there.closed() && !(record = there.try_read())) return;
+        if (!record) {
+          boost::this_fiber::yield();
+          continue;
+        }
+      }
+      std::array<std::byte, 8> value{};
+      std::memcpy(value.data(), record->data(), value.size());
+      there.release();
+      while (!back.try_write(value))
+        boost::this_fiber::yield();
+    }
+  });
+  std::uint64_t i = 0;
+  bool failed = false;
+  auto round_trip = [&] {
+    ++i;
+    while (!there.try_write(std::as_bytes(std::span(&i, 1))))
+      boost::this_fiber::yield();
+    std::optional<std::span<const std::byte>> record;
+    while (!(record = back.try_read()))
+      boost::this_fiber::yield();
+    std::uint64_t echoed = 0;
+    std::memcpy(&echoed, record->data(), sizeof echoed);
+    back.release();
+    failed = failed || echoed != i;
+  };
+  for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
+    round_trip();
+  for (auto _ : state)
+    round_trip();
+  there.close();
+  echo.join();
+  if (failed) state.SkipWithError("the other fiber echoed a different value");
+  state.SetLabel("round trip, 8-byte records, two heap rings, two fibers on one thread");
+}
+
+// ---- boost::lockfree::spsc_queue between two threads ----
+
+void spsc_queue_round_trip(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  using Queue = boost::lockfree::spsc_queue<std::uint64_t, boost::lockfree::capacity<1024>>;
+  auto there = std::make_unique<Queue>();
+  auto back = std::make_unique<Queue>();
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  PeerThread peer(kFarCore, [&there, &back] {
+    while (true) {
+      std::uint64_t v = 0;
+      while (!there->pop(v))
+        spin_pause();
+      if (v == kStop) return;
+      while (!back->push(v))
+        spin_pause();
+    }
+  });
+  std::uint64_t i = 0;
+  bool failed = false;
+  auto round_trip = [&] {
+    ++i;
+    while (!there->push(i))
+      spin_pause();
+    std::uint64_t echoed = 0;
+    while (!back->pop(echoed))
+      spin_pause();
+    failed = failed || echoed != i;
+  };
+  for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
+    round_trip();
+  for (auto _ : state)
+    round_trip();
+  while (!there->push(kStop))
+    spin_pause();
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (failed) state.SkipWithError("the peer echoed a different value");
+  state.SetLabel(std::string("round trip, uint64 elements, two queues, spinning, ") +
+                 kThreadsPinnedLabel);
+}
+
+// A byte queue as large as the ring's stream (256 KiB); a message is `size` bytes pushed and
+// popped in bulk, with no framing (both sides know the size), so the queue does less than the
+// ring, which frames and aligns every record.
+void spsc_queue_throughput(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  using Queue = boost::lockfree::spsc_queue<std::byte, boost::lockfree::capacity<kStreamCapacity>>;
+  auto queue = std::make_unique<Queue>();
+  std::atomic<bool> ready{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> done_ns{0};
+  std::uint64_t messages = 0;
+  std::uint64_t checksum = 0;
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  PeerThread peer(kFarCore, [&, size] {
+    std::vector<std::byte> out(size);
+    ready.store(true, std::memory_order_release);
+    while (true) {
+      std::size_t have = 0;
+      while (have < size) {
+        const std::size_t got = queue->pop(out.data() + have, size - have);
+        have += got;
+        if (got == 0) {
+          // Acquire pairs with the producer's release of stop: everything pushed is visible.
+          if (have == 0 && stop.load(std::memory_order_acquire) && queue->read_available() == 0) {
+            done_ns.store(patchbay_bench::now_ns(), std::memory_order_release);
+            return;
+          }
+          spin_pause();
+        }
+      }
+      checksum += static_cast<std::uint8_t>(out.front());
+      ++messages;
+    }
+  });
+  std::vector<std::byte> message(size, std::byte{1});
+  std::uint64_t sent = 0;
+  while (!ready.load(std::memory_order_acquire))
+    spin_pause();
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state) {
+    std::size_t pushed = 0;
+    while (pushed < size) {
+      const std::size_t put = queue->push(message.data() + pushed, size - pushed);
+      pushed += put;
+      if (put == 0) spin_pause();
+    }
+    ++sent;
+  }
+  stop.store(true, std::memory_order_release);
+  if (!peer.join()) state.SkipWithError("peer failed");
+  const double took = static_cast<double>(done_ns.load(std::memory_order_acquire) - start) * 1e-9;
+  state.counters["preemptions"] = preemptions.so_far();
+  if (messages != sent || checksum != sent) state.SkipWithError("consumer saw a different stream");
+  state.SetIterationTime(took);
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  state.SetLabel(std::string("one way, 256 KiB byte queue, consumer copies out, spinning, ")
+                     .append(kThreadsPinnedLabel));
+}
+
+// ---- pipes between two processes ----
+
+class Pipe {
+ public:
+  Pipe() {
+    if (pipe(fds_) != 0) throw std::runtime_error("pipe failed");
+  }
+  ~Pipe() {
+    close_read();
+    close_write();
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  [[nodiscard]] int read_end() const { return fds_[0]; }
+  [[nodiscard]] int write_end() const { return fds_[1]; }
+  void close_read() { close_fd(fds_[0]); }
+  void close_write() { close_fd(fds_[1]); }
+
+ private:
+  static void close_fd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  int fds_[2] = {-1, -1};
+};
+
+// Reads exactly `bytes`; false at end of file or on an error.
+bool read_all(int fd, void* to, std::size_t bytes) {
+  auto* p = static_cast<char*>(to);
+  while (bytes > 0) {
+    const ssize_t got = ::read(fd, p, bytes);
+    if (got <= 0) return false;
+    p += got;
+    bytes -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+bool write_all(int fd, const void* from, std::size_t bytes) {
+  const auto* p = static_cast<const char*>(from);
+  while (bytes > 0) {
+    const ssize_t put = ::write(fd, p, bytes);
+    if (put <= 0) return false;
+    p += put;
+    bytes -= static_cast<std::size_t>(put);
+  }
+  return true;
+}
+
+void pipe_ping_pong(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  Pipe there;
+  Pipe back;
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  Peer peer(kFarCore, [&there, &back] {
+    there.close_write();  // or the read below never sees end of file
+    back.close_read();
+    std::uint64_t v = 0;
+    while (read_all(there.read_end(), &v, sizeof v)) {
+      if (!write_all(back.write_end(), &v, sizeof v)) throw std::runtime_error("write failed");
+    }
+  });
+  there.close_read();
+  back.close_write();
+  std::uint64_t i = 0;
+  bool failed = false;
+  auto round_trip = [&] {
+    ++i;
+    std::uint64_t echoed = 0;
+    failed = failed || !write_all(there.write_end(), &i, sizeof i) ||
+             !read_all(back.read_end(), &echoed, sizeof echoed) || echoed != i;
+  };
+  for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips && !failed; ++warm_up)
+    round_trip();
+  for (auto _ : state) {
+    if (failed) break;
+    round_trip();
+  }
+  there.close_write();  // the peer reads end of file and exits
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (failed) state.SkipWithError("the peer failed or echoed a different value");
+  state.SetLabel(std::string("round trip, 8 bytes, two pipes, blocking read(), ") + kPinnedLabel);
+}
+
+// ---- ZeroMQ ipc:// PUSH/PULL between two processes ----
+
+#if PATCHBAY_BENCH_HAVE_ZMQ
+// Abstract-namespace socket names (Linux): nothing is created in the file system.
+std::string zmq_address(const char* what) {
+  return std::string("ipc://@patchbay-bench-")
+      .append(std::to_string(getpid()))
+      .append("-")
+      .append(what);
+}
+
+zmq::socket_t zmq_socket(zmq::context_t& context, zmq::socket_type type) {
+  zmq::socket_t socket(context, type);
+  socket.set(zmq::sockopt::linger, 0);
+  return socket;
+}
+
+void zmq_ipc_round_trip(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  const std::string there_address = zmq_address("there");
+  const std::string back_address = zmq_address("back");
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  // Each process makes its own context after the fork: a context owns I/O threads.
+  Peer peer(kFarCore, [&there_address, &back_address] {
+    zmq::context_t context;
+    zmq::socket_t in = zmq_socket(context, zmq::socket_type::pull);
+    zmq::socket_t out = zmq_socket(context, zmq::socket_type::push);
+    in.connect(there_address);
+    out.connect(back_address);
+    while (true) {
+      zmq::message_t message;
+      if (!in.recv(message, zmq::recv_flags::none)) throw std::runtime_error("recv failed");
+      if (message.size() == 0) return;  // the stop message
+      out.send(message, zmq::send_flags::none);
+    }
+  });
+  zmq::context_t context;
+  zmq::socket_t there = zmq_socket(context, zmq::socket_type::push);
+  zmq::socket_t back = zmq_socket(context, zmq::socket_type::pull);
+  there.bind(there_address);
+  back.bind(back_address);
+  std::uint64_t i = 0;
+  bool failed = false;
+  auto round_trip = [&] {
+    ++i;
+    there.send(zmq::buffer(&i, sizeof i), zmq::send_flags::none);
+    zmq::message_t echoed;
+    std::uint64_t v = 0;
+    if (!back.recv(echoed, zmq::recv_flags::none) || echoed.size() != sizeof v) {
+      failed = true;
+      return;
+    }
+    std::memcpy(&v, echoed.data(), sizeof v);
+    failed = failed || v != i;
+  };
+  for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips && !failed; ++warm_up)
+    round_trip();
+  for (auto _ : state) {
+    if (failed) break;
+    round_trip();
+  }
+  there.send(zmq::message_t(), zmq::send_flags::none);
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (failed) state.SkipWithError("the peer failed or echoed a different value");
+  state.SetLabel(std::string("round trip, 8-byte messages, two PUSH/PULL pairs over ipc://, ") +
+                 kPinnedLabel);
+}
+
+void zmq_ipc_throughput(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::string address = zmq_address("stream");
+  SharedMemory memory(sizeof(StreamResult) + 64);
+  auto* result = memory.construct<StreamResult>();
+  auto* done_ns = memory.construct<std::int64_t>(sizeof(StreamResult));
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  Peer peer(kFarCore, [&address, result, done_ns, size] {
+    zmq::context_t context;
+    zmq::socket_t in = zmq_socket(context, zmq::socket_type::pull);
+    in.connect(address);
+    std::vector<std::byte> out(size);
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t checksum = 0;
+    zmq::message_t message;
+    // The first message only says the connection is up.
+    if (!in.recv(message, zmq::recv_flags::none)) throw std::runtime_error("recv failed");
+    std::atomic_ref<std::uint32_t>(result->ready).store(1, std::memory_order_release);
+    while (true) {
+      if (!in.recv(message, zmq::recv_flags::none)) throw std::runtime_error("recv failed");
+      if (message.size() == 0) break;  // the stop message
+      std::memcpy(out.data(), message.data(), message.size());
+      checksum += static_cast<std::uint8_t>(out.front());
+      bytes += message.size();
+      ++messages;
+    }
+    *done_ns = patchbay_bench::now_ns();
+    result->messages = messages;
+    result->bytes = bytes;
+    result->checksum = checksum;
+  });
+  zmq::context_t context;
+  zmq::socket_t out = zmq_socket(context, zmq::socket_type::push);
+  out.bind(address);
+  out.send(zmq::buffer("up", 2), zmq::send_flags::none);
+  while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
+    spin_pause();
+  std::vector<std::byte> message(size, std::byte{1});
+  std::uint64_t sent = 0;
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state) {
+    out.send(zmq::buffer(message), zmq::send_flags::none);
+    ++sent;
+  }
+  out.send(zmq::message_t(), zmq::send_flags::none);
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (result->messages != sent || result->bytes != sent * size || result->checksum != sent)
+    state.SkipWithError("consumer saw a different stream");
+  state.SetIterationTime(static_cast<double>(*done_ns - start) * 1e-9);
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  state.SetLabel(
+      std::string("one way, PUSH/PULL over ipc://, consumer copies out, ").append(kPinnedLabel));
+}
+#endif
 
 }  // namespace
 
-BENCHMARK(two_atomic_ping_pong)->ArgName("pause")->Arg(0)->Arg(1)->UseRealTime();
+// The same sizes for every throughput benchmark.
+void sizes(benchmark::internal::Benchmark* b) {
+  b->ArgName("bytes");
+  for (const std::int64_t size : kSizes)
+    b->Arg(size);
+}
+
+BENCHMARK(two_atomic_ping_pong<Peer>)
+    ->Name("two_atomic_ping_pong")
+    ->ArgName("pause")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime();
+BENCHMARK(two_atomic_ping_pong<PeerThread>)
+    ->Name("two_atomic_ping_pong_threads")
+    ->ArgName("pause")
+    ->Arg(1)
+    ->UseRealTime();
 BENCHMARK(futex_ping_pong)->ArgName("think_us")->Arg(0)->Arg(1000)->UseRealTime();
-BENCHMARK(ring_round_trip)->UseRealTime();
-BENCHMARK(ring_throughput)
-    ->ArgName("bytes")
-    ->Arg(kSizes[0])
-    ->Arg(kSizes[1])
-    ->Arg(kSizes[2])
-    ->Arg(kSizes[3])
-    ->UseManualTime();
-BENCHMARK(memcpy_bandwidth)
-    ->ArgName("bytes")
-    ->Arg(kSizes[0])
-    ->Arg(kSizes[1])
-    ->Arg(kSizes[2])
-    ->Arg(kSizes[3]);
+BENCHMARK(pipe_ping_pong)->UseRealTime();
+#if PATCHBAY_BENCH_HAVE_ZMQ
+BENCHMARK(zmq_ipc_round_trip)->UseRealTime();
+#endif
+BENCHMARK(ring_round_trip<Peer>)->Name("ring_round_trip")->UseRealTime();
+BENCHMARK(ring_round_trip<PeerThread>)->Name("ring_round_trip_threads")->UseRealTime();
+BENCHMARK(spsc_queue_round_trip)->UseRealTime();
+BENCHMARK(fiber_switch);
+BENCHMARK(ring_round_trip_fibers);
+BENCHMARK(ring_throughput)->Apply(sizes)->UseManualTime();
+BENCHMARK(spsc_queue_throughput)->Apply(sizes)->UseManualTime();
+#if PATCHBAY_BENCH_HAVE_ZMQ
+BENCHMARK(zmq_ipc_throughput)->Apply(sizes)->UseManualTime();
+#endif
+BENCHMARK(memcpy_bandwidth)->Apply(sizes);
 
 BENCHMARK_MAIN();

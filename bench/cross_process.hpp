@@ -19,6 +19,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace patchbay_bench {
@@ -128,8 +129,40 @@ class Peer {
   pid_t pid_ = -1;
 };
 
-/// Tells the core a spin-wait is under way (as the engine's spin loop does).
-inline void cpu_relax() {
+/// A thread pinned to `core` that runs `body()`: the in-process counterpart of Peer, for the
+/// benchmarks between two threads. join() is true when `body()` returned without throwing.
+class PeerThread {
+ public:
+  template <class Body>
+  PeerThread(int core, Body&& body)
+      : thread_([this, core, body = std::forward<Body>(body)]() mutable {
+          try {
+            pin_to_core(core);
+            body();
+            ok_ = true;
+          } catch (...) {
+            ok_ = false;
+          }
+        }) {}
+  ~PeerThread() {
+    if (thread_.joinable()) thread_.join();
+  }
+  PeerThread(const PeerThread&) = delete;
+  PeerThread& operator=(const PeerThread&) = delete;
+
+  bool join() {
+    thread_.join();
+    return ok_;
+  }
+
+ private:
+  bool ok_ = false;  // written by the thread, read after join()
+  std::thread thread_;
+};
+
+/// Tells the core a spin-wait is under way (as the engine's spin loop does). Not named
+/// cpu_relax: Boost.Fiber defines a macro of that name.
+inline void spin_pause() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
