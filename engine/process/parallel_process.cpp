@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +72,7 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   if (topology.empty()) {
     if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology = env;
   }
+  model.topology = topology;
   model.machine = load_machine(topology);
   PlacementInput input;
   for (const auto& c : model.components) {
@@ -87,7 +87,8 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   return model;
 }
 
-ParallelRuntime::ParallelRuntime(ParallelModel model) : model_(std::move(model)) {
+ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
+    : model_(std::move(model)) {
   const auto& wires = model_.wiring.wires;
   std::size_t ring_bytes = 0;
   for (const Wire& w : wires)
@@ -104,27 +105,34 @@ ParallelRuntime::ParallelRuntime(ParallelModel model) : model_(std::move(model))
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
   }
-  start_workers();
+  start_workers(spec);
 }
 
-void ParallelRuntime::start_workers() {
+ParallelRuntime::ParallelRuntime(ParallelModel model, std::unique_ptr<Arena> attached)
+    : model_(std::move(model)), arena_(std::move(attached)), supervisor_pid_(getpid()) {}
+
+std::unique_ptr<ForkLauncher> ParallelRuntime::make_fork_launcher(std::function<void()> in_child) {
   supervisor_pid_ = getpid();
-  // Whatever the caller buffered must not be written twice, once by each process.
-  std::fflush(nullptr);
+  return std::make_unique<ForkLauncher>([this, in_child = std::move(in_child)](std::size_t worker) {
+    if (in_child) in_child();
+    worker_main(worker);
+  });
+}
+
+void ParallelRuntime::start_workers(const ProcessSpec* spec) {
   children_.resize(model_.plan.workers.size());
+  std::vector<std::size_t> busy;
   for (std::size_t w = 0; w < children_.size(); ++w) {
-    if (model_.plan.workers[w].components.empty()) continue;
-    const pid_t pid = fork();
-    if (pid < 0) {
-      const int error = errno;
-      abort_workers();
-      reap_all_after_grace();
-      throw Error(std::string("cannot fork a worker: ") + std::strerror(error));
-    }
-    if (pid == 0) worker_main(w);
-    children_[w].pid = pid;
-    children_[w].pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (!model_.plan.workers[w].components.empty()) busy.push_back(w);
   }
+  if (spec != nullptr && fork_server_running()) {
+    launcher_ = make_server_launcher({spec, &model_.plan, model_.topology, arena_.get()});
+  } else {
+    launcher_ = make_fork_launcher();
+  }
+  const std::vector<pid_t> pids = launcher_->start(busy);
+  for (std::size_t i = 0; i < busy.size(); ++i)
+    children_[busy[i]].pid = pids[i];
 }
 
 ParallelRuntime::~ParallelRuntime() {
@@ -136,9 +144,6 @@ ParallelRuntime::~ParallelRuntime() {
     futex_wake_all(&arena_->header().go);
     abort_workers();
     reap_all_after_grace();
-  }
-  for (Child& c : children_) {
-    if (c.pidfd >= 0) close(c.pidfd);
   }
 }
 
@@ -162,23 +167,23 @@ void ParallelRuntime::abort_workers() noexcept {
   wake_workers();
 }
 
-bool ParallelRuntime::reap(Child& child, bool block) {
+bool ParallelRuntime::reap(std::size_t worker, bool block) {
+  Child& child = children_[worker];
   if (child.pid <= 0 || child.reaped) return true;
-  int status = 0;
-  const pid_t done = waitpid(child.pid, &status, block ? 0 : WNOHANG);
-  if (done != child.pid) return false;
+  const std::optional<int> status = launcher_->try_reap(worker, block);
+  if (!status) return false;
   child.reaped = true;
-  child.wait_status = status;
+  child.wait_status = *status;
   return true;
 }
 
 void ParallelRuntime::reap_all_after_grace() {
   const auto deadline = std::chrono::steady_clock::now() + grace_period;
-  for (Child& c : children_) {
-    while (!reap(c, false)) {
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    while (!reap(w, false)) {
       if (std::chrono::steady_clock::now() > deadline) {
-        kill(c.pid, SIGKILL);
-        reap(c, true);
+        launcher_->kill_all();
+        reap(w, true);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -269,14 +274,13 @@ void ParallelRuntime::supervise() {
   };
   while (true) {
     std::vector<pollfd> fds;
-    for (const Child& c : children_) {
-      if (c.pid > 0 && !c.reaped && c.pidfd >= 0) fds.push_back({c.pidfd, POLLIN, 0});
-    }
+    for (int fd : launcher_->wait_fds())
+      fds.push_back({fd, POLLIN, 0});
     bool any_live = false;
     for (std::size_t w = 0; w < children_.size(); ++w) {
       Child& c = children_[w];
       if (c.pid <= 0 || c.reaped) continue;
-      if (!reap(c, false)) {
+      if (!reap(w, false)) {
         any_live = true;
         continue;
       }
@@ -321,11 +325,7 @@ void ParallelRuntime::supervise() {
                             "fewer initial values"};
       begin_abort();
     }
-    if (kill_deadline && std::chrono::steady_clock::now() > *kill_deadline) {
-      for (Child& c : children_) {
-        if (c.pid > 0 && !c.reaped) kill(c.pid, SIGKILL);
-      }
-    }
+    if (kill_deadline && std::chrono::steady_clock::now() > *kill_deadline) launcher_->kill_all();
     if (fds.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(supervise_poll_ms));
     } else {
@@ -440,7 +440,9 @@ ParallelProcess::ParallelProcess(const ProcessSpec& spec)
 ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& registry)
     : runtime_(std::make_unique<detail::ParallelRuntime>(
           detail::prepare_parallel_model(detail::instantiate(spec, registry), spec.connectors,
-                                         spec.options, locations_of(spec)))) {}
+                                         spec.options, locations_of(spec)),
+          // A fork server knows only the global registry (and the plugins the model names).
+          &registry == &Registry::global() ? &spec : nullptr)) {}
 
 ParallelProcess::~ParallelProcess() = default;
 void ParallelProcess::run() {

@@ -15,18 +15,20 @@
 
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
+#include "process/launcher.hpp"
 #include "process/wiring.hpp"
 #include "shm/arena.hpp"
 
 namespace patchbay::detail {
 
 /// Validated model + placement: everything needed before forking. Built by the supervisor;
-/// the workers inherit it with the fork.
+/// the workers inherit it with the fork, or a fork server's launcher rebuilds it.
 struct ParallelModel {
   std::vector<std::unique_ptr<Component>> components;
   std::vector<ConnectorSpec> connectors;
   ProcessOptions options;
   Wiring wiring;
+  std::string topology;  ///< what `machine` was loaded from (resolved; "" = the real machine)
   Machine machine;
   std::vector<PlacementRequest> requests;
   Plan plan;
@@ -42,7 +44,12 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
 
 class ParallelRuntime {
  public:
-  explicit ParallelRuntime(ParallelModel model);
+  /// The supervisor's runtime: formats an arena and starts the workers, through the fork
+  /// server when `spec` (the model `model` was built from, with the global registry) is given
+  /// and a server runs, else by forking here.
+  explicit ParallelRuntime(ParallelModel model, const ProcessSpec* spec = nullptr);
+  /// A fork server launcher's runtime: workers over an arena the supervisor formatted.
+  ParallelRuntime(ParallelModel model, std::unique_ptr<Arena> attached);
   ~ParallelRuntime();
   ParallelRuntime(const ParallelRuntime&) = delete;
   ParallelRuntime& operator=(const ParallelRuntime&) = delete;
@@ -56,23 +63,25 @@ class ParallelRuntime {
   [[nodiscard]] std::string plan_text() const { return model_.plan.to_string(model_.requests); }
   [[nodiscard]] std::vector<int> worker_pids() const;
   [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
+  /// A launcher whose children become this runtime's workers (worker_main), after running
+  /// `in_child` when given; the runtime must outlive it.
+  std::unique_ptr<ForkLauncher> make_fork_launcher(std::function<void()> in_child = {});
 
  private:
   struct Child {
     pid_t pid = -1;
-    int pidfd = -1;
     bool reaped = false;
     int wait_status = 0;
   };
 
-  void start_workers();
+  void start_workers(const ProcessSpec* spec);
   [[noreturn]] void worker_main(std::size_t worker) noexcept;
   int run_worker(std::size_t worker);
   WaitMode wait_mode_of(std::size_t worker) const;
   void wake_workers() noexcept;
   void supervise();
   void abort_workers() noexcept;
-  bool reap(Child& child, bool block);
+  bool reap(std::size_t worker, bool block);
   void reap_all_after_grace();
   std::string describe_worker(std::size_t worker) const;
   std::string crash_message(std::size_t worker, int wait_status, std::string& component,
@@ -81,6 +90,7 @@ class ParallelRuntime {
 
   ParallelModel model_;
   std::unique_ptr<Arena> arena_;
+  std::unique_ptr<WorkerLauncher> launcher_;
   std::vector<Child> children_;  ///< per planned worker; pid -1 when it has no components
   pid_t supervisor_pid_ = 0;
   std::atomic<Status> status_{Status::created};

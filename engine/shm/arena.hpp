@@ -1,10 +1,10 @@
-// The shared arena of a ParallelProcess: one anonymous shared mapping made before the fork,
-// holding the control blocks, the counters and every ring. Nothing is named in /dev/shm, so
-// nothing outlives the processes that map it, even after kill -9.
+// The shared arena of a ParallelProcess: one shared mapping of a memfd, holding the control
+// blocks, the counters and every ring. Forked workers inherit the mapping; a fork server's
+// workers map the same memfd, passed over a socket. A memfd has no name in /dev/shm, so nothing
+// outlives the processes that map it or hold its descriptor, even after kill -9.
 #pragma once
 
 #include <boost/interprocess/managed_external_buffer.hpp>
-#include <boost/interprocess/mapped_region.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -76,21 +76,27 @@ struct alignas(64) ArenaHeader {
 };
 static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 
-/// Owns the mapping (in the process that made it; forked children inherit it at the same
-/// address). Allocation happens before the fork only. Not thread-safe.
+/// Owns the mapping and its memfd. The creator formats and allocates, before any worker starts;
+/// a process that attaches maps the same memory, possibly at another address (everything in it
+/// is addressed by offsets), and never allocates. Not thread-safe.
 class Arena {
  public:
   static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
   static constexpr std::uint32_t version = 1;
 
-  /// Maps `bytes` of anonymous shared memory (rounded up to pages) and formats the header.
+  /// Creates a memfd of `bytes` (rounded up to pages), maps it shared and formats the header.
+  /// Throws Error when the memory cannot be had.
   Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels);
+  /// Maps the arena another process created, given its memfd (the descriptor is not kept).
+  /// Throws Error when it cannot be mapped or is not an arena of this version.
+  explicit Arena(int memfd);
+  ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 
-  [[nodiscard]] ArenaHeader& header() const {
-    return *static_cast<ArenaHeader*>(region_.get_address());
-  }
+  [[nodiscard]] ArenaHeader& header() const { return *static_cast<ArenaHeader*>(base_); }
+  /// The memfd behind the mapping (close-on-exec); -1 in a process that attached.
+  [[nodiscard]] int memfd() const { return memfd_; }
   [[nodiscard]] WorkerControl& worker(std::size_t i) const {
     return at<WorkerControl>(header().workers_offset)[i];
   }
@@ -104,16 +110,18 @@ class Arena {
   std::uint64_t allocate(std::size_t bytes);
   template <class T>
   [[nodiscard]] T* at(std::uint64_t offset) const {
-    return reinterpret_cast<T*>(static_cast<char*>(region_.get_address()) + offset);
+    return reinterpret_cast<T*>(static_cast<char*>(base_) + offset);
   }
-  [[nodiscard]] std::size_t size() const { return region_.get_size(); }
+  [[nodiscard]] std::size_t size() const { return size_; }
   /// Bytes the arena needs for the given counts and total ring bytes.
   static std::size_t bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
                                   std::size_t ring_bytes);
 
  private:
-  boost::interprocess::mapped_region region_;
-  boost::interprocess::managed_external_buffer buffer_;
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+  int memfd_ = -1;
+  boost::interprocess::managed_external_buffer buffer_;  ///< the creator's allocator only
 };
 
 }  // namespace patchbay::detail

@@ -20,7 +20,7 @@ class ParallelRuntime;
 /// Counters of one worker process, as a snapshot.
 struct WorkerStats {
   std::string name;    ///< "w0", or the label its components share
-  int pid = 0;         ///< 0 before the fork
+  int pid = 0;         ///< 0 before it started
   std::string cpuset;  ///< PU list, e.g. "2-3"
   int numa_node = -1;
   std::vector<std::string> gpus;
@@ -31,17 +31,21 @@ struct WorkerStats {
 };
 
 /// Runs a model across cores. The constructor validates the model, plans placement (hwloc;
-/// ProcessOptions::workers, topology, wait, custom_resources), maps one anonymous shared arena
-/// and forks the workers, which wait there; run() releases them and supervises. Each worker is
+/// ProcessOptions::workers, topology, wait, custom_resources), maps one shared arena (a memfd)
+/// and starts the workers, which wait there; run() releases them and supervises. Each worker is
 /// bound to its cores (on the real machine), runs its components as fibers, and talks to other
 /// workers through lock-free rings in the arena.
 ///
 ///     auto spec = patchbay::load_model("model.yaml");
-///     patchbay::ParallelProcess process(spec);   // forks here: before your threads start
+///     patchbay::ParallelProcess process(spec);   // workers start here
 ///     process.run();
 ///
-/// Forking rule: construct a ParallelProcess before the program starts other threads (a fork
-/// copies only the calling thread; a lock another thread holds stays held in the child).
+/// Forking rule: workers are forked from a process with no other thread. When a ForkServer runs
+/// (started at the top of main()), a process built from a ProcessSpec with the global registry
+/// has the server fork them, so the host may run any threads. Otherwise (no server, component
+/// instances, another registry) the constructor forks in place: construct it before the
+/// program starts other threads (a fork copies only the calling thread; a lock another thread
+/// holds stays held in the child).
 /// Component constructors run in the calling process; init(), step() and teardown() run in
 /// the workers. A worker that fails (exception, signal, exit) fails the run promptly: every
 /// other worker is woken, given `grace` to unwind, then killed, and all are reaped.

@@ -1,0 +1,272 @@
+// The fork server: a single-threaded copy of the host, forked before the host's threads exist,
+// that forks one launcher per model; the launcher rebuilds the model and forks its workers.
+//
+//   host (threads) --control socket--> server --fork--> launcher --fork--> workers
+//        \________________________ session socket ________/
+#include <patchbay/error.hpp>
+#include <patchbay/fork_server.hpp>
+#include <patchbay/model.hpp>
+#include <patchbay/registry.hpp>
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "process/fork_protocol.hpp"
+#include "process/instantiate.hpp"
+#include "process/parallel_runtime.hpp"
+#include "process/spec_codec.hpp"
+
+namespace patchbay {
+
+namespace detail {
+
+namespace {
+
+std::atomic<int> control_socket{-1};
+
+// How often a launcher looks for ended workers when no descriptor woke it.
+constexpr int launcher_poll_ms = 10;
+
+// Threads of this process, or 0 when /proc cannot tell.
+std::size_t thread_count() {
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return 0;
+  std::size_t n = 0;
+  while (const dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] != '.') ++n;
+  }
+  closedir(tasks);
+  return n;
+}
+
+// A process forked from the host starts from default signal handling: the host's handlers
+// (a test framework's, a crash reporter's) make sense in the host only.
+void reset_signals() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Ctrl-C reaches the whole process group; the supervisor turns it into an orderly stop.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void set_environment(const std::vector<std::string>& environment) {
+  clearenv();
+  for (const std::string& entry : environment) {
+    const auto equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) continue;
+    setenv(entry.substr(0, equals).c_str(), entry.substr(equals + 1).c_str(), 1);
+  }
+}
+
+// Rebuilds the model the supervisor built, over the arena it formatted.
+std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
+  const ProcessSpec spec = decode_spec(in.text());
+  Plan plan = decode_plan(in.text());
+  const std::string topology = in.text();
+  const std::string directory = in.text();
+  std::vector<std::string> environment;
+  for (std::size_t n = in.count(); n > 0; --n)
+    environment.push_back(in.text());
+  if (chdir(directory.c_str()) != 0) {
+    throw Error("the fork server cannot enter the working directory '" + directory +
+                "': " + std::strerror(errno));
+  }
+  set_environment(environment);
+  load_plugins(spec);
+  ParallelModel model;
+  model.components = instantiate(spec, Registry::global());
+  model.connectors = spec.connectors;
+  model.options = spec.options;
+  std::vector<Component*> raw;
+  std::vector<SourceLocation> locations;
+  for (std::size_t i = 0; i < model.components.size(); ++i) {
+    raw.push_back(model.components[i].get());
+    locations.push_back(spec.components[i].where);
+  }
+  model.wiring = build_wiring(raw, model.connectors, model.options, locations);
+  model.topology = topology;
+  model.machine = load_machine(topology);
+  if (plan.worker_of.size() != model.components.size()) {
+    throw Error("the fork server's plan does not match the model");
+  }
+  model.plan = std::move(plan);
+  auto arena = std::make_unique<Arena>(arena_memfd);
+  return std::make_unique<ParallelRuntime>(std::move(model), std::move(arena));
+}
+
+// A launcher: starts one model's workers, reaps them and reports each end to the supervisor.
+[[noreturn]] void run_launcher(int session, int arena_memfd, pid_t server) noexcept {
+  // Die with the server (which dies with the host); the workers die with us.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != server) _exit(1);
+  prctl(PR_SET_NAME, "patchbay-launch");
+  signal(SIGCHLD, SIG_DFL);  // the server ignores it; we reap our workers ourselves
+  FrameReader reader(session);
+  std::optional<std::pair<FrameKind, std::string>> launch;
+  for (bool open = true; !(launch = reader.next());) {
+    if (!open) _exit(0);  // the supervisor gave up before asking
+    open = reader.fill(-1);
+  }
+  std::unique_ptr<ParallelRuntime> runtime;
+  std::unique_ptr<ForkLauncher> forks;
+  std::vector<std::size_t> workers;
+  try {
+    if (launch->first != FrameKind::launch) throw Error("unexpected request to the fork server");
+    ByteReader in(launch->second);
+    std::string model = in.text();
+    ByteReader model_in(model);
+    runtime = rebuild(model_in, arena_memfd);
+    close(arena_memfd);
+    for (std::size_t n = in.count(); n > 0; --n)
+      workers.push_back(in.u64());
+    forks = runtime->make_fork_launcher([session] { close(session); });
+    const std::vector<pid_t> pids = forks->start(workers);
+    ByteWriter out;
+    for (pid_t pid : pids)
+      out.i64(pid);
+    if (!send_frame(session, FrameKind::started, out.bytes())) forks->kill_all();
+  } catch (const std::exception& e) {
+    (void)send_frame(session, FrameKind::failed,
+                     std::string("the fork server cannot start the workers: ") + e.what() +
+                         " (it knows the components registered before it started, and those of "
+                         "the model's plugins)");
+    _exit(1);
+  }
+  std::vector<bool> reported(workers.size(), false);
+  bool host_gone = false;
+  while (!forks->all_reaped() ||
+         std::find(reported.begin(), reported.end(), false) != reported.end()) {
+    std::vector<pollfd> fds;
+    for (int fd : forks->wait_fds())
+      fds.push_back({fd, POLLIN, 0});
+    if (!host_gone) fds.push_back({session, POLLIN, 0});
+    (void)poll(fds.data(), fds.size(), launcher_poll_ms);
+    if (!host_gone) {
+      if (!reader.fill(0)) {
+        host_gone = true;  // the supervisor is gone or has given up on us: nothing may linger
+        forks->kill_all();
+      }
+      while (auto frame = reader.next()) {
+        if (frame->first == FrameKind::kill) forks->kill_all();
+      }
+    }
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      if (reported[i]) continue;
+      const std::optional<int> status = forks->try_reap(workers[i], false);
+      if (!status) continue;
+      reported[i] = true;
+      ByteWriter out;
+      out.u64(workers[i]);
+      out.i64(*status);
+      if (!host_gone) (void)send_frame(session, FrameKind::exited, out.bytes());
+    }
+  }
+  _exit(0);
+}
+
+// The server: waits for requests until the host says quit, closes its end, or dies.
+[[noreturn]] void run_server(int control, pid_t host) noexcept {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != host) _exit(0);
+  prctl(PR_SET_NAME, "patchbay-forksrv");
+  reset_signals();
+  signal(SIGCHLD, SIG_IGN);  // launchers are reaped by the kernel: no zombies
+  const pid_t self = getpid();
+  while (true) {
+    std::vector<int> fds;
+    char what = 0;
+    try {
+      what = receive_with_fds(control, fds);
+    } catch (...) {
+      _exit(1);
+    }
+    if (what == 0 || what == control_quit) _exit(0);
+    if (what == control_launch && fds.size() == 2) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        close(control);
+        run_launcher(fds[0], fds[1], self);
+      }
+      // A failed fork closes the session below: the supervisor hears "ended before it started".
+    }
+    for (int fd : fds)
+      close(fd);
+  }
+}
+
+}  // namespace
+
+int fork_server_socket() noexcept {
+  return control_socket.load(std::memory_order_acquire);
+}
+
+bool fork_server_running() noexcept {
+  return fork_server_socket() >= 0;
+}
+
+}  // namespace detail
+
+ForkServer::ForkServer() {
+  if (detail::fork_server_running()) throw Error("a fork server is already running");
+  const std::size_t threads = detail::thread_count();
+  if (threads > 1) {
+    throw Error("cannot start the fork server: this process already runs " +
+                std::to_string(threads) +
+                " threads, and a fork copies only one of them; create the ForkServer at the "
+                "top of main(), before anything starts a thread");
+  }
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    throw Error(std::string("cannot start the fork server: ") + std::strerror(errno));
+  const pid_t host = getpid();
+  // Whatever the host buffered must not be written twice.
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int error = errno;
+    close(pair[0]);
+    close(pair[1]);
+    throw Error(std::string("cannot fork the fork server: ") + std::strerror(error));
+  }
+  if (pid == 0) {
+    close(pair[0]);
+    detail::run_server(pair[1], host);
+  }
+  close(pair[1]);
+  pid_ = pid;
+  control_ = pair[0];
+  detail::control_socket.store(control_, std::memory_order_release);
+}
+
+ForkServer::~ForkServer() {
+  detail::control_socket.store(-1, std::memory_order_release);
+  (void)detail::send_with_fds(control_, detail::control_quit, {});
+  close(control_);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+bool ForkServer::running() noexcept {
+  return detail::fork_server_running();
+}
+
+}  // namespace patchbay

@@ -1,0 +1,86 @@
+#include "process/launcher.hpp"
+
+#include <patchbay/error.hpp>
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace patchbay::detail {
+
+ForkLauncher::~ForkLauncher() {
+  for (auto& [worker, child] : children_) {
+    if (child.pidfd >= 0) close(child.pidfd);
+  }
+}
+
+std::vector<pid_t> ForkLauncher::start(const std::vector<std::size_t>& workers) {
+  // Whatever the caller buffered must not be written twice, once by each process.
+  std::fflush(nullptr);
+  std::vector<pid_t> pids;
+  for (std::size_t w : workers) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      const int error = errno;
+      kill_all();
+      for (auto& [index, child] : children_)
+        (void)try_reap(index, true);
+      throw Error(std::string("cannot fork a worker: ") + std::strerror(error));
+    }
+    if (pid == 0) {
+      entry_(w);
+      _exit(1);  // the entry never returns
+    }
+    Child& child = children_[w];
+    child.pid = pid;
+    child.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+std::optional<int> ForkLauncher::try_reap(std::size_t worker, bool block) {
+  auto found = children_.find(worker);
+  if (found == children_.end()) return std::nullopt;
+  Child& child = found->second;
+  while (!child.reaped) {
+    int status = 0;
+    const pid_t done = waitpid(child.pid, &status, block ? 0 : WNOHANG);
+    if (done == child.pid) {
+      child.reaped = true;
+      child.wait_status = status;
+    } else if (!(done < 0 && errno == EINTR) || !block) {
+      return std::nullopt;
+    }
+  }
+  return child.wait_status;
+}
+
+void ForkLauncher::kill_all() noexcept {
+  for (auto& [worker, child] : children_) {
+    // Not reaped yet, so the pid is still this child's (a zombie at worst): no reuse race.
+    if (!child.reaped) kill(child.pid, SIGKILL);
+  }
+}
+
+std::vector<int> ForkLauncher::wait_fds() const {
+  std::vector<int> fds;
+  for (const auto& [worker, child] : children_) {
+    if (!child.reaped && child.pidfd >= 0) fds.push_back(child.pidfd);
+  }
+  return fds;
+}
+
+bool ForkLauncher::all_reaped() const {
+  for (const auto& [worker, child] : children_) {
+    if (!child.reaped) return false;
+  }
+  return true;
+}
+
+}  // namespace patchbay::detail

@@ -1,0 +1,485 @@
+// ParallelProcess through the fork server: a host whose threads hold locks or allocate, models
+// started and stopped repeatedly, every kind of worker failure, and nothing left behind.
+#include <catch2/catch.hpp>
+
+#include <patchbay/patchbay.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "support/command.hpp"
+
+using namespace std::chrono_literals;
+using patchbay::Component;
+using patchbay::ComponentArgs;
+using patchbay::ParallelProcess;
+using patchbay::ProcessSpec;
+using patchbay::Status;
+using patchbay::Value;
+
+namespace {
+
+// A lock of the host's own. A thread of the host holds it while models start and run.
+std::timed_mutex host_lock;
+
+// Emits 0..count-1, or forever when count < 0.
+class CountTo final : public Component {
+ public:
+  explicit CountTo(const ComponentArgs& args)
+      : Component(args), count_(args.get<std::int64_t>("count")) {}
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void step() override {
+    if (next_ == count_) {
+      close();
+      return;
+    }
+    out = next_++;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t next_ = 0;
+};
+
+// Fails the run unless it receives exactly 0..expected-1, in order.
+class ExpectSequence final : public Component {
+ public:
+  explicit ExpectSequence(const ComponentArgs& args)
+      : Component(args), expected_(args.get<std::int64_t>("expected")) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  void step() override {
+    if (in.value() != next_) {
+      throw std::runtime_error("expected " + std::to_string(next_) + ", got " +
+                               std::to_string(in.value()));
+    }
+    ++next_;
+  }
+  void teardown(Status status) override {
+    if (status == Status::completed && next_ != expected_) {
+      throw std::runtime_error("received " + std::to_string(next_) + " values, expected " +
+                               std::to_string(expected_));
+    }
+  }
+
+ private:
+  std::int64_t expected_;
+  std::int64_t next_ = 0;
+};
+
+// Passes values on, taking the host's lock for each: in a worker forked from a process where
+// another thread held it, the lock stays held forever.
+class NeedsHostLock final : public Component {
+ public:
+  explicit NeedsHostLock(const ComponentArgs& args) : Component(args) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void step() override {
+    std::unique_lock<std::timed_mutex> lock(host_lock, std::defer_lock);
+    if (!lock.try_lock_for(1s)) {
+      throw std::runtime_error("the host's lock is held forever in this worker");
+    }
+    out = in.value();
+  }
+};
+
+// Fails at value `at` in the way `fault` says.
+class Faulty final : public Component {
+ public:
+  explicit Faulty(const ComponentArgs& args)
+      : Component(args),
+        fault_(args.get<std::string>("fault")),
+        at_(args.get<std::int64_t>("at")) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void step() override {
+    if (in.value() == at_) {
+      if (fault_ == "exception") throw std::runtime_error("bad value " + std::to_string(at_));
+      if (fault_ == "abort") std::abort();
+      if (fault_ == "segfault") std::raise(SIGSEGV);
+      if (fault_ == "exit") std::exit(7);
+      if (fault_ == "hang") {
+        while (true)
+          std::this_thread::sleep_for(1ms);
+      }
+    }
+    out = in.value();
+  }
+
+ private:
+  std::string fault_;
+  std::int64_t at_;
+};
+
+// Never finishes on its own: keeps its producer blocked on a full ring.
+class SlowSink final : public Component {
+ public:
+  explicit SlowSink(const ComponentArgs& args) : Component(args) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  void step() override { std::this_thread::sleep_for(2ms); }
+};
+
+}  // namespace
+
+PATCHBAY_REGISTER_COMPONENT(CountTo);
+PATCHBAY_REGISTER_COMPONENT(ExpectSequence);
+PATCHBAY_REGISTER_COMPONENT(NeedsHostLock);
+PATCHBAY_REGISTER_COMPONENT(Faulty);
+PATCHBAY_REGISTER_COMPONENT(SlowSink);
+
+namespace {
+
+patchbay::ComponentSpec component(std::string type, std::string name,
+                                  std::map<std::string, Value> args, std::string worker) {
+  patchbay::ComponentSpec c;
+  c.type = std::move(type);
+  c.name = std::move(name);
+  c.args = std::move(args);
+  c.worker = std::move(worker);
+  return c;
+}
+
+ProcessSpec parallel_spec(std::vector<patchbay::ComponentSpec> components,
+                          std::vector<patchbay::ConnectorSpec> connectors) {
+  ProcessSpec spec;
+  spec.kind = patchbay::ProcessKind::parallel;
+  spec.components = std::move(components);
+  spec.connectors = std::move(connectors);
+  spec.options.topology = "pack:1 core:4 pu:1";
+  return spec;
+}
+
+// count -> pass through the host's lock -> check, on three workers.
+ProcessSpec locked_chain(std::int64_t count) {
+  return parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
+                        component("NeedsHostLock", "locked", {}, "middle"),
+                        component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+                       {{"count.out", "locked.in"}, {"locked.out", "check.in"}});
+}
+
+struct ProcessEntry {
+  int pid = 0;
+  char state = '?';
+  int parent = 0;
+};
+
+std::vector<ProcessEntry> all_processes() {
+  std::vector<ProcessEntry> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  while (const dirent* entry = readdir(proc)) {
+    const int pid = std::atoi(entry->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(stat, text)) continue;
+    // "pid (name) S ppid ...": the name may hold spaces and parentheses.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    ProcessEntry e;
+    e.pid = pid;
+    rest >> e.state >> e.parent;
+    out.push_back(e);
+  }
+  closedir(proc);
+  return out;
+}
+
+// Every process below this one: the fork server, its launchers and their workers.
+std::vector<ProcessEntry> descendants() {
+  const auto processes = all_processes();
+  std::vector<ProcessEntry> found;
+  std::vector<int> roots{getpid()};
+  while (!roots.empty()) {
+    const int root = roots.back();
+    roots.pop_back();
+    for (const auto& p : processes) {
+      if (p.parent == root) {
+        found.push_back(p);
+        roots.push_back(p.pid);
+      }
+    }
+  }
+  return found;
+}
+
+int parent_of(int pid) {
+  for (const auto& p : all_processes()) {
+    if (p.pid == pid) return p.parent;
+  }
+  return 0;
+}
+
+bool process_exists(int pid) {
+  return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+std::size_t dev_shm_entries() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// After a run: only the fork server is left below us, soon (a launcher exits once it has
+// reported its last worker), and nothing below us is a zombie.
+void check_nothing_left() {
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  auto left = descendants();
+  while (left.size() > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+    left = descendants();
+  }
+  std::string listing;
+  for (const auto& p : left)
+    listing +=
+        std::to_string(p.pid) + " " + p.state + " (parent " + std::to_string(p.parent) + ")\n";
+  INFO(listing);
+  CHECK(left.size() == 1);  // the fork server
+  for (const auto& p : left)
+    CHECK(p.state != 'Z');
+}
+
+struct Outcome {
+  std::string error;
+  std::chrono::nanoseconds took{};
+};
+
+Outcome run_and_check_cleanup(ParallelProcess& process) {
+  const auto pids = process.worker_pids();
+  for (int pid : pids)
+    CHECK(parent_of(pid) != getpid());  // started by the fork server, not forked here
+  const auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  try {
+    process.run();
+  } catch (const patchbay::Error& e) {
+    outcome.error = e.what();
+  }
+  outcome.took = std::chrono::steady_clock::now() - start;
+  CHECK(process.worker_pids().empty());
+  for (int pid : pids)
+    CHECK_FALSE(process_exists(pid));
+  check_nothing_left();
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("workers started by the fork server do not inherit a lock a host thread holds",
+          "[fork_server]") {
+  REQUIRE(patchbay::ForkServer::running());
+  // A thread of the host holds its lock while the model is built and run.
+  std::atomic<int> phase{0};
+  std::thread holder([&phase] {
+    std::lock_guard<std::timed_mutex> hold(host_lock);
+    phase = 1;
+    while (phase.load() != 2)
+      std::this_thread::sleep_for(1ms);
+  });
+  while (phase.load() != 1)
+    std::this_thread::sleep_for(1ms);
+
+  SECTION("through the fork server the model runs") {
+    ParallelProcess process(locked_chain(2000));
+    const auto outcome = run_and_check_cleanup(process);
+    CHECK(outcome.error.empty());
+    CHECK(process.status() == Status::completed);
+  }
+  SECTION("forked in place, the same model inherits the held lock and fails") {
+    // Another registry than the global one keeps the model off the fork server: what every
+    // model did before there was one. The test above is only meaningful if this one fails.
+    patchbay::Registry registry;
+    registry.add("CountTo", [](const ComponentArgs& a) { return std::make_unique<CountTo>(a); });
+    registry.add("NeedsHostLock",
+                 [](const ComponentArgs& a) { return std::make_unique<NeedsHostLock>(a); });
+    registry.add("ExpectSequence",
+                 [](const ComponentArgs& a) { return std::make_unique<ExpectSequence>(a); });
+    ParallelProcess process(locked_chain(2000), registry);
+    for (int pid : process.worker_pids())
+      CHECK(parent_of(pid) == getpid());
+    std::string error;
+    try {
+      process.run();
+    } catch (const patchbay::Error& e) {
+      error = e.what();
+    }
+    CHECK_THAT(error, Catch::Contains("held forever") && Catch::Contains("'locked'"));
+  }
+  phase = 2;
+  holder.join();
+}
+
+TEST_CASE("a host with threads busy allocating starts and stops models through the fork server",
+          "[fork_server]") {
+  std::atomic<bool> quit{false};
+  std::vector<std::thread> host;
+  for (int t = 0; t < 4; ++t) {
+    host.emplace_back([&quit, t] {
+      std::vector<std::unique_ptr<char[]>> keep(64);
+      for (std::size_t i = 0; !quit.load(std::memory_order_relaxed); ++i) {
+        keep[i % keep.size()] = std::make_unique<char[]>(16 + (i * (t + 1)) % 4096);
+      }
+    });
+  }
+  constexpr std::int64_t count = 1000;
+  const ProcessSpec spec =
+      parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
+                     component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+                    {{"count.out", "check.in"}});
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    auto process = patchbay::make_process(spec);
+    auto& parallel = dynamic_cast<ParallelProcess&>(*process);
+    const bool stop_at_once = round % 4 == 3;
+    if (stop_at_once) parallel.stop();
+    const auto outcome = run_and_check_cleanup(parallel);
+    CHECK(outcome.error.empty());
+    CHECK(outcome.took < 10s);
+    if (!stop_at_once) {
+      CHECK(parallel.status() == Status::completed);
+      for (const auto& s : parallel.component_stats()) {
+        INFO(s.name);
+        CHECK(s.status == Status::completed);
+        if (s.name == "check") CHECK(s.messages_in == count);
+        if (s.name == "count") CHECK(s.messages_out == count);
+      }
+    }
+  }
+  quit = true;
+  for (auto& t : host)
+    t.join();
+}
+
+TEST_CASE("every kind of worker failure through the fork server is reported and cleaned up",
+          "[fork_server]") {
+  struct Case {
+    const char* fault;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"exception", "bad value 100"},
+      {"abort", "SIGABRT"},
+      {"segfault", "SIGSEGV"},
+      {"exit", "called exit()"},
+  };
+  const std::size_t shm_before = dev_shm_entries();
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.fault) {
+      ParallelProcess process(
+          parallel_spec({component("CountTo", "source", {{"count", -1}}, "source"),
+                         component("Faulty", "faulty", {{"fault", c.fault}, {"at", 100}}, "middle"),
+                         component("SlowSink", "sink", {}, "sink")},
+                        {{"source.out", "faulty.in", 256}, {"faulty.out", "sink.in", 256}}));
+      const auto outcome = run_and_check_cleanup(process);
+      INFO(outcome.error);
+      CHECK_THAT(outcome.error, Catch::Contains("'faulty'") && Catch::Contains(c.message));
+      CHECK_THAT(outcome.error, Catch::Contains("worker middle") && Catch::Contains("pid ") &&
+                                    Catch::Contains("cpuset"));
+      CHECK(outcome.took < 1s);  // 100 steps of the sink, then a prompt end
+      CHECK(process.status() == Status::failed);
+      for (const auto& s : process.component_stats()) {
+        INFO(s.name << " " << patchbay::to_string(s.status));
+        CHECK(s.status != Status::running);
+        CHECK(s.status != Status::waiting);
+      }
+    }
+  }
+  CHECK(dev_shm_entries() == shm_before);
+}
+
+TEST_CASE("a worker of the fork server killed from outside is named with its signal",
+          "[fork_server]") {
+  ParallelProcess process(
+      parallel_spec({component("CountTo", "source", {{"count", -1}}, "source"),
+                     component("Faulty", "faulty", {{"fault", "hang"}, {"at", 10}}, "middle")},
+                    {{"source.out", "faulty.in"}}));
+  const auto pids = process.worker_pids();
+  REQUIRE(pids.size() == 2);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(200ms);
+    kill(pids.back(), SIGKILL);
+  });
+  const auto outcome = run_and_check_cleanup(process);
+  killer.join();
+  CHECK_THAT(outcome.error, Catch::Contains("SIGKILL") && Catch::Contains("'faulty'") &&
+                                Catch::Contains("pid " + std::to_string(pids.back())));
+  CHECK(outcome.took < 1s);
+  CHECK(process.status() == Status::failed);
+}
+
+TEST_CASE("a model the fork server cannot build fails with the server's reason", "[fork_server]") {
+  // Registered in the host after the server started: the server has never heard of it.
+  patchbay::Registry::global().add(
+      "RegisteredTooLate", [](const ComponentArgs& a) { return std::make_unique<SlowSink>(a); });
+  const ProcessSpec spec = parallel_spec({component("CountTo", "source", {{"count", 10}}, "source"),
+                                          component("RegisteredTooLate", "late", {}, "late")},
+                                         {{"source.out", "late.in"}});
+  CHECK_THROWS_WITH(ParallelProcess(spec), Catch::Contains("RegisteredTooLate"));
+  check_nothing_left();
+}
+
+TEST_CASE("a ParallelProcess of the fork server destroyed without run() ends its workers",
+          "[fork_server]") {
+  std::vector<int> pids;
+  {
+    ParallelProcess process(locked_chain(10));
+    pids = process.worker_pids();
+    CHECK(pids.size() == 3);
+  }
+  for (int pid : pids)
+    CHECK_FALSE(process_exists(pid));
+  check_nothing_left();
+}
+
+TEST_CASE("a host killed by SIGKILL takes its fork server and their workers with it",
+          "[fork_server]") {
+  patchbay::test::TempDir dir;
+  patchbay::test::write_file(
+      dir / "model.yaml",
+      "process:\n  type: parallel\n  args:\n    topology: \"pack:1 core:4 pu:1\"\n"
+      "    components:\n"
+      "    - {type: Iterator, args: {name: input, iters: 1000000}}\n"
+      "    - {type: Sleep, args: {name: slow, sleep_seconds: 0.01, worker: sleeper}}\n"
+      "    connectors:\n    - {source: input.x, target: slow.x}\n");
+  const int host = patchbay::test::start_command(
+      {"/proc/self/exe", "--host-model", (dir / "model.yaml").string()}, dir.path());
+  std::vector<int> pids;  // the host's fork server, then its workers
+  for (int attempt = 0; attempt < 500 && pids.size() < 3; ++attempt) {
+    std::this_thread::sleep_for(10ms);
+    std::istringstream out(patchbay::test::read_file(dir / ".command.out"));
+    std::string word;
+    pids.clear();
+    while (out >> word) {
+      if (word != "server" && word != "workers") pids.push_back(std::stoi(word));
+    }
+  }
+  REQUIRE(pids.size() == 3);
+  kill(host, SIGKILL);
+  (void)patchbay::test::wait_command(host, dir.path(), 5s);
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  auto alive = [&] {
+    for (int pid : pids) {
+      if (std::ifstream("/proc/" + std::to_string(pid) + "/stat")) return true;
+    }
+    return false;
+  };
+  while (alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(alive());
+}
