@@ -434,6 +434,53 @@ TEST_CASE("a model the fork server cannot build fails with the server's reason",
   check_nothing_left();
 }
 
+TEST_CASE("the fork server loads the model's plugins and works in the host's directory",
+          "[fork_server]") {
+  patchbay::test::TempDir dir;
+  std::filesystem::create_directories(dir / "lib");
+  std::filesystem::create_symlink(PATCHBAY_TEST_PLUGIN, dir / "lib/libdoubler.so");
+  patchbay::test::write_file(dir / "model.yaml", R"(plugins:
+- lib/libdoubler.so
+process:
+  type: parallel
+  args:
+    topology: "pack:1 core:4 pu:1"
+    components:
+    - {type: Iterator, args: {name: input, iters: 5}}
+    - {type: Sleep, args: {name: pass, sleep_seconds: 0}}
+    - {type: my_plugins.Doubler, args: {name: double, worker: doubler}}
+    - {type: FileWriter, args: {name: save, path: doubled.csv, field_names: [y]}}
+    connectors:
+    - {source: input.x, target: pass.x}
+    - {source: pass.y, target: double.x}
+    - {source: double.y, target: save.y}
+)");
+  const ProcessSpec spec = patchbay::load_model((dir / "model.yaml").string());
+  // The host needs the plugin too (it validates the model); the server never saw it.
+  patchbay::load_plugins(spec);
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());  // the relative output path is the host's
+  std::string error;
+  {
+    ParallelProcess process(spec);
+    try {
+      process.run();
+    } catch (const patchbay::Error& e) {
+      error = e.what();
+    }
+  }
+  std::filesystem::current_path(previous);
+  CHECK(error.empty());
+  std::istringstream lines(patchbay::test::read_file(dir / "doubled.csv"));
+  std::vector<std::string> rows;
+  for (std::string row; std::getline(lines, row);)
+    rows.push_back(row);
+  REQUIRE(rows.size() == 6);
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    CHECK(std::stod(rows[i]) == 2.0 * static_cast<double>(i - 1));
+  check_nothing_left();
+}
+
 TEST_CASE("a ParallelProcess of the fork server destroyed without run() ends its workers",
           "[fork_server]") {
   std::vector<int> pids;
