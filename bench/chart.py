@@ -14,7 +14,6 @@ single iteration run of each benchmark (a smoke run). A figure whose benchmark i
 
 import argparse
 import json
-import math
 import sys
 
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -62,6 +61,8 @@ class Results:
 def fmt_time(ns):
     if ns is None:
         return "n/a"
+    if ns >= 1e9:
+        return f"{ns / 1e9:.3g} s"
     if ns >= 1e6:
         return f"{ns / 1e6:.3g} ms"
     if ns >= 1e3:
@@ -87,6 +88,10 @@ def fmt_rate(per_s, bytes_per_s=None):
     return text
 
 
+def fmt_bandwidth(bytes_per_s):
+    return "n/a" if bytes_per_s is None else f"{bytes_per_s / 1e9:.3g} GB/s"
+
+
 def ratio(a, b, suffix="x"):
     if a is None or b is None or b == 0:
         return "n/a"
@@ -107,12 +112,23 @@ def size_name(size):
 
 
 def rows(r):
-    """(figure, patchbay, baseline, ratio) for every figure of the table."""
+    """(figure, patchbay, baseline, ratio, preemptions) for every figure of the table."""
     out = []
+
+    def noisy(name, text):
+        """The text, with the spread between repetitions when it is over 10%."""
+        cv = r.cv(name)
+        return text if cv is None or cv <= 0.10 else f"{text} (CV {cv * 100:.0f}%)"
+
+    def preempted(name):
+        count = r.counter(name, "preemptions")
+        return "" if count is None else f"{count:.0f}"
 
     def time_row(figure, name, base_label, base_name):
         value, base = r.ns(name), r.ns(base_name)
-        out.append((figure, fmt_time(value), f"{base_label} {fmt_time(base)}", ratio(value, base)))
+        out.append((figure, noisy(name, fmt_time(value)),
+                    noisy(base_name, f"{base_label} {fmt_time(base)}"), ratio(value, base),
+                    preempted(name)))
 
     # Round trips.
     for mode in ("spin", "adaptive"):
@@ -142,10 +158,11 @@ def rows(r):
                     ratio(engine_spin, r.ns(name))))
     base = r.counter(FUTEX_THINK, "excess_ns")
     for mode in ("adaptive", "block", "spin"):
-        value = r.counter(f"engine_idle_round_trip/{mode}/think_us:1000/manual_time", "excess_ns")
+        name = f"engine_idle_round_trip/{mode}/think_us:1000/manual_time"
+        value = r.counter(name, "excess_ns")
         out.append((f"Hand-offs per round trip, idle consumer, `{mode}` (`excess_ns`)",
                     fmt_time(value), f"futex ping-pong, same think time {fmt_time(base)}",
-                    ratio(value, base)))
+                    ratio(value, base), preempted(name)))
 
     # Throughput by size.
     for size in SIZES:
@@ -155,15 +172,17 @@ def rows(r):
         ring_bw = ring and ring.get("bytes_per_second")
         memcpy_bw = memcpy and memcpy.get("bytes_per_second")
         out.append((f"Ring throughput, {size_name(size)} records, processes",
-                    fmt_rate(ring_rate, ring_bw), f"memcpy {fmt_rate(None) if memcpy_bw is None else f'{memcpy_bw / 1e9:.3g} GB/s'}",
-                    ratio(ring_bw, memcpy_bw)))
+                    noisy(f"ring_throughput/bytes:{size}/manual_time", fmt_rate(ring_rate, ring_bw)),
+                    f"memcpy {fmt_bandwidth(memcpy_bw)}",
+                    ratio(ring_bw, memcpy_bw, "x of memcpy"),
+                    preempted(f"ring_throughput/bytes:{size}/manual_time")))
         for label, name in (("`spsc_queue` (threads)", f"spsc_queue_throughput/bytes:{size}/manual_time"),
                             ("ZeroMQ ipc://", f"zmq_ipc_throughput/bytes:{size}/manual_time")):
             peer = r.get(name)
             peer_rate = peer and peer.get("items_per_second")
             out.append((f"Ring throughput, {size_name(size)}, against {label}",
-                        fmt_rate(ring_rate), f"{label} {fmt_rate(peer_rate)}",
-                        ratio(ring_rate, peer_rate)))
+                        fmt_rate(ring_rate), noisy(name, f"{label} {fmt_rate(peer_rate)}"),
+                        ratio(ring_rate, peer_rate), preempted(name)))
 
     # Hops.
     ring_floor = r.ns("local_hop_floor/ring_write_read")
@@ -172,16 +191,18 @@ def rows(r):
     cross_hop_ns = 1e9 / cross_hop["items_per_second"] if cross_hop else None
     for k in (1, 4, 16, 64):
         local = r.ns(f"local_chain/passes:{k}/manual_time")
-        out.append((f"LocalProcess hop, chain of K = {k}", fmt_time(local),
+        out.append((f"LocalProcess hop, chain of K = {k}",
+                    noisy(f"local_chain/passes:{k}/manual_time", fmt_time(local)),
                     f"heap ring write + read {fmt_time(ring_floor)} (one clock read {fmt_time(clock)})",
-                    ratio(local, ring_floor)))
+                    ratio(local, ring_floor), preempted(f"local_chain/passes:{k}/manual_time")))
     for k in (1, 4, 16, 64):
         parallel = r.ns(f"parallel_chain/passes:{k}/manual_time")
         local = r.ns(f"local_chain/passes:{k}/manual_time")
-        out.append((f"ParallelProcess hop, chain of K = {k} over two workers", fmt_time(parallel),
+        out.append((f"ParallelProcess hop, chain of K = {k} over two workers",
+                    noisy(f"parallel_chain/passes:{k}/manual_time", fmt_time(parallel)),
                     f"LocalProcess hop, same K, {fmt_time(local)}; ring alone across cores "
                     f"{fmt_time(cross_hop_ns)} per 8 B record",
-                    ratio(parallel, local)))
+                    ratio(parallel, local), preempted(f"parallel_chain/passes:{k}/manual_time")))
 
     # Fan-out and fan-in.
     for direction, arrow in (("fan_out", "1 -> N"), ("fan_in", "N -> 1")):
@@ -194,7 +215,9 @@ def rows(r):
                     base, base_label = cross_hop_ns, "ring alone across cores, per 8 B record"
                 engine_label = "LocalProcess" if engine == "local" else "ParallelProcess"
                 out.append((f"{arrow}, N = {n}, {engine_label}, per message delivered",
-                            fmt_time(value), f"{base_label} {fmt_time(base)}", ratio(value, base)))
+                            noisy(f"{direction}/{engine}/n:{n}/manual_time", fmt_time(value)),
+                            f"{base_label} {fmt_time(base)}", ratio(value, base),
+                            preempted(f"{direction}/{engine}/n:{n}/manual_time")))
 
     # The tutorial model.
     for variant, label in (("tutorial", "sleeps 5 ms / 10 ms"),
@@ -258,10 +281,12 @@ def markdown(r):
                      f"{ctx.get('mhz_per_cpu', '?')} MHz |")
         lines.append(f"| System | kernel {ctx.get('kernel', '?')}, GCC {ctx.get('compiler', '?')} |")
         lines.append("")
-    lines.append("| Figure | patchbay | Baseline (same run) | Ratio |")
-    lines.append("|---|---|---|---|")
-    for figure, value, base, rat in rows(r):
-        lines.append(f"| {figure} | {value} | {base} | {rat} |")
+    lines.append("| Figure | patchbay | Baseline (same run) | Ratio | Preemptions |")
+    lines.append("|---|---|---|---|---|")
+    for row in rows(r):
+        figure, value, base, rat = row[:4]
+        count = row[4] if len(row) > 4 else ""
+        lines.append(f"| {figure} | {value} | {base} | {rat} | {count} |")
     return "\n".join(lines)
 
 
