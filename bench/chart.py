@@ -228,7 +228,8 @@ def rows(r):
             critical = r.counter(name, "critical_path_ms")
             critical_ns = critical * 1e6 if critical is not None else None
             out.append((f"Tutorial model, {label}, {engine_label}", fmt_time(value),
-                        f"critical path {fmt_time(critical_ns)}", ratio(value, critical_ns)))
+                        f"critical path {fmt_time(critical_ns)}", ratio(value, critical_ns),
+                        preempted(name)))
 
     # Start-up.
     for what, label in (("first_message", "run() to the first message"),
@@ -244,7 +245,7 @@ def rows(r):
             out.append((f"Start-up, {label}, ParallelProcess, {w} worker{'s' if w > 1 else ''}",
                         fmt_time(value) + extra,
                         f"fork, exit and reap {w} child{'ren' if w > 1 else ''} {fmt_time(floor)}",
-                        ratio(value, floor)))
+                        ratio(value, floor), preempted(name)))
 
     # Memory.
     fiber = r.counter("memory_floor/fibers/fibers:10000/iterations:1/manual_time", "peak_bytes_per_fiber")

@@ -521,6 +521,7 @@ constexpr TutorialSteps kBusySteps{true, 0.001, 0.002};
 void tutorial(benchmark::State& state, patchbay::ProcessKind kind, TutorialSteps steps) {
   namespace lib = patchbay::library;
   double total_seconds = 0;
+  const patchbay_bench::PreemptionCount preemptions;
   std::int64_t runs = 0;
   std::string plan;
   const auto branch = [&steps](const char* name, double seconds) -> std::unique_ptr<Component> {
@@ -574,6 +575,7 @@ void tutorial(benchmark::State& state, patchbay::ProcessKind kind, TutorialSteps
   const double serial =
       static_cast<double>(kTutorialIterations) * (steps.slow_seconds + steps.very_slow_seconds);
   const double mean = total_seconds / static_cast<double>(runs);
+  state.counters["preemptions"] = preemptions.so_far();
   state.counters["critical_path_ms"] = critical_path * 1e3;
   state.counters["critical_path_ratio"] = mean / critical_path;
   state.counters["serial_ratio"] = mean / serial;  // against both branches one after the other
@@ -628,6 +630,7 @@ void startup(benchmark::State& state, patchbay::ProcessKind kind, bool first_mes
   const std::int64_t workers = state.range(0);
   SharedMemory memory(2 * sizeof(StartRecord));
   std::int64_t construct_ns = 0;
+  const patchbay_bench::PreemptionCount preemptions;
   std::int64_t runs = 0;
   for (auto _ : state) {
     StartRecord* record = memory.construct<StartRecord>();
@@ -653,6 +656,7 @@ void startup(benchmark::State& state, patchbay::ProcessKind kind, bool first_mes
     }
   }
   if (runs == 0) return;
+  state.counters["preemptions"] = preemptions.so_far();
   state.counters["construct_ms"] =
       static_cast<double>(construct_ns) / static_cast<double>(runs) * 1e-6;
   std::string label =
