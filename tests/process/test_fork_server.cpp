@@ -366,6 +366,40 @@ TEST_CASE("a host with threads busy allocating starts and stops models through t
     t.join();
 }
 
+TEST_CASE("models started from several host threads at once all go through the fork server",
+          "[fork_server]") {
+  constexpr std::int64_t count = 500;
+  const ProcessSpec spec =
+      parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
+                     component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+                    {{"count.out", "check.in"}});
+  std::mutex mutex;
+  std::vector<std::string> outcomes;  // Catch2 assertions are for the main thread only
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t) {
+    callers.emplace_back([&] {
+      for (int round = 0; round < 3; ++round) {
+        std::string outcome;
+        try {
+          auto process = patchbay::make_process(spec);
+          process->run();
+          outcome = std::string(patchbay::to_string(process->status()));
+        } catch (const std::exception& e) {
+          outcome = e.what();
+        }
+        const std::lock_guard<std::mutex> lock(mutex);
+        outcomes.push_back(outcome);
+      }
+    });
+  }
+  for (auto& t : callers)
+    t.join();
+  REQUIRE(outcomes.size() == 9);
+  for (const auto& outcome : outcomes)
+    CHECK(outcome == patchbay::to_string(Status::completed));
+  check_nothing_left();
+}
+
 TEST_CASE("every kind of worker failure through the fork server is reported and cleaned up",
           "[fork_server]") {
   struct Case {
