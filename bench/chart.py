@@ -14,6 +14,7 @@ single iteration run of each benchmark (a smoke run). A figure whose benchmark i
 
 import argparse
 import json
+import re
 import sys
 
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -30,7 +31,9 @@ class Results:
             for b in data.get("benchmarks", []):
                 if b.get("error_occurred"):
                     continue
-                name = b.get("run_name", b["name"])
+                # "/iterations:N" depends on how a benchmark is registered, not on what it
+                # measures: names are looked up without it.
+                name = re.sub(r"/iterations:[0-9]+", "", b.get("run_name", b["name"]))
                 kind = b.get("aggregate_name", "")
                 if kind == "median" or (kind == "" and b.get("run_type") == "iteration"):
                     # A median wins over a plain iteration of the same name.
@@ -223,7 +226,7 @@ def rows(r):
     for variant, label in (("tutorial", "sleeps 5 ms / 10 ms"),
                            ("tutorial_busy", "busy-wait 1 ms / 2 ms")):
         for engine, engine_label in (("local", "LocalProcess"), ("parallel", "ParallelProcess")):
-            name = f"{variant}/{engine}/iterations:1/manual_time"
+            name = f"{variant}/{engine}/manual_time"
             value = r.ns(name)
             critical = r.counter(name, "critical_path_ms")
             critical_ns = critical * 1e6 if critical is not None else None
@@ -248,10 +251,10 @@ def rows(r):
                         ratio(value, floor), preempted(name)))
 
     # Memory.
-    fiber = r.counter("memory_floor/fibers/fibers:10000/iterations:1/manual_time", "peak_bytes_per_fiber")
-    ring = r.counter("memory_floor/heap_rings/rings:10000/iterations:1/manual_time", "peak_bytes_per_ring")
-    chain = "memory/local_chain/components:10000/iterations:1/manual_time"
-    channels = "memory/local_channels/channels:10000/iterations:1/manual_time"
+    fiber = r.counter("memory_floor/fibers/fibers:10000/manual_time", "peak_bytes_per_fiber")
+    ring = r.counter("memory_floor/heap_rings/rings:10000/manual_time", "peak_bytes_per_ring")
+    chain = "memory/local_chain/components:10000/manual_time"
+    channels = "memory/local_channels/channels:10000/manual_time"
     per_component = r.counter(chain, "peak_bytes_per_component")
     per_channel = r.counter(channels, "peak_bytes_per_channel")
     both = fiber + ring if fiber is not None and ring is not None else None
