@@ -11,14 +11,6 @@
 
 namespace patchbay::detail {
 
-namespace {
-
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(steady_now_ns());
-}
-
-}  // namespace
-
 ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& parker,
                                  ComponentCounters& counters)
     : component_(component), state_(state), parker_(parker), counters_(counters) {
@@ -134,18 +126,18 @@ void ComponentRunner::check_stop() const {
 }
 
 void ComponentRunner::timed_step() {
-  const std::uint64_t start = now_ns();
+  const std::uint64_t start = ticks_now();
   component_.step();
-  count(counters_.step_ns, now_ns() - start);
+  count(counters_.step_ticks, ticks_now() - start);
   count(counters_.steps);
 }
 
 void ComponentRunner::wait(WaitReason reason) {
   check_stop();
   set_status(Status::waiting);
-  const std::uint64_t start = now_ns();
+  const std::uint64_t start = ticks_now();
   parker_.park(reason);
-  count(counters_.wait_ns, now_ns() - start);
+  count(counters_.wait_ticks, ticks_now() - start);
   set_status(Status::running);
   check_stop();
 }

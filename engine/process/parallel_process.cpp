@@ -150,7 +150,7 @@ ParallelRuntime::~ParallelRuntime() {
 void ParallelRuntime::wake_workers() noexcept {
   for (std::size_t w = 0; w < children_.size(); ++w) {
     WorkerControl& control = arena_->worker(w);
-    // Seq-cst pairs with the worker's store to `sleeping` and re-load of the sequence: either
+    // Seq-cst pairs with the worker's store of `attention`, fence and poll: either
     // it sees the new sequence and does not sleep, or we see it sleeping and wake it.
     atomic_word(control.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
     futex_wake_all(&control.wake_sequence);
@@ -401,9 +401,9 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     for (std::size_t c : plan.components) {
       s.components.push_back(model_.components[c]->name());
       s.steps += read_counter(arena_->component(c).counters.steps);
-      busy += read_counter(arena_->component(c).counters.step_ns);
+      busy += read_counter(arena_->component(c).counters.step_ticks);
     }
-    s.time_busy = std::chrono::nanoseconds(busy);
+    s.time_busy = std::chrono::nanoseconds(ticks_to_ns(busy));
     s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));
     out.push_back(std::move(s));
   }
