@@ -254,6 +254,11 @@ class Ring {
 
   // ---- either side (advisory: the other side may change the answer at once) ----
 
+  /// The shared control block, for a watcher in another process that waits for the other side
+  /// to move (the producer's write_index and closed, the consumer's read_index and
+  /// reader_closed) without reading records.
+  [[nodiscard]] RingHeader& header() const noexcept { return *header_; }
+
   [[nodiscard]] bool empty() const { return size_bytes() == 0; }
 
   /// Bytes in use, record headers and padding included.

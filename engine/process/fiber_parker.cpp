@@ -31,6 +31,12 @@ void FiberParker::park(WaitReason reason) {
   if (reason.remote) {
     // Another process can wake it: never a deadlock that this thread can see.
     ++group_.parked_remote_;
+    if (reason.kind == WaitReason::Kind::output) ++group_.parked_remote_output_;
+    if (group_.remote_wait_ && group_.all_parked()) {
+      group_.remote_wait_();
+      // Woken (by wake_remote() or a stop) while still on this fiber: carry on.
+      if (fiber_ == nullptr) return;
+    }
   } else {
     ++group_.parked_;
     group_.check_deadlock();
@@ -43,6 +49,7 @@ void FiberParker::park(WaitReason reason) {
 void FiberParker::notify() {
   if (fiber_ == nullptr) return;
   --(reason_.remote ? group_.parked_remote_ : group_.parked_);
+  if (reason_.remote && reason_.kind == WaitReason::Kind::output) --group_.parked_remote_output_;
   boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
   if (fiber != boost::fibers::context::active()) boost::fibers::context::active()->schedule(fiber);
 }

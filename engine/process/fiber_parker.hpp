@@ -33,6 +33,14 @@ class FiberParkGroup {
   /// Whether every live component is parked (for the worker's poller: nothing can run here).
   [[nodiscard]] bool all_parked() const { return live_ != 0 && parked_ + parked_remote_ == live_; }
   [[nodiscard]] std::size_t live() const { return live_; }
+  /// Whether a component waits for room in a channel read by another worker.
+  [[nodiscard]] bool parked_on_remote_output() const { return parked_remote_output_ != 0; }
+  /// A worker's wait for its peers in other processes. A component that parks on another
+  /// worker when every other component here is parked too calls it right away, on its own
+  /// fiber, instead of switching to a watcher fiber that would call it: nothing else here can
+  /// run until another worker moves. It returns when something may have changed, having woken
+  /// the components parked on other workers (wake_remote()), or on a stop.
+  void set_remote_wait(std::function<void()> wait) { remote_wait_ = std::move(wait); }
   [[nodiscard]] const std::vector<FiberParker*>& parkers() const { return parkers_; }
 
  private:
@@ -40,10 +48,12 @@ class FiberParkGroup {
   void check_deadlock();
 
   std::function<bool(FiberParkGroup&)> on_deadlock_;
+  std::function<void()> remote_wait_;
   std::vector<FiberParker*> parkers_;
   std::size_t live_ = 0;
-  std::size_t parked_ = 0;         ///< parked on channels whose peers run on this thread
-  std::size_t parked_remote_ = 0;  ///< parked on a channel whose peer is another process
+  std::size_t parked_ = 0;                ///< parked on channels whose peers run on this thread
+  std::size_t parked_remote_ = 0;         ///< parked on a channel whose peer is another process
+  std::size_t parked_remote_output_ = 0;  ///< of those, parked for room to write
   bool deadlocked_ = false;
 };
 

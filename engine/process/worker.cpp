@@ -7,10 +7,12 @@
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "channel/ring.hpp"
 #include "process/component_runner.hpp"
@@ -50,8 +52,12 @@ struct ExitGuard {
     _exit(exit_called);
   }
 };
-// Adaptive mode: polls for another worker's progress this many times before sleeping.
+// Polls for another worker's progress this many times before going idle (adaptive: asleep).
 constexpr unsigned adaptive_spins = 4096;
+// WorkerControl::attention.
+constexpr std::uint32_t attention_running = 0;
+constexpr std::uint32_t attention_idle = 1;
+constexpr std::uint32_t attention_sleeping = 2;
 // Upper bound of one sleep, so a worker re-checks the stop and abort words even if a wake is lost.
 constexpr auto longest_sleep = std::chrono::milliseconds(20);
 
@@ -67,22 +73,149 @@ void copy_text(char* out, std::size_t size, const std::string& text) {
   out[n] = '\0';
 }
 
-/// Stands for a component in another worker: notify() tells that worker something changed.
+/// Wakes a worker whatever it is doing (a stop or a failure): bump, then FUTEX_WAKE.
+void wake_unconditionally(WorkerControl& worker) {
+  // Seq-cst pairs with the waiter's fence between announcing attention and polling.
+  atomic_word(worker.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&worker.wake_sequence);
+}
+
+/// Stands for a component in another worker: notify() tells that worker a shared ring moved.
 class RemoteWaker final : public Parker {
  public:
   explicit RemoteWaker(WorkerControl& peer) : peer_(peer) {}
   void park(WaitReason) override {}  // never: a remote component parks in its own worker
   void notify() override {
-    // Seq-cst pairs with the sleeper's seq-cst store of `sleeping` then re-load of the
-    // sequence (Dekker): we either see it asleep and wake it, or it sees our increment.
+    // Dekker with RemoteWaiter::wait(): our ring update, fence, read of `attention` against its
+    // store of `attention`, fence, read of the rings. Either it sees the update or we see its
+    // attention. While it runs or spins this costs a fence and a read of a line that rarely
+    // changes; no shared write.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const std::uint32_t attention = atomic_word(peer_.attention).load(std::memory_order_relaxed);
+    if (attention == attention_running) return;
     atomic_word(peer_.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
-    if (atomic_word(peer_.sleeping).load(std::memory_order_seq_cst) != 0) {
-      futex_wake_all(&peer_.wake_sequence);
-    }
+    if (attention == attention_sleeping) futex_wake_all(&peer_.wake_sequence);
   }
 
  private:
   WorkerControl& peer_;
+};
+
+/// The words another worker moves in a ring this worker shares with it: the producer's
+/// write_index and closed for an input, the consumer's read_index and reader_closed for an
+/// output.
+struct RemoteWatch {
+  std::uint64_t* index;
+  std::uint32_t* flag;
+};
+
+/// How a worker waits for the workers it shares rings with. Spinning, it polls the rings
+/// themselves, so a message costs the producer no shared write; idle (every component waiting
+/// and nothing seen for a while) it tells its peers to bump its wake word, which is what lets
+/// the supervisor tell a deadlock from a pause; asleep it also has them FUTEX_WAKE it.
+class RemoteWaiter {
+ public:
+  RemoteWaiter(WorkerControl& me, FiberParkGroup& group, RunState& state, WaitMode mode,
+               std::vector<RemoteWatch> inputs, std::vector<RemoteWatch> outputs)
+      : me_(me),
+        group_(group),
+        state_(state),
+        mode_(mode),
+        inputs_(std::move(inputs)),
+        outputs_(std::move(outputs)) {
+    // Before any component runs: a ring that moves after a component parks but before it
+    // waits must count as news.
+    last_inputs_ = sum(inputs_);
+    last_outputs_ = sum(outputs_);
+    seen_sequence_ = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+  }
+
+  /// Waits until another worker moved something this worker shares with it, or a stop; then
+  /// wakes the components parked on other workers. Returns at once if there is news already
+  /// or a component here can run.
+  void wait() {
+    if (stopping() || poll() || !group_.all_parked()) return;
+    // Poll quietly first: a reply usually comes within microseconds.
+    const unsigned quiet = mode_ == WaitMode::block ? 0 : adaptive_spins;
+    for (unsigned i = 0; i < quiet; ++i) {
+      spin_pause();
+      if (stopping() || poll()) return;
+    }
+    count(me_.heartbeat);
+    const bool sleep = mode_ != WaitMode::spin;
+    atomic_word(me_.attention)
+        .store(sleep ? attention_sleeping : attention_idle, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // see RemoteWaker::notify()
+    if (!stopping() && !poll()) {
+      atomic_word(me_.idle_sequence).store(seen_sequence_, std::memory_order_relaxed);
+      atomic_word(me_.idle).store(1, std::memory_order_release);
+      do {
+        if (sleep) {
+          const std::int64_t from = steady_now_ns();
+          futex_wait(&me_.wake_sequence, seen_sequence_, longest_sleep);
+          count(me_.wait_ns, static_cast<std::uint64_t>(steady_now_ns() - from));
+          count(me_.heartbeat);
+        } else {
+          spin_pause();
+        }
+      } while (!stopping() && !poll());
+      atomic_word(me_.idle).store(0, std::memory_order_release);
+    }
+    atomic_word(me_.attention).store(attention_running, std::memory_order_relaxed);
+  }
+
+ private:
+  // The watched words only grow, so their sum changes exactly when one of them does.
+  [[nodiscard]] static std::uint64_t sum(const std::vector<RemoteWatch>& watches) {
+    std::uint64_t total = 0;
+    for (const RemoteWatch& w : watches) {
+      // Acquire pairs with the other side's release of the index or flag.
+      total += atomic_word(*w.index).load(std::memory_order_acquire) +
+               atomic_word(*w.flag).load(std::memory_order_acquire);
+    }
+    return total;
+  }
+
+  // Whether a ring moved or the wake word was bumped since the last call; wakes the components
+  // parked on other workers if so.
+  // Outputs count only while a component waits for room in one: otherwise the consumer's
+  // every read would wake a producer that waits for its reply.
+  bool poll() {
+    const std::uint64_t in = sum(inputs_);
+    const std::uint32_t sequence = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+    bool news = in != last_inputs_ || sequence != seen_sequence_;
+    if (group_.parked_on_remote_output()) {
+      const std::uint64_t out = sum(outputs_);
+      news = news || out != last_outputs_;
+      last_outputs_ = out;
+    }
+    if (!news) return false;
+    last_inputs_ = in;
+    seen_sequence_ = sequence;
+    group_.wake_remote();
+    return true;
+  }
+
+  // Whether the run is stopping; the first time, wakes every component so that it unwinds.
+  bool stopping() {
+    if (!state_.stopping()) return false;
+    if (!woke_for_stop_) {
+      woke_for_stop_ = true;
+      group_.wake_all();
+    }
+    return true;
+  }
+
+  WorkerControl& me_;
+  FiberParkGroup& group_;
+  RunState& state_;
+  WaitMode mode_;
+  std::vector<RemoteWatch> inputs_;
+  std::vector<RemoteWatch> outputs_;
+  std::uint64_t last_inputs_ = 0;
+  std::uint64_t last_outputs_ = 0;
+  std::uint32_t seen_sequence_ = 0;
+  bool woke_for_stop_ = false;
 };
 
 }  // namespace
@@ -207,6 +340,8 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     runners.back()->set_status_mirror(&slot.status);
     runner_of[c] = runners.back().get();
   }
+  std::vector<RemoteWatch> remote_inputs;
+  std::vector<RemoteWatch> remote_outputs;
   for (std::size_t i = 0; i < model_.wiring.wires.size(); ++i) {
     const Wire& wire = model_.wiring.wires[i];
     const bool source_here = model_.plan.worker_of[wire.source_component] == worker;
@@ -215,6 +350,14 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     ChannelSlot& slot = arena.channel(i);
     const channel::Ring ring = channel::Ring::attach(arena.at<void>(slot.ring_offset));
     const bool remote = source_here != target_here;
+    if (remote) {
+      channel::RingHeader& h = ring.header();
+      if (source_here) {
+        remote_outputs.push_back({&h.read_index, &h.reader_closed});
+      } else {
+        remote_inputs.push_back({&h.write_index, &h.closed});
+      }
+    }
     auto index_of = [](std::span<Port* const> ports, const Port* port) {
       return static_cast<std::size_t>(std::find(ports.begin(), ports.end(), port) - ports.begin());
     };
@@ -250,7 +393,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     }
     atomic_word(header.abort).store(1, std::memory_order_release);
     for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
-      if (w != worker) RemoteWaker(arena.worker(w)).notify();
+      if (w != worker) wake_unconditionally(arena.worker(w));
     }
   });
 
@@ -264,61 +407,23 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     if (!runner->initialize()) break;
   }
 
-  const WaitMode mode = wait_mode_of(worker);
-  const std::uint32_t first_seen = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
+  RemoteWaiter waiter(me, group, state, wait_mode_of(worker), std::move(remote_inputs),
+                      std::move(remote_outputs));
+  group.set_remote_wait([&waiter] { waiter.wait(); });
   std::vector<ComponentRunner*> raw;
   raw.reserve(runners.size());
   for (auto& r : runners)
     raw.push_back(r.get());
   run_fibers(raw, group, model_.options.fiber_stack_size, [&](FiberRunDone& done) {
-    // Read before any component fiber ran (below): a wake that arrives after a fiber parks but
-    // before this fiber first runs must still count as new.
-    std::uint32_t seen = first_seen;
-    unsigned spins = 0;
-    bool woke_for_stop = false;
-    bool published_idle = false;
+    // Runs when every component here is parked and one of them parked on a local channel
+    // (a component that parks on another worker last waits on its own fiber, see
+    // FiberParkGroup::set_remote_wait()), and between the components' turns otherwise.
     while (!done.done()) {
-      count(me.heartbeat);
-      if (!woke_for_stop && state.stopping()) {
-        woke_for_stop = true;
-        group.wake_all();
-      }
-      // Acquire pairs with the peers' increments: their ring updates are visible.
-      const std::uint32_t now = atomic_word(me.wake_sequence).load(std::memory_order_acquire);
-      // Published in every wait mode, for the supervisor's deadlock check: idle with the same
-      // sequence everywhere, twice in a row, means nobody can make progress.
-      const bool idle = now == seen && group.all_parked();
-      if (idle != published_idle) {
-        published_idle = idle;
-        atomic_word(me.idle_sequence).store(seen, std::memory_order_relaxed);
-        atomic_word(me.idle).store(idle ? 1 : 0, std::memory_order_release);
-      }
-      if (now != seen) {
-        seen = now;
-        spins = 0;
-        group.wake_remote();
-      } else if (group.all_parked()) {
-        if (mode == WaitMode::spin || (mode == WaitMode::adaptive && ++spins < adaptive_spins)) {
-          spin_pause();
-        } else {
-          // Every component here waits for another worker: sleep until one of them wakes us.
-          atomic_word(me.sleeping).store(1, std::memory_order_seq_cst);
-          if (atomic_word(me.wake_sequence).load(std::memory_order_seq_cst) == seen &&
-              !state.stopping()) {
-            const auto slept_from = std::chrono::steady_clock::now();
-            futex_wait(&me.wake_sequence, seen, longest_sleep);
-            count(me.wait_ns,
-                  static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                 std::chrono::steady_clock::now() - slept_from)
-                                                 .count()));
-          }
-          atomic_word(me.sleeping).store(0, std::memory_order_relaxed);
-          spins = 0;
-        }
-      }
+      waiter.wait();
       boost::this_fiber::yield();
     }
   });
+  group.set_remote_wait({});
   state.set_wake_all({});
 
   if (state.failure() && reported) {

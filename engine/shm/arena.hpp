@@ -22,17 +22,20 @@ inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
 
 /// One worker's block: written by the worker, read by the supervisor (and woken by peers).
 struct alignas(64) WorkerControl {
-  // Wake line: peers bump `wake_sequence` after changing a ring this worker reads or writes;
-  // `sleeping` says whether the worker sleeps on it (then they also FUTEX_WAKE it).
+  // Wake line. A worker that runs or spins watches its rings itself, and its peers only read
+  // `attention` after changing a ring it shares with them. Once it has gone idle (attention
+  // 1) they also bump `wake_sequence`, and once it sleeps on that word (attention 2) they also
+  // FUTEX_WAKE it. A stop or a failure bumps and wakes unconditionally.
   alignas(64) std::uint32_t wake_sequence;
-  std::uint32_t sleeping;
+  std::uint32_t attention;
   // Owner line.
   alignas(64) std::uint32_t state;  // WorkerState
   std::int32_t pid;
-  std::uint32_t idle;           // 1 while every component waits and nothing woke it since
+  std::uint32_t idle;           // 1 while every component waits on another worker
   std::uint32_t idle_sequence;  // the wake_sequence it was at when it became idle
-  std::int32_t exit_status;     // the status a component passed to exit()
-  std::uint64_t heartbeat;      // bumped by the worker's poller
+  // (idle with wake_sequence still at idle_sequence: nothing reached it since)
+  std::int32_t exit_status;  // the status a component passed to exit()
+  std::uint64_t heartbeat;   // bumped by the worker's poller
   std::uint64_t steps;
   std::uint64_t busy_ns;
   std::uint64_t wait_ns;
@@ -44,8 +47,9 @@ struct alignas(64) WorkerControl {
 static_assert(std::is_trivially_copyable_v<WorkerControl>);
 static_assert(sizeof(WorkerControl) % 64 == 0);
 
-/// Per component: status and counters, written by its worker.
-struct ComponentSlot {
+/// Per component: status and counters, written by its worker. A line each, so that components
+/// of different workers never share one.
+struct alignas(64) ComponentSlot {
   std::uint32_t status;  // patchbay::Status
   std::uint32_t worker;
   ComponentCounters counters;
