@@ -224,7 +224,8 @@ ProcessOptions split_options() {
 }  // namespace
 
 TEST_CASE("a million messages cross processes exactly once and in order", "[parallel]") {
-  for (const auto mode : {patchbay::WaitMode::adaptive, patchbay::WaitMode::block}) {
+  for (const auto mode :
+       {patchbay::WaitMode::spin, patchbay::WaitMode::adaptive, patchbay::WaitMode::block}) {
     CAPTURE(to_string(mode));
     std::vector<std::unique_ptr<Component>> parts;
     add<Counter>(parts, "producer", "count", 1'000'000);
@@ -242,6 +243,36 @@ TEST_CASE("a million messages cross processes exactly once and in order", "[para
     for (const auto& s : process.component_stats())
       CHECK(s.status == Status::completed);
   }
+}
+
+TEST_CASE("time in steps and asleep is counted in nanoseconds, within the run's time",
+          "[parallel]") {
+  // Steps are timed with the CPU's time-stamp counter where it is invariant, converted when
+  // read: a wrong rate would put the busy time outside these bounds.
+  constexpr int steps = 10;
+  constexpr auto nap = 2ms;  // Slow's step
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "producer", "count", steps);
+  add<Slow>(parts, "consumer", "slow");
+  ProcessOptions options = split_options();
+  options.wait = patchbay::WaitMode::block;
+  ParallelProcess process(std::move(parts), {{"count.out", "slow.in"}}, options);
+  const auto outcome = run_and_check_cleanup(process);
+  REQUIRE(outcome.error.empty());
+  const auto elapsed = process.elapsed();
+  const auto stats = process.component_stats();
+  REQUIRE(stats[1].steps == steps);
+  CHECK(stats[1].time_in_step >= steps * nap * 9 / 10);
+  CHECK(stats[1].time_in_step <= elapsed);
+  // The producer is done at once and the consumer waits on it only before its first step.
+  CHECK(stats[0].time_in_step < elapsed);
+  std::chrono::nanoseconds busy{};
+  for (const auto& w : process.worker_stats()) {
+    CHECK(w.time_busy <= elapsed);
+    CHECK(w.time_waiting <= elapsed);
+    busy += w.time_busy;
+  }
+  CHECK(busy >= steps * nap * 9 / 10);
 }
 
 TEST_CASE("variable-length messages cross processes intact", "[parallel]") {
