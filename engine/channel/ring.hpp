@@ -1,5 +1,13 @@
 // Bounded single-producer / single-consumer ring of variable-length records.
 //
+// The consumer learns that a record is there from the record itself: the producer writes the
+// payload, then publishes the record's 8-byte header with a release store, and the consumer
+// polls the header at its read position. A small message therefore costs the consumer one
+// cache line from the producer (header and payload together), not two (an index, then the
+// data). For this to be exact, the header at the consumer's next position must read zero until
+// the producer publishes there: every commit first zeroes the header slot just past its record
+// (the "terminator"), so a ring keeps 8 bytes free and memory starts zero-filled.
+//
 // The ring's state lives in caller-provided memory, which may be a shared mapping seen by
 // forked processes at different addresses. Hence the shared part (RingHeader + data area)
 // holds only integers and offsets; `Ring` is a per-process view that recomputes pointers.
@@ -9,6 +17,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -32,13 +41,12 @@ static_assert(std::atomic_ref<std::uint32_t>::required_alignment <= alignof(std:
 /// increasing byte counters; position = index & (capacity - 1). Differences stay correct even
 /// if a counter wraps, because the capacity divides 2^64.
 struct RingHeader {
-  // Producer line: written only by the producer. Keeping the consumer's writes off this line
-  // means the producer's hot path only misses when it really has to look at read_index.
-  alignas(64) std::uint64_t write_index;  // bytes committed so far
+  // Producer line: written only by the producer. The consumer's hot path never reads it (it
+  // polls record headers), so it does not move between cores on every message.
+  alignas(64) std::uint64_t write_index;  // bytes committed so far (size, drained, watchers)
   std::uint64_t cached_read_index;        // producer's stale-but-safe copy of read_index
-  // Consumer line: written only by the consumer.
+  // Consumer line: written only by the consumer; the producer reads it when its copy runs out.
   alignas(64) std::uint64_t read_index;  // bytes released so far
-  std::uint64_t cached_write_index;      // consumer's stale-but-safe copy of write_index
   // Constants (set once by create(), published via magic) and the producer's closed flag.
   alignas(64) std::uint64_t magic;
   std::uint64_t capacity;     // data area size in bytes, power of two
@@ -53,20 +61,20 @@ static_assert(std::is_standard_layout_v<RingHeader>);
 static_assert(offsetof(RingHeader, write_index) == 0);
 static_assert(offsetof(RingHeader, cached_read_index) == 8);
 static_assert(offsetof(RingHeader, read_index) == 64);
-static_assert(offsetof(RingHeader, cached_write_index) == 72);
 static_assert(offsetof(RingHeader, magic) == 128);
 static_assert(offsetof(RingHeader, reader_closed) + sizeof(std::uint32_t) <= 192);
 static_assert(alignof(RingHeader) == 64);
 static_assert(sizeof(RingHeader) == 192 && sizeof(RingHeader) % 64 == 0);
 
-/// Precedes every record in the data area; records are padded to a multiple of 8 bytes.
+/// Precedes every record in the data area; records are padded to a multiple of 8 bytes. Read
+/// and written as one 8-byte word (length in the low half), which is what publishes a record.
 struct RecordHeader {
   std::uint32_t length;  // payload bytes (for padding: bytes covered minus this header)
   std::uint32_t kind;    // RecordKind
 };
 static_assert(sizeof(RecordHeader) == 8);
 
-// Zero is deliberately not a kind, so never-written memory reads as corruption.
+// Zero is deliberately not a kind: a zero header is "nothing here yet".
 enum class RecordKind : std::uint32_t { data = 1, padding = 2 };
 
 /// Non-owning view of a ring. One view per side (producer, consumer) per process; each view
@@ -80,6 +88,9 @@ class Ring {
   // Payload lengths are stored as uint32.
   static constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
 
+  /// Bytes a ring keeps free for the terminator (see the top of this file).
+  static constexpr std::size_t kTerminator = 8;
+
   /// Bytes of memory (64-byte aligned) that create() needs for `capacity` data bytes.
   [[nodiscard]] static std::size_t bytes_required(std::size_t capacity) {
     check_capacity(capacity, "bytes_required");
@@ -87,9 +98,13 @@ class Ring {
   }
 
   /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned).
-  [[nodiscard]] static Ring create(void* memory, std::size_t capacity) {
+  /// The data area must read zero: create() clears it unless `zero_filled` says it already is
+  /// (fresh pages from the kernel), which leaves untouched pages unallocated.
+  [[nodiscard]] static Ring create(void* memory, std::size_t capacity, bool zero_filled = false) {
     check_memory(memory, "create");
     check_capacity(capacity, "create");
+    if (!zero_filled)
+      std::memset(static_cast<std::byte*>(memory) + sizeof(RingHeader), 0, capacity);
     auto* h = ::new (memory) RingHeader{};
     h->capacity = capacity;
     h->data_offset = sizeof(RingHeader);
@@ -114,11 +129,12 @@ class Ring {
   }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-  /// A record of at most capacity/2 bytes (header included) always fits once the consumer has
-  /// drained: the padding needed to skip the end of the ring is smaller than the record, so
-  /// padding plus record never exceed the capacity and a producer can never wait forever.
+  /// A record of at most capacity/2 - 8 bytes (header included) always fits once the consumer
+  /// has drained: the padding needed to skip the end of the ring is smaller than the record, so
+  /// padding, record and terminator never exceed the capacity and a producer can never wait
+  /// forever.
   [[nodiscard]] std::size_t max_payload() const noexcept {
-    return capacity_ / 2 - sizeof(RecordHeader);
+    return capacity_ / 2 - sizeof(RecordHeader) - kTerminator;
   }
 
   // ---- producer side ----
@@ -137,15 +153,11 @@ class Ring {
     const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);
     const std::size_t pos = w & (capacity_ - 1);
     const std::size_t pad = padding_before(pos, record_size(payload_size));
-    const std::uint64_t need = pad + record_size(payload_size);
+    const std::uint64_t need = pad + record_size(payload_size) + kTerminator;
     if (w + need - h.cached_read_index > capacity_) {
       // Acquire pairs with release(): the consumer is done reading the bytes we will overwrite.
       h.cached_read_index = load(h.read_index, std::memory_order_acquire);
       if (w + need - h.cached_read_index > capacity_) return {};
-    }
-    if (pad != 0) {
-      put_header(pos, {static_cast<std::uint32_t>(pad - sizeof(RecordHeader)),
-                       static_cast<std::uint32_t>(RecordKind::padding)});
     }
     reserved_ = payload_size;
     return {data_ + ((pos + pad) & (capacity_ - 1)) + sizeof(RecordHeader), payload_size};
@@ -161,11 +173,21 @@ class Ring {
     const std::size_t pos = w & (capacity_ - 1);
     // Placement follows the reserved size, which is what try_reserve decided on.
     const std::size_t pad = padding_before(pos, record_size(reserved_));
-    put_header((pos + pad) & (capacity_ - 1), {static_cast<std::uint32_t>(payload_size),
-                                               static_cast<std::uint32_t>(RecordKind::data)});
+    const std::uint64_t end = w + pad + record_size(payload_size);
+    // The terminator: the consumer's next position reads zero until the next commit. Ordered
+    // before the consumer can get there by the release below.
+    put_word(end & (capacity_ - 1), 0, std::memory_order_relaxed);
+    // Release pairs with the consumer's acquire of the header: the payload is visible with it.
+    put_word((pos + pad) & (capacity_ - 1), header_word(RecordKind::data, payload_size),
+             std::memory_order_release);
+    if (pad != 0) {
+      // After the record it skips to, so a consumer that sees the padding finds the record.
+      put_word(pos, header_word(RecordKind::padding, pad - sizeof(RecordHeader)),
+               std::memory_order_release);
+    }
     reserved_ = kNone;
-    // Release pairs with the consumer's acquire in try_read(): headers and payload are visible.
-    store(h.write_index, w + pad + record_size(payload_size), std::memory_order_release);
+    // For size_bytes(), drained() and watchers in other processes; the consumer does not poll it.
+    store(h.write_index, end, std::memory_order_release);
   }
 
   /// Copies `payload` in as one record; false when there is no room right now.
@@ -203,29 +225,32 @@ class Ring {
   /// valid until release(); calling try_read again before release() returns the same record.
   /// Throws std::runtime_error if the shared memory holds an impossible record.
   [[nodiscard]] std::optional<std::span<const std::byte>> try_read() {
-    RingHeader& h = *header_;
-    const std::uint64_t r = load(h.read_index, std::memory_order_relaxed);  // own index
-    if (r == h.cached_write_index) {
-      // Acquire pairs with commit()'s release: the record's bytes are visible before we read.
-      h.cached_write_index = load(h.write_index, std::memory_order_acquire);
-      if (r == h.cached_write_index) return std::nullopt;
-    }
-    std::uint64_t start = r;
+    const std::uint64_t r = load(header_->read_index, std::memory_order_relaxed);  // own index
     std::size_t pos = r & (capacity_ - 1);
-    RecordHeader rec = get_header(pos);
-    if (rec.kind == static_cast<std::uint32_t>(RecordKind::padding)) {
-      // Padding and the record after it were committed together; no need to release it alone.
-      if (rec.length != capacity_ - pos - sizeof(RecordHeader)) corrupt();
+    // Acquire pairs with commit()'s release of the header: the payload is visible with it.
+    std::uint64_t word = get_word(pos);
+    if (word == 0) return std::nullopt;
+    std::uint64_t start = r;
+    if (kind_of(word) == RecordKind::padding) {
+      // Published after the record it skips to; no need to release it alone.
+      if (length_of(word) != capacity_ - pos - sizeof(RecordHeader)) corrupt();
       start += capacity_ - pos;
       pos = 0;
-      rec = get_header(0);
+      word = get_word(0);
     }
-    if (rec.kind != static_cast<std::uint32_t>(RecordKind::data) || rec.length > max_payload())
+    const std::size_t length = length_of(word);
+    if (kind_of(word) != RecordKind::data || length > max_payload() ||
+        pos + record_size(length) > capacity_) {
       corrupt();
-    const std::uint64_t end = start + record_size(rec.length);
-    if (end - r > h.cached_write_index - r) corrupt();
-    front_end_ = end;
-    return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), rec.length);
+    }
+    front_end_ = start + record_size(length);
+    return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), length);
+  }
+
+  /// The header word at the consumer's position: zero while the ring is empty. A watcher in the
+  /// consumer's process can poll it for news without touching the producer's line.
+  [[nodiscard]] std::uint64_t front_word() const {
+    return get_word(load(header_->read_index, std::memory_order_relaxed) & (capacity_ - 1));
   }
 
   /// Frees the record try_read() returned (and any padding before it). Throws
@@ -275,7 +300,7 @@ class Ring {
   friend class HeapRing;
 
   static constexpr std::uint64_t kMagic = 0x676e6972'62686370;  // "pchbring"
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;
   static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
   Ring() = default;
@@ -302,11 +327,19 @@ class Ring {
     return to_end < record ? to_end : 0;
   }
 
-  void put_header(std::size_t pos, RecordHeader rec) { std::memcpy(data_ + pos, &rec, sizeof rec); }
-  RecordHeader get_header(std::size_t pos) const {
-    RecordHeader rec{};
-    std::memcpy(&rec, data_ + pos, sizeof rec);
-    return rec;
+  static std::uint64_t header_word(RecordKind kind, std::size_t length) {
+    return (static_cast<std::uint64_t>(kind) << 32) | static_cast<std::uint32_t>(length);
+  }
+  static RecordKind kind_of(std::uint64_t word) { return static_cast<RecordKind>(word >> 32); }
+  static std::size_t length_of(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
+  // Headers sit at 8-byte aligned positions of a 64-byte aligned area.
+  void put_word(std::size_t pos, std::uint64_t word, std::memory_order order) {
+    std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(data_ + pos))
+        .store(word, order);
+  }
+  [[nodiscard]] std::uint64_t get_word(std::size_t pos) const {
+    return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(data_ + pos))
+        .load(std::memory_order_acquire);
   }
 
   template <class E>
@@ -338,10 +371,11 @@ class Ring {
 /// A ring on the heap, for threads of one process.
 class HeapRing {
  public:
+  // calloc: fresh pages from the kernel are not cleared again, and stay unallocated until
+  // the ring reaches them.
   explicit HeapRing(std::size_t capacity)
-      : memory_(
-            ::operator new (Ring::bytes_required(capacity), std::align_val_t{Ring::kAlignment})),
-        ring_(Ring::create(memory_, capacity)) {}
+      : memory_(allocate_zeroed(Ring::bytes_required(capacity) + Ring::kAlignment)),
+        ring_(Ring::create(aligned(memory_), capacity, true)) {}
   HeapRing(HeapRing&& other) noexcept
       : memory_(std::exchange(other.memory_, nullptr)), ring_(std::exchange(other.ring_, Ring{})) {}
   HeapRing& operator=(HeapRing&& other) noexcept {
@@ -352,14 +386,22 @@ class HeapRing {
   }
   HeapRing(const HeapRing&) = delete;
   HeapRing& operator=(const HeapRing&) = delete;
-  ~HeapRing() {
-    if (memory_ != nullptr) ::operator delete (memory_, std::align_val_t{Ring::kAlignment});
-  }
+  ~HeapRing() { std::free(memory_); }
 
   /// The ring; both sides may use this one view or copies of it.
   [[nodiscard]] Ring& ring() noexcept { return ring_; }
 
  private:
+  static void* allocate_zeroed(std::size_t bytes) {
+    void* p = std::calloc(1, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
+  static void* aligned(void* p) {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    return reinterpret_cast<void*>((a + Ring::kAlignment - 1) & ~(Ring::kAlignment - 1));
+  }
+
   void* memory_;
   Ring ring_;
 };

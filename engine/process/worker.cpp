@@ -101,12 +101,35 @@ class RemoteWaker final : public Parker {
   WorkerControl& peer_;
 };
 
-/// The words another worker moves in a ring this worker shares with it: the producer's
-/// write_index and closed for an input, the consumer's read_index and reader_closed for an
-/// output.
+/// A ring this worker shares with another, as its waiter sees it.
 struct RemoteWatch {
-  std::uint64_t* index;
-  std::uint32_t* flag;
+  channel::Ring ring;
+  bool input = false;  ///< this worker consumes it
+  std::uint64_t last_index = 0;
+  std::uint64_t last_word = 0;
+
+  /// Whether the other side moved since the last look. Input: the header word at this side's
+  /// read position (on a line the consumer reads anyway) turned non-zero, or the producer
+  /// closed; a read position moved by this side's own reads is no news. Output: the consumer's
+  /// read index or reader_closed changed.
+  bool moved() {
+    std::uint64_t index = 0;
+    std::uint64_t word = 0;
+    bool news = false;
+    if (input) {
+      index = atomic_word(ring.header().read_index).load(std::memory_order_relaxed);  // ours
+      word = ring.front_word() | (ring.closed() ? std::uint64_t{1} << 63 : 0);
+      news = word != 0 && (word != last_word || index != last_index);
+    } else {
+      // Acquire pairs with the consumer's release of its index.
+      index = atomic_word(ring.header().read_index).load(std::memory_order_acquire);
+      word = ring.reader_closed() ? 1 : 0;
+      news = index != last_index || word != last_word;
+    }
+    last_index = index;
+    last_word = word;
+    return news;
+  }
 };
 
 /// How a worker waits for the workers it shares rings with. Spinning, it polls the rings
@@ -125,8 +148,8 @@ class RemoteWaiter {
         outputs_(std::move(outputs)) {
     // Before any component runs: a ring that moves after a component parks but before it
     // waits must count as news.
-    last_inputs_ = sum(inputs_);
-    last_outputs_ = sum(outputs_);
+    changed(inputs_);
+    changed(outputs_);
     seen_sequence_ = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
   }
 
@@ -165,32 +188,21 @@ class RemoteWaiter {
   }
 
  private:
-  // The watched words only grow, so their sum changes exactly when one of them does.
-  [[nodiscard]] static std::uint64_t sum(const std::vector<RemoteWatch>& watches) {
-    std::uint64_t total = 0;
-    for (const RemoteWatch& w : watches) {
-      // Acquire pairs with the other side's release of the index or flag.
-      total += atomic_word(*w.index).load(std::memory_order_acquire) +
-               atomic_word(*w.flag).load(std::memory_order_acquire);
-    }
-    return total;
+  // Whether any watched ring moved since the last look; remembers what it saw.
+  static bool changed(std::vector<RemoteWatch>& watches) {
+    bool any = false;
+    for (RemoteWatch& w : watches)
+      any = w.moved() || any;
+    return any;
   }
 
-  // Whether a ring moved or the wake word was bumped since the last call; wakes the components
-  // parked on other workers if so.
   // Outputs count only while a component waits for room in one: otherwise the consumer's
   // every read would wake a producer that waits for its reply.
   bool poll() {
-    const std::uint64_t in = sum(inputs_);
     const std::uint32_t sequence = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
-    bool news = in != last_inputs_ || sequence != seen_sequence_;
-    if (group_.parked_on_remote_output()) {
-      const std::uint64_t out = sum(outputs_);
-      news = news || out != last_outputs_;
-      last_outputs_ = out;
-    }
+    bool news = changed(inputs_) || sequence != seen_sequence_;
+    if (group_.parked_on_remote_output()) news = changed(outputs_) || news;
     if (!news) return false;
-    last_inputs_ = in;
     seen_sequence_ = sequence;
     group_.wake_remote();
     return true;
@@ -212,8 +224,6 @@ class RemoteWaiter {
   WaitMode mode_;
   std::vector<RemoteWatch> inputs_;
   std::vector<RemoteWatch> outputs_;
-  std::uint64_t last_inputs_ = 0;
-  std::uint64_t last_outputs_ = 0;
   std::uint32_t seen_sequence_ = 0;
   bool woke_for_stop_ = false;
 };
@@ -351,12 +361,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     const channel::Ring ring = channel::Ring::attach(arena.at<void>(slot.ring_offset));
     const bool remote = source_here != target_here;
     if (remote) {
-      channel::RingHeader& h = ring.header();
-      if (source_here) {
-        remote_outputs.push_back({&h.read_index, &h.reader_closed});
-      } else {
-        remote_inputs.push_back({&h.write_index, &h.closed});
-      }
+      (source_here ? remote_outputs : remote_inputs).push_back({ring, !source_here});
     }
     auto index_of = [](std::span<Port* const> ports, const Port* port) {
       return static_cast<std::size_t>(std::find(ports.begin(), ports.end(), port) - ports.begin());

@@ -98,7 +98,6 @@ TEST_CASE("ring header layout", "[ring]") {
   STATIC_REQUIRE(offsetof(RingHeader, write_index) / 64 == 0);
   STATIC_REQUIRE(offsetof(RingHeader, cached_read_index) / 64 == 0);
   STATIC_REQUIRE(offsetof(RingHeader, read_index) / 64 == 1);
-  STATIC_REQUIRE(offsetof(RingHeader, cached_write_index) / 64 == 1);
   STATIC_REQUIRE(offsetof(RingHeader, capacity) / 64 == 2);
   STATIC_REQUIRE(offsetof(RingHeader, data_offset) / 64 == 2);
   STATIC_REQUIRE(offsetof(RingHeader, closed) / 64 == 2);
@@ -121,8 +120,8 @@ TEST_CASE("ring create validates capacity and memory", "[ring]") {
                       Catch::Contains("aligned"));
   Ring ring = Ring::create(mem.get(), 64);
   REQUIRE(ring.capacity() == 64);
-  REQUIRE(ring.max_payload() == 24);
-  REQUIRE(Ring::create(mem.get(), 1024).max_payload() == 504);
+  REQUIRE(ring.max_payload() == 16);  // half the capacity, less the header and the terminator
+  REQUIRE(Ring::create(mem.get(), 1024).max_payload() == 496);
 }
 
 TEST_CASE("ring single write and read", "[ring]") {
@@ -241,11 +240,12 @@ TEST_CASE("ring commit may shrink a reservation even after padding", "[ring]") {
 TEST_CASE("ring full: reserve fails until the consumer releases", "[ring]") {
   HeapRing heap(256);
   Ring& ring = heap.ring();
-  std::vector<std::byte> payload(24, std::byte{1});  // 32-byte records: 8 fill the ring
-  for (int i = 0; i < 8; ++i)
+  // 32-byte records: 7 fill the ring, which keeps 8 bytes for the terminator.
+  std::vector<std::byte> payload(24, std::byte{1});
+  for (int i = 0; i < 7; ++i)
     REQUIRE(ring.try_write(payload));
-  REQUIRE(ring.size_bytes() == 256);
-  REQUIRE(ring.try_reserve(0).data() == nullptr);
+  REQUIRE(ring.size_bytes() == 224);
+  REQUIRE(ring.try_reserve(24).data() == nullptr);
   REQUIRE_FALSE(ring.try_write(payload));
   REQUIRE(ring.try_read().has_value());
   REQUIRE(ring.try_reserve(24).data() == nullptr);  // read but not released: still full
@@ -257,15 +257,15 @@ TEST_CASE("ring full: reserve fails until the consumer releases", "[ring]") {
     ring.release();
     ++count;
   }
-  REQUIRE(count == 8);
+  REQUIRE(count == 7);
 }
 
 TEST_CASE("ring zero-length records", "[ring]") {
   HeapRing heap(64);
   Ring& ring = heap.ring();
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 7; ++i)  // 8 bytes each, and 8 for the terminator
     REQUIRE(ring.try_write({}));
-  REQUIRE(ring.size_bytes() == 64);
+  REQUIRE(ring.size_bytes() == 56);
   REQUIRE_FALSE(ring.try_write({}));
   for (int round = 0; round < 20; ++round) {  // wrap many times with empty records
     auto got = ring.try_read();
@@ -286,7 +286,7 @@ TEST_CASE("ring max_payload fits from every starting position", "[ring]") {
         Ring ring = Ring::create(mem.get(), capacity);
         advance(ring, lap * capacity + pos);
         const std::size_t max = ring.max_payload();
-        REQUIRE(max == capacity / 2 - 8);
+        REQUIRE(max == capacity / 2 - 16);
         REQUIRE_THROWS_AS(ring.try_reserve(max + 1), std::length_error);
         write_pattern(ring, pos, max);
         auto got = ring.try_read();
@@ -355,6 +355,29 @@ TEST_CASE("ring attach rejects memory that holds no ring", "[ring]") {
   REQUIRE_THROWS_AS(Ring::attach(static_cast<std::byte*>(mem.get()) + 16), std::invalid_argument);
   static_cast<RingHeader*>(mem.get())->capacity = 100;
   REQUIRE_THROWS_AS(Ring::attach(mem.get()), std::invalid_argument);
+}
+
+TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
+  // The consumer finds records by their headers. Payloads made of words that look like valid
+  // headers, laid down at every offset over many laps, must never be read as records: the
+  // ring must read empty after each record is released.
+  constexpr std::uint64_t fake = std::uint64_t{1} << 32;  // "data record, length 0"
+  Memory mem(Ring::bytes_required(256));
+  Ring ring = Ring::create(mem.get(), 256);
+  SplitMix rng{42};
+  for (int i = 0; i < 5000; ++i) {
+    const std::size_t size = rng.next() % (ring.max_payload() + 1);
+    const std::span<std::byte> dst = ring.try_reserve(size);
+    REQUIRE(dst.data() != nullptr);
+    for (std::size_t at = 0; at + sizeof fake <= size; at += sizeof fake)
+      std::memcpy(dst.data() + at, &fake, sizeof fake);
+    ring.commit(size);
+    auto got = ring.try_read();
+    REQUIRE(got.has_value());
+    REQUIRE(got->size() == size);
+    ring.release();
+    REQUIRE_FALSE(ring.try_read().has_value());
+  }
 }
 
 TEST_CASE("ring try_read rejects a corrupt record", "[ring]") {

@@ -1250,7 +1250,7 @@ TEST_CASE("ports: strings and trivially copyable structs arrive intact", "[seman
     m.add<Pass<Point>>("pass");
     auto& sink = m.add<Collector<Point>>("sink");
     m.connect("src.out", "pass.in");
-    m.connect("pass.out", "sink.in", 64);
+    m.connect("pass.out", "sink.in", 128);
     auto process = m.build(kind);
     run_guarded(*process);
     CHECK(received(sink) == items);
