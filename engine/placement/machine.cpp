@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -254,7 +255,9 @@ std::string Machine::summary() const {
   return text + ")";
 }
 
-Machine load_machine(const std::string& source) {
+namespace {
+
+Machine load_machine_now(const std::string& source) {
   hwloc_topology_t raw = nullptr;
   if (hwloc_topology_init(&raw) != 0) {
     cannot_load(source.empty() ? "this machine" : source,
@@ -298,6 +301,20 @@ Machine load_machine(const std::string& source) {
   read_gpus(raw, machine, core_sets);
   machine.topology = std::move(topology);
   return machine;
+}
+
+}  // namespace
+
+Machine load_machine(const std::string& source) {
+  if (!source.empty()) return load_machine_now(source);
+  // Reading this machine walks sysfs (every PCI device included) and costs milliseconds, as
+  // much as the rest of a parallel start-up: it is read once per process. The copy shares the
+  // read-only hwloc topology, which hwloc allows from any thread.
+  static std::mutex mutex;
+  static std::optional<Machine> cached;
+  const std::lock_guard lock(mutex);
+  if (!cached) cached = load_machine_now(source);
+  return *cached;
 }
 
 bool bind_to(const Machine& machine, const std::vector<unsigned>& cores, int numa_node) {
