@@ -84,7 +84,7 @@ class ComponentRunner {
   void send(OutputField& field);
   bool write(ChannelEnd& end, std::size_t size, const Port& port, bool from_scratch);
   void wait(WaitReason reason);
-  void timed_step();
+  void step();
   void finish() noexcept;
 
   Component& component_;
@@ -97,6 +97,7 @@ class ComponentRunner {
   bool initialized_ = false;
   const void* stack_lowest_ = nullptr;
   std::uint32_t* status_mirror_ = nullptr;
+  std::uint64_t resumed_at_ = 0;  ///< ticks_now() when the fiber last started running
   Status final_status_ = Status::completed;
 };
 

@@ -65,8 +65,8 @@ struct ComponentCounters {
   std::uint64_t messages_out;
   std::uint64_t bytes_in;
   std::uint64_t bytes_out;
-  std::uint64_t step_ticks;  // ticks_now() units
-  std::uint64_t wait_ticks;
+  std::uint64_t run_ticks;   // ticks_now() units: running (steps and channel work)
+  std::uint64_t wait_ticks;  // parked
 };
 
 /// The producer's counters and the consumer's sit on separate cache lines: across processes, a

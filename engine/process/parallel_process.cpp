@@ -401,7 +401,7 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     for (std::size_t c : plan.components) {
       s.components.push_back(model_.components[c]->name());
       s.steps += read_counter(arena_->component(c).counters.steps);
-      busy += read_counter(arena_->component(c).counters.step_ticks);
+      busy += read_counter(arena_->component(c).counters.run_ticks);
     }
     s.time_busy = std::chrono::nanoseconds(ticks_to_ns(busy));
     s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));

@@ -70,7 +70,7 @@ ComponentStats snapshot(const Component& component, Status status, const Compone
   s.messages_out = read_counter(k.messages_out);
   s.bytes_in = read_counter(k.bytes_in);
   s.bytes_out = read_counter(k.bytes_out);
-  s.time_in_step = std::chrono::nanoseconds(ticks_to_ns(read_counter(k.step_ticks)));
+  s.time_in_step = std::chrono::nanoseconds(ticks_to_ns(read_counter(k.run_ticks)));
   s.time_waiting = std::chrono::nanoseconds(ticks_to_ns(read_counter(k.wait_ticks)));
   return s;
 }

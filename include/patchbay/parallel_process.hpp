@@ -26,7 +26,7 @@ struct WorkerStats {
   std::vector<std::string> gpus;
   std::vector<std::string> components;
   std::uint64_t steps = 0;                   ///< steps of its components
-  std::chrono::nanoseconds time_busy{0};     ///< time its components spent in step()
+  std::chrono::nanoseconds time_busy{0};     ///< its components' time_in_step, summed
   std::chrono::nanoseconds time_waiting{0};  ///< time it slept waiting for other workers
 };
 

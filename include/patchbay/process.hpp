@@ -24,7 +24,9 @@ struct ComponentStats {
   std::uint64_t messages_out = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  /// Time its fiber ran after init(): its steps and the channel reads and writes between them.
   std::chrono::nanoseconds time_in_step{0};
+  /// Time it waited for a channel (an empty input or a full output).
   std::chrono::nanoseconds time_waiting{0};
 };
 
