@@ -1051,8 +1051,15 @@ TEST_CASE("stop() wakes components parked on full channels", "[semantics]") {
   m.connect("src.out", "sink.in");
   auto process = m.build(kind);
 
+  // Stats are live: stop once both directions of the cycle have been full, however slowly
+  // this machine gets there (a fixed delay was too short under load).
   std::thread stopper([&] {
-    std::this_thread::sleep_for(50ms);
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < give_up &&
+           (channel_of(*process, "a.out", "b.in").times_full == 0 ||
+            channel_of(*process, "b.out", "a.in").times_full == 0)) {
+      std::this_thread::sleep_for(5ms);
+    }
     process->stop();
   });
   CHECK_NOTHROW(run_guarded(*process));
