@@ -79,15 +79,17 @@ bool skip_without_two_cores(benchmark::State& state) {
 
 // ---- two-atomic ping-pong ----
 
-// Each flag on its own cache line: one line moves per message, which is the whole cost.
-struct alignas(64) Flag {
+// Each flag on its own pair of cache lines: one line moves per message, which is the whole
+// cost. A pair, because the CPUs' adjacent-line prefetchers would otherwise pull the other
+// side's flag along with one's own.
+struct alignas(128) Flag {
   std::atomic<std::uint64_t> value{0};
 };
 struct Flags {
   Flag ping;  // written by the timed side
   Flag pong;  // written by the peer
 };
-static_assert(sizeof(Flags) == 128);
+static_assert(sizeof(Flags) == 256);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // address-free across processes
 
 constexpr std::uint64_t kStop = ~std::uint64_t{0};
