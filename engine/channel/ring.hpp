@@ -5,8 +5,9 @@
 // polls the header at its read position. A small message therefore costs the consumer one
 // cache line from the producer (header and payload together), not two (an index, then the
 // data). For this to be exact, the header at the consumer's next position must read zero until
-// the producer publishes there: every commit first zeroes the header slot just past its record
-// (the "terminator"), so a ring keeps 8 bytes free and memory starts zero-filled.
+// the producer publishes there: create() zeroes the first header slot, and every commit first
+// zeroes the slot just past its record (the "terminator"), so a ring keeps 8 bytes free. The
+// consumer never looks anywhere else, so the rest of the memory needs no clearing.
 //
 // The ring's state lives in caller-provided memory, which may be a shared mapping seen by
 // forked processes at different addresses. Hence the shared part (RingHeader + data area)
@@ -17,7 +18,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -97,14 +97,13 @@ class Ring {
     return sizeof(RingHeader) + capacity;
   }
 
-  /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned).
-  /// The data area must read zero: create() clears it unless `zero_filled` says it already is
-  /// (fresh pages from the kernel), which leaves untouched pages unallocated.
-  [[nodiscard]] static Ring create(void* memory, std::size_t capacity, bool zero_filled = false) {
+  /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned,
+  /// any content). Touches only the header and the first record slot, so pages the ring never
+  /// reaches stay unallocated.
+  [[nodiscard]] static Ring create(void* memory, std::size_t capacity) {
     check_memory(memory, "create");
     check_capacity(capacity, "create");
-    if (!zero_filled)
-      std::memset(static_cast<std::byte*>(memory) + sizeof(RingHeader), 0, capacity);
+    std::memset(static_cast<std::byte*>(memory) + sizeof(RingHeader), 0, sizeof(RecordHeader));
     auto* h = ::new (memory) RingHeader{};
     h->capacity = capacity;
     h->data_offset = sizeof(RingHeader);
@@ -371,11 +370,10 @@ class Ring {
 /// A ring on the heap, for threads of one process.
 class HeapRing {
  public:
-  // calloc: fresh pages from the kernel are not cleared again, and stay unallocated until
-  // the ring reaches them.
   explicit HeapRing(std::size_t capacity)
-      : memory_(allocate_zeroed(Ring::bytes_required(capacity) + Ring::kAlignment)),
-        ring_(Ring::create(aligned(memory_), capacity, true)) {}
+      : memory_(
+            ::operator new (Ring::bytes_required(capacity), std::align_val_t{Ring::kAlignment})),
+        ring_(Ring::create(memory_, capacity)) {}
   HeapRing(HeapRing&& other) noexcept
       : memory_(std::exchange(other.memory_, nullptr)), ring_(std::exchange(other.ring_, Ring{})) {}
   HeapRing& operator=(HeapRing&& other) noexcept {
@@ -386,22 +384,14 @@ class HeapRing {
   }
   HeapRing(const HeapRing&) = delete;
   HeapRing& operator=(const HeapRing&) = delete;
-  ~HeapRing() { std::free(memory_); }
+  ~HeapRing() {
+    if (memory_ != nullptr) ::operator delete (memory_, std::align_val_t{Ring::kAlignment});
+  }
 
   /// The ring; both sides may use this one view or copies of it.
   [[nodiscard]] Ring& ring() noexcept { return ring_; }
 
  private:
-  static void* allocate_zeroed(std::size_t bytes) {
-    void* p = std::calloc(1, bytes);
-    if (p == nullptr) throw std::bad_alloc();
-    return p;
-  }
-  static void* aligned(void* p) {
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    return reinterpret_cast<void*>((a + Ring::kAlignment - 1) & ~(Ring::kAlignment - 1));
-  }
-
   void* memory_;
   Ring ring_;
 };
