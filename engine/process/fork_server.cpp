@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "process/child_signals.hpp"
 #include "process/fork_protocol.hpp"
 #include "process/instantiate.hpp"
 #include "process/parallel_runtime.hpp"
@@ -51,20 +52,6 @@ std::size_t thread_count() {
   }
   closedir(tasks);
   return n;
-}
-
-// A process forked from the host starts from default signal handling: the host's handlers
-// (a test framework's, a crash reporter's) make sense in the host only.
-void reset_signals() {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Ctrl-C reaches the whole process group; the supervisor turns it into an orderly stop.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGPIPE, SIG_IGN);
 }
 
 void set_environment(const std::vector<std::string>& environment) {
@@ -187,7 +174,7 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != host) _exit(0);
   prctl(PR_SET_NAME, "patchbay-forksrv");
-  reset_signals();
+  reset_signals_in_child();
   signal(SIGCHLD, SIG_IGN);  // launchers are reaped by the kernel: no zombies
   const pid_t self = getpid();
   while (true) {

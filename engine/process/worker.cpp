@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "channel/ring.hpp"
+#include "process/child_signals.hpp"
 #include "process/component_runner.hpp"
 #include "process/fiber_parker.hpp"
 #include "process/fiber_run.hpp"
@@ -274,17 +275,7 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
   // Die with the supervisor, even on its kill -9; checked again in case it died already.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor_pid_) _exit(1);
-  // The host's signal handlers make sense in the host only (a test framework's or a crash
-  // reporter's would report the worker's death as the host's): a worker starts from defaults.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Ctrl-C reaches the whole process group; the supervisor turns it into an orderly stop.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGPIPE, SIG_IGN);
+  reset_signals_in_child();
   int code = 1;
   try {
     const WorkerPlan& plan = model_.plan.workers[worker];
