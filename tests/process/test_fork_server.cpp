@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/command.hpp"
+#include "support/sequence_components.hpp"
 
 using namespace std::chrono_literals;
 using patchbay::Component;
@@ -28,55 +29,13 @@ using patchbay::ParallelProcess;
 using patchbay::ProcessSpec;
 using patchbay::Status;
 using patchbay::Value;
+using patchbay_test::Counter;
+using patchbay_test::SequenceCheck;
 
 namespace {
 
 // A lock of the host's own. A thread of the host holds it while models start and run.
 std::timed_mutex host_lock;
-
-// Emits 0..count-1, or forever when count < 0.
-class CountTo final : public Component {
- public:
-  explicit CountTo(const ComponentArgs& args)
-      : Component(args), count_(args.get<std::int64_t>("count")) {}
-  patchbay::Output<std::int64_t> out{this, "out"};
-  void step() override {
-    if (next_ == count_) {
-      close();
-      return;
-    }
-    out = next_++;
-  }
-
- private:
-  std::int64_t count_;
-  std::int64_t next_ = 0;
-};
-
-// Fails the run unless it receives exactly 0..expected-1, in order.
-class ExpectSequence final : public Component {
- public:
-  explicit ExpectSequence(const ComponentArgs& args)
-      : Component(args), expected_(args.get<std::int64_t>("expected")) {}
-  patchbay::Input<std::int64_t> in{this, "in"};
-  void step() override {
-    if (in.value() != next_) {
-      throw std::runtime_error("expected " + std::to_string(next_) + ", got " +
-                               std::to_string(in.value()));
-    }
-    ++next_;
-  }
-  void teardown(Status status) override {
-    if (status == Status::completed && next_ != expected_) {
-      throw std::runtime_error("received " + std::to_string(next_) + " values, expected " +
-                               std::to_string(expected_));
-    }
-  }
-
- private:
-  std::int64_t expected_;
-  std::int64_t next_ = 0;
-};
 
 // Passes values on, taking the host's lock for each: in a worker forked from a process where
 // another thread held it, the lock stays held forever.
@@ -132,8 +91,8 @@ class SlowSink final : public Component {
 
 }  // namespace
 
-PATCHBAY_REGISTER_COMPONENT(CountTo);
-PATCHBAY_REGISTER_COMPONENT(ExpectSequence);
+PATCHBAY_REGISTER_COMPONENT(Counter);
+PATCHBAY_REGISTER_COMPONENT(SequenceCheck);
 PATCHBAY_REGISTER_COMPONENT(NeedsHostLock);
 PATCHBAY_REGISTER_COMPONENT(Faulty);
 PATCHBAY_REGISTER_COMPONENT(SlowSink);
@@ -162,9 +121,9 @@ ProcessSpec parallel_spec(std::vector<patchbay::ComponentSpec> components,
 
 // count -> pass through the host's lock -> check, on three workers.
 ProcessSpec locked_chain(std::int64_t count) {
-  return parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
+  return parallel_spec({component("Counter", "count", {{"count", count}}, "producer"),
                         component("NeedsHostLock", "locked", {}, "middle"),
-                        component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+                        component("SequenceCheck", "check", {{"expected", count}}, "consumer")},
                        {{"count.out", "locked.in"}, {"locked.out", "check.in"}});
 }
 
@@ -305,11 +264,11 @@ TEST_CASE("workers started by the fork server do not inherit a lock a host threa
     // Another registry than the global one keeps the model off the fork server: what every
     // model did before there was one. The test above is only meaningful if this one fails.
     patchbay::Registry registry;
-    registry.add("CountTo", [](const ComponentArgs& a) { return std::make_unique<CountTo>(a); });
+    registry.add("Counter", [](const ComponentArgs& a) { return std::make_unique<Counter>(a); });
     registry.add("NeedsHostLock",
                  [](const ComponentArgs& a) { return std::make_unique<NeedsHostLock>(a); });
-    registry.add("ExpectSequence",
-                 [](const ComponentArgs& a) { return std::make_unique<ExpectSequence>(a); });
+    registry.add("SequenceCheck",
+                 [](const ComponentArgs& a) { return std::make_unique<SequenceCheck>(a); });
     ParallelProcess process(locked_chain(2000), registry);
     for (int pid : process.worker_pids())
       CHECK(parent_of(pid) == getpid());
@@ -339,8 +298,8 @@ TEST_CASE("a host with threads busy allocating starts and stops models through t
   }
   constexpr std::int64_t count = 1000;
   const ProcessSpec spec =
-      parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
-                     component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+      parallel_spec({component("Counter", "count", {{"count", count}}, "producer"),
+                     component("SequenceCheck", "check", {{"expected", count}}, "consumer")},
                     {{"count.out", "check.in"}});
   for (int round = 0; round < 20; ++round) {
     CAPTURE(round);
@@ -370,8 +329,8 @@ TEST_CASE("models started from several host threads at once all go through the f
           "[fork_server]") {
   constexpr std::int64_t count = 500;
   const ProcessSpec spec =
-      parallel_spec({component("CountTo", "count", {{"count", count}}, "producer"),
-                     component("ExpectSequence", "check", {{"expected", count}}, "consumer")},
+      parallel_spec({component("Counter", "count", {{"count", count}}, "producer"),
+                     component("SequenceCheck", "check", {{"expected", count}}, "consumer")},
                     {{"count.out", "check.in"}});
   std::mutex mutex;
   std::vector<std::string> outcomes;  // Catch2 assertions are for the main thread only
@@ -416,7 +375,7 @@ TEST_CASE("every kind of worker failure through the fork server is reported and 
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.fault) {
       ParallelProcess process(
-          parallel_spec({component("CountTo", "source", {{"count", -1}}, "source"),
+          parallel_spec({component("Counter", "source", {{"count", -1}}, "source"),
                          component("Faulty", "faulty", {{"fault", c.fault}, {"at", 100}}, "middle"),
                          component("SlowSink", "sink", {}, "sink")},
                         {{"source.out", "faulty.in", 256}, {"faulty.out", "sink.in", 256}}));
@@ -440,7 +399,7 @@ TEST_CASE("every kind of worker failure through the fork server is reported and 
 TEST_CASE("a worker of the fork server killed from outside is named with its signal",
           "[fork_server]") {
   ParallelProcess process(
-      parallel_spec({component("CountTo", "source", {{"count", -1}}, "source"),
+      parallel_spec({component("Counter", "source", {{"count", -1}}, "source"),
                      component("Faulty", "faulty", {{"fault", "hang"}, {"at", 10}}, "middle")},
                     {{"source.out", "faulty.in"}}));
   const auto pids = process.worker_pids();
@@ -461,7 +420,7 @@ TEST_CASE("a model the fork server cannot build fails with the server's reason",
   // Registered in the host after the server started: the server has never heard of it.
   patchbay::Registry::global().add(
       "RegisteredTooLate", [](const ComponentArgs& a) { return std::make_unique<SlowSink>(a); });
-  const ProcessSpec spec = parallel_spec({component("CountTo", "source", {{"count", 10}}, "source"),
+  const ProcessSpec spec = parallel_spec({component("Counter", "source", {{"count", 10}}, "source"),
                                           component("RegisteredTooLate", "late", {}, "late")},
                                          {{"source.out", "late.in"}});
   CHECK_THROWS_WITH(ParallelProcess(spec), Catch::Contains("RegisteredTooLate"));

@@ -19,6 +19,7 @@
 #include "placement/machine.hpp"
 #include "process/parallel_runtime.hpp"
 #include "support/command.hpp"
+#include "support/sequence_components.hpp"
 
 using namespace std::chrono_literals;
 using patchbay::Component;
@@ -28,26 +29,10 @@ using patchbay::Output;
 using patchbay::ParallelProcess;
 using patchbay::ProcessOptions;
 using patchbay::Status;
+using patchbay_test::Counter;
+using patchbay_test::SequenceCheck;
 
 namespace {
-
-// Emits 0..count-1, or forever when count < 0.
-class Counter final : public Component {
- public:
-  Counter(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
-  Output<std::int64_t> out{this, "out"};
-  void step() override {
-    if (next_ == count_) {
-      close();
-      return;
-    }
-    out = next_++;
-  }
-
- private:
-  std::int64_t count_;
-  std::int64_t next_ = 0;
-};
 
 // Emits strings of varying length whose content depends on their sequence number.
 class Texts final : public Component {
@@ -66,32 +51,6 @@ class Texts final : public Component {
 
  private:
   std::int64_t count_;
-  std::int64_t next_ = 0;
-};
-
-// Checks that it receives 0, 1, 2, ... exactly once and in order; fails the run otherwise, and
-// at completion unless it saw exactly `expected` values.
-class SequenceCheck final : public Component {
- public:
-  SequenceCheck(std::string name, std::int64_t expected)
-      : Component(std::move(name)), expected_(expected) {}
-  Input<std::int64_t> in{this, "in"};
-  void step() override {
-    if (in.value() != next_) {
-      throw std::runtime_error("expected " + std::to_string(next_) + ", got " +
-                               std::to_string(in.value()));
-    }
-    ++next_;
-  }
-  void teardown(Status status) override {
-    if (status == Status::completed && next_ != expected_) {
-      throw std::runtime_error("received " + std::to_string(next_) + " values, expected " +
-                               std::to_string(expected_));
-    }
-  }
-
- private:
-  std::int64_t expected_;
   std::int64_t next_ = 0;
 };
 
