@@ -29,8 +29,10 @@ using patchbay::ParallelProcess;
 using patchbay::ProcessSpec;
 using patchbay::Status;
 using patchbay::Value;
-using patchbay_test::Counter;
-using patchbay_test::SequenceCheck;
+using patchbay::test::dev_shm_entries;
+using patchbay::test::process_exists;
+using patchbay::test::Counter;
+using patchbay::test::SequenceCheck;
 
 namespace {
 
@@ -179,20 +181,6 @@ int parent_of(int pid) {
     if (p.pid == pid) return p.parent;
   }
   return 0;
-}
-
-bool process_exists(int pid) {
-  return kill(pid, 0) == 0 || errno != ESRCH;
-}
-
-std::size_t dev_shm_entries() {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
 }
 
 // After a run: only the fork server is left below us, soon (a launcher exits once it has

@@ -29,8 +29,10 @@ using patchbay::Output;
 using patchbay::ParallelProcess;
 using patchbay::ProcessOptions;
 using patchbay::Status;
-using patchbay_test::Counter;
-using patchbay_test::SequenceCheck;
+using patchbay::test::dev_shm_entries;
+using patchbay::test::process_exists;
+using patchbay::test::Counter;
+using patchbay::test::SequenceCheck;
 
 namespace {
 
@@ -137,20 +139,6 @@ T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker
   T& ref = *c;
   parts.push_back(std::move(c));
   return ref;
-}
-
-bool process_exists(int pid) {
-  return kill(pid, 0) == 0 || errno != ESRCH;
-}
-
-std::size_t dev_shm_entries() {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
 }
 
 // Runs, then checks that every worker is gone and /dev/shm holds nothing new.

@@ -44,4 +44,9 @@ class TempDir {
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& text);
 
+/// Whether a process with this pid exists (a zombie counts).
+bool process_exists(int pid);
+/// How many entries /dev/shm holds: a run must leave it as it found it.
+std::size_t dev_shm_entries();
+
 }  // namespace patchbay::test

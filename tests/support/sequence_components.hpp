@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-namespace patchbay_test {
+namespace patchbay::test {
 
 /// Emits 0..count-1, or forever when count < 0. Argument: `count`.
 class Counter final : public patchbay::Component {
@@ -62,4 +62,4 @@ class SequenceCheck final : public patchbay::Component {
   std::int64_t next_ = 0;
 };
 
-}  // namespace patchbay_test
+}  // namespace patchbay::test
