@@ -1,8 +1,8 @@
 #include "process/stats.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
-
-#include <algorithm>
+#endif
 
 namespace patchbay::detail {
 
