@@ -79,20 +79,6 @@ bool skip_without_two_cores(benchmark::State& state) {
 
 // ---- two-atomic ping-pong ----
 
-// Each flag on its own pair of cache lines: one line moves per message, which is the whole
-// cost. A pair, because the CPUs' adjacent-line prefetchers would otherwise pull the other
-// side's flag along with one's own.
-struct alignas(128) Flag {
-  std::atomic<std::uint64_t> value{0};
-};
-struct Flags {
-  Flag ping;  // written by the timed side
-  Flag pong;  // written by the peer
-};
-static_assert(sizeof(Flags) == 256);
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // address-free across processes
-
-constexpr std::uint64_t kStop = ~std::uint64_t{0};
 // Untimed round trips first: the peer is scheduled, pinned and has its pages mapped.
 constexpr std::uint32_t kWarmUpRoundTrips = 1000;
 
@@ -101,36 +87,18 @@ template <class PeerKind>
 void two_atomic_ping_pong(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const bool pause = state.range(0) != 0;
-  SharedMemory memory(sizeof(Flags));
-  Flags* flags = memory.construct<Flags>();
+  SharedMemory memory(sizeof(patchbay_bench::PingPongFlags));
+  auto* flags = memory.construct<patchbay_bench::PingPongFlags>();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
-  PeerKind peer(kFarCore, [flags, pause] {
-    std::uint64_t seen = 0;
-    while (true) {
-      std::uint64_t v;
-      // Acquire/release pairs with the other side's store: nothing else is published, but the
-      // orders are those a real channel needs, so the baseline pays what a channel must.
-      while ((v = flags->ping.value.load(std::memory_order_acquire)) == seen) {
-        if (pause) spin_pause();
-      }
-      if (v == kStop) return;
-      seen = v;
-      flags->pong.value.store(v, std::memory_order_release);
-    }
-  });
+  PeerKind peer(kFarCore, [flags, pause] { patchbay_bench::answer_pings(*flags, pause); });
   std::uint64_t i = 0;
-  auto round_trip = [&] {
-    flags->ping.value.store(++i, std::memory_order_release);
-    while (flags->pong.value.load(std::memory_order_acquire) != i) {
-      if (pause) spin_pause();
-    }
-  };
+  auto round_trip = [&] { patchbay_bench::ping(*flags, ++i, pause); };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
     round_trip();
   for (auto _ : state)
     round_trip();
-  flags->ping.value.store(kStop, std::memory_order_release);
+  flags->ping.value.store(patchbay_bench::kPingPongStop, std::memory_order_release);
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
   state.SetLabel(std::string("round trip, ") + (pause ? "pause in spin loop, " : "busy loop, ") +
@@ -474,7 +442,7 @@ void spsc_queue_round_trip(benchmark::State& state) {
       std::uint64_t v = 0;
       while (!there->pop(v))
         spin_pause();
-      if (v == kStop) return;
+      if (v == patchbay_bench::kPingPongStop) return;
       while (!back->push(v))
         spin_pause();
     }
@@ -494,7 +462,7 @@ void spsc_queue_round_trip(benchmark::State& state) {
     round_trip();
   for (auto _ : state)
     round_trip();
-  while (!there->push(kStop))
+  while (!there->push(patchbay_bench::kPingPongStop))
     spin_pause();
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -21,6 +22,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace patchbay_bench {
 
@@ -198,6 +200,48 @@ class PreemptionCount {
   long start_;
 };
 
+// ---- two-atomic ping-pong: the floor of any spinning channel between two cores ----
+
+/// Each flag on its own pair of cache lines: one line moves per message, which is the whole
+/// cost. A pair, because the CPUs' adjacent-line prefetchers would otherwise pull the other
+/// side's flag along with one's own.
+struct alignas(128) PingPongFlag {
+  std::atomic<std::uint64_t> value{0};
+};
+struct PingPongFlags {
+  PingPongFlag ping;  // written by the timed side
+  PingPongFlag pong;  // written by the peer
+};
+static_assert(sizeof(PingPongFlags) == 256);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);  // address-free across processes
+
+/// The value of `ping` that ends answer_pings().
+inline constexpr std::uint64_t kPingPongStop = ~std::uint64_t{0};
+
+/// The peer's side: echoes every new value of `ping` on `pong` until kPingPongStop.
+inline void answer_pings(PingPongFlags& flags, bool pause) {
+  std::uint64_t seen = 0;
+  while (true) {
+    std::uint64_t v;
+    // Acquire/release pairs with the other side's store: nothing else is published, but the
+    // orders are those a real channel needs, so the baseline pays what a channel must.
+    while ((v = flags.ping.value.load(std::memory_order_acquire)) == seen) {
+      if (pause) spin_pause();
+    }
+    if (v == kPingPongStop) return;
+    seen = v;
+    flags.pong.value.store(v, std::memory_order_release);
+  }
+}
+
+/// The timed side's round trip number `i` (1, 2, ...).
+inline void ping(PingPongFlags& flags, std::uint64_t i, bool pause) {
+  flags.ping.value.store(i, std::memory_order_release);
+  while (flags.pong.value.load(std::memory_order_acquire) != i) {
+    if (pause) spin_pause();
+  }
+}
+
 inline std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -212,6 +256,35 @@ inline std::int64_t busy_for(std::int64_t duration_ns) {
   while (now - start < duration_ns)
     now = now_ns();
   return now - start;
+}
+
+/// The median of `values` (not empty); reorders them.
+inline double median(std::vector<double>& values) {
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+/// Nanoseconds per round trip of the two-atomic ping-pong between a peer forked onto kFarCore
+/// and this thread pinned to kNearCore, over `round_trips` after 1000 untimed ones, with a
+/// pause in the spin loops. For benchmarks that report a ratio against the floor measured
+/// moments before their own run, on the same cores: the only comparison that holds on a
+/// machine whose cross-core latency changes from one second to the next.
+inline double two_atomic_round_trip_ns(std::uint64_t round_trips) {
+  SharedMemory memory(sizeof(PingPongFlags));
+  PingPongFlags* flags = memory.construct<PingPongFlags>();
+  const PinnedToCore pinned(kNearCore);
+  Peer peer(kFarCore, [flags] { answer_pings(*flags, true); });
+  constexpr std::uint64_t warm_up = 1000;
+  for (std::uint64_t i = 1; i <= warm_up; ++i)
+    ping(*flags, i, true);
+  const std::int64_t start = now_ns();
+  for (std::uint64_t i = warm_up + 1; i <= warm_up + round_trips; ++i)
+    ping(*flags, i, true);
+  const std::int64_t took = now_ns() - start;
+  flags->ping.value.store(kPingPongStop, std::memory_order_release);
+  if (!peer.join()) throw std::runtime_error("two-atomic ping-pong peer failed");
+  return static_cast<double>(took) / static_cast<double>(round_trips);
 }
 
 }  // namespace patchbay_bench

@@ -6,6 +6,10 @@
 //                              the components after 1000 warm-up round trips until Ping's last
 //                              step, so forking, start-up and teardown are excluded
 //                              (`run_overhead_ms`: run() less Ping's first to last step).
+//                              spin and adaptive: before each run the two-atomic ping-pong
+//                              does as many round trips on the same two cores; `x_two_atomic`
+//                              is the median over runs of (round trip / that floor), and
+//                              `two_atomic_ns` the median floor.
 //   engine_idle_round_trip/MODE/think_us:1000
 //                              the same with each side holding its core 1 ms before it answers,
 //                              so the other side has gone idle (past the adaptive spin budget)
@@ -185,8 +189,17 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
   std::int64_t thought_ns = 0;
   std::int64_t overhead_ns = 0;
   std::string cores;
+  // Spinning modes answer at once: each run is paired with the two-atomic ping-pong measured
+  // just before it on the same cores, and the median of the pairs' ratios is reported.
+  const bool paired = settings.think_ns == 0 && mode != WaitMode::block;
+  std::vector<double> ratios;
+  std::vector<double> floors;
   const patchbay_bench::PreemptionCount preemptions;
   while (state.KeepRunningBatch(settings.timed)) {
+    const double floor_ns =
+        paired
+            ? patchbay_bench::two_atomic_round_trip_ns(static_cast<std::uint64_t>(settings.timed))
+            : 0.0;
     RunRecord* record = memory.construct<RunRecord>();
     CycleModel model = cycle(record, settings);
     ProcessOptions options;
@@ -200,6 +213,11 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
       if (record->first_ns == 0 || record->last_ns == 0) throw std::runtime_error("no timing");
       state.SetIterationTime(static_cast<double>(took) * 1e-9);
       measured_ns += took;
+      if (paired) {
+        floors.push_back(floor_ns);
+        ratios.push_back(static_cast<double>(took) / static_cast<double>(settings.timed) /
+                         floor_ns);
+      }
       thought_ns += record->ping_think_ns + record->pong_think_ns;
       // Start-up and teardown: run() less everything from Ping's first step to its last.
       overhead_ns += process.elapsed().count() - (record->last_ns - record->start_ns);
@@ -212,6 +230,10 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
   if (settings.think_ns > 0) {
     state.counters["excess_ns"] = benchmark::Counter(static_cast<double>(measured_ns - thought_ns),
                                                      benchmark::Counter::kAvgIterations);
+  }
+  if (paired) {
+    state.counters["x_two_atomic"] = patchbay_bench::median(ratios);
+    state.counters["two_atomic_ns"] = patchbay_bench::median(floors);
   }
   state.counters["preemptions"] = preemptions.so_far();
   state.counters["run_overhead_ms"] =
