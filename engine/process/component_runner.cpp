@@ -92,7 +92,7 @@ bool ComponentRunner::initialize() noexcept {
 
 void ComponentRunner::run() noexcept {
   if (initialized_) {
-    resumed_at_ = ticks_now();
+    clock_.start(ticks_now());
     guarded([this] {
       const bool source = inputs_.empty();
       while (true) {
@@ -111,7 +111,7 @@ void ComponentRunner::run() noexcept {
         }
       }
     });
-    count(counters_.run_ticks, ticks_now() - resumed_at_);
+    account(clock_.stopped(ticks_now()));
   } else if (final_status_ == Status::completed) {
     final_status_ = Status::stopped;  // never started: another component's init() failed
   }
@@ -132,18 +132,21 @@ void ComponentRunner::step() {
   count(counters_.steps);
 }
 
-// The clock is read when the fiber parks and when it resumes, not around every step: a
-// component that works through a backlog reads it twice per backlog, not twice per message.
+// The clock is read when the fiber parks, and at some resumes (see RunClock), not around every
+// step: a component that works through a backlog reads it once per backlog.
 void ComponentRunner::wait(WaitReason reason) {
   check_stop();
   set_status(Status::waiting);
-  const std::uint64_t parked_at = ticks_now();
-  count(counters_.run_ticks, parked_at - resumed_at_);
+  account(clock_.stopped(ticks_now()));
   parker_.park(reason);
-  resumed_at_ = ticks_now();
-  count(counters_.wait_ticks, resumed_at_ - parked_at);
+  if (clock_.time_this_resume()) clock_.resumed(ticks_now());
   set_status(Status::running);
   check_stop();
+}
+
+void ComponentRunner::account(RunClock::Split split) {
+  count(counters_.run_ticks, split.ran);
+  if (split.waited != 0) count(counters_.wait_ticks, split.waited);
 }
 
 bool ComponentRunner::receive_all() {

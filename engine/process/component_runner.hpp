@@ -11,6 +11,7 @@
 #include "channel/ring.hpp"
 #include "process/counters.hpp"
 #include "process/parker.hpp"
+#include "process/run_clock.hpp"
 #include "process/run_state.hpp"
 #include "process/wiring.hpp"
 
@@ -84,6 +85,7 @@ class ComponentRunner {
   void send(OutputField& field);
   bool write(ChannelEnd& end, std::size_t size, const Port& port, bool from_scratch);
   void wait(WaitReason reason);
+  void account(RunClock::Split split);
   void step();
   void finish() noexcept;
 
@@ -97,7 +99,7 @@ class ComponentRunner {
   bool initialized_ = false;
   const void* stack_lowest_ = nullptr;
   std::uint32_t* status_mirror_ = nullptr;
-  std::uint64_t resumed_at_ = 0;  ///< ticks_now() when the fiber last started running
+  RunClock clock_;
   Status final_status_ = Status::completed;
 };
 
