@@ -17,6 +17,7 @@
 #include "process/parallel_runtime.hpp"
 #include "process/run_state.hpp"
 #include "process/stats.hpp"
+#include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay {
@@ -105,6 +106,7 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
   }
+  arena_->header().asymmetric_barriers = asymmetric_barriers_available() ? 1 : 0;
   start_workers(spec);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "channel/ring.hpp"
@@ -20,6 +21,7 @@
 #include "process/fiber_parker.hpp"
 #include "process/fiber_run.hpp"
 #include "process/parallel_runtime.hpp"
+#include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay::detail {
@@ -84,14 +86,17 @@ void wake_unconditionally(WorkerControl& worker) {
 /// Stands for a component in another worker: notify() tells that worker a shared ring moved.
 class RemoteWaker final : public Parker {
  public:
-  explicit RemoteWaker(WorkerControl& peer) : peer_(peer) {}
+  /// `fence`: false when this process is registered for heavy barriers and the peer issues one
+  /// before it polls its rings for the last time ahead of going idle (see shm/barrier.hpp).
+  RemoteWaker(WorkerControl& peer, bool fence) : peer_(peer), fence_(fence) {}
   void park(WaitReason) override {}  // never: a remote component parks in its own worker
   void notify() override {
-    // Dekker with RemoteWaiter::wait(): our ring update, fence, read of `attention` against its
-    // store of `attention`, fence, read of the rings. Either it sees the update or we see its
-    // attention. While it runs or spins this costs a fence and a read of a line that rarely
-    // changes; no shared write.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Dekker with RemoteWaiter::wait(): our ring update, barrier, read of `attention` against
+    // its store of `attention`, barrier, read of the rings. Either it sees the update or we see
+    // its attention. The barrier on this side is a fence, or the peer's heavy barrier, which
+    // runs one on this CPU when the peer goes idle. While the peer runs or spins this costs a
+    // read of a line that rarely changes; no shared write.
+    if (fence_) std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::uint32_t attention = atomic_word(peer_.attention).load(std::memory_order_relaxed);
     if (attention == attention_running) return;
     atomic_word(peer_.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
@@ -100,6 +105,7 @@ class RemoteWaker final : public Parker {
 
  private:
   WorkerControl& peer_;
+  bool fence_;
 };
 
 /// A ring this worker shares with another, as its waiter sees it.
@@ -139,12 +145,16 @@ struct RemoteWatch {
 /// the supervisor tell a deadlock from a pause; asleep it also has them FUTEX_WAKE it.
 class RemoteWaiter {
  public:
+  /// `heavy_barrier`: its producers skip their fence, so it issues a heavy barrier before it
+  /// goes idle (see shm/barrier.hpp).
   RemoteWaiter(WorkerControl& me, FiberParkGroup& group, RunState& state, WaitMode mode,
-               std::vector<RemoteWatch> inputs, std::vector<RemoteWatch> outputs)
+               bool heavy_barrier, std::vector<RemoteWatch> inputs,
+               std::vector<RemoteWatch> outputs)
       : me_(me),
         group_(group),
         state_(state),
         mode_(mode),
+        heavy_barrier_(heavy_barrier),
         inputs_(std::move(inputs)),
         outputs_(std::move(outputs)) {
     // Before any component runs: a ring that moves after a component parks but before it
@@ -170,6 +180,13 @@ class RemoteWaiter {
     atomic_word(me_.attention)
         .store(sleep ? attention_sleeping : attention_idle, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // see RemoteWaker::notify()
+    if (heavy_barrier_) {
+      if (const int error = heavy_barrier(); error != 0) {
+        state_.fail({"", "",
+                     std::string("membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) failed: ") +
+                         std::strerror(error)});
+      }
+    }
     if (!stopping() && !poll()) {
       atomic_word(me_.idle_sequence).store(seen_sequence_, std::memory_order_relaxed);
       atomic_word(me_.idle).store(1, std::memory_order_release);
@@ -223,6 +240,7 @@ class RemoteWaiter {
   FiberParkGroup& group_;
   RunState& state_;
   WaitMode mode_;
+  bool heavy_barrier_;
   std::vector<RemoteWatch> inputs_;
   std::vector<RemoteWatch> outputs_;
   std::uint32_t seen_sequence_ = 0;
@@ -325,10 +343,21 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   for (std::size_t c : plan.components) {
     parkers[c] = std::make_unique<FiberParker>(group, model_.components[c]->name());
   }
+  // Heavy barriers replace the producers' fences towards workers that spin before they go
+  // idle; in `block` mode every wait goes idle at once, and a fence per message is cheaper than
+  // a barrier per wait.
+  const bool asymmetric = header.asymmetric_barriers != 0;
+  const bool registered = asymmetric && register_for_heavy_barriers();
+  auto issues_heavy_barriers = [&](std::size_t w) {
+    return asymmetric && wait_mode_of(w) != WaitMode::block;
+  };
   auto peer_of = [&](std::size_t component) -> Parker* {
     const std::size_t w = model_.plan.worker_of[component];
     if (w == worker) return parkers.at(component).get();
-    if (!wakers[w]) wakers[w] = std::make_unique<RemoteWaker>(arena.worker(w));
+    if (!wakers[w]) {
+      wakers[w] =
+          std::make_unique<RemoteWaker>(arena.worker(w), !(registered && issues_heavy_barriers(w)));
+    }
     return wakers[w].get();
   };
 
@@ -403,8 +432,8 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     if (!runner->initialize()) break;
   }
 
-  RemoteWaiter waiter(me, group, state, wait_mode_of(worker), std::move(remote_inputs),
-                      std::move(remote_outputs));
+  RemoteWaiter waiter(me, group, state, wait_mode_of(worker), issues_heavy_barriers(worker),
+                      std::move(remote_inputs), std::move(remote_outputs));
   group.set_remote_wait([&waiter] { waiter.wait(); });
   std::vector<ComponentRunner*> raw;
   raw.reserve(runners.size());

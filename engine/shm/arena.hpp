@@ -72,6 +72,9 @@ struct alignas(64) ArenaHeader {
   std::uint64_t channels_offset;
   std::uint32_t component_count;
   std::uint32_t channel_count;
+  // 1 when workers use membarrier(2) instead of a producer-side fence (see shm/barrier.hpp);
+  // set before any worker starts.
+  std::uint32_t asymmetric_barriers;
   // Control words, each its own futex.
   alignas(64) std::uint32_t go;     // 0 until run(): workers wait on it; 2 = exit without running
   alignas(64) std::uint32_t abort;  // set by the supervisor or a failing worker: everyone stops
@@ -86,7 +89,7 @@ static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 class Arena {
  public:
   static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
-  static constexpr std::uint32_t version = 1;
+  static constexpr std::uint32_t version = 2;
 
   /// Creates a memfd of `bytes` (rounded up to pages), maps it shared and formats the header.
   /// Throws Error when the memory cannot be had.

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "placement/machine.hpp"
@@ -29,9 +31,9 @@ using patchbay::Output;
 using patchbay::ParallelProcess;
 using patchbay::ProcessOptions;
 using patchbay::Status;
+using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
 using patchbay::test::process_exists;
-using patchbay::test::Counter;
 using patchbay::test::SequenceCheck;
 
 namespace {
@@ -132,6 +134,22 @@ class Slow final : public Component {
   void step() override { std::this_thread::sleep_for(2ms); }
 };
 
+// Passes values on, pausing 300 us every 500 messages: long enough for the workers on both
+// sides of it to give up spinning and go idle (or asleep), so that they must be woken.
+class Hiccup final : public Component {
+ public:
+  using Component::Component;
+  Input<std::int64_t> in{this, "in"};
+  Output<std::int64_t> out{this, "out"};
+  void step() override {
+    if (++seen_ % 500 == 0) std::this_thread::sleep_for(300us);
+    out = in.value();
+  }
+
+ private:
+  std::int64_t seen_ = 0;
+};
+
 template <class T, class... Args>
 T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker, Args&&... args) {
   auto c = std::make_unique<T>(std::forward<Args>(args)...);
@@ -162,6 +180,32 @@ Outcome run_and_check_cleanup(ParallelProcess& process) {
   return outcome;
 }
 
+// Sets an environment variable for the life of the object (tests run one at a time).
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnvironment() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 ProcessOptions split_options() {
   ProcessOptions options;
   options.topology = "pack:1 core:4 pu:1";
@@ -190,6 +234,50 @@ TEST_CASE("a million messages cross processes exactly once and in order", "[para
     for (const auto& s : process.component_stats())
       CHECK(s.status == Status::completed);
   }
+}
+
+TEST_CASE("producers' fences and consumers' membarriers both wake every consumer", "[parallel]") {
+  // PATCHBAY_ASYMMETRIC_BARRIERS=0: every producer fences; unset: producers skip the fence
+  // towards spinning and adaptive consumers, which issue membarrier(2) before going idle.
+  const char* setting = GENERATE(as<const char*>{}, nullptr, "0");
+  CAPTURE(setting == nullptr ? "membarrier" : "fences");
+  const ScopedEnvironment barriers("PATCHBAY_ASYMMETRIC_BARRIERS", setting);
+  for (const auto mode : {patchbay::WaitMode::spin, patchbay::WaitMode::adaptive}) {
+    CAPTURE(to_string(mode));
+    // At each hiccup worker "ends" has its producer's channel full and its checker's empty, so
+    // it goes idle, and the hiccup's next step must wake it: 40 times.
+    constexpr int messages = 20'000;
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Counter>(parts, "ends", "count", messages);
+    add<Hiccup>(parts, "middle", "hiccup");
+    add<SequenceCheck>(parts, "ends", "check", messages);
+    ProcessOptions options = split_options();
+    options.wait = mode;
+    options.channel_capacity = 256;
+    ParallelProcess process(std::move(parts),
+                            {{"count.out", "hiccup.in"}, {"hiccup.out", "check.in"}}, options);
+    const auto outcome = run_and_check_cleanup(process);
+    REQUIRE(outcome.error.empty());
+    CHECK(process.channel_stats()[1].messages == messages);
+    for (const auto& s : process.component_stats())
+      CHECK(s.status == Status::completed);
+    if (mode == patchbay::WaitMode::adaptive) {
+      for (const auto& w : process.worker_stats()) {
+        if (w.name == "ends") CHECK(w.time_waiting > 0ns);  // it did fall asleep
+      }
+    }
+  }
+  // And a true deadlock is still told from a pause.
+  std::vector<std::unique_ptr<Component>> parts;
+  auto& a = add<Pass>(parts, "left", "a");
+  add<Pass>(parts, "right", "b");
+  a.set_initial_values("in", std::vector<patchbay::Value>(1000, patchbay::Value(1)));
+  ProcessOptions options = split_options();
+  options.wait = patchbay::WaitMode::adaptive;
+  ParallelProcess process(std::move(parts), {{"a.out", "b.in", 64}, {"b.out", "a.in", 64}},
+                          options);
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK_THAT(outcome.error, Catch::StartsWith("deadlock"));
 }
 
 TEST_CASE("time in steps and asleep is counted in nanoseconds, within the run's time",
