@@ -29,9 +29,9 @@ using patchbay::ParallelProcess;
 using patchbay::ProcessSpec;
 using patchbay::Status;
 using patchbay::Value;
+using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
 using patchbay::test::process_exists;
-using patchbay::test::Counter;
 using patchbay::test::SequenceCheck;
 
 namespace {
