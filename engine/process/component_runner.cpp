@@ -17,6 +17,7 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
   inputs_.resize(component.inputs().size());
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     inputs_[i].port = component.inputs()[i];
+    inputs_[i].empty = {WaitReason::Kind::input, &inputs_[i].port->name(), false};
     if (auto it = component.initial_values().find(inputs_[i].port->name());
         it != component.initial_values().end()) {
       inputs_[i].initial.assign(it->second.begin(), it->second.end());
@@ -33,12 +34,16 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
-  inputs_.at(port_index).remote |= end.remote;
-  inputs_.at(port_index).channels.push_back(end);
+  InputField& field = inputs_.at(port_index);
+  field.remote |= end.remote;
+  field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
+  field.channels.push_back(end);
 }
 
 void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
-  outputs_.at(port_index).channels.push_back(end);
+  OutputField& field = outputs_.at(port_index);
+  field.full.push_back({WaitReason::Kind::output, &end.wire->label, end.remote});
+  field.channels.push_back(end);
 }
 
 void ComponentRunner::set_status(Status status) noexcept {
@@ -134,7 +139,7 @@ void ComponentRunner::step() {
 
 // The clock is read when the fiber parks, and at some resumes (see RunClock), not around every
 // step: a component that works through a backlog reads it once per backlog.
-void ComponentRunner::wait(WaitReason reason) {
+void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   set_status(Status::waiting);
   account(clock_.stopped(ticks_now()));
@@ -174,7 +179,7 @@ bool ComponentRunner::receive(InputField& field) {
       }
     }
     if (!open) return false;
-    wait({WaitReason::Kind::input, &field.port->name(), field.remote});
+    wait(field.empty);
   }
 }
 
@@ -226,14 +231,14 @@ bool ComponentRunner::send_all() {
       type.encode(field.port->storage(), scratch_.data());
     }
     const bool from_scratch = field.channels.size() > 1;
-    for (auto& end : field.channels)
-      any_reader |= write(end, size, *field.port, from_scratch);
+    for (std::size_t k = 0; k < field.channels.size(); ++k)
+      any_reader |= write(field.channels[k], field.full[k], size, *field.port, from_scratch);
   }
   return !any_channel || any_reader;
 }
 
-bool ComponentRunner::write(ChannelEnd& end, std::size_t size, const Port& port,
-                            bool from_scratch) {
+bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t size,
+                            const Port& port, bool from_scratch) {
   if (end.ring.reader_closed()) return false;
   if (size > end.ring.max_payload()) {
     throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
@@ -244,7 +249,7 @@ bool ComponentRunner::write(ChannelEnd& end, std::size_t size, const Port& port,
   std::span<std::byte> slot = end.ring.try_reserve(size);
   while (slot.data() == nullptr) {
     count(end.counters->times_full);
-    wait({WaitReason::Kind::output, &end.wire->label, end.remote});
+    wait(full);
     if (end.ring.reader_closed()) return false;
     slot = end.ring.try_reserve(size);
   }

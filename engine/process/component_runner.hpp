@@ -65,10 +65,12 @@ class ComponentRunner {
     std::deque<Value> initial;
     std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
     bool remote = false;           ///< some channel's producer runs in another worker
+    WaitReason empty;              ///< why the reader parks
   };
   struct OutputField {
     Port* port = nullptr;
     std::vector<ChannelEnd> channels;
+    std::vector<WaitReason> full;  ///< per channel: why the writer parks when it is full
   };
   struct Stopped {};
 
@@ -83,8 +85,9 @@ class ComponentRunner {
   void deliver(InputField& field, ChannelEnd& end, std::span<const std::byte> record);
   bool send_all();
   void send(OutputField& field);
-  bool write(ChannelEnd& end, std::size_t size, const Port& port, bool from_scratch);
-  void wait(WaitReason reason);
+  bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
+             bool from_scratch);
+  void wait(const WaitReason& reason);
   void account(RunClock::Split split);
   void step();
   void finish() noexcept;

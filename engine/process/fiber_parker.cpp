@@ -25,9 +25,9 @@ void FiberParkGroup::check_deadlock() {
   deadlocked_ = on_deadlock_(*this);
 }
 
-void FiberParker::park(WaitReason reason) {
-  reason_ = reason;
-  fiber_ = boost::fibers::context::active();
+void FiberParker::park(const WaitReason& reason) {
+  reason_ = &reason;
+  parked_ = true;
   if (reason.remote) {
     // Another process can wake it: never a deadlock that this thread can see.
     ++group_.parked_remote_;
@@ -35,23 +35,28 @@ void FiberParker::park(WaitReason reason) {
     if (group_.remote_wait_ && group_.all_parked()) {
       group_.remote_wait_();
       // Woken (by wake_remote() or a stop) while still on this fiber: carry on.
-      if (fiber_ == nullptr) return;
+      if (!parked_) return;
     }
   } else {
     ++group_.parked_;
     group_.check_deadlock();
   }
   // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
-  if (fiber_ == nullptr) return;
+  if (!parked_) return;
+  fiber_ = boost::fibers::context::active();
   fiber_->suspend();
 }
 
 void FiberParker::notify() {
-  if (fiber_ == nullptr) return;
-  --(reason_.remote ? group_.parked_remote_ : group_.parked_);
-  if (reason_.remote && reason_.kind == WaitReason::Kind::output) --group_.parked_remote_output_;
+  if (!parked_) return;
+  parked_ = false;
+  --(reason_->remote ? group_.parked_remote_ : group_.parked_);
+  if (reason_->remote && reason_->kind == WaitReason::Kind::output) --group_.parked_remote_output_;
+  // Null: it has not suspended (it waits inline, or it is being woken from its own park()).
   boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
-  if (fiber != boost::fibers::context::active()) boost::fibers::context::active()->schedule(fiber);
+  if (fiber != nullptr && fiber != boost::fibers::context::active()) {
+    boost::fibers::context::active()->schedule(fiber);
+  }
 }
 
 }  // namespace patchbay::detail

@@ -65,18 +65,22 @@ class FiberParker final : public Parker {
     group.add(this);
   }
 
-  void park(WaitReason reason) override;
+  void park(const WaitReason& reason) override;
   void notify() override;
 
-  [[nodiscard]] bool parked() const { return fiber_ != nullptr; }
-  [[nodiscard]] const WaitReason& reason() const { return reason_; }
+  [[nodiscard]] bool parked() const { return parked_; }
+  [[nodiscard]] const WaitReason& reason() const { return *reason_; }
   [[nodiscard]] const std::string& component() const { return component_; }
 
  private:
   FiberParkGroup& group_;
   std::string component_;
+  // Set only once the fiber suspends: a component that waits inline (on its own fiber) is woken
+  // without asking Boost.Fiber which fiber runs, a thread-local lookup through the library.
   boost::fibers::context* fiber_ = nullptr;
-  WaitReason reason_;
+  const WaitReason* reason_ = &nothing_;
+  bool parked_ = false;
+  static constexpr WaitReason nothing_{};
 };
 
 }  // namespace patchbay::detail

@@ -22,8 +22,9 @@ class Parker {
   Parker& operator=(const Parker&) = delete;
   virtual ~Parker() = default;
 
-  /// Owner side: suspends the owner until notify() or a stop.
-  virtual void park(WaitReason reason) = 0;
+  /// Owner side: suspends the owner until notify() or a stop. `reason` outlives the wait (the
+  /// runner keeps one per input field and output channel, so that parking copies nothing).
+  virtual void park(const WaitReason& reason) = 0;
   /// Peer side: wakes the owner if it is parked; cheap when it is not.
   virtual void notify() = 0;
 };

@@ -89,7 +89,7 @@ class RemoteWaker final : public Parker {
   /// `fence`: false when this process is registered for heavy barriers and the peer issues one
   /// before it polls its rings for the last time ahead of going idle (see shm/barrier.hpp).
   RemoteWaker(WorkerControl& peer, bool fence) : peer_(peer), fence_(fence) {}
-  void park(WaitReason) override {}  // never: a remote component parks in its own worker
+  void park(const WaitReason&) override {}  // never: a remote component parks in its own worker
   void notify() override {
     // Dekker with RemoteWaiter::wait(): our ring update, barrier, read of `attention` against
     // its store of `attention`, barrier, read of the rings. Either it sees the update or we see
