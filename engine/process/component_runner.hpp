@@ -87,7 +87,10 @@ class ComponentRunner {
   void send(OutputField& field);
   bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
              bool from_scratch);
+  enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
+  void resumed();
+  Spin spin_take(InputField& field, unsigned budget);
   void account(RunClock::Split split);
   void step();
   void finish() noexcept;

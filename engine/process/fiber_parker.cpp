@@ -25,6 +25,11 @@ void FiberParkGroup::check_deadlock() {
   deadlocked_ = on_deadlock_(*this);
 }
 
+unsigned FiberParker::spin_budget() const {
+  const FiberParkGroup& g = group_;
+  return g.parked_remote_ == 0 && g.parked_ + 1 == g.live_ ? g.spin_budget_ : 0;
+}
+
 void FiberParker::park(const WaitReason& reason) {
   reason_ = &reason;
   parked_ = true;

@@ -40,7 +40,12 @@ class FiberParkGroup {
   /// fiber, instead of switching to a watcher fiber that would call it: nothing else here can
   /// run until another worker moves. It returns when something may have changed, having woken
   /// the components parked on other workers (wake_remote()), or on a stop.
-  void set_remote_wait(std::function<void()> wait) { remote_wait_ = std::move(wait); }
+  /// `spin_budget`: how many times a component that alone can run here may poll its own rings
+  /// before it parks (see Parker::spin_budget()).
+  void set_remote_wait(std::function<void()> wait, unsigned spin_budget = 0) {
+    remote_wait_ = std::move(wait);
+    spin_budget_ = remote_wait_ ? spin_budget : 0;
+  }
   [[nodiscard]] const std::vector<FiberParker*>& parkers() const { return parkers_; }
 
  private:
@@ -54,6 +59,7 @@ class FiberParkGroup {
   std::size_t parked_ = 0;                ///< parked on channels whose peers run on this thread
   std::size_t parked_remote_ = 0;         ///< parked on a channel whose peer is another process
   std::size_t parked_remote_output_ = 0;  ///< of those, parked for room to write
+  unsigned spin_budget_ = 0;
   bool deadlocked_ = false;
 };
 
@@ -67,6 +73,9 @@ class FiberParker final : public Parker {
 
   void park(const WaitReason& reason) override;
   void notify() override;
+  /// The group's budget while every other live component here is parked on a channel of
+  /// this thread (it can be woken only by this one); else 0.
+  [[nodiscard]] unsigned spin_budget() const override;
 
   [[nodiscard]] bool parked() const { return parked_; }
   [[nodiscard]] const WaitReason& reason() const { return *reason_; }

@@ -23,6 +23,7 @@
 #include "process/parallel_runtime.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
+#include "shm/spin.hpp"
 
 namespace patchbay::detail {
 
@@ -57,18 +58,15 @@ struct ExitGuard {
 };
 // Polls for another worker's progress this many times before going idle (adaptive: asleep).
 constexpr unsigned adaptive_spins = 4096;
+// A component that alone can run in its worker polls its own input rings this many times before
+// it parks and the worker's waiter takes over (spin and adaptive modes).
+constexpr unsigned direct_spins = 256;
 // WorkerControl::attention.
 constexpr std::uint32_t attention_running = 0;
 constexpr std::uint32_t attention_idle = 1;
 constexpr std::uint32_t attention_sleeping = 2;
 // Upper bound of one sleep, so a worker re-checks the stop and abort words even if a wake is lost.
 constexpr auto longest_sleep = std::chrono::milliseconds(20);
-
-inline void spin_pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 void copy_text(char* out, std::size_t size, const std::string& text) {
   const std::size_t n = std::min(size - 1, text.size());
@@ -434,7 +432,8 @@ int ParallelRuntime::run_worker(std::size_t worker) {
 
   RemoteWaiter waiter(me, group, state, wait_mode_of(worker), issues_heavy_barriers(worker),
                       std::move(remote_inputs), std::move(remote_outputs));
-  group.set_remote_wait([&waiter] { waiter.wait(); });
+  const WaitMode mode = wait_mode_of(worker);
+  group.set_remote_wait([&waiter] { waiter.wait(); }, mode == WaitMode::block ? 0 : direct_spins);
   std::vector<ComponentRunner*> raw;
   raw.reserve(runners.size());
   for (auto& r : runners)
