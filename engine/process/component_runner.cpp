@@ -117,7 +117,7 @@ void ComponentRunner::run() noexcept {
         }
       }
     });
-    account(clock_.stopped(ticks_now()));
+    publish(clock_.finished(ticks_now()));
   } else if (final_status_ == Status::completed) {
     final_status_ = Status::stopped;  // never started: another component's init() failed
   }
@@ -138,50 +138,46 @@ void ComponentRunner::step() {
   count(counters_.steps);
 }
 
-// The clock is read when the fiber parks, and at some resumes (see RunClock), not around every
-// step: a component that works through a backlog reads it once per backlog.
+// The clock is read around sampled waits only (see RunClock), not around every step or wait.
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   set_status(Status::waiting);
-  account(clock_.stopped(ticks_now()));
+  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
   parker_.park(reason);
-  resumed();
-}
-
-void ComponentRunner::resumed() {
-  if (clock_.time_this_resume()) clock_.resumed(ticks_now());
+  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
   set_status(Status::running);
   check_stop();
 }
 
 // Instead of parking, polls the field's channels for a record itself, as long as nothing else in
-// this thread can run (see Parker::spin_budget()). Taking the record in the same loop that
-// polls for it reads its cache line once, as soon as it arrives. `took`: delivered; `ended`: a
-// channel closed or a stop came (the caller looks again); `spun`: the budget ran out.
+// this thread can run (see Parker::spin_budget()); the component stays RUNNING meanwhile. Taking
+// the record in the loop that polls for it reads its cache line once, as soon as it arrives.
+// `took`: delivered; `ended`: every channel closed or a stop came (the caller looks again);
+// `spun`: the budget ran out.
 ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned budget) {
-  check_stop();
-  set_status(Status::waiting);
-  account(clock_.stopped(ticks_now()));
+  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
   Spin outcome = Spin::spun;
-  for (unsigned i = 0; i < budget && outcome == Spin::spun; ++i) {
-    spin_pause();
+  for (unsigned i = 0; i < budget; ++i) {
     if (try_take(field)) {
       outcome = Spin::took;
-    } else if (state_.stopping()) {
-      outcome = Spin::ended;
-    } else {
-      for (const ChannelEnd& end : field.channels) {
-        if (end.ring.closed()) outcome = Spin::ended;
-      }
+      break;
     }
+    bool all_closed = true;
+    for (const ChannelEnd& end : field.channels)
+      all_closed = all_closed && end.ring.closed();
+    if (all_closed || state_.stopping()) {
+      outcome = Spin::ended;
+      break;
+    }
+    spin_pause();
   }
-  resumed();
+  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
   return outcome;
 }
 
-void ComponentRunner::account(RunClock::Split split) {
-  count(counters_.run_ticks, split.ran);
-  if (split.waited != 0) count(counters_.wait_ticks, split.waited);
+void ComponentRunner::publish(RunClock::Totals totals) {
+  store_counter(counters_.run_ticks, totals.ran);
+  store_counter(counters_.wait_ticks, totals.waited);
 }
 
 bool ComponentRunner::receive_all() {
@@ -213,7 +209,10 @@ bool ComponentRunner::receive(InputField& field) {
     if (budget != 0) {
       const Spin outcome = spin_take(field, budget);
       if (outcome == Spin::took) return true;
-      if (outcome == Spin::ended) continue;
+      if (outcome == Spin::ended) {
+        check_stop();
+        continue;
+      }
     }
     wait(field.empty);
   }

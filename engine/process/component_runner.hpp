@@ -89,9 +89,8 @@ class ComponentRunner {
              bool from_scratch);
   enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
-  void resumed();
   Spin spin_take(InputField& field, unsigned budget);
-  void account(RunClock::Split split);
+  void publish(RunClock::Totals totals);
   void step();
   void finish() noexcept;
 

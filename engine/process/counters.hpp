@@ -45,6 +45,11 @@ inline void count(std::uint64_t& counter, std::uint64_t amount = 1) {
   ref.store(ref.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
 }
 
+/// Sets a counter that only the calling fiber writes.
+inline void store_counter(std::uint64_t& counter, std::uint64_t value) {
+  std::atomic_ref<std::uint64_t>(counter).store(value, std::memory_order_relaxed);
+}
+
 /// Reads a counter from any thread or process.
 inline std::uint64_t read_counter(const std::uint64_t& counter) {
   return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(counter))

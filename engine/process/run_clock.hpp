@@ -1,13 +1,14 @@
-// How a component's time splits into running and waiting, at one clock read per wait.
+// How a component's time splits into running and waiting, without a clock read per message.
 //
-// A component alternates: it runs, parks, resumes, runs, parks... Timing each run exactly takes
-// two clock reads per wait, and the one at the resume lies on the path of every message: the
-// component reads the clock after its input arrived and before its step can answer. On the
-// machines patchbay targets a clock read costs 8 to 15 ns, which is a tenth of a message between
-// two cores. So the clock is read at every park (after the component has sent what it had),
-// which makes the sum of run and wait time exact, and at one resume in eight, chosen at random
-// so that no periodic pattern of the component aliases with it; the first eight resumes are all
-// timed. A cycle whose resume was not timed is split in the proportion the timed cycles showed.
+// A component alternates: it runs, parks, resumes, runs, parks... Timing every run exactly takes
+// two clock reads per wait, and on the machines patchbay targets a read costs 8 to 15 ns, a
+// tenth of a message between two cores; the read at the resume lies on the message's path, and
+// the one at the park delays the component's return to polling for the next message. So the
+// clock is read at the start, at the end, and around sampled cycles only: the first eight
+// cycles, then one in eight, chosen at random so that no periodic pattern of the component
+// aliases with the sampling. A sampled cycle times its wait (park to resume) and the run that
+// follows (resume to the next park). The totals reported are the elapsed time since the start,
+// exact, split in the proportion the samples showed; they are refreshed at every clock read.
 #pragma once
 
 #include <cstdint>
@@ -16,18 +17,58 @@ namespace patchbay::detail {
 
 class RunClock {
  public:
+  /// Run and wait ticks since start(), as of the last clock read.
+  struct Totals {
+    std::uint64_t ran = 0;
+    std::uint64_t waited = 0;
+  };
+
   /// The component starts running at `now`.
   void start(std::uint64_t now) noexcept {
+    start_ = now;
+    phase_ = Phase::running_sampled;
     mark_ = now;
-    resumed_at_ = now;
-    resume_known_ = true;
-    first_ = true;
   }
 
-  /// Whether the caller should read the clock at this resume and pass it to resumed().
-  [[nodiscard]] bool time_this_resume() noexcept {
-    if (resumes_ < kAlwaysTimed) {
-      ++resumes_;
+  /// At a park: whether the caller must read the clock and call parked().
+  [[nodiscard]] bool time_this_park() noexcept {
+    sampling_next_ = sample();
+    return sampling_next_ || phase_ == Phase::running_sampled;
+  }
+  /// The component parks at `now` (only when time_this_park() said so).
+  Totals parked(std::uint64_t now) noexcept {
+    if (phase_ == Phase::running_sampled) sampled_run_ += now - mark_;
+    phase_ = sampling_next_ ? Phase::waiting_sampled : Phase::untimed;
+    mark_ = now;
+    return totals(now);
+  }
+
+  /// At a resume: whether the caller must read the clock and call resumed().
+  [[nodiscard]] bool time_this_resume() const noexcept { return phase_ == Phase::waiting_sampled; }
+  /// The component resumes at `now` (only when time_this_resume() said so).
+  Totals resumed(std::uint64_t now) noexcept {
+    sampled_wait_ += now - mark_;
+    phase_ = Phase::running_sampled;
+    mark_ = now;
+    return totals(now);
+  }
+
+  /// The component finishes at `now`: the final totals.
+  Totals finished(std::uint64_t now) noexcept {
+    if (phase_ == Phase::running_sampled) sampled_run_ += now - mark_;
+    if (phase_ == Phase::waiting_sampled) sampled_wait_ += now - mark_;
+    phase_ = Phase::untimed;
+    return totals(now);
+  }
+
+ private:
+  enum class Phase : unsigned char { untimed, waiting_sampled, running_sampled };
+  static constexpr std::uint32_t kAlwaysSampled = 8;
+  static constexpr std::uint32_t kSampleEvery = 8;  // a power of two
+
+  bool sample() noexcept {
+    if (cycles_ < kAlwaysSampled) {
+      ++cycles_;
       return true;
     }
     // xorshift32: a cheap sequence with no period a component could fall into step with.
@@ -37,57 +78,25 @@ class RunClock {
     return (random_ & (kSampleEvery - 1)) == 0;
   }
 
-  /// The component resumed at `now` (only after time_this_resume() said so).
-  void resumed(std::uint64_t now) noexcept {
-    resumed_at_ = now;
-    resume_known_ = true;
+  [[nodiscard]] Totals totals(std::uint64_t now) const noexcept {
+    const std::uint64_t elapsed = now - start_;
+    const std::uint64_t sampled = sampled_run_ + sampled_wait_;
+    if (sampled == 0) return {elapsed, 0};
+    auto ran = static_cast<std::uint64_t>(static_cast<double>(elapsed) *
+                                          static_cast<double>(sampled_run_) /
+                                          static_cast<double>(sampled));
+    if (ran > elapsed) ran = elapsed;
+    return {ran, elapsed - ran};
   }
 
-  /// Ticks of the time since the previous park (or the start), split as described at the top
-  /// of this file.
-  struct Split {
-    std::uint64_t ran = 0;
-    std::uint64_t waited = 0;
-  };
-
-  /// The component parks (or finishes) at `now`.
-  [[nodiscard]] Split stopped(std::uint64_t now) noexcept {
-    const std::uint64_t cycle = now - mark_;
-    mark_ = now;
-    if (first_) {  // from start(): running all along
-      first_ = false;
-      resume_known_ = false;
-      return {cycle, 0};
-    }
-    std::uint64_t ran = 0;
-    if (resume_known_) {
-      ran = now - resumed_at_;
-      sampled_run_ += ran;
-      sampled_cycle_ += cycle;
-      share_ = sampled_cycle_ == 0
-                   ? 0.0
-                   : static_cast<double>(sampled_run_) / static_cast<double>(sampled_cycle_);
-      resume_known_ = false;
-    } else {
-      ran = static_cast<std::uint64_t>(static_cast<double>(cycle) * share_);
-      if (ran > cycle) ran = cycle;
-    }
-    return {ran, cycle - ran};
-  }
-
- private:
-  static constexpr std::uint32_t kAlwaysTimed = 8;
-  static constexpr std::uint32_t kSampleEvery = 8;  // a power of two
-
-  std::uint64_t mark_ = 0;        // the last park (or the start)
-  std::uint64_t resumed_at_ = 0;  // valid while resume_known_
+  std::uint64_t start_ = 0;
+  std::uint64_t mark_ = 0;  // the last clock read
   std::uint64_t sampled_run_ = 0;
-  std::uint64_t sampled_cycle_ = 0;
-  double share_ = 0.0;  // sampled_run_ / sampled_cycle_
-  std::uint32_t resumes_ = 0;
+  std::uint64_t sampled_wait_ = 0;
+  std::uint32_t cycles_ = 0;
   std::uint32_t random_ = 0x9e3779b9;
-  bool resume_known_ = false;
-  bool first_ = true;
+  Phase phase_ = Phase::untimed;
+  bool sampling_next_ = false;
 };
 
 }  // namespace patchbay::detail

@@ -25,9 +25,9 @@ struct ComponentStats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   /// Time its fiber ran after init(): its steps and the channel reads and writes between them.
-  /// The clock is read at every wait but only at one resume in eight (after the first eight),
-  /// so time_in_step + time_waiting is exact and a wait whose end was not timed is split in
-  /// the proportion of the timed ones.
+  /// Only the first eight waits and then one in eight (at random) are timed:
+  /// time_in_step + time_waiting is the elapsed time since the first step, exact, split in the
+  /// proportion the timed waits showed. Refreshed at each timed wait.
   std::chrono::nanoseconds time_in_step{0};
   /// Time it waited for a channel (an empty input or a full output).
   std::chrono::nanoseconds time_waiting{0};

@@ -150,6 +150,20 @@ class Hiccup final : public Component {
   std::int64_t seen_ = 0;
 };
 
+// A source that sends a value every 5 ms, forever.
+class Trickle final : public Component {
+ public:
+  using Component::Component;
+  Output<std::int64_t> out{this, "out"};
+  void step() override {
+    std::this_thread::sleep_for(5ms);
+    out = ++sent_;
+  }
+
+ private:
+  std::int64_t sent_ = 0;
+};
+
 template <class T, class... Args>
 T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker, Args&&... args) {
   auto c = std::make_unique<T>(std::forward<Args>(args)...);
@@ -409,6 +423,44 @@ TEST_CASE("stop() ends a parallel run with STOPPED and reaps every worker", "[pa
   CHECK(process.status() == Status::stopped);
   for (const auto& s : process.component_stats())
     CHECK(s.status == Status::stopped);
+}
+
+TEST_CASE("a component polling its remote input ends on a stop and on its producers' close",
+          "[parallel]") {
+  SECTION("stop() while the consumer polls a quiet channel") {
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Trickle>(parts, "source", "trickle");
+    add<Pass>(parts, "sink", "sink");
+    ProcessOptions options = split_options();
+    options.wait = patchbay::WaitMode::spin;
+    ParallelProcess process(std::move(parts), {{"trickle.out", "sink.in"}}, options);
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(100ms);
+      process.stop();
+    });
+    const auto outcome = run_and_check_cleanup(process);
+    stopper.join();
+    CHECK(outcome.error.empty());
+    CHECK(process.status() == Status::stopped);
+  }
+  SECTION("fan-in from two workers, one of which finishes early") {
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Counter>(parts, "early", "few", 10);
+    add<Counter>(parts, "late", "many", 20'000);
+    add<Pass>(parts, "sink", "sink");
+    ProcessOptions options = split_options();
+    options.wait = patchbay::WaitMode::spin;
+    ParallelProcess process(std::move(parts), {{"few.out", "sink.in"}, {"many.out", "sink.in"}},
+                            options);
+    const auto outcome = run_and_check_cleanup(process);
+    REQUIRE(outcome.error.empty());
+    CHECK(process.status() == Status::completed);
+    std::uint64_t delivered = 0;
+    for (const auto& c : process.channel_stats())
+      delivered += c.messages;
+    CHECK(delivered == 20'010);
+    CHECK(process.component_stats()[2].steps == 20'010);
+  }
 }
 
 TEST_CASE("a deadlock across workers is reported, not hung on", "[parallel]") {
