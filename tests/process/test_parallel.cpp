@@ -134,15 +134,16 @@ class Slow final : public Component {
   void step() override { std::this_thread::sleep_for(2ms); }
 };
 
-// Passes values on, pausing 300 us every 500 messages: long enough for the workers on both
-// sides of it to give up spinning and go idle (or asleep), so that they must be woken.
+// Passes values on, pausing 2 ms every 500 messages: long enough for the workers on both sides
+// of it to give up spinning and go idle (or asleep), so that they must be woken, even when the
+// spinning is slowed down by a sanitizer.
 class Hiccup final : public Component {
  public:
   using Component::Component;
   Input<std::int64_t> in{this, "in"};
   Output<std::int64_t> out{this, "out"};
   void step() override {
-    if (++seen_ % 500 == 0) std::this_thread::sleep_for(300us);
+    if (++seen_ % 500 == 0) std::this_thread::sleep_for(2ms);
     out = in.value();
   }
 
