@@ -134,16 +134,16 @@ class Slow final : public Component {
   void step() override { std::this_thread::sleep_for(2ms); }
 };
 
-// Passes values on, pausing 2 ms every 500 messages: long enough for the workers on both sides
-// of it to give up spinning and go idle (or asleep), so that they must be woken, even when the
-// spinning is slowed down by a sanitizer.
+// Passes values on, pausing 10 ms every 2,000 messages: long enough for the workers on both
+// sides of it to give up spinning and go idle (or asleep), so that they must be woken, even in
+// an unoptimised build under a sanitizer.
 class Hiccup final : public Component {
  public:
   using Component::Component;
   Input<std::int64_t> in{this, "in"};
   Output<std::int64_t> out{this, "out"};
   void step() override {
-    if (++seen_ % 500 == 0) std::this_thread::sleep_for(2ms);
+    if (++seen_ % 2'000 == 0) std::this_thread::sleep_for(10ms);
     out = in.value();
   }
 
@@ -260,7 +260,7 @@ TEST_CASE("producers' fences and consumers' membarriers both wake every consumer
   for (const auto mode : {patchbay::WaitMode::spin, patchbay::WaitMode::adaptive}) {
     CAPTURE(to_string(mode));
     // At each hiccup worker "ends" has its producer's channel full and its checker's empty, so
-    // it goes idle, and the hiccup's next step must wake it: 40 times.
+    // it goes idle, and the hiccup's next step must wake it: 10 times.
     constexpr int messages = 20'000;
     std::vector<std::unique_ptr<Component>> parts;
     add<Counter>(parts, "ends", "count", messages);
