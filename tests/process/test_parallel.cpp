@@ -195,6 +195,17 @@ Outcome run_and_check_cleanup(ParallelProcess& process) {
   return outcome;
 }
 
+// run_and_check_cleanup() with process.stop() called from another thread after `delay`.
+Outcome run_stopped_after(ParallelProcess& process, std::chrono::milliseconds delay) {
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(delay);
+    process.stop();
+  });
+  const auto outcome = run_and_check_cleanup(process);
+  stopper.join();
+  return outcome;
+}
+
 // Sets an environment variable for the life of the object (tests run one at a time).
 class ScopedEnvironment {
  public:
@@ -414,12 +425,7 @@ TEST_CASE("stop() ends a parallel run with STOPPED and reaps every worker", "[pa
   add<Counter>(parts, "source", "count", -1);
   add<Slow>(parts, "sink", "sink");
   ParallelProcess process(std::move(parts), {{"count.out", "sink.in", 256}}, split_options());
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(100ms);
-    process.stop();
-  });
-  const auto outcome = run_and_check_cleanup(process);
-  stopper.join();
+  const auto outcome = run_stopped_after(process, 100ms);
   CHECK(outcome.error.empty());
   CHECK(process.status() == Status::stopped);
   for (const auto& s : process.component_stats())
@@ -435,12 +441,7 @@ TEST_CASE("a component polling its remote input ends on a stop and on its produc
     ProcessOptions options = split_options();
     options.wait = patchbay::WaitMode::spin;
     ParallelProcess process(std::move(parts), {{"trickle.out", "sink.in"}}, options);
-    std::thread stopper([&] {
-      std::this_thread::sleep_for(100ms);
-      process.stop();
-    });
-    const auto outcome = run_and_check_cleanup(process);
-    stopper.join();
+    const auto outcome = run_stopped_after(process, 100ms);
     CHECK(outcome.error.empty());
     CHECK(process.status() == Status::stopped);
   }
