@@ -142,9 +142,9 @@ void ComponentRunner::step() {
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   set_status(Status::waiting);
-  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
+  clock_parked();
   parker_.park(reason);
-  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
+  clock_resumed();
   set_status(Status::running);
   check_stop();
 }
@@ -155,7 +155,7 @@ void ComponentRunner::wait(const WaitReason& reason) {
 // `took`: delivered; `ended`: every channel closed or a stop came (the caller looks again);
 // `spun`: the budget ran out.
 ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned budget) {
-  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
+  clock_parked();
   Spin outcome = Spin::spun;
   for (unsigned i = 0; i < budget; ++i) {
     if (try_take(field)) {
@@ -171,8 +171,16 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
     }
     spin_pause();
   }
-  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
+  clock_resumed();
   return outcome;
+}
+
+void ComponentRunner::clock_parked() {
+  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
+}
+
+void ComponentRunner::clock_resumed() {
+  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
 }
 
 void ComponentRunner::publish(RunClock::Totals totals) {

@@ -90,6 +90,9 @@ class ComponentRunner {
   enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
   Spin spin_take(InputField& field, unsigned budget);
+  // The clock around a wait, read only when RunClock samples it; counters refreshed then.
+  void clock_parked();
+  void clock_resumed();
   void publish(RunClock::Totals totals);
   void step();
   void finish() noexcept;
