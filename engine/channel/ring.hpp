@@ -9,6 +9,14 @@
 // zeroes the slot just past its record (the "terminator"), so a ring keeps 8 bytes free. The
 // consumer never looks anywhere else, so the rest of the memory needs no clearing.
 //
+// A ring of fixed-size records (create() with a record size) needs no terminator: the records
+// sit in equal slots, a power-of-two number of them, and a slot's header word is the record's
+// sequence number plus one. The consumer of record r waits for r + 1 in its slot; what it finds
+// there before is 0 (never written) or the number of the record one lap earlier. The producer
+// then touches one cache line per small record, not two when a record ends at a line's end,
+// and there is no length or padding to work out on either side. The slot headers must read
+// zero at creation, so create() clears them unless the caller vouches for zero-filled memory.
+//
 // The ring's state lives in caller-provided memory, which may be a shared mapping seen by
 // forked processes at different addresses. Hence the shared part (RingHeader + data area)
 // holds only integers and offsets; `Ring` is a per-process view that recomputes pointers.
@@ -38,7 +46,8 @@ static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= alignof(std:
 static_assert(std::atomic_ref<std::uint32_t>::required_alignment <= alignof(std::uint32_t));
 
 /// Shared control block at the start of the ring's memory. Indices are monotonically
-/// increasing byte counters; position = index & (capacity - 1). Differences stay correct even
+/// increasing byte counters (record counters when the records have a fixed size); position =
+/// index & (capacity - 1). Differences stay correct even
 /// if a counter wraps, because the capacity divides 2^64.
 struct RingHeader {
   // Producer line: written only by the producer. The consumer's hot path never reads it (it
@@ -54,6 +63,7 @@ struct RingHeader {
   std::uint32_t version;
   std::uint32_t closed;         // 0 or 1; set once by the producer
   std::uint32_t reader_closed;  // 0 or 1; set once by the consumer when it stops reading
+  std::uint32_t record_size;    // payload bytes of every record; 0: variable-length records
 };
 
 static_assert(std::is_trivially_copyable_v<RingHeader>);
@@ -62,7 +72,7 @@ static_assert(offsetof(RingHeader, write_index) == 0);
 static_assert(offsetof(RingHeader, cached_read_index) == 8);
 static_assert(offsetof(RingHeader, read_index) == 64);
 static_assert(offsetof(RingHeader, magic) == 128);
-static_assert(offsetof(RingHeader, reader_closed) + sizeof(std::uint32_t) <= 192);
+static_assert(offsetof(RingHeader, record_size) + sizeof(std::uint32_t) <= 192);
 static_assert(alignof(RingHeader) == 64);
 static_assert(sizeof(RingHeader) == 192 && sizeof(RingHeader) % 64 == 0);
 
@@ -88,8 +98,15 @@ class Ring {
   // Payload lengths are stored as uint32.
   static constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
 
-  /// Bytes a ring keeps free for the terminator (see the top of this file).
+  /// Bytes a ring of variable-length records keeps free for the terminator (see the top of
+  /// this file).
   static constexpr std::size_t kTerminator = 8;
+
+  /// What create() may assume about the memory it is given.
+  enum class Fill : std::uint8_t {
+    any,     ///< anything: create() clears what the consumer will poll
+    zeroed,  ///< every byte reads zero (a fresh mapping): create() writes only the header
+  };
 
   /// Bytes of memory (64-byte aligned) that create() needs for `capacity` data bytes.
   [[nodiscard]] static std::size_t bytes_required(std::size_t capacity) {
@@ -97,17 +114,46 @@ class Ring {
     return sizeof(RingHeader) + capacity;
   }
 
-  /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned,
-  /// any content). Touches only the header and the first record slot, so pages the ring never
-  /// reaches stay unallocated.
-  [[nodiscard]] static Ring create(void* memory, std::size_t capacity) {
+  /// Bytes one record of `record_size` payload bytes takes in a ring of fixed-size records.
+  [[nodiscard]] static constexpr std::size_t slot_bytes(std::size_t record_size) {
+    return record_bytes(record_size);
+  }
+  /// Records a ring of `capacity` bytes holds when they all have `record_size` payload bytes:
+  /// the largest power of two of slots that fits, 0 when not even one does.
+  [[nodiscard]] static std::size_t slots_for(std::size_t capacity, std::size_t record_size) {
+    const std::size_t slot = slot_bytes(record_size);
+    return slot > capacity ? 0 : std::bit_floor(capacity / slot);
+  }
+
+  /// Initialises an empty ring in `memory` (bytes_required(capacity) bytes, 64-byte aligned).
+  /// `record_size` 0: records of any length up to max_payload(); create() touches only the
+  /// header and the first record slot, so pages the ring never reaches stay unallocated.
+  /// `record_size` > 0: every record has exactly that many payload bytes (at least one slot
+  /// must fit); create() clears every slot's header unless `fill` says the memory is zeroed.
+  [[nodiscard]] static Ring create(void* memory, std::size_t capacity, std::size_t record_size = 0,
+                                   Fill fill = Fill::any) {
     check_memory(memory, "create");
     check_capacity(capacity, "create");
-    std::memset(static_cast<std::byte*>(memory) + sizeof(RingHeader), 0, sizeof(RecordHeader));
+    std::byte* data = static_cast<std::byte*>(memory) + sizeof(RingHeader);
+    if (record_size == 0) {
+      std::memset(data, 0, sizeof(RecordHeader));
+    } else {
+      const std::size_t slots = slots_for(capacity, record_size);
+      if (slots == 0) {
+        fail<std::invalid_argument>("create", "a record of " + std::to_string(record_size) +
+                                                  " bytes does not fit capacity " +
+                                                  std::to_string(capacity));
+      }
+      if (fill == Fill::any) {
+        for (std::size_t i = 0; i < slots; ++i)
+          std::memset(data + i * slot_bytes(record_size), 0, sizeof(RecordHeader));
+      }
+    }
     auto* h = ::new (memory) RingHeader{};
     h->capacity = capacity;
     h->data_offset = sizeof(RingHeader);
     h->version = kVersion;
+    h->record_size = static_cast<std::uint32_t>(record_size);
     // Release pairs with attach()'s acquire: the constants above are visible once magic is.
     store(h->magic, kMagic, std::memory_order_release);
     return Ring(h);
@@ -124,24 +170,36 @@ class Ring {
     check_capacity(h->capacity, "attach");
     if (h->data_offset != sizeof(RingHeader))
       fail<std::invalid_argument>("attach", "unexpected data offset");
+    if (h->record_size != 0 && slots_for(h->capacity, h->record_size) == 0)
+      fail<std::invalid_argument>("attach", "record size does not fit the capacity");
     return Ring(h);
   }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-  /// A record of at most capacity/2 - 8 bytes (header included) always fits once the consumer
+  /// Payload bytes of every record; 0 when records have any length up to max_payload().
+  [[nodiscard]] std::size_t record_size() const noexcept { return record_size_; }
+  /// The largest payload: record_size() for fixed-size records. For variable-length records,
+  /// a record of at most capacity/2 - 8 bytes (header included) always fits once the consumer
   /// has drained: the padding needed to skip the end of the ring is smaller than the record, so
   /// padding, record and terminator never exceed the capacity and a producer can never wait
   /// forever.
   [[nodiscard]] std::size_t max_payload() const noexcept {
-    return capacity_ / 2 - sizeof(RecordHeader) - kTerminator;
+    if (slot_bytes_ != 0) return record_size_;
+    return max_payload_for(capacity_);
+  }
+  /// max_payload() of a ring of variable-length records of `capacity` bytes.
+  [[nodiscard]] static constexpr std::size_t max_payload_for(std::size_t capacity) noexcept {
+    return capacity / 2 - sizeof(RecordHeader) - kTerminator;
   }
 
   // ---- producer side ----
 
   /// Writable space for a payload of exactly `payload_size` bytes, contiguous, or a span with
   /// data() == nullptr when the ring is too full right now. Nothing is visible to the consumer
-  /// until commit(). A second try_reserve replaces an uncommitted reservation.
+  /// until commit(). A second try_reserve replaces an uncommitted reservation. With fixed-size
+  /// records the size must be record_size().
   [[nodiscard]] std::span<std::byte> try_reserve(std::size_t payload_size) {
+    if (slot_bytes_ != 0) return reserve_slot(payload_size);
     if (payload_size > max_payload()) {
       fail<std::length_error>(
           "try_reserve", "payload of " + std::to_string(payload_size) +
@@ -151,8 +209,8 @@ class Ring {
     // Relaxed: only this side writes write_index.
     const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);
     const std::size_t pos = w & (capacity_ - 1);
-    const std::size_t pad = padding_before(pos, record_size(payload_size));
-    const std::uint64_t need = pad + record_size(payload_size) + kTerminator;
+    const std::size_t pad = padding_before(pos, record_bytes(payload_size));
+    const std::uint64_t need = pad + record_bytes(payload_size) + kTerminator;
     if (w + need - h.cached_read_index > capacity_) {
       // Acquire pairs with release(): the consumer is done reading the bytes we will overwrite.
       h.cached_read_index = load(h.read_index, std::memory_order_acquire);
@@ -163,16 +221,25 @@ class Ring {
   }
 
   /// Publishes the reserved record with its first `payload_size` bytes (at most the reserved
-  /// size). Throws std::logic_error without an open reservation.
+  /// size; exactly record_size() with fixed-size records). Throws std::logic_error without an
+  /// open reservation of that size.
   void commit(std::size_t payload_size) {
-    if (reserved_ == kNone || payload_size > reserved_)
+    if (reserved_ == kNone || payload_size > reserved_ ||
+        (slot_bytes_ != 0 && payload_size != reserved_))
       throw std::logic_error("patchbay::channel::Ring::commit: no reservation of that size");
     RingHeader& h = *header_;
     const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
+    if (slot_bytes_ != 0) {
+      // Release pairs with the consumer's acquire of the header: the payload is visible with it.
+      put_word(slot_position(w), w + 1, std::memory_order_release);
+      reserved_ = kNone;
+      store(h.write_index, w + 1, std::memory_order_release);
+      return;
+    }
     const std::size_t pos = w & (capacity_ - 1);
     // Placement follows the reserved size, which is what try_reserve decided on.
-    const std::size_t pad = padding_before(pos, record_size(reserved_));
-    const std::uint64_t end = w + pad + record_size(payload_size);
+    const std::size_t pad = padding_before(pos, record_bytes(reserved_));
+    const std::uint64_t end = w + pad + record_bytes(payload_size);
     // The terminator: the consumer's next position reads zero until the next commit. Ordered
     // before the consumer can get there by the release below.
     put_word(end & (capacity_ - 1), 0, std::memory_order_relaxed);
@@ -225,6 +292,7 @@ class Ring {
   /// Throws std::runtime_error if the shared memory holds an impossible record.
   [[nodiscard]] std::optional<std::span<const std::byte>> try_read() {
     const std::uint64_t r = load(header_->read_index, std::memory_order_relaxed);  // own index
+    if (slot_bytes_ != 0) return read_slot(r);
     std::size_t pos = r & (capacity_ - 1);
     // Acquire pairs with commit()'s release of the header: the payload is visible with it.
     std::uint64_t word = get_word(pos);
@@ -239,17 +307,22 @@ class Ring {
     }
     const std::size_t length = length_of(word);
     if (kind_of(word) != RecordKind::data || length > max_payload() ||
-        pos + record_size(length) > capacity_) {
+        pos + record_bytes(length) > capacity_) {
       corrupt();
     }
-    front_end_ = start + record_size(length);
+    front_end_ = start + record_bytes(length);
     return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), length);
   }
 
   /// The header word at the consumer's position: zero while the ring is empty. A watcher in the
   /// consumer's process can poll it for news without touching the producer's line.
   [[nodiscard]] std::uint64_t front_word() const {
-    return get_word(load(header_->read_index, std::memory_order_relaxed) & (capacity_ - 1));
+    const std::uint64_t r = load(header_->read_index, std::memory_order_relaxed);
+    if (slot_bytes_ != 0) {
+      const std::uint64_t word = get_word(slot_position(r));
+      return word == r + 1 ? word : 0;
+    }
+    return get_word(r & (capacity_ - 1));
   }
 
   /// Frees the record try_read() returned (and any padding before it). Throws
@@ -285,28 +358,31 @@ class Ring {
 
   [[nodiscard]] bool empty() const { return size_bytes() == 0; }
 
-  /// Bytes in use, record headers and padding included.
+  /// Bytes in use, record headers and padding included (whole slots for fixed-size records).
   [[nodiscard]] std::size_t size_bytes() const {
     // Acquire pairs with release(): the consumer only releases up to a write index it has
     // seen, so that write index happens-before the load below and w >= r is guaranteed.
     const std::uint64_t r = load(header_->read_index, std::memory_order_acquire);
     // Relaxed: the value is advisory; try_read/try_reserve synchronise on their own.
     const std::uint64_t w = load(header_->write_index, std::memory_order_relaxed);
-    return static_cast<std::size_t>(w - r);
+    return static_cast<std::size_t>(w - r) * (slot_bytes_ != 0 ? slot_bytes_ : 1);
   }
 
  private:
   friend class HeapRing;
 
   static constexpr std::uint64_t kMagic = 0x676e6972'62686370;  // "pchbring"
-  static constexpr std::uint32_t kVersion = 2;
+  static constexpr std::uint32_t kVersion = 3;
   static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
   Ring() = default;
   explicit Ring(RingHeader* h)
       : header_(h),
         data_(reinterpret_cast<std::byte*>(h) + h->data_offset),
-        capacity_(static_cast<std::size_t>(h->capacity)) {}
+        capacity_(static_cast<std::size_t>(h->capacity)),
+        record_size_(h->record_size),
+        slot_bytes_(h->record_size != 0 ? slot_bytes(h->record_size) : 0),
+        slot_mask_(h->record_size != 0 ? slots_for(capacity_, h->record_size) - 1 : 0) {}
 
   template <class T>
   static T load(T& v, std::memory_order order) {
@@ -317,8 +393,44 @@ class Ring {
     std::atomic_ref<T>(v).store(value, order);
   }
 
-  static constexpr std::size_t record_size(std::size_t payload) {
+  static constexpr std::size_t record_bytes(std::size_t payload) {
     return (sizeof(RecordHeader) + payload + 7) & ~std::size_t{7};
+  }
+
+  // ---- fixed-size records: record i sits in slot i mod slots, its header word is i + 1 ----
+
+  [[nodiscard]] std::size_t slot_position(std::uint64_t index) const {
+    return static_cast<std::size_t>(index & slot_mask_) * slot_bytes_;
+  }
+
+  std::span<std::byte> reserve_slot(std::size_t payload_size) {
+    if (payload_size != record_size_) {
+      fail<std::length_error>("try_reserve", "payload of " + std::to_string(payload_size) +
+                                                 " bytes in a ring of " +
+                                                 std::to_string(record_size_) + "-byte records");
+    }
+    RingHeader& h = *header_;
+    const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
+    if (w - h.cached_read_index > slot_mask_) {
+      // Acquire pairs with release(): the consumer is done reading the slot we will overwrite.
+      h.cached_read_index = load(h.read_index, std::memory_order_acquire);
+      if (w - h.cached_read_index > slot_mask_) return {};
+    }
+    reserved_ = payload_size;
+    return {data_ + slot_position(w) + sizeof(RecordHeader), payload_size};
+  }
+
+  std::optional<std::span<const std::byte>> read_slot(std::uint64_t r) {
+    const std::size_t pos = slot_position(r);
+    // Acquire pairs with commit()'s release of the header: the payload is visible with it.
+    const std::uint64_t word = get_word(pos);
+    if (word != r + 1) {
+      // Before record r arrives its slot holds 0 (never written) or record r - slots.
+      if (word != (r > slot_mask_ ? r - slot_mask_ : 0)) corrupt();
+      return std::nullopt;
+    }
+    front_end_ = r + 1;
+    return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), record_size_);
   }
   // A record never straddles the wrap, so readers always get one contiguous span.
   std::size_t padding_before(std::size_t pos, std::size_t record) const {
@@ -363,6 +475,9 @@ class Ring {
   RingHeader* header_ = nullptr;
   std::byte* data_ = nullptr;        // this process's address of the data area
   std::size_t capacity_ = 0;         // copy of the constant, to keep the header's line cold
+  std::size_t record_size_ = 0;      // copies of the constants of fixed-size records
+  std::size_t slot_bytes_ = 0;       // 0: variable-length records
+  std::uint64_t slot_mask_ = 0;      // slots - 1
   std::size_t reserved_ = kNone;     // producer: payload size of the open reservation
   std::uint64_t front_end_ = kNone;  // consumer: read index just past the record being read
 };
@@ -370,10 +485,17 @@ class Ring {
 /// A ring on the heap, for threads of one process.
 class HeapRing {
  public:
-  explicit HeapRing(std::size_t capacity)
+  /// `record_size`: as for Ring::create().
+  explicit HeapRing(std::size_t capacity, std::size_t record_size = 0)
       : memory_(
-            ::operator new (Ring::bytes_required(capacity), std::align_val_t{Ring::kAlignment})),
-        ring_(Ring::create(memory_, capacity)) {}
+            ::operator new (Ring::bytes_required(capacity), std::align_val_t{Ring::kAlignment})) {
+    try {
+      ring_ = Ring::create(memory_, capacity, record_size);
+    } catch (...) {
+      ::operator delete (memory_, std::align_val_t{Ring::kAlignment});
+      throw;
+    }
+  }
   HeapRing(HeapRing&& other) noexcept
       : memory_(std::exchange(other.memory_, nullptr)), ring_(std::exchange(other.ring_, Ring{})) {}
   HeapRing& operator=(HeapRing&& other) noexcept {

@@ -479,3 +479,151 @@ TEST_CASE("ring close_reader is seen by the producer's view and not confused wit
   REQUIRE_FALSE(consumer.closed());
   REQUIRE_FALSE(consumer.drained());
 }
+
+// ---- fixed-size records ----
+
+TEST_CASE("fixed-size ring: slots, limits and the record size through attach", "[ring][fixed]") {
+  REQUIRE(Ring::slot_bytes(8) == 16);
+  REQUIRE(Ring::slot_bytes(28) == 40);       // header plus payload, rounded up to 8
+  REQUIRE(Ring::slots_for(4096, 28) == 64);  // 102 slots fit: the power of two below
+  REQUIRE(Ring::slots_for(64, 8) == 4);
+  REQUIRE(Ring::slots_for(64, 57) == 0);
+  Memory mem(Ring::bytes_required(4096));
+  REQUIRE_THROWS_WITH(Ring::create(mem.get(), 64, 57), Catch::Contains("does not fit"));
+  Ring producer = Ring::create(mem.get(), 4096, 28);
+  REQUIRE(producer.record_size() == 28);
+  REQUIRE(producer.max_payload() == 28);
+  const Ring consumer = Ring::attach(mem.get());
+  REQUIRE(consumer.record_size() == 28);
+  REQUIRE_THROWS_AS(producer.try_reserve(27), std::length_error);
+  REQUIRE_THROWS_AS(producer.try_reserve(29), std::length_error);
+  (void)producer.try_reserve(28);
+  REQUIRE_THROWS_AS(producer.commit(27), std::logic_error);  // a record cannot shrink
+  producer.commit(28);
+  REQUIRE(producer.size_bytes() == 40);
+  REQUIRE(Ring::create(mem.get(), 4096).record_size() == 0);
+}
+
+TEST_CASE("fixed-size ring keeps order across many laps and is full at its slot count",
+          "[ring][fixed]") {
+  constexpr std::size_t kSize = 12;
+  HeapRing heap(256, kSize);  // 16 slots of 24 bytes would not fit: 8 of them
+  Ring& ring = heap.ring();
+  const std::size_t slots = Ring::slots_for(256, kSize);
+  REQUIRE(slots == 8);
+  std::uint64_t written = 0;
+  std::uint64_t read = 0;
+  SplitMix rng{7};
+  for (int round = 0; round < 2000; ++round) {
+    // Fill a random number of records (all when the draw says so), then drain some.
+    const std::uint64_t want = rng.next() % (slots + 1);
+    for (std::uint64_t i = 0; i < want; ++i) {
+      if (written - read == slots) {
+        REQUIRE(ring.try_reserve(kSize).data() == nullptr);
+        break;
+      }
+      write_pattern(ring, written++, kSize);
+    }
+    REQUIRE(ring.size_bytes() == (written - read) * Ring::slot_bytes(kSize));
+    const std::uint64_t take = rng.next() % (written - read + 1);
+    for (std::uint64_t i = 0; i < take; ++i) {
+      auto got = ring.try_read();
+      REQUIRE(got.has_value());
+      REQUIRE(matches_pattern(*got, read++, kSize));
+      ring.release();
+    }
+    if (written == read) REQUIRE_FALSE(ring.try_read().has_value());
+  }
+  REQUIRE(written > 1000 * slots / 4);  // many laps
+}
+
+TEST_CASE("fixed-size ring never reads an earlier lap's record or uncleared memory",
+          "[ring][fixed]") {
+  constexpr std::uint64_t kSize = 8;
+  Memory mem(Ring::bytes_required(64));
+  // Memory that looks like records 1, 2, 3...: create() (Fill::any) must clear the headers.
+  for (std::uint64_t at = 0; at < 64; at += 8) {
+    const std::uint64_t fake = at / 16 + 1;
+    std::memcpy(mem.data_area() + at, &fake, sizeof fake);
+  }
+  Ring ring = Ring::create(mem.get(), 64, kSize);
+  REQUIRE_FALSE(ring.try_read().has_value());
+  REQUIRE(ring.front_word() == 0);
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    // Payloads equal to the header the next lap's record will carry.
+    const std::uint64_t payload = i + 1 + 4;
+    REQUIRE(ring.try_write(std::as_bytes(std::span(&payload, 1))));
+    REQUIRE(ring.front_word() == i + 1);
+    auto got = ring.try_read();
+    REQUIRE(got.has_value());
+    std::uint64_t value = 0;
+    std::memcpy(&value, got->data(), sizeof value);
+    REQUIRE(value == payload);
+    ring.release();
+    REQUIRE_FALSE(ring.try_read().has_value());
+    REQUIRE(ring.front_word() == 0);
+  }
+}
+
+TEST_CASE("fixed-size ring: a zero-filled mapping needs no clearing; a bad header is corrupt",
+          "[ring][fixed]") {
+  Memory mem(Ring::bytes_required(128));  // zeroed by the fixture
+  Ring ring = Ring::create(mem.get(), 128, 8, Ring::Fill::zeroed);
+  REQUIRE_FALSE(ring.try_read().has_value());
+  const std::uint64_t v = 5;
+  REQUIRE(ring.try_write(std::as_bytes(std::span(&v, 1))));
+  const std::uint64_t bogus = 77;  // neither 1 (record 0) nor 0 (nothing yet)
+  std::memcpy(mem.data_area(), &bogus, sizeof bogus);
+  REQUIRE_THROWS_AS(ring.try_read(), std::runtime_error);
+}
+
+TEST_CASE("fixed-size ring: close and drained, close_reader", "[ring][fixed]") {
+  HeapRing heap(128, 8);
+  Ring producer = heap.ring();
+  Ring consumer = heap.ring();
+  const std::uint64_t v = 9;
+  REQUIRE(producer.try_write(std::as_bytes(std::span(&v, 1))));
+  producer.close();
+  REQUIRE(consumer.closed());
+  REQUIRE_FALSE(consumer.drained());
+  REQUIRE(consumer.try_read().has_value());
+  consumer.release();
+  REQUIRE(consumer.drained());
+  consumer.close_reader();
+  REQUIRE(producer.reader_closed());
+}
+
+TEST_CASE("fixed-size ring two-thread stress delivers every record exactly once in order",
+          "[ring][fixed]") {
+  constexpr std::uint64_t kRecords = 1'000'000;
+  constexpr std::size_t kSize = 28;  // 40-byte slots: slots straddle cache lines
+  HeapRing heap(4096, kSize);
+  Ring producer = heap.ring();
+  Ring consumer = heap.ring();
+  std::thread writer([&] {
+    for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
+      std::span<std::byte> dst;
+      while ((dst = producer.try_reserve(kSize)).data() == nullptr)
+        std::this_thread::yield();
+      for (std::size_t i = 0; i < kSize; ++i)
+        dst[i] = pattern(seq, i);
+      producer.commit(kSize);
+    }
+    producer.close();
+  });
+  std::uint64_t received = 0;
+  std::uint64_t bad = 0;
+  while (!consumer.drained()) {
+    auto got = consumer.try_read();
+    if (!got) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (!matches_pattern(*got, received, kSize)) ++bad;
+    consumer.release();
+    ++received;
+  }
+  writer.join();
+  REQUIRE(bad == 0);
+  REQUIRE(received == kRecords);
+}
