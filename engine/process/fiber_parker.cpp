@@ -32,7 +32,7 @@ unsigned FiberParker::spin_budget() const {
 
 void FiberParker::park(const WaitReason& reason) {
   reason_ = &reason;
-  parked_ = true;
+  parked_ = 1;
   if (reason.remote) {
     // Another process can wake it: never a deadlock that this thread can see.
     ++group_.parked_remote_;
@@ -40,21 +40,21 @@ void FiberParker::park(const WaitReason& reason) {
     if (group_.remote_wait_ && group_.all_parked()) {
       group_.remote_wait_();
       // Woken (by wake_remote() or a stop) while still on this fiber: carry on.
-      if (!parked_) return;
+      if (parked_ == 0) return;
     }
   } else {
     ++group_.parked_;
     group_.check_deadlock();
   }
   // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
-  if (!parked_) return;
+  if (parked_ == 0) return;
   fiber_ = boost::fibers::context::active();
   fiber_->suspend();
 }
 
-void FiberParker::notify() {
-  if (!parked_) return;
-  parked_ = false;
+void FiberParker::wake() {
+  if (parked_ == 0) return;
+  parked_ = 0;
   --(reason_->remote ? group_.parked_remote_ : group_.parked_);
   if (reason_->remote && reason_->kind == WaitReason::Kind::output) --group_.parked_remote_output_;
   // Null: it has not suspended (it waits inline, or it is being woken from its own park()).

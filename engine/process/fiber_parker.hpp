@@ -69,17 +69,20 @@ class FiberParker final : public Parker {
   FiberParker(FiberParkGroup& group, std::string component)
       : group_(group), component_(std::move(component)) {
     group.add(this);
+    set_idle_word(&parked_);
   }
 
   void park(const WaitReason& reason) override;
-  void notify() override;
   /// The group's budget while every other live component here is parked on a channel of
   /// this thread (it can be woken only by this one); else 0.
   [[nodiscard]] unsigned spin_budget() const override;
 
-  [[nodiscard]] bool parked() const { return parked_; }
+  [[nodiscard]] bool parked() const { return parked_ != 0; }
   [[nodiscard]] const WaitReason& reason() const { return *reason_; }
   [[nodiscard]] const std::string& component() const { return component_; }
+
+ protected:
+  void wake() override;
 
  private:
   FiberParkGroup& group_;
@@ -88,7 +91,7 @@ class FiberParker final : public Parker {
   // without asking Boost.Fiber which fiber runs, a thread-local lookup through the library.
   boost::fibers::context* fiber_ = nullptr;
   const WaitReason* reason_ = &nothing_;
-  bool parked_ = false;
+  std::uint32_t parked_ = 0;  ///< 1 while parked; the idle word of notify()
   static constexpr WaitReason nothing_{};
 };
 

@@ -1,6 +1,8 @@
 // How a component's fiber waits for a channel, independent of where its peers run.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 namespace patchbay::detail {
@@ -25,13 +27,30 @@ class Parker {
   /// Owner side: suspends the owner until notify() or a stop. `reason` outlives the wait (the
   /// runner keeps one per input field and output channel, so that parking copies nothing).
   virtual void park(const WaitReason& reason) = 0;
-  /// Peer side: wakes the owner if it is parked; cheap when it is not.
-  virtual void notify() = 0;
+  /// Peer side: wakes the owner if it is parked. It is called after every message, and costs
+  /// one load and no call while the owner is not parked.
+  void notify() {
+    if (idle_word_ != nullptr &&
+        std::atomic_ref<std::uint32_t>(*idle_word_).load(std::memory_order_relaxed) == 0) {
+      return;
+    }
+    wake();
+  }
   /// Owner side: how many times the owner may poll the rings it waits on itself, instead of
   /// parking, because nothing else on its thread can run and only another process can feed
   /// it (0: park at once). Polling its own ring saves the whole park and wake-up for a message
   /// that is microseconds away.
   [[nodiscard]] virtual unsigned spin_budget() const { return 0; }
+
+ protected:
+  /// Does what notify() promises, when the idle word does not rule it out.
+  virtual void wake() = 0;
+  /// A word that reads 0 while wake() would do nothing, so that notify() can skip the call. It
+  /// is read with a relaxed load and no fence, which must be all wake() needs before it looks.
+  void set_idle_word(std::uint32_t* word) { idle_word_ = word; }
+
+ private:
+  std::uint32_t* idle_word_ = nullptr;
 };
 
 }  // namespace patchbay::detail

@@ -86,9 +86,15 @@ class RemoteWaker final : public Parker {
  public:
   /// `fence`: false when this process is registered for heavy barriers and the peer issues one
   /// before it polls its rings for the last time ahead of going idle (see shm/barrier.hpp).
-  RemoteWaker(WorkerControl& peer, bool fence) : peer_(peer), fence_(fence) {}
+  RemoteWaker(WorkerControl& peer, bool fence) : peer_(peer), fence_(fence) {
+    // Without a fence, notify() itself reads `attention` and skips the call while it is 0.
+    static_assert(attention_running == 0);
+    if (!fence_) set_idle_word(&peer_.attention);
+  }
   void park(const WaitReason&) override {}  // never: a remote component parks in its own worker
-  void notify() override {
+
+ protected:
+  void wake() override {
     // Dekker with RemoteWaiter::wait(): our ring update, barrier, read of `attention` against
     // its store of `attention`, barrier, read of the rings. Either it sees the update or we see
     // its attention. The barrier on this side is a fence, or the peer's heavy barrier, which
