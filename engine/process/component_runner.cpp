@@ -12,6 +12,78 @@
 
 namespace patchbay::detail {
 
+namespace {
+
+// Copies a value of a fixed-size type to or from a ring of fixed-size records: the common
+// sizes as single moves, instead of a call to memcpy or through the port type's codec.
+inline void copy_fixed(void* to, const void* from, std::size_t size) {
+  switch (size) {
+    case 1:
+      std::memcpy(to, from, 1);
+      break;
+    case 2:
+      std::memcpy(to, from, 2);
+      break;
+    case 4:
+      std::memcpy(to, from, 4);
+      break;
+    case 8:
+      std::memcpy(to, from, 8);
+      break;
+    case 16:
+      std::memcpy(to, from, 16);
+      break;
+    default:
+      std::memcpy(to, from, size);
+      break;
+  }
+}
+
+}  // namespace
+
+[[gnu::always_inline]] inline void ComponentRunner::clock_parked() {
+  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
+}
+
+[[gnu::always_inline]] inline void ComponentRunner::clock_resumed() {
+  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
+}
+
+// The path of almost every message: a field with one channel, of fixed-size records of the
+// port's own type. It is inlined into the loops that look for messages and into send_all(),
+// with no codec: between a message's arrival and the reply leaving, every call and indirect
+// jump shows in the round trip between workers (see BENCHMARKS.md).
+[[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
+  const auto record = end.ring.try_read();
+  if (!record) return false;
+  copy_fixed(field.port->storage(), record->data(), record->size());
+  end.ring.release();
+  end.peer->notify();
+  ++tally_.messages_in;
+  tally_.bytes_in += record->size();
+  return true;
+}
+
+// A closed reader or a full ring take the general path, write().
+[[gnu::always_inline]] inline bool ComponentRunner::write_fixed(OutputField& field) {
+  ChannelEnd& end = field.channels.front();
+  const std::size_t size = end.ring.record_size();
+  if (!end.ring.reader_closed()) {
+    const std::span<std::byte> slot = end.ring.try_reserve(size);
+    if (slot.data() != nullptr) {
+      copy_fixed(slot.data(), field.port->storage(), size);
+      end.ring.commit(size);
+      end.peer->notify();
+      ++end.sent;
+      end.sent_bytes += size;
+      ++tally_.messages_out;
+      tally_.bytes_out += size;
+      return true;
+    }
+  }
+  return write(end, field.full.front(), size, *field.port, false);
+}
+
 ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& parker,
                                  ComponentCounters& counters)
     : component_(component), state_(state), parker_(parker), counters_(counters) {
@@ -37,12 +109,14 @@ void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
   InputField& field = inputs_.at(port_index);
   field.remote |= end.remote;
+  field.single_fixed = field.channels.empty() && end.ring.record_size() != 0;
   field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
   field.channels.push_back(end);
 }
 
 void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   OutputField& field = outputs_.at(port_index);
+  field.single_fixed = field.channels.empty() && end.ring.record_size() != 0;
   field.full.push_back({WaitReason::Kind::output, &end.wire->label, end.remote});
   field.channels.push_back(end);
 }
@@ -135,13 +209,15 @@ void ComponentRunner::check_stop() const {
 
 void ComponentRunner::step() {
   component_.step();
-  count(counters_.steps);
+  ++tally_.steps;
+  if (++steps_unpublished_ == 64) publish_counts();
 }
 
 // The clock is read around sampled waits only (see RunClock), not around every step or wait.
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   set_status(Status::waiting);
+  publish_counts();
   clock_parked();
   parker_.park(reason);
   clock_resumed();
@@ -158,16 +234,20 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
   clock_parked();
   Spin outcome = Spin::spun;
   for (unsigned i = 0; i < budget; ++i) {
-    if (try_take(field)) {
+    if (field.single_fixed ? take_fixed(field, field.channels.front()) : try_take(field)) {
       outcome = Spin::took;
       break;
     }
-    bool all_closed = true;
-    for (const ChannelEnd& end : field.channels)
-      all_closed = all_closed && end.ring.closed();
-    if (all_closed || state_.stopping()) {
-      outcome = Spin::ended;
-      break;
+    // Closes and stops are rare: looked for every 16 polls and before giving up, so that a
+    // poll stays a few instructions.
+    if ((i & 15) == 15 || i + 1 == budget) {
+      bool all_closed = true;
+      for (const ChannelEnd& end : field.channels)
+        all_closed = all_closed && end.ring.closed();
+      if (all_closed || state_.stopping()) {
+        outcome = Spin::ended;
+        break;
+      }
     }
     spin_pause();
   }
@@ -175,17 +255,25 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
   return outcome;
 }
 
-void ComponentRunner::clock_parked() {
-  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
-}
-
-void ComponentRunner::clock_resumed() {
-  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
-}
-
 void ComponentRunner::publish(RunClock::Totals totals) {
   store_counter(counters_.run_ticks, totals.ran);
   store_counter(counters_.wait_ticks, totals.waited);
+  publish_counts();
+}
+
+void ComponentRunner::publish_counts() {
+  steps_unpublished_ = 0;
+  store_counter(counters_.steps, tally_.steps);
+  store_counter(counters_.messages_in, tally_.messages_in);
+  store_counter(counters_.bytes_in, tally_.bytes_in);
+  store_counter(counters_.messages_out, tally_.messages_out);
+  store_counter(counters_.bytes_out, tally_.bytes_out);
+  for (const OutputField& field : outputs_) {
+    for (const ChannelEnd& end : field.channels) {
+      store_counter(end.counters->messages, end.sent);
+      store_counter(end.counters->bytes, end.sent_bytes);
+    }
+  }
 }
 
 bool ComponentRunner::receive_all() {
@@ -227,15 +315,13 @@ bool ComponentRunner::receive(InputField& field) {
 }
 
 bool ComponentRunner::try_take(InputField& field) {
+  if (field.single_fixed) return take_fixed(field, field.channels.front());
   const std::size_t n = field.channels.size();
+  if (n == 1) return take_from(field, field.channels.front());
   for (std::size_t k = 0; k < n; ++k) {
     std::size_t index = field.next_channel + k;
     if (index >= n) index -= n;
-    ChannelEnd& end = field.channels[index];
-    if (auto record = end.ring.try_read()) {
-      deliver(field, end, *record);
-      end.ring.release();
-      end.peer->notify();
+    if (take_from(field, field.channels[index])) {
       field.next_channel = index + 1 == n ? 0 : index + 1;
       return true;
     }
@@ -243,10 +329,21 @@ bool ComponentRunner::try_take(InputField& field) {
   return false;
 }
 
+bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
+  const auto record = end.ring.try_read();
+  if (!record) return false;
+  deliver(field, end, *record);
+  end.ring.release();
+  end.peer->notify();
+  return true;
+}
+
 void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
                               std::span<const std::byte> record) {
   Port& port = *field.port;
-  if (!end.converts) {
+  if (end.ring.record_size() != 0) {
+    copy_fixed(port.storage(), record.data(), record.size());  // same type: see Wire
+  } else if (!end.converts) {
     port.type().decode(record.data(), record.size(), port.storage());
   } else {
     const Value v = end.wire->source->type().decode_value(record.data(), record.size());
@@ -256,8 +353,8 @@ void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
                   port.type().name);
     }
   }
-  count(counters_.messages_in);
-  count(counters_.bytes_in, record.size());
+  ++tally_.messages_in;
+  tally_.bytes_in += record.size();
 }
 
 bool ComponentRunner::send_all() {
@@ -266,8 +363,13 @@ bool ComponentRunner::send_all() {
   for (auto& field : outputs_) {
     if (field.channels.empty()) continue;
     any_channel = true;
+    if (field.single_fixed) {
+      any_reader |= write_fixed(field);
+      continue;
+    }
     const PortType& type = field.port->type();
-    const std::size_t size = type.encoded_size(field.port->storage());
+    const std::size_t size =
+        type.fixed_size != 0 ? type.fixed_size : type.encoded_size(field.port->storage());
     if (field.channels.size() > 1) {
       // Fan-out: encode once, copy into each channel.
       scratch_.resize(size);
@@ -298,14 +400,16 @@ bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t
   }
   if (from_scratch) {
     if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
+  } else if (end.ring.record_size() != 0) {
+    copy_fixed(slot.data(), port.storage(), size);
   } else {
     port.type().encode(port.storage(), slot.data());
   }
   end.ring.commit(size);
-  count(end.counters->messages);
-  count(end.counters->bytes, size);
-  count(counters_.messages_out);
-  count(counters_.bytes_out, size);
+  ++end.sent;
+  end.sent_bytes += size;
+  ++tally_.messages_out;
+  tally_.bytes_out += size;
   end.peer->notify();
   return true;
 }

@@ -25,6 +25,9 @@ struct ChannelEnd {
   const Wire* wire = nullptr;
   bool converts = false;  ///< source and target types differ: convert through Value
   bool remote = false;    ///< the peer runs in another worker process
+  // Producer side: what was sent, kept here and copied to `counters` now and then.
+  std::uint64_t sent = 0;
+  std::uint64_t sent_bytes = 0;
 };
 
 /// Drives one component through init, steps and teardown:
@@ -65,12 +68,14 @@ class ComponentRunner {
     std::deque<Value> initial;
     std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
     bool remote = false;           ///< some channel's producer runs in another worker
+    bool single_fixed = false;     ///< one channel, of fixed-size records (see take_fixed)
     WaitReason empty;              ///< why the reader parks
   };
   struct OutputField {
     Port* port = nullptr;
     std::vector<ChannelEnd> channels;
     std::vector<WaitReason> full;  ///< per channel: why the writer parks when it is full
+    bool single_fixed = false;     ///< one channel, of fixed-size records (see write_fixed)
   };
   struct Stopped {};
 
@@ -82,9 +87,11 @@ class ComponentRunner {
   bool receive_all();
   bool receive(InputField& field);
   bool try_take(InputField& field);
+  bool take_from(InputField& field, ChannelEnd& end);
+  bool take_fixed(InputField& field, ChannelEnd& end);
   void deliver(InputField& field, ChannelEnd& end, std::span<const std::byte> record);
   bool send_all();
-  void send(OutputField& field);
+  bool write_fixed(OutputField& field);
   bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
              bool from_scratch);
   enum class Spin { took, ended, spun };
@@ -94,6 +101,7 @@ class ComponentRunner {
   void clock_parked();
   void clock_resumed();
   void publish(RunClock::Totals totals);
+  void publish_counts();
   void step();
   void finish() noexcept;
 
@@ -108,6 +116,11 @@ class ComponentRunner {
   const void* stack_lowest_ = nullptr;
   std::uint32_t* status_mirror_ = nullptr;
   RunClock clock_;
+  // Counts kept on the fiber and copied to the shared counters (which other threads and
+  // processes read) at every clock read, before every park, every 64 steps and at the end: a
+  // message then costs no stores to shared lines for its bookkeeping.
+  ComponentCounters tally_{};
+  unsigned steps_unpublished_ = 0;
   Status final_status_ = Status::completed;
 };
 

@@ -100,7 +100,10 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
       model_.components.size(), wires.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
     const std::uint64_t offset = arena_->allocate(channel::Ring::bytes_required(wires[i].capacity));
-    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity);
+    // Fixed-size records where the types allow: one cache line per small message across
+    // workers. The arena's allocator may leave its bookkeeping in the memory, so create()
+    // clears the slot headers.
+    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size);
     arena_->channel(i).ring_offset = offset;
   }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {

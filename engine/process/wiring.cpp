@@ -176,6 +176,10 @@ Wiring build_wiring(std::span<Component* const> components,
         connector.capacity == 0
             ? default_capacity
             : ring_capacity(connector.capacity, "connector '" + label + "'", connector.where);
+    if (out->type().same_as(in->type()) && out->type().fixed_size != 0 &&
+        out->type().fixed_size <= channel::Ring::max_payload_for(wire.capacity)) {
+      wire.record_size = out->type().fixed_size;
+    }
     wire.label = label;
     wire.where = connector.where;
     const auto out_index = static_cast<std::size_t>(

@@ -24,6 +24,9 @@ struct PortType {
   std::string name;
   const std::type_info* cpp_type = nullptr;
   bool is_dynamic = false;  ///< true for Value ports
+  /// Bytes every value takes on a ring for a trivially copyable type (sizeof); 0 when the size
+  /// varies (strings, byte buffers, Value).
+  std::size_t fixed_size = 0;
   std::size_t (*encoded_size)(const void* value) = nullptr;
   void (*encode)(const void* value, std::byte* out) = nullptr;
   void (*decode)(const std::byte* data, std::size_t size, void* value) = nullptr;
@@ -141,6 +144,7 @@ const PortType& port_type() {
     } else {
       t.name = std::is_arithmetic_v<T> ? detail::arithmetic_type_name(typeid(T))
                                        : detail::demangle(typeid(T).name());
+      t.fixed_size = sizeof(T);
       t.encoded_size = [](const void*) { return sizeof(T); };
       t.encode = [](const void* v, std::byte* out) { std::memcpy(out, v, sizeof(T)); };
       t.decode = [](const std::byte* d, std::size_t, void* v) { std::memcpy(v, d, sizeof(T)); };

@@ -14,7 +14,9 @@ namespace patchbay {
 
 class Registry;
 
-/// Counters of one component, as a snapshot.
+/// Counters of one component, as a snapshot. Readable during the run: a component publishes
+/// its counts every 64 steps and whenever it waits, so a snapshot taken meanwhile may lag by
+/// up to 64 steps; once the component has finished they are exact.
 struct ComponentStats {
   std::string name;
   std::string type;
@@ -33,7 +35,8 @@ struct ComponentStats {
   std::chrono::nanoseconds time_waiting{0};
 };
 
-/// Counters of one channel (connector), as a snapshot.
+/// Counters of one channel (connector), as a snapshot; messages and bytes are published with
+/// the writing component's counts (see ComponentStats).
 struct ChannelStats {
   std::string source;
   std::string target;

@@ -165,6 +165,63 @@ class Trickle final : public Component {
   std::int64_t sent_ = 0;
 };
 
+// A trivially copyable record that knows its sequence number and checks itself.
+struct Reading {
+  std::int64_t seq = 0;
+  double value = 0;
+  std::uint64_t check = 0;
+};
+std::uint64_t reading_check(std::int64_t seq, double value) {
+  return static_cast<std::uint64_t>(seq) * 0x9e3779b97f4a7c15ULL ^
+         static_cast<std::uint64_t>(value * 8);
+}
+
+// Sends `count` readings, and each sequence number as an int64 to a Value input beside them.
+class Readings final : public Component {
+ public:
+  Readings(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
+  Output<Reading> out{this, "out"};
+  Output<std::int64_t> seq{this, "seq"};
+  void step() override {
+    if (sent_ == count_) {
+      close();
+      return;
+    }
+    const double v = static_cast<double>(sent_) * 0.5;
+    out = Reading{sent_, v, reading_check(sent_, v)};
+    seq = sent_++;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t sent_ = 0;
+};
+
+// Fails unless each step brings reading n intact, and n as a Value.
+class ReadingCheck final : public Component {
+ public:
+  ReadingCheck(std::string name, std::int64_t expected)
+      : Component(std::move(name)), expected_(expected) {}
+  Input<Reading> in{this, "in"};
+  Input<patchbay::Value> seq{this, "seq"};
+  void step() override {
+    const Reading& r = in.value();
+    if (r.seq != next_ || r.check != reading_check(r.seq, r.value) || !seq.value().is_int() ||
+        seq.value().as_int() != next_) {
+      throw std::runtime_error("reading " + std::to_string(next_) + " arrived damaged");
+    }
+    ++next_;
+  }
+  void teardown(Status status) override {
+    if (status == Status::completed && next_ != expected_)
+      throw std::runtime_error("received " + std::to_string(next_) + " readings");
+  }
+
+ private:
+  std::int64_t expected_;
+  std::int64_t next_ = 0;
+};
+
 template <class T, class... Args>
 T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker, Args&&... args) {
   auto c = std::make_unique<T>(std::forward<Args>(args)...);
@@ -344,6 +401,65 @@ TEST_CASE("variable-length messages cross processes intact", "[parallel]") {
   const auto outcome = run_and_check_cleanup(process);
   CHECK(outcome.error.empty());
   CHECK(process.channel_stats()[0].messages == 100'000);
+}
+
+TEST_CASE("structs cross processes as fixed-size records, beside a converting connector",
+          "[parallel]") {
+  // Reading -> Reading travels as fixed-size records; int64 -> Value through Value's codec.
+  // A small capacity makes the fixed-size ring wrap and fill many times.
+  for (const auto mode : {patchbay::WaitMode::spin, patchbay::WaitMode::block}) {
+    CAPTURE(to_string(mode));
+    std::vector<std::unique_ptr<Component>> parts;
+    add<Readings>(parts, "producer", "readings", 200'000);
+    add<ReadingCheck>(parts, "consumer", "check", 200'000);
+    ProcessOptions options = split_options();
+    options.wait = mode;
+    ParallelProcess process(std::move(parts),
+                            {{"readings.out", "check.in", 256}, {"readings.seq", "check.seq"}},
+                            options);
+    const auto outcome = run_and_check_cleanup(process);
+    REQUIRE(outcome.error.empty());
+    const auto channels = process.channel_stats();
+    CHECK(channels[0].messages == 200'000);
+    CHECK(channels[0].bytes == 200'000 * sizeof(Reading));
+    CHECK(channels[0].times_full > 0);
+  }
+}
+
+TEST_CASE("counts are published while a component runs, and exact at the end", "[parallel]") {
+  // A runner keeps its counts on its fiber and publishes them every 64 steps and whenever it
+  // waits: readers see them move during the run.
+  constexpr std::int64_t messages = 20'000'000;
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "producer", "count", messages);
+  add<SequenceCheck>(parts, "consumer", "check", messages);
+  ParallelProcess process(std::move(parts), {{"count.out", "check.in"}}, split_options());
+  std::atomic<bool> done{false};
+  std::uint64_t seen_steps = 0;
+  std::uint64_t seen_messages = 0;
+  std::thread reader([&] {
+    while (!done.load() && (seen_steps == 0 || seen_messages == 0)) {
+      for (const auto& s : process.component_stats())
+        if (s.status == Status::running || s.status == Status::waiting) {
+          if (s.name == "count") seen_steps = s.steps;
+          if (s.name == "check") seen_messages = s.messages_in;
+        }
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  const auto outcome = run_stopped_after(process, 1500ms);
+  done = true;
+  reader.join();
+  CHECK(outcome.error.empty());
+  CHECK(seen_steps > 0);
+  CHECK(seen_messages > 0);
+  // At the end: every message the producer counted was sent, and the consumer counted what it
+  // took, whether it completed or was stopped.
+  const auto stats = process.component_stats();
+  const auto channels = process.channel_stats();
+  CHECK(stats[0].messages_out == channels[0].messages);
+  CHECK(stats[1].messages_in <= channels[0].messages);
+  CHECK(stats[1].steps == stats[1].messages_in);
 }
 
 TEST_CASE("a model mixes in-worker and cross-worker connectors", "[parallel]") {
