@@ -17,6 +17,8 @@
 //   pipe_ping_pong                 8 bytes each way through two pipes, blocking read()
 //   zmq_ipc_round_trip             8-byte messages through two ZeroMQ PUSH/PULL pairs, ipc://
 //   ring_round_trip                8-byte records through two patchbay::channel::Ring, spinning
+//   ring_round_trip/fixed          the same through rings of fixed-size records (what the
+//                                  engine uses between workers for trivially copyable types)
 //   ring_round_trip_threads        the same between two threads
 //   spsc_queue_round_trip          uint64 through two boost::lockfree::spsc_queue, threads
 //   fiber_switch                   Boost.Fiber yield to another fiber and back (two switches)
@@ -213,14 +215,15 @@ std::optional<std::span<const std::byte>> read_spinning(Ring& ring) {
   }
 }
 
-template <class PeerKind>
+// RecordSize 0: variable-length records; 8: fixed-size records of 8 bytes.
+template <class PeerKind, std::size_t RecordSize = 0>
 void ring_round_trip(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   SharedMemory memory(RingPairLayout::size(kRoundTripCapacity));
-  Ring there =
-      Ring::create(memory.bytes() + RingPairLayout::first(kRoundTripCapacity), kRoundTripCapacity);
-  Ring back =
-      Ring::create(memory.bytes() + RingPairLayout::second(kRoundTripCapacity), kRoundTripCapacity);
+  Ring there = Ring::create(memory.bytes() + RingPairLayout::first(kRoundTripCapacity),
+                            kRoundTripCapacity, RecordSize);
+  Ring back = Ring::create(memory.bytes() + RingPairLayout::second(kRoundTripCapacity),
+                           kRoundTripCapacity, RecordSize);
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
@@ -266,7 +269,8 @@ void ring_round_trip(benchmark::State& state) {
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
   if (failed) state.SkipWithError("the peer failed or echoed a different value");
-  state.SetLabel(std::string("round trip, 8-byte records, two rings, spinning, ") +
+  state.SetLabel(std::string("round trip, 8-byte records") +
+                 (RecordSize != 0 ? " (fixed-size)" : "") + ", two rings, spinning, " +
                  pinned_label<PeerKind>());
 }
 
@@ -775,6 +779,7 @@ BENCHMARK(pipe_ping_pong)->UseRealTime();
 BENCHMARK(zmq_ipc_round_trip)->UseRealTime();
 #endif
 BENCHMARK(ring_round_trip<Peer>)->Name("ring_round_trip")->UseRealTime();
+BENCHMARK(ring_round_trip<Peer, 8>)->Name("ring_round_trip/fixed")->UseRealTime();
 BENCHMARK(ring_round_trip<PeerThread>)->Name("ring_round_trip_threads")->UseRealTime();
 BENCHMARK(spsc_queue_round_trip)->UseRealTime();
 BENCHMARK(fiber_switch);

@@ -42,11 +42,11 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 }  // namespace
 
 [[gnu::always_inline]] inline void ComponentRunner::clock_parked() {
-  if (clock_.time_this_park()) publish(clock_.parked(ticks_now()));
+  if (clock_.time_this_park()) clock_.parked(ticks_now());
 }
 
 [[gnu::always_inline]] inline void ComponentRunner::clock_resumed() {
-  if (clock_.time_this_resume()) publish(clock_.resumed(ticks_now()));
+  if (clock_.time_this_resume()) clock_.resumed(ticks_now());
 }
 
 // The path of almost every message: a field with one channel, of fixed-size records of the
@@ -191,7 +191,8 @@ void ComponentRunner::run() noexcept {
         }
       }
     });
-    publish(clock_.finished(ticks_now()));
+    (void)clock_.finished(ticks_now());
+    publish();
   } else if (final_status_ == Status::completed) {
     final_status_ = Status::stopped;  // never started: another component's init() failed
   }
@@ -210,15 +211,15 @@ void ComponentRunner::check_stop() const {
 void ComponentRunner::step() {
   component_.step();
   ++tally_.steps;
-  if (++steps_unpublished_ == 64) publish_counts();
+  if (++steps_unpublished_ == 64) publish();
 }
 
 // The clock is read around sampled waits only (see RunClock), not around every step or wait.
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   set_status(Status::waiting);
-  publish_counts();
   clock_parked();
+  publish();
   parker_.park(reason);
   clock_resumed();
   set_status(Status::running);
@@ -255,14 +256,11 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
   return outcome;
 }
 
-void ComponentRunner::publish(RunClock::Totals totals) {
+void ComponentRunner::publish() {
+  steps_unpublished_ = 0;
+  const RunClock::Totals totals = clock_.totals();
   store_counter(counters_.run_ticks, totals.ran);
   store_counter(counters_.wait_ticks, totals.waited);
-  publish_counts();
-}
-
-void ComponentRunner::publish_counts() {
-  steps_unpublished_ = 0;
   store_counter(counters_.steps, tally_.steps);
   store_counter(counters_.messages_in, tally_.messages_in);
   store_counter(counters_.bytes_in, tally_.bytes_in);

@@ -97,11 +97,11 @@ class ComponentRunner {
   enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
   Spin spin_take(InputField& field, unsigned budget);
-  // The clock around a wait, read only when RunClock samples it; counters refreshed then.
+  // The clock around a wait, read only when RunClock samples it.
   void clock_parked();
   void clock_resumed();
-  void publish(RunClock::Totals totals);
-  void publish_counts();
+  // Copies the counts and the clock's totals to the shared counters.
+  void publish();
   void step();
   void finish() noexcept;
 
@@ -117,8 +117,8 @@ class ComponentRunner {
   std::uint32_t* status_mirror_ = nullptr;
   RunClock clock_;
   // Counts kept on the fiber and copied to the shared counters (which other threads and
-  // processes read) at every clock read, before every park, every 64 steps and at the end: a
-  // message then costs no stores to shared lines for its bookkeeping.
+  // processes read) with the clock's totals before every park, every 64 steps and at the end:
+  // a message then costs no stores to shared lines for its bookkeeping.
   ComponentCounters tally_{};
   unsigned steps_unpublished_ = 0;
   Status final_status_ = Status::completed;

@@ -7,8 +7,9 @@
 // clock is read at the start, at the end, and around sampled cycles only: the first eight
 // cycles, then one in eight, chosen at random so that no periodic pattern of the component
 // aliases with the sampling. A sampled cycle times its wait (park to resume) and the run that
-// follows (resume to the next park). The totals reported are the elapsed time since the start,
-// exact, split in the proportion the samples showed; they are refreshed at every clock read.
+// follows (resume to the next park). The totals reported are the elapsed time up to the last
+// clock read, exact, split in the proportion the samples showed. Reading them costs a division,
+// so the caller asks for them when it publishes, not at every clock read.
 #pragma once
 
 #include <cstdint>
@@ -36,21 +37,19 @@ class RunClock {
     return sampling_next_ || phase_ == Phase::running_sampled;
   }
   /// The component parks at `now` (only when time_this_park() said so).
-  Totals parked(std::uint64_t now) noexcept {
+  void parked(std::uint64_t now) noexcept {
     if (phase_ == Phase::running_sampled) sampled_run_ += now - mark_;
     phase_ = sampling_next_ ? Phase::waiting_sampled : Phase::untimed;
     mark_ = now;
-    return totals(now);
   }
 
   /// At a resume: whether the caller must read the clock and call resumed().
   [[nodiscard]] bool time_this_resume() const noexcept { return phase_ == Phase::waiting_sampled; }
   /// The component resumes at `now` (only when time_this_resume() said so).
-  Totals resumed(std::uint64_t now) noexcept {
+  void resumed(std::uint64_t now) noexcept {
     sampled_wait_ += now - mark_;
     phase_ = Phase::running_sampled;
     mark_ = now;
-    return totals(now);
   }
 
   /// The component finishes at `now`: the final totals.
@@ -58,7 +57,20 @@ class RunClock {
     if (phase_ == Phase::running_sampled) sampled_run_ += now - mark_;
     if (phase_ == Phase::waiting_sampled) sampled_wait_ += now - mark_;
     phase_ = Phase::untimed;
-    return totals(now);
+    mark_ = now;
+    return totals();
+  }
+
+  /// Run and wait ticks from start() to the last clock read.
+  [[nodiscard]] Totals totals() const noexcept {
+    const std::uint64_t elapsed = mark_ - start_;
+    const std::uint64_t sampled = sampled_run_ + sampled_wait_;
+    if (sampled == 0) return {elapsed, 0};
+    auto ran = static_cast<std::uint64_t>(static_cast<double>(elapsed) *
+                                          static_cast<double>(sampled_run_) /
+                                          static_cast<double>(sampled));
+    if (ran > elapsed) ran = elapsed;
+    return {ran, elapsed - ran};
   }
 
  private:
@@ -76,17 +88,6 @@ class RunClock {
     random_ ^= random_ >> 17;
     random_ ^= random_ << 5;
     return (random_ & (kSampleEvery - 1)) == 0;
-  }
-
-  [[nodiscard]] Totals totals(std::uint64_t now) const noexcept {
-    const std::uint64_t elapsed = now - start_;
-    const std::uint64_t sampled = sampled_run_ + sampled_wait_;
-    if (sampled == 0) return {elapsed, 0};
-    auto ran = static_cast<std::uint64_t>(static_cast<double>(elapsed) *
-                                          static_cast<double>(sampled_run_) /
-                                          static_cast<double>(sampled));
-    if (ran > elapsed) ran = elapsed;
-    return {ran, elapsed - ran};
   }
 
   std::uint64_t start_ = 0;

@@ -29,7 +29,7 @@ struct ComponentStats {
   /// Time its fiber ran after init(): its steps and the channel reads and writes between them.
   /// Only the first eight waits and then one in eight (at random) are timed:
   /// time_in_step + time_waiting is the elapsed time since the first step, exact, split in the
-  /// proportion the timed waits showed. Refreshed at each timed wait.
+  /// proportion the timed waits showed. Published with the counts.
   std::chrono::nanoseconds time_in_step{0};
   /// Time it waited for a channel (an empty input or a full output).
   std::chrono::nanoseconds time_waiting{0};

@@ -24,12 +24,12 @@ Outcome drive(std::uint64_t cycles, RunOf run_of, WaitOf wait_of, std::uint64_t&
   for (std::uint64_t i = 0; i < cycles; ++i) {
     now += run_of(i);
     if (clock.time_this_park()) {
-      (void)clock.parked(now);
+      clock.parked(now);
       ++out.clock_reads;
     }
     now += wait_of(i);
     if (clock.time_this_resume()) {
-      (void)clock.resumed(now);
+      clock.resumed(now);
       ++out.clock_reads;
     }
   }
@@ -96,4 +96,22 @@ TEST_CASE("RunClock: a pattern with the sampling's period is not aliased", "[run
                        static_cast<double>(true_run);
   CHECK(error > -0.05);
   CHECK(error < 0.05);
+}
+
+TEST_CASE("RunClock: the totals between clock reads are those of the last read", "[run_clock]") {
+  RunClock clock;
+  clock.start(100);
+  CHECK(clock.totals().ran == 0);
+  REQUIRE(clock.time_this_park());  // the first eight cycles are timed
+  clock.parked(400);                // ran 300
+  const RunClock::Totals at_park = clock.totals();
+  CHECK(at_park.ran == 300);
+  CHECK(at_park.waited == 0);
+  REQUIRE(clock.time_this_resume());
+  clock.resumed(1000);  // waited 600
+  CHECK(clock.totals().ran + clock.totals().waited == 900);
+  CHECK(clock.totals().waited == 600);
+  const RunClock::Totals end = clock.finished(1100);
+  CHECK(end.ran + end.waited == 1000);
+  CHECK(clock.totals().ran == end.ran);
 }
