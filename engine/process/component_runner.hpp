@@ -83,7 +83,12 @@ class ComponentRunner {
   void guarded(Body&& body) noexcept;
   void forget_unwound_frames() const noexcept;
   void set_status(Status status) noexcept;
-  void check_stop() const;
+  // Throws Stopped when the run is stopping: at every step boundary, so inline.
+  void check_stop() const {
+    if (state_.stopping()) [[unlikely]]
+      throw_stopped();
+  }
+  [[noreturn]] static void throw_stopped();
   bool receive_all();
   bool receive(InputField& field);
   bool try_take(InputField& field);
