@@ -78,6 +78,28 @@ std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
   return out;
 }
 
+// The consumer side of the two-thread stress tests: reads until the producer has closed and
+// every record is released, counting the records and those `intact(record, seq)` rejects.
+struct Drained {
+  std::uint64_t received = 0;
+  std::uint64_t bad = 0;
+};
+template <class Intact>
+Drained drain(Ring& consumer, Intact intact) {
+  Drained out;
+  while (!consumer.drained()) {
+    auto got = consumer.try_read();
+    if (!got) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (!intact(*got, out.received)) ++out.bad;
+    consumer.release();
+    ++out.received;
+  }
+  return out;
+}
+
 // Moves both indices forward by `bytes` (a multiple of 8) with zero-length records.
 void advance(Ring& ring, std::size_t bytes) {
   for (std::size_t i = 0; i < bytes / sizeof(RecordHeader); ++i) {
@@ -442,29 +464,19 @@ TEST_CASE("ring two-thread stress delivers every record exactly once in order", 
     producer.close();
   });
 
-  std::uint64_t received = 0;
-  std::uint64_t bad = 0;
-  while (!consumer.drained()) {
-    auto got = consumer.try_read();
-    if (!got) {
-      std::this_thread::yield();
-      continue;
-    }
+  const Drained got = drain(consumer, [&](std::span<const std::byte> record, std::uint64_t n) {
     std::uint64_t seq = 0;
     std::uint32_t sum = 0;
-    if (got->size() >= 12) {
-      std::memcpy(&seq, got->data(), sizeof seq);
-      std::memcpy(&sum, got->data() + got->size() - 4, sizeof sum);
+    if (record.size() >= 12) {
+      std::memcpy(&seq, record.data(), sizeof seq);
+      std::memcpy(&sum, record.data() + record.size() - 4, sizeof sum);
     }
-    if (seq != received || got->size() != size_of(received) ||
-        sum != checksum(got->data(), got->size() - 4))
-      ++bad;
-    consumer.release();
-    ++received;
-  }
+    return seq == n && record.size() == size_of(n) &&
+           sum == checksum(record.data(), record.size() - 4);
+  });
   writer.join();
-  REQUIRE(bad == 0);
-  REQUIRE(received == kRecords);
+  REQUIRE(got.bad == 0);
+  REQUIRE(got.received == kRecords);
 }
 
 TEST_CASE("ring close_reader is seen by the producer's view and not confused with close",
@@ -611,19 +623,10 @@ TEST_CASE("fixed-size ring two-thread stress delivers every record exactly once 
     }
     producer.close();
   });
-  std::uint64_t received = 0;
-  std::uint64_t bad = 0;
-  while (!consumer.drained()) {
-    auto got = consumer.try_read();
-    if (!got) {
-      std::this_thread::yield();
-      continue;
-    }
-    if (!matches_pattern(*got, received, kSize)) ++bad;
-    consumer.release();
-    ++received;
-  }
+  const Drained got = drain(consumer, [&](std::span<const std::byte> record, std::uint64_t n) {
+    return matches_pattern(record, n, kSize);
+  });
   writer.join();
-  REQUIRE(bad == 0);
-  REQUIRE(received == kRecords);
+  REQUIRE(got.bad == 0);
+  REQUIRE(got.received == kRecords);
 }
