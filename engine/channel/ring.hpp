@@ -46,9 +46,9 @@ static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= alignof(std:
 static_assert(std::atomic_ref<std::uint32_t>::required_alignment <= alignof(std::uint32_t));
 
 /// Shared control block at the start of the ring's memory. Indices are monotonically
-/// increasing byte counters (record counters when the records have a fixed size); position =
-/// index & (capacity - 1). Differences stay correct even
-/// if a counter wraps, because the capacity divides 2^64.
+/// increasing byte counters, position = index & (capacity - 1); with fixed-size records they
+/// count records, slot = index & (slots - 1). Differences stay correct even if a counter wraps,
+/// because the capacity (the slot count) divides 2^64.
 struct RingHeader {
   // Producer line: written only by the producer. The consumer's hot path never reads it (it
   // polls record headers), so it does not move between cores on every message.
@@ -121,6 +121,7 @@ class Ring {
   /// Records a ring of `capacity` bytes holds when they all have `record_size` payload bytes:
   /// the largest power of two of slots that fits, 0 when not even one does.
   [[nodiscard]] static std::size_t slots_for(std::size_t capacity, std::size_t record_size) {
+    if (record_size > capacity) return 0;
     const std::size_t slot = slot_bytes(record_size);
     return slot > capacity ? 0 : std::bit_floor(capacity / slot);
   }
@@ -432,6 +433,9 @@ class Ring {
     front_end_ = r + 1;
     return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), record_size_);
   }
+
+  // ---- variable-length records ----
+
   // A record never straddles the wrap, so readers always get one contiguous span.
   std::size_t padding_before(std::size_t pos, std::size_t record) const {
     const std::size_t to_end = capacity_ - pos;
