@@ -266,6 +266,29 @@ class Ring {
     return true;
   }
 
+  /// Fixed-size records only: `copy(slot)` writes record_size() bytes at `slot`, and the
+  /// record is committed; false (and `copy` not called) when the ring is full right now.
+  /// try_reserve() and commit() in one, with no reservation to track: the path of a message
+  /// between workers. Not while a reservation is open.
+  template <class Copy>
+  bool try_write_fixed(Copy&& copy) {
+    if (slot_bytes_ == 0) [[unlikely]]
+      fail<std::logic_error>("try_write_fixed", "the ring holds variable-length records");
+    RingHeader& h = *header_;
+    const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
+    if (w - h.cached_read_index > slot_mask_) {
+      // Acquire pairs with the consumer's release: it is done reading the slot we overwrite.
+      h.cached_read_index = load(h.read_index, std::memory_order_acquire);
+      if (w - h.cached_read_index > slot_mask_) return false;
+    }
+    const std::size_t pos = slot_position(w);
+    std::forward<Copy>(copy)(data_ + pos + sizeof(RecordHeader));
+    // Release: the payload is visible before the header word that announces it.
+    put_word(pos, w + 1, std::memory_order_release);
+    store(h.write_index, w + 1, std::memory_order_release);
+    return true;
+  }
+
   /// Tells the consumer no more records follow. Call after the last commit().
   void close() {
     // Release pairs with closed()'s acquire: every earlier commit is visible to a reader
@@ -324,6 +347,26 @@ class Ring {
       return word == r + 1 ? word : 0;
     }
     return get_word(r & (capacity_ - 1));
+  }
+
+  /// Fixed-size records only: when the oldest unreleased record is there, `copy(record)` reads
+  /// its record_size() bytes and the record is released; false (and `copy` not called) when
+  /// the ring is empty. try_read() and release() in one. Not between those two.
+  template <class Copy>
+  bool try_read_fixed(Copy&& copy) {
+    if (slot_bytes_ == 0) [[unlikely]]
+      fail<std::logic_error>("try_read_fixed", "the ring holds variable-length records");
+    const std::uint64_t r = load(header_->read_index, std::memory_order_relaxed);  // own index
+    const std::size_t pos = slot_position(r);
+    // Acquire pairs with the producer's release of the header: the payload is visible with it.
+    const std::uint64_t word = get_word(pos);
+    if (word != r + 1) {
+      check_before_arrival(r, word);
+      return false;
+    }
+    std::forward<Copy>(copy)(static_cast<const std::byte*>(data_ + pos + sizeof(RecordHeader)));
+    store(header_->read_index, r + 1, std::memory_order_release);
+    return true;
   }
 
   /// Frees the record try_read() returned (and any padding before it). Throws
@@ -421,13 +464,17 @@ class Ring {
     return {data_ + slot_position(w) + sizeof(RecordHeader), payload_size};
   }
 
+  // Before record r arrives its slot holds 0 (never written) or record r - slots.
+  void check_before_arrival(std::uint64_t r, std::uint64_t word) const {
+    if (word != (r > slot_mask_ ? r - slot_mask_ : 0)) corrupt();
+  }
+
   std::optional<std::span<const std::byte>> read_slot(std::uint64_t r) {
     const std::size_t pos = slot_position(r);
     // Acquire pairs with commit()'s release of the header: the payload is visible with it.
     const std::uint64_t word = get_word(pos);
     if (word != r + 1) {
-      // Before record r arrives its slot holds 0 (never written) or record r - slots.
-      if (word != (r > slot_mask_ ? r - slot_mask_ : 0)) corrupt();
+      check_before_arrival(r, word);
       return std::nullopt;
     }
     front_end_ = r + 1;
