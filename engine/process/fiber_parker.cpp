@@ -6,6 +6,7 @@ namespace patchbay::detail {
 
 void FiberParkGroup::runner_finished() {
   --live_;
+  recount();
   check_deadlock();
 }
 
@@ -25,11 +26,6 @@ void FiberParkGroup::check_deadlock() {
   deadlocked_ = on_deadlock_(*this);
 }
 
-unsigned FiberParker::spin_budget() const {
-  const FiberParkGroup& g = group_;
-  return g.parked_remote_ == 0 && g.parked_ + 1 == g.live_ ? g.spin_budget_ : 0;
-}
-
 void FiberParker::park(const WaitReason& reason) {
   reason_ = &reason;
   parked_ = 1;
@@ -37,6 +33,7 @@ void FiberParker::park(const WaitReason& reason) {
     // Another process can wake it: never a deadlock that this thread can see.
     ++group_.parked_remote_;
     if (reason.kind == WaitReason::Kind::output) ++group_.parked_remote_output_;
+    group_.recount();
     if (group_.remote_wait_ && group_.all_parked()) {
       group_.remote_wait_();
       // Woken (by wake_remote() or a stop) while still on this fiber: carry on.
@@ -44,6 +41,7 @@ void FiberParker::park(const WaitReason& reason) {
     }
   } else {
     ++group_.parked_;
+    group_.recount();
     group_.check_deadlock();
   }
   // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
@@ -57,6 +55,7 @@ void FiberParker::wake() {
   parked_ = 0;
   --(reason_->remote ? group_.parked_remote_ : group_.parked_);
   if (reason_->remote && reason_->kind == WaitReason::Kind::output) --group_.parked_remote_output_;
+  group_.recount();
   // Null: it has not suspended (it waits inline, or it is being woken from its own park()).
   boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
   if (fiber != nullptr && fiber != boost::fibers::context::active()) {

@@ -23,7 +23,10 @@ class FiberParkGroup {
       : on_deadlock_(std::move(on_deadlock)) {}
 
   void add(FiberParker* parker) { parkers_.push_back(parker); }
-  void runner_started() { ++live_; }
+  void runner_started() {
+    ++live_;
+    recount();
+  }
   /// Call after a finished runner has notified its peers.
   void runner_finished();
   /// Wakes every parked component (a stop or a failure).
@@ -45,12 +48,15 @@ class FiberParkGroup {
   void set_remote_wait(std::function<void()> wait, unsigned spin_budget = 0) {
     remote_wait_ = std::move(wait);
     spin_budget_ = remote_wait_ ? spin_budget : 0;
+    recount();
   }
   [[nodiscard]] const std::vector<FiberParker*>& parkers() const { return parkers_; }
 
  private:
   friend class FiberParker;
   void check_deadlock();
+  // Updates spin_now_ after a change of the counts below.
+  void recount() { spin_now_ = parked_remote_ == 0 && parked_ + 1 == live_ ? spin_budget_ : 0; }
 
   std::function<bool(FiberParkGroup&)> on_deadlock_;
   std::function<void()> remote_wait_;
@@ -60,6 +66,9 @@ class FiberParkGroup {
   std::size_t parked_remote_ = 0;         ///< parked on a channel whose peer is another process
   std::size_t parked_remote_output_ = 0;  ///< of those, parked for room to write
   unsigned spin_budget_ = 0;
+  /// spin_budget_ while every live component but one is parked on a channel of this thread
+  /// (the one running can be woken only by itself), else 0: every parker's spin_budget().
+  unsigned spin_now_ = 0;
   bool deadlocked_ = false;
 };
 
@@ -70,12 +79,12 @@ class FiberParker final : public Parker {
       : group_(group), component_(std::move(component)) {
     group.add(this);
     set_idle_word(&parked_);
+    set_spin_word(&group.spin_now_);
   }
 
+  /// spin_budget() is the group's budget while every other live component here is parked on
+  /// a channel of this thread (it can be woken only by this one); else 0.
   void park(const WaitReason& reason) override;
-  /// The group's budget while every other live component here is parked on a channel of
-  /// this thread (it can be woken only by this one); else 0.
-  [[nodiscard]] unsigned spin_budget() const override;
 
   [[nodiscard]] bool parked() const { return parked_ != 0; }
   [[nodiscard]] const WaitReason& reason() const { return *reason_; }

@@ -40,7 +40,8 @@ class Parker {
   /// parking, because nothing else on its thread can run and only another process can feed
   /// it (0: park at once). Polling its own ring saves the whole park and wake-up for a message
   /// that is microseconds away.
-  [[nodiscard]] virtual unsigned spin_budget() const { return 0; }
+  /// It is read at every receive that finds its rings empty, so it is a load, not a call.
+  [[nodiscard]] unsigned spin_budget() const { return *spin_word_; }
 
  protected:
   /// Does what notify() promises, when the idle word does not rule it out.
@@ -48,9 +49,13 @@ class Parker {
   /// A word that reads 0 while wake() would do nothing, so that notify() can skip the call. It
   /// is read with a relaxed load and no fence, which must be all wake() needs before it looks.
   void set_idle_word(std::uint32_t* word) { idle_word_ = word; }
+  /// A word that holds spin_budget(), kept current by whoever knows it.
+  void set_spin_word(const unsigned* word) { spin_word_ = word; }
 
  private:
+  static constexpr unsigned no_spin_ = 0;
   std::uint32_t* idle_word_ = nullptr;
+  const unsigned* spin_word_ = &no_spin_;
 };
 
 }  // namespace patchbay::detail
