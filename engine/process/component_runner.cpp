@@ -44,13 +44,13 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // with no codec: between a message's arrival and the reply leaving, every call and indirect
 // jump shows in the round trip between workers (see BENCHMARKS.md).
 [[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
-  const auto record = end.ring.try_read();
-  if (!record) return false;
-  copy_fixed(field.port->storage(), record->data(), record->size());
-  end.ring.release();
+  const std::size_t size = end.ring.record_size();
+  void* to = field.port->storage();
+  if (!end.ring.try_read_fixed([&](const std::byte* record) { copy_fixed(to, record, size); }))
+    return false;
   end.peer->notify();
   ++tally_.messages_in;
-  tally_.bytes_in += record->size();
+  tally_.bytes_in += size;
   return true;
 }
 
@@ -58,18 +58,15 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 [[gnu::always_inline]] inline bool ComponentRunner::write_fixed(OutputField& field) {
   ChannelEnd& end = field.channels.front();
   const std::size_t size = end.ring.record_size();
-  if (!end.ring.reader_closed()) {
-    const std::span<std::byte> slot = end.ring.try_reserve(size);
-    if (slot.data() != nullptr) {
-      copy_fixed(slot.data(), field.port->storage(), size);
-      end.ring.commit(size);
-      end.peer->notify();
-      ++end.sent;
-      end.sent_bytes += size;
-      ++tally_.messages_out;
-      tally_.bytes_out += size;
-      return true;
-    }
+  const void* from = field.port->storage();
+  if (!end.ring.reader_closed() &&
+      end.ring.try_write_fixed([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+    end.peer->notify();
+    ++end.sent;
+    end.sent_bytes += size;
+    ++tally_.messages_out;
+    tally_.bytes_out += size;
+    return true;
   }
   return write(end, field.full.front(), size, *field.port, false);
 }
@@ -179,6 +176,8 @@ void ComponentRunner::run() noexcept {
           check_stop();
           break;
         }
+        // After the send: a message's way through this component does not wait for it.
+        if (steps_unpublished_ >= 64) publish();
       }
     });
     (void)clock_.finished(ticks_now());
@@ -201,7 +200,7 @@ void ComponentRunner::throw_stopped() {
 void ComponentRunner::step() {
   component_.step();
   ++tally_.steps;
-  if (++steps_unpublished_ == 64) publish();
+  ++steps_unpublished_;
 }
 
 // The clock is read around sampled waits only (see RunClock), not around every step or wait.
@@ -262,6 +261,10 @@ void ComponentRunner::publish() {
       store_counter(end.counters->bytes, end.sent_bytes);
     }
   }
+  for (const InputField& field : inputs_) {
+    for (const ChannelEnd& end : field.channels)
+      store_counter(end.counters->times_empty, end.empties);
+  }
 }
 
 bool ComponentRunner::receive_all() {
@@ -280,12 +283,11 @@ bool ComponentRunner::receive(InputField& field) {
   }
   while (true) {
     if (try_take(field)) return true;
-    // drained() reads `closed` before emptiness, so a record published before close is seen.
     bool open = false;
     for (auto& end : field.channels) {
       if (!end.ring.drained()) {
         open = true;
-        count(end.counters->times_empty);
+        ++end.empties;
       }
     }
     if (!open) return false;

@@ -25,9 +25,11 @@ struct ChannelEnd {
   const Wire* wire = nullptr;
   bool converts = false;  ///< source and target types differ: convert through Value
   bool remote = false;    ///< the peer runs in another worker process
-  // Producer side: what was sent, kept here and copied to `counters` now and then.
+  // Kept here and copied to `counters` now and then. Producer side: what was sent; consumer
+  // side: how many times the ring was found empty.
   std::uint64_t sent = 0;
   std::uint64_t sent_bytes = 0;
+  std::uint64_t empties = 0;
 };
 
 /// Drives one component through init, steps and teardown:
