@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/command.hpp"
+#include "support/parallel_run.hpp"
 #include "support/sequence_components.hpp"
 
 using namespace std::chrono_literals;
@@ -32,6 +33,7 @@ using patchbay::Value;
 using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
 using patchbay::test::process_exists;
+using patchbay::test::RunOutcome;
 using patchbay::test::SequenceCheck;
 
 namespace {
@@ -202,26 +204,12 @@ void check_nothing_left() {
     CHECK(p.state != 'Z');
 }
 
-struct Outcome {
-  std::string error;
-  std::chrono::nanoseconds took{};
-};
-
-Outcome run_and_check_cleanup(ParallelProcess& process) {
-  const auto pids = process.worker_pids();
-  for (int pid : pids)
+// The shared run_and_check_cleanup(), for workers the fork server started: none of them is a
+// child of this process, and afterwards only the fork server is left.
+RunOutcome run_and_check_cleanup(ParallelProcess& process) {
+  for (int pid : process.worker_pids())
     CHECK(parent_of(pid) != getpid());  // started by the fork server, not forked here
-  const auto start = std::chrono::steady_clock::now();
-  Outcome outcome;
-  try {
-    process.run();
-  } catch (const patchbay::Error& e) {
-    outcome.error = e.what();
-  }
-  outcome.took = std::chrono::steady_clock::now() - start;
-  CHECK(process.worker_pids().empty());
-  for (int pid : pids)
-    CHECK_FALSE(process_exists(pid));
+  RunOutcome outcome = patchbay::test::run_and_check_cleanup(process);
   check_nothing_left();
   return outcome;
 }

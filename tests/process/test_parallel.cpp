@@ -21,6 +21,7 @@
 #include "placement/machine.hpp"
 #include "process/parallel_runtime.hpp"
 #include "support/command.hpp"
+#include "support/parallel_run.hpp"
 #include "support/sequence_components.hpp"
 
 using namespace std::chrono_literals;
@@ -34,6 +35,8 @@ using patchbay::Status;
 using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
 using patchbay::test::process_exists;
+using patchbay::test::run_and_check_cleanup;
+using patchbay::test::RunOutcome;
 using patchbay::test::SequenceCheck;
 
 namespace {
@@ -231,29 +234,8 @@ T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker
   return ref;
 }
 
-// Runs, then checks that every worker is gone and /dev/shm holds nothing new.
-struct Outcome {
-  std::string error;
-  std::chrono::nanoseconds took{};
-};
-Outcome run_and_check_cleanup(ParallelProcess& process) {
-  const auto pids = process.worker_pids();
-  const auto start = std::chrono::steady_clock::now();
-  Outcome outcome;
-  try {
-    process.run();
-  } catch (const patchbay::Error& e) {
-    outcome.error = e.what();
-  }
-  outcome.took = std::chrono::steady_clock::now() - start;
-  CHECK(process.worker_pids().empty());
-  for (int pid : pids)
-    CHECK_FALSE(process_exists(pid));
-  return outcome;
-}
-
 // run_and_check_cleanup() with process.stop() called from another thread after `delay`.
-Outcome run_stopped_after(ParallelProcess& process, std::chrono::milliseconds delay) {
+RunOutcome run_stopped_after(ParallelProcess& process, std::chrono::milliseconds delay) {
   std::thread stopper([&] {
     std::this_thread::sleep_for(delay);
     process.stop();
