@@ -153,13 +153,8 @@ ParallelRuntime::~ParallelRuntime() {
 }
 
 void ParallelRuntime::wake_workers() noexcept {
-  for (std::size_t w = 0; w < children_.size(); ++w) {
-    WorkerControl& control = arena_->worker(w);
-    // Seq-cst pairs with the worker's store of `attention`, fence and poll: either
-    // it sees the new sequence and does not sleep, or we see it sleeping and wake it.
-    atomic_word(control.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
-    futex_wake_all(&control.wake_sequence);
-  }
+  for (std::size_t w = 0; w < children_.size(); ++w)
+    wake_worker(arena_->worker(w));
 }
 
 void ParallelRuntime::stop() noexcept {

@@ -74,13 +74,6 @@ void copy_text(char* out, std::size_t size, const std::string& text) {
   out[n] = '\0';
 }
 
-/// Wakes a worker whatever it is doing (a stop or a failure): bump, then FUTEX_WAKE.
-void wake_unconditionally(WorkerControl& worker) {
-  // Seq-cst pairs with the waiter's fence between announcing attention and polling.
-  atomic_word(worker.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
-  futex_wake_all(&worker.wake_sequence);
-}
-
 /// Stands for a component in another worker: notify() tells that worker a shared ring moved.
 class RemoteWaker final : public Parker {
  public:
@@ -422,7 +415,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     }
     atomic_word(header.abort).store(1, std::memory_order_release);
     for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
-      if (w != worker) wake_unconditionally(arena.worker(w));
+      if (w != worker) wake_worker(arena.worker(w));
     }
   });
 

@@ -11,7 +11,14 @@
 #include <new>
 #include <string>
 
+#include "shm/futex.hpp"
+
 namespace patchbay::detail {
+
+void wake_worker(WorkerControl& worker) noexcept {
+  atomic_word(worker.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&worker.wake_sequence);
+}
 
 namespace bip = boost::interprocess;
 

@@ -47,6 +47,12 @@ struct alignas(64) WorkerControl {
 static_assert(std::is_trivially_copyable_v<WorkerControl>);
 static_assert(sizeof(WorkerControl) % 64 == 0);
 
+/// Wakes a worker whatever it is doing (a stop or a failure): bumps its wake word, then
+/// FUTEX_WAKEs it. The bump is seq-cst, which pairs with the worker's store of `attention`,
+/// fence and poll: either it sees the new sequence and does not sleep, or it is asleep and
+/// the wake reaches it.
+void wake_worker(WorkerControl& worker) noexcept;
+
 /// Per component: status and counters, written by its worker. A line each, so that components
 /// of different workers never share one.
 struct alignas(64) ComponentSlot {
