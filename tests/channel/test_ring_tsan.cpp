@@ -1,0 +1,24 @@
+// The ring's tests again, built with ThreadSanitizer in a program of their own: the ring is the
+// one piece of lock-free code every message crosses, and its two-thread stress tests are where
+// a missing acquire or release would show. (The rest of the suite cannot run under TSan: fibers
+// switch stacks behind its back, and workers fork.) Built only when no other sanitizer is on.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "support/command.hpp"
+
+#ifndef PATCHBAY_RING_TSAN_TESTS
+#error "PATCHBAY_RING_TSAN_TESTS must name the ring's ThreadSanitizer test program"
+#endif
+
+TEST_CASE("the ring's tests pass under ThreadSanitizer", "[ring][tsan]") {
+  patchbay::test::TempDir dir;
+  const auto result = patchbay::test::run_command({PATCHBAY_RING_TSAN_TESTS}, dir.path(),
+                                                  std::chrono::seconds(300));
+  INFO(result.out << result.err);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.out, Catch::Contains("All tests passed"));
+  CHECK_THAT(result.err, !Catch::Contains("ThreadSanitizer"));
+}
