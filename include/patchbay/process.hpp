@@ -36,7 +36,8 @@ struct ComponentStats {
 };
 
 /// Counters of one channel (connector), as a snapshot; messages and bytes are published with
-/// the writing component's counts (see ComponentStats).
+/// the writing component's counts, times_empty with the reading component's (see
+/// ComponentStats).
 struct ChannelStats {
   std::string source;
   std::string target;
