@@ -283,6 +283,7 @@ bool ComponentRunner::receive(InputField& field) {
   }
   while (true) {
     if (try_take(field)) return true;
+    // drained() reads `closed` before emptiness, so a record published before close is seen.
     bool open = false;
     for (auto& end : field.channels) {
       if (!end.ring.drained()) {
