@@ -6,19 +6,15 @@
 
 #include <chrono>
 
-#include "support/command.hpp"
+#include "support/test_program.hpp"
 
 #ifndef PATCHBAY_RING_TSAN_TESTS
 #error "PATCHBAY_RING_TSAN_TESTS must name the ring's ThreadSanitizer test program"
 #endif
 
 TEST_CASE("the ring's tests pass under ThreadSanitizer", "[ring][tsan]") {
-  patchbay::test::TempDir dir;
-  const auto result = patchbay::test::run_command({PATCHBAY_RING_TSAN_TESTS}, dir.path(),
-                                                  std::chrono::seconds(300));
-  INFO(result.out << result.err);
-  CHECK_FALSE(result.timed_out);
-  CHECK(result.exit_code == 0);
-  CHECK_THAT(result.out, Catch::Contains("All tests passed"));
+  const auto result = patchbay::test::check_test_program_passes(PATCHBAY_RING_TSAN_TESTS,
+                                                                std::chrono::seconds(300));
+  INFO(result.err);
   CHECK_THAT(result.err, !Catch::Contains("ThreadSanitizer"));
 }

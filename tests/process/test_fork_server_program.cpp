@@ -5,18 +5,12 @@
 
 #include <chrono>
 
-#include "support/command.hpp"
+#include "support/test_program.hpp"
 
 #ifndef PATCHBAY_FORK_SERVER_TESTS
 #error "PATCHBAY_FORK_SERVER_TESTS must name the fork server's test program (see tests/meson.build)"
 #endif
 
 TEST_CASE("the fork server's tests pass in their own program", "[fork_server]") {
-  patchbay::test::TempDir dir;
-  const auto result = patchbay::test::run_command({PATCHBAY_FORK_SERVER_TESTS}, dir.path(),
-                                                  std::chrono::seconds(120));
-  INFO(result.out << result.err);
-  CHECK_FALSE(result.timed_out);
-  CHECK(result.exit_code == 0);
-  CHECK_THAT(result.out, Catch::Contains("All tests passed"));
+  patchbay::test::check_test_program_passes(PATCHBAY_FORK_SERVER_TESTS, std::chrono::seconds(120));
 }
