@@ -276,11 +276,7 @@ class Ring {
       fail<std::logic_error>("try_write_fixed", "the ring holds variable-length records");
     RingHeader& h = *header_;
     const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
-    if (w - h.cached_read_index > slot_mask_) {
-      // Acquire pairs with the consumer's release: it is done reading the slot we overwrite.
-      h.cached_read_index = load(h.read_index, std::memory_order_acquire);
-      if (w - h.cached_read_index > slot_mask_) return false;
-    }
+    if (!slot_free(w)) return false;
     const std::size_t pos = slot_position(w);
     std::forward<Copy>(copy)(data_ + pos + sizeof(RecordHeader));
     // Release: the payload is visible before the header word that announces it.
@@ -447,19 +443,24 @@ class Ring {
     return static_cast<std::size_t>(index & slot_mask_) * slot_bytes_;
   }
 
+  // Producer: whether record w's slot is free, looking at the consumer's index only when the
+  // cached copy says the ring is full.
+  bool slot_free(std::uint64_t w) {
+    RingHeader& h = *header_;
+    if (w - h.cached_read_index <= slot_mask_) return true;
+    // Acquire pairs with the consumer's release: it is done reading the slot we will overwrite.
+    h.cached_read_index = load(h.read_index, std::memory_order_acquire);
+    return w - h.cached_read_index <= slot_mask_;
+  }
+
   std::span<std::byte> reserve_slot(std::size_t payload_size) {
     if (payload_size != record_size_) {
       fail<std::length_error>("try_reserve", "payload of " + std::to_string(payload_size) +
                                                  " bytes in a ring of " +
                                                  std::to_string(record_size_) + "-byte records");
     }
-    RingHeader& h = *header_;
-    const std::uint64_t w = load(h.write_index, std::memory_order_relaxed);  // own index
-    if (w - h.cached_read_index > slot_mask_) {
-      // Acquire pairs with release(): the consumer is done reading the slot we will overwrite.
-      h.cached_read_index = load(h.read_index, std::memory_order_acquire);
-      if (w - h.cached_read_index > slot_mask_) return {};
-    }
+    const std::uint64_t w = load(header_->write_index, std::memory_order_relaxed);  // own index
+    if (!slot_free(w)) return {};
     reserved_ = payload_size;
     return {data_ + slot_position(w) + sizeof(RecordHeader), payload_size};
   }
