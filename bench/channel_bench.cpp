@@ -6,10 +6,12 @@
 // to core 1, and they talk through an anonymous MAP_SHARED mapping made before the fork. The
 // benchmarks between threads pin their two threads to the same cores. All report `preemptions`.
 //
-//   two_atomic_ping_pong/pause:P   two cache-line-separated std::atomic<uint64_t> flags: the
-//                                  cache-line round trip, the floor for any spinning channel
-//                                  (P=1: a pause instruction in the spin loops, as the ring
-//                                  loops below and the engine's spin loop have)
+//   two_atomic_ping_pong/pauses:P  two cache-line-separated std::atomic<uint64_t> flags: the
+//                                  cache-line round trip, the floor for any spinning channel,
+//                                  with P pause instructions between two polls (the ring loops
+//                                  below and the engine's spin loop have one). The floor is the
+//                                  fastest P: on some machines polling back to back slows the
+//                                  line's hand-over, and P=1 can be twice P=2
 //   two_atomic_ping_pong_threads   the same between two threads of one process
 //   futex_ping_pong/think_us:T     both sides sleep in FUTEX_WAIT between messages: the floor
 //                                  for a channel whose consumer sleeps. T>0: each side first
@@ -88,14 +90,14 @@ constexpr std::uint32_t kWarmUpRoundTrips = 1000;
 template <class PeerKind>
 void two_atomic_ping_pong(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
-  const bool pause = state.range(0) != 0;
+  const auto pauses = static_cast<unsigned>(state.range(0));
   SharedMemory memory(sizeof(patchbay_bench::PingPongFlags));
   auto* flags = memory.construct<patchbay_bench::PingPongFlags>();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
-  PeerKind peer(kFarCore, [flags, pause] { patchbay_bench::answer_pings(*flags, pause); });
+  PeerKind peer(kFarCore, [flags, pauses] { patchbay_bench::answer_pings(*flags, pauses); });
   std::uint64_t i = 0;
-  auto round_trip = [&] { patchbay_bench::ping(*flags, ++i, pause); };
+  auto round_trip = [&] { patchbay_bench::ping(*flags, ++i, pauses); };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
     round_trip();
   for (auto _ : state)
@@ -103,7 +105,9 @@ void two_atomic_ping_pong(benchmark::State& state) {
   flags->ping.value.store(patchbay_bench::kPingPongStop, std::memory_order_release);
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
-  state.SetLabel(std::string("round trip, ") + (pause ? "pause in spin loop, " : "busy loop, ") +
+  state.SetLabel(std::string("round trip, ") +
+                 (pauses == 0 ? std::string("busy loop, ")
+                              : std::to_string(pauses) + " pause(s) between polls, ") +
                  pinned_label<PeerKind>());
 }
 
@@ -764,14 +768,19 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(two_atomic_ping_pong<Peer>)
     ->Name("two_atomic_ping_pong")
-    ->ArgName("pause")
+    ->ArgName("pauses")
     ->Arg(0)
     ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
     ->UseRealTime();
 BENCHMARK(two_atomic_ping_pong<PeerThread>)
     ->Name("two_atomic_ping_pong_threads")
-    ->ArgName("pause")
+    ->ArgName("pauses")
+    ->Arg(0)
     ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
     ->UseRealTime();
 BENCHMARK(futex_ping_pong)->ArgName("think_us")->Arg(0)->Arg(1000)->UseRealTime();
 BENCHMARK(pipe_ping_pong)->UseRealTime();

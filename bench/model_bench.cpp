@@ -7,9 +7,11 @@
 //                              step, so forking, start-up and teardown are excluded
 //                              (`run_overhead_ms`: run() less Ping's first to last step).
 //                              spin and adaptive: before each run the two-atomic ping-pong
-//                              does as many round trips on the same two cores; `x_two_atomic`
-//                              is the median over runs of (round trip / that floor), and
-//                              `two_atomic_ns` the median floor.
+//                              does as many round trips on the same two cores with each poll
+//                              gap of kFloorPauses, and the fastest is the floor;
+//                              `x_two_atomic` is the median over runs of (round trip / that
+//                              floor), `two_atomic_ns` the median floor and
+//                              `two_atomic_pauses` the median of the gaps that gave it.
 //   engine_idle_round_trip/MODE/think_us:1000
 //                              the same with each side holding its core 1 ms before it answers,
 //                              so the other side has gone idle (past the adaptive spin budget)
@@ -194,12 +196,12 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
   const bool paired = settings.think_ns == 0 && mode != WaitMode::block;
   std::vector<double> ratios;
   std::vector<double> floors;
+  std::vector<double> floor_pauses;
   const patchbay_bench::PreemptionCount preemptions;
   while (state.KeepRunningBatch(settings.timed)) {
-    const double floor_ns =
-        paired
-            ? patchbay_bench::two_atomic_round_trip_ns(static_cast<std::uint64_t>(settings.timed))
-            : 0.0;
+    const patchbay_bench::TwoAtomicFloor floor =
+        paired ? patchbay_bench::two_atomic_floor(static_cast<std::uint64_t>(settings.timed))
+               : patchbay_bench::TwoAtomicFloor{};
     RunRecord* record = memory.construct<RunRecord>();
     CycleModel model = cycle(record, settings);
     ProcessOptions options;
@@ -214,9 +216,10 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
       state.SetIterationTime(static_cast<double>(took) * 1e-9);
       measured_ns += took;
       if (paired) {
-        floors.push_back(floor_ns);
+        floors.push_back(floor.ns);
+        floor_pauses.push_back(floor.pauses);
         ratios.push_back(static_cast<double>(took) / static_cast<double>(settings.timed) /
-                         floor_ns);
+                         floor.ns);
       }
       thought_ns += record->ping_think_ns + record->pong_think_ns;
       // Start-up and teardown: run() less everything from Ping's first step to its last.
@@ -234,6 +237,7 @@ void engine_round_trip(benchmark::State& state, WaitMode mode, CycleSettings set
   if (paired) {
     state.counters["x_two_atomic"] = patchbay_bench::median(ratios);
     state.counters["two_atomic_ns"] = patchbay_bench::median(floors);
+    state.counters["two_atomic_pauses"] = patchbay_bench::median(floor_pauses);
   }
   state.counters["preemptions"] = preemptions.so_far();
   state.counters["run_overhead_ms"] =
