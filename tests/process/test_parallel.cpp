@@ -637,6 +637,13 @@ TEST_CASE("workers die with a supervisor killed by SIGKILL", "[parallel]") {
 TEST_CASE("a host with busy threads starts and stops parallel models repeatedly", "[parallel]") {
   // glibc takes its malloc and stdio locks around fork(), so threads that allocate (and print)
   // while a ParallelProcess forks cannot leave a worker holding a lock nobody will release.
+  // AddressSanitizer's allocator does not (in GCC 12's runtime): a worker forked while a host
+  // thread is inside it can block on its lock forever. That is the README's rule at work, not
+  // a fault of the engine; the fork server's tests cover threaded hosts in every build.
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("skipped: AddressSanitizer's allocator is not fork-safe beside allocating threads");
+  return;
+#endif
   std::atomic<bool> quit{false};
   std::vector<std::thread> host;
   for (int t = 0; t < 4; ++t) {
