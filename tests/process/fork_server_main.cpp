@@ -6,6 +6,8 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "support/watchdog.hpp"
+
 #include <patchbay/patchbay.hpp>
 
 #include <unistd.h>
