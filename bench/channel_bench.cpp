@@ -23,6 +23,9 @@
 //                                  engine uses between workers for trivially copyable types)
 //   ring_round_trip_threads        the same between two threads
 //   spsc_queue_round_trip          uint64 through two boost::lockfree::spsc_queue, threads
+//                                  (these four spinning round trips each measure the
+//                                  two-atomic floor just before their timed loop and report
+//                                  `x_two_atomic`, their ratio to it: see PairedFloor)
 //   fiber_switch                   Boost.Fiber yield to another fiber and back (two switches)
 //   ring_round_trip_fibers         the ring round trip between two fibers of one thread, each
 //                                  yielding while its ring is empty
@@ -85,6 +88,30 @@ bool skip_without_two_cores(benchmark::State& state) {
 
 // Untimed round trips first: the peer is scheduled, pinned and has its pages mapped.
 constexpr std::uint32_t kWarmUpRoundTrips = 1000;
+
+// The spinning round trips below pair themselves with the two-atomic floor (the fastest poll
+// gap) measured on the same cores just before their timed loop: `two_atomic_ns`,
+// `two_atomic_pauses` and `x_two_atomic` (round trip / floor). On a machine whose cross-core
+// latency changes from one second to the next, only such a pair gives a ratio that holds; the
+// standalone two_atomic_ping_pong rows may have run in another placement.
+constexpr std::uint64_t kFloorRoundTrips = 20000;
+
+class PairedFloor {
+ public:
+  explicit PairedFloor(patchbay_bench::TwoAtomicFloor floor) : floor_(floor) {}
+  void start() { start_ns_ = patchbay_bench::now_ns(); }
+  void report(benchmark::State& state) const {
+    const auto took = static_cast<double>(patchbay_bench::now_ns() - start_ns_);
+    if (state.iterations() == 0 || floor_.ns <= 0) return;
+    state.counters["two_atomic_ns"] = floor_.ns;
+    state.counters["two_atomic_pauses"] = floor_.pauses;
+    state.counters["x_two_atomic"] = took / static_cast<double>(state.iterations()) / floor_.ns;
+  }
+
+ private:
+  patchbay_bench::TwoAtomicFloor floor_;
+  std::int64_t start_ns_ = 0;
+};
 
 // The peer is a forked process (Peer) or a thread (PeerThread); both are pinned to core 1.
 template <class PeerKind>
@@ -223,6 +250,7 @@ std::optional<std::span<const std::byte>> read_spinning(Ring& ring) {
 template <class PeerKind, std::size_t RecordSize = 0>
 void ring_round_trip(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
+  PairedFloor paired(patchbay_bench::two_atomic_floor<PeerKind>(kFloorRoundTrips));
   SharedMemory memory(RingPairLayout::size(kRoundTripCapacity));
   Ring there = Ring::create(memory.bytes() + RingPairLayout::first(kRoundTripCapacity),
                             kRoundTripCapacity, RecordSize);
@@ -265,10 +293,12 @@ void ring_round_trip(benchmark::State& state) {
   };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips && !failed; ++warm_up)
     round_trip();
+  paired.start();
   for (auto _ : state) {
     if (failed) break;
     round_trip();
   }
+  paired.report(state);
   there.close();
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
@@ -441,6 +471,7 @@ void ring_round_trip_fibers(benchmark::State& state) {
 void spsc_queue_round_trip(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   using Queue = boost::lockfree::spsc_queue<std::uint64_t, boost::lockfree::capacity<1024>>;
+  PairedFloor paired(patchbay_bench::two_atomic_floor<PeerThread>(kFloorRoundTrips));
   auto there = std::make_unique<Queue>();
   auto back = std::make_unique<Queue>();
   const patchbay_bench::PreemptionCount preemptions;
@@ -468,8 +499,10 @@ void spsc_queue_round_trip(benchmark::State& state) {
   };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)
     round_trip();
+  paired.start();
   for (auto _ : state)
     round_trip();
+  paired.report(state);
   while (!there->push(patchbay_bench::kPingPongStop))
     spin_pause();
   if (!peer.join()) state.SkipWithError("peer failed");

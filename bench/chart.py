@@ -152,28 +152,41 @@ def rows(r):
                     noisy(base_name, f"{base_label} {fmt_time(base)}"), ratio(value, base),
                     preempted(name)))
 
-    # Round trips. The spinning modes against the floor measured before each of their runs.
-    for mode in ("spin", "adaptive"):
-        name = f"engine_round_trip/{mode}/manual_time"
+    def paired_row(figure, name, between):
+        """A spinning round trip against the two-atomic floor it measured just before its run."""
         floor, gap = r.counter(name, "two_atomic_ns"), r.counter(name, "two_atomic_pauses")
         gap_text = "" if gap is None else f", {gap:.0f} pause(s) between polls"
         paired = r.counter(name, "x_two_atomic")
-        out.append((f"Round trip, ParallelProcess `{mode}`", noisy(name, fmt_time(r.ns(name))),
-                    f"two-atomic ping-pong (processes, paired run by run{gap_text}) "
-                    f"{fmt_time(floor)}",
+        out.append((figure, noisy(name, fmt_time(r.ns(name))),
+                    f"two-atomic ping-pong ({between}, paired{gap_text}) {fmt_time(floor)}",
                     "n/a" if paired is None else f"{paired:.2f}x", preempted(name)))
+
+    # The floor itself: the two-atomic ping-pong with each poll gap, against the fastest.
+    for family, sides in ((CROSS, "processes"), (THREADS, "threads")):
+        prefix = family.split("/")[0]
+        for pauses in (0, 1, 2, 4):
+            time_row(f"Two-atomic ping-pong, {sides}, {pauses} pause(s) between polls",
+                     f"{prefix}/pauses:{pauses}/real_time", floor_label(r, family, sides),
+                     family)
+
+    # Round trips. The spinning ones against the floor measured before each of their runs.
+    for mode in ("spin", "adaptive"):
+        paired_row(f"Round trip, ParallelProcess `{mode}`",
+                   f"engine_round_trip/{mode}/manual_time", "processes")
     time_row("Round trip, ParallelProcess `block`", "engine_round_trip/block/manual_time",
              "futex ping-pong", FUTEX)
-    time_row("Round trip, raw ring, processes, spinning", "ring_round_trip/real_time",
-             floor_label(r, CROSS, "processes"), CROSS)
-    time_row("Round trip, raw ring, threads, spinning", "ring_round_trip_threads/real_time",
-             floor_label(r, THREADS, "threads"), THREADS)
+    paired_row("Round trip, raw ring, processes, spinning", "ring_round_trip/real_time",
+               "processes")
+    paired_row("Round trip, raw ring of fixed-size records, processes, spinning",
+               "ring_round_trip/fixed/real_time", "processes")
+    paired_row("Round trip, raw ring, threads, spinning", "ring_round_trip_threads/real_time",
+               "threads")
     time_row("Round trip, raw ring, two fibers of one thread", "ring_round_trip_fibers",
              "fiber switch there and back", "fiber_switch")
     time_row("Round trip, LocalProcess (Ping/Pong fibers)", "local_round_trip/manual_time",
              "raw ring between fibers", "ring_round_trip_fibers")
-    time_row("Peer: `spsc_queue` round trip, threads", "spsc_queue_round_trip/real_time",
-             floor_label(r, THREADS, "threads"), THREADS)
+    paired_row("Peer: `spsc_queue` round trip, threads", "spsc_queue_round_trip/real_time",
+               "threads")
     time_row("Peer: pipe round trip, processes", "pipe_ping_pong/real_time", "futex ping-pong",
              FUTEX)
     time_row("Peer: ZeroMQ ipc:// round trip, processes", "zmq_ipc_round_trip/real_time",

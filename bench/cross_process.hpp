@@ -282,14 +282,16 @@ struct TwoAtomicFloor {
   unsigned pauses = 0;
 };
 
-/// Nanoseconds per round trip of the two-atomic ping-pong between a peer forked onto kFarCore
-/// and this thread pinned to kNearCore, over `round_trips` after 1000 untimed ones, with
-/// `pauses` pause instructions between two polls on both sides.
-inline double two_atomic_round_trip_ns(std::uint64_t round_trips, unsigned pauses) {
+/// Nanoseconds per round trip of the two-atomic ping-pong between a peer on kFarCore (a forked
+/// process, or a thread with PeerKind = PeerThread) and this thread pinned to kNearCore, over
+/// `round_trips` after 1000 untimed ones, with `pauses` pause instructions between two polls
+/// on both sides.
+template <class PeerKind = Peer>
+double two_atomic_round_trip_ns(std::uint64_t round_trips, unsigned pauses) {
   SharedMemory memory(sizeof(PingPongFlags));
   PingPongFlags* flags = memory.construct<PingPongFlags>();
   const PinnedToCore pinned(kNearCore);
-  Peer peer(kFarCore, [flags, pauses] { answer_pings(*flags, pauses); });
+  PeerKind peer(kFarCore, [flags, pauses] { answer_pings(*flags, pauses); });
   constexpr std::uint64_t warm_up = 1000;
   for (std::uint64_t i = 1; i <= warm_up; ++i)
     ping(*flags, i, pauses);
@@ -308,10 +310,11 @@ inline double two_atomic_round_trip_ns(std::uint64_t round_trips, unsigned pause
 /// poll gap of kFloorPauses, `round_trips` each. The best gap differs between machines and
 /// core placements, and a floor measured with one fixed gap can be slower than a channel that
 /// happens to poll at a better one.
-inline TwoAtomicFloor two_atomic_floor(std::uint64_t round_trips) {
+template <class PeerKind = Peer>
+TwoAtomicFloor two_atomic_floor(std::uint64_t round_trips) {
   TwoAtomicFloor best;
   for (const unsigned pauses : kFloorPauses) {
-    const double ns = two_atomic_round_trip_ns(round_trips, pauses);
+    const double ns = two_atomic_round_trip_ns<PeerKind>(round_trips, pauses);
     if (best.ns == 0 || ns < best.ns) best = {ns, pauses};
   }
   return best;
