@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +24,12 @@ int start_command(const std::vector<std::string>& argv, const fs::path& cwd) {
   args.push_back(nullptr);
   const std::string out = (cwd / ".command.out").string();
   const std::string err = (cwd / ".command.err").string();
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // The command dies with the test runner, even when the runner's time limit ends it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
     if (chdir(cwd.c_str()) != 0) _exit(126);
     const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
