@@ -395,6 +395,54 @@ void chain(benchmark::State& state, patchbay::ProcessKind kind, std::int64_t tot
                        "adaptive, int64 messages, 64 KiB channels");
 }
 
+// Time = one message through source -> pass -> pass -> sink, every message crossing workers.
+// workers:2 puts two components in each of two workers, one per core; workers:4 gives each
+// component a worker of its own, so two workers share each of the two cores. The issue is how
+// a worker that waits behaves when the worker it waits for needs the same core: spinning there
+// burns the time slice its producer needs. Compare each mode's workers:4 with its workers:2.
+void oversubscribed_chain(benchmark::State& state, WaitMode mode, std::int64_t messages) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const std::int64_t workers = state.range(0);
+  SharedMemory memory(sizeof(ChainRecord));
+  std::string cores;
+  const patchbay_bench::PreemptionCount preemptions;
+  while (state.KeepRunningBatch(messages)) {
+    ChainRecord* record = memory.construct<ChainRecord>();
+    std::vector<std::unique_ptr<Component>> components;
+    components.push_back(std::make_unique<Source>("source", &record->first_ns, messages));
+    components.push_back(std::make_unique<Pass>("pass0"));
+    components.push_back(std::make_unique<Pass>("pass1"));
+    components.push_back(std::make_unique<Sink>("sink", &record->last_ns, messages));
+    const char* labels2[] = {"a", "a", "b", "b"};
+    const char* labels4[] = {"a", "b", "c", "d"};
+    for (std::size_t i = 0; i < components.size(); ++i)
+      components[i]->set_worker_label(workers == 2 ? labels2[i] : labels4[i]);
+    const std::vector<ConnectorSpec> connectors = {
+        {"source.out", "pass0.in"}, {"pass0.out", "pass1.in"}, {"pass1.out", "sink.in"}};
+    ProcessOptions options;
+    options.wait = mode;
+    try {
+      patchbay::ParallelProcess process(std::move(components), connectors, options);
+      if (cores.empty()) cores = worker_cores(process);
+      process.run();
+      if (record->first_ns == 0 || record->last_ns == 0) throw std::runtime_error("no timing");
+      state.SetIterationTime(static_cast<double>(record->last_ns - record->first_ns) * 1e-9);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  state.counters["preemptions"] = preemptions.so_far();
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::string("one message through a 4-stage chain, wait ")
+                     .append(patchbay::to_string(mode))
+                     .append(", workers: ")
+                     .append(cores));
+}
+
 // ---- fan-out and fan-in ----
 
 // Slots for the times the components of one run note, one cache line each (the writers may be
@@ -962,6 +1010,16 @@ int main(int argc, char** argv) {
       ->Apply(chain_lengths);
   benchmark::RegisterBenchmark("parallel_chain", chain, ProcessKind::parallel, 400'000)
       ->Apply(chain_lengths);
+  for (const WaitMode mode : {WaitMode::spin, WaitMode::adaptive, WaitMode::block}) {
+    const std::string name = std::string("oversubscribed_chain/").append(patchbay::to_string(mode));
+    benchmark::RegisterBenchmark(name.c_str(), oversubscribed_chain, mode, 200'000)
+        ->ArgName("workers")
+        ->Arg(2)
+        ->Arg(4)
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   benchmark::RegisterBenchmark("local_hop_floor/ring_write_read", local_hop_floor_ring);
   benchmark::RegisterBenchmark("local_hop_floor/steady_clock_now", local_hop_floor_clock);
   for (const bool out : {true, false}) {

@@ -78,6 +78,9 @@ class ParallelRuntime {
   [[noreturn]] void worker_main(std::size_t worker) noexcept;
   int run_worker(std::size_t worker);
   WaitMode wait_mode_of(std::size_t worker) const;
+  /// Whether another busy worker runs on this worker's cores (bound by the plan), or, when the
+  /// plan binds nothing, whether there are more busy workers than CPUs this process may use.
+  bool shares_cores(std::size_t worker) const;
   void wake_workers() noexcept;
   void supervise();
   void abort_workers() noexcept;

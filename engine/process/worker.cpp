@@ -1,4 +1,5 @@
 // The worker side of a ParallelProcess: what a forked child does until it exits.
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -58,6 +59,10 @@ struct ExitGuard {
 };
 // Polls for another worker's progress this many times before going idle (adaptive: asleep).
 constexpr unsigned adaptive_spins = 4096;
+// A worker that shares a core with another busy worker polls this many times, yielding the core
+// between polls, before it goes idle (and asleep, whatever its mode): the worker it waits for
+// may be the one that needs the core.
+constexpr unsigned shared_core_polls = 64;
 // A component that alone can run in its worker polls its own input rings this many times before
 // it parks and the worker's waiter takes over (spin and adaptive modes).
 constexpr unsigned direct_spins = 256;
@@ -144,13 +149,15 @@ class RemoteWaiter {
  public:
   /// `heavy_barrier`: its producers skip their fence, so it issues a heavy barrier before it
   /// goes idle (see shm/barrier.hpp).
+  /// `shared_core`: another busy worker runs on this worker's cores.
   RemoteWaiter(WorkerControl& me, FiberParkGroup& group, RunState& state, WaitMode mode,
-               bool heavy_barrier, std::vector<RemoteWatch> inputs,
+               bool shared_core, bool heavy_barrier, std::vector<RemoteWatch> inputs,
                std::vector<RemoteWatch> outputs)
       : me_(me),
         group_(group),
         state_(state),
         mode_(mode),
+        shared_core_(shared_core),
         heavy_barrier_(heavy_barrier),
         inputs_(std::move(inputs)),
         outputs_(std::move(outputs)) {
@@ -166,14 +173,21 @@ class RemoteWaiter {
   /// or a component here can run.
   void wait() {
     if (stopping() || poll() || !group_.all_parked()) return;
-    // Poll quietly first: a reply usually comes within microseconds.
-    const unsigned quiet = mode_ == WaitMode::block ? 0 : adaptive_spins;
+    // Poll quietly first: a reply usually comes within microseconds. On a shared core, spinning
+    // would hold the core its producer may need: yield it between polls, and then sleep.
+    const unsigned quiet = shared_core_              ? shared_core_polls
+                           : mode_ == WaitMode::block ? 0
+                                                      : adaptive_spins;
     for (unsigned i = 0; i < quiet; ++i) {
-      spin_pause();
+      if (shared_core_) {
+        (void)sched_yield();
+      } else {
+        spin_pause();
+      }
       if (stopping() || poll()) return;
     }
     count(me_.heartbeat);
-    const bool sleep = mode_ != WaitMode::spin;
+    const bool sleep = mode_ != WaitMode::spin || shared_core_;
     atomic_word(me_.attention)
         .store(sleep ? attention_sleeping : attention_idle, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // see RemoteWaker::notify()
@@ -237,6 +251,7 @@ class RemoteWaiter {
   FiberParkGroup& group_;
   RunState& state_;
   WaitMode mode_;
+  bool shared_core_;
   bool heavy_barrier_;
   std::vector<RemoteWatch> inputs_;
   std::vector<RemoteWatch> outputs_;
@@ -270,6 +285,28 @@ std::string cuda_visible_devices(const Machine& machine, const std::vector<std::
     devices += (devices.empty() ? "" : ",") + index;
   }
   return devices;
+}
+
+bool ParallelRuntime::shares_cores(std::size_t worker) const {
+  const std::vector<WorkerPlan>& workers = model_.plan.workers;
+  std::size_t busy = 0;
+  for (const WorkerPlan& w : workers)
+    busy += w.components.empty() ? 0 : 1;
+  if (!model_.machine.is_this_system) {
+    // Not bound (a plan for another topology): the workers share whatever this process may use.
+    cpu_set_t usable;
+    CPU_ZERO(&usable);
+    if (sched_getaffinity(0, sizeof usable, &usable) != 0) return false;
+    return busy > static_cast<std::size_t>(CPU_COUNT(&usable));
+  }
+  const std::vector<unsigned>& mine = workers[worker].pus;
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    if (w == worker || workers[w].components.empty()) continue;
+    for (const unsigned pu : workers[w].pus) {
+      if (std::find(mine.begin(), mine.end(), pu) != mine.end()) return true;
+    }
+  }
+  return false;
 }
 
 WaitMode ParallelRuntime::wait_mode_of(std::size_t worker) const {
@@ -429,10 +466,19 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     if (!runner->initialize()) break;
   }
 
-  RemoteWaiter waiter(me, group, state, wait_mode_of(worker), issues_heavy_barriers(worker),
-                      std::move(remote_inputs), std::move(remote_outputs));
+  // Sharing a core: no wake-up preemption (SCHED_BATCH), so a worker that wakes the other one
+  // on its core goes on until it waits itself and hands over a batch; and no spinning.
+  const bool shared_core = shares_cores(worker);
+  if (shared_core) {
+    const sched_param none{};
+    (void)sched_setscheduler(0, SCHED_BATCH, &none);
+  }
+  RemoteWaiter waiter(me, group, state, wait_mode_of(worker), shared_core,
+                      issues_heavy_barriers(worker), std::move(remote_inputs),
+                      std::move(remote_outputs));
   const WaitMode mode = wait_mode_of(worker);
-  group.set_remote_wait([&waiter] { waiter.wait(); }, mode == WaitMode::block ? 0 : direct_spins);
+  group.set_remote_wait([&waiter] { waiter.wait(); },
+                        mode == WaitMode::block || shared_core ? 0 : direct_spins);
   std::vector<ComponentRunner*> raw;
   raw.reserve(runners.size());
   for (auto& r : runners)
