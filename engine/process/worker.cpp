@@ -466,13 +466,8 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     if (!runner->initialize()) break;
   }
 
-  // Sharing a core: no wake-up preemption (SCHED_BATCH), so a worker that wakes the other one
-  // on its core goes on until it waits itself and hands over a batch; and no spinning.
+  // Sharing a core, a worker never spins: what it waits for may need this very core.
   const bool shared_core = shares_cores(worker);
-  if (shared_core) {
-    const sched_param none{};
-    (void)sched_setscheduler(0, SCHED_BATCH, &none);
-  }
   RemoteWaiter waiter(me, group, state, wait_mode_of(worker), shared_core,
                       issues_heavy_barriers(worker), std::move(remote_inputs),
                       std::move(remote_outputs));
