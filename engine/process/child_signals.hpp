@@ -1,6 +1,7 @@
 // Signal state of a process forked from the host (the fork server, a worker).
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 namespace patchbay::detail {
@@ -19,5 +20,24 @@ inline void reset_signals_in_child() noexcept {
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
 }
+
+/// Blocks every signal in the calling thread for its lifetime. Held around fork(): a signal
+/// sent to a new child before reset_signals_in_child() (which unblocks) would otherwise run the
+/// host's handler in the child, which takes it for the host's own; blocked, it stays pending
+/// and takes its default action once the child has reset its handlers.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_);
+  }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+
+ private:
+  sigset_t saved_{};
+};
 
 }  // namespace patchbay::detail

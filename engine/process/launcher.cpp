@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "process/child_signals.hpp"
+
 namespace patchbay::detail {
 
 ForkLauncher::~ForkLauncher() {
@@ -23,6 +25,7 @@ std::vector<pid_t> ForkLauncher::start(const std::vector<std::size_t>& workers) 
   // Whatever the caller buffered must not be written twice, once by each process.
   std::fflush(nullptr);
   std::vector<pid_t> pids;
+  const SignalsBlocked blocked;  // until the child has reset its handlers
   for (std::size_t w : workers) {
     const pid_t pid = fork();
     if (pid < 0) {

@@ -104,11 +104,12 @@ extern "C" void on_stop_signal(int /*signo*/) {
   errno = saved_errno;
 }
 
-/// Routes SIGINT and SIGTERM to `process` for its lifetime; restores the old handlers after.
+/// Catches SIGINT and SIGTERM for its lifetime (from the start of the command, so that a signal
+/// while the model loads or its workers start is a stop too) and restores the old handlers
+/// after. A signal before a process is attached is remembered, and stops it when attached.
 class SignalScope {
  public:
-  explicit SignalScope(patchbay::Process& process) {
-    g_process.store(&process);
+  SignalScope() {
     struct sigaction action {};
     action.sa_handler = &on_stop_signal;
     sigemptyset(&action.sa_mask);
@@ -126,6 +127,12 @@ class SignalScope {
 
   /// True once a stop signal arrived.
   [[nodiscard]] static bool interrupted() { return g_signals.load() > 0; }
+
+  /// Routes the signals to `process` (nullptr: to none); stops it at once if one came already.
+  static void attach(patchbay::Process* process) {
+    g_process.store(process);
+    if (process != nullptr && interrupted()) process->stop();
+  }
 
  private:
   struct sigaction old_int_ {};
@@ -441,7 +448,7 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
   std::exception_ptr failure;
   bool interrupted = false;
   {
-    const SignalScope signals(process);
+    SignalScope::attach(&process);
     {
       const ProgressLine progress(process, !options.quiet && ::isatty(STDERR_FILENO) == 1);
       try {
@@ -451,6 +458,7 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
       }
     }  // progress line cleared, thread joined
     interrupted = SignalScope::interrupted();
+    SignalScope::attach(nullptr);
   }
 
   int code = kExitCompleted;
@@ -542,6 +550,8 @@ int execute(const Options& options) {
 }
 
 int main_impl(int argc, char** argv) {
+  // First thing: a SIGINT or SIGTERM from here on is a stop, even before the model runs.
+  const SignalScope signals;
   Options options;
   CLI::App app{"Runs a patchbay dataflow model described in a YAML file.", "engine-run"};
   app.footer(kFooter);
