@@ -96,6 +96,11 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   }
   model.plan = std::move(plan);
   auto arena = std::make_unique<Arena>(arena_memfd);
+  if (arena->worker_count() != model.plan.workers.size() ||
+      arena->component_count() != model.components.size() ||
+      arena->channel_count() != model.wiring.wires.size()) {
+    throw Error("the fork server's arena does not match the model");
+  }
   return std::make_unique<ParallelRuntime>(std::move(model), std::move(arena));
 }
 

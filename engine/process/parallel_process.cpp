@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include <thread>
 
 #include "channel/ring.hpp"
+#include "core/text.hpp"
 #include "process/instantiate.hpp"
 #include "process/parallel_runtime.hpp"
 #include "process/run_state.hpp"
@@ -47,6 +50,9 @@ std::string cpuset_text(const std::vector<unsigned>& pus) {
   }
   return out.empty() ? "-" : out;
 }
+
+// Stands in the stats for a status word that holds no status: run() reports it.
+constexpr Status corrupt_status = Status::failed;
 
 std::string signal_text(int signal) {
   const char* abbrev = sigabbrev_np(signal);
@@ -104,7 +110,7 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     // workers. The arena's allocator may leave its bookkeeping in the memory, so create()
     // clears the slot headers.
     (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size);
-    arena_->channel(i).ring_offset = offset;
+    arena_->set_ring_offset(i, offset);
   }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
@@ -197,20 +203,33 @@ std::string ParallelRuntime::describe_worker(std::size_t worker) const {
          cpuset_text(plan.pus) + ")";
 }
 
+std::optional<Status> ParallelRuntime::status_of(std::size_t component) const {
+  const std::uint32_t word = read_counter_word(arena_->component(component).status);
+  if (word > static_cast<std::uint32_t>(Status::stopped)) return std::nullopt;
+  return static_cast<Status>(word);
+}
+
 std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
                                            std::string& component, std::string& type) const {
-  std::string cause =
-      WIFSIGNALED(wait_status) ? "died of " + signal_text(WTERMSIG(wait_status))
-      : WEXITSTATUS(wait_status) == 4
-          ? (arena_->worker(worker).exit_status >= 0
-                 ? "exited with code " + std::to_string(arena_->worker(worker).exit_status) + " "
-                 : std::string("exited ")) +
-                "(a component called exit())"
-          : "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  std::string cause;
+  if (WIFSIGNALED(wait_status)) {
+    cause = "died of " + signal_text(WTERMSIG(wait_status));
+  } else if (WEXITSTATUS(wait_status) == 4) {
+    // What exit() was given, as the worker wrote it: -1 when unknown, else 0 to 255.
+    const std::int32_t code = std::atomic_ref<std::int32_t>(arena_->worker(worker).exit_status)
+                                  .load(std::memory_order_relaxed);
+    cause = code >= 0 && code <= 255 ? "exited with code " + std::to_string(code) + " "
+            : code == -1
+                ? std::string("exited ")
+                : "exited (arena corrupted: its exit status reads " + std::to_string(code) + ") ";
+    cause += "(a component called exit())";
+  } else {
+    cause = "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  }
   // The component that was stepping (or initialising) when its worker went down.
   std::string names;
   for (std::size_t c : model_.plan.workers[worker].components) {
-    const auto status = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    const std::optional<Status> status = status_of(c);
     if (component.empty() && (status == Status::running || status == Status::init)) {
       component = model_.components[c]->name();
       type = model_.components[c]->type_name();
@@ -224,6 +243,32 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
   }
   return describe_worker(worker) + " " + cause + " while running '" + component +
          "' (its components: " + names + ")";
+}
+
+Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
+  const auto corrupted = [](const std::string& what) {
+    return Failure{"", "", "arena corrupted: " + what};
+  };
+  if (reporter >= children_.size() || children_[reporter].pid <= 0) {
+    return corrupted("the failed worker's index reads " + std::to_string(reporter) +
+                     ", but this process has " +
+                     std::to_string(std::count_if(children_.begin(), children_.end(),
+                                                  [](const Child& c) { return c.pid > 0; })) +
+                     " workers");
+  }
+  const WorkerControl& control = arena_->worker(reporter);
+  const std::uint32_t index = std::atomic_ref<const std::uint32_t>(control.failed_component)
+                                  .load(std::memory_order_relaxed);
+  // The report is the worker's own text, up to its array's size whether or not it ends there.
+  const std::string message =
+      one_line(std::string_view(control.message, strnlen(control.message, sizeof control.message)));
+  if (index == no_component) return {"", "", message};
+  if (index >= model_.components.size() || model_.plan.worker_of[index] != reporter) {
+    return corrupted(describe_worker(reporter) + " reported a failure of component number " +
+                     std::to_string(index) + ", which it does not run");
+  }
+  const Component& c = *model_.components[index];
+  return {c.name(), c.type_name(), message + " (in " + describe_worker(reporter) + ")"};
 }
 
 bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) const {
@@ -300,7 +345,7 @@ void ParallelRuntime::supervise() {
       // Its components cannot say so themselves: the one it was running failed, others stopped.
       for (std::size_t c : model_.plan.workers[w].components) {
         auto& slot = arena_->component(c).status;
-        if (is_final(static_cast<Status>(read_counter_word(slot)))) continue;
+        if (const auto status = status_of(c); status && is_final(*status)) continue;
         const bool culprit = model_.components[c]->name() == f.component && !kill_deadline;
         atomic_word(slot).store(
             static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
@@ -314,8 +359,7 @@ void ParallelRuntime::supervise() {
     if (!kill_deadline && deadlocked(idle_sequences)) {
       std::string waits;
       for (std::size_t c = 0; c < model_.components.size(); ++c) {
-        if (static_cast<Status>(read_counter_word(arena_->component(c).status)) != Status::waiting)
-          continue;
+        if (status_of(c) != Status::waiting) continue;
         waits += (waits.empty() ? "'" : "; '") + model_.components[c]->name() + "' in " +
                  model_.plan.workers[model_.plan.worker_of[c]].name;
       }
@@ -338,14 +382,17 @@ void ParallelRuntime::supervise() {
   if (reporter != no_worker &&
       !(failure && failure->component.empty() && !failure->message.empty() &&
         failure->message.rfind("deadlock", 0) == 0)) {
-    const WorkerControl& control = arena_->worker(reporter);
-    Failure f{control.component, control.type, control.message};
-    if (!f.component.empty()) f.message += " (in " + describe_worker(reporter) + ")";
-    failure = f;
+    failure = reported_failure(reporter);
   }
   bool any_stopped = false;
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
-    const auto s = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    const std::optional<Status> s = status_of(c);
+    if (!s && !failure) {
+      failure =
+          Failure{"", "",
+                  "arena corrupted: the status word of component '" + model_.components[c]->name() +
+                      "' reads " + std::to_string(read_counter_word(arena_->component(c).status))};
+    }
     any_stopped = any_stopped || s == Status::stopped;
   }
   status_.store(failure       ? Status::failed
@@ -363,7 +410,7 @@ std::vector<ComponentStats> ParallelRuntime::component_stats() const {
   for (std::size_t i = 0; i < model_.components.size(); ++i) {
     const Component& c = *model_.components[i];
     const ComponentSlot& slot = arena_->component(i);
-    out.push_back(snapshot(c, static_cast<Status>(read_counter_word(slot.status)), slot.counters));
+    out.push_back(snapshot(c, status_of(i).value_or(corrupt_status), slot.counters));
   }
   return out;
 }

@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
 #include "process/launcher.hpp"
+#include "process/run_state.hpp"
 #include "process/wiring.hpp"
 #include "shm/arena.hpp"
 
@@ -87,6 +89,10 @@ class ParallelRuntime {
   std::string crash_message(std::size_t worker, int wait_status, std::string& component,
                             std::string& type) const;
   bool deadlocked(std::vector<std::uint32_t>& last_sequences) const;
+  /// Component `component`'s status as its worker wrote it; nullopt when the word holds none.
+  std::optional<Status> status_of(std::size_t component) const;
+  /// The failure that worker `reporter` wrote into its block, checked against the model.
+  Failure reported_failure(std::uint32_t reporter) const;
 
   ParallelModel model_;
   std::unique_ptr<Arena> arena_;
