@@ -291,6 +291,7 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor_pid_) _exit(1);
   reset_signals_in_child();
+  close_inherited_descriptors({});  // the arena is mapped: a worker needs no descriptor
   int code = 1;
   try {
     const WorkerPlan& plan = model_.plan.workers[worker];

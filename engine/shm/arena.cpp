@@ -57,6 +57,13 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
   size_ = (bytes + page - 1) / page * page;
   memfd_ = memfd_create("patchbay-arena", MFD_CLOEXEC);
   if (memfd_ < 0) fail("create");
+  // A memfd is created 0777, and /proc/PID/fd/N opens it for anyone who may look there.
+  if (fchmod(memfd_, 0600) != 0) {
+    const int error = errno;
+    close(memfd_);
+    errno = error;
+    fail("protect");
+  }
   if (ftruncate(memfd_, static_cast<off_t>(size_)) != 0 || !(base_ = map_shared(memfd_, size_))) {
     const int error = errno;
     close(memfd_);

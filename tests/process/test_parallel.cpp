@@ -4,7 +4,9 @@
 #include <patchbay/patchbay.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +27,7 @@
 #include "support/command.hpp"
 #include "support/parallel_run.hpp"
 #include "support/sequence_components.hpp"
+#include "support/shared_record.hpp"
 
 using namespace std::chrono_literals;
 using patchbay::Component;
@@ -299,6 +302,30 @@ class Vandal final : public Component {
  private:
   Vandalism what_;
   int steps_ = 0;
+};
+
+// Records, from its worker, which descriptors are open there besides 0, 1 and 2.
+class DescriptorProbe final : public Component {
+ public:
+  DescriptorProbe(std::string name, patchbay::test::SharedRecord& open_fds)
+      : Component(std::move(name)), open_fds_(open_fds) {}
+  Input<std::int64_t> in{this, "in"};
+  void init() override {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) throw std::runtime_error("cannot list /proc/self/fd");
+    std::vector<int> fds;
+    while (const dirent* entry = readdir(dir)) {
+      const int fd = std::atoi(entry->d_name);
+      if (entry->d_name[0] != '.' && fd > 2 && fd != dirfd(dir)) fds.push_back(fd);
+    }
+    closedir(dir);
+    for (int fd : fds)
+      open_fds_.append(fd);
+  }
+  void step() override {}
+
+ private:
+  patchbay::test::SharedRecord& open_fds_;
 };
 
 template <class T, class... Args>
@@ -644,6 +671,35 @@ TEST_CASE("garbage in the arena fails the run with a message, never the supervis
     CHECK(seen);                   // shown as failed while the word holds garbage
     CHECK(outcome.error.empty());  // the vandal's worker wrote its final status at the end
   }
+}
+
+TEST_CASE("workers inherit no descriptor of the host, and the arena is its owner's only",
+          "[parallel][hygiene]") {
+  // Opened as a host might: without O_CLOEXEC, and before the process forks its workers.
+  const int host_fd = open("/dev/null", O_RDONLY);
+  REQUIRE(host_fd > 2);
+  patchbay::test::SharedRecord open_fds;
+  std::vector<std::unique_ptr<Component>> parts;
+  add<Counter>(parts, "source", "count", 10);
+  add<DescriptorProbe>(parts, "probe", "probe", open_fds);
+  ParallelProcess process(std::move(parts), {{"count.out", "probe.in"}}, split_options());
+  // The arena's memfd, as this process holds it: reachable through /proc by its owner only.
+  std::optional<mode_t> arena_mode;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const auto target = std::filesystem::read_symlink(entry.path(), error);
+    struct stat st {};
+    if (!error && target.string().find("memfd:patchbay-arena") != std::string::npos &&
+        stat(entry.path().c_str(), &st) == 0) {
+      arena_mode = st.st_mode & 07777;
+    }
+  }
+  REQUIRE(arena_mode);
+  CHECK(*arena_mode == 0600);
+  const auto outcome = run_and_check_cleanup(process);
+  close(host_fd);
+  REQUIRE(outcome.error.empty());
+  CHECK(open_fds.read<int>().empty());
 }
 
 TEST_CASE("a worker killed from outside fails the run and names its signal", "[parallel]") {
