@@ -1,5 +1,6 @@
 #include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
+#include <patchbay/resources.hpp>
 
 #include <poll.h>
 #include <signal.h>
@@ -9,9 +10,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 #include "channel/ring.hpp"
@@ -61,7 +64,91 @@ std::string signal_text(int signal) {
          " (" + (description ? description : "unknown") + ")";
 }
 
+// 1.5 GiB, 640 KiB, 100 bytes.
+std::string bytes_text(std::uint64_t bytes) {
+  static constexpr const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text,
+                unit == 0 || value >= 100 || value == std::trunc(value) ? "%.0f %s" : "%.1f %s",
+                value, units[unit]);
+  return text;
+}
+
+// At most this much, whatever the machine's memory.
+constexpr std::uint64_t arena_limit_cap = std::uint64_t{16} << 30;
+
+struct ArenaLimit {
+  std::uint64_t bytes;
+  std::string why;
+};
+
+// PATCHBAY_ARENA_LIMIT when set, else half the machine's memory and at most arena_limit_cap:
+// rings take memory as messages reach their pages, so a model may take this much in the end.
+ArenaLimit arena_limit() {
+  if (const char* text = std::getenv("PATCHBAY_ARENA_LIMIT"); text != nullptr && *text != 0) {
+    double bytes = 0;
+    try {
+      bytes = parse_quantity(text);
+    } catch (const ModelError& e) {
+      throw ModelError("PATCHBAY_ARENA_LIMIT: " + e.message());
+    }
+    // Checked before the cast: a double beyond 2^63 does not convert.
+    if (bytes < 1 || bytes >= 9.2e18 || std::trunc(bytes) != bytes) {
+      throw ModelError("PATCHBAY_ARENA_LIMIT must be a whole number of bytes from 1 to 8Ei, not " +
+                       quote(text));
+    }
+    return {static_cast<std::uint64_t>(bytes), "PATCHBAY_ARENA_LIMIT"};
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  const std::uint64_t half = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) *
+                                                         static_cast<std::uint64_t>(page) / 2
+                                                   : arena_limit_cap;
+  return {std::min(half, arena_limit_cap), "half the machine's memory, at most " +
+                                               bytes_text(arena_limit_cap) +
+                                               "; PATCHBAY_ARENA_LIMIT sets another"};
+}
+
+// Fails with a ModelError, before anything is allocated, when the arena would exceed its limit.
+void check_arena_size(const ParallelModel& model) {
+  const std::uint64_t total = arena_bytes(model);
+  const ArenaLimit limit = arena_limit();
+  if (total <= limit.bytes) return;
+  const auto& wires = model.wiring.wires;
+  std::vector<std::size_t> largest(wires.size());
+  for (std::size_t i = 0; i < largest.size(); ++i)
+    largest[i] = i;
+  const std::size_t shown = std::min<std::size_t>(3, largest.size());
+  std::partial_sort(
+      largest.begin(), largest.begin() + static_cast<std::ptrdiff_t>(shown), largest.end(),
+      [&](std::size_t a, std::size_t b) { return wires[a].capacity > wires[b].capacity; });
+  std::string names;
+  for (std::size_t k = 0; k < shown; ++k) {
+    const Wire& w = wires[largest[k]];
+    names += (k == 0 ? "" : ", ") + quote(w.label) + " " + bytes_text(w.capacity);
+  }
+  throw ModelError("the shared arena would need " + bytes_text(total) + " for " +
+                       std::to_string(wires.size()) + " connectors, more than its limit of " +
+                       bytes_text(limit.bytes) + " (" + limit.why + "); the largest: " + names +
+                       "; lower channel_capacity or these connectors' capacity",
+                   shown != 0 ? wires[largest[0]].where : SourceLocation{});
+}
+
 }  // namespace
+
+std::uint64_t arena_bytes(const ParallelModel& model) {
+  std::uint64_t rings = 0;
+  for (const Wire& w : model.wiring.wires)
+    rings += (channel::Ring::bytes_required(w.capacity) + 63) / 64 * 64;
+  return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
+                             model.wiring.wires.size(), rings);
+}
 
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,
@@ -91,25 +178,23 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   input.custom_capacities = model.options.custom_resources;
   model.requests = input.components;
   model.plan = plan_placement(model.machine, input);
+  check_arena_size(model);
   return model;
 }
 
 ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     : model_(std::move(model)) {
   const auto& wires = model_.wiring.wires;
-  std::size_t ring_bytes = 0;
-  for (const Wire& w : wires)
-    ring_bytes += channel::Ring::bytes_required(w.capacity) + 64;
   const std::size_t workers = model_.plan.workers.size();
-  arena_ = std::make_unique<Arena>(
-      Arena::bytes_needed(workers, model_.components.size(), wires.size(), ring_bytes), workers,
-      model_.components.size(), wires.size());
+  arena_ =
+      std::make_unique<Arena>(arena_bytes(model_), workers, model_.components.size(), wires.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
     const std::uint64_t offset = arena_->allocate(channel::Ring::bytes_required(wires[i].capacity));
     // Fixed-size records where the types allow: one cache line per small message across
-    // workers. The arena's allocator may leave its bookkeeping in the memory, so create()
-    // clears the slot headers.
-    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size);
+    // workers. The arena's memory reads zero, so create() writes the ring's header only and
+    // the pages of a large ring are taken as messages first reach them.
+    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size,
+                                channel::Ring::Fill::zeroed);
     arena_->set_ring_offset(i, offset);
   }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {

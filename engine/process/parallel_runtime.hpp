@@ -39,7 +39,12 @@ struct ParallelModel {
 /// The CUDA_VISIBLE_DEVICES value (with CUDA_DEVICE_ORDER=PCI_BUS_ID) for the named GPUs.
 std::string cuda_visible_devices(const Machine& machine, const std::vector<std::string>& gpus);
 
-/// Validates and places a model (throws ModelError); forks nothing.
+/// Bytes of the shared arena a model needs: its tables and every ring.
+std::uint64_t arena_bytes(const ParallelModel& model);
+
+/// Validates and places a model (throws ModelError, also when its arena would exceed the
+/// limit: PATCHBAY_ARENA_LIMIT, else half the machine's memory and at most 16 GiB); forks
+/// nothing and allocates no arena.
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,
                                      const std::vector<SourceLocation>& locations);

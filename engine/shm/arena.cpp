@@ -21,11 +21,13 @@ void wake_worker(WorkerControl& worker) noexcept {
   futex_wake_all(&worker.wake_sequence);
 }
 
-namespace bip = boost::interprocess;
-
 namespace {
 
-constexpr std::size_t header_bytes = 4096;  // the header's own page; the managed buffer follows
+constexpr std::size_t header_bytes = 4096;  // the header's own page; the tables follow
+
+constexpr std::uint64_t round_up_64(std::uint64_t n) {
+  return (n + 63) / 64 * 64;
+}
 
 [[noreturn]] void fail(const std::string& what) {
   throw Error("cannot " + what + " the shared arena: " + std::strerror(errno));
@@ -45,11 +47,11 @@ bool table_fits(std::uint64_t offset, std::uint64_t count, std::size_t each, std
 
 }  // namespace
 
-std::size_t Arena::bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
-                                std::size_t ring_bytes) {
-  // Tables, rings, and slack for the managed buffer's bookkeeping and 64-byte alignment.
-  return header_bytes + workers * sizeof(WorkerControl) + components * sizeof(ComponentSlot) +
-         channels * (sizeof(ChannelSlot) + 256) + ring_bytes + std::size_t{64} * 1024;
+std::uint64_t Arena::bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
+                                  std::uint64_t ring_bytes) {
+  return header_bytes + round_up_64(std::uint64_t{workers} * sizeof(WorkerControl)) +
+         round_up_64(std::uint64_t{components} * sizeof(ComponentSlot)) +
+         round_up_64(std::uint64_t{channels} * sizeof(ChannelSlot)) + ring_bytes;
 }
 
 Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels) {
@@ -70,8 +72,7 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
     errno = error;
     fail("size or map");
   }
-  buffer_ = bip::managed_external_buffer(bip::create_only, static_cast<char*>(base_) + header_bytes,
-                                         size_ - header_bytes);
+  next_ = header_bytes;
   auto* h = ::new (base_) ArenaHeader{};
   h->magic = magic;
   h->version = version;
@@ -80,11 +81,7 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
   h->component_count = static_cast<std::uint32_t>(components);
   h->channel_count = static_cast<std::uint32_t>(channels);
   h->failed_worker = no_worker;
-  auto table = [&](std::size_t count, std::size_t each) {
-    void* p = buffer_.allocate_aligned(count * each + 1, 64);
-    std::memset(p, 0, count * each + 1);
-    return static_cast<std::uint64_t>(static_cast<char*>(p) - static_cast<char*>(base_));
-  };
+  auto table = [&](std::size_t count, std::size_t each) { return allocate(count * each); };
   workers_offset_ = h->workers_offset = table(workers, sizeof(WorkerControl));
   components_offset_ = h->components_offset = table(components, sizeof(ComponentSlot));
   channels_offset_ = h->channels_offset = table(channels, sizeof(ChannelSlot));
@@ -153,8 +150,14 @@ void* Arena::ring_memory(std::size_t i, std::size_t bytes) const {
 }
 
 std::uint64_t Arena::allocate(std::size_t bytes) {
-  void* p = buffer_.allocate_aligned(bytes, 64);
-  return static_cast<std::uint64_t>(static_cast<char*>(p) - static_cast<char*>(base_));
+  const std::uint64_t rounded = round_up_64(bytes);
+  if (rounded < bytes || rounded > size_ - next_) {
+    throw Error("the shared arena of " + std::to_string(size_) + " bytes has no room for " +
+                std::to_string(bytes) + " more");
+  }
+  const std::uint64_t offset = next_;
+  next_ += rounded;
+  return offset;
 }
 
 }  // namespace patchbay::detail

@@ -155,8 +155,8 @@ class Arena {
   std::size_t worker_count_ = 0;
   std::size_t component_count_ = 0;
   std::size_t channel_count_ = 0;
-  std::vector<std::uint64_t> ring_offsets_;              ///< creator: what it allocated
-  boost::interprocess::managed_external_buffer buffer_;  ///< the creator's allocator only
+  std::vector<std::uint64_t> ring_offsets_;  ///< creator: what it allocated
+  std::uint64_t next_ = 0;                   ///< creator: where the next allocation starts
 };
 
 }  // namespace patchbay::detail
