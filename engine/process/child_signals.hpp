@@ -1,8 +1,19 @@
-// Signal state of a process forked from the host (the fork server, a worker).
+// Signal state and descriptors of a process forked from the host (the fork server, a
+// launcher, a worker).
 #pragma once
 
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <initializer_list>
+#include <utility>
 
 namespace patchbay::detail {
 
@@ -39,5 +50,47 @@ class SignalsBlocked {
  private:
   sigset_t saved_{};
 };
+
+/// Closes every descriptor but 0, 1, 2 and `keep`: a child of the host must not hold the
+/// host's files, sockets and pipes open (a pipe's reader would never see its end) nor hand them
+/// to component code. close_range(2) where the kernel has it, else each entry of
+/// /proc/self/fd. For a single-threaded process just forked.
+inline void close_inherited_descriptors(std::initializer_list<int> keep) noexcept {
+  std::array<int, 8> kept{0, 1, 2};
+  std::size_t n = 3;
+  for (int fd : keep) {
+    if (fd > 2 && n < kept.size()) kept[n++] = fd;
+  }
+  for (std::size_t i = 1; i < n; ++i) {  // a few entries: insertion sort
+    for (std::size_t j = i; j > 0 && kept[j - 1] > kept[j]; --j)
+      std::swap(kept[j - 1], kept[j]);
+  }
+  bool ranges_closed = true;
+  for (std::size_t i = 0; i < n && ranges_closed; ++i) {
+    const unsigned from = static_cast<unsigned>(kept[i]) + 1;
+    const unsigned to = i + 1 < n ? static_cast<unsigned>(kept[i + 1]) - 1 : UINT_MAX;
+    if (from <= to) ranges_closed = close_range(from, to, 0) == 0;
+  }
+  if (ranges_closed) return;
+  // Older kernels: collect first, then close, so that the directory's own descriptor and the
+  // entries it lists do not change under the loop.
+  std::array<int, 1024> open_fds{};
+  for (std::size_t count = open_fds.size(); count == open_fds.size();) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return;
+    count = 0;
+    while (const dirent* entry = readdir(dir)) {
+      const int fd = atoi(entry->d_name);
+      if (entry->d_name[0] == '.' || fd == dirfd(dir)) continue;
+      if (std::find(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(n), fd) !=
+          kept.begin() + static_cast<std::ptrdiff_t>(n))
+        continue;
+      if (count < open_fds.size()) open_fds[count++] = fd;
+    }
+    closedir(dir);
+    for (std::size_t i = 0; i < count; ++i)
+      close(open_fds[i]);
+  }
+}
 
 }  // namespace patchbay::detail

@@ -96,6 +96,11 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   }
   model.plan = std::move(plan);
   auto arena = std::make_unique<Arena>(arena_memfd);
+  if (arena->worker_count() != model.plan.workers.size() ||
+      arena->component_count() != model.components.size() ||
+      arena->channel_count() != model.wiring.wires.size()) {
+    throw Error("the fork server's arena does not match the model");
+  }
   return std::make_unique<ParallelRuntime>(std::move(model), std::move(arena));
 }
 
@@ -105,6 +110,7 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != server) _exit(1);
   prctl(PR_SET_NAME, "patchbay-launch");
+  close_inherited_descriptors({session, arena_memfd});
   signal(SIGCHLD, SIG_DFL);  // the server ignores it; we reap our workers ourselves
   FrameReader reader(session);
   std::optional<std::pair<FrameKind, std::string>> launch;
@@ -175,6 +181,7 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   if (getppid() != host) _exit(0);
   prctl(PR_SET_NAME, "patchbay-forksrv");
   reset_signals_in_child();
+  close_inherited_descriptors({control});
   signal(SIGCHLD, SIG_IGN);  // launchers are reaped by the kernel: no zombies
   const pid_t self = getpid();
   while (true) {

@@ -1,18 +1,24 @@
 #include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
+#include <patchbay/resources.hpp>
 
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 #include "channel/ring.hpp"
+#include "core/text.hpp"
 #include "process/instantiate.hpp"
 #include "process/parallel_runtime.hpp"
 #include "process/run_state.hpp"
@@ -48,6 +54,9 @@ std::string cpuset_text(const std::vector<unsigned>& pus) {
   return out.empty() ? "-" : out;
 }
 
+// Stands in the stats for a status word that holds no status: run() reports it.
+constexpr Status corrupt_status = Status::failed;
+
 std::string signal_text(int signal) {
   const char* abbrev = sigabbrev_np(signal);
   const char* description = strsignal(signal);
@@ -55,7 +64,91 @@ std::string signal_text(int signal) {
          " (" + (description ? description : "unknown") + ")";
 }
 
+// 1.5 GiB, 640 KiB, 100 bytes.
+std::string bytes_text(std::uint64_t bytes) {
+  static constexpr const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text,
+                unit == 0 || value >= 100 || value == std::trunc(value) ? "%.0f %s" : "%.1f %s",
+                value, units[unit]);
+  return text;
+}
+
+// At most this much, whatever the machine's memory.
+constexpr std::uint64_t arena_limit_cap = std::uint64_t{16} << 30;
+
+struct ArenaLimit {
+  std::uint64_t bytes;
+  std::string why;
+};
+
+// PATCHBAY_ARENA_LIMIT when set, else half the machine's memory and at most arena_limit_cap:
+// rings take memory as messages reach their pages, so a model may take this much in the end.
+ArenaLimit arena_limit() {
+  if (const char* text = std::getenv("PATCHBAY_ARENA_LIMIT"); text != nullptr && *text != 0) {
+    double bytes = 0;
+    try {
+      bytes = parse_quantity(text);
+    } catch (const ModelError& e) {
+      throw ModelError("PATCHBAY_ARENA_LIMIT: " + e.message());
+    }
+    // Checked before the cast: a double beyond 2^63 does not convert.
+    if (bytes < 1 || bytes >= 9.2e18 || std::trunc(bytes) != bytes) {
+      throw ModelError("PATCHBAY_ARENA_LIMIT must be a whole number of bytes from 1 to 8Ei, not " +
+                       quote(text));
+    }
+    return {static_cast<std::uint64_t>(bytes), "PATCHBAY_ARENA_LIMIT"};
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  const std::uint64_t half = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) *
+                                                         static_cast<std::uint64_t>(page) / 2
+                                                   : arena_limit_cap;
+  return {std::min(half, arena_limit_cap), "half the machine's memory, at most " +
+                                               bytes_text(arena_limit_cap) +
+                                               "; PATCHBAY_ARENA_LIMIT sets another"};
+}
+
+// Fails with a ModelError, before anything is allocated, when the arena would exceed its limit.
+void check_arena_size(const ParallelModel& model) {
+  const std::uint64_t total = arena_bytes(model);
+  const ArenaLimit limit = arena_limit();
+  if (total <= limit.bytes) return;
+  const auto& wires = model.wiring.wires;
+  std::vector<std::size_t> largest(wires.size());
+  for (std::size_t i = 0; i < largest.size(); ++i)
+    largest[i] = i;
+  const std::size_t shown = std::min<std::size_t>(3, largest.size());
+  std::partial_sort(
+      largest.begin(), largest.begin() + static_cast<std::ptrdiff_t>(shown), largest.end(),
+      [&](std::size_t a, std::size_t b) { return wires[a].capacity > wires[b].capacity; });
+  std::string names;
+  for (std::size_t k = 0; k < shown; ++k) {
+    const Wire& w = wires[largest[k]];
+    names += (k == 0 ? "" : ", ") + quote(w.label) + " " + bytes_text(w.capacity);
+  }
+  throw ModelError("the shared arena would need " + bytes_text(total) + " for " +
+                       std::to_string(wires.size()) + " connectors, more than its limit of " +
+                       bytes_text(limit.bytes) + " (" + limit.why + "); the largest: " + names +
+                       "; lower channel_capacity or these connectors' capacity",
+                   shown != 0 ? wires[largest[0]].where : SourceLocation{});
+}
+
 }  // namespace
+
+std::uint64_t arena_bytes(const ParallelModel& model) {
+  std::uint64_t rings = 0;
+  for (const Wire& w : model.wiring.wires)
+    rings += (channel::Ring::bytes_required(w.capacity) + 63) / 64 * 64;
+  return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
+                             model.wiring.wires.size(), rings);
+}
 
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,
@@ -85,26 +178,24 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   input.custom_capacities = model.options.custom_resources;
   model.requests = input.components;
   model.plan = plan_placement(model.machine, input);
+  check_arena_size(model);
   return model;
 }
 
 ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     : model_(std::move(model)) {
   const auto& wires = model_.wiring.wires;
-  std::size_t ring_bytes = 0;
-  for (const Wire& w : wires)
-    ring_bytes += channel::Ring::bytes_required(w.capacity) + 64;
   const std::size_t workers = model_.plan.workers.size();
-  arena_ = std::make_unique<Arena>(
-      Arena::bytes_needed(workers, model_.components.size(), wires.size(), ring_bytes), workers,
-      model_.components.size(), wires.size());
+  arena_ =
+      std::make_unique<Arena>(arena_bytes(model_), workers, model_.components.size(), wires.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
     const std::uint64_t offset = arena_->allocate(channel::Ring::bytes_required(wires[i].capacity));
     // Fixed-size records where the types allow: one cache line per small message across
-    // workers. The arena's allocator may leave its bookkeeping in the memory, so create()
-    // clears the slot headers.
-    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size);
-    arena_->channel(i).ring_offset = offset;
+    // workers. The arena's memory reads zero, so create() writes the ring's header only and
+    // the pages of a large ring are taken as messages first reach them.
+    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size,
+                                channel::Ring::Fill::zeroed);
+    arena_->set_ring_offset(i, offset);
   }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
@@ -197,20 +288,33 @@ std::string ParallelRuntime::describe_worker(std::size_t worker) const {
          cpuset_text(plan.pus) + ")";
 }
 
+std::optional<Status> ParallelRuntime::status_of(std::size_t component) const {
+  const std::uint32_t word = read_counter_word(arena_->component(component).status);
+  if (word > static_cast<std::uint32_t>(Status::stopped)) return std::nullopt;
+  return static_cast<Status>(word);
+}
+
 std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
                                            std::string& component, std::string& type) const {
-  std::string cause =
-      WIFSIGNALED(wait_status) ? "died of " + signal_text(WTERMSIG(wait_status))
-      : WEXITSTATUS(wait_status) == 4
-          ? (arena_->worker(worker).exit_status >= 0
-                 ? "exited with code " + std::to_string(arena_->worker(worker).exit_status) + " "
-                 : std::string("exited ")) +
-                "(a component called exit())"
-          : "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  std::string cause;
+  if (WIFSIGNALED(wait_status)) {
+    cause = "died of " + signal_text(WTERMSIG(wait_status));
+  } else if (WEXITSTATUS(wait_status) == 4) {
+    // What exit() was given, as the worker wrote it: -1 when unknown, else 0 to 255.
+    const std::int32_t code = std::atomic_ref<std::int32_t>(arena_->worker(worker).exit_status)
+                                  .load(std::memory_order_relaxed);
+    cause = code >= 0 && code <= 255 ? "exited with code " + std::to_string(code) + " "
+            : code == -1
+                ? std::string("exited ")
+                : "exited (arena corrupted: its exit status reads " + std::to_string(code) + ") ";
+    cause += "(a component called exit())";
+  } else {
+    cause = "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+  }
   // The component that was stepping (or initialising) when its worker went down.
   std::string names;
   for (std::size_t c : model_.plan.workers[worker].components) {
-    const auto status = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    const std::optional<Status> status = status_of(c);
     if (component.empty() && (status == Status::running || status == Status::init)) {
       component = model_.components[c]->name();
       type = model_.components[c]->type_name();
@@ -224,6 +328,32 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
   }
   return describe_worker(worker) + " " + cause + " while running '" + component +
          "' (its components: " + names + ")";
+}
+
+Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
+  const auto corrupted = [](const std::string& what) {
+    return Failure{"", "", "arena corrupted: " + what};
+  };
+  if (reporter >= children_.size() || children_[reporter].pid <= 0) {
+    return corrupted("the failed worker's index reads " + std::to_string(reporter) +
+                     ", but this process has " +
+                     std::to_string(std::count_if(children_.begin(), children_.end(),
+                                                  [](const Child& c) { return c.pid > 0; })) +
+                     " workers");
+  }
+  const WorkerControl& control = arena_->worker(reporter);
+  const std::uint32_t index = std::atomic_ref<const std::uint32_t>(control.failed_component)
+                                  .load(std::memory_order_relaxed);
+  // The report is the worker's own text, up to its array's size whether or not it ends there.
+  const std::string message =
+      one_line(std::string_view(control.message, strnlen(control.message, sizeof control.message)));
+  if (index == no_component) return {"", "", message};
+  if (index >= model_.components.size() || model_.plan.worker_of[index] != reporter) {
+    return corrupted(describe_worker(reporter) + " reported a failure of component number " +
+                     std::to_string(index) + ", which it does not run");
+  }
+  const Component& c = *model_.components[index];
+  return {c.name(), c.type_name(), message + " (in " + describe_worker(reporter) + ")"};
 }
 
 bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) const {
@@ -300,7 +430,7 @@ void ParallelRuntime::supervise() {
       // Its components cannot say so themselves: the one it was running failed, others stopped.
       for (std::size_t c : model_.plan.workers[w].components) {
         auto& slot = arena_->component(c).status;
-        if (is_final(static_cast<Status>(read_counter_word(slot)))) continue;
+        if (const auto status = status_of(c); status && is_final(*status)) continue;
         const bool culprit = model_.components[c]->name() == f.component && !kill_deadline;
         atomic_word(slot).store(
             static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
@@ -314,8 +444,7 @@ void ParallelRuntime::supervise() {
     if (!kill_deadline && deadlocked(idle_sequences)) {
       std::string waits;
       for (std::size_t c = 0; c < model_.components.size(); ++c) {
-        if (static_cast<Status>(read_counter_word(arena_->component(c).status)) != Status::waiting)
-          continue;
+        if (status_of(c) != Status::waiting) continue;
         waits += (waits.empty() ? "'" : "; '") + model_.components[c]->name() + "' in " +
                  model_.plan.workers[model_.plan.worker_of[c]].name;
       }
@@ -338,14 +467,17 @@ void ParallelRuntime::supervise() {
   if (reporter != no_worker &&
       !(failure && failure->component.empty() && !failure->message.empty() &&
         failure->message.rfind("deadlock", 0) == 0)) {
-    const WorkerControl& control = arena_->worker(reporter);
-    Failure f{control.component, control.type, control.message};
-    if (!f.component.empty()) f.message += " (in " + describe_worker(reporter) + ")";
-    failure = f;
+    failure = reported_failure(reporter);
   }
   bool any_stopped = false;
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
-    const auto s = static_cast<Status>(read_counter_word(arena_->component(c).status));
+    const std::optional<Status> s = status_of(c);
+    if (!s && !failure) {
+      failure =
+          Failure{"", "",
+                  "arena corrupted: the status word of component '" + model_.components[c]->name() +
+                      "' reads " + std::to_string(read_counter_word(arena_->component(c).status))};
+    }
     any_stopped = any_stopped || s == Status::stopped;
   }
   status_.store(failure       ? Status::failed
@@ -363,7 +495,7 @@ std::vector<ComponentStats> ParallelRuntime::component_stats() const {
   for (std::size_t i = 0; i < model_.components.size(); ++i) {
     const Component& c = *model_.components[i];
     const ComponentSlot& slot = arena_->component(i);
-    out.push_back(snapshot(c, static_cast<Status>(read_counter_word(slot.status)), slot.counters));
+    out.push_back(snapshot(c, status_of(i).value_or(corrupt_status), slot.counters));
   }
   return out;
 }

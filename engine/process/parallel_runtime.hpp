@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
 #include "process/launcher.hpp"
+#include "process/run_state.hpp"
 #include "process/wiring.hpp"
 #include "shm/arena.hpp"
 
@@ -37,7 +39,12 @@ struct ParallelModel {
 /// The CUDA_VISIBLE_DEVICES value (with CUDA_DEVICE_ORDER=PCI_BUS_ID) for the named GPUs.
 std::string cuda_visible_devices(const Machine& machine, const std::vector<std::string>& gpus);
 
-/// Validates and places a model (throws ModelError); forks nothing.
+/// Bytes of the shared arena a model needs: its tables and every ring.
+std::uint64_t arena_bytes(const ParallelModel& model);
+
+/// Validates and places a model (throws ModelError, also when its arena would exceed the
+/// limit: PATCHBAY_ARENA_LIMIT, else half the machine's memory and at most 16 GiB); forks
+/// nothing and allocates no arena.
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,
                                      const std::vector<SourceLocation>& locations);
@@ -90,6 +97,10 @@ class ParallelRuntime {
   std::string crash_message(std::size_t worker, int wait_status, std::string& component,
                             std::string& type) const;
   bool deadlocked(std::vector<std::uint32_t>& last_sequences) const;
+  /// Component `component`'s status as its worker wrote it; nullopt when the word holds none.
+  std::optional<Status> status_of(std::size_t component) const;
+  /// The failure that worker `reporter` wrote into its block, checked against the model.
+  Failure reported_failure(std::uint32_t reporter) const;
 
   ParallelModel model_;
   std::unique_ptr<Arena> arena_;

@@ -328,6 +328,7 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != supervisor_pid_) _exit(1);
   reset_signals_in_child();
+  close_inherited_descriptors({});  // the arena is mapped: a worker needs no descriptor
   int code = 1;
   try {
     const WorkerPlan& plan = model_.plan.workers[worker];
@@ -412,7 +413,9 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     const bool target_here = model_.plan.worker_of[wire.target_component] == worker;
     if (!source_here && !target_here) continue;
     ChannelSlot& slot = arena.channel(i);
-    const channel::Ring ring = channel::Ring::attach(arena.at<void>(slot.ring_offset));
+    const channel::Ring ring =
+        channel::Ring::attach(arena.ring_memory(i, channel::Ring::bytes_required(wire.capacity)));
+    if (ring.capacity() != wire.capacity) throw Error("arena corrupted: a ring's capacity changed");
     const bool remote = source_here != target_here;
     if (remote) {
       (source_here ? remote_outputs : remote_inputs).push_back({ring, !source_here});
@@ -440,8 +443,12 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     if (!reported) {
       reported = true;
       if (const auto failure = state.failure()) {
-        copy_text(me.component, sizeof(me.component), failure->component);
-        copy_text(me.type, sizeof(me.type), failure->type);
+        std::uint32_t index = no_component;
+        for (std::size_t c : plan.components) {
+          if (model_.components[c]->name() == failure->component)
+            index = static_cast<std::uint32_t>(c);
+        }
+        me.failed_component = index;
         copy_text(me.message, sizeof(me.message), failure->message);
         std::uint32_t none = no_worker;
         // Release: the report above is visible to whoever reads failed_worker.

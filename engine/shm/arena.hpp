@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "process/counters.hpp"
 
@@ -19,6 +20,8 @@ enum class WorkerState : std::uint32_t { forked = 0, ready = 1, running = 2, don
 
 /// Sentinel of ArenaHeader::failed_worker.
 inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
+/// Sentinel of WorkerControl::failed_component.
+inline constexpr std::uint32_t no_component = ~std::uint32_t{0};
 
 /// One worker's block: written by the worker, read by the supervisor (and woken by peers).
 struct alignas(64) WorkerControl {
@@ -39,10 +42,10 @@ struct alignas(64) WorkerControl {
   std::uint64_t steps;
   std::uint64_t busy_ns;
   std::uint64_t wait_ns;
-  // Failure report: filled once by the worker before it sets state = failed.
-  char component[128];
-  char type[128];
-  char message[1024];
+  // Failure report: filled once by the worker before it sets failed_worker. The component is
+  // an index into the model, which the supervisor holds itself: it names it from its own copy.
+  std::uint32_t failed_component;  // no_component: the failure is not a component's
+  char message[1024];              // not necessarily terminated: read it with its size
 };
 static_assert(std::is_trivially_copyable_v<WorkerControl>);
 static_assert(sizeof(WorkerControl) % 64 == 0);
@@ -67,7 +70,8 @@ struct ChannelSlot {
   ChannelCounters counters;
 };
 
-/// What sits at the start of the arena.
+/// What sits at the start of the arena. Any process that maps the arena can write anything
+/// here: the supervisor keeps its own copy of the layout and checks every value it reads.
 struct alignas(64) ArenaHeader {
   std::uint64_t magic;
   std::uint32_t version;
@@ -95,13 +99,14 @@ static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 class Arena {
  public:
   static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
-  static constexpr std::uint32_t version = 2;
+  static constexpr std::uint32_t version = 3;
 
   /// Creates a memfd of `bytes` (rounded up to pages), maps it shared and formats the header.
   /// Throws Error when the memory cannot be had.
   Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels);
-  /// Maps the arena another process created, given its memfd (the descriptor is not kept).
-  /// Throws Error when it cannot be mapped or is not an arena of this version.
+  /// Maps the arena another process created, given its memfd (the descriptor is not kept), and
+  /// takes its layout from the header once. Throws Error when it cannot be mapped, is not an
+  /// arena of this version, or its layout does not fit in it.
   explicit Arena(int memfd);
   ~Arena();
   Arena(const Arena&) = delete;
@@ -110,15 +115,25 @@ class Arena {
   [[nodiscard]] ArenaHeader& header() const { return *static_cast<ArenaHeader*>(base_); }
   /// The memfd behind the mapping (close-on-exec); -1 in a process that attached.
   [[nodiscard]] int memfd() const { return memfd_; }
+  // The tables are found through the layout this object took when it formatted or attached,
+  // never through the header, which a stray write may have changed since.
   [[nodiscard]] WorkerControl& worker(std::size_t i) const {
-    return at<WorkerControl>(header().workers_offset)[i];
+    return at<WorkerControl>(workers_offset_)[i];
   }
   [[nodiscard]] ComponentSlot& component(std::size_t i) const {
-    return at<ComponentSlot>(header().components_offset)[i];
+    return at<ComponentSlot>(components_offset_)[i];
   }
   [[nodiscard]] ChannelSlot& channel(std::size_t i) const {
-    return at<ChannelSlot>(header().channels_offset)[i];
+    return at<ChannelSlot>(channels_offset_)[i];
   }
+  [[nodiscard]] std::size_t worker_count() const { return worker_count_; }
+  [[nodiscard]] std::size_t component_count() const { return component_count_; }
+  [[nodiscard]] std::size_t channel_count() const { return channel_count_; }
+  /// Records where channel `i`'s ring lies (creator only).
+  void set_ring_offset(std::size_t i, std::uint64_t offset);
+  /// The memory of channel `i`'s ring of `bytes` bytes: where the creator put it, or, in a
+  /// process that attached, where the arena says, once checked to lie inside it (throws Error).
+  [[nodiscard]] void* ring_memory(std::size_t i, std::size_t bytes) const;
   /// Allocates `bytes` aligned to 64 from the managed buffer; returns its offset from the base.
   std::uint64_t allocate(std::size_t bytes);
   template <class T>
@@ -134,7 +149,14 @@ class Arena {
   void* base_ = nullptr;
   std::size_t size_ = 0;
   int memfd_ = -1;
-  boost::interprocess::managed_external_buffer buffer_;  ///< the creator's allocator only
+  std::uint64_t workers_offset_ = 0;
+  std::uint64_t components_offset_ = 0;
+  std::uint64_t channels_offset_ = 0;
+  std::size_t worker_count_ = 0;
+  std::size_t component_count_ = 0;
+  std::size_t channel_count_ = 0;
+  std::vector<std::uint64_t> ring_offsets_;  ///< creator: what it allocated
+  std::uint64_t next_ = 0;                   ///< creator: where the next allocation starts
 };
 
 }  // namespace patchbay::detail

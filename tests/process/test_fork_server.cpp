@@ -93,6 +93,31 @@ class SlowSink final : public Component {
   void step() override { std::this_thread::sleep_for(2ms); }
 };
 
+// Passes values on; its init() fails, naming them, if its worker holds descriptors other
+// than 0, 1 and 2.
+class DescriptorCheck final : public Component {
+ public:
+  explicit DescriptorCheck(const ComponentArgs& args) : Component(args) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void init() override {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) throw std::runtime_error("cannot list /proc/self/fd");
+    std::string open;
+    while (const dirent* entry = readdir(dir)) {
+      const int fd = std::atoi(entry->d_name);
+      if (entry->d_name[0] == '.' || fd <= 2 || fd == dirfd(dir)) continue;
+      std::error_code error;
+      open += " " + std::to_string(fd) + " (" +
+              std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), error).string() +
+              ")";
+    }
+    closedir(dir);
+    if (!open.empty()) throw std::runtime_error("descriptors open in the worker:" + open);
+  }
+  void step() override { out = in.value(); }
+};
+
 }  // namespace
 
 PATCHBAY_REGISTER_COMPONENT(Counter);
@@ -100,6 +125,7 @@ PATCHBAY_REGISTER_COMPONENT(SequenceCheck);
 PATCHBAY_REGISTER_COMPONENT(NeedsHostLock);
 PATCHBAY_REGISTER_COMPONENT(Faulty);
 PATCHBAY_REGISTER_COMPONENT(SlowSink);
+PATCHBAY_REGISTER_COMPONENT(DescriptorCheck);
 
 namespace {
 
@@ -390,6 +416,25 @@ TEST_CASE("a worker of the fork server killed from outside is named with its sig
                                 Catch::Contains("pid " + std::to_string(pids.back())));
   CHECK(outcome.took < 1s);
   CHECK(process.status() == Status::failed);
+}
+
+TEST_CASE("workers of the fork server hold no descriptor but 0, 1 and 2", "[fork_server]") {
+  // The launcher forks the workers one after another: each later one would inherit the pidfds
+  // of those before it, and the launcher's session and arena descriptors.
+  ProcessSpec spec =
+      parallel_spec({component("Counter", "count", {{"count", 100}}, "one"),
+                     component("DescriptorCheck", "first", {}, "one"),
+                     component("DescriptorCheck", "second", {}, "two"),
+                     component("DescriptorCheck", "third", {}, "three"),
+                     component("SequenceCheck", "check", {{"expected", 100}}, "three")},
+                    {{"count.out", "first.in"},
+                     {"first.out", "second.in"},
+                     {"second.out", "third.in"},
+                     {"third.out", "check.in"}});
+  ParallelProcess process(spec);
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK(outcome.error.empty());
+  CHECK(process.status() == Status::completed);
 }
 
 TEST_CASE("a model the fork server cannot build fails with the server's reason", "[fork_server]") {
