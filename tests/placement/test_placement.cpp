@@ -645,3 +645,33 @@ TEST_CASE("the plan prints as a table with workers and the machine", "[placement
   CHECK_THAT(text, Contains("machine: " + machine.summary() + "\n"));
   CHECK(plan.machine == machine.summary());
 }
+
+TEST_CASE("synthetic topologies beyond the PU and object limits are refused before hwloc",
+          "[placement]") {
+  // hwloc loops on the first and takes minutes on the second; the others overflow or exceed.
+  for (const std::string description :
+       {"2147483648", "pack:16 core:1024 pu:16", "pack:2 core:2048 pu:2", "pu:4097",
+        "pack:4294967295 core:4294967295 pu:4294967295", "pack:65536 core:2 pu:1",
+        "pack:2 core:1 pu:0x10000", "group:64 group:64 group:16 pu:1"}) {
+    CAPTURE(description);
+    CHECK_THROWS_WITH(load_machine(description),
+                      Contains("topology '" + description + "' cannot be loaded: ") &&
+                          Contains("at most 4096 PUs and 65536 objects"));
+  }
+  // At the limit: 4096 PUs load.
+  const Machine largest = load_machine("pack:16 core:256 pu:1");
+  CHECK(largest.pu_count() == 4096);
+  // Bad syntax is still hwloc's to reject.
+  CHECK_THROWS_WITH(load_machine("pack:2 core:x"), Contains("not a valid hwloc synthetic"));
+}
+
+TEST_CASE("an XML topology file larger than the limit is refused unread", "[placement]") {
+  const auto big = std::filesystem::temp_directory_path() /
+                   ("patchbay-big-topology-" + std::to_string(getpid()) + ".xml");
+  std::ofstream(big) << "<topology>";
+  std::filesystem::resize_file(big, std::uintmax_t{17} << 20);  // sparse
+  CHECK_THROWS_WITH(load_machine(big.string()),
+                    Contains("cannot be loaded: the XML file is 17825792 bytes, more than the "
+                             "16777216 allowed"));
+  std::filesystem::remove(big);
+}
