@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -13,12 +14,14 @@
 #include <sstream>
 
 #include "config/yaml_value.hpp"
+#include "core/text.hpp"
 
 namespace patchbay {
 
 namespace {
 
 namespace fs = std::filesystem;
+using detail::quote;
 
 // Reads one model document, remembering the file name for every error.
 class ModelReader {
@@ -41,7 +44,9 @@ class ModelReader {
     if (!node.IsScalar()) fail(node, what + " must be a string");
     return node.Scalar();
   }
+  double bytes(const YAML::Node& node, const std::string& what) const;
   std::size_t capacity(const YAML::Node& node, const std::string& what) const;
+  std::size_t fiber_stack_size(const YAML::Node& node) const;
 
   void read_process(const YAML::Node& process, ProcessSpec& spec, const fs::path& base_dir);
   void read_process_args(const YAML::Node& args, ProcessSpec& spec);
@@ -87,7 +92,7 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
     const std::string key = entry.first.Scalar();
     if (key != "plugboard" && key != "process" && key != "plugins") {
       fail(entry.first,
-           "unknown top-level key '" + key + "' (expected plugboard, process, plugins)");
+           "unknown top-level key " + quote(key) + " (expected plugboard, process, plugins)");
     }
   }
   // Bound once: assigning to a yaml-cpp node would overwrite the node it refers to.
@@ -97,7 +102,8 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
     for (const auto& entry : body) {
       const std::string key = entry.first.Scalar();
       if (key != "process" && key != "plugins") {
-        fail(entry.first, "unknown key 'plugboard." + key + "' (expected process, plugins)");
+        fail(entry.first,
+             "unknown key " + quote("plugboard." + key) + " (expected process, plugins)");
       }
     }
   }
@@ -140,8 +146,8 @@ void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
       bool known = false;
       spec.kind = process_kind(type, known);
       if (!known) {
-        fail(value, "unknown process type '" + type +
-                        "' (expected local, parallel, plugboard.process.LocalProcess or "
+        fail(value, "unknown process type " + quote(type) +
+                        " (expected local, parallel, plugboard.process.LocalProcess or "
                         "plugboard.process.RayProcess)");
       }
     } else if (key == "connector_builder") {
@@ -149,8 +155,8 @@ void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
       if (!type) fail(value, "connector_builder needs a 'type'");
       const std::string name = scalar(type, "connector_builder type");
       if (!known_connector_builder(name)) {
-        fail(type, "unknown connector_builder type '" + name +
-                       "' (expected plugboard.connector.AsyncioConnector, RayConnector or "
+        fail(type, "unknown connector_builder type " + quote(name) +
+                       " (expected plugboard.connector.AsyncioConnector, RayConnector or "
                        "ZMQConnector)");
       }
       ray_connectors = name.size() >= 12 && name.compare(name.size() - 12, 12, "RayConnector") == 0;
@@ -159,29 +165,47 @@ void ModelReader::read_process(const YAML::Node& process, ProcessSpec& spec,
     } else if (key == "plugins") {
       read_plugins(value, spec, base_dir);
     } else {
-      fail(entry.first,
-           "unknown key 'process." + key + "' (expected type, connector_builder, args, plugins)");
+      fail(entry.first, "unknown key " + quote("process." + key) +
+                            " (expected type, connector_builder, args, plugins)");
     }
   }
   // Plugboard's RayConnector only works with Ray's process: it alone asks for the parallel one.
   if (!has_type && ray_connectors) spec.kind = ProcessKind::parallel;
 }
 
-std::size_t ModelReader::capacity(const YAML::Node& node, const std::string& what) const {
-  double bytes = 0;
+// A whole, positive number of bytes, as a number or a quantity ("64Ki").
+double ModelReader::bytes(const YAML::Node& node, const std::string& what) const {
+  double value = 0;
   try {
     const Value v = detail::to_value(node, origin_);
-    bytes = v.is_string()   ? parse_quantity(v.as_string())
+    value = v.is_string()   ? parse_quantity(v.as_string())
             : v.is_number() ? check_quantity(v.as_double())
                             : -1;
   } catch (const ModelError& e) {
     fail(node, what + ": " + e.message());
   }
-  if (bytes < 1 || std::trunc(bytes) != bytes)
+  if (value < 1 || std::trunc(value) != value)
     fail(node, what + " must be a whole number of bytes");
+  return value;
+}
+
+std::size_t ModelReader::capacity(const YAML::Node& node, const std::string& what) const {
+  const double value = bytes(node, what);
   // Checked before the cast: a double beyond size_t does not convert (undefined behaviour).
-  if (bytes > 4294967296.0) fail(node, what + " is out of range (at most 4Gi bytes)");
-  return static_cast<std::size_t>(bytes);
+  if (value > 4294967296.0) fail(node, what + " is out of range (at most 4Gi bytes)");
+  return static_cast<std::size_t>(value);
+}
+
+std::size_t ModelReader::fiber_stack_size(const YAML::Node& node) const {
+  const double value = bytes(node, "fiber_stack_size");
+  if (value < static_cast<double>(limits::min_fiber_stack_size) ||
+      value > static_cast<double>(limits::max_fiber_stack_size)) {
+    fail(node, "fiber_stack_size " + quote(node.IsScalar() ? node.Scalar() : "") +
+                   " is out of range (" +
+                   format_quantity(static_cast<double>(limits::min_fiber_stack_size)) + " to " +
+                   format_quantity(static_cast<double>(limits::max_fiber_stack_size)) + " bytes)");
+  }
+  return static_cast<std::size_t>(value);
 }
 
 void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
@@ -208,10 +232,14 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
     } else if (key == "channel_capacity") {
       spec.options.channel_capacity = capacity(value, "channel_capacity");
     } else if (key == "fiber_stack_size") {
-      spec.options.fiber_stack_size = capacity(value, "fiber_stack_size");
+      spec.options.fiber_stack_size = fiber_stack_size(value);
     } else if (key == "workers") {
       const Value v = detail::to_value(value, origin_);
-      if (!v.is_int() || v.as_int() < 1) fail(value, "'workers' must be a whole number >= 1");
+      if (!v.is_int() || v.as_int() < 1 ||
+          static_cast<std::uint64_t>(v.as_int()) > limits::max_workers) {
+        fail(value,
+             "'workers' must be a whole number from 1 to " + std::to_string(limits::max_workers));
+      }
       spec.options.workers = static_cast<std::size_t>(v.as_int());
     } else if (key == "topology") {
       spec.options.topology = scalar(value, "'topology'");
@@ -226,7 +254,7 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
           spec.options.custom_resources[r.first.Scalar()] =
               v.is_string() ? parse_quantity(v.as_string()) : check_quantity(v.as_double());
         } catch (const std::exception& e) {
-          fail(r.second, "custom resource '" + r.first.Scalar() + "': " + e.what());
+          fail(r.second, "custom resource " + quote(r.first.Scalar()) + ": " + e.what());
         }
       }
     } else if (key == "state") {
@@ -234,8 +262,8 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
       spec.extra_args[key] =
           value.IsMap() ? Value(YAML::Dump(value)) : detail::to_value(value, origin_);
     } else {
-      fail(entry.first, "unknown process argument '" + key +
-                            "' (expected name, components, connectors, parameters, "
+      fail(entry.first, "unknown process argument " + quote(key) +
+                            " (expected name, components, connectors, parameters, "
                             "channel_capacity, fiber_stack_size, workers, topology, wait, "
                             "resources, state)");
     }
@@ -254,7 +282,7 @@ ResourceOverrides ModelReader::read_resources(const YAML::Node& node,
       throw ModelError("expected a number or a quantity string, got " +
                        std::string(kind_name(v.kind())));
     } catch (const ModelError& e) {
-      fail(value, owner + ": resource '" + what + "': " + e.message());
+      fail(value, owner + ": resource " + quote(what) + ": " + e.message());
     }
   };
   for (const auto& entry : node) {
@@ -272,7 +300,7 @@ ResourceOverrides ModelReader::read_resources(const YAML::Node& node,
       }
     } else {
       fail(entry.first,
-           owner + ": unknown resource '" + key + "' (expected cpu, gpu, memory, resources)");
+           owner + ": unknown resource " + quote(key) + " (expected cpu, gpu, memory, resources)");
     }
   }
   return out;
@@ -288,17 +316,17 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     if (key != "type" && key != "args") {
-      fail(entry.first,
-           "unknown key '" + key + "' in component of type '" + c.type + "' (expected type, args)");
+      fail(entry.first, "unknown key " + quote(key) + " in component of type " + quote(c.type) +
+                            " (expected type, args)");
     }
   }
   const YAML::Node args = node["args"];
-  if (!args) fail(node, "component of type '" + c.type + "' needs 'args' with a 'name'");
+  if (!args) fail(node, "component of type " + quote(c.type) + " needs 'args' with a 'name'");
   expect_map(args, "component args");
   const YAML::Node name = args["name"];
-  if (!name) fail(args, "component of type '" + c.type + "' needs a 'name' in its args");
+  if (!name) fail(args, "component of type " + quote(c.type) + " needs a 'name' in its args");
   c.name = scalar(name, "component name");
-  const std::string owner = "component '" + c.name + "'";
+  const std::string owner = "component " + quote(c.name);
   for (const auto& entry : args) {
     const std::string key = entry.first.Scalar();
     const YAML::Node& value = entry.second;
@@ -349,8 +377,8 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
     } else if (key == "mode") {
       // Plugboard's delivery mode for other channel types; nothing to do here.
     } else {
-      fail(entry.first,
-           "unknown key '" + key + "' in connector (expected source, target, capacity)");
+      fail(entry.first, "unknown key " + quote(key) +
+                            " in connector (expected source, target, capacity, wait, mode)");
     }
   }
   if (c.source.empty()) fail(body, "a connector needs a 'source' (component.field)");
@@ -360,23 +388,62 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
 
 ProcessSpec parse_document(const std::string& text, const std::string& origin,
                            const fs::path& base_dir) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ModelError("YAML syntax error: " + e.msg, SourceLocation{origin, e.mark.line + 1});
+  if (text.size() > limits::max_model_file_bytes) {
+    throw ModelError("the model is " + std::to_string(text.size()) + " bytes, more than the " +
+                         std::to_string(limits::max_model_file_bytes) + " bytes allowed",
+                     SourceLocation{origin, 0});
   }
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    throw ModelError("YAML syntax error: " + detail::one_line(e.msg),
+                     SourceLocation{origin, e.mark.line + 1});
+  }
+  if (documents.size() > 1) {
+    const int line = detail::location_of(documents[1], origin).line;
+    throw ModelError("a second YAML document starts here" +
+                         (line > 0 ? std::string() : std::string(" (after the first)")) +
+                         ": a model file holds one document (remove the '---')",
+                     SourceLocation{origin, line});
+  }
+  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+  detail::check_document(root, origin);
   return ModelReader(origin).read(root, base_dir);
+}
+
+// The whole file, refused unread when it is larger than a model may be; a pipe or a device is
+// read up to that size and no further.
+std::string read_model_file(const std::string& path) {
+  std::error_code error;
+  if (fs::is_directory(path, error))
+    throw ModelError("cannot read model file " + quote(path) + ": it is a directory");
+  const auto size = fs::file_size(path, error);
+  if (!error && size > limits::max_model_file_bytes) {
+    throw ModelError("model file " + quote(path) + " is " + std::to_string(size) +
+                     " bytes, more than the " + std::to_string(limits::max_model_file_bytes) +
+                     " bytes allowed");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot open model file " + quote(path) + ": " + std::strerror(errno));
+  std::string text;
+  std::array<char, 65536> buffer{};
+  while (in) {
+    in.read(buffer.data(), buffer.size());
+    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limits::max_model_file_bytes) {
+      throw ModelError("model file " + quote(path) + " is more than the " +
+                       std::to_string(limits::max_model_file_bytes) + " bytes allowed");
+    }
+  }
+  if (in.bad()) throw ModelError("cannot read model file " + quote(path));
+  return text;
 }
 
 }  // namespace
 
 ProcessSpec load_model(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError("cannot open model file '" + path + "': " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_document(text.str(), path, fs::path(path).parent_path());
+  return parse_document(read_model_file(path), path, fs::path(path).parent_path());
 }
 
 ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin) {
@@ -385,25 +452,29 @@ ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin)
 
 void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& overrides) {
   for (const auto& text : overrides) {
+    const std::string subject = "--set " + quote(text);
     const auto equals = text.find('=');
     const auto dot = equals == std::string::npos ? std::string::npos : text.rfind('.', equals);
     if (equals == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == equals) {
-      throw ModelError("--set '" + text + "' must look like component.argument=value");
+      throw ModelError(subject + " must look like component.argument=value");
     }
     const std::string component = text.substr(0, dot);
     const std::string key = text.substr(dot + 1, equals - dot - 1);
     ComponentSpec* c = spec.find(component);
-    if (c == nullptr)
-      throw ModelError("--set '" + text + "': no component named '" + component + "'");
-    YAML::Node node;
+    if (c == nullptr) throw ModelError(subject + ": no component named " + quote(component));
+    std::vector<YAML::Node> documents;
     try {
-      node = YAML::Load(text.substr(equals + 1));
+      documents = YAML::LoadAll(text.substr(equals + 1));
     } catch (const YAML::Exception& e) {
-      throw ModelError("--set '" + text + "': cannot parse the value: " + e.msg);
+      throw ModelError(subject + ": cannot parse the value: " + detail::one_line(e.msg));
     }
-    if (key == "name") throw ModelError("--set '" + text + "': a component cannot be renamed");
-    c->args[key] = detail::to_value(node, "--set");
-    c->arg_locations[key] = SourceLocation{"--set " + text, 0};
+    if (documents.size() > 1)
+      throw ModelError(subject + ": the value holds more than one YAML document");
+    const YAML::Node node = documents.empty() ? YAML::Node() : documents.front();
+    detail::check_document(node, subject);
+    if (key == "name") throw ModelError(subject + ": a component cannot be renamed");
+    c->args[key] = detail::to_value(node, subject);
+    c->arg_locations[key] = SourceLocation{subject, 0};
   }
 }
 

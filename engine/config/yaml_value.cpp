@@ -1,7 +1,14 @@
 #include "config/yaml_value.hpp"
 
+#include <patchbay/process_spec.hpp>
+
 #include <charconv>
 #include <cstdlib>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/text.hpp"
 
 namespace patchbay::detail {
 
@@ -11,6 +18,86 @@ SourceLocation location_of(const YAML::Node& node, const std::string& origin) {
 }
 
 namespace {
+
+// One walk of the document as the readers will walk it: an aliased node once per use.
+class DocumentCheck {
+ public:
+  explicit DocumentCheck(const std::string& origin) : origin_(origin) {}
+
+  // `site`: the line to blame for a limit. Inside an alias it stays the line where the alias is
+  // used, not the lines of the anchored nodes it expands to.
+  void visit(const YAML::Node& node, std::size_t depth, int site) {
+    if (++nodes_ > limits::max_yaml_nodes) {
+      fail(site, "the model has more than " + std::to_string(limits::max_yaml_nodes) +
+                     " YAML nodes once its aliases are expanded (the limit; an alias counts "
+                     "each time it is used)");
+    }
+    if (depth > limits::max_yaml_depth) {
+      fail(site, "the model nests mappings and lists more than " +
+                     std::to_string(limits::max_yaml_depth) + " deep (the limit)");
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar:
+        text_bytes_ += node.Scalar().size();
+        if (text_bytes_ > limits::max_yaml_text_bytes) {
+          fail(site, "the model has more than " + std::to_string(limits::max_yaml_text_bytes) +
+                         " bytes of YAML text once its aliases are expanded (the limit; an "
+                         "alias counts each time it is used)");
+        }
+        break;
+      case YAML::NodeType::Sequence:
+        for (const auto& item : node)
+          visit(item, depth + 1, site_of(item, node, site));
+        break;
+      case YAML::NodeType::Map:
+        visit_map(node, depth, site);
+        break;
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        break;
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& message) const {
+    throw ModelError(message, SourceLocation{origin_, line});
+  }
+
+  // A child written before its parent starts is an alias of an anchored node: from there on,
+  // the site stays the parent's line.
+  int site_of(const YAML::Node& child, const YAML::Node& parent, int site) const {
+    if (site != line_of(parent)) return site;  // already inside an alias
+    const YAML::Mark child_mark = child.Mark();
+    const bool alias = child_mark.pos >= 0 && child_mark.pos < parent.Mark().pos;
+    return alias ? site : line_of(child);
+  }
+
+  int line_of(const YAML::Node& node) const { return location_of(node, origin_).line; }
+
+  // yaml-cpp keeps every entry of a mapping, so a repeated key would be read once by lookups
+  // (the first) and again by loops (the last): it is refused instead.
+  void visit_map(const YAML::Node& node, std::size_t depth, int site) {
+    std::unordered_map<std::string_view, int> lines;  // key -> its line
+    for (const auto& entry : node) {
+      visit(entry.first, depth + 1, site_of(entry.first, node, site));
+      if (!entry.first.IsScalar() && !entry.first.IsNull())
+        fail(line_of(entry.first), "a mapping key must be a plain string, not a mapping or a list");
+      const std::string_view key =
+          entry.first.IsScalar() ? std::string_view(entry.first.Scalar()) : std::string_view();
+      const auto [first, inserted] = lines.try_emplace(key, line_of(entry.first));
+      if (!inserted) {
+        fail(line_of(entry.first), "duplicate key " + quote(key) + " (also at line " +
+                                       std::to_string(first->second) +
+                                       "): a key may appear once per mapping");
+      }
+      visit(entry.second, depth + 1, site_of(entry.second, node, site));
+    }
+  }
+
+  const std::string& origin_;
+  std::size_t nodes_ = 0;
+  std::size_t text_bytes_ = 0;
+};
 
 bool parse_int(const std::string& s, std::int64_t& out) {
   const char* first = s.data();
@@ -43,6 +130,10 @@ bool parse_double(const std::string& s, double& out) {
 }
 
 }  // namespace
+
+void check_document(const YAML::Node& root, const std::string& origin) {
+  DocumentCheck(origin).visit(root, 0, location_of(root, origin).line);
+}
 
 Value to_value(const YAML::Node& node, const std::string& origin) {
   switch (node.Type()) {

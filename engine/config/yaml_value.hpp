@@ -10,6 +10,14 @@
 
 namespace patchbay::detail {
 
+/// Checks a whole parsed document before anything reads it: at most limits::max_yaml_nodes
+/// nodes and limits::max_yaml_text_bytes of scalar text, an alias counted each time it is used
+/// (yaml-cpp shares an aliased node, so walking the tree expands it), nesting of at most
+/// limits::max_yaml_depth, mapping keys that are scalars, and no key twice in one mapping.
+/// Throws ModelError naming the limit, or the key and both its lines, at the offending line.
+/// Once it passes, any walk of the document is bounded by those limits.
+void check_document(const YAML::Node& root, const std::string& origin);
+
 /// The file and 1-based line of a node.
 SourceLocation location_of(const YAML::Node& node, const std::string& origin);
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/text.hpp"
+
 namespace patchbay {
 
 ComponentArgs::ComponentArgs(std::string name, std::map<std::string, Value> values)
@@ -60,15 +62,15 @@ std::vector<std::string> ComponentArgs::unused() const {
 }
 
 ModelError ComponentArgs::error(std::string_view key, const std::string& what) const {
-  std::string subject = "component '" + name_ + "'";
-  if (!type_.empty()) subject += " (" + type_ + ")";
-  return ModelError(subject + ": argument '" + std::string(key) + "' " + what, where(key));
+  std::string subject = "component " + detail::quote(name_);
+  if (!type_.empty()) subject += " (" + detail::one_line(type_, detail::quoted_max_bytes) + ")";
+  return ModelError(subject + ": argument " + detail::quote(key) + " " + what, where(key));
 }
 
 namespace {
 std::string describe(const Value& v) {
   std::string s = std::string(kind_name(v.kind()));
-  if (!v.is_null() && !v.is_list()) s += " '" + v.to_string() + "'";
+  if (!v.is_null() && !v.is_list()) s += " " + detail::quote(v.to_string());
   return s;
 }
 }  // namespace

@@ -7,6 +7,8 @@
 #include <string>
 #include <system_error>
 
+#include "core/text.hpp"
+
 namespace patchbay {
 
 namespace {
@@ -53,9 +55,7 @@ std::string_view trim(std::string_view s) {
 }
 
 [[noreturn]] void fail(std::string_view text, std::string_view reason) {
-  std::string message = "invalid quantity '";
-  message.append(text).append("': ").append(reason);
-  throw ModelError(message);
+  throw ModelError("invalid quantity " + detail::quote(text) + ": " + std::string(reason));
 }
 
 // Parses an unsigned quantity (no sign). Returns the value, or sets `reason` and returns 0.
@@ -99,8 +99,8 @@ double parse_unsigned(std::string_view s, std::string& reason) {
       }
     }
     if (suffix == nullptr) {
-      reason = "unknown suffix '";
-      reason.append(suffix_text).append("' (expected one of ").append(kSuffixList).append(")");
+      reason = "unknown suffix " + detail::quote(suffix_text);
+      reason.append(" (expected one of ").append(kSuffixList).append(")");
       return 0;
     }
   }
@@ -168,7 +168,10 @@ double check_quantity(double value) {
     reason = "negative";
   }
   if (reason != nullptr) {
-    throw ModelError("invalid quantity " + format_quantity(value) + ": " + reason);
+    // The shortest form: a fixed-point rendering of -1e300 has 300 digits.
+    std::array<char, 32> text{};
+    const auto end = std::to_chars(text.data(), text.data() + text.size(), value).ptr;
+    throw ModelError("invalid quantity " + std::string(text.data(), end) + ": " + reason);
   }
   return value == 0 ? 0.0 : value;
 }

@@ -1,4 +1,5 @@
 #include <patchbay/library.hpp>
+#include <patchbay/process_spec.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +9,13 @@ namespace patchbay::library {
 
 Sleep::Sleep(const ComponentArgs& args) : Component(args), duration_(0) {
   const double seconds = args.get<double>("sleep_seconds");
-  if (!(seconds >= 0) || !std::isfinite(seconds)) {
-    throw args.error("sleep_seconds", "must be a finite number >= 0");
+  // Bounded before the conversion: nanoseconds of more than 292 years overflow, and the
+  // deadline now + duration must not wrap either.
+  if (!(seconds >= 0) || !(seconds <= limits::max_sleep_seconds)) {
+    throw args.error("sleep_seconds",
+                     "must be a number of seconds from 0 to " +
+                         std::to_string(static_cast<std::int64_t>(limits::max_sleep_seconds)) +
+                         " (one year), got " + Value(seconds).to_string());
   }
   duration_ = std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(seconds * 1e9)));
 }

@@ -1,6 +1,7 @@
 #include "placement/machine.hpp"
 
 #include <patchbay/error.hpp>
+#include <patchbay/process_spec.hpp>
 #include <patchbay/resources.hpp>
 
 #include <hwloc.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -17,12 +19,95 @@
 #include <string_view>
 #include <tuple>
 
+#include "core/text.hpp"
+
 namespace patchbay::detail {
 
 namespace {
 
 [[noreturn]] void cannot_load(const std::string& source, const std::string& why) {
-  throw ModelError("topology '" + source + "' cannot be loaded: " + why);
+  throw ModelError("topology " + quote(source) + " cannot be loaded: " + why);
+}
+
+// Counts the objects a synthetic description asks hwloc to build, level by level, as hwloc's
+// own parser reads it (a level is "[type:]arity[(attributes)]", "[numa...]" attaches a NUMA
+// node to each object of the level above), and refuses it before hwloc builds them: hwloc
+// would spend minutes, or loop, on "pack:16 core:1024 pu:16" or "2147483648". Malformed text
+// is left to hwloc to reject.
+void check_synthetic_size(const std::string& description) {
+  const char* position = description.c_str();
+  if (*position == '(') {
+    position = std::strchr(position, ')');
+    if (position == nullptr) return;
+    ++position;
+  }
+  std::size_t width = 1;    // objects on the level just read
+  std::size_t objects = 1;  // all levels so far, the machine included
+  auto too_large = [&](const std::string& what) {
+    cannot_load(description, what + "; a topology may have at most " +
+                                 std::to_string(limits::max_topology_pus) + " PUs and " +
+                                 std::to_string(limits::max_topology_objects) + " objects");
+  };
+  while (*position != '\0') {
+    while (*position == ' ' || *position == '\n')
+      ++position;
+    if (*position == '\0') break;
+    if (*position == '[') {
+      const char* end = std::strchr(position, ']');
+      if (end == nullptr) return;
+      objects += width;
+      if (objects > limits::max_topology_objects)
+        too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
+      position = end + 1;
+      continue;
+    }
+    if (*position < '0' || *position > '9') {
+      const char* colon = std::strchr(position, ':');
+      if (colon == nullptr) return;
+      position = colon + 1;
+    }
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long arity = std::strtoul(position, &end, 0);
+    if (end == position || arity == 0) return;
+    if (errno == ERANGE || arity > limits::max_topology_objects ||
+        width > limits::max_topology_objects / arity) {
+      too_large("a level has more than " + std::to_string(limits::max_topology_objects) +
+                " objects");
+    }
+    width *= arity;
+    objects += width;
+    if (objects > limits::max_topology_objects)
+      too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
+    position = end;
+    if (*position == '(') {
+      const char* close = std::strchr(position, ')');
+      if (close == nullptr) return;
+      position = close + 1;
+    }
+  }
+  // The last level is the PUs.
+  if (width > limits::max_topology_pus) {
+    too_large("it has " + std::to_string(width) + " PUs");
+  }
+}
+
+// An XML export is read whole by hwloc: its size bounds the objects it can describe.
+void check_xml_size(const std::string& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (!error && size > limits::max_topology_xml_bytes) {
+    cannot_load(path, "the XML file is " + std::to_string(size) + " bytes, more than the " +
+                          std::to_string(limits::max_topology_xml_bytes) + " allowed");
+  }
+}
+
+void check_pu_count(const Machine& machine) {
+  if (machine.pu_count() > limits::max_topology_pus) {
+    cannot_load(machine.source, "it has " + std::to_string(machine.pu_count()) +
+                                    " usable PUs, more than the " +
+                                    std::to_string(limits::max_topology_pus) + " allowed");
+  }
 }
 
 struct BitmapDeleter {
@@ -278,14 +363,18 @@ Machine load_machine_now(const std::string& source) {
   } else {
     std::error_code error;
     if (std::filesystem::is_regular_file(source, error)) {
+      check_xml_size(source);
       if (hwloc_topology_set_xml(raw, source.c_str()) != 0) {
         cannot_load(source, std::string("not a valid hwloc XML file (") + std::strerror(errno) +
                                 "); export one with 'lstopo FILE.xml'");
       }
-    } else if (hwloc_topology_set_synthetic(raw, source.c_str()) != 0) {
-      cannot_load(source,
-                  "no such file, and not a valid hwloc synthetic description (such as "
-                  "'pack:2 numa:1 core:8 pu:2')");
+    } else {
+      check_synthetic_size(source);
+      if (hwloc_topology_set_synthetic(raw, source.c_str()) != 0) {
+        cannot_load(source,
+                    "no such file, and not a valid hwloc synthetic description (such as "
+                    "'pack:2 numa:1 core:8 pu:2')");
+      }
     }
   }
   if (hwloc_topology_load(raw) != 0)
@@ -297,6 +386,7 @@ Machine load_machine_now(const std::string& source) {
   std::vector<Bitmap> core_sets;
   read_cores(raw, machine.is_this_system, machine, core_sets);
   if (machine.cores.empty()) cannot_load(machine.source, "it has no usable core");
+  if (!source.empty()) check_pu_count(machine);
   read_numa_nodes(raw, machine, core_sets);
   read_gpus(raw, machine, core_sets);
   machine.topology = std::move(topology);

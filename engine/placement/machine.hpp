@@ -62,8 +62,11 @@ struct Machine {
 /// threads, in a process about to fork), so its GPUs show as sysfs DRM devices (card1, renderD128)
 /// or NVML ones (nvml0) and XML files keep their names; OS devices under one PCI device (functions
 /// of one card included) are one GPU, and display adapters of BMCs and virtual machines showing
-/// only a DRM device are not GPUs. A synthetic topology has none. Throws ModelError "topology
-/// '<source>' cannot be loaded: <why>". Thread-safety: safe to call concurrently.
+/// only a DRM device are not GPUs. A synthetic topology has none. A synthetic description or an
+/// XML file is refused beyond limits::max_topology_pus PUs (and, before hwloc reads it, beyond
+/// limits::max_topology_objects objects or limits::max_topology_xml_bytes bytes). Throws
+/// ModelError "topology '<source>' cannot be loaded: <why>". Thread-safety: safe to call
+/// concurrently.
 Machine load_machine(const std::string& source);
 
 /// Binds the calling process (all its threads) to the PUs of `cores` (indexes into

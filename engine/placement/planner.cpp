@@ -1,6 +1,7 @@
 #include "placement/planner.hpp"
 
 #include <patchbay/error.hpp>
+#include <patchbay/process_spec.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +10,9 @@
 #include <set>
 #include <stdexcept>
 #include <tuple>
+#include <unordered_map>
+
+#include "core/text.hpp"
 
 namespace patchbay::detail {
 
@@ -21,15 +25,29 @@ bool fits(double used, double amount, double capacity) {
   return used + amount <= capacity + 1e-9 * std::max(1.0, capacity);
 }
 
+// Lines of a placement failure kept in its message; the rest are counted.
+constexpr std::size_t kMaxErrorLines = 20;
+// Names listed in one line of a message; the rest are counted.
+constexpr std::size_t kMaxNamesListed = 8;
+
 std::string quoted(const std::string& name) {
-  return "'" + name + "'";
+  return quote(name);
 }
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+// "a, b, c" or, past `most` parts, "a, b, ... and 7 more".
+std::string join(const std::vector<std::string>& parts, const std::string& separator,
+                 std::size_t most = std::numeric_limits<std::size_t>::max()) {
   std::string text;
-  for (std::size_t i = 0; i < parts.size(); ++i)
+  for (std::size_t i = 0; i < parts.size() && i < most; ++i)
     text += (i > 0 ? separator : "") + parts[i];
+  if (parts.size() > most)
+    text += separator + "... and " + std::to_string(parts.size() - most) + " more";
   return text;
+}
+
+// The names a message lists: the first few, then their count.
+std::string list_some(const std::vector<std::string>& parts, const std::string& separator) {
+  return join(parts, separator, kMaxNamesListed);
 }
 
 // "0-3,16-19": ascending numbers as ranges.
@@ -89,9 +107,11 @@ class Planner {
   Plan run() {
     validate();
     build_units();
+    check_worker_count();
     check_custom_resources();
     assign_whole_gpus();
     assign_shared_gpus();
+    wanted_by_gpu_units_ = wanted_by_gpu_units();
     for (std::size_t u = 0; u < units_.size(); ++u)
       if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
     for (std::size_t u = 0; u < units_.size(); ++u)
@@ -99,7 +119,14 @@ class Planner {
     for (std::size_t u = 0; u < units_.size(); ++u)
       if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
     place_pool();
-    if (!errors_.empty()) throw ModelError(join(errors_, "\n"));
+    if (!errors_.empty()) {
+      std::string message = join(errors_, "\n");
+      if (unreported_errors_ > 0) {
+        message += "\n... and " + std::to_string(unreported_errors_) + " more unmet demands";
+      }
+      throw ModelError(message);
+    }
+    if (workers_.size() > worker_limit()) too_many_workers(workers_.size());
     return assemble();
   }
 
@@ -116,7 +143,34 @@ class Planner {
   std::vector<double> gpu_fraction_;    // sum of shared fractions
   std::vector<std::vector<std::string>> gpu_sharers_;
   std::vector<WorkerDraft> workers_;
+  std::vector<bool> wanted_by_gpu_units_;  // per core, fixed once GPUs are assigned
   std::vector<std::string> errors_;
+  std::size_t unreported_errors_ = 0;
+
+  // A failure to report. Past kMaxErrorLines the line is only counted: callers in loops check
+  // errors_full() first, so that a model failing in every component does not build every line.
+  void report(std::string line) {
+    if (errors_full()) {
+      ++unreported_errors_;
+    } else {
+      errors_.push_back(std::move(line));
+    }
+  }
+  [[nodiscard]] bool errors_full() const { return errors_.size() >= kMaxErrorLines; }
+
+  // The most workers a plan may have: each is a process, and past a few dozen per hardware
+  // thread a machine only switches between them.
+  [[nodiscard]] std::size_t worker_limit() const {
+    return std::min(limits::max_workers, limits::max_workers_per_pu * machine_.pu_count());
+  }
+
+  [[noreturn]] void too_many_workers(std::size_t count) const {
+    throw ModelError("the plan needs " + std::to_string(count) + " workers, more than the " +
+                     std::to_string(worker_limit()) + " allowed on this machine (" +
+                     std::to_string(limits::max_workers_per_pu) + " per usable PU, at most " +
+                     std::to_string(limits::max_workers) +
+                     "): give fewer components a 'worker' label or a cpu >= 1 or GPU of their own");
+  }
 
   // --- naming -------------------------------------------------------------------------------
 
@@ -131,7 +185,7 @@ class Planner {
     std::vector<std::string> names;
     for (std::size_t c : unit.components)
       names.push_back(quoted(name_of(c)));
-    return "components " + join(names, ", ") + " (worker " + quoted(unit.label) + ")";
+    return "components " + list_some(names, ", ") + " (worker " + quoted(unit.label) + ")";
   }
 
   // "'a'" or "worker 'w'": a short mention of another unit.
@@ -175,7 +229,7 @@ class Planner {
       if (units_[u].has_gpu()) what += " gpu=" + format_quantity(units_[u].total.gpu);
       parts.push_back(mention(u) + " (" + what + ")");
     }
-    return join(parts, ", ");
+    return list_some(parts, ", ");
   }
 
   // --- steps --------------------------------------------------------------------------------
@@ -183,6 +237,13 @@ class Planner {
   void validate() const {
     if (input_.workers && *input_.workers == 0)
       throw ModelError("process option workers=0: a process needs at least one worker");
+    if (input_.workers && *input_.workers > worker_limit()) {
+      throw ModelError("process option workers=" + std::to_string(*input_.workers) +
+                       " is more than the " + std::to_string(worker_limit()) +
+                       " workers allowed on this machine (" +
+                       std::to_string(limits::max_workers_per_pu) + " per usable PU, at most " +
+                       std::to_string(limits::max_workers) + ")");
+    }
     for (const auto& [source, target] : input_.edges) {
       if (source >= input_.components.size() || target >= input_.components.size()) {
         throw std::invalid_argument("placement edge names component " +
@@ -221,12 +282,26 @@ class Planner {
     }
   }
 
+  // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: count them
+  // before placing anything, so that thousands of labels fail at once.
+  void check_worker_count() const {
+    const auto own_workers =
+        static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
+          return !u.pooled() || !u.label.empty();
+        }));
+    if (own_workers > worker_limit()) too_many_workers(own_workers);
+  }
+
   void check_custom_resources() {
     std::map<std::string, double> used;
     std::map<std::string, std::vector<std::string>> takers;
     for (std::size_t c = 0; c < input_.components.size(); ++c) {
       for (const auto& [name, amount] : input_.components[c].resources.custom) {
         if (!(amount > 0)) continue;
+        if (errors_full()) {
+          ++unreported_errors_;
+          continue;
+        }
         const std::string subject = "component " + quoted(name_of(c)) +
                                     " asks for custom resource " + quoted(name) + "=" +
                                     format_quantity(amount);
@@ -235,20 +310,20 @@ class Planner {
           std::vector<std::string> declared;
           for (const auto& [other, amount_declared] : input_.custom_capacities)
             declared.push_back(quoted(other) + "=" + format_quantity(amount_declared));
-          errors_.push_back(subject + (declared.empty()
-                                           ? " but the process declares none"
-                                           : " but the process does not declare it (it declares " +
-                                                 join(declared, ", ") + ")"));
+          report(subject + (declared.empty()
+                                ? " but the process declares none"
+                                : " but the process does not declare it (it declares " +
+                                      list_some(declared, ", ") + ")"));
           continue;
         }
         if (!fits(used[name], amount, capacity->second)) {
           std::string line = subject + " but the process declares " + quoted(name) + "=" +
                              format_quantity(capacity->second);
           if (!takers[name].empty()) {
-            line +=
-                " and " + join(takers[name], ", ") + " already take " + format_quantity(used[name]);
+            line += " and " + list_some(takers[name], ", ") + " already take " +
+                    format_quantity(used[name]);
           }
-          errors_.push_back(line);
+          report(line);
           continue;
         }
         used[name] += amount;
@@ -267,11 +342,11 @@ class Planner {
       const double need = std::ceil(unit.total.gpu);
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
-        errors_.push_back(ask + ", the machine has no GPU");
+        report(ask + ", the machine has no GPU");
         continue;
       }
       if (need > static_cast<double>(machine_.gpus.size())) {
-        errors_.push_back(ask + ", the machine has " + all_gpus());
+        report(ask + ", the machine has " + all_gpus());
         continue;
       }
       if (need > static_cast<double>(free.size())) {
@@ -280,9 +355,9 @@ class Planner {
           if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
             users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
         }
-        errors_.push_back(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
-                          all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
-                          join(users, "; "));
+        report(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
+               all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
+               list_some(users, "; "));
         continue;
       }
       const auto count = static_cast<std::size_t>(need);
@@ -311,7 +386,7 @@ class Planner {
       if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
-        errors_.push_back(ask + ", the machine has no GPU");
+        report(ask + ", the machine has no GPU");
         continue;
       }
       // The least used GPU not given whole: shared GPUs are spread, not stacked.
@@ -328,10 +403,10 @@ class Planner {
           } else {
             states.push_back(machine_.gpus[g].name + " has " +
                              format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
-                             join(gpu_sharers_[g], ", "));
+                             list_some(gpu_sharers_[g], ", "));
           }
         }
-        errors_.push_back(ask + " but no GPU has that much left: " + join(states, "; "));
+        report(ask + " but no GPU has that much left: " + list_some(states, "; "));
         continue;
       }
       gpu_fraction_[best] += unit.total.gpu;
@@ -440,7 +515,7 @@ class Planner {
                        format_bytes(static_cast<double>(machine_.numa_nodes[index].memory));
     if (!node_users_[index].empty()) {
       text += " (" + format_bytes(std::max(0.0, memory_left(node))) + " left after " +
-              join(node_users_[index], ", ") + ")";
+              list_some(node_users_[index], ", ") + ")";
     }
     return text;
   }
@@ -462,8 +537,7 @@ class Planner {
       take_memory(node, memory, mention(u));
       return;
     }
-    errors_.push_back(asks(u) + "memory=" + format_quantity(memory) + " but " +
-                      describe_memory(node));
+    report(asks(u) + "memory=" + format_quantity(memory) + " but " + describe_memory(node));
   }
 
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
@@ -488,7 +562,7 @@ class Planner {
     std::vector<unsigned> chosen;
     if (need <= static_cast<double>(near.size())) {
       chosen = pick_free_cores(near, static_cast<std::size_t>(need), unit.total.memory,
-                               wanted_by_gpu_units());
+                               wanted_by_gpu_units_);
     }
     if (chosen.empty()) {
       const auto free = std::count_if(
@@ -500,7 +574,7 @@ class Planner {
           gpu_names(unit.gpus);
       if (static_cast<std::size_t>(free) < near.size())
         line += " and only " + std::to_string(free) + " remain after " + owners_of(near);
-      errors_.push_back(line);
+      report(line);
       return;
     }
     for (unsigned c : chosen)
@@ -517,18 +591,18 @@ class Planner {
     std::vector<unsigned> chosen;
     if (need <= static_cast<double>(all.size())) {
       chosen = pick_free_cores(all, static_cast<std::size_t>(need), unit.total.memory,
-                               wanted_by_gpu_units());
+                               wanted_by_gpu_units_);
     }
     if (chosen.empty()) {
       const std::string ask = asks(u) + "cpu=" + format_quantity(unit.total.cpu);
       const auto free = std::count_if(cores_.begin(), cores_.end(),
                                       [](const CoreUse& c) { return c.state == CoreState::free; });
       if (need > static_cast<double>(all.size())) {
-        errors_.push_back(ask + " but the machine has " + std::to_string(all.size()) +
-                          (all.size() == 1 ? " core" : " cores"));
+        report(ask + " but the machine has " + std::to_string(all.size()) +
+               (all.size() == 1 ? " core" : " cores"));
       } else {
-        errors_.push_back(ask + " but only " + std::to_string(free) + " of the machine's " +
-                          std::to_string(all.size()) + " cores remain after " + owners_of(all));
+        report(ask + " but only " + std::to_string(free) + " of the machine's " +
+               std::to_string(all.size()) + " cores remain after " + owners_of(all));
       }
       return;
     }
@@ -559,10 +633,10 @@ class Planner {
     if (best == kNone) {
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (near.empty()) {
-        errors_.push_back(ask + " but no usable core is near " + gpu_names(unit.gpus));
+        report(ask + " but no usable core is near " + gpu_names(unit.gpus));
       } else {
-        errors_.push_back(ask + " but every core near " + gpu_names(unit.gpus) +
-                          " is dedicated to " + owners_of(near));
+        report(ask + " but every core near " + gpu_names(unit.gpus) + " is dedicated to " +
+               owners_of(near));
       }
       return;
     }
@@ -589,11 +663,15 @@ class Planner {
     if (pool_cores.empty()) {
       std::vector<unsigned> all(machine_.cores.size());
       std::iota(all.begin(), all.end(), 0U);
+      const std::string owners = owners_of(all);
       for (std::size_t u : pool) {
-        errors_.push_back(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
-                          " but no core remains: the machine's " + std::to_string(all.size()) +
-                          (all.size() == 1 ? " core is" : " cores are") + " dedicated to " +
-                          owners_of(all));
+        if (errors_full()) {
+          ++unreported_errors_;
+          continue;
+        }
+        report(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
+               " but no core remains: the machine's " + std::to_string(all.size()) +
+               (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
       }
       return;
     }
@@ -609,16 +687,24 @@ class Planner {
       }
     }
     const std::vector<std::vector<std::size_t>> strands = pool_strands(unlabeled);
-    const std::vector<std::set<std::size_t>> siblings = strand_siblings(strands);
+    const std::vector<std::vector<std::size_t>> sources = strand_sources(strands);
     const std::size_t wanted = input_.workers.value_or(pool_cores.size());
+    // Room left under the worker limit, for a default that follows a very large machine.
+    const std::size_t room =
+        worker_limit() - std::min(worker_limit(), workers_.size() + groups.size());
     const std::size_t count =
         strands.empty()
             ? 0
-            : std::min(strands.size(),
-                       std::max<std::size_t>(1, wanted - std::min(wanted, groups.size())));
+            : std::min({strands.size(), std::max<std::size_t>(1, room),
+                        std::max<std::size_t>(1, wanted - std::min(wanted, groups.size()))});
 
     std::vector<std::vector<std::size_t>> members(count);  // strands per unlabeled worker
     std::vector<double> load(count, 0.0);
+    // Per source unit: how many of the strands it feeds each worker holds. A strand's siblings
+    // in a worker are then found through its few sources, not by comparing it with every strand
+    // placed before it (quadratic in a wide fan-out).
+    std::vector<std::unordered_map<std::size_t, std::size_t>> fed(units_.size());
+    std::vector<std::size_t> conflicts(count, 0);
     auto weight = [&](std::size_t s) {
       double sum = 0;
       for (std::size_t u : strands[s])
@@ -629,17 +715,24 @@ class Planner {
       std::size_t target = s;
       if (s >= count) {
         // Fewest fan-out siblings first (they should run in parallel), then the lightest.
-        auto score = [&](std::size_t w) {
-          const auto conflicts = std::count_if(members[w].begin(), members[w].end(),
-                                               [&](std::size_t o) { return siblings[s].count(o); });
-          return std::make_tuple(conflicts, load[w], w);
-        };
+        for (std::size_t source : sources[s]) {
+          for (const auto& [w, strands_fed] : fed[source])
+            conflicts[w] += strands_fed;
+        }
         target = 0;
-        for (std::size_t w = 1; w < count; ++w)
-          if (score(w) < score(target)) target = w;
+        for (std::size_t w = 1; w < count; ++w) {
+          if (std::tie(conflicts[w], load[w]) < std::tie(conflicts[target], load[target]))
+            target = w;
+        }
+        for (std::size_t source : sources[s]) {
+          for (const auto& entry : fed[source])
+            conflicts[entry.first] = 0;
+        }
       }
       members[target].push_back(s);
       load[target] += weight(s);
+      for (std::size_t source : sources[s])
+        ++fed[source][target];
     }
     for (const auto& strand_list : members) {
       std::vector<std::size_t> units;
@@ -673,7 +766,7 @@ class Planner {
         std::vector<std::string> names;
         for (std::size_t u : units)
           if (units_[u].total.memory > 0) names.push_back(mention(u));
-        take_memory(node, memory, join(names, ", "));
+        take_memory(node, memory, list_some(names, ", "));
         return c;
       }
     }
@@ -688,15 +781,15 @@ class Planner {
     for (std::size_t u : units)
       if (units_[u].total.memory > 0) hungry.push_back(u);
     if (hungry.size() == 1) {
-      errors_.push_back(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
-                        join(states, ", "));
+      report(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
+             list_some(states, ", "));
     } else {
       std::vector<std::string> names;
       names.reserve(hungry.size());
       for (std::size_t u : hungry)
         names.push_back(mention(u));
-      errors_.push_back(join(names, ", ") + " share a worker and ask for memory=" +
-                        format_quantity(memory) + " together but " + join(states, ", "));
+      report(list_some(names, ", ") + " share a worker and ask for memory=" +
+             format_quantity(memory) + " together but " + list_some(states, ", "));
     }
     return order.front();
   }
@@ -744,41 +837,39 @@ class Planner {
     return strands;
   }
 
-  // For each strand, the strands that share a source with it (fan-out siblings).
-  std::vector<std::set<std::size_t>> strand_siblings(
+  // For each strand, the units outside it that feed it, ascending: strands that share one are
+  // fan-out siblings.
+  std::vector<std::vector<std::size_t>> strand_sources(
       const std::vector<std::vector<std::size_t>>& strands) const {
     std::vector<std::size_t> strand_of(units_.size(), kNone);
     for (std::size_t s = 0; s < strands.size(); ++s) {
       for (std::size_t u : strands[s])
         strand_of[u] = s;
     }
-    std::map<std::size_t, std::set<std::size_t>> targets;  // source unit -> target strands
+    std::vector<std::vector<std::size_t>> sources(strands.size());
     for (const auto& [source, target] : input_.edges) {
       const std::size_t s = strand_of[unit_of_[target]];
-      if (s != kNone && unit_of_[source] != unit_of_[target]) targets[unit_of_[source]].insert(s);
+      if (s != kNone && unit_of_[source] != unit_of_[target])
+        sources[s].push_back(unit_of_[source]);
     }
-    std::vector<std::set<std::size_t>> siblings(strands.size());
-    for (const auto& [source, group] : targets) {
-      for (std::size_t a : group) {
-        for (std::size_t b : group)
-          if (a != b) siblings[a].insert(b);
-      }
+    for (auto& list : sources) {
+      std::sort(list.begin(), list.end());
+      list.erase(std::unique(list.begin(), list.end()), list.end());
     }
-    return siblings;
+    return sources;
   }
 
   Plan assemble() {
     // Workers in the order of their first component.
     std::vector<std::size_t> order(workers_.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
-    auto first_component = [&](std::size_t w) {
-      std::size_t first = kNone;
+    std::vector<std::size_t> first_component(workers_.size(), kNone);
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
       for (std::size_t u : workers_[w].units)
-        first = std::min(first, units_[u].components.front());
-      return first;
-    };
+        first_component[w] = std::min(first_component[w], units_[u].components.front());
+    }
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return first_component(a) < first_component(b);
+      return first_component[a] < first_component[b];
     });
 
     Plan plan;

@@ -74,16 +74,21 @@ struct Plan {
 ///   `workers` N (N > cores: workers share cores). A labelled unit is one of them. The others
 ///   follow chain links (a -> b where a has one output connector and b one input: one worker);
 ///   every other unlabelled unit starts a worker of its own while workers remain, then joins the
-///   worker with the fewest of its fan-out siblings, then the lightest (sum of cpu), then the
-///   first. Idle workers are not part of the plan. Fractional cpu is a weight, not a
-///   reservation. Each shared worker gets one core: the least used, in order, whose NUMA node
-///   has room for its memory.
+///   worker with the fewest of its fan-out siblings (a sibling counted once per source the two
+///   share), then the lightest (sum of cpu), then the first. Planning takes time near-linear in
+///   components and connectors times the number of shared workers. Idle workers are not part of the
+///   plan. Fractional cpu is a weight, not a reservation. Each shared worker gets one core: the
+///   least used, in order, whose NUMA node has room for its memory.
 /// - Memory: a worker within one NUMA node counts against that node (a node reporting 0 is
 ///   unknown and not checked); a worker spanning nodes counts against the machine's total.
 /// - Custom resources: per name, the sum over components <= the process's capacity.
+/// - Workers: at most limits::max_workers_per_pu per usable PU and limits::max_workers in all;
+///   the default of one shared worker per core is capped to fit, while more labels, units of
+///   their own or `workers` than that are a ModelError naming the count and the limit.
 /// The result is deterministic. Throws ModelError when the model cannot fit, with one line per
 /// unsatisfied demand naming the component, what it asks for and what the machine (or the
-/// process) has; ModelError for `workers` = 0; std::invalid_argument for an edge naming a
+/// process) has (the first 20, then their count); ModelError for `workers` = 0 or beyond the
+/// limit; std::invalid_argument for an edge naming a
 /// component that does not exist.
 /// Thread-safety: pure function.
 [[nodiscard]] Plan plan_placement(const Machine& machine, const PlacementInput& input);

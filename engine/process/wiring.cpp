@@ -1,5 +1,7 @@
 #include "process/wiring.hpp"
 
+#include <patchbay/resources.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <map>
@@ -114,6 +116,14 @@ Wiring build_wiring(std::span<Component* const> components,
   }
   const std::size_t default_capacity =
       ring_capacity(options.channel_capacity, "process option channel_capacity", {});
+  // Below the minimum a fiber overflows its stack at its first call (SIGSEGV, no message).
+  if (options.fiber_stack_size < limits::min_fiber_stack_size ||
+      options.fiber_stack_size > limits::max_fiber_stack_size) {
+    throw ModelError("process option fiber_stack_size: " +
+                     std::to_string(options.fiber_stack_size) + " bytes is out of range (" +
+                     format_quantity(static_cast<double>(limits::min_fiber_stack_size)) + " to " +
+                     format_quantity(static_cast<double>(limits::max_fiber_stack_size)) + ")");
+  }
 
   Wiring wiring;
   wiring.components.resize(components.size());

@@ -15,6 +15,43 @@
 
 namespace patchbay {
 
+/// The limits a model must stay within. A model file may come from anyone: each limit keeps
+/// one kind of input from costing unbounded time or memory before or while the model runs, and
+/// exceeding one is a ModelError (exit code 2 in engine-run) that names it.
+namespace limits {
+
+/// Bytes of a model file, checked before it is parsed.
+inline constexpr std::size_t max_model_file_bytes = std::size_t{64} << 20;
+/// YAML nodes the loader reads, an alias counted each time it is used: ten aliases of ten
+/// aliases of ... ("billion laughs") would otherwise expand to billions.
+inline constexpr std::size_t max_yaml_nodes = 1'000'000;
+/// Bytes of scalar text the loader reads, aliases counted each time they are used.
+inline constexpr std::size_t max_yaml_text_bytes = std::size_t{64} << 20;
+/// Nesting of YAML mappings and sequences (a model needs about ten).
+inline constexpr std::size_t max_yaml_depth = 64;
+
+/// Hardware threads (PUs) of a topology given as an hwloc synthetic description or XML file.
+inline constexpr std::size_t max_topology_pus = 4096;
+/// Objects (packages, caches, cores, PUs, ...) of a synthetic topology, all levels together.
+inline constexpr std::size_t max_topology_objects = 65'536;
+/// Bytes of an hwloc XML topology file, checked before hwloc reads it.
+inline constexpr std::size_t max_topology_xml_bytes = std::size_t{16} << 20;
+
+/// Workers of a ParallelProcess (each one a process), and the process option `workers`.
+inline constexpr std::size_t max_workers = 1024;
+/// Workers per usable hardware thread: beyond this a machine only switches between them.
+inline constexpr std::size_t max_workers_per_pu = 64;
+
+/// Bytes of a component fiber's stack (ProcessOptions::fiber_stack_size): below the minimum
+/// a fiber overflows its stack at its first call.
+inline constexpr std::size_t min_fiber_stack_size = std::size_t{16} << 10;
+inline constexpr std::size_t max_fiber_stack_size = std::size_t{1} << 30;
+
+/// Seconds of one Sleep step (`sleep_seconds`): one year.
+inline constexpr double max_sleep_seconds = 365.0 * 24 * 3600;
+
+}  // namespace limits
+
 /// Which engine runs a model.
 enum class ProcessKind : std::uint8_t { local, parallel };
 
@@ -62,11 +99,12 @@ struct ConnectorSpec {
 struct ProcessOptions {
   /// Default channel capacity in bytes (a power of two, at least 64).
   std::size_t channel_capacity = std::size_t{64} * 1024;
-  /// Stack size of each component fiber, in bytes.
+  /// Stack size of each component fiber, in bytes (limits::min_fiber_stack_size to
+  /// limits::max_fiber_stack_size).
   std::size_t fiber_stack_size = std::size_t{256} * 1024;
 
   // ParallelProcess only.
-  /// Number of workers; 0 = one per usable core.
+  /// Number of workers; 0 = one per usable core (at most limits::max_workers).
   std::size_t workers = 0;
   /// hwloc XML file or synthetic description to plan for; empty = PATCHBAY_TOPOLOGY, else the
   /// real machine. Workers are bound to cores only on the real machine.

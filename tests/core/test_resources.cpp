@@ -102,6 +102,29 @@ TEST_CASE("parse_quantity errors carry the message without location", "[resource
   }
 }
 
+TEST_CASE("quantity errors quote the text on one bounded line", "[resources]") {
+  REQUIRE_THROWS_WITH(parse_quantity("1\n2x"), Contains("invalid quantity '1\\n2x'"));
+  try {
+    (void)parse_quantity(std::string(100'000, '9') + "x");
+    FAIL("expected ModelError");
+  } catch (const ModelError& e) {
+    CHECK(e.message().size() < 1000);
+    CHECK_THAT(e.message(), Contains("(100001 bytes)") && Contains("unknown suffix 'x'"));
+  }
+  try {
+    (void)parse_quantity("5" + std::string(100'000, 'q'));
+    FAIL("expected ModelError");
+  } catch (const ModelError& e) {
+    CHECK(e.message().size() < 1000);
+  }
+  try {
+    (void)check_quantity(-1e300);
+    FAIL("expected ModelError");
+  } catch (const ModelError& e) {
+    CHECK(e.message() == "invalid quantity -1e+300: negative");
+  }
+}
+
 TEST_CASE("check_quantity accepts non-negative finite numbers", "[resources]") {
   CHECK(check_quantity(0) == 0);
   CHECK(check_quantity(0.5) == 0.5);

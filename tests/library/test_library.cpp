@@ -258,6 +258,34 @@ TEST_CASE("Sleep rejects a negative or non-finite duration", "[library]") {
   CHECK_THROWS_AS(library::Sleep("s", std::numeric_limits<double>::quiet_NaN()), ModelError);
 }
 
+TEST_CASE("Sleep rejects a duration beyond one year that would overflow or not sleep",
+          "[library]") {
+  // 9223372036 s overflows int64 nanoseconds; 1e300 converted to a negative duration.
+  for (const double seconds : {9223372036.0, 1e300, 31536000.5, 1e10}) {
+    CAPTURE(seconds);
+    CHECK_THROWS_WITH(library::Sleep("s", seconds), Contains("component 's'") &&
+                                                        Contains("argument 'sleep_seconds'") &&
+                                                        Contains("from 0 to 31536000 (one year)"));
+  }
+  CHECK_THROWS_WITH(library::Sleep("s", 1e300), Contains("got 1e+300"));
+  CHECK_NOTHROW(library::Sleep("s", 31536000.0));
+  CHECK_NOTHROW(library::Sleep("s", 0.0));
+}
+
+TEST_CASE("Iterator takes a whole non-negative count within int64 only", "[library]") {
+  auto iterator = [](Value iters) {
+    return library::Iterator(patchbay::ComponentArgs("it", {{"iters", std::move(iters)}}));
+  };
+  CHECK_THROWS_WITH(iterator(Value(1e300)), Contains("'iters' must be an integer"));
+  CHECK_THROWS_WITH(iterator(Value(2.5)), Contains("'iters' must be an integer"));
+  CHECK_THROWS_WITH(iterator(Value(std::numeric_limits<double>::quiet_NaN())),
+                    Contains("'iters' must be an integer"));
+  CHECK_THROWS_WITH(iterator(Value(-1.0)), Contains("'iters' must not be negative"));
+  CHECK_THROWS_WITH(iterator(Value("10")), Contains("'iters' must be an integer, got string '10'"));
+  CHECK_NOTHROW(iterator(Value(std::numeric_limits<std::int64_t>::max())));
+  CHECK_NOTHROW(iterator(Value(1e18)));
+}
+
 TEST_CASE("Timestamper emits ISO 8601 local time with microseconds once per pair", "[library]") {
   Model m;
   m.add<library::Iterator>("it", 4);

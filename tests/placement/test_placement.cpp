@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -644,4 +645,140 @@ TEST_CASE("the plan prints as a table with workers and the machine", "[placement
   CHECK_THAT(text, Contains("worker w0: core 0 (PUs 0,16), NUMA node 0, shared; source\n"));
   CHECK_THAT(text, Contains("machine: " + machine.summary() + "\n"));
   CHECK(plan.machine == machine.summary());
+}
+
+TEST_CASE("synthetic topologies beyond the PU and object limits are refused before hwloc",
+          "[placement]") {
+  // hwloc loops on the first and takes minutes on the second; the others overflow or exceed.
+  for (const std::string description :
+       {"2147483648", "pack:16 core:1024 pu:16", "pack:2 core:2048 pu:2", "pu:4097",
+        "pack:4294967295 core:4294967295 pu:4294967295", "pack:65536 core:2 pu:1",
+        "pack:2 core:1 pu:0x10000", "group:64 group:64 group:16 pu:1"}) {
+    CAPTURE(description);
+    CHECK_THROWS_WITH(load_machine(description),
+                      Contains("topology '" + description + "' cannot be loaded: ") &&
+                          Contains("at most 4096 PUs and 65536 objects"));
+  }
+  // At the limit: 4096 PUs load.
+  const Machine largest = load_machine("pack:16 core:256 pu:1");
+  CHECK(largest.pu_count() == 4096);
+  // Bad syntax is still hwloc's to reject.
+  CHECK_THROWS_WITH(load_machine("pack:2 core:x"), Contains("not a valid hwloc synthetic"));
+}
+
+TEST_CASE("an XML topology file larger than the limit is refused unread", "[placement]") {
+  const auto big = std::filesystem::temp_directory_path() /
+                   ("patchbay-big-topology-" + std::to_string(getpid()) + ".xml");
+  std::ofstream(big) << "<topology>";
+  std::filesystem::resize_file(big, std::uintmax_t{17} << 20);  // sparse
+  CHECK_THROWS_WITH(load_machine(big.string()),
+                    Contains("cannot be loaded: the XML file is 17825792 bytes, more than the "
+                             "16777216 allowed"));
+  std::filesystem::remove(big);
+}
+
+namespace {
+
+// Plans `input` in a child process with a memory limit and a generous time limit, so that a
+// planner gone quadratic fails this test instead of exhausting the machine. Returns the child's
+// exit code: 0 when `check` accepted the plan.
+int plan_in_child(const Machine& machine, const PlacementInput& input, bool (*check)(const Plan&)) {
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(60);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    const rlimit memory{std::size_t{2} << 30, std::size_t{2} << 30};
+    setrlimit(RLIMIT_AS, &memory);
+#endif
+    try {
+      _exit(check(plan_placement(machine, input)) ? 0 : 3);
+    } catch (...) {
+      _exit(4);
+    }
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child) return -1;
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+PlacementInput fan_out(std::size_t width) {
+  PlacementInput input;
+  input.components.push_back(component("source"));
+  for (std::size_t i = 0; i < width; ++i) {
+    input.components.push_back(component("sink" + std::to_string(i)));
+    input.edges.emplace_back(0, i + 1);
+  }
+  return input;
+}
+
+}  // namespace
+
+TEST_CASE("a fan-out to 20000 sinks plans without blowing up and spreads the siblings evenly",
+          "[placement]") {
+  const Machine machine = load_machine(kTwoSockets);
+  // The siblings of each sink were compared with every other: 10,000 took 28 s and 4.7 GB.
+  CHECK(plan_in_child(machine, fan_out(20'000), [](const Plan& plan) {
+          if (plan.workers.size() != 16) return false;
+          for (const WorkerPlan& worker : plan.workers) {
+            // 20,001 components over 16 workers: 1,250 sinks each, the source with one.
+            if (worker.components.size() < 1250 || worker.components.size() > 1251) return false;
+          }
+          return true;
+        }) == 0);
+}
+
+TEST_CASE("more workers than the limit are refused naming the count and the limit", "[placement]") {
+  SECTION("worker labels, on a machine with 32 PUs: at most 1024") {
+    const Machine machine = load_machine(kTwoSockets);
+    PlacementInput input;
+    for (std::size_t i = 0; i < 1024; ++i)
+      input.components.push_back(component("c" + std::to_string(i), {}, "w" + std::to_string(i)));
+    CHECK(plan_placement(machine, input).workers.size() == 1024);
+    input.components.push_back(component("one-more", {}, "w-extra"));
+    CHECK_THROWS_WITH(plan_placement(machine, input),
+                      Contains("the plan needs 1025 workers, more than the 1024 allowed"));
+    for (std::size_t i = 0; i < 9000; ++i)
+      input.components.push_back(component("d" + std::to_string(i), {}, "x" + std::to_string(i)));
+    CHECK_THROWS_WITH(plan_placement(machine, input), Contains("the plan needs 10025 workers"));
+  }
+
+  SECTION("on a machine with 2 PUs: 64 per PU") {
+    const Machine machine = load_machine("pack:1 core:2 pu:1");
+    PlacementInput input;
+    for (std::size_t i = 0; i < 129; ++i)
+      input.components.push_back(component("c" + std::to_string(i), {}, "w" + std::to_string(i)));
+    CHECK_THROWS_WITH(plan_placement(machine, input),
+                      Contains("the plan needs 129 workers, more than the 128 allowed on this "
+                               "machine (64 per usable PU, at most 1024)"));
+    input.components.pop_back();
+    CHECK(plan_placement(machine, input).workers.size() == 128);
+  }
+
+  SECTION("the workers option") {
+    const Machine machine = load_machine("pack:1 core:2 pu:1");
+    PlacementInput input = independent(4);
+    input.workers = 129;
+    CHECK_THROWS_WITH(plan_placement(machine, input),
+                      Contains("process option workers=129 is more than the 128 workers allowed"));
+    input.workers = 128;
+    CHECK(plan_placement(machine, input).workers.size() == 4);
+  }
+
+  SECTION("a default of one worker per core stays within the limit") {
+    const Machine machine = load_machine("pack:16 core:256 pu:1");
+    const Plan plan = plan_placement(machine, independent(2000));
+    CHECK(plan.workers.size() == 1024);
+  }
+}
+
+TEST_CASE("a plan failing in every component reports the first lines and a count", "[placement]") {
+  const Machine machine = load_machine(kTwoSockets);
+  PlacementInput input;
+  for (std::size_t i = 0; i < 500; ++i)
+    input.components.push_back(component("c" + std::to_string(i), with_cpu(100)));
+  const std::vector<std::string> lines = failure_lines(machine, input);
+  REQUIRE(lines.size() == 21);
+  CHECK_THAT(lines.front(), Contains("'c0' asks for cpu=100 but the machine has 16 cores"));
+  CHECK(lines.back() == "... and 480 more unmet demands");
 }

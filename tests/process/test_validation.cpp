@@ -384,6 +384,24 @@ TEST_CASE("validation: channel capacity out of range", "[validation]") {
   CHECK(inits() == 0);
 }
 
+TEST_CASE("validation: fiber stack size out of range", "[validation]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  reset_probes();
+  // One byte crashed every fiber with SIGSEGV and no message.
+  for (const std::size_t size : {std::size_t{1}, std::size_t{16383}, (std::size_t{1} << 30) + 1}) {
+    CAPTURE(size);
+    Model m = chain();
+    m.options.fiber_stack_size = size;
+    REQUIRE_THROWS_WITH(m.build(kind), Contains("fiber_stack_size: " + std::to_string(size) +
+                                                " bytes is out of range (16Ki to 1Gi)"));
+  }
+  CHECK(inits() == 0);
+  Model m = chain();
+  m.options.fiber_stack_size = std::size_t{16} << 10;
+  CHECK_NOTHROW(m.build(kind));
+}
+
 TEST_CASE("validation: a cycle without initial values, with its path", "[validation]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
