@@ -3,6 +3,7 @@
 #include <patchbay/error.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <ios>
 #include <streambuf>
@@ -14,8 +15,11 @@ namespace {
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 }  // namespace
 
-Reader::Reader(std::istream& in, std::string name)
-    : in_(in), name_(std::move(name)), buffer_(std::make_unique<char[]>(kCapacity)) {}
+Reader::Reader(std::istream& in, std::string name, std::size_t max_row_bytes)
+    : in_(in),
+      name_(std::move(name)),
+      max_row_bytes_(max_row_bytes),
+      buffer_(std::make_unique<char[]>(kCapacity)) {}
 
 bool Reader::fill() {
   if (at_end_) return false;
@@ -23,6 +27,7 @@ bool Reader::fill() {
   if (pos_ > 0) {
     std::memmove(buffer_.get(), buffer_.get() + pos_, end_ - pos_);
     end_ -= pos_;
+    offset_ += pos_;
     pos_ = 0;
   }
   std::streambuf* buf = in_.rdbuf();
@@ -69,21 +74,38 @@ void Reader::end_of_line() {
   ++line_;
 }
 
+void Reader::fail(const std::string& message) {
+  failed_ = true;
+  // SourceLocation counts lines in an int; a row beyond that says its line in the message.
+  if (row_line_ <= INT_MAX)
+    throw ModelError(message, SourceLocation{name_, static_cast<int>(row_line_)});
+  throw ModelError("line " + std::to_string(row_line_) + ": " + message, SourceLocation{name_, 0});
+}
+
+void Reader::check_row(char stop, std::size_t index) {
+  if (offset_ + pos_ - row_start_ > max_row_bytes_) {
+    fail("row is longer than " + std::to_string(max_row_bytes_) + " bytes, the limit of a row");
+  }
+  if (stop == '\0') {
+    fail("field " + std::to_string(index + 1) + " holds a NUL byte: this is not a CSV text file");
+  }
+}
+
 void Reader::read_quoted(std::string& field, std::size_t index) {
   // pos_ is just past the opening quote.
   for (;;) {
     if (pos_ == end_ && !fill()) {
-      throw ModelError("unterminated quoted field: field " + std::to_string(index + 1) +
-                           " opens a '\"' that is never closed",
-                       SourceLocation{name_, row_line_});
+      fail("unterminated quoted field: field " + std::to_string(index + 1) +
+           " opens a '\"' that is never closed");
     }
     const char* begin = buffer_.get() + pos_;
     const char* end = buffer_.get() + end_;
     const char* p = begin;
-    while (p != end && *p != '"' && *p != '\n' && *p != '\r')
+    while (p != end && *p != '"' && *p != '\n' && *p != '\r' && *p != '\0')
       ++p;
     field.append(begin, p);
     pos_ += static_cast<std::size_t>(p - begin);
+    check_row(p == end ? ' ' : *p, index);
     if (p == end) continue;
     const char c = *p;
     advance();
@@ -105,21 +127,28 @@ void Reader::read_quoted(std::string& field, std::size_t index) {
   }
 }
 
-void Reader::read_unquoted(std::string& field) {
+void Reader::read_unquoted(std::string& field, std::size_t index) {
   for (;;) {
     if (pos_ == end_ && !fill()) return;
     const char* begin = buffer_.get() + pos_;
     const char* end = buffer_.get() + end_;
     const char* p = begin;
-    while (p != end && *p != ',' && *p != '\n' && *p != '\r')
+    while (p != end && *p != ',' && *p != '\n' && *p != '\r' && *p != '\0')
       ++p;
     field.append(begin, p);
     pos_ += static_cast<std::size_t>(p - begin);
+    check_row(p == end ? ' ' : *p, index);
     if (p != end) return;
   }
 }
 
 bool Reader::next_row(std::vector<std::string>& fields) {
+  if (failed_) {
+    fields.clear();
+    return false;
+  }
+  // Anything the stream buffer throws leaves a row half read: the Reader cannot go on.
+  failed_ = true;
   if (!started_) {
     started_ = true;
     skip_bom();
@@ -129,12 +158,14 @@ bool Reader::next_row(std::vector<std::string>& fields) {
     const int c = peek();
     if (c == kEnd) {
       fields.clear();
+      failed_ = false;
       return false;
     }
     if (c != '\n' && c != '\r') break;
     end_of_line();
   }
   row_line_ = line_;
+  row_start_ = offset_ + pos_;
 
   std::size_t count = 0;
   for (;;) {
@@ -145,53 +176,66 @@ bool Reader::next_row(std::vector<std::string>& fields) {
       advance();
       read_quoted(field, count);
     }
-    read_unquoted(field);
+    read_unquoted(field, count);
     ++count;
     const int c = peek();
     if (c == ',') {
       advance();
+      check_row(',', count);  // a row of nothing but separators is bounded too
       continue;
     }
     if (c == '\n' || c == '\r') end_of_line();
     break;
   }
   fields.resize(count);
+  failed_ = false;
   return true;
 }
 
-void write_field(std::ostream& out, std::string_view field) {
+void append_field(std::string& out, std::string_view field) {
   const bool needs_quotes = field.find_first_of(",\"\r\n") != std::string_view::npos ||
                             (!field.empty() && (field.front() == ' ' || field.front() == '\t' ||
                                                 field.back() == ' ' || field.back() == '\t')) ||
                             field.starts_with(kBom);
   if (!needs_quotes) {
-    out.write(field.data(), static_cast<std::streamsize>(field.size()));
+    out.append(field);
     return;
   }
-  out.put('"');
+  out.push_back('"');
   for (;;) {
     const std::size_t quote = field.find('"');
-    const std::string_view part = field.substr(0, quote);
-    out.write(part.data(), static_cast<std::streamsize>(part.size()));
+    out.append(field.substr(0, quote));
     if (quote == std::string_view::npos) break;
-    out.write("\"\"", 2);
+    out.append("\"\"");
     field.remove_prefix(quote + 1);
   }
-  out.put('"');
+  out.push_back('"');
 }
 
-void write_row(std::ostream& out, const std::vector<std::string>& fields) {
+void append_row(std::string& out, const std::vector<std::string>& fields) {
   if (fields.size() == 1 && fields.front().empty()) {
-    out.write("\"\"\n", 3);
+    out.append("\"\"\n");
     return;
   }
   bool first = true;
   for (const std::string& field : fields) {
-    if (!first) out.put(',');
+    if (!first) out.push_back(',');
     first = false;
-    write_field(out, field);
+    append_field(out, field);
   }
-  out.put('\n');
+  out.push_back('\n');
+}
+
+void write_field(std::ostream& out, std::string_view field) {
+  std::string text;
+  append_field(text, field);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+void write_row(std::ostream& out, const std::vector<std::string>& fields) {
+  std::string text;
+  append_row(text, fields);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }
 
 }  // namespace patchbay::csv

@@ -63,6 +63,18 @@ class Timestamper final : public Component {
 /// Reads a CSV file with a header row and emits one output per name in `field_names`, one row
 /// per step; closes at the end of the file. Cells become int, double, or string (empty: null).
 /// Arguments: `path`, `field_names` (list of column names, each must exist in the header).
+///
+/// `path` is a regular file, a FIFO or a character device (`/dev/stdin`); a missing or
+/// unreadable path, a directory, a socket or a block device is a ModelError at construction,
+/// which only looks at the path: the file is opened and read in init() and step(), never while
+/// a model is validated. It is read as it is needed, a row at a time, and a stop is honoured
+/// before each read and while waiting for a FIFO's writer or input. A row is at most 1 MiB
+/// (1,048,576 bytes, quotes and separators included) and holds no NUL byte: anything else
+/// fails the run naming the file and line, so an endless input (`/dev/zero`) ends at once.
+/// Error messages name the file, the line and what was expected, never the file's content.
+/// While it waits for a FIFO's input it holds its thread, like Sleep: the components on that
+/// thread run when it has a row, so give a reader of live input a worker of its own. A stop that
+/// comes during that wait ends the step early, and the run stops before another step.
 class FileReader final : public Component {
  public:
   explicit FileReader(const ComponentArgs& args);

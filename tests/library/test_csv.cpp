@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <random>
 #include <sstream>
 #include <streambuf>
@@ -36,7 +37,43 @@ class TrickleBuf : public std::streambuf {
   char current_ = 0;
 };
 
-Rows read_all_from(std::istream& in, std::vector<int>* lines = nullptr) {
+// An endless input of one character repeated (a /dev/zero of any byte), handed out 4 KiB at a
+// time; it counts what was read, to show that the Reader stops early.
+class EndlessBuf : public std::streambuf {
+ public:
+  explicit EndlessBuf(char c) : block_(4096, c) {}
+  std::size_t handed_out = 0;
+
+ protected:
+  int_type underflow() override {
+    handed_out += block_.size();
+    setg(block_.data(), block_.data(), block_.data() + block_.size());
+    return traits_type::to_int_type(block_.front());
+  }
+
+ private:
+  std::string block_;
+};
+
+// The ModelError that reading all of `text` with a row limit of `max_row_bytes` throws.
+patchbay::ModelError read_error(const std::string& text, std::size_t max_row_bytes) {
+  std::istringstream in(text);
+  patchbay::csv::Reader reader(in, "'data.csv'", max_row_bytes);
+  Row row;
+  try {
+    while (reader.next_row(row)) {
+    }
+  } catch (const patchbay::ModelError& e) {
+    CHECK(reader.line() == e.where().line);
+    CHECK_FALSE(reader.next_row(row));  // a failed Reader reads nothing more
+    CHECK(row.empty());
+    return e;
+  }
+  FAIL("no ModelError reading " << text.size() << " bytes");
+  return patchbay::ModelError("");
+}
+
+Rows read_all_from(std::istream& in, std::vector<std::int64_t>* lines = nullptr) {
   patchbay::csv::Reader reader(in, "data.csv");
   Rows rows;
   Row row;
@@ -50,12 +87,12 @@ Rows read_all_from(std::istream& in, std::vector<int>* lines = nullptr) {
 }
 
 // Reads `text` both from a string stream and one character at a time; both must agree.
-Rows read_all(const std::string& text, std::vector<int>* lines = nullptr) {
+Rows read_all(const std::string& text, std::vector<std::int64_t>* lines = nullptr) {
   std::istringstream in(text);
   Rows rows = read_all_from(in, lines);
   TrickleBuf trickle(text);
   std::istream slow(&trickle);
-  std::vector<int> slow_lines;
+  std::vector<std::int64_t> slow_lines;
   CHECK(read_all_from(slow, &slow_lines) == rows);
   if (lines != nullptr) CHECK(slow_lines == *lines);
   return rows;
@@ -83,9 +120,9 @@ TEST_CASE("csv reads simple rows", "[csv]") {
 }
 
 TEST_CASE("csv accepts CRLF, LF and CR line endings", "[csv]") {
-  std::vector<int> lines;
+  std::vector<std::int64_t> lines;
   CHECK(read_all("a,b\r\nc,d\r\n", &lines) == Rows{{"a", "b"}, {"c", "d"}});
-  CHECK(lines == std::vector<int>{1, 2});
+  CHECK(lines == std::vector<std::int64_t>{1, 2});
   CHECK(read_all("a,b\rc,d\ne,f\r\n") == Rows{{"a", "b"}, {"c", "d"}, {"e", "f"}});
 }
 
@@ -100,9 +137,9 @@ TEST_CASE("csv keeps empty fields", "[csv]") {
 }
 
 TEST_CASE("csv skips blank lines but counts them", "[csv]") {
-  std::vector<int> lines;
+  std::vector<std::int64_t> lines;
   CHECK(read_all("\na\n\n\r\nb\n\n", &lines) == Rows{{"a"}, {"b"}});
-  CHECK(lines == std::vector<int>{2, 5});
+  CHECK(lines == std::vector<std::int64_t>{2, 5});
   CHECK(read_all("\n\n\n") == Rows{});
   CHECK(read_all("  \n") == Rows{{"  "}});
 }
@@ -122,10 +159,10 @@ TEST_CASE("csv tolerates stray quotes", "[csv]") {
 }
 
 TEST_CASE("csv line() follows rows that span lines", "[csv]") {
-  std::vector<int> lines;
+  std::vector<std::int64_t> lines;
   const Rows rows = read_all("h1,h2\n\"a\nb\nc\",d\ne,\"f\r\ng\"\r\nlast\n", &lines);
   CHECK(rows == Rows{{"h1", "h2"}, {"a\nb\nc", "d"}, {"e", "f\r\ng"}, {"last"}});
-  CHECK(lines == std::vector<int>{1, 2, 5, 7});
+  CHECK(lines == std::vector<std::int64_t>{1, 2, 5, 7});
 
   std::istringstream in("x\n");
   patchbay::csv::Reader reader(in, "f.csv");
@@ -169,6 +206,74 @@ TEST_CASE("csv reports an unterminated quoted field where its row began", "[csv]
   patchbay::csv::Reader reader(in, "one.csv");
   Row row;
   REQUIRE_THROWS_WITH(reader.next_row(row), Catch::Contains("one.csv:1"));
+}
+
+TEST_CASE("csv bounds the length of a row, naming where it began", "[csv]") {
+  CHECK(read_all("12345678,0\n") == Rows{{"12345678", "0"}});
+  {
+    std::istringstream in("h\n1234567890\n");
+    patchbay::csv::Reader reader(in, "x", 10);  // exactly the limit passes
+    Row row;
+    CHECK(reader.next_row(row));
+    CHECK(reader.next_row(row));
+    CHECK(row == Row{"1234567890"});
+    CHECK(reader.max_row_bytes() == 10);
+  }
+  const patchbay::ModelError unquoted = read_error("h\n12345678901\nnext\n", 10);
+  CHECK(std::string(unquoted.what()) ==
+        "'data.csv':2: row is longer than 10 bytes, the limit of a row");
+  // Quoted fields, separators and lines inside quotes count; the row began on line 2.
+  CHECK(read_error("h\n\"a\nb\nc\nd\ne\nf\"\n", 10).where().line == 2);
+  CHECK(read_error("h\n,,,,,,,,,,,,,,,,,\n", 10).where().line == 2);
+  CHECK(read_error("h\n\"\"\"\"\"\"\"\"\"\"\"\"\n", 10).where().line == 2);
+  // The message says what the limit is and where, never what the row holds.
+  CHECK_THAT(std::string(read_error("h\nsecret-secret-secret\n", 10).what()),
+             !Catch::Contains("secret"));
+
+  // The default limit ends an endless row after about 1 MiB, not at the end of memory.
+  for (const char c : {'a', ','}) {
+    EndlessBuf endless(c);
+    std::istream in(&endless);
+    patchbay::csv::Reader reader(in, "'endless'");
+    Row row;
+    REQUIRE_THROWS_WITH(reader.next_row(row),
+                        "'endless':1: row is longer than 1048576 bytes, the limit of a row");
+    CHECK(endless.handed_out < patchbay::csv::Reader::default_max_row_bytes + 256 * 1024);
+    CHECK_FALSE(reader.next_row(row));
+  }
+}
+
+TEST_CASE("csv rejects a NUL byte, naming the line and field", "[csv]") {
+  using namespace std::string_literals;
+  const patchbay::ModelError unquoted = read_error("a,b\n1,x\0y\n"s, 100);
+  CHECK(std::string(unquoted.what()) ==
+        "'data.csv':2: field 2 holds a NUL byte: this is not a CSV text file");
+  CHECK(read_error("a,b\n1,\"x\ny\0\"\n"s, 100).where().line == 2);
+  CHECK(read_error("\0"s, 100).where().line == 1);
+
+  // /dev/zero ends at its first byte.
+  EndlessBuf zeros('\0');
+  std::istream in(&zeros);
+  patchbay::csv::Reader reader(in, "'/dev/zero'");
+  Row row;
+  REQUIRE_THROWS_WITH(reader.next_row(row), Catch::Contains("'/dev/zero':1: field 1 holds a NUL"));
+  CHECK(zeros.handed_out <= 64 * 1024);
+}
+
+TEST_CASE("csv errors do not quote the input", "[csv]") {
+  const patchbay::ModelError e = read_error("a,b\nc,\"password-hash\nmore", 100);
+  CHECK_THAT(std::string(e.what()), Catch::StartsWith("'data.csv':2: unterminated quoted field"));
+  CHECK_THAT(std::string(e.what()), !Catch::Contains("password") && !Catch::Contains("more"));
+}
+
+TEST_CASE("csv appends rows to a string as it writes them to a stream", "[csv]") {
+  const Row row = {"a", "b,c", "", " d"};
+  std::string text = "start:";
+  patchbay::csv::append_row(text, row);
+  CHECK(text == "start:" + write_all({row}));
+  std::string field;
+  patchbay::csv::append_field(field, "say \"hi\"");
+  CHECK(field == field_text("say \"hi\""));
 }
 
 TEST_CASE("csv writes fields quoted only when needed", "[csv]") {

@@ -8,6 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,11 +25,14 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "core/text.hpp"
 #include "support/command.hpp"
 
 using Catch::Contains;
+using Catch::EndsWith;
 using patchbay::Component;
 using patchbay::ComponentFailure;
 using patchbay::ConnectorSpec;
@@ -30,6 +40,8 @@ using patchbay::LocalProcess;
 using patchbay::ModelError;
 using patchbay::Status;
 using patchbay::Value;
+using patchbay::detail::quote;
+using namespace std::chrono_literals;
 namespace library = patchbay::library;
 namespace fs = std::filesystem;
 
@@ -164,6 +176,79 @@ std::vector<Row> ints(std::int64_t n) {
     rows.push_back({Value(i)});
   return rows;
 }
+
+void make_fifo(const std::string& path) {
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+}
+
+mode_t file_type(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & S_IFMT;
+}
+
+// Runs `process` on this thread and stops it from another after `delay`.
+void run_and_stop(LocalProcess& process, std::chrono::milliseconds delay) {
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(delay);
+    process.stop();
+  });
+  process.run();
+  stopper.join();
+}
+
+// Opens `path` (a FIFO) for writing, blocking until it has a reader, and writes `text`, then
+// `repeat` forever until the reader goes away; on its own thread. SIGPIPE is blocked on that
+// thread, so the reader's going away is an EPIPE there and nothing else.
+class FifoWriter {
+ public:
+  FifoWriter(std::string path, std::string text, std::string repeat = {})
+      : thread_([path = std::move(path), text = std::move(text), repeat = std::move(repeat)] {
+          sigset_t pipe_only;
+          sigemptyset(&pipe_only);
+          sigaddset(&pipe_only, SIGPIPE);
+          pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+          const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) return;
+          bool open = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+          while (open && !repeat.empty())
+            open = ::write(fd, repeat.data(), repeat.size()) > 0;
+          ::close(fd);
+        }) {}
+  ~FifoWriter() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+// Reads `path` (a FIFO) to its end on its own thread, after `delay`, or closes it at once;
+// text() joins it.
+class FifoReader {
+ public:
+  explicit FifoReader(std::string path, bool close_at_once = false,
+                      std::chrono::milliseconds delay = 0ms)
+      : thread_([this, path = std::move(path), close_at_once, delay] {
+          std::this_thread::sleep_for(delay);
+          const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+          if (fd < 0) return;
+          char buffer[4096];
+          ssize_t got = 0;
+          while (!close_at_once && (got = ::read(fd, buffer, sizeof buffer)) > 0)
+            text_.append(buffer, static_cast<std::size_t>(got));
+          ::close(fd);
+        }) {}
+  ~FifoReader() {
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& text() {
+    thread_.join();
+    return text_;
+  }
+
+ private:
+  std::string text_;
+  std::thread thread_;
+};
 
 // The message of the ComponentFailure that run() throws.
 std::string run_failure(LocalProcess& process) {
@@ -389,7 +474,7 @@ TEST_CASE("FileReader fails on a row with the wrong number of fields, naming fil
   m.connect("reader.a", "sink.a");
   auto process = m.build();
   const std::string message = run_failure(*process);
-  CHECK_THAT(message, Contains(path + ":3") && Contains("3 fields") && Contains("has 2"));
+  CHECK_THAT(message, Contains(quote(path) + ":3") && Contains("3 fields") && Contains("has 2"));
   CHECK(sink.rows.size() <= 1);
 
   // Too few fields as well.
@@ -399,7 +484,7 @@ TEST_CASE("FileReader fails on a row with the wrong number of fields, naming fil
   short_row.add<Collector>("sink", std::vector<std::string>{"a"});
   short_row.connect("reader.a", "sink.a");
   auto second = short_row.build();
-  CHECK_THAT(run_failure(*second), Contains(path + ":2"));
+  CHECK_THAT(run_failure(*second), Contains(quote(path) + ":2"));
 }
 
 TEST_CASE("FileWriter writes a header and RFC 4180 rows, then renames into place", "[library]") {
@@ -541,4 +626,156 @@ TEST_CASE("FileReader -> FileWriter round-trips a CSV", "[library]") {
   auto second = m2.build();
   second->run();
   CHECK(read_file(subset) == "score,id\n2.5,1\n-3,2\n0.125,3\n100,4\n");
+}
+
+TEST_CASE("FileReader construction opens nothing: a FIFO without a writer does not block it",
+          "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  // If construction blocks in open(), a writer comes after 5 s to release it, and the test fails.
+  std::atomic<bool> built{false};
+  std::atomic<bool> rescued{false};
+  std::thread rescue([&] {
+    for (int i = 0; i < 500 && !built; ++i)
+      std::this_thread::sleep_for(10ms);
+    if (built) return;
+    rescued = true;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  });
+  library::FileReader reader("reader", path, {"a"});
+  built = true;
+  rescue.join();
+  CHECK_FALSE(rescued);
+}
+
+TEST_CASE("FileReader refuses a directory or an unusable path at construction", "[library]") {
+  TempDir dir;
+  try {
+    library::FileReader reader("reader", dir.path(), {"a"});
+    FAIL("FileReader accepted a directory");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains(quote(dir.path().string()) + " is a directory"));
+  }
+  CHECK_THROWS_WITH(library::FileReader("reader", "", {"a"}), Contains("must not be empty"));
+  // A path far beyond PATH_MAX: a ModelError with a bounded message, not a filesystem error.
+  const std::string huge(1 << 20, 'p');
+  try {
+    library::FileReader reader("reader", huge, {"a"});
+    FAIL("FileReader accepted a 1 MiB path");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains("File name too long"));
+    CHECK(std::string(e.what()).size() < 1000);
+  }
+}
+
+TEST_CASE("FileReader of /dev/zero fails at once, naming the file and line", "[library]") {
+  if (!fs::is_character_file("/dev/zero")) {
+    WARN("no /dev/zero here: skipped");
+    return;
+  }
+  Model m;
+  m.add<library::FileReader>("reader", "/dev/zero", std::vector<std::string>{"a"});
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  m.connect("reader.a", "sink.a");
+  auto process = m.build();
+  CHECK_THAT(run_failure(*process),
+             Contains("'reader'") && Contains("'/dev/zero':1: field 1 holds a NUL byte"));
+  CHECK(sink.rows.empty());
+}
+
+TEST_CASE("FileReader of an endless row from a FIFO fails at the row limit", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  FifoWriter writer(path, "a\n",
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+  Model m;
+  m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  m.connect("reader.a", "sink.a");
+  auto process = m.build();
+  CHECK_THAT(run_failure(*process),
+             Contains(quote(path) + ":2: row is longer than 1048576 bytes, the limit of a row"));
+  CHECK(sink.rows.empty());
+}
+
+TEST_CASE("FileReader reads a FIFO as its writer writes, and ends when it closes", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  Model m;
+  m.add<library::FileReader>("reader", path, std::vector<std::string>{"b"});
+  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"b"});
+  m.connect("reader.b", "sink.b");
+  auto process = m.build();
+  FifoWriter writer(path, "a,b\n1,2\n3,4\n");
+  process->run();
+  CHECK(process->status() == Status::completed);
+  CHECK(sink.rows == std::vector<Row>{{2}, {4}});
+}
+
+TEST_CASE("FileReader on a FIFO honours a stop while it waits", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  SECTION("for a writer, in init()") {
+    Model m;
+    m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
+    auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+    m.connect("reader.a", "sink.a");
+    auto process = m.build();
+    run_and_stop(*process, 100ms);
+    CHECK(process->status() == Status::stopped);
+    CHECK(sink.rows.empty());
+    // The FIFO is left for a writer that never came: release nothing, remove nothing.
+    CHECK(file_type(path) == S_IFIFO);
+  }
+  SECTION("for a row, in step()") {
+    Model m;
+    m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
+    auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+    m.connect("reader.a", "sink.a");
+    auto process = m.build();
+    // The writer keeps the FIFO open, having written the header and half a row.
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      REQUIRE(fd >= 0);
+      REQUIRE(::write(fd, "a\n1\n\"2", 6) == 6);
+      while (!done)
+        std::this_thread::sleep_for(10ms);
+      ::close(fd);
+    });
+    run_and_stop(*process, 200ms);
+    done = true;
+    writer.join();
+    CHECK(process->status() == Status::stopped);
+    CHECK(process->component("reader")->status() == Status::stopped);
+    // The reader holds its thread while it waits, so the sink (on the same thread) may not
+    // have taken row 1 before the stop; it never sees anything else.
+    CHECK(sink.rows.size() <= 1);
+    for (const Row& row : sink.rows)
+      CHECK(row == Row{1});
+  }
+}
+
+TEST_CASE("FileReader header error names the missing columns, never the file's content",
+          "[library]") {
+  TempDir dir;
+  const std::string path = dir / "accounts.csv";
+  write_file(path, "user,password_hash\nroot,$6$saltsalt$hashhashhash\n");
+  Model m;
+  m.add<library::FileReader>("reader", path,
+                             std::vector<std::string>{"name", "user", "pass\nword"});
+  m.add<Collector>("sink", std::vector<std::string>{"name", "user", "pass\nword"});
+  m.connect("reader.name", "sink.name");
+  m.connect("reader.user", "sink.user");
+  m.connect("reader.pass\nword", "sink.pass\nword");
+  auto process = m.build();
+  const std::string message = run_failure(*process);
+  CHECK_THAT(message, EndsWith(quote(path) + ":1: the header row has no column named 'name', " +
+                               "'pass\\nword'"));
+  CHECK_THAT(message, !Contains("password_hash") && !Contains("hashhash") && !Contains("root"));
 }
