@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
 
 namespace patchbay::detail {
 
@@ -9,6 +10,17 @@ namespace {
 
 constexpr std::uint64_t spec_magic = 0x7063627370656331;  // "pcbspec1"
 constexpr std::uint64_t plan_magic = 0x706362706c616e31;  // "pcbplan1"
+constexpr auto last_kind = static_cast<std::uint64_t>(ProcessKind::parallel);
+constexpr auto last_wait = static_cast<std::uint64_t>(WaitMode::block);
+
+// Appends to a map decoded from a std::map's encoding: its keys come unique and in order, so a
+// duplicate or a key out of order is malformed (and would not encode back to the same bytes).
+template <class Mapped>
+void append(std::map<std::string, Mapped>& map, std::string key, Mapped value) {
+  if (!map.empty() && !(map.rbegin()->first < key))
+    throw Error("malformed encoding: map keys repeated or out of order");
+  map.emplace_hint(map.end(), std::move(key), std::move(value));
+}
 
 void write_location(ByteWriter& out, const SourceLocation& where) {
   out.text(where.file);
@@ -18,7 +30,7 @@ void write_location(ByteWriter& out, const SourceLocation& where) {
 SourceLocation read_location(ByteReader& in) {
   SourceLocation where;
   where.file = in.text();
-  where.line = static_cast<int>(in.i64());
+  where.line = in.i32();
   return where;
 }
 
@@ -34,7 +46,7 @@ std::map<std::string, Value> read_values(ByteReader& in) {
   std::map<std::string, Value> values;
   for (std::size_t n = in.count(); n > 0; --n) {
     std::string key = in.text();
-    values.emplace(std::move(key), in.value());
+    append(values, std::move(key), in.value());
   }
   return values;
 }
@@ -51,7 +63,7 @@ std::map<std::string, double> read_amounts(ByteReader& in) {
   std::map<std::string, double> amounts;
   for (std::size_t n = in.count(); n > 0; --n) {
     std::string name = in.text();
-    amounts.emplace(std::move(name), in.f64());
+    append(amounts, std::move(name), in.f64());
   }
   return amounts;
 }
@@ -62,7 +74,7 @@ void write_optional(ByteWriter& out, const std::optional<double>& value) {
 }
 
 std::optional<double> read_optional(ByteReader& in) {
-  if (in.u64() == 0) return std::nullopt;
+  if (!in.flag()) return std::nullopt;
   return in.f64();
 }
 
@@ -76,7 +88,7 @@ template <class T>
 std::vector<T> read_unsigned_list(ByteReader& in) {
   std::vector<T> list;
   for (std::size_t n = in.count(); n > 0; --n)
-    list.push_back(static_cast<T>(in.u64()));
+    list.push_back(static_cast<T>(in.at_most(std::numeric_limits<T>::max(), "list item")));
   return list;
 }
 
@@ -125,6 +137,24 @@ std::uint64_t ByteReader::u64() {
   std::uint64_t value = 0;
   std::memcpy(&value, in_.data(), sizeof value);
   in_.remove_prefix(8);
+  return value;
+}
+
+int ByteReader::i32() {
+  const std::int64_t value = i64();
+  if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max())
+    throw Error("malformed encoding: " + std::to_string(value) + " is not an int");
+  return static_cast<int>(value);
+}
+
+bool ByteReader::flag() {
+  return at_most(1, "flag") == 1;
+}
+
+std::uint64_t ByteReader::at_most(std::uint64_t largest, const char* what) {
+  const std::uint64_t value = u64();
+  if (value > largest)
+    throw Error(std::string("malformed encoding: ") + what + " " + std::to_string(value));
   return value;
 }
 
@@ -207,7 +237,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
   expect_magic(in, spec_magic, "model");
   ProcessSpec spec;
   spec.name = in.text();
-  spec.kind = static_cast<ProcessKind>(in.u64());
+  spec.kind = static_cast<ProcessKind>(in.at_most(last_kind, "process kind"));
   for (std::size_t n = in.count(); n > 0; --n) {
     ComponentSpec c;
     c.type = in.text();
@@ -218,7 +248,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
       std::vector<Value> values;
       for (std::size_t k = in.count(); k > 0; --k)
         values.push_back(in.value());
-      c.initial_values.emplace(std::move(field), std::move(values));
+      append(c.initial_values, std::move(field), std::move(values));
     }
     c.resources.cpu = read_optional(in);
     c.resources.gpu = read_optional(in);
@@ -228,7 +258,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
     c.where = read_location(in);
     for (std::size_t k = in.count(); k > 0; --k) {
       std::string key = in.text();
-      c.arg_locations.emplace(std::move(key), read_location(in));
+      append(c.arg_locations, std::move(key), read_location(in));
     }
     spec.components.push_back(std::move(c));
   }
@@ -237,7 +267,8 @@ ProcessSpec decode_spec(std::string_view bytes) {
     c.source = in.text();
     c.target = in.text();
     c.capacity = in.u64();
-    if (const std::uint64_t wait = in.u64(); wait != 0) c.wait = static_cast<WaitMode>(wait - 1);
+    if (const std::uint64_t wait = in.at_most(1 + last_wait, "wait mode"); wait != 0)
+      c.wait = static_cast<WaitMode>(wait - 1);
     c.where = read_location(in);
     spec.connectors.push_back(std::move(c));
   }
@@ -247,7 +278,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
   o.fiber_stack_size = in.u64();
   o.workers = in.u64();
   o.topology = in.text();
-  o.wait = static_cast<WaitMode>(in.u64());
+  o.wait = static_cast<WaitMode>(in.at_most(last_wait, "wait mode"));
   o.custom_resources = read_amounts(in);
   spec.extra_args = read_values(in);
   spec.plugins = read_texts(in);
@@ -285,10 +316,10 @@ Plan decode_plan(std::string_view bytes) {
     w.name = in.text();
     w.cores = read_unsigned_list<unsigned>(in);
     w.pus = read_unsigned_list<unsigned>(in);
-    w.numa_node = static_cast<int>(in.i64());
+    w.numa_node = in.i32();
     w.gpus = read_texts(in);
     w.components = read_unsigned_list<std::size_t>(in);
-    w.dedicated = in.u64() != 0;
+    w.dedicated = in.flag();
     plan.workers.push_back(std::move(w));
   }
   plan.worker_of = read_unsigned_list<std::size_t>(in);

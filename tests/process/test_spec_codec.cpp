@@ -6,8 +6,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "process/spec_codec.hpp"
 
@@ -163,6 +167,100 @@ TEST_CASE("truncated or foreign bytes are refused, not misread", "[fork_server]"
   }
   CHECK_THROWS_AS(patchbay::detail::decode_plan(bytes), patchbay::Error);
   CHECK_THROWS_AS(patchbay::detail::decode_spec(bytes + "x"), patchbay::Error);
+}
+
+namespace {
+
+// The first field of an encoding: its magic number.
+std::uint64_t magic_of(const std::string& encoding) {
+  std::uint64_t magic = 0;
+  std::memcpy(&magic, encoding.data(), sizeof magic);
+  return magic;
+}
+
+// An empty model's encoding, field by field in encode_spec()'s order, with the kind, wait mode,
+// custom resource names (each of amount 1) and line given.
+std::string empty_model_bytes(std::uint64_t kind, std::uint64_t wait,
+                              const std::vector<std::string>& resource_names, std::int64_t line) {
+  const ProcessSpec defaults;
+  patchbay::detail::ByteWriter out;
+  out.u64(magic_of(patchbay::detail::encode_spec(defaults)));
+  out.text(defaults.name);
+  out.u64(kind);
+  out.u64(0);  // components
+  out.u64(0);  // connectors
+  out.u64(0);  // parameters
+  out.u64(defaults.options.channel_capacity);
+  out.u64(defaults.options.fiber_stack_size);
+  out.u64(0);  // workers
+  out.text("");
+  out.u64(wait);
+  out.u64(resource_names.size());
+  for (const auto& name : resource_names) {
+    out.text(name);
+    out.f64(1);
+  }
+  out.u64(0);  // extra args
+  out.u64(0);  // plugins
+  out.text("");
+  out.i64(line);
+  return out.bytes();
+}
+
+// A plan of one worker on core `core` of NUMA node `numa_node`, in encode_plan()'s order.
+std::string one_worker_plan_bytes(std::uint64_t core, std::int64_t numa_node,
+                                  std::uint64_t dedicated) {
+  patchbay::detail::ByteWriter out;
+  out.u64(magic_of(patchbay::detail::encode_plan({})));
+  out.u64(1);  // workers
+  out.u64(0);  // index
+  out.text("w0");
+  out.u64(1);  // cores
+  out.u64(core);
+  out.u64(0);  // pus
+  out.i64(numa_node);
+  out.u64(0);  // gpus
+  out.u64(0);  // components
+  out.u64(dedicated);
+  out.u64(0);  // worker_of
+  out.text("");
+  return out.bytes();
+}
+
+}  // namespace
+
+// What the fuzzer found (tests/fuzz/regressions/wire): the decoders took values that the
+// encoders never write and read them as something else, so a model could reach the launcher
+// other than the supervisor built it.
+TEST_CASE("bytes the encoder could not have written are refused", "[fork_server]") {
+  using patchbay::detail::decode_plan;
+  using patchbay::detail::decode_spec;
+  ProcessSpec expected;
+  expected.kind = patchbay::ProcessKind::parallel;
+  expected.options.wait = patchbay::WaitMode::block;
+  expected.options.custom_resources = {{"a", 1.0}, {"b", 1.0}};
+  expected.where.line = -7;
+  const std::string valid = empty_model_bytes(1, 2, {"a", "b"}, -7);
+  REQUIRE(valid == patchbay::detail::encode_spec(expected));
+  check_same(decode_spec(valid), expected);
+
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(2, 2, {"a", "b"}, 1)), patchbay::Error);
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(1, 3, {"a", "b"}, 1)), patchbay::Error);
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(1, 2, {"a", "a"}, 1)), patchbay::Error);
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(1, 2, {"b", "a"}, 1)), patchbay::Error);
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(1, 2, {}, std::int64_t{1} << 31)), patchbay::Error);
+  CHECK_THROWS_AS(decode_spec(empty_model_bytes(1, 2, {}, -(std::int64_t{1} << 31) - 1)),
+                  patchbay::Error);
+
+  const patchbay::detail::Plan plan = decode_plan(one_worker_plan_bytes(3, -1, 1));
+  REQUIRE(plan.workers.size() == 1);
+  CHECK(plan.workers[0].cores == std::vector<unsigned>{3});
+  CHECK(plan.workers[0].numa_node == -1);
+  CHECK(plan.workers[0].dedicated);
+  CHECK_THROWS_AS(decode_plan(one_worker_plan_bytes(std::uint64_t{1} << 32, 0, 1)),
+                  patchbay::Error);
+  CHECK_THROWS_AS(decode_plan(one_worker_plan_bytes(3, std::int64_t{1} << 32, 1)), patchbay::Error);
+  CHECK_THROWS_AS(decode_plan(one_worker_plan_bytes(3, 0, 2)), patchbay::Error);
 }
 
 TEST_CASE("a fork server refuses to start in a process that already runs threads",
