@@ -388,28 +388,7 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
 
 ProcessSpec parse_document(const std::string& text, const std::string& origin,
                            const fs::path& base_dir) {
-  if (text.size() > limits::max_model_file_bytes) {
-    throw ModelError("the model is " + std::to_string(text.size()) + " bytes, more than the " +
-                         std::to_string(limits::max_model_file_bytes) + " bytes allowed",
-                     SourceLocation{origin, 0});
-  }
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    throw ModelError("YAML syntax error: " + detail::one_line(e.msg),
-                     SourceLocation{origin, e.mark.line + 1});
-  }
-  if (documents.size() > 1) {
-    const int line = detail::location_of(documents[1], origin).line;
-    throw ModelError("a second YAML document starts here" +
-                         (line > 0 ? std::string() : std::string(" (after the first)")) +
-                         ": a model file holds one document (remove the '---')",
-                     SourceLocation{origin, line});
-  }
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-  detail::check_document(root, origin);
-  return ModelReader(origin).read(root, base_dir);
+  return ModelReader(origin).read(detail::load_document(text, origin), base_dir);
 }
 
 // The whole file, refused unread when it is larger than a model may be; a pipe or a device is
@@ -426,15 +405,19 @@ std::string read_model_file(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError("cannot open model file " + quote(path) + ": " + std::strerror(errno));
+  // Reserved whole, so that growing never copies: a pipe or a device that never ends costs
+  // the limit once, not twice.
   std::string text;
+  text.reserve(error ? limits::max_model_file_bytes + 1 : static_cast<std::size_t>(size) + 1);
   std::array<char, 65536> buffer{};
   while (in) {
     in.read(buffer.data(), buffer.size());
-    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limits::max_model_file_bytes) {
+    const auto count = static_cast<std::size_t>(in.gcount());
+    if (text.size() + count > limits::max_model_file_bytes) {
       throw ModelError("model file " + quote(path) + " is more than the " +
                        std::to_string(limits::max_model_file_bytes) + " bytes allowed");
     }
+    text.append(buffer.data(), count);
   }
   if (in.bad()) throw ModelError("cannot read model file " + quote(path));
   return text;
@@ -462,16 +445,12 @@ void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& override
     const std::string key = text.substr(dot + 1, equals - dot - 1);
     ComponentSpec* c = spec.find(component);
     if (c == nullptr) throw ModelError(subject + ": no component named " + quote(component));
-    std::vector<YAML::Node> documents;
+    YAML::Node node;
     try {
-      documents = YAML::LoadAll(text.substr(equals + 1));
-    } catch (const YAML::Exception& e) {
-      throw ModelError(subject + ": cannot parse the value: " + detail::one_line(e.msg));
+      node = detail::load_document(text.substr(equals + 1), subject);
+    } catch (const ModelError& e) {
+      throw ModelError(subject + ": cannot parse the value: " + e.message());
     }
-    if (documents.size() > 1)
-      throw ModelError(subject + ": the value holds more than one YAML document");
-    const YAML::Node node = documents.empty() ? YAML::Node() : documents.front();
-    detail::check_document(node, subject);
     if (key == "name") throw ModelError(subject + ": a component cannot be renamed");
     c->args[key] = detail::to_value(node, subject);
     c->arg_locations[key] = SourceLocation{subject, 0};

@@ -2,9 +2,14 @@
 
 #include <patchbay/process_spec.hpp>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <charconv>
 #include <cstdlib>
+#include <istream>
 #include <limits>
+#include <streambuf>
 #include <string_view>
 #include <unordered_map>
 
@@ -19,6 +24,17 @@ SourceLocation location_of(const YAML::Node& node, const std::string& origin) {
 
 namespace {
 
+std::string too_many_nodes() {
+  return "the model has more than " + std::to_string(limits::max_yaml_nodes) +
+         " YAML nodes once its aliases are expanded (the limit; an alias counts each time it is "
+         "used)";
+}
+
+std::string too_deep() {
+  return "the model nests mappings and lists more than " + std::to_string(limits::max_yaml_depth) +
+         " deep (the limit)";
+}
+
 // One walk of the document as the readers will walk it: an aliased node once per use.
 class DocumentCheck {
  public:
@@ -28,13 +44,10 @@ class DocumentCheck {
   // used, not the lines of the anchored nodes it expands to.
   void visit(const YAML::Node& node, std::size_t depth, int site) {
     if (++nodes_ > limits::max_yaml_nodes) {
-      fail(site, "the model has more than " + std::to_string(limits::max_yaml_nodes) +
-                     " YAML nodes once its aliases are expanded (the limit; an alias counts "
-                     "each time it is used)");
+      fail(site, too_many_nodes());
     }
     if (depth > limits::max_yaml_depth) {
-      fail(site, "the model nests mappings and lists more than " +
-                     std::to_string(limits::max_yaml_depth) + " deep (the limit)");
+      fail(site, too_deep());
     }
     switch (node.Type()) {
       case YAML::NodeType::Scalar:
@@ -99,6 +112,64 @@ class DocumentCheck {
   std::size_t text_bytes_ = 0;
 };
 
+// Counts the parser's events, so that a document too large or too deep is refused before
+// yaml-cpp builds a tree for it. An alias is one event here; check_document() counts its uses.
+class EventLimits final : public YAML::EventHandler {
+ public:
+  explicit EventLimits(const std::string& origin) : origin_(origin) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > 1) {
+      fail(mark,
+           "a second YAML document starts here: a model holds one document (remove the "
+           "'---')");
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    open(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& message) const {
+    throw ModelError(message, SourceLocation{origin_, mark.line >= 0 ? mark.line + 1 : 0});
+  }
+  void count(const YAML::Mark& mark) {
+    if (++nodes_ > limits::max_yaml_nodes) fail(mark, too_many_nodes());
+  }
+  void open(const YAML::Mark& mark) {
+    count(mark);
+    if (++depth_ > limits::max_yaml_depth) fail(mark, too_deep());
+  }
+
+  const std::string& origin_;
+  std::size_t documents_ = 0;
+  std::size_t nodes_ = 0;
+  std::size_t depth_ = 0;
+};
+
+// An istream over text it does not copy.
+class TextBuffer final : public std::streambuf {
+ public:
+  explicit TextBuffer(const std::string& text) {
+    char* begin = const_cast<char*>(text.data());  // only ever read
+    setg(begin, begin, begin + text.size());
+  }
+};
+
 bool parse_int(const std::string& s, std::int64_t& out) {
   const char* first = s.data();
   const char* last = s.data() + s.size();
@@ -130,6 +201,31 @@ bool parse_double(const std::string& s, double& out) {
 }
 
 }  // namespace
+
+YAML::Node load_document(const std::string& text, const std::string& origin) {
+  if (text.size() > limits::max_model_file_bytes) {
+    throw ModelError("the model is " + std::to_string(text.size()) + " bytes, more than the " +
+                         std::to_string(limits::max_model_file_bytes) + " bytes allowed",
+                     SourceLocation{origin, 0});
+  }
+  YAML::Node root;
+  try {
+    {
+      TextBuffer buffer(text);
+      std::istream stream(&buffer);
+      YAML::Parser parser(stream);
+      EventLimits limits(origin);
+      while (parser.HandleNextDocument(limits)) {
+      }
+    }
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ModelError("YAML syntax error: " + one_line(e.msg),
+                     SourceLocation{origin, e.mark.line >= 0 ? e.mark.line + 1 : 0});
+  }
+  check_document(root, origin);
+  return root;
+}
 
 void check_document(const YAML::Node& root, const std::string& origin) {
   DocumentCheck(origin).visit(root, 0, location_of(root, origin).line);

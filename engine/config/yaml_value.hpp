@@ -10,6 +10,13 @@
 
 namespace patchbay::detail {
 
+/// Parses `text` as one YAML document within the limits: at most limits::max_model_file_bytes,
+/// and, counted on the event stream before yaml-cpp builds its tree (which costs a few hundred
+/// bytes a node), at most limits::max_yaml_nodes nodes nested at most limits::max_yaml_depth
+/// deep; a second document is refused at its line. Then runs check_document(). Throws
+/// ModelError with `origin` and the line: for those limits and for YAML syntax errors.
+YAML::Node load_document(const std::string& text, const std::string& origin);
+
 /// Checks a whole parsed document before anything reads it: at most limits::max_yaml_nodes
 /// nodes and limits::max_yaml_text_bytes of scalar text, an alias counted each time it is used
 /// (yaml-cpp shares an aliased node, so walking the tree expands it), nesting of at most

@@ -20,13 +20,16 @@ namespace patchbay {
 /// exceeding one is a ModelError (exit code 2 in engine-run) that names it.
 namespace limits {
 
-/// Bytes of a model file, checked before it is parsed.
-inline constexpr std::size_t max_model_file_bytes = std::size_t{64} << 20;
+/// Bytes of a model file, checked before it is parsed: yaml-cpp reads about 10 MB a second,
+/// and a model of 20,000 components takes 2 MB.
+inline constexpr std::size_t max_model_file_bytes = std::size_t{16} << 20;
 /// YAML nodes the loader reads, an alias counted each time it is used: ten aliases of ten
-/// aliases of ... ("billion laughs") would otherwise expand to billions.
+/// aliases of ... ("billion laughs") would otherwise expand to billions. yaml-cpp's tree costs
+/// about 500 bytes a node, so a document near the limit takes about 0.5 GB while it loads.
 inline constexpr std::size_t max_yaml_nodes = 1'000'000;
-/// Bytes of scalar text the loader reads, aliases counted each time they are used.
-inline constexpr std::size_t max_yaml_text_bytes = std::size_t{64} << 20;
+/// Bytes of scalar text the loader reads, aliases counted each time they are used: no more
+/// than a file could hold.
+inline constexpr std::size_t max_yaml_text_bytes = max_model_file_bytes;
 /// Nesting of YAML mappings and sequences (a model needs about ten).
 inline constexpr std::size_t max_yaml_depth = 64;
 

@@ -8,6 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -939,6 +943,39 @@ TEST_CASE("aliases expanded past the node limit are refused naming the limit", "
   CHECK(spec.parameters.at("l3").as_list().size() == 4);
 }
 
+TEST_CASE("a document with too many nodes is refused before yaml-cpp builds its tree", "[model]") {
+  // 7 million list items in 14 MB: yaml-cpp's tree of them would take over 3 GB.
+  std::string yaml = "process:\n  args:\n    parameters:\n      p: [";
+  yaml.reserve(yaml.size() + 14'000'010);
+  for (int i = 0; i < 7'000'000; ++i)
+    yaml += "1,";
+  yaml += "1]\n";
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    // Half a gigabyte more than the test runner already maps.
+    std::size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlimit memory{pages * 4096 + (std::size_t{512} << 20),
+                        pages * 4096 + (std::size_t{512} << 20)};
+    setrlimit(RLIMIT_AS, &memory);
+#endif
+    try {
+      (void)parse_model(yaml, "m.yaml");
+      _exit(1);
+    } catch (const ModelError& e) {
+      _exit(e.message().find("more than 1000000 YAML nodes") != std::string::npos ? 0 : 2);
+    } catch (...) {
+      _exit(3);
+    }
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
 TEST_CASE("aliases of a long string count its bytes each time", "[model]") {
   // 1 MiB once in the file, 100 MiB once expanded.
   std::string yaml = "process:\n  args:\n    parameters:\n      s: &s '" +
@@ -947,7 +984,7 @@ TEST_CASE("aliases of a long string count its bytes each time", "[model]") {
     yaml += i > 0 ? ", *s" : "*s";
   yaml += "]\n";
   const ModelError e = parse_error(yaml);
-  CHECK_THAT(e.message(), Contains("more than 67108864 bytes of YAML text") && Contains("alias"));
+  CHECK_THAT(e.message(), Contains("more than 16777216 bytes of YAML text") && Contains("alias"));
   CHECK(e.where().line == 5);
 }
 
@@ -964,17 +1001,17 @@ TEST_CASE("a model file larger than the limit is refused before it is read", "[m
   TempDir dir;
   const fs::path model = dir / "huge.yaml";
   write_file(model, "process: {}\n");
-  // Sparse: its size says 65 MiB, nothing is written.
-  fs::resize_file(model, std::uintmax_t{65} << 20);
+  // Sparse: its size says 17 MiB, nothing is written.
+  fs::resize_file(model, std::uintmax_t{17} << 20);
   try {
     (void)patchbay::load_model(model.string());
-    FAIL("a 65 MiB model file was loaded");
+    FAIL("a 17 MiB model file was loaded");
   } catch (const ModelError& e) {
-    CHECK_THAT(e.what(), Contains("68157440 bytes, more than the 67108864 bytes allowed") &&
+    CHECK_THAT(e.what(), Contains("17825792 bytes, more than the 16777216 bytes allowed") &&
                              Contains(model.string()));
   }
-  CHECK_THROWS_WITH(parse_model(std::string((std::size_t{64} << 20) + 1, ' '), "big.yaml"),
-                    Contains("big.yaml") && Contains("more than the 67108864 bytes allowed"));
+  CHECK_THROWS_WITH(parse_model(std::string((std::size_t{16} << 20) + 1, ' '), "big.yaml"),
+                    Contains("big.yaml") && Contains("more than the 16777216 bytes allowed"));
 }
 
 TEST_CASE("a key given twice in any mapping is refused naming it and both lines", "[model]") {
@@ -1056,4 +1093,24 @@ TEST_CASE("keys and values from the file are quoted on one line in messages", "[
   const ModelError type = parse_error("process:\n  type: \"" + std::string(5000, 'x') + "\"\n");
   CHECK(type.message().size() < 600);
   CHECK_THAT(type.message(), Contains("(5000 bytes)"));
+}
+
+TEST_CASE("an override value is held to the same YAML limits as the file", "[model]") {
+  ProcessSpec spec = parse_model(
+      "process:\n  args:\n    components:\n    - type: Iterator\n      args: {name: it, iters: "
+      "1}\n");
+  std::string bomb = "it.iters=[&l0 [x]";
+  for (int level = 1; level <= 8; ++level) {
+    bomb += ", &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i)
+      bomb += (i > 0 ? ", *l" : "*l") + std::to_string(level - 1);
+    bomb += "]";
+  }
+  bomb += "]";
+  CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {bomb}),
+                    Contains("--set 'it.iters=") && Contains("more than 1000000 YAML nodes"));
+  CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"it.iters=1\n---\n2"}),
+                    Contains("second YAML document"));
+  CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"it.iters={a: 1, a: 2}"}),
+                    Contains("duplicate key 'a'"));
 }
