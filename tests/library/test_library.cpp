@@ -747,8 +747,8 @@ TEST_CASE("FileReader header error names the missing columns, never the file's c
   m.connect("reader.pass\nword", "sink.pass\nword");
   auto process = m.build();
   const std::string message = run_failure(*process);
-  CHECK_THAT(message, EndsWith(quote(path) + ":1: the header row has no column named 'name', " +
-                               "'pass\\nword'"));
+  CHECK_THAT(message,
+             EndsWith(quote(path) + ":1: the header row has no column 'name', " + "'pass\\nword'"));
   CHECK_THAT(message, !Contains("password_hash") && !Contains("hashhash") && !Contains("root"));
 }
 
