@@ -178,7 +178,7 @@ void FileReader::init() {
   // The header is the file's content: the message names what was expected, never what is there.
   if (!missing.empty()) {
     throw Error(quote(path_) + ":" + std::to_string(state_->reader.line()) +
-                ": the header row has no column named " + missing);
+                ": the header row has no column " + missing);
   }
 }
 

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,10 +92,20 @@ class FileReader final : public Component {
 };
 
 /// Writes one CSV row per step with a header row of `field_names` (one input per name), with
-/// RFC 4180 quoting. Rows go to `PATH.partial` while running; when the inputs close the file is
-/// flushed and renamed to `path`. If the process fails or is stopped, the rows received so far
-/// stay in `PATH.partial`, so a file under `path` is always complete.
-/// Arguments: `path`, `field_names` (list of names).
+/// RFC 4180 quoting. Arguments: `path`, `field_names` (list of names).
+///
+/// What `path` names decides how it is written; nothing but a regular file is ever replaced:
+///  - a regular file, or nothing yet: symbolic links are followed to the final target, and rows
+///    go to `TARGET.partial` next to it (created new, never through a link, mode 0666 less the
+///    umask). When the inputs close it is renamed over TARGET, so a link stays a link. An older
+///    TARGET is removed at init(), and if the process fails or is stopped the rows received so
+///    far stay in `TARGET.partial`: a file under TARGET is always complete;
+///  - a character device, a FIFO or a socket (`/dev/null`, `/dev/stdout`, a named pipe) is
+///    written in place, with no partial file and no rename. A FIFO without a reader is waited
+///    for, as is room in it; a stop ends either wait. Rows already written cannot be taken
+///    back: after a failure or a stop the target has the rows written so far (in blocks of
+///    64 KiB), and those still buffered if it takes them without waiting;
+///  - a directory or anything else is a ModelError naming the path.
 class FileWriter final : public Component {
  public:
   explicit FileWriter(const ComponentArgs& args);
@@ -107,10 +116,15 @@ class FileWriter final : public Component {
   void teardown(Status final_status) override;
 
  private:
+  struct State;
+  void open_direct();
+  void open_partial();
+  bool write_out(bool wait);  // writes the buffered rows; false if a stop left some unwritten
+
   std::string path_;
   std::vector<std::string> field_names_;
   std::vector<Input<Value>*> inputs_by_field_;
-  std::ofstream out_;
+  std::unique_ptr<State> state_;
   std::vector<std::string> row_;
 };
 

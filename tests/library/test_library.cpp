@@ -775,7 +775,214 @@ TEST_CASE("FileReader header error names the missing columns, never the file's c
   m.connect("reader.pass\nword", "sink.pass\nword");
   auto process = m.build();
   const std::string message = run_failure(*process);
-  CHECK_THAT(message, EndsWith(quote(path) + ":1: the header row has no column named 'name', " +
-                               "'pass\\nword'"));
+  CHECK_THAT(message,
+             EndsWith(quote(path) + ":1: the header row has no column 'name', " + "'pass\\nword'"));
   CHECK_THAT(message, !Contains("password_hash") && !Contains("hashhash") && !Contains("root"));
+}
+
+TEST_CASE("FileWriter writes through a symbolic link, which stays a link", "[library]") {
+  TempDir dir;
+  fs::create_directory(dir / "data");
+  const std::string real = dir / "data/real.csv";
+  write_file(real, "old\n");
+  fs::create_symlink("data/real.csv", dir / "link.csv");     // relative to the link's directory
+  fs::create_symlink(dir / "link.csv", dir / "link2.csv");   // a chain of links
+  fs::create_symlink("data/new.csv", dir / "dangling.csv");  // to a file not there yet
+  for (const std::string name : {"link.csv", "link2.csv", "dangling.csv"}) {
+    INFO(name);
+    Model m;
+    m.add<library::Iterator>("it", 3);
+    m.add<library::FileWriter>("writer", dir / name, std::vector<std::string>{"x"});
+    m.connect("it.x", "writer.x");
+    auto process = m.build();
+    process->run();
+    CHECK(process->status() == Status::completed);
+    CHECK(fs::is_symlink(dir / name));
+    CHECK_FALSE(fs::exists(dir / (name + ".partial")));
+  }
+  CHECK(fs::read_symlink(dir / "link.csv") == "data/real.csv");
+  CHECK(file_type(real) == S_IFREG);
+  CHECK(read_file(real) == "x\n0\n1\n2\n");
+  CHECK(read_file(dir / "data/new.csv") == "x\n0\n1\n2\n");
+  CHECK_FALSE(fs::exists(real + ".partial"));
+
+  // A failed run leaves the rows next to the target, and the link in place.
+  Model failing;
+  failing.add<library::FileWriter>("writer", dir / "link.csv", std::vector<std::string>{"x"});
+  failing.add<ThrowingSource>("src", 5);
+  failing.connect("src.out", "writer.x");
+  auto process = failing.build();
+  (void)run_failure(*process);
+  CHECK(fs::is_symlink(dir / "link.csv"));
+  CHECK_FALSE(fs::exists(real));
+  CHECK(fs::exists(real + ".partial"));
+}
+
+TEST_CASE("FileWriter writes a FIFO in place, waiting for its reader", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  Model m;
+  m.add<library::Iterator>("it", 30000);  // more than a block and than the pipe holds
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  FifoReader reader(path, false, 100ms);  // the writer waits for it
+  process->run();
+  CHECK(process->status() == Status::completed);
+  std::string expected = "x\n";
+  for (int i = 0; i < 30000; ++i)
+    expected += std::to_string(i) + "\n";
+  CHECK(reader.text() == expected);
+  CHECK(file_type(path) == S_IFIFO);
+  CHECK_FALSE(fs::exists(path + ".partial"));
+}
+
+TEST_CASE("FileWriter to a FIFO whose reader leaves fails the run, without SIGPIPE", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  Model m;
+  m.add<library::Iterator>("it", 1000000);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  FifoReader reader(path, true);
+  CHECK_THAT(run_failure(*process), Contains(quote(path) + " has no reader any more"));
+  CHECK(file_type(path) == S_IFIFO);
+}
+
+TEST_CASE("FileWriter to a FIFO honours a stop while it waits for a reader", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "pipe";
+  make_fifo(path);
+  Model m;
+  m.add<library::Iterator>("it", 10);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  run_and_stop(*process, 100ms);
+  CHECK(process->status() == Status::stopped);
+  CHECK(file_type(path) == S_IFIFO);
+  CHECK_FALSE(fs::exists(path + ".partial"));
+}
+
+TEST_CASE("FileWriter writes a character device in place and leaves it a device", "[library]") {
+  TempDir dir;
+  // A null device of our own: if this test fails, it is this one that is replaced, not
+  // /dev/null. Creating it needs CAP_MKNOD.
+  const std::string path = dir / "null";
+  if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+    WARN("cannot create a character device here (" << std::strerror(errno) << "): skipped");
+    return;
+  }
+  fs::create_symlink(path, dir / "link");
+  const auto still_null = [&] {
+    struct stat st {};
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    CHECK(st.st_rdev == makedev(1, 3));
+    CHECK_FALSE(fs::exists(path + ".partial"));
+  };
+  for (const std::string& target : {path, (dir / "link").string()}) {
+    INFO(target);
+    Model m;
+    m.add<library::Iterator>("it", 100000);
+    m.add<library::FileWriter>("writer", target, std::vector<std::string>{"x"});
+    m.connect("it.x", "writer.x");
+    auto process = m.build();
+    process->run();
+    CHECK(process->status() == Status::completed);
+    still_null();
+  }
+  CHECK(fs::is_symlink(dir / "link"));
+
+  Model failing;
+  failing.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  failing.add<ThrowingSource>("src", 5);
+  failing.connect("src.out", "writer.x");
+  auto process = failing.build();
+  (void)run_failure(*process);
+  still_null();
+}
+
+TEST_CASE("FileWriter refuses a directory, before the run and at init", "[library]") {
+  TempDir dir;
+  try {
+    library::FileWriter writer("writer", dir.path(), {"x"});
+    FAIL("FileWriter accepted a directory");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains(quote(dir.path().string()) + " is a directory"));
+  }
+  // A directory that appears after the model was checked.
+  const std::string path = dir / "out.csv";
+  Model m;
+  m.add<library::Iterator>("it", 3);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  fs::create_directory(path);
+  CHECK_THAT(run_failure(*process), Contains(quote(path) + " is a directory"));
+  CHECK(fs::is_directory(path));
+  CHECK_FALSE(fs::exists(path + ".partial"));
+
+  const std::string huge(1 << 20, 'p');
+  try {
+    library::FileWriter writer("writer", huge, {"x"});
+    FAIL("FileWriter accepted a 1 MiB path");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains("File name too long"));
+    CHECK(std::string(e.what()).size() < 1000);
+  }
+}
+
+TEST_CASE("FileWriter never writes through a symbolic link planted at PATH.partial", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  const std::string victim = dir / "victim.txt";
+  write_file(victim, "precious\n");
+  for (const std::string& planted : {victim, (dir / "not-there.txt").string()}) {
+    INFO(planted);
+    fs::remove(path + ".partial");
+    fs::create_symlink(planted, path + ".partial");
+    Model m;
+    m.add<library::Iterator>("it", 3);
+    m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+    m.connect("it.x", "writer.x");
+    auto process = m.build();
+    CHECK_THAT(run_failure(*process),
+               Contains(quote(path + ".partial") + " exists and is not a regular file"));
+    CHECK(fs::is_symlink(path + ".partial"));
+    CHECK(read_file(victim) == "precious\n");
+    CHECK_FALSE(fs::exists(dir / "not-there.txt"));
+    CHECK_FALSE(fs::exists(path));
+  }
+
+  // What an earlier failed run left (a regular file) is replaced.
+  fs::remove(path + ".partial");
+  write_file(path + ".partial", "rows of a failed run\n");
+  Model m;
+  m.add<library::Iterator>("it", 2);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  process->run();
+  CHECK(read_file(path) == "x\n0\n1\n");
+  CHECK_FALSE(fs::exists(path + ".partial"));
+}
+
+TEST_CASE("FileWriter creates its file with the permissions of a new file", "[library]") {
+  TempDir dir;
+  const std::string path = dir / "out.csv";
+  const mode_t old_mask = ::umask(027);
+  Model m;
+  m.add<library::Iterator>("it", 2);
+  m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
+  m.connect("it.x", "writer.x");
+  auto process = m.build();
+  process->run();
+  ::umask(old_mask);
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
 }
