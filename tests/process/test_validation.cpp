@@ -5,6 +5,7 @@
 #include <patchbay/component_args.hpp>
 #include <patchbay/error.hpp>
 #include <patchbay/library.hpp>
+#include <patchbay/model.hpp>
 #include <patchbay/port.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>
@@ -12,6 +13,7 @@
 #include <patchbay/value.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -483,4 +485,73 @@ TEST_CASE("validation: a valid spec builds and runs", "[validation]") {
   process->run();
   CHECK(inits() == 1);
   CHECK(process->status() == patchbay::Status::completed);
+}
+
+TEST_CASE("validation: every error message is one line and bounded", "[validation][messages]") {
+  const std::string huge(1'000'000, 'x');
+  auto check_line = [](const std::string& text) {
+    CHECK(text.find('\n') == std::string::npos);
+    CHECK(text.find('\r') == std::string::npos);
+    CHECK(text.size() <= patchbay::error_message_max_bytes);
+  };
+  SECTION("whatever text they are given") {
+    check_line(patchbay::Error(huge).what());
+    check_line(patchbay::ModelError(huge, {huge, 3}).what());
+    check_line(patchbay::ComponentFailure(huge, huge, huge).what());
+    const patchbay::ModelError located("bad value", {huge, 3});
+    CHECK_THAT(located.what(), Contains(":3: bad value"));
+    // A list of problems, one per line, reads as one line.
+    CHECK(std::string(patchbay::ModelError("a: no gpu\nb: no licence\n").what()) ==
+          "a: no gpu; b: no licence");
+    CHECK(std::string(patchbay::Error("tab\there\x1b[31m\xff").what()) ==
+          "tab\\x09here\\x1B[31m\\xFF");
+    const patchbay::ComponentFailure failure("na\nme", "Type", "line one\nline two");
+    CHECK(std::string(failure.what()) == "component 'na\\nme' (Type) failed: line one; line two");
+    // The accessors keep the data as given.
+    CHECK(failure.message() == "line one\nline two");
+    CHECK(failure.component() == "na\nme");
+  }
+  SECTION("message_line() is idempotent and keeps what quote_text() escaped") {
+    const std::string quoted = patchbay::quote_text("it's\na\\b");
+    CHECK(quoted == "'it\\'s\\na\\\\b'");
+    CHECK(patchbay::message_line("value " + quoted) == "value " + quoted);
+    const std::string cut = patchbay::message_line(huge);
+    CHECK(cut.size() <= patchbay::error_message_max_bytes);
+    CHECK_THAT(cut, Catch::EndsWith("... (1000000 bytes)"));
+    CHECK(patchbay::message_line(cut) == cut);
+    const std::string fits(patchbay::error_message_max_bytes, 'y');
+    CHECK(patchbay::message_line(fits) == fits);
+    // A multi-byte character is never split.
+    std::string euros;
+    for (int i = 0; i < 2000; ++i)
+      euros += "\xe2\x82\xac";
+    const std::string line = patchbay::message_line(euros);
+    const auto tail = line.find("... (");
+    REQUIRE(tail != std::string::npos);
+    CHECK(tail % 3 == 0);
+  }
+  SECTION("a plugin path that the system refuses is a ModelError naming it") {
+    try {
+      patchbay::load_plugin(huge + ".so");
+      FAIL("a path of a million bytes was loaded");
+    } catch (const ModelError& e) {
+      check_line(e.what());
+      CHECK_THAT(e.what(), Contains("plugin 'xxx") && Contains("(1000003 bytes)") &&
+                               Contains("File name too long"));
+    }
+  }
+  SECTION("what wiring puts in its messages is quoted") {
+    Model m = chain();
+    m.connect("src.out", "pa\nss.in");
+    REQUIRE_THROWS_WITH(m.build("local"), Contains("no component named 'pa\\nss'"));
+    Model n = chain();
+    n.connect("src.out", huge + ".in");
+    try {
+      n.build("local");
+      FAIL("a connector to a missing component was accepted");
+    } catch (const ModelError& e) {
+      check_line(e.what());
+      CHECK_THAT(e.what(), Contains("...' (1000000 bytes)"));
+    }
+  }
 }
