@@ -7,6 +7,7 @@
 
 #include "channel/ring.hpp"
 #include "core/text.hpp"
+#include "process/instantiate.hpp"
 
 namespace patchbay::detail {
 
@@ -161,7 +162,10 @@ Wiring build_wiring(std::span<Component* const> components,
                            "; its inputs: " + port_names(target_component.inputs()),
                        connector.where);
     }
-    if (!out->type().can_feed(in->type())) {
+    // A stand-in's ports are Value, but the real type behind them is unknown: only a
+    // connector between two known components has types to check.
+    if (!out->type().can_feed(in->type()) && !is_stand_in(source_component) &&
+        !is_stand_in(target_component)) {
       throw ModelError("connector " + quoted_label + ": type mismatch: output " +
                            quote(connector.source) + " is " + out->type().name + " but input " +
                            quote(connector.target) + " is " + in->type().name,

@@ -487,6 +487,113 @@ TEST_CASE("validation: a valid spec builds and runs", "[validation]") {
   CHECK(process->status() == patchbay::Status::completed);
 }
 
+TEST_CASE("validation: validate() checks a spec as make_process() does, and builds nothing",
+          "[validation][validate]") {
+  reset_probes();
+  patchbay::ProcessSpec spec;
+  spec.components.push_back(component_spec("ProbeSource", "probe"));
+  spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
+  spec.components.push_back(component_spec(
+      "FileWriter", "w",
+      {{"path", "never-written.csv"}, {"field_names", Value(Value::List{Value("x")})}}));
+  spec.connectors.emplace_back("it.x", "w.x");
+
+  SECTION("a valid local model") {
+    const auto report = patchbay::validate(spec, probe_registry());
+    CHECK(report.components == 3);
+    CHECK(report.connectors == 1);
+    CHECK(report.unknown.empty());
+    CHECK(report.workers == 0);
+    CHECK(report.plan.empty());
+  }
+  SECTION("a valid parallel model: its plan, and no worker") {
+    spec.kind = patchbay::ProcessKind::parallel;
+    spec.options.topology = std::string(patchbay_test::split_topology);
+    for (auto& c : spec.components)
+      c.worker = c.name;
+    // A capacity a real process would have to map: nothing is allocated here.
+    spec.options.channel_capacity = std::size_t{1} << 32;
+    const auto report = patchbay::validate(spec, probe_registry());
+    CHECK(report.workers == 3);
+    CHECK_THAT(report.plan, Contains("probe") && Contains("it") && Contains("machine:"));
+  }
+  SECTION("the same errors as make_process()") {
+    const std::string kind = GENERATE(from_range(process_kinds()));
+    INFO("process kind: " << kind);
+    spec.kind = kind == "local" ? patchbay::ProcessKind::local : patchbay::ProcessKind::parallel;
+    spec.options = patchbay_test::options_for(kind, spec.options);
+    spec.connectors.emplace_back("it.x", "w.x");
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, probe_registry()),
+                        Contains("'it.x -> w.x' is given twice"));
+    REQUIRE_THROWS_WITH(make_test_process(kind, spec, probe_registry()),
+                        Contains("'it.x -> w.x' is given twice"));
+    spec.connectors.pop_back();
+    spec.components.push_back(component_spec("Nope", "n"));
+    REQUIRE_THROWS_AS(patchbay::validate(spec, probe_registry()), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, probe_registry()),
+                        Contains("unknown component type 'Nope'"));
+  }
+  CHECK(inits() == 0);
+  CHECK_FALSE(std::filesystem::exists("never-written.csv"));
+  CHECK_FALSE(std::filesystem::exists("never-written.csv.partial"));
+}
+
+TEST_CASE("validation: validate() with unknown types still checks what the model says",
+          "[validation][validate]") {
+  patchbay::ValidationOptions lenient;
+  lenient.allow_unknown_types = true;
+  const std::string kind = GENERATE("local", "parallel");
+  INFO("process kind: " << kind);
+  // it (Iterator) -> m (unknown) -> w (FileWriter)
+  auto spec_with = [&](std::vector<ConnectorSpec> connectors) {
+    patchbay::ProcessSpec spec;
+    spec.kind = kind == "local" ? patchbay::ProcessKind::local : patchbay::ProcessKind::parallel;
+    spec.options = patchbay_test::options_for(kind, spec.options);
+    spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
+    spec.components.push_back(component_spec("plugin.Missing", "m", {{"anything", 1}}));
+    spec.components.push_back(component_spec(
+        "FileWriter", "w",
+        {{"path", "never-written.csv"}, {"field_names", Value(Value::List{Value("y")})}}));
+    spec.connectors = std::move(connectors);
+    return spec;
+  };
+  const std::vector<ConnectorSpec> wired = {{"it.x", "m.x"}, {"m.y", "w.y"}};
+
+  const auto report = patchbay::validate(spec_with(wired), lenient);
+  REQUIRE(report.unknown.size() == 1);
+  CHECK(report.unknown[0].name == "m");
+  CHECK(report.unknown[0].type == "plugin.Missing");
+  CHECK(report.components == 3);
+  // Without the option, the type is an error.
+  REQUIRE_THROWS_WITH(patchbay::validate(spec_with(wired)),
+                      Contains("unknown component type 'plugin.Missing'"));
+
+  auto rejects = [&](std::vector<ConnectorSpec> connectors, const std::string& message) {
+    const auto spec = spec_with(std::move(connectors));
+    REQUIRE_THROWS_AS(patchbay::validate(spec, lenient), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, lenient), Contains(message));
+  };
+  rejects({{"it.nope", "m.x"}, {"m.y", "w.y"}}, "has no output 'nope'");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.nope"}}, "has no input 'nope'");
+  rejects({{"it.x", "m.x"}}, "input 'y' is not connected");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "ghost.x"}}, "no component named 'ghost'");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}}, "cycle without initial values");
+  rejects({{"it.x", "m"}, {"m.y", "w.y"}}, "must be 'component.field'");
+  REQUIRE_THROWS_WITH(
+      patchbay::validate(spec_with({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}}), lenient),
+      Contains("cycle without initial values: m -> m"));
+  // An initial value on the cycle makes it valid, as for a known type.
+  auto cycle = spec_with({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}});
+  cycle.components[1].initial_values["x"] = {Value(0)};
+  CHECK_NOTHROW(patchbay::validate(cycle, lenient));
+  // A known type's arguments are checked.
+  auto bad_argument = spec_with(wired);
+  bad_argument.components[0].args["iter"] = Value(4);
+  REQUIRE_THROWS_WITH(patchbay::validate(bad_argument, lenient),
+                      Contains("unknown argument 'iter'"));
+  CHECK_FALSE(std::filesystem::exists("never-written.csv"));
+}
+
 TEST_CASE("validation: every error message is one line and bounded", "[validation][messages]") {
   const std::string huge(1'000'000, 'x');
   auto check_line = [](const std::string& text) {
