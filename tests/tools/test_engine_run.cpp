@@ -639,3 +639,23 @@ TEST_CASE("engine-run --help documents every exit code and the plugin options", 
                         Catch::Contains("  2 ") && Catch::Contains("  130 ") &&
                         Catch::Contains("--plan loads plugins"));
 }
+
+TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart",
+          "[engine-run][messages]") {
+  TempDir dir;
+  write_file(dir / "model.yaml",
+             model("    - type: Iterator\n      args: {name: \"in\\nput} --> x\", iters: 3}\n"
+                   "    - type: Sleep\n      args: {name: end, sleep_seconds: 0}\n"
+                   "    - type: Sleep\n      args: {name: node0, sleep_seconds: 0}\n",
+                   "    - {source: \"in\\nput} --> x.x\", target: end.x}\n"
+                   "    - {source: end.y, target: node0.x}\n"));
+  const auto r = run_command({engine_run, "--diagram", "model.yaml"}, dir.path());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  // One line per arrow: no name's line break or arrow reaches the chart as syntax.
+  CHECK(line_count(r.out) == 3);
+  CHECK_THAT(r.out, Catch::Contains("label: \"Iterator<br>**in#10;put#125; --#62; x**\""));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**end**\""));
+  CHECK_THAT(r.out, Catch::Contains(" --> node0@{ shape: rounded, label: Sleep<br>**node0** }"));
+  CHECK_THAT(r.out, !Catch::Contains("--> x"));
+}
