@@ -2,15 +2,74 @@
 
 #include <map>
 #include <set>
+#include <string_view>
 
 namespace patchbay {
 
 namespace {
 
-std::string node(const ComponentSpec& c) {
+// Names and types come from the model file: one with a character that Mermaid reads as syntax
+// (a space, a brace, a quote, a line break) or the keyword `end` would break the chart or
+// change it. Plain ones print as Plugboard prints them; others get a generated node id and a
+// quoted label with those characters written as Mermaid's entity codes (#35; for '#').
+
+bool plain(std::string_view text) {
+  if (text.empty() || text == "end") return false;
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string escaped_label_text(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool ok = byte >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == ' ';
+    out += ok ? std::string(1, c) : "#" + std::to_string(byte) + ";";
+  }
+  return out;
+}
+
+/// Node ids, one per name met, unique: the name itself when plain.
+class NodeIds {
+ public:
+  explicit NodeIds(const ProcessSpec& spec) {
+    for (const auto& c : spec.components) {
+      if (plain(c.name)) taken_.insert(c.name);
+    }
+  }
+  const std::string& operator()(const std::string& name) {
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+    std::string id = name;
+    if (!plain(name)) {
+      do {
+        id = "node" + std::to_string(next_++);
+      } while (taken_.count(id) != 0);
+      taken_.insert(id);
+    }
+    return ids_.emplace(name, std::move(id)).first->second;
+  }
+
+ private:
+  std::set<std::string> taken_;
+  std::map<std::string, std::string> ids_;
+  std::size_t next_ = 0;
+};
+
+std::string node(NodeIds& ids, const ComponentSpec& c) {
   const auto dot = c.type.rfind('.');
   const std::string type = dot == std::string::npos ? c.type : c.type.substr(dot + 1);
-  return c.name + "@{ shape: rounded, label: " + type + "<br>**" + c.name + "** }";
+  const std::string& id = ids(c.name);
+  if (plain(c.name) && plain(type)) {
+    return id + "@{ shape: rounded, label: " + type + "<br>**" + c.name + "** }";
+  }
+  return id + "@{ shape: rounded, label: \"" + escaped_label_text(type) + "<br>**" +
+         escaped_label_text(c.name) + "**\" }";
 }
 
 std::string component_of(const std::string& field) {
@@ -24,9 +83,12 @@ std::string mermaid_diagram(const ProcessSpec& spec) {
   std::map<std::string, const ComponentSpec*> by_name;
   for (const auto& c : spec.components)
     by_name[c.name] = &c;
+  NodeIds ids(spec);
   auto label = [&](const std::string& name) {
     auto it = by_name.find(name);
-    return it != by_name.end() ? node(*it->second) : name;
+    if (it != by_name.end()) return node(ids, *it->second);
+    // A connector to a component the model lacks: drawn, as a bare node.
+    return plain(name) ? name : ids(name) + "[\"" + escaped_label_text(name) + "\"]";
   };
   std::string out = "flowchart LR\n";
   std::set<std::pair<std::string, std::string>> edges;
@@ -41,7 +103,7 @@ std::string mermaid_diagram(const ProcessSpec& spec) {
     out += "    " + label(source) + " --> " + label(target) + "\n";
   }
   for (const auto& c : spec.components) {
-    if (connected.count(c.name) == 0) out += "    " + node(c) + "\n";
+    if (connected.count(c.name) == 0) out += "    " + node(ids, c) + "\n";
   }
   return out;
 }

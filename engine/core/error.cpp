@@ -1,25 +1,116 @@
 #include <patchbay/error.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <utility>
+
+#include "core/text.hpp"
 
 namespace patchbay {
 
-std::string SourceLocation::to_string() const {
-  if (file.empty()) return line > 0 ? "line " + std::to_string(line) : std::string{};
-  return line > 0 ? file + ":" + std::to_string(line) : file;
+namespace {
+
+// A file name in a location prefix: long enough for any real path, short enough that the
+// message after it survives the bound on the whole line.
+constexpr std::size_t location_file_max_bytes = 256;
+
+/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
+std::size_t utf8_length(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b0 = byte(0);
+  std::size_t length = 0;
+  std::uint32_t min = 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    length = 2;
+    min = 0x80;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    length = 3;
+    min = 0x800;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    length = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < length) return 0;
+  std::uint32_t code = b0 & (0xFFu >> (length + 1));
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
 }
 
-namespace {
+/// One line of at most `max_bytes`: see message_line(). A cut leaves room for its own suffix,
+/// so that a second pass finds nothing to do.
+std::string bounded_line(std::string_view text, std::size_t max_bytes) {
+  const std::string suffix = "... (" + std::to_string(text.size()) + " bytes)";
+  const std::size_t keep = max_bytes > suffix.size() ? max_bytes - suffix.size() : 0;
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  std::size_t cut = std::string::npos;  // where a cut would go, once known
+  auto append = [&](std::string_view piece) {
+    if (cut == std::string::npos && out.size() + piece.size() > keep) cut = out.size();
+    out += piece;
+  };
+  for (std::size_t i = 0; i < text.size() && out.size() <= max_bytes;) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = 1;
+    char escaped[5];
+    if (c == '\r' || c == '\n') {
+      // "\r\n", "\n" and "\r" are one line break; several in a row make one separator.
+      while (i + n < text.size() && (text[i + n] == '\r' || text[i + n] == '\n'))
+        ++n;
+      if (!out.empty() && i + n < text.size()) append("; ");
+    } else if (c >= 0x80 && (n = utf8_length(text.substr(i))) > 0) {
+      append(text.substr(i, n));
+    } else if (c < 0x20 || c >= 0x7F) {
+      n = 1;
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", static_cast<unsigned>(c));
+      append(escaped);
+    } else {
+      append(text.substr(i, 1));
+    }
+    i += n;
+  }
+  if (out.size() <= max_bytes) return out;
+  out.resize(cut);
+  out += suffix;
+  return out;
+}
+
 std::string with_location(const std::string& message, const SourceLocation& where) {
   return where.empty() ? message : where.to_string() + ": " + message;
 }
+
 }  // namespace
 
+std::string quote_text(std::string_view text) {
+  return detail::quote(text);
+}
+
+std::string message_line(std::string_view text) {
+  return bounded_line(text, error_message_max_bytes);
+}
+
+std::string SourceLocation::to_string() const {
+  if (file.empty()) return line > 0 ? "line " + std::to_string(line) : std::string{};
+  const std::string name = bounded_line(file, location_file_max_bytes);
+  return line > 0 ? name + ":" + std::to_string(line) : name;
+}
+
+Error::Error(std::string_view message) : std::runtime_error(message_line(message)) {}
+
 ModelError::ModelError(const std::string& message, SourceLocation where)
-    : Error(with_location(message, where)), message_(message), where_(std::move(where)) {}
+    : Error(with_location(message_line(message), where)),
+      message_(message),
+      where_(std::move(where)) {}
 
 ComponentFailure::ComponentFailure(std::string component, std::string type, std::string message)
-    : Error("component '" + component + "' (" + type + ") failed: " + message),
+    : Error("component " + detail::quote(component) + " (" + detail::one_line(type, 200) +
+            ") failed: " + message),
       component_(std::move(component)),
       type_(std::move(type)),
       message_(std::move(message)) {}

@@ -10,10 +10,25 @@
 
 namespace patchbay::detail {
 
+/// What instantiate() does with a component type the registry does not know.
+enum class UnknownTypes : std::uint8_t {
+  reject,    ///< a ModelError listing the registered types
+  stand_in,  ///< a stand-in component (validation without the plugin that has the type)
+};
+
 /// Creates every component of `spec` with its arguments, initial values, resource overrides and
 /// the process parameters. Throws ModelError (unknown type, bad or unknown argument) located
 /// at the component's line.
+///
+/// With UnknownTypes::stand_in, a component whose type is unknown becomes a stand-in that
+/// never runs: its inputs and outputs are the fields the connectors name on it, all of type
+/// Value (so wiring checks everything about a connector but the types behind them), its
+/// resources are those the model gives, and its arguments are not checked.
 std::vector<std::unique_ptr<Component>> instantiate(const ProcessSpec& spec,
-                                                    const Registry& registry);
+                                                    const Registry& registry,
+                                                    UnknownTypes unknown = UnknownTypes::reject);
+
+/// Whether `component` is a stand-in made by instantiate().
+bool is_stand_in(const Component& component);
 
 }  // namespace patchbay::detail

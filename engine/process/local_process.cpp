@@ -9,6 +9,7 @@
 #include "process/fiber_parker.hpp"
 #include "process/fiber_run.hpp"
 #include "process/instantiate.hpp"
+#include "process/parallel_runtime.hpp"
 #include "process/stats.hpp"
 #include "process/wiring.hpp"
 
@@ -200,6 +201,45 @@ std::unique_ptr<Process> make_process(const ProcessSpec& spec) {
 std::unique_ptr<Process> make_process(const ProcessSpec& spec, const Registry& registry) {
   if (spec.kind == ProcessKind::parallel) return std::make_unique<ParallelProcess>(spec, registry);
   return std::make_unique<LocalProcess>(spec, registry);
+}
+
+ValidationReport validate(const ProcessSpec& spec, ValidationOptions options) {
+  return validate(spec, Registry::global(), options);
+}
+
+ValidationReport validate(const ProcessSpec& spec, const Registry& registry,
+                          ValidationOptions options) {
+  // What make_process() does up to the point where it would allocate rings or an arena and
+  // fork: the two must reject the same models.
+  std::vector<SourceLocation> locations;
+  locations.reserve(spec.components.size());
+  for (const auto& c : spec.components)
+    locations.push_back(c.where);
+  std::vector<std::unique_ptr<Component>> components = detail::instantiate(
+      spec, registry,
+      options.allow_unknown_types ? detail::UnknownTypes::stand_in : detail::UnknownTypes::reject);
+
+  ValidationReport report;
+  report.components = components.size();
+  report.connectors = spec.connectors.size();
+  for (const auto& c : components) {
+    if (detail::is_stand_in(*c)) report.unknown.push_back({c->name(), c->type_name()});
+  }
+  if (spec.kind == ProcessKind::parallel) {
+    const detail::ParallelModel model = detail::prepare_parallel_model(
+        std::move(components), spec.connectors, spec.options, locations);
+    report.workers = static_cast<std::size_t>(
+        std::count_if(model.plan.workers.begin(), model.plan.workers.end(),
+                      [](const auto& worker) { return !worker.components.empty(); }));
+    report.plan = model.plan.to_string(model.requests);
+  } else {
+    std::vector<Component*> raw;
+    raw.reserve(components.size());
+    for (auto& c : components)
+      raw.push_back(c.get());
+    (void)detail::build_wiring(raw, spec.connectors, spec.options, locations);
+  }
+  return report;
 }
 
 }  // namespace patchbay

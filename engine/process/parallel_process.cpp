@@ -606,10 +606,9 @@ std::vector<int> ParallelProcess::worker_pids() const {
 }
 
 std::string plan_placement_text(const ProcessSpec& spec) {
-  const detail::ParallelModel model =
-      detail::prepare_parallel_model(detail::instantiate(spec, Registry::global()), spec.connectors,
-                                     spec.options, locations_of(spec));
-  return model.plan.to_string(model.requests);
+  ProcessSpec parallel = spec;
+  parallel.kind = ProcessKind::parallel;
+  return validate(parallel).plan;
 }
 
 }  // namespace patchbay

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "channel/ring.hpp"
+#include "core/text.hpp"
+#include "process/instantiate.hpp"
 
 namespace patchbay::detail {
 
@@ -21,8 +23,9 @@ struct FieldRef {
 FieldRef split_field(const std::string& text, const char* role, const ConnectorSpec& connector) {
   const auto dot = text.rfind('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
-    throw ModelError("connector " + std::string(role) + " '" + text + "' must be 'component.field'",
-                     connector.where);
+    throw ModelError(
+        "connector " + std::string(role) + " " + quote(text) + " must be 'component.field'",
+        connector.where);
   }
   return {text.substr(0, dot), text.substr(dot + 1)};
 }
@@ -31,12 +34,12 @@ std::string port_names(std::span<Port* const> ports) {
   if (ports.empty()) return "none";
   std::string out;
   for (Port* p : ports)
-    out += (out.empty() ? "" : ", ") + p->name();
+    out += (out.empty() ? "" : ", ") + one_line(p->name(), quoted_max_bytes);
   return out;
 }
 
 std::string describe_component(const Component& c) {
-  return "component '" + c.name() + "' (" + c.type_name() + ")";
+  return "component " + quote(c.name()) + " (" + one_line(c.type_name(), quoted_max_bytes) + ")";
 }
 
 // Finds a cycle among wires whose target input has no initial values; returns it as names.
@@ -72,8 +75,8 @@ std::vector<std::string> find_unbroken_cycle(std::span<Component* const> compone
       if (mark[to] == Mark::active) {
         auto start = std::find(path.begin(), path.end(), to);
         for (auto it = start; it != path.end(); ++it)
-          cycle.push_back(components[*it]->name());
-        cycle.push_back(components[to]->name());
+          cycle.push_back(one_line(components[*it]->name(), quoted_max_bytes));
+        cycle.push_back(one_line(components[to]->name(), quoted_max_bytes));
       } else if (mark[to] == Mark::unvisited) {
         mark[to] = Mark::active;
         path.push_back(to);
@@ -111,7 +114,7 @@ Wiring build_wiring(std::span<Component* const> components,
       throw ModelError(describe_component(*components[i]) + " has an empty name", where(i));
     }
     if (!by_name.emplace(components[i]->name(), i).second) {
-      throw ModelError("duplicate component name '" + components[i]->name() + "'", where(i));
+      throw ModelError("duplicate component name " + quote(components[i]->name()), where(i));
     }
   }
   const std::size_t default_capacity =
@@ -137,11 +140,13 @@ Wiring build_wiring(std::span<Component* const> components,
     const FieldRef source = split_field(connector.source, "source", connector);
     const FieldRef target = split_field(connector.target, "target", connector);
     const std::string label = connector.source + " -> " + connector.target;
+    const std::string quoted_label = quote(label);
     auto find_component = [&](const FieldRef& ref) {
       auto it = by_name.find(ref.component);
       if (it == by_name.end()) {
-        throw ModelError("connector '" + label + "': no component named '" + ref.component + "'",
-                         connector.where);
+        throw ModelError(
+            "connector " + quoted_label + ": no component named " + quote(ref.component),
+            connector.where);
       }
       return it->second;
     };
@@ -152,30 +157,32 @@ Wiring build_wiring(std::span<Component* const> components,
     Port* out = source_component.find_output(source.field);
     if (out == nullptr) {
       const bool is_input = source_component.find_input(source.field) != nullptr;
-      throw ModelError("connector '" + label + "': " + describe_component(source_component) +
-                           " has no output '" + source.field + "'" +
-                           (is_input ? std::string(" ('") + source.field + "' is an input)" : "") +
+      throw ModelError("connector " + quoted_label + ": " + describe_component(source_component) +
+                           " has no output " + quote(source.field) +
+                           (is_input ? " (" + quote(source.field) + " is an input)" : "") +
                            "; its outputs: " + port_names(source_component.outputs()),
                        connector.where);
     }
     Port* in = target_component.find_input(target.field);
     if (in == nullptr) {
       const bool is_output = target_component.find_output(target.field) != nullptr;
-      throw ModelError(
-          "connector '" + label + "': " + describe_component(target_component) + " has no input '" +
-              target.field + "'" +
-              (is_output ? std::string(" ('") + target.field + "' is an output)" : "") +
-              "; its inputs: " + port_names(target_component.inputs()),
-          connector.where);
+      throw ModelError("connector " + quoted_label + ": " + describe_component(target_component) +
+                           " has no input " + quote(target.field) +
+                           (is_output ? " (" + quote(target.field) + " is an output)" : "") +
+                           "; its inputs: " + port_names(target_component.inputs()),
+                       connector.where);
     }
-    if (!out->type().can_feed(in->type())) {
-      throw ModelError("connector '" + label + "': type mismatch: output '" + connector.source +
-                           "' is " + out->type().name + " but input '" + connector.target +
-                           "' is " + in->type().name,
+    // A stand-in's ports are Value, but the real type behind them is unknown: only a
+    // connector between two known components has types to check.
+    if (!out->type().can_feed(in->type()) && !is_stand_in(source_component) &&
+        !is_stand_in(target_component)) {
+      throw ModelError("connector " + quoted_label + ": type mismatch: output " +
+                           quote(connector.source) + " is " + out->type().name + " but input " +
+                           quote(connector.target) + " is " + in->type().name,
                        connector.where);
     }
     if (!seen.emplace(out, in).second) {
-      throw ModelError("connector '" + label + "' is given twice", connector.where);
+      throw ModelError("connector " + quoted_label + " is given twice", connector.where);
     }
     Wire wire;
     wire.source_component = s;
@@ -185,7 +192,7 @@ Wiring build_wiring(std::span<Component* const> components,
     wire.capacity =
         connector.capacity == 0
             ? default_capacity
-            : ring_capacity(connector.capacity, "connector '" + label + "'", connector.where);
+            : ring_capacity(connector.capacity, "connector " + quoted_label, connector.where);
     if (out->type().same_as(in->type()) && out->type().fixed_size != 0 &&
         out->type().fixed_size <= channel::Ring::max_payload_for(wire.capacity)) {
       wire.record_size = out->type().fixed_size;
@@ -208,24 +215,24 @@ Wiring build_wiring(std::span<Component* const> components,
     for (const auto& [field, values] : c.initial_values()) {
       Port* in = c.find_input(field);
       if (in == nullptr) {
-        throw ModelError(describe_component(c) + ": initial_values for '" + field +
-                             "', which is not one of its inputs (" + port_names(c.inputs()) + ")",
+        throw ModelError(describe_component(c) + ": initial_values for " + quote(field) +
+                             ", which is not one of its inputs (" + port_names(c.inputs()) + ")",
                          where(i));
       }
       for (const auto& v : values) {
         if (in->type().assign_from_value == nullptr ||
             !in->type().assign_from_value(v, in->storage())) {
-          throw ModelError(describe_component(c) + ": initial value '" + v.to_string() + "' (" +
-                               std::string(kind_name(v.kind())) + ") does not fit input '" + field +
-                               "' of type " + in->type().name,
+          throw ModelError(describe_component(c) + ": initial value " + quote(v.to_string()) +
+                               " (" + std::string(kind_name(v.kind())) + ") does not fit input " +
+                               quote(field) + " of type " + in->type().name,
                            where(i));
         }
       }
     }
     for (std::size_t p = 0; p < c.inputs().size(); ++p) {
       if (wiring.components[i].inputs[p].empty()) {
-        throw ModelError(describe_component(c) + ": input '" + c.inputs()[p]->name() +
-                             "' is not connected (every input needs a connector)",
+        throw ModelError(describe_component(c) + ": input " + quote(c.inputs()[p]->name()) +
+                             " is not connected (every input needs a connector)",
                          where(i));
       }
     }

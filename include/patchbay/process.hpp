@@ -76,4 +76,47 @@ class Process {
 std::unique_ptr<Process> make_process(const ProcessSpec& spec);
 std::unique_ptr<Process> make_process(const ProcessSpec& spec, const Registry& registry);
 
+/// How validate() treats a component type that the registry does not know.
+struct ValidationOptions {
+  /// false: an unknown type is a ModelError, as in make_process(). true: the component is
+  /// checked for what the model alone says (its name, the connectors to and from it, its
+  /// initial values, resources and worker label), each field it is connected through taken
+  /// as a Value (any type), and it is listed in ValidationReport::unknown; its arguments are
+  /// not checked. For checking a model without loading the plugins that have its types.
+  bool allow_unknown_types = false;
+};
+
+/// A component validate() could check only partly: its type is not registered.
+struct UnknownComponent {
+  std::string name;
+  std::string type;
+};
+
+/// What validate() found in a valid model.
+struct ValidationReport {
+  std::size_t components = 0;
+  std::size_t connectors = 0;
+  /// Components of unknown types (only with ValidationOptions::allow_unknown_types).
+  std::vector<UnknownComponent> unknown;
+  /// For a parallel model (spec.kind): the workers its placement plan starts, and the plan as
+  /// plan_placement_text() prints it. 0 and "" for a local model.
+  std::size_t workers = 0;
+  std::string plan;
+};
+
+/// Checks that `spec` would run, without running anything: instantiates its components from
+/// `registry` (constructors only: no init()), checks their arguments, the wiring (field names,
+/// directions, types, duplicates, unconnected inputs, initial values, capacities, cycles
+/// without initial values) and, for a parallel model, plans its placement. Unlike
+/// make_process(), it allocates no channel and no shared memory and starts no process, so a
+/// model of any size or capacity costs only its description. Loads no plugin: load them first
+/// (load_plugins()), or set ValidationOptions::allow_unknown_types. Throws ModelError for an
+/// invalid model, as make_process() would. Thread-safe when the components' constructors are.
+///
+///     const auto report = patchbay::validate(patchbay::load_model("model.yaml"));
+///     std::cout << report.components << " components\n";
+ValidationReport validate(const ProcessSpec& spec, ValidationOptions options = {});
+ValidationReport validate(const ProcessSpec& spec, const Registry& registry,
+                          ValidationOptions options = {});
+
 }  // namespace patchbay

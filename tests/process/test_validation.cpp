@@ -5,6 +5,7 @@
 #include <patchbay/component_args.hpp>
 #include <patchbay/error.hpp>
 #include <patchbay/library.hpp>
+#include <patchbay/model.hpp>
 #include <patchbay/port.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>
@@ -12,6 +13,7 @@
 #include <patchbay/value.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -501,4 +503,180 @@ TEST_CASE("validation: a valid spec builds and runs", "[validation]") {
   process->run();
   CHECK(inits() == 1);
   CHECK(process->status() == patchbay::Status::completed);
+}
+
+TEST_CASE("validation: validate() checks a spec as make_process() does, and builds nothing",
+          "[validation][validate]") {
+  reset_probes();
+  patchbay::ProcessSpec spec;
+  spec.components.push_back(component_spec("ProbeSource", "probe"));
+  spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
+  spec.components.push_back(component_spec(
+      "FileWriter", "w",
+      {{"path", "never-written.csv"}, {"field_names", Value(Value::List{Value("x")})}}));
+  spec.connectors.emplace_back("it.x", "w.x");
+
+  SECTION("a valid local model") {
+    const auto report = patchbay::validate(spec, probe_registry());
+    CHECK(report.components == 3);
+    CHECK(report.connectors == 1);
+    CHECK(report.unknown.empty());
+    CHECK(report.workers == 0);
+    CHECK(report.plan.empty());
+  }
+  SECTION("a valid parallel model: its plan, and no worker") {
+    spec.kind = patchbay::ProcessKind::parallel;
+    spec.options.topology = std::string(patchbay_test::split_topology);
+    for (auto& c : spec.components)
+      c.worker = c.name;
+    // A capacity a real process would have to map: nothing is allocated here.
+    spec.options.channel_capacity = std::size_t{1} << 32;
+    const auto report = patchbay::validate(spec, probe_registry());
+    CHECK(report.workers == 3);
+    CHECK_THAT(report.plan, Contains("probe") && Contains("it") && Contains("machine:"));
+  }
+  SECTION("the same errors as make_process()") {
+    const std::string kind = GENERATE(from_range(process_kinds()));
+    INFO("process kind: " << kind);
+    spec.kind = kind == "local" ? patchbay::ProcessKind::local : patchbay::ProcessKind::parallel;
+    spec.options = patchbay_test::options_for(kind, spec.options);
+    spec.connectors.emplace_back("it.x", "w.x");
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, probe_registry()),
+                        Contains("'it.x -> w.x' is given twice"));
+    REQUIRE_THROWS_WITH(make_test_process(kind, spec, probe_registry()),
+                        Contains("'it.x -> w.x' is given twice"));
+    spec.connectors.pop_back();
+    spec.components.push_back(component_spec("Nope", "n"));
+    REQUIRE_THROWS_AS(patchbay::validate(spec, probe_registry()), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, probe_registry()),
+                        Contains("unknown component type 'Nope'"));
+  }
+  CHECK(inits() == 0);
+  CHECK_FALSE(std::filesystem::exists("never-written.csv"));
+  CHECK_FALSE(std::filesystem::exists("never-written.csv.partial"));
+}
+
+TEST_CASE("validation: validate() with unknown types still checks what the model says",
+          "[validation][validate]") {
+  patchbay::ValidationOptions lenient;
+  lenient.allow_unknown_types = true;
+  const std::string kind = GENERATE("local", "parallel");
+  INFO("process kind: " << kind);
+  // it (Iterator) -> m (unknown) -> w (FileWriter)
+  auto spec_with = [&](std::vector<ConnectorSpec> connectors) {
+    patchbay::ProcessSpec spec;
+    spec.kind = kind == "local" ? patchbay::ProcessKind::local : patchbay::ProcessKind::parallel;
+    spec.options = patchbay_test::options_for(kind, spec.options);
+    spec.components.push_back(component_spec("Iterator", "it", {{"iters", 3}}));
+    spec.components.push_back(component_spec("plugin.Missing", "m", {{"anything", 1}}));
+    spec.components.push_back(component_spec(
+        "FileWriter", "w",
+        {{"path", "never-written.csv"}, {"field_names", Value(Value::List{Value("y")})}}));
+    spec.connectors = std::move(connectors);
+    return spec;
+  };
+  const std::vector<ConnectorSpec> wired = {{"it.x", "m.x"}, {"m.y", "w.y"}};
+
+  const auto report = patchbay::validate(spec_with(wired), lenient);
+  REQUIRE(report.unknown.size() == 1);
+  CHECK(report.unknown[0].name == "m");
+  CHECK(report.unknown[0].type == "plugin.Missing");
+  CHECK(report.components == 3);
+  // Without the option, the type is an error.
+  REQUIRE_THROWS_WITH(patchbay::validate(spec_with(wired)),
+                      Contains("unknown component type 'plugin.Missing'"));
+
+  auto rejects = [&](std::vector<ConnectorSpec> connectors, const std::string& message) {
+    const auto spec = spec_with(std::move(connectors));
+    REQUIRE_THROWS_AS(patchbay::validate(spec, lenient), ModelError);
+    REQUIRE_THROWS_WITH(patchbay::validate(spec, lenient), Contains(message));
+  };
+  rejects({{"it.nope", "m.x"}, {"m.y", "w.y"}}, "has no output 'nope'");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.nope"}}, "has no input 'nope'");
+  rejects({{"it.x", "m.x"}}, "input 'y' is not connected");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "ghost.x"}}, "no component named 'ghost'");
+  rejects({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}}, "cycle without initial values");
+  rejects({{"it.x", "m"}, {"m.y", "w.y"}}, "must be 'component.field'");
+  REQUIRE_THROWS_WITH(
+      patchbay::validate(spec_with({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}}), lenient),
+      Contains("cycle without initial values: m -> m"));
+  // An initial value on the cycle makes it valid, as for a known type.
+  auto cycle = spec_with({{"it.x", "m.x"}, {"m.y", "w.y"}, {"m.y", "m.x"}});
+  cycle.components[1].initial_values["x"] = {Value(0)};
+  CHECK_NOTHROW(patchbay::validate(cycle, lenient));
+  // A known type's arguments are checked.
+  auto bad_argument = spec_with(wired);
+  bad_argument.components[0].args["iter"] = Value(4);
+  REQUIRE_THROWS_WITH(patchbay::validate(bad_argument, lenient),
+                      Contains("unknown argument 'iter'"));
+  CHECK_FALSE(std::filesystem::exists("never-written.csv"));
+}
+
+TEST_CASE("validation: every error message is one line and bounded", "[validation][messages]") {
+  const std::string huge(1'000'000, 'x');
+  auto check_line = [](const std::string& text) {
+    CHECK(text.find('\n') == std::string::npos);
+    CHECK(text.find('\r') == std::string::npos);
+    CHECK(text.size() <= patchbay::error_message_max_bytes);
+  };
+  SECTION("whatever text they are given") {
+    check_line(patchbay::Error(huge).what());
+    check_line(patchbay::ModelError(huge, {huge, 3}).what());
+    check_line(patchbay::ComponentFailure(huge, huge, huge).what());
+    const patchbay::ModelError located("bad value", {huge, 3});
+    CHECK_THAT(located.what(), Contains(":3: bad value"));
+    // A list of problems, one per line, reads as one line.
+    CHECK(std::string(patchbay::ModelError("a: no gpu\nb: no licence\n").what()) ==
+          "a: no gpu; b: no licence");
+    CHECK(std::string(patchbay::Error("tab\there\x1b[31m\xff").what()) ==
+          "tab\\x09here\\x1B[31m\\xFF");
+    const patchbay::ComponentFailure failure("na\nme", "Type", "line one\nline two");
+    CHECK(std::string(failure.what()) == "component 'na\\nme' (Type) failed: line one; line two");
+    // The accessors keep the data as given.
+    CHECK(failure.message() == "line one\nline two");
+    CHECK(failure.component() == "na\nme");
+  }
+  SECTION("message_line() is idempotent and keeps what quote_text() escaped") {
+    const std::string quoted = patchbay::quote_text("it's\na\\b");
+    CHECK(quoted == "'it\\'s\\na\\\\b'");
+    CHECK(patchbay::message_line("value " + quoted) == "value " + quoted);
+    const std::string cut = patchbay::message_line(huge);
+    CHECK(cut.size() <= patchbay::error_message_max_bytes);
+    CHECK_THAT(cut, Catch::EndsWith("... (1000000 bytes)"));
+    CHECK(patchbay::message_line(cut) == cut);
+    const std::string fits(patchbay::error_message_max_bytes, 'y');
+    CHECK(patchbay::message_line(fits) == fits);
+    // A multi-byte character is never split.
+    std::string euros;
+    for (int i = 0; i < 2000; ++i)
+      euros += "\xe2\x82\xac";
+    const std::string line = patchbay::message_line(euros);
+    const auto tail = line.find("... (");
+    REQUIRE(tail != std::string::npos);
+    CHECK(tail % 3 == 0);
+  }
+  SECTION("a plugin path that the system refuses is a ModelError naming it") {
+    try {
+      patchbay::load_plugin(huge + ".so");
+      FAIL("a path of a million bytes was loaded");
+    } catch (const ModelError& e) {
+      check_line(e.what());
+      CHECK_THAT(e.what(), Contains("plugin 'xxx") && Contains("(1000003 bytes)") &&
+                               Contains("File name too long"));
+    }
+  }
+  SECTION("what wiring puts in its messages is quoted") {
+    Model m = chain();
+    m.connect("src.out", "pa\nss.in");
+    REQUIRE_THROWS_WITH(m.build("local"), Contains("no component named 'pa\\nss'"));
+    Model n = chain();
+    n.connect("src.out", huge + ".in");
+    try {
+      n.build("local");
+      FAIL("a connector to a missing component was accepted");
+    } catch (const ModelError& e) {
+      check_line(e.what());
+      CHECK_THAT(e.what(), Contains("...' (1000000 bytes)"));
+    }
+  }
 }

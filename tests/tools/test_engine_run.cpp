@@ -1,8 +1,18 @@
 // engine-run as a user runs it: exit codes, one-line errors with file and line, outputs.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstddef>
 #include <fstream>
 #include <thread>
 
@@ -17,6 +27,8 @@ namespace {
 
 const std::string engine_run = PATCHBAY_ENGINE_RUN;
 const std::string accumulator = PATCHBAY_ACCUMULATOR_PLUGIN;
+const std::string doubler = PATCHBAY_TEST_PLUGIN;
+const std::string marker_plugin = PATCHBAY_MARKER_PLUGIN;
 const std::string hello_model = std::string(PATCHBAY_SOURCE_DIR) + "/examples/hello/model.yaml";
 
 // A model around a components block and a connectors block, lines counted from 1.
@@ -29,6 +41,106 @@ std::string model(const std::string& components, const std::string& connectors) 
 
 std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// What run_confined() saw: the command's result and its peak resident memory.
+struct ConfinedResult {
+  patchbay::test::CommandResult command;
+  long max_rss_kib = 0;
+};
+
+// A seccomp filter under which creating a process or a thread (fork, vfork, clone, clone3)
+// fails with EPERM and every other system call is allowed; empty on an architecture it does
+// not know.
+std::vector<sock_filter> no_new_process_filter() {
+#if defined(__x86_64__)
+  constexpr std::uint32_t arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr std::uint32_t arch = AUDIT_ARCH_AARCH64;
+#else
+  return {};
+#endif
+  const std::vector<std::uint32_t> denied = {
+#ifdef __NR_fork
+      __NR_fork,
+#endif
+#ifdef __NR_vfork
+      __NR_vfork,
+#endif
+#ifdef __NR_clone3
+      __NR_clone3,
+#endif
+      __NR_clone,
+  };
+  const auto deny_offset = [&](std::size_t i) {
+    return static_cast<std::uint8_t>(denied.size() - i);
+  };
+  std::vector<sock_filter> filter = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+  };
+  for (std::size_t i = 0; i < denied.size(); ++i)
+    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, denied[i], deny_offset(i), 0));
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
+  return filter;
+}
+
+// Runs `argv` in `cwd` like run_command(), reporting its peak resident memory; with
+// `no_new_processes`, under a seccomp filter that makes every fork, vfork, clone and clone3 of
+// the command fail, so that it cannot start a process (or a thread) and succeed.
+ConfinedResult run_confined(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                            bool no_new_processes) {
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<sock_filter> filter = no_new_process_filter();
+  REQUIRE((!no_new_processes || !filter.empty()));
+  sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+  const std::string out = (cwd / ".confined.out").string();
+  const std::string err = (cwd / ".confined.err").string();
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int in = open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0) _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    if (no_new_processes && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+                             prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)) {
+      _exit(125);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ConfinedResult result;
+  int status = 0;
+  rusage usage{};
+  // A guard against a hang only: these commands take well under a second.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (wait4(pid, &status, WNOHANG, &usage) != pid) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      wait4(pid, &status, 0, &usage);
+      result.command.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  result.command.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.command.out = read_file(out);
+  result.command.err = read_file(err);
+  result.max_rss_kib = usage.ru_maxrss;
+  return result;
 }
 
 }  // namespace
@@ -257,4 +369,293 @@ TEST_CASE("engine-run stops a parallel run on SIGINT with exit 130 and leaves no
     CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(worker)));
   CHECK_FALSE(std::filesystem::exists(dir / "hello.csv"));
   CHECK(std::filesystem::exists(dir / "hello.csv.partial"));
+}
+
+TEST_CASE("engine-run --validate, --plan and --diagram start no process, not even a thread",
+          "[engine-run][validate]") {
+  TempDir dir;
+  // Eight workers on a synthetic machine: before, --validate forked every one of them.
+  std::string components;
+  for (int i = 0; i < 8; ++i) {
+    components += "    - type: Iterator\n      args: {name: it" + std::to_string(i) +
+                  ", iters: 3, worker: w" + std::to_string(i) + "}\n";
+  }
+  write_file(dir / "model.yaml",
+             "process:\n  type: parallel\n  args:\n"
+             "    topology: \"pack:1 core:8 pu:1\"\n    components:\n" +
+                 components + "    connectors: []\n");
+  // The confinement works: a run must start its workers, and cannot.
+  const auto run = run_confined({engine_run, "--quiet", "model.yaml"}, dir.path(), true);
+  INFO(run.command.err);
+  REQUIRE(run.command.exit_code != 125);  // seccomp is available
+  REQUIRE(run.command.exit_code != 0);
+
+  const auto validate = run_confined({engine_run, "--validate", "model.yaml"}, dir.path(), true);
+  INFO(validate.command.err);
+  CHECK(validate.command.exit_code == 0);
+  CHECK_THAT(validate.command.out,
+             Catch::Contains("valid (8 components, 0 connectors, 8 workers)"));
+  const auto plan = run_confined({engine_run, "--plan", "model.yaml"}, dir.path(), true);
+  INFO(plan.command.err);
+  CHECK(plan.command.exit_code == 0);
+  CHECK_THAT(plan.command.out, Catch::Contains("it7"));
+  const auto diagram = run_confined({engine_run, "--diagram", "model.yaml"}, dir.path(), true);
+  CHECK(diagram.command.exit_code == 0);
+}
+
+TEST_CASE("engine-run --validate of a huge channel capacity allocates no channel",
+          "[engine-run][validate]") {
+  TempDir dir;
+  // Two Doublers in a cycle (double to double: a fixed-size ring, whose slots a real process
+  // clears); one connector of 256 MiB. Validating it must cost only the model's description.
+  write_file(dir / "model.yaml",
+             "plugins: [" + doubler +
+                 "]\n"
+                 "process:\n  type: parallel\n  args:\n    topology: \"pack:1 core:2 pu:1\"\n"
+                 "    components:\n"
+                 "    - type: Doubler\n      args: {name: a, initial_values: {x: [1.0]}}\n"
+                 "    - type: Doubler\n      args: {name: b}\n"
+                 "    connectors:\n"
+                 "    - {source: a.y, target: b.x, capacity: 256Mi}\n"
+                 "    - {source: b.y, target: a.x}\n");
+  for (const char* mode : {"--validate", "--plan"}) {
+    INFO(mode);
+    const auto r = run_confined({engine_run, mode, "model.yaml"}, dir.path(), false);
+    INFO(r.command.err);
+    CHECK(r.command.exit_code == 0);
+    CHECK(r.max_rss_kib < 128 * 1024);
+  }
+  // The same model with a capacity over the limit is rejected, without allocating either.
+  write_file(dir / "big.yaml", "plugins: [" + doubler +
+                                   "]\n"
+                                   "process:\n  type: parallel\n  args:\n"
+                                   "    channel_capacity: 8Gi\n    components:\n"
+                                   "    - type: Doubler\n      args: {name: a, initial_values: "
+                                   "{x: [1.0]}}\n"
+                                   "    connectors:\n    - {source: a.y, target: a.x}\n");
+  const auto big = run_confined({engine_run, "--validate", "big.yaml"}, dir.path(), false);
+  CHECK(big.command.exit_code == 2);
+  CHECK_THAT(big.command.err,
+             Catch::Contains("channel_capacity") && Catch::Contains("out of range"));
+}
+
+TEST_CASE(
+    "engine-run loads a model's plugin only when the model needs it, and never under "
+    "--validate --no-plugins",
+    "[engine-run][validate][plugin]") {
+  TempDir dir;
+  const auto marker = dir / "plugin-loaded.marker";
+  // Iterator -> Marker (from the plugin) -> FileWriter.
+  const std::string iterator = "    - type: Iterator\n      args: {name: it, iters: 3}\n";
+  const std::string writer =
+      "    - type: FileWriter\n      args: {name: w, path: out.csv, field_names: [y]}\n";
+  auto with_marker = [&](const std::string& marker_args, const std::string& connectors) {
+    return "plugins: [" + marker_plugin + "]\n" +
+           model(
+               iterator + "    - type: Marker\n      args: {name: m" + marker_args + "}\n" + writer,
+               connectors);
+  };
+  const std::string wired = "    - {source: it.x, target: m.x}\n    - {source: m.y, target: w.y}\n";
+
+  SECTION("--no-plugins validates what it can, and loads nothing") {
+    write_file(dir / "model.yaml", with_marker(", factor: 2", wired));
+    const auto r =
+        run_command({engine_run, "--validate", "--no-plugins", "model.yaml"}, dir.path());
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("valid (3 components, 2 connectors)") &&
+                          Catch::Contains("type unknown (plugin not loaded)") &&
+                          Catch::Contains("'m' (type 'Marker')"));
+    CHECK(line_count(r.out) == 1);
+    CHECK_FALSE(std::filesystem::exists(marker));
+  }
+  SECTION("--no-plugins still checks structure, connectors and known components") {
+    struct Case {
+      const char* what;
+      std::string yaml;
+      std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"a bad argument of a known type",
+         "plugins: [" + marker_plugin + "]\n" +
+             model("    - type: Iterator\n      args: {name: it, iters: 3, iter: 4}\n"
+                   "    - type: Marker\n      args: {name: m}\n" +
+                       writer,
+                   wired),
+         "unknown argument 'iter'"},
+        {"a missing field of a known component",
+         with_marker("",
+                     "    - {source: it.nope, "
+                     "target: m.x}\n    - {source: "
+                     "m.y, target: w.y}\n"),
+         "has no output 'nope'"},
+        {"a connector to a missing component",
+         with_marker("", wired + "    - {source: m.y, target: nobody.x}\n"),
+         "no component named 'nobody'"},
+        {"an input of a known component left unconnected",
+         with_marker("", "    - {source: it.x, target: m.x}\n"), "input 'y' is not connected"},
+        {"a cycle through the unknown component",
+         with_marker("",
+                     "    - {source: it.x, target: m.x}\n    - {source: m.y, target: w.y}\n"
+                     "    - {source: m.y, target: m.x}\n"),
+         "cycle without initial values: m -> m"},
+        {"a duplicate name",
+         "plugins: [" + marker_plugin + "]\n" +
+             model(iterator + iterator + "    - type: Marker\n      args: {name: m}\n" + writer,
+                   wired),
+         "duplicate component name 'it'"},
+    };
+    for (const auto& c : cases) {
+      DYNAMIC_SECTION(c.what) {
+        write_file(dir / "model.yaml", c.yaml);
+        const auto r =
+            run_command({engine_run, "--validate", "--no-plugins", "model.yaml"}, dir.path());
+        INFO(r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(line_count(r.err) == 1);
+        CHECK_THAT(r.err, Catch::Contains(c.message));
+        CHECK_FALSE(std::filesystem::exists(marker));
+      }
+    }
+  }
+  SECTION("a plugin the model does not need is not loaded, but must exist") {
+    write_file(dir / "model.yaml",
+               "plugins: [" + marker_plugin + "]\n" + model(iterator, "    []\n"));
+    for (const char* mode : {"--validate", "--plan"}) {
+      const auto r = run_command({engine_run, mode, "model.yaml"}, dir.path());
+      INFO(mode << ": " << r.err);
+      CHECK(r.exit_code == 0);
+    }
+    const auto run = run_command({engine_run, "--quiet", "model.yaml"}, dir.path());
+    CHECK(run.exit_code == 0);
+    CHECK_FALSE(std::filesystem::exists(marker));
+    write_file(dir / "missing.yaml",
+               "plugins: [no-such-plugin.so]\n" + model(iterator, "    []\n"));
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--validate"}, {"--validate", "--no-plugins"}, {"--quiet"}}) {
+      std::vector<std::string> argv{engine_run};
+      argv.insert(argv.end(), args.begin(), args.end());
+      argv.push_back("missing.yaml");
+      const auto r = run_command(argv, dir.path());
+      INFO(r.err);
+      CHECK(r.exit_code == 2);
+      CHECK_THAT(r.err, Catch::Contains("no-such-plugin.so' does not exist"));
+    }
+  }
+  SECTION("a plugin the model needs is loaded, and its components checked in full") {
+    write_file(dir / "model.yaml", with_marker("", wired));
+    const auto r = run_command({engine_run, "--validate", "model.yaml"}, dir.path());
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("argument 'factor' is required"));
+    CHECK(std::filesystem::exists(marker));
+  }
+  SECTION("--no-plugins goes with --validate only, and not with --plugin") {
+    write_file(dir / "model.yaml", with_marker(", factor: 2", wired));
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--no-plugins"},
+          {"--plan", "--no-plugins"},
+          {"--validate", "--no-plugins", "--plugin", marker_plugin}}) {
+      std::vector<std::string> argv{engine_run};
+      argv.insert(argv.end(), args.begin(), args.end());
+      argv.push_back("model.yaml");
+      const auto r = run_command(argv, dir.path());
+      INFO(r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(line_count(r.err) == 1);
+    }
+    CHECK_FALSE(std::filesystem::exists(marker));
+  }
+}
+
+TEST_CASE("engine-run prints every error as one bounded line with the documented code",
+          "[engine-run][messages]") {
+  TempDir dir;
+  const std::string huge(1'000'000, 'a');
+  auto check_one_line = [](const patchbay::test::CommandResult& r, int code) {
+    INFO(r.err.substr(0, 2000));
+    CHECK(r.exit_code == code);
+    CHECK(line_count(r.err) == 1);
+    CHECK(r.err.size() < 4200);
+    CHECK(r.err.rfind("engine-run: ", 0) == 0);
+  };
+  SECTION("a path too long for the system") {
+    write_file(dir / "model.yaml",
+               "plugins: [" + huge + ".so]\n" +
+                   model("    - type: Iterator\n      args: {name: it, iters: 3}\n", "    []\n"));
+    for (const char* mode : {"--validate", "--quiet"}) {
+      INFO(mode);
+      const auto r = run_command({engine_run, mode, "model.yaml"}, dir.path());
+      check_one_line(r, 2);
+      CHECK_THAT(r.err, Catch::Contains("plugin '") && Catch::Contains("File name too long"));
+      CHECK_THAT(r.err, !Catch::Contains("unexpected error"));
+    }
+  }
+  SECTION("a newline in a name or a value") {
+    write_file(dir / "model.yaml",
+               model("    - type: Iterator\n      args: {name: \"i\\nt\", iters: 3}\n"
+                     "    - type: Iterator\n      args: {name: \"i\\nt\", iters: 3}\n",
+                     "    []\n"));
+    const auto r = run_command({engine_run, "--validate", "model.yaml"}, dir.path());
+    check_one_line(r, 2);
+    CHECK_THAT(r.err, Catch::Contains("duplicate component name 'i\\nt'"));
+    write_file(dir / "in.csv", "a\n1\n");
+    write_file(dir / "read.yaml",
+               model("    - type: FileReader\n      args: {name: read, path: in.csv, "
+                     "field_names: [\"z\\nz\"]}\n"
+                     "    - type: FileWriter\n      args: {name: w, path: out.csv, field_names: "
+                     "[y]}\n",
+                     "    - {source: \"read.z\\nz\", target: w.y}\n"));
+    check_one_line(run_command({engine_run, "--quiet", "read.yaml"}, dir.path()), 1);
+  }
+  SECTION("a huge value") {
+    write_file(dir / "model.yaml",
+               model("    - type: Iterator\n      args: {name: it, iters: \"" + huge + "\"}\n",
+                     "    []\n"));
+    check_one_line(run_command({engine_run, "--validate", "model.yaml"}, dir.path()), 2);
+    const std::string name(100'000, 'n');
+    write_file(dir / "wired.yaml", model("    - type: Iterator\n      args: {name: it, iters: 3}\n",
+                                         "    - {source: it.x, target: " + name + ".x}\n"));
+    const auto r = run_command({engine_run, "--validate", "wired.yaml"}, dir.path());
+    check_one_line(r, 2);
+    CHECK_THAT(r.err,
+               Catch::Contains("no component named '") && Catch::Contains("...' (100000 bytes)"));
+  }
+  SECTION("a huge command-line value") {
+    const std::string value(100'000, 'v');
+    check_one_line(run_command({engine_run, "--process", value, hello_model}, dir.path()), 2);
+    check_one_line(
+        run_command({engine_run, "--set", "input.iters=" + value, hello_model}, dir.path()), 2);
+    check_one_line(run_command({engine_run, "--validate", value + ".yaml"}, dir.path()), 2);
+  }
+}
+
+TEST_CASE("engine-run --help documents every exit code and the plugin options", "[engine-run]") {
+  TempDir dir;
+  const auto r = run_command({engine_run, "--help"}, dir.path());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("--no-plugins") && Catch::Contains("Exit codes:") &&
+                        Catch::Contains("  0 ") && Catch::Contains("  1 ") &&
+                        Catch::Contains("  2 ") && Catch::Contains("  130 ") &&
+                        Catch::Contains("--plan loads plugins"));
+}
+
+TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart",
+          "[engine-run][messages]") {
+  TempDir dir;
+  write_file(dir / "model.yaml",
+             model("    - type: Iterator\n      args: {name: \"in\\nput} --> x\", iters: 3}\n"
+                   "    - type: Sleep\n      args: {name: end, sleep_seconds: 0}\n"
+                   "    - type: Sleep\n      args: {name: node0, sleep_seconds: 0}\n",
+                   "    - {source: \"in\\nput} --> x.x\", target: end.x}\n"
+                   "    - {source: end.y, target: node0.x}\n"));
+  const auto r = run_command({engine_run, "--diagram", "model.yaml"}, dir.path());
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  // One line per arrow: no name's line break or arrow reaches the chart as syntax.
+  CHECK(line_count(r.out) == 3);
+  CHECK_THAT(r.out, Catch::Contains("label: \"Iterator<br>**in#10;put#125; --#62; x**\""));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**end**\""));
+  CHECK_THAT(r.out, Catch::Contains(" --> node0@{ shape: rounded, label: Sleep<br>**node0** }"));
+  CHECK_THAT(r.out, !Catch::Contains("--> x"));
 }

@@ -27,6 +27,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -47,11 +48,21 @@ constexpr const char* kFooter =
     "--stats is written after a failure or stop too. Ctrl-C stops the model cleanly;\n"
     "a second Ctrl-C exits at once.\n"
     "\n"
+    "Plugins (--plugin, and the model's plugins:) are code: loading one runs it. The model's\n"
+    "are loaded only when it names a component type that is not registered yet (every\n"
+    "plugin named must exist either way). --validate, --plan and --diagram run no component\n"
+    "(constructors only), start no process and allocate no channel; --plan loads plugins as\n"
+    "a run would, since a component's resources come from its type; --validate --no-plugins\n"
+    "loads none and checks components of unregistered types for what the model says (name,\n"
+    "connectors, initial values, resources), not their arguments; --diagram reads the file.\n"
+    "\n"
+    "Errors are one line on stderr, starting with 'engine-run: ' (file and line when known).\n"
     "Exit codes:\n"
     "  0    completed (or --validate / --plan / --diagram succeeded)\n"
     "  1    a component failed, or the run failed (e.g. deadlock, --stats not written)\n"
-    "  2    bad model or arguments (YAML, unknown type, wiring, missing file, plugin,\n"
-    "       unknown option, --stats folder missing, a model that cannot be placed)\n"
+    "  2    bad model or arguments (YAML, unknown type, wiring, missing or unreadable file,\n"
+    "       path too long, plugin, unknown option, --stats folder missing, a model that\n"
+    "       cannot be placed)\n"
     "  130  interrupted (SIGINT or SIGTERM)";
 
 // ---------------------------------------------------------------------------------------------
@@ -74,9 +85,10 @@ void write_fd(int fd, std::string_view text) noexcept {
   write_fd(fd, text.data(), text.size());
 }
 
+/// Prints "engine-run: MESSAGE" as one bounded line, whatever the message holds.
 void print_error(std::string_view message) {
   std::string line = "engine-run: ";
-  line += message;
+  line += patchbay::message_line(message);
   line += '\n';
   std::cout.flush();
   write_fd(STDERR_FILENO, line);
@@ -369,16 +381,17 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
 
 /// Writes `content` to `path` atomically (PATH.tmp, then rename). Returns "" or the reason.
 std::string write_file_atomically(const std::string& path, const std::string& content) {
+  using patchbay::quote_text;
   const std::string tmp = path + ".tmp";
   {
     std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    if (!file) return "cannot create '" + tmp + "': " + std::strerror(errno);
+    if (!file) return "cannot create " + quote_text(tmp) + ": " + std::strerror(errno);
     file.write(content.data(), static_cast<std::streamsize>(content.size()));
     file.close();
     if (!file) {
       std::error_code ignored;
       std::filesystem::remove(tmp, ignored);
-      return "cannot write '" + tmp + "'";
+      return "cannot write " + quote_text(tmp);
     }
   }
   std::error_code ec;
@@ -386,7 +399,7 @@ std::string write_file_atomically(const std::string& path, const std::string& co
   if (ec) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    return "cannot rename '" + tmp + "' to '" + path + "': " + ec.message();
+    return "cannot rename " + quote_text(tmp) + " to " + quote_text(path) + ": " + ec.message();
   }
   return {};
 }
@@ -394,13 +407,21 @@ std::string write_file_atomically(const std::string& path, const std::string& co
 /// "" when a file can probably be created at `path` (its folder exists and is writable).
 std::string check_writable(const std::string& path) {
   namespace fs = std::filesystem;
+  using patchbay::quote_text;
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return "'" + path + "' is a directory";
+  if (fs::is_directory(path, ec)) return quote_text(path) + " is a directory";
   fs::path parent = fs::path(path).parent_path();
   if (parent.empty()) parent = ".";
-  if (!fs::is_directory(parent, ec)) return "directory '" + parent.string() + "' does not exist";
+  const fs::file_status status = fs::status(parent, ec);
+  if (status.type() == fs::file_type::not_found) {
+    return "directory " + quote_text(parent.string()) + " does not exist";
+  }
+  if (ec) return "cannot use " + quote_text(path) + ": " + ec.message();
+  if (status.type() != fs::file_type::directory) {
+    return quote_text(parent.string()) + " is not a directory";
+  }
   if (::access(parent.c_str(), W_OK) != 0) {
-    return "cannot write in '" + parent.string() + "': " + std::strerror(errno);
+    return "cannot write in " + quote_text(parent.string()) + ": " + std::strerror(errno);
   }
   return {};
 }
@@ -415,6 +436,7 @@ struct Options {
   std::string process_kind;
   std::string stats_path;
   bool validate = false;
+  bool no_plugins = false;
   bool plan = false;
   bool diagram = false;
   bool quiet = false;
@@ -495,14 +517,66 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
   return code;
 }
 
-int execute(const Options& options) {
+/// Every plugin the model names must exist, even one that is not loaded.
+void check_plugin_files(const patchbay::ProcessSpec& spec) {
+  namespace fs = std::filesystem;
+  for (const auto& path : spec.plugins) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found) {
+      throw patchbay::ModelError("plugin " + patchbay::quote_text(path) + " does not exist",
+                                 spec.where);
+    }
+    if (ec) {
+      throw patchbay::ModelError("plugin " + patchbay::quote_text(path) + ": " + ec.message(),
+                                 spec.where);
+    }
+  }
+}
+
+/// Loads the --plugin libraries, then the model's own plugins if it names a type that is still
+/// unknown: a plugin is code, run as it loads, so none is loaded that the model does not need.
+void load_needed_plugins(const patchbay::ProcessSpec& spec, const Options& options) {
+  check_plugin_files(spec);
+  for (const auto& plugin : options.plugins)
+    patchbay::load_plugin(plugin);
+  const patchbay::Registry& registry = patchbay::Registry::global();
+  const bool needed = std::any_of(spec.components.begin(), spec.components.end(),
+                                  [&](const auto& c) { return !registry.contains(c.type); });
+  if (needed) patchbay::load_plugins(spec);
+}
+
+/// "MODEL: valid (...)" for --validate, with what could not be checked.
+std::string validation_line(const std::string& model, const patchbay::ValidationReport& report) {
+  auto count = [](std::size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  std::string line = model + ": valid (" + count(report.components, "component") + ", " +
+                     count(report.connectors, "connector");
+  if (report.workers > 0) line += ", " + count(report.workers, "worker");
+  line += ")";
+  if (!report.unknown.empty()) {
+    line += "; type unknown (plugin not loaded), arguments not checked:";
+    for (std::size_t i = 0; i < report.unknown.size(); ++i) {
+      line += (i == 0 ? " " : ", ") + patchbay::quote_text(report.unknown[i].name) + " (type " +
+              patchbay::quote_text(report.unknown[i].type) + ")";
+    }
+  }
+  return patchbay::message_line(line);
+}
+
+/// Loads the model and does what the options ask short of running it. Returns the exit code
+/// when that is all there is to do (--validate, --plan, --diagram, an error).
+std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
+                           std::unique_ptr<patchbay::Process>& process) {
   std::error_code ec;
   if (std::filesystem::is_directory(options.model, ec)) {
-    print_error("cannot open model file '" + options.model + "': it is a directory");
+    print_error("cannot open model file " + patchbay::quote_text(options.model) +
+                ": it is a directory");
     return kExitBadModel;
   }
 
-  patchbay::ProcessSpec spec = patchbay::load_model(options.model);
+  spec = patchbay::load_model(options.model);
   patchbay::apply_overrides(spec, options.overrides);
   if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
   if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
@@ -516,12 +590,22 @@ int execute(const Options& options) {
     return kExitCompleted;
   }
 
-  patchbay::load_plugins(spec);
-  for (const auto& plugin : options.plugins)
-    patchbay::load_plugin(plugin);
+  if (options.no_plugins) {
+    check_plugin_files(spec);
+  } else {
+    load_needed_plugins(spec, options);
+  }
 
   if (options.plan) {
     std::cout << patchbay::plan_placement_text(spec);
+    return std::cout.flush() ? kExitCompleted : kExitFailed;
+  }
+
+  if (options.validate) {
+    patchbay::ValidationOptions validation;
+    validation.allow_unknown_types = options.no_plugins;
+    const patchbay::ValidationReport report = patchbay::validate(spec, validation);
+    std::cout << validation_line(options.model, report) << '\n';
     return std::cout.flush() ? kExitCompleted : kExitFailed;
   }
 
@@ -533,19 +617,29 @@ int execute(const Options& options) {
     }
   }
 
-  const std::unique_ptr<patchbay::Process> process = patchbay::make_process(spec);
+  process = patchbay::make_process(spec);
   if (!process) {
     print_error("the engine returned no process for this model");
     return kExitFailed;
   }
+  return std::nullopt;
+}
 
-  if (options.validate) {
-    std::cout << options.model << ": valid (" << spec.components.size() << " components, "
-              << spec.connectors.size() << " connectors)\n";
-    if (!std::cout.flush()) return kExitFailed;
-    return kExitCompleted;
+int execute(const Options& options) {
+  patchbay::ProcessSpec spec;
+  std::unique_ptr<patchbay::Process> process;
+  try {
+    if (const std::optional<int> code = prepare(options, spec, process)) return *code;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Before the run, a path that the system refuses (too long, a loop, no permission) is
+    // one the model or the command line gave.
+    std::string message = "cannot use ";
+    message += patchbay::quote_text(e.path1().string());
+    message += ": ";
+    message += e.code().message();
+    print_error(message);
+    return kExitBadModel;
   }
-
   return run_process(*process, spec, options);
 }
 
@@ -561,16 +655,26 @@ int main_impl(int argc, char** argv) {
   app.add_option("--set", options.overrides, "Override a component argument (repeatable)")
       ->type_name("COMP.ARG=VALUE")
       ->allow_extra_args(false);
-  app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
-      ->type_name("PATH")
-      ->allow_extra_args(false);
+  auto* plugin =
+      app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
+          ->type_name("PATH")
+          ->allow_extra_args(false);
   app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
       ->type_name("KIND")
       ->check(CLI::IsMember({"local", "parallel"}));
-  auto* validate =
-      app.add_flag("--validate", options.validate, "Check the model without running it");
-  auto* plan = app.add_flag("--plan", options.plan, "Print the parallel placement plan");
-  auto* diagram = app.add_flag("--diagram", options.diagram, "Print a Mermaid flowchart");
+  auto* validate = app.add_flag(
+      "--validate", options.validate,
+      "Check the model without running it: types, arguments, wiring, and the placement of a "
+      "parallel model; no component runs, no process starts, no channel is allocated");
+  auto* no_plugins = app.add_flag("--no-plugins", options.no_plugins,
+                                  "With --validate: load no plugin (neither the model's nor "
+                                  "--plugin); components of unregistered types are checked "
+                                  "for what the model says, not for their arguments");
+  auto* plan = app.add_flag("--plan", options.plan,
+                            "Print the parallel placement plan without running (loads the "
+                            "model's plugins: resources come from the component types)");
+  auto* diagram = app.add_flag("--diagram", options.diagram,
+                               "Print a Mermaid flowchart (reads the model file only)");
   auto* stats =
       app.add_option("--stats", options.stats_path, "Write run statistics as JSON after the run")
           ->type_name("FILE");
@@ -578,6 +682,7 @@ int main_impl(int argc, char** argv) {
   validate->excludes(plan)->excludes(diagram)->excludes(stats);
   plan->excludes(diagram)->excludes(stats);
   diagram->excludes(stats);
+  no_plugins->needs(validate)->excludes(plugin);
 
   try {
     app.parse(argc, argv);
