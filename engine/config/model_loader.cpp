@@ -245,6 +245,11 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
       spec.options.topology = scalar(value, "'topology'");
     } else if (key == "wait") {
       spec.options.wait = parse_wait_mode(scalar(value, "'wait'"), at(value));
+    } else if (key == "step_timeout") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_number() || !(v.as_double() >= 0 && v.as_double() <= 1e6))
+        fail(value, "'step_timeout' must be a number of seconds from 0 (no limit) to 1e6");
+      spec.options.step_timeout = v.as_double();
     } else if (key == "resources") {
       // Capacities of custom resources, e.g. {custom_hardware: 5}.
       expect_map(value, "'resources' (custom resource capacities)");
@@ -265,7 +270,7 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
       fail(entry.first, "unknown process argument " + quote(key) +
                             " (expected name, components, connectors, parameters, "
                             "channel_capacity, fiber_stack_size, workers, topology, wait, "
-                            "resources, state)");
+                            "step_timeout, resources, state)");
     }
   }
 }
@@ -333,6 +338,13 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
     if (key == "name") continue;
     if (key == "worker") {
       c.worker = scalar(value, owner + ": 'worker'");
+    } else if (key == "step_timeout") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_number() || !(v.as_double() >= 0 && v.as_double() <= 1e6)) {
+        fail(value,
+             owner + ": 'step_timeout' must be a number of seconds from 0 (no limit) to 1e6");
+      }
+      c.step_timeout = v.as_double();
     } else if (key == "initial_values") {
       if (value.IsNull()) continue;
       expect_map(value, owner + ": 'initial_values'");

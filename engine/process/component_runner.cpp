@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/component_access.hpp"
+#include "shm/arena.hpp"
 #include "shm/spin.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -198,14 +199,33 @@ void ComponentRunner::throw_stopped() {
 }
 
 void ComponentRunner::step() {
+  store_counter(*step_sequence_, 2 * tally_.steps + 1);
   component_.step();
   ++tally_.steps;
   ++steps_unpublished_;
+  store_counter(*step_sequence_, 2 * tally_.steps);
+}
+
+// Which field (and channel) `reason` belongs to; looked up only when parking.
+std::uint32_t ComponentRunner::waiting_on(const WaitReason& reason) const {
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    if (&inputs_[i].empty == &reason) return waiting_on_input(i);
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    for (std::size_t k = 0; k < outputs_[i].full.size(); ++k) {
+      if (&outputs_[i].full[k] == &reason) return waiting_on_output(i, k);
+    }
+  }
+  return waiting_on_nothing;
 }
 
 // The clock is read around sampled waits only (see RunClock), not around every step or wait.
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
+  if (waiting_on_ != nullptr) {
+    std::atomic_ref<std::uint32_t>(*waiting_on_)
+        .store(waiting_on(reason), std::memory_order_relaxed);
+  }
   set_status(Status::waiting);
   clock_parked();
   publish();

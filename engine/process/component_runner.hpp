@@ -60,6 +60,12 @@ class ComponentRunner {
   [[nodiscard]] Component& component() const { return component_; }
   /// A word (in shared memory) that mirrors the component's status for another process.
   void set_status_mirror(std::uint32_t* mirror) { status_mirror_ = mirror; }
+  /// Words (in shared memory) where the runner says, for a supervisor, which step it is in (2n
+  /// + 1 in step n + 1, 2n between) and what it waits on (see ComponentSlot::waiting_on).
+  void set_liveness_mirrors(std::uint64_t* step_sequence, std::uint32_t* waiting_on) {
+    step_sequence_ = step_sequence;
+    waiting_on_ = waiting_on;
+  }
   /// Where the lowest byte of the fiber stack that run() uses lies (see RecordingStack).
   [[nodiscard]] const void** stack_lowest() { return &stack_lowest_; }
 
@@ -103,6 +109,7 @@ class ComponentRunner {
              bool from_scratch);
   enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
+  std::uint32_t waiting_on(const WaitReason& reason) const;
   Spin spin_take(InputField& field, unsigned budget);
   // The clock around a wait, read only when RunClock samples it.
   void clock_parked();
@@ -122,6 +129,11 @@ class ComponentRunner {
   bool initialized_ = false;
   const void* stack_lowest_ = nullptr;
   std::uint32_t* status_mirror_ = nullptr;
+  // Written around every step: a relaxed store each, to a line only this worker writes (its
+  // own member when nobody watches), and no clock read. The supervisor times the changes.
+  std::uint64_t own_step_sequence_ = 0;
+  std::uint64_t* step_sequence_ = &own_step_sequence_;
+  std::uint32_t* waiting_on_ = nullptr;
   RunClock clock_;
   // Counts kept on the fiber and copied to the shared counters (which other threads and
   // processes read) with the clock's totals before every park, every 64 steps and at the end:

@@ -140,6 +140,49 @@ void check_arena_size(const ParallelModel& model) {
                    shown != 0 ? wires[largest[0]].where : SourceLocation{});
 }
 
+// The most step_timeout takes, in seconds: beyond it a duration in nanoseconds would overflow
+// long before, and nobody means it.
+constexpr double step_timeout_max = 1e6;
+
+void check_step_timeout(double seconds, const std::string& what) {
+  if (!(seconds >= 0 && seconds <= step_timeout_max)) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%g", seconds);
+    throw ModelError(what + " must be a number of seconds from 0 (no limit) to 1e6, not " + text);
+  }
+}
+
+void check_step_timeouts(const ParallelModel& model) {
+  check_step_timeout(model.options.step_timeout, "step_timeout");
+  for (const auto& [name, seconds] : model.options.step_timeouts) {
+    const bool known = std::any_of(model.components.begin(), model.components.end(),
+                                   [&name = name](const auto& c) { return c->name() == name; });
+    if (!known) throw ModelError("step_timeout for " + quote(name) + ": no component of that name");
+    check_step_timeout(seconds, "step_timeout of component " + quote(name));
+  }
+}
+
+std::string seconds_text(std::int64_t ns) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f s", static_cast<double>(ns) * 1e-9);
+  return text;
+}
+
+// Whether process `pid` is stopped by a signal (state T in /proc/PID/stat).
+bool process_stopped(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  FILE* file = std::fopen(path, "r");
+  if (file == nullptr) return false;
+  char text[512];
+  const std::size_t n = std::fread(text, 1, sizeof text - 1, file);
+  std::fclose(file);
+  text[n] = 0;
+  // "pid (name) S ...": the name may hold spaces and parentheses.
+  const char* close = std::strrchr(text, ')');
+  return close != nullptr && close[1] == ' ' && (close[2] == 'T' || close[2] == 't');
+}
+
 }  // namespace
 
 std::uint64_t arena_bytes(const ParallelModel& model) {
@@ -179,6 +222,7 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   model.requests = input.components;
   model.plan = plan_placement(model.machine, input);
   check_arena_size(model);
+  check_step_timeouts(model);
   return model;
 }
 
@@ -201,6 +245,11 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
   }
   arena_->header().asymmetric_barriers = asymmetric_barriers_available() ? 1 : 0;
+  for (const auto& c : model_.components) {
+    const auto own = model_.options.step_timeouts.find(c->name());
+    step_timeouts_.push_back(
+        own != model_.options.step_timeouts.end() ? own->second : model_.options.step_timeout);
+  }
   start_workers(spec);
 }
 
@@ -249,6 +298,8 @@ void ParallelRuntime::wake_workers() noexcept {
 }
 
 void ParallelRuntime::stop() noexcept {
+  // Async-signal-safe: a lock-free store, a store to the arena and futex wakes.
+  stop_requested_.store(true, std::memory_order_release);
   atomic_word(arena_->header().stop).store(1, std::memory_order_release);
   wake_workers();
 }
@@ -384,7 +435,17 @@ void ParallelRuntime::run() {
   if (!status_.compare_exchange_strong(expected, Status::running)) {
     throw Error("ParallelProcess::run() may be called only once");
   }
-  started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+  const std::int64_t now = steady_now_ns();
+  started_ns_.store(now, std::memory_order_relaxed);
+  {
+    const std::lock_guard<std::mutex> lock(progress_mutex_);
+    const std::size_t components = model_.components.size();
+    progress_.step_sequence.assign(components, 0);
+    progress_.status.assign(components, 0);
+    progress_.component_since.assign(components, now);
+    progress_.heartbeat.assign(children_.size(), 0);
+    progress_.worker_since.assign(children_.size(), now);
+  }
   ArenaHeader& header = arena_->header();
   // Release pairs with the workers' acquire on `go`: the arena is fully formatted.
   atomic_word(header.go).store(1, std::memory_order_release);
@@ -397,6 +458,8 @@ void ParallelRuntime::supervise() {
   std::optional<Failure> failure;
   std::optional<std::chrono::steady_clock::time_point> kill_deadline;
   std::vector<std::uint32_t> idle_sequences;
+  // After a stop: when workers that have not left by then are killed and reported.
+  std::optional<std::int64_t> stop_deadline;
   auto begin_abort = [&] {
     if (kill_deadline) return;
     abort_workers();
@@ -441,6 +504,23 @@ void ParallelRuntime::supervise() {
     if (!any_live) break;
     if (atomic_word(header.failed_worker).load(std::memory_order_acquire) != no_worker)
       begin_abort();
+    const std::int64_t now = steady_now_ns();
+    observe_progress(now);
+    if (!kill_deadline) {
+      if (auto late = timed_out(now)) {
+        failure = std::move(late);
+        begin_abort();
+      }
+    }
+    if (!stop_deadline && stop_requested_.load(std::memory_order_acquire)) {
+      stop_deadline = now + std::chrono::nanoseconds(grace_period).count();
+    } else if (stop_deadline && now > *stop_deadline && *stop_deadline != 0) {
+      // A worker that does not heed a stop (a step that never returns, a stopped process)
+      // must not hold the run: kill it, and say what it was doing.
+      if (!failure) failure = Failure{"", "", stuck_report(now)};
+      launcher_->kill_all();
+      stop_deadline = 0;
+    }
     if (!kill_deadline && deadlocked(idle_sequences)) {
       std::string waits;
       for (std::size_t c = 0; c < model_.components.size(); ++c) {
@@ -537,9 +617,134 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     }
     s.time_busy = std::chrono::nanoseconds(ticks_to_ns(busy));
     s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));
+    {
+      const std::lock_guard<std::mutex> lock(progress_mutex_);
+      const std::int64_t now = steady_now_ns();
+      s.activity = activity(w, now, &s.component);
+      if (!progress_.worker_since.empty() && !children_[w].reaped) {
+        s.since_progress = std::chrono::nanoseconds(now - progress_.worker_since[w]);
+      }
+    }
     out.push_back(std::move(s));
   }
   return out;
+}
+
+void ParallelRuntime::observe_progress(std::int64_t now) {
+  const std::lock_guard<std::mutex> lock(progress_mutex_);
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    const Child& child = children_[w];
+    if (child.pid <= 0 || child.reaped) continue;
+    const std::uint64_t beat = read_counter(arena_->worker(w).heartbeat);
+    if (beat != progress_.heartbeat[w]) {
+      progress_.heartbeat[w] = beat;
+      progress_.worker_since[w] = now;
+    }
+    for (std::size_t c : model_.plan.workers[w].components) {
+      const ComponentSlot& slot = arena_->component(c);
+      const std::uint64_t sequence = read_counter(slot.step_sequence);
+      const std::uint32_t status = read_counter_word(slot.status);
+      if (sequence != progress_.step_sequence[c] || status != progress_.status[c]) {
+        progress_.step_sequence[c] = sequence;
+        progress_.status[c] = status;
+        progress_.component_since[c] = now;
+        progress_.worker_since[w] = now;
+      }
+    }
+  }
+}
+
+std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now) const {
+  const std::lock_guard<std::mutex> lock(progress_mutex_);
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    const Child& child = children_[w];
+    if (child.pid <= 0 || child.reaped) continue;
+    double worker_limit = 0;  // the smallest of its components' step_timeout
+    bool started = true;      // every component past init(): a worker's life can be timed
+    bool in_step = false;
+    for (std::size_t c : model_.plan.workers[w].components) {
+      const double limit = step_timeouts_[c];
+      if (limit > 0 && (worker_limit == 0 || limit < worker_limit)) worker_limit = limit;
+      const auto status = static_cast<Status>(progress_.status[c]);
+      started = started && status != Status::created && status != Status::init;
+      const std::uint64_t sequence = progress_.step_sequence[c];
+      if (sequence % 2 == 0) continue;
+      in_step = true;
+      const std::int64_t took = now - progress_.component_since[c];
+      if (limit <= 0 || static_cast<double>(took) * 1e-9 <= limit) continue;
+      const Component& component = *model_.components[c];
+      return Failure{component.name(), component.type_name(),
+                     "step " + std::to_string(sequence / 2 + 1) + " has run for " +
+                         seconds_text(took) + ", longer than its step_timeout of " +
+                         seconds_text(static_cast<std::int64_t>(limit * 1e9)) + " (in " +
+                         describe_worker(w) +
+                         (process_stopped(child.pid) ? ", whose process is stopped)" : ")")};
+    }
+    if (worker_limit <= 0 || !started || in_step) continue;
+    const std::int64_t quiet = now - progress_.worker_since[w];
+    if (static_cast<double>(quiet) * 1e-9 <= worker_limit) continue;
+    std::string component;
+    const std::string doing = activity(w, now, &component);
+    return Failure{"", "",
+                   describe_worker(w) + " has shown no progress for " + seconds_text(quiet) +
+                       ", longer than its step_timeout of " +
+                       seconds_text(static_cast<std::int64_t>(worker_limit * 1e9)) + ": " + doing};
+  }
+  return std::nullopt;
+}
+
+std::string ParallelRuntime::activity(std::size_t worker, std::int64_t now,
+                                      std::string* component) const {
+  const Child& child = children_[worker];
+  if (child.pid <= 0) return "no components";
+  if (child.reaped) return "ended";
+  if (progress_.worker_since.empty()) return "not started";
+  std::string waiting;
+  const auto& wiring = model_.wiring.components;
+  for (std::size_t c : model_.plan.workers[worker].components) {
+    const std::string& name = model_.components[c]->name();
+    const std::string since = seconds_text(now - progress_.component_since[c]);
+    if (progress_.step_sequence[c] % 2 == 1) {
+      if (component != nullptr) *component = name;
+      waiting = "in step " + std::to_string(progress_.step_sequence[c] / 2 + 1) + " of " +
+                quote(name) + " for " + since;
+      break;
+    }
+    if (progress_.status[c] != static_cast<std::uint32_t>(Status::waiting)) continue;
+    // What it waits on, as its runner wrote it, checked against the wiring.
+    const std::uint32_t on = read_counter_word(arena_->component(c).waiting_on);
+    std::vector<std::size_t> wires;
+    if (on != waiting_on_nothing && (on & 0x80000000u) == 0 && on - 1 < wiring[c].inputs.size()) {
+      wires = wiring[c].inputs[on - 1];
+    } else if ((on & 0x80000000u) != 0) {
+      const std::size_t field = (on >> 16) & 0x7fff;
+      const std::size_t channel = on & 0xffff;
+      if (field < wiring[c].outputs.size() && channel < wiring[c].outputs[field].size())
+        wires = {wiring[c].outputs[field][channel]};
+    }
+    std::string labels;
+    for (std::size_t i : wires)
+      labels += (labels.empty() ? "" : " or ") + quote(model_.wiring.wires[i].label);
+    if (component != nullptr && component->empty()) *component = name;
+    waiting += (waiting.empty() ? "" : "; ") + quote(name) + " waiting on " +
+               (labels.empty() ? std::string("a channel") : labels) + " for " + since;
+  }
+  if (waiting.empty()) waiting = "between steps";
+  if (process_stopped(child.pid)) waiting += " (its process is stopped)";
+  return waiting;
+}
+
+std::string ParallelRuntime::stuck_report(std::int64_t now) const {
+  const std::lock_guard<std::mutex> lock(progress_mutex_);
+  std::string report;
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    const Child& child = children_[w];
+    if (child.pid <= 0 || child.reaped) continue;
+    report += (report.empty() ? "" : "; ") + describe_worker(w) + ": " + activity(w, now, nullptr);
+  }
+  return "stopped, but these workers did not stop within " +
+         seconds_text(std::chrono::nanoseconds(grace_period).count()) +
+         " and were killed: " + report;
 }
 
 std::vector<int> ParallelRuntime::worker_pids() const {
@@ -553,6 +758,15 @@ std::vector<int> ParallelRuntime::worker_pids() const {
 }  // namespace detail
 
 namespace {
+// The process's options, with the components' own step_timeout.
+ProcessOptions options_of(const ProcessSpec& spec) {
+  ProcessOptions options = spec.options;
+  for (const auto& c : spec.components) {
+    if (c.step_timeout) options.step_timeouts[c.name] = *c.step_timeout;
+  }
+  return options;
+}
+
 std::vector<SourceLocation> locations_of(const ProcessSpec& spec) {
   std::vector<SourceLocation> out;
   for (const auto& c : spec.components)
@@ -572,7 +786,7 @@ ParallelProcess::ParallelProcess(const ProcessSpec& spec)
 ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& registry)
     : runtime_(std::make_unique<detail::ParallelRuntime>(
           detail::prepare_parallel_model(detail::instantiate(spec, registry), spec.connectors,
-                                         spec.options, locations_of(spec)),
+                                         options_of(spec), locations_of(spec)),
           // A fork server knows only the global registry (and the plugins the model names).
           &registry == &Registry::global() ? &spec : nullptr)) {}
 

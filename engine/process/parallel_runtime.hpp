@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,12 @@ class ParallelRuntime {
   std::optional<Status> status_of(std::size_t component) const;
   /// The failure that worker `reporter` wrote into its block, checked against the model.
   Failure reported_failure(std::uint32_t reporter) const;
+  // Liveness: the supervisor notes when each component's step word, status or each worker's
+  // heartbeat last changed, by its own clock.
+  void observe_progress(std::int64_t now);
+  std::optional<Failure> timed_out(std::int64_t now) const;
+  std::string activity(std::size_t worker, std::int64_t now, std::string* component) const;
+  std::string stuck_report(std::int64_t now) const;
 
   ParallelModel model_;
   std::unique_ptr<Arena> arena_;
@@ -110,6 +117,17 @@ class ParallelRuntime {
   std::atomic<Status> status_{Status::created};
   std::atomic<std::int64_t> started_ns_{0};
   std::atomic<std::int64_t> finished_ns_{0};
+  std::atomic<bool> stop_requested_{false};
+  std::vector<double> step_timeouts_;  ///< per component, in seconds; 0: none
+  struct Progress {
+    std::vector<std::uint64_t> step_sequence;   ///< per component, as last read
+    std::vector<std::uint32_t> status;          ///< per component, as last read
+    std::vector<std::int64_t> component_since;  ///< per component: when either last changed
+    std::vector<std::uint64_t> heartbeat;       ///< per worker, as last read
+    std::vector<std::int64_t> worker_since;     ///< per worker: its last sign of progress
+  };
+  mutable std::mutex progress_mutex_;  ///< supervise() writes progress_, worker_stats() reads
+  Progress progress_;
 };
 
 }  // namespace patchbay::detail

@@ -201,6 +201,7 @@ class RemoteWaiter {
     if (!stopping() && !poll()) {
       atomic_word(me_.idle_sequence).store(seen_sequence_, std::memory_order_relaxed);
       atomic_word(me_.idle).store(1, std::memory_order_release);
+      unsigned spins = 0;
       do {
         if (sleep) {
           const std::int64_t from = steady_now_ns();
@@ -209,6 +210,8 @@ class RemoteWaiter {
           count(me_.heartbeat);
         } else {
           spin_pause();
+          // Idle and spinning: a sign of life now and then, as sleeping gives one per wake.
+          if (++spins % 4096 == 0) count(me_.heartbeat);
         }
       } while (!stopping() && !poll());
       atomic_word(me_.idle).store(0, std::memory_order_release);
@@ -403,6 +406,7 @@ int ParallelRuntime::run_worker(std::size_t worker) {
     runners.push_back(std::make_unique<ComponentRunner>(*model_.components[c], state,
                                                         *parkers.at(c), slot.counters));
     runners.back()->set_status_mirror(&slot.status);
+    runners.back()->set_liveness_mirrors(&slot.step_sequence, &slot.waiting_on);
     runner_of[c] = runners.back().get();
   }
   std::vector<RemoteWatch> remote_inputs;

@@ -56,13 +56,28 @@ static_assert(sizeof(WorkerControl) % 64 == 0);
 /// the wake reaches it.
 void wake_worker(WorkerControl& worker) noexcept;
 
-/// Per component: status and counters, written by its worker. A line each, so that components
-/// of different workers never share one.
+/// Per component: status and counters, written by its worker. Lines of their own, so that
+/// components of different workers never share one.
 struct alignas(64) ComponentSlot {
   std::uint32_t status;  // patchbay::Status
   std::uint32_t worker;
   ComponentCounters counters;
+  // Liveness: 2n + 1 while in step n + 1, 2n after n steps; the supervisor times how long it
+  // stays. And what the component waits on while WAITING (see waiting_on_input()).
+  std::uint64_t step_sequence;
+  std::uint32_t waiting_on;
 };
+
+/// ComponentSlot::waiting_on: nothing, input field `field`, or channel `channel` of output field
+/// `field` (in the order of the wiring).
+inline constexpr std::uint32_t waiting_on_nothing = 0;
+constexpr std::uint32_t waiting_on_input(std::size_t field) {
+  return 1 + static_cast<std::uint32_t>(field & 0x7fffffff);
+}
+constexpr std::uint32_t waiting_on_output(std::size_t field, std::size_t channel) {
+  return 0x80000000u | static_cast<std::uint32_t>((field & 0x7fff) << 16) |
+         static_cast<std::uint32_t>(channel & 0xffff);
+}
 
 /// Per connector: where its ring lies and its counters.
 struct ChannelSlot {

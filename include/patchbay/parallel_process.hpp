@@ -28,6 +28,14 @@ struct WorkerStats {
   std::uint64_t steps = 0;                   ///< steps of its components
   std::chrono::nanoseconds time_busy{0};     ///< its components' time_in_step, summed
   std::chrono::nanoseconds time_waiting{0};  ///< time it slept waiting for other workers
+  /// What it is doing, as the supervisor last saw: "in step 12 of 'x' for 0.20 s", "'x'
+  /// waiting on 'a.out -> x.in' for 1.00 s", "ended", ...; with " (its process is stopped)"
+  /// when it is stopped by a signal.
+  std::string activity;
+  /// The component in a step or waiting, if any.
+  std::string component;
+  /// Time since its last sign of progress: a step begun or ended, a status change, a wake.
+  std::chrono::nanoseconds since_progress{0};
 };
 
 /// Runs a model across cores. The constructor validates the model, plans placement (hwloc;

@@ -75,8 +75,10 @@ struct ComponentSpec {
   std::map<std::string, Value> args;  ///< constructor arguments
   std::map<std::string, std::vector<Value>> initial_values;
   ResourceOverrides resources;
-  std::string worker;    ///< ParallelProcess: components with the same label share a worker
-  SourceLocation where;  ///< the component's entry
+  std::string worker;  ///< ParallelProcess: components with the same label share a worker
+  /// ParallelProcess: replaces ProcessOptions::step_timeout for this component (seconds).
+  std::optional<double> step_timeout;
+  SourceLocation where;                                 ///< the component's entry
   std::map<std::string, SourceLocation> arg_locations;  ///< per argument, when known
 };
 
@@ -115,6 +117,12 @@ struct ProcessOptions {
   WaitMode wait = WaitMode::adaptive;
   /// Capacities of custom resources that components may ask for.
   std::map<std::string, double> custom_resources;
+  /// Seconds one step may take before the run fails naming the component and its worker; a
+  /// worker that shows no progress for as long (stopped by SIGSTOP, say) fails it too. 0: no
+  /// limit. At most 1e6.
+  double step_timeout = 0;
+  /// Per component, by name: a step_timeout that replaces the process's for that component.
+  std::map<std::string, double> step_timeouts;
 };
 
 /// A whole model. Plain data: copy it, edit it, hand it to make_process().
