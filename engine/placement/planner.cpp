@@ -874,6 +874,7 @@ class Planner {
 
     Plan plan;
     plan.machine = machine_.summary();
+    plan.bound = machine_.is_this_system;
     plan.worker_of.assign(input_.components.size(), kNone);
     for (std::size_t position = 0; position < order.size(); ++position) {
       const WorkerDraft& draft = workers_[order[position]];
@@ -916,6 +917,17 @@ Plan plan_placement(const Machine& machine, const PlacementInput& input) {
   return Planner(machine, input).run();
 }
 
+bool Plan::shares_pus(std::size_t worker) const {
+  const std::vector<unsigned>& mine = workers.at(worker).pus;
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    if (w == worker || workers[w].components.empty()) continue;
+    for (const unsigned pu : workers[w].pus) {
+      if (std::find(mine.begin(), mine.end(), pu) != mine.end()) return true;
+    }
+  }
+  return false;
+}
+
 std::string Plan::to_string(const std::vector<PlacementRequest>& components) const {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"component", "type", "worker", "cpuset", "numa", "gpu"});
@@ -953,6 +965,21 @@ std::string Plan::to_string(const std::vector<PlacementRequest>& components) con
             (worker.dedicated ? ", dedicated" : ", shared") +
             (worker.gpus.empty() ? std::string() : ", GPU " + join(worker.gpus, ",")) + "; " +
             join(names, ", ") + "\n";
+  }
+  if (!bound) {
+    text +=
+        "not bound (a plan for another machine): workers run on the CPUs this process may "
+        "use, and wait without spinning when they outnumber them\n";
+  } else {
+    std::vector<std::string> sharing;
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      if (shares_pus(w)) sharing.push_back(workers[w].name);
+    }
+    if (!sharing.empty()) {
+      text += "workers " + join(sharing, ", ") +
+              " share cores with another worker: they wait without spinning, whatever their "
+              "wait mode\n";
+    }
   }
   text += "machine: " + machine + "\n";
   return text;

@@ -48,9 +48,15 @@ struct Plan {
   std::vector<WorkerPlan> workers;
   std::vector<std::size_t> worker_of;  ///< per component: index into workers
   std::string machine;                 ///< Machine::summary()
+  bool bound = false;                  ///< planned for this machine: workers are bound to it
+
+  /// Whether another worker of the plan has one of `worker`'s PUs. Such workers wait without
+  /// spinning, whatever their wait mode: what they wait for may need that core.
+  [[nodiscard]] bool shares_pus(std::size_t worker) const;
 
   /// The table `engine-run --plan` prints: a header `component type worker cpuset numa gpu`,
-  /// one row per component, then one line per worker and the machine. `components` are the
+  /// one row per component, then one line per worker (saying which share PUs, or that nothing
+  /// is bound) and the machine. `components` are the
   /// requests the plan was made from.
   /// Thread-safety: const, pure.
   [[nodiscard]] std::string to_string(const std::vector<PlacementRequest>& components) const;

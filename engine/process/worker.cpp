@@ -175,7 +175,7 @@ class RemoteWaiter {
     if (stopping() || poll() || !group_.all_parked()) return;
     // Poll quietly first: a reply usually comes within microseconds. On a shared core, spinning
     // would hold the core its producer may need: yield it between polls, and then sleep.
-    const unsigned quiet = shared_core_              ? shared_core_polls
+    const unsigned quiet = shared_core_               ? shared_core_polls
                            : mode_ == WaitMode::block ? 0
                                                       : adaptive_spins;
     for (unsigned i = 0; i < quiet; ++i) {
@@ -302,14 +302,7 @@ bool ParallelRuntime::shares_cores(std::size_t worker) const {
     if (sched_getaffinity(0, sizeof usable, &usable) != 0) return false;
     return busy > static_cast<std::size_t>(CPU_COUNT(&usable));
   }
-  const std::vector<unsigned>& mine = workers[worker].pus;
-  for (std::size_t w = 0; w < workers.size(); ++w) {
-    if (w == worker || workers[w].components.empty()) continue;
-    for (const unsigned pu : workers[w].pus) {
-      if (std::find(mine.begin(), mine.end(), pu) != mine.end()) return true;
-    }
-  }
-  return false;
+  return model_.plan.shares_pus(worker);
 }
 
 WaitMode ParallelRuntime::wait_mode_of(std::size_t worker) const {

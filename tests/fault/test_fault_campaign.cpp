@@ -16,7 +16,8 @@ TEST_CASE("randomly timed signals to workers and supervisors fail runs cleanly",
   patchbay::test::TempDir dir;
   const auto result = patchbay::test::run_command(
       {PATCHBAY_FAULT_CAMPAIGN, "--engine-run", PATCHBAY_ENGINE_RUN, "--plugin",
-       PATCHBAY_FAULT_PLUGIN, "--trials", "30", "--soak-messages", "1000000"},
+       PATCHBAY_FAULT_PLUGIN, "--trials", "30", "--soak-messages", "1000000", "--signals",
+       "kill,term,stop", "--step-timeout", "0.5"},
       dir.path(), std::chrono::seconds(100));
   INFO(result.out << result.err);
   CHECK_FALSE(result.timed_out);

@@ -214,3 +214,39 @@ TEST_CASE("unbound workers share cores when there are more of them than usable C
   REQUIRE(fractions.size() == 1);
   CHECK(fractions.at("probe0") < kMostCpuWhenShared);
 }
+
+TEST_CASE("--plan says which workers share cores, or that nothing is bound",
+          "[parallel][shared_core]") {
+  const std::size_t labels = usable_cpus().size() + 1;
+  patchbay::ProcessSpec spec;
+  spec.kind = patchbay::ProcessKind::parallel;
+  std::string previous;
+  for (std::size_t i = 0; i < labels; ++i) {
+    patchbay::ComponentSpec c;
+    c.type = i == 0 ? "Iterator" : "Sleep";
+    c.name = "c" + std::to_string(i);
+    if (i == 0) {
+      c.args["iters"] = patchbay::Value(std::int64_t{1});
+    } else {
+      c.args["sleep_seconds"] = patchbay::Value(0.0);
+    }
+    c.worker = "w" + std::to_string(i);
+    spec.components.push_back(c);
+    if (i > 0) spec.connectors.emplace_back(previous, c.name + ".x");
+    previous = c.name + (i == 0 ? ".x" : ".y");
+  }
+  SECTION("bound to this machine") {
+    const std::string plan = patchbay::plan_placement_text(spec);
+    INFO(plan);
+    CHECK_THAT(plan, Catch::Contains("share cores with another worker: they wait without "
+                                     "spinning"));
+    CHECK_THAT(plan, !Catch::Contains("not bound"));
+  }
+  SECTION("planned for another machine") {
+    spec.options.topology = "core:64 pu:1";
+    const std::string plan = patchbay::plan_placement_text(spec);
+    INFO(plan);
+    CHECK_THAT(plan, Catch::Contains("not bound"));
+    CHECK_THAT(plan, !Catch::Contains("share cores"));
+  }
+}
