@@ -507,9 +507,14 @@ void ParallelRuntime::supervise() {
     const std::int64_t now = steady_now_ns();
     observe_progress(now);
     if (!kill_deadline) {
-      if (auto late = timed_out(now)) {
+      std::size_t stuck = 0;
+      if (auto late = timed_out(now, stuck)) {
         failure = std::move(late);
         begin_abort();
+        // It will not unwind (its step does not return, or its process is stopped): the other
+        // workers get the grace period, this one would only make the run wait it out.
+        if (children_[stuck].pid > 0 && !children_[stuck].reaped)
+          kill(children_[stuck].pid, SIGKILL);
       }
     }
     if (!stop_deadline && stop_requested_.load(std::memory_order_acquire)) {
@@ -654,25 +659,23 @@ void ParallelRuntime::observe_progress(std::int64_t now) {
   }
 }
 
-std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now) const {
+std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now, std::size_t& stuck) const {
   const std::lock_guard<std::mutex> lock(progress_mutex_);
   for (std::size_t w = 0; w < children_.size(); ++w) {
     const Child& child = children_[w];
     if (child.pid <= 0 || child.reaped) continue;
     double worker_limit = 0;  // the smallest of its components' step_timeout
-    bool started = true;      // every component past init(): a worker's life can be timed
     bool in_step = false;
     for (std::size_t c : model_.plan.workers[w].components) {
       const double limit = step_timeouts_[c];
       if (limit > 0 && (worker_limit == 0 || limit < worker_limit)) worker_limit = limit;
-      const auto status = static_cast<Status>(progress_.status[c]);
-      started = started && status != Status::created && status != Status::init;
       const std::uint64_t sequence = progress_.step_sequence[c];
       if (sequence % 2 == 0) continue;
       in_step = true;
       const std::int64_t took = now - progress_.component_since[c];
       if (limit <= 0 || static_cast<double>(took) * 1e-9 <= limit) continue;
       const Component& component = *model_.components[c];
+      stuck = w;
       return Failure{component.name(), component.type_name(),
                      "step " + std::to_string(sequence / 2 + 1) + " has run for " +
                          seconds_text(took) + ", longer than its step_timeout of " +
@@ -680,11 +683,14 @@ std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now) const {
                          describe_worker(w) +
                          (process_stopped(child.pid) ? ", whose process is stopped)" : ")")};
     }
-    if (worker_limit <= 0 || !started || in_step) continue;
+    // Start-up (forking, init()) is timed too: a worker stopped before its first step must not
+    // hold the run either.
+    if (worker_limit <= 0 || in_step) continue;
     const std::int64_t quiet = now - progress_.worker_since[w];
     if (static_cast<double>(quiet) * 1e-9 <= worker_limit) continue;
     std::string component;
     const std::string doing = activity(w, now, &component);
+    stuck = w;
     return Failure{"", "",
                    describe_worker(w) + " has shown no progress for " + seconds_text(quiet) +
                        ", longer than its step_timeout of " +

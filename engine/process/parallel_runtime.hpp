@@ -105,7 +105,8 @@ class ParallelRuntime {
   // Liveness: the supervisor notes when each component's step word, status or each worker's
   // heartbeat last changed, by its own clock.
   void observe_progress(std::int64_t now);
-  std::optional<Failure> timed_out(std::int64_t now) const;
+  /// `stuck`: the worker that timed out (it cannot unwind: it is killed at once).
+  std::optional<Failure> timed_out(std::int64_t now, std::size_t& stuck) const;
   std::string activity(std::size_t worker, std::int64_t now, std::string* component) const;
   std::string stuck_report(std::int64_t now) const;
 

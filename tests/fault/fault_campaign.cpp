@@ -501,6 +501,8 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    // Line by line, so that a run ended by a time limit still shows how far it got.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     const Options options = parse(argc, argv);
     // Orphaned workers come back to this process, which can then tell them from the living.
     prctl(PR_SET_CHILD_SUBREAPER, 1);

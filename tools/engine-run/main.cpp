@@ -62,7 +62,8 @@ constexpr const char* kFooter =
     "  1    a component failed, or the run failed (e.g. deadlock, --stats not written)\n"
     "  2    bad model or arguments (YAML, unknown type, wiring, missing or unreadable file,\n"
     "       path too long, plugin, unknown option, --stats folder missing, a model that\n"
-    "       cannot be placed)\n"
+    "       cannot be placed, a model beyond a limit, a repeated key or a second YAML\n"
+    "       document)\n"
     "  130  interrupted (SIGINT or SIGTERM)";
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +490,16 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
   const bool stopped = (interrupted && status != patchbay::Status::completed) ||
                        (!failure && status == patchbay::Status::stopped);
   if (stopped) {
+    // What the stop itself ran into (workers that had to be killed, and what they were doing)
+    // is worth a line; the exit code stays the stop's.
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        print_error(e.what());
+      } catch (...) {
+      }
+    }
     print_error("stopped");
     code = kExitInterrupted;
   } else if (failure) {
