@@ -15,34 +15,6 @@ namespace {
 // message after it survives the bound on the whole line.
 constexpr std::size_t location_file_max_bytes = 256;
 
-/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
-std::size_t utf8_length(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(0);
-  std::size_t length = 0;
-  std::uint32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    length = 2;
-    min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    length = 3;
-    min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    length = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < length) return 0;
-  std::uint32_t code = b0 & (0xFFu >> (length + 1));
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
-
 /// One line of at most `max_bytes`: see message_line(). A cut leaves room for its own suffix,
 /// so that a second pass finds nothing to do.
 std::string bounded_line(std::string_view text, std::size_t max_bytes) {
@@ -64,7 +36,7 @@ std::string bounded_line(std::string_view text, std::size_t max_bytes) {
       while (i + n < text.size() && (text[i + n] == '\r' || text[i + n] == '\n'))
         ++n;
       if (!out.empty() && i + n < text.size()) append("; ");
-    } else if (c >= 0x80 && (n = utf8_length(text.substr(i))) > 0) {
+    } else if (c >= 0x80 && (n = detail::utf8_length(text.substr(i))) > 0) {
       append(text.substr(i, n));
     } else if (c < 0x20 || c >= 0x7F) {
       n = 1;

@@ -6,9 +6,6 @@
 
 namespace patchbay::detail {
 
-namespace {
-
-/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
 std::size_t utf8_length(std::string_view s) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   const unsigned char b0 = byte(0);
@@ -35,6 +32,8 @@ std::size_t utf8_length(std::string_view s) {
   if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
   return length;
 }
+
+namespace {
 
 /// Appends `text` escaped, stopping before `max_bytes` of input; returns the bytes consumed.
 std::size_t append_escaped(std::string& out, std::string_view text, std::size_t max_bytes,

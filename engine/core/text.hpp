@@ -13,6 +13,10 @@ inline constexpr std::size_t quoted_max_bytes = 200;
 /// The most bytes of a whole message printed or thrown from untrusted text.
 inline constexpr std::size_t message_max_bytes = 4096;
 
+/// Length of the valid UTF-8 sequence at the start of `s` (1 to 4), or 0 if it does not start
+/// with one (an ASCII byte included: callers handle those first).
+std::size_t utf8_length(std::string_view s);
+
 /// `text` between single quotes, on one line: a quote, a backslash and control characters are
 /// escaped (\', \\, \n, \t, \r, \xHH), as are bytes that are not valid UTF-8; beyond `max_bytes`
 /// of input it is cut at a character boundary and ends with "...' (N bytes)".
