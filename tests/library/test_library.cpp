@@ -686,6 +686,15 @@ TEST_CASE("FileReader of /dev/zero fails at once, naming the file and line", "[l
 }
 
 TEST_CASE("FileReader of an endless row from a FIFO fails at the row limit", "[library]") {
+  // Under AddressSanitizer, the exception this test ends on is thrown on a fiber's stack after
+  // a long read loop; ASan does not know that stack ("ignoring requested
+  // __asan_handle_no_return ... False positive error reports may follow") and reports its own
+  // sigaltstack() call as a stack-use-after-scope. The normal build runs it, and the CSV
+  // reader's own test of the row limit runs in every build.
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("skipped: AddressSanitizer reports false positives for this throw on a fiber stack");
+  return;
+#endif
   TempDir dir;
   const std::string path = dir / "pipe";
   make_fifo(path);
