@@ -39,7 +39,7 @@ constexpr double kGi = 1024.0 * 1024 * 1024;
 const std::string kTwoSockets = "pack:2 numa:1(memory=64GiB) core:8 pu:2";
 
 std::string topology_file(const std::string& name) {
-  return std::string(PATCHBAY_SOURCE_DIR) + "/../shared/topologies/" + name;
+  return std::string(PATCHBAY_SOURCE_DIR) + "/tests/data/topologies/" + name;
 }
 
 bool have_topology(const std::string& path) {

@@ -1096,7 +1096,7 @@ TEST_CASE("a host with busy threads starts and stops parallel models repeatedly"
 
 TEST_CASE("a worker's GPUs become CUDA indices in PCI bus order", "[parallel]") {
   const std::string xml =
-      std::string(PATCHBAY_SOURCE_DIR) + "/../shared/topologies/power8gpudistances.xml";
+      std::string(PATCHBAY_SOURCE_DIR) + "/tests/data/topologies/power8gpudistances.xml";
   if (!std::filesystem::exists(xml)) {
     WARN("skipped: " << xml << " is absent");
     return;
