@@ -17,7 +17,8 @@ namespace patchbay::test {
 
 namespace fs = std::filesystem;
 
-int start_command(const std::vector<std::string>& argv, const fs::path& cwd) {
+int start_command(const std::vector<std::string>& argv, const fs::path& cwd,
+                  const std::function<void()>& before_exec) {
   std::vector<char*> args;
   for (const auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
@@ -38,22 +39,24 @@ int start_command(const std::vector<std::string>& argv, const fs::path& cwd) {
     dup2(in, 0);
     dup2(o, 1);
     dup2(e, 2);
+    if (before_exec) before_exec();
     execv(args[0], args.data());
     _exit(127);
   }
   return pid;
 }
 
-CommandResult wait_command(int pid, const fs::path& cwd, std::chrono::milliseconds limit) {
+CommandResult wait_command(int pid, const fs::path& cwd, std::chrono::milliseconds limit,
+                           rusage* usage) {
   CommandResult result;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   int status = 0;
   while (true) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
+    const pid_t done = wait4(pid, &status, WNOHANG, usage);
     if (done == pid) break;
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      wait4(pid, &status, 0, usage);
       result.timed_out = true;
       break;
     }

@@ -1,8 +1,11 @@
 // Running a program from a test: its exit code and what it printed, with a time limit.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,10 +23,14 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::files
                           std::chrono::milliseconds limit = std::chrono::seconds(60));
 
 /// Starts `argv` in `cwd` and returns its pid (stdout/stderr go to files in cwd).
-int start_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd);
-/// Waits for a started command (at most `limit`, then SIGKILL) and collects its result.
+/// `before_exec`, when given, runs in the child just before exec (after the redirections); it
+/// may only make async-signal-safe calls, and _exit() to fail.
+int start_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                  const std::function<void()>& before_exec = {});
+/// Waits for a started command (at most `limit`, then SIGKILL) and collects its result; with
+/// `usage`, its resource usage too (peak memory in ru_maxrss).
 CommandResult wait_command(int pid, const std::filesystem::path& cwd,
-                           std::chrono::milliseconds limit);
+                           std::chrono::milliseconds limit, rusage* usage = nullptr);
 
 /// A fresh directory under the system temp directory, removed when destroyed.
 class TempDir {

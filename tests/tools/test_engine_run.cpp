@@ -93,52 +93,19 @@ std::vector<sock_filter> no_new_process_filter() {
 // the command fail, so that it cannot start a process (or a thread) and succeed.
 ConfinedResult run_confined(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                             bool no_new_processes) {
-  std::vector<char*> args;
-  for (const auto& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   std::vector<sock_filter> filter = no_new_process_filter();
   REQUIRE((!no_new_processes || !filter.empty()));
   sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
-  const std::string out = (cwd / ".confined.out").string();
-  const std::string err = (cwd / ".confined.err").string();
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (o < 0 || e < 0 || in < 0) _exit(126);
-    dup2(in, 0);
-    dup2(o, 1);
-    dup2(e, 2);
+  const int pid = patchbay::test::start_command(argv, cwd, [&] {
     if (no_new_processes && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
                              prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)) {
       _exit(125);
     }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  ConfinedResult result;
-  int status = 0;
+  });
   rusage usage{};
+  ConfinedResult result;
   // A guard against a hang only: these commands take well under a second.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (wait4(pid, &status, WNOHANG, &usage) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      wait4(pid, &status, 0, &usage);
-      result.command.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  result.command.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.command.out = read_file(out);
-  result.command.err = read_file(err);
+  result.command = patchbay::test::wait_command(pid, cwd, std::chrono::seconds(60), &usage);
   result.max_rss_kib = usage.ru_maxrss;
   return result;
 }
