@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "process/counters.hpp"
+#include "shm/counters.hpp"
 
 namespace patchbay::detail {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "check.hpp"
-#include "process/spec_codec.hpp"
+#include "fork/spec_codec.hpp"
 
 namespace {
 

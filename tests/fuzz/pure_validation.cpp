@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "placement/machine.hpp"
-#include "process/instantiate.hpp"
-#include "process/wiring.hpp"
+#include "run/instantiate.hpp"
+#include "run/wiring.hpp"
 
 namespace patchbay::fuzz {
 

@@ -10,7 +10,7 @@
 #include <iostream>
 #include <string>
 
-#include "process/spec_codec.hpp"
+#include "fork/spec_codec.hpp"
 #include "pure_validation.hpp"
 
 namespace {

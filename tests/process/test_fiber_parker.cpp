@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "process/fiber_parker.hpp"
+#include "local/fiber_parker.hpp"
 
 using patchbay::detail::FiberParker;
 using patchbay::detail::FiberParkGroup;

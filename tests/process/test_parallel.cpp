@@ -22,8 +22,8 @@
 #include <string>
 #include <thread>
 
+#include "parallel/parallel_runtime.hpp"
 #include "placement/machine.hpp"
-#include "process/parallel_runtime.hpp"
 #include "shm/arena.hpp"
 #include "support/command.hpp"
 #include "support/parallel_run.hpp"

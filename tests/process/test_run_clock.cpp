@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <random>
 
-#include "process/run_clock.hpp"
+#include "run/run_clock.hpp"
 
 using patchbay::detail::RunClock;
 

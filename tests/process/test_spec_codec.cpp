@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "process/spec_codec.hpp"
+#include "fork/spec_codec.hpp"
 
 using patchbay::ProcessSpec;
 using patchbay::Value;

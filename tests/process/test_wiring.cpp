@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "channel/ring.hpp"
-#include "process/wiring.hpp"
+#include "run/wiring.hpp"
 
 namespace {
 

@@ -25,11 +25,11 @@
 #include <optional>
 #include <string>
 
-#include "process/child_signals.hpp"
-#include "process/fork_protocol.hpp"
-#include "process/instantiate.hpp"
-#include "process/parallel_runtime.hpp"
-#include "process/spec_codec.hpp"
+#include "fork/fork_protocol.hpp"
+#include "fork/spec_codec.hpp"
+#include "parallel/child_signals.hpp"
+#include "parallel/parallel_runtime.hpp"
+#include "run/instantiate.hpp"
 
 namespace patchbay {
 

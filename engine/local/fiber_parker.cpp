@@ -1,4 +1,4 @@
-#include "process/fiber_parker.hpp"
+#include "local/fiber_parker.hpp"
 
 #include <utility>
 

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <map>
 
-#include "process/fork_protocol.hpp"
-#include "process/launcher.hpp"
-#include "process/spec_codec.hpp"
+#include "fork/fork_protocol.hpp"
+#include "fork/spec_codec.hpp"
+#include "parallel/launcher.hpp"
 #include "shm/arena.hpp"
 
 extern char** environ;

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "parallel/launcher.hpp"
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
-#include "process/launcher.hpp"
-#include "process/run_state.hpp"
-#include "process/wiring.hpp"
+#include "run/run_state.hpp"
+#include "run/wiring.hpp"
 #include "shm/arena.hpp"
 
 namespace patchbay::detail {

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <chrono>
 
-#include "process/component_runner.hpp"
-#include "process/fiber_parker.hpp"
-#include "process/fiber_run.hpp"
-#include "process/instantiate.hpp"
-#include "process/parallel_runtime.hpp"
-#include "process/stats.hpp"
-#include "process/wiring.hpp"
+#include "local/fiber_parker.hpp"
+#include "local/fiber_run.hpp"
+#include "parallel/parallel_runtime.hpp"
+#include "run/component_runner.hpp"
+#include "run/instantiate.hpp"
+#include "run/stats.hpp"
+#include "run/wiring.hpp"
 
 namespace patchbay {
 

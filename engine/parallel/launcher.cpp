@@ -1,4 +1,4 @@
-#include "process/launcher.hpp"
+#include "parallel/launcher.hpp"
 
 #include <patchbay/error.hpp>
 
@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "process/child_signals.hpp"
+#include "parallel/child_signals.hpp"
 
 namespace patchbay::detail {
 

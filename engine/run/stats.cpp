@@ -1,4 +1,4 @@
-#include "process/stats.hpp"
+#include "run/stats.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

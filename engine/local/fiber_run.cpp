@@ -1,4 +1,4 @@
-#include "process/fiber_run.hpp"
+#include "local/fiber_run.hpp"
 
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include "process/fiber_stack.hpp"
+#include "local/fiber_stack.hpp"
 
 namespace patchbay::detail {
 

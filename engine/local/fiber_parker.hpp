@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "process/parker.hpp"
+#include "run/parker.hpp"
 
 namespace patchbay::detail {
 

@@ -1,4 +1,4 @@
-#include "process/instantiate.hpp"
+#include "run/instantiate.hpp"
 
 #include <map>
 #include <optional>

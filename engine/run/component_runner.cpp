@@ -1,4 +1,4 @@
-#include "process/component_runner.hpp"
+#include "run/component_runner.hpp"
 
 #include <chrono>
 #include <cstring>

@@ -8,9 +8,9 @@
 #include <functional>
 #include <span>
 
-#include "process/component_runner.hpp"
-#include "process/fiber_parker.hpp"
-#include "process/run_state.hpp"
+#include "local/fiber_parker.hpp"
+#include "run/component_runner.hpp"
+#include "run/run_state.hpp"
 
 namespace patchbay::detail {
 

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "channel/ring.hpp"
-#include "process/counters.hpp"
-#include "process/parker.hpp"
-#include "process/run_clock.hpp"
-#include "process/run_state.hpp"
-#include "process/wiring.hpp"
+#include "run/parker.hpp"
+#include "run/run_clock.hpp"
+#include "run/run_state.hpp"
+#include "run/wiring.hpp"
+#include "shm/counters.hpp"
 
 namespace patchbay::detail {
 

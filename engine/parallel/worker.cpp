@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "channel/ring.hpp"
-#include "process/child_signals.hpp"
-#include "process/component_runner.hpp"
-#include "process/fiber_parker.hpp"
-#include "process/fiber_run.hpp"
-#include "process/parallel_runtime.hpp"
+#include "local/fiber_parker.hpp"
+#include "local/fiber_run.hpp"
+#include "parallel/child_signals.hpp"
+#include "parallel/parallel_runtime.hpp"
+#include "run/component_runner.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"

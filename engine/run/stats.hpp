@@ -4,8 +4,8 @@
 #include <patchbay/component.hpp>
 #include <patchbay/process.hpp>
 
-#include "process/counters.hpp"
-#include "process/wiring.hpp"
+#include "run/wiring.hpp"
+#include "shm/counters.hpp"
 
 namespace patchbay::detail {
 

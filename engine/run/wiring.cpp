@@ -1,4 +1,4 @@
-#include "process/wiring.hpp"
+#include "run/wiring.hpp"
 
 #include <patchbay/resources.hpp>
 
@@ -9,7 +9,7 @@
 
 #include "channel/ring.hpp"
 #include "core/text.hpp"
-#include "process/instantiate.hpp"
+#include "run/instantiate.hpp"
 
 namespace patchbay::detail {
 

@@ -1,4 +1,4 @@
-#include "process/spec_codec.hpp"
+#include "fork/spec_codec.hpp"
 
 #include <bit>
 #include <cstring>

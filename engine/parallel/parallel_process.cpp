@@ -19,10 +19,10 @@
 
 #include "channel/ring.hpp"
 #include "core/text.hpp"
-#include "process/instantiate.hpp"
-#include "process/parallel_runtime.hpp"
-#include "process/run_state.hpp"
-#include "process/stats.hpp"
+#include "parallel/parallel_runtime.hpp"
+#include "run/instantiate.hpp"
+#include "run/run_state.hpp"
+#include "run/stats.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 

@@ -1,4 +1,4 @@
-#include "process/fork_protocol.hpp"
+#include "fork/fork_protocol.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
