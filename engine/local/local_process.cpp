@@ -10,6 +10,7 @@
 #include "parallel/parallel_runtime.hpp"
 #include "run/component_runner.hpp"
 #include "run/instantiate.hpp"
+#include "run/run_lifecycle.hpp"
 #include "run/stats.hpp"
 #include "run/wiring.hpp"
 
@@ -47,9 +48,7 @@ class LocalRuntime {
   void run();
 
   RunState state_;
-  std::atomic<Status> status_{Status::created};
-  std::atomic<std::int64_t> started_ns_{0};
-  std::atomic<std::int64_t> finished_ns_{0};
+  RunLifecycle lifecycle_{"LocalProcess"};
   std::vector<std::unique_ptr<Component>> components_;
   std::vector<ConnectorSpec> connectors_;
   ProcessOptions options_;
@@ -60,11 +59,7 @@ class LocalRuntime {
 };
 
 void LocalRuntime::run() {
-  Status expected = Status::created;
-  if (!status_.compare_exchange_strong(expected, Status::running)) {
-    throw Error("LocalProcess::run() may be called only once");
-  }
-  started_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+  (void)lifecycle_.begin();
 
   FiberParkGroup group(fail_on_deadlock(state_));
   std::vector<std::unique_ptr<FiberParker>> parkers;
@@ -109,20 +104,12 @@ void LocalRuntime::run() {
     }
   });
   state_.set_wake_all({});
-  finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+  lifecycle_.ended();
 
-  const auto failure = state_.failure();
   const bool any_stopped = std::any_of(components_.begin(), components_.end(), [](const auto& c) {
     return c->status() == Status::stopped;
   });
-  status_.store(failure       ? Status::failed
-                : any_stopped ? Status::stopped
-                              : Status::completed,
-                std::memory_order_release);
-  if (failure) {
-    if (failure->component.empty()) throw Error(failure->message);
-    throw ComponentFailure(failure->component, failure->type, failure->message);
-  }
+  lifecycle_.settle(state_.failure(), any_stopped);
 }
 
 }  // namespace detail
@@ -154,15 +141,11 @@ void LocalProcess::stop() noexcept {
 }
 
 Status LocalProcess::status() const {
-  return runtime_->status_.load(std::memory_order_acquire);
+  return runtime_->lifecycle_.status();
 }
 
 std::chrono::nanoseconds LocalProcess::elapsed() const {
-  const auto start = runtime_->started_ns_.load(std::memory_order_relaxed);
-  if (start == 0) return std::chrono::nanoseconds{0};
-  auto end = runtime_->finished_ns_.load(std::memory_order_relaxed);
-  if (end == 0) end = detail::steady_now_ns();
-  return std::chrono::nanoseconds{end - start};
+  return runtime_->lifecycle_.elapsed();
 }
 
 std::vector<ComponentStats> LocalProcess::component_stats() const {

@@ -431,12 +431,7 @@ bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) con
 }
 
 void ParallelRuntime::run() {
-  Status expected = Status::created;
-  if (!status_.compare_exchange_strong(expected, Status::running)) {
-    throw Error("ParallelProcess::run() may be called only once");
-  }
-  const std::int64_t now = steady_now_ns();
-  started_ns_.store(now, std::memory_order_relaxed);
+  const std::int64_t now = lifecycle_.begin();
   {
     const std::lock_guard<std::mutex> lock(progress_mutex_);
     const std::size_t components = model_.components.size();
@@ -546,7 +541,7 @@ void ParallelRuntime::supervise() {
       poll(fds.data(), fds.size(), supervise_poll_ms);
     }
   }
-  finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
+  lifecycle_.ended();
 
   const std::uint32_t reporter = atomic_word(header.failed_worker).load(std::memory_order_acquire);
   if (reporter != no_worker &&
@@ -565,14 +560,7 @@ void ParallelRuntime::supervise() {
     }
     any_stopped = any_stopped || s == Status::stopped;
   }
-  status_.store(failure       ? Status::failed
-                : any_stopped ? Status::stopped
-                              : Status::completed,
-                std::memory_order_release);
-  if (failure) {
-    if (failure->component.empty()) throw Error(failure->message);
-    throw ComponentFailure(failure->component, failure->type, failure->message);
-  }
+  lifecycle_.settle(failure, any_stopped);
 }
 
 std::vector<ComponentStats> ParallelRuntime::component_stats() const {
@@ -593,14 +581,6 @@ std::vector<ChannelStats> ParallelRuntime::channel_stats() const {
     out.push_back(snapshot(wire, k));
   }
   return out;
-}
-
-std::chrono::nanoseconds ParallelRuntime::elapsed() const {
-  const auto start = started_ns_.load(std::memory_order_relaxed);
-  if (start == 0) return std::chrono::nanoseconds{0};
-  auto end = finished_ns_.load(std::memory_order_relaxed);
-  if (end == 0) end = steady_now_ns();
-  return std::chrono::nanoseconds{end - start};
 }
 
 std::vector<WorkerStats> ParallelRuntime::worker_stats() const {

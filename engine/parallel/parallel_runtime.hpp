@@ -18,6 +18,7 @@
 #include "parallel/launcher.hpp"
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
+#include "run/run_lifecycle.hpp"
 #include "run/run_state.hpp"
 #include "run/wiring.hpp"
 #include "shm/arena.hpp"
@@ -64,10 +65,10 @@ class ParallelRuntime {
 
   void run();
   void stop() noexcept;
-  [[nodiscard]] Status status() const { return status_.load(std::memory_order_acquire); }
+  [[nodiscard]] Status status() const { return lifecycle_.status(); }
   [[nodiscard]] std::vector<ComponentStats> component_stats() const;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const;
-  [[nodiscard]] std::chrono::nanoseconds elapsed() const;
+  [[nodiscard]] std::chrono::nanoseconds elapsed() const { return lifecycle_.elapsed(); }
   [[nodiscard]] std::string plan_text() const { return model_.plan.to_string(model_.requests); }
   [[nodiscard]] std::vector<int> worker_pids() const;
   [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
@@ -115,9 +116,7 @@ class ParallelRuntime {
   std::unique_ptr<WorkerLauncher> launcher_;
   std::vector<Child> children_;  ///< per planned worker; pid -1 when it has no components
   pid_t supervisor_pid_ = 0;
-  std::atomic<Status> status_{Status::created};
-  std::atomic<std::int64_t> started_ns_{0};
-  std::atomic<std::int64_t> finished_ns_{0};
+  RunLifecycle lifecycle_{"ParallelProcess"};
   std::atomic<bool> stop_requested_{false};
   std::vector<double> step_timeouts_;  ///< per component, in seconds; 0: none
   struct Progress {
