@@ -40,7 +40,7 @@ std::function<bool(FiberParkGroup&)> fail_on_deadlock(RunState& state) {
                    ? "waits for input '" + *reason.what + "'"
                    : "waits to send on full '" + *reason.what + "'";
     }
-    state.fail({"", "",
+    state.fail({FailureKind::deadlock, "", "",
                 "deadlock: every component is waiting (" + waits +
                     "); raise the capacity of a connector on the cycle or give fewer "
                     "initial values"});

@@ -285,7 +285,8 @@ ParallelRuntime::~ParallelRuntime() {
                                      [](const Child& c) { return c.pid > 0 && !c.reaped; });
   if (any_alive) {
     // Never run (or run() threw): tell the workers to leave, then reap them.
-    atomic_word(arena_->header().go).store(2, std::memory_order_release);
+    atomic_word(arena_->header().go)
+        .store(static_cast<std::uint32_t>(Go::leave), std::memory_order_release);
     futex_wake_all(&arena_->header().go);
     abort_workers();
     reap_all_after_grace();
@@ -350,7 +351,7 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
   std::string cause;
   if (WIFSIGNALED(wait_status)) {
     cause = "died of " + signal_text(WTERMSIG(wait_status));
-  } else if (WEXITSTATUS(wait_status) == 4) {
+  } else if (exited_with(wait_status, WorkerExit::component_exit)) {
     // What exit() was given, as the worker wrote it: -1 when unknown, else 0 to 255.
     const std::int32_t code = std::atomic_ref<std::int32_t>(arena_->worker(worker).exit_status)
                                   .load(std::memory_order_relaxed);
@@ -383,7 +384,7 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
 
 Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
   const auto corrupted = [](const std::string& what) {
-    return Failure{"", "", "arena corrupted: " + what};
+    return Failure{FailureKind::corrupted, "", "", "arena corrupted: " + what};
   };
   if (reporter >= children_.size() || children_[reporter].pid <= 0) {
     return corrupted("the failed worker's index reads " + std::to_string(reporter) +
@@ -398,13 +399,14 @@ Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
   // The report is the worker's own text, up to its array's size whether or not it ends there.
   const std::string message =
       one_line(std::string_view(control.message, strnlen(control.message, sizeof control.message)));
-  if (index == no_component) return {"", "", message};
+  if (index == no_component) return {FailureKind::engine, "", "", message};
   if (index >= model_.components.size() || model_.plan.worker_of[index] != reporter) {
     return corrupted(describe_worker(reporter) + " reported a failure of component number " +
                      std::to_string(index) + ", which it does not run");
   }
   const Component& c = *model_.components[index];
-  return {c.name(), c.type_name(), message + " (in " + describe_worker(reporter) + ")"};
+  return {FailureKind::component, c.name(), c.type_name(),
+          message + " (in " + describe_worker(reporter) + ")"};
 }
 
 bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) const {
@@ -443,110 +445,133 @@ void ParallelRuntime::run() {
   }
   ArenaHeader& header = arena_->header();
   // Release pairs with the workers' acquire on `go`: the arena is fully formatted.
-  atomic_word(header.go).store(1, std::memory_order_release);
+  atomic_word(header.go).store(static_cast<std::uint32_t>(Go::run), std::memory_order_release);
   futex_wake_all(&header.go);
   supervise();
 }
 
 void ParallelRuntime::supervise() {
-  ArenaHeader& header = arena_->header();
-  std::optional<Failure> failure;
-  std::optional<std::chrono::steady_clock::time_point> kill_deadline;
-  std::vector<std::uint32_t> idle_sequences;
-  // After a stop: when workers that have not left by then are killed and reported.
-  std::optional<std::int64_t> stop_deadline;
-  auto begin_abort = [&] {
-    if (kill_deadline) return;
-    abort_workers();
-    kill_deadline = std::chrono::steady_clock::now() + grace_period;
-  };
-  while (true) {
-    std::vector<pollfd> fds;
-    for (int fd : launcher_->wait_fds())
-      fds.push_back({fd, POLLIN, 0});
-    bool any_live = false;
-    for (std::size_t w = 0; w < children_.size(); ++w) {
-      Child& c = children_[w];
-      if (c.pid <= 0 || c.reaped) continue;
-      if (!reap(w, false)) {
-        any_live = true;
-        continue;
-      }
-      const int st = c.wait_status;
-      const bool reported = WIFEXITED(st) && WEXITSTATUS(st) == 3;
-      if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || reported) {
-        if (reported) begin_abort();
-        continue;
-      }
-      // Died without a report: a signal, or exit() from a component.
-      Failure f;
-      f.message = crash_message(w, st, f.component, f.type);
-      if (!failure &&
-          atomic_word(header.failed_worker).load(std::memory_order_acquire) == no_worker) {
-        failure = f;
-      }
-      // Its components cannot say so themselves: the one it was running failed, others stopped.
-      for (std::size_t c : model_.plan.workers[w].components) {
-        auto& slot = arena_->component(c).status;
-        if (const auto status = status_of(c); status && is_final(*status)) continue;
-        const bool culprit = model_.components[c]->name() == f.component && !kill_deadline;
-        atomic_word(slot).store(
-            static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
-            std::memory_order_relaxed);
-      }
-      begin_abort();
+  Supervision round;
+  while (reap_exited(round)) {
+    if (atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire) != no_worker) {
+      begin_abort(round);
     }
-    if (!any_live) break;
-    if (atomic_word(header.failed_worker).load(std::memory_order_acquire) != no_worker)
-      begin_abort();
     const std::int64_t now = steady_now_ns();
     observe_progress(now);
-    if (!kill_deadline) {
-      std::size_t stuck = 0;
-      if (auto late = timed_out(now, stuck)) {
-        failure = std::move(late);
-        begin_abort();
-        // It will not unwind (its step does not return, or its process is stopped): the other
-        // workers get the grace period, this one would only make the run wait it out.
-        if (children_[stuck].pid > 0 && !children_[stuck].reaped)
-          kill(children_[stuck].pid, SIGKILL);
-      }
-    }
-    if (!stop_deadline && stop_requested_.load(std::memory_order_acquire)) {
-      stop_deadline = now + std::chrono::nanoseconds(grace_period).count();
-    } else if (stop_deadline && now > *stop_deadline && *stop_deadline != 0) {
-      // A worker that does not heed a stop (a step that never returns, a stopped process)
-      // must not hold the run: kill it, and say what it was doing.
-      if (!failure) failure = Failure{"", "", stuck_report(now)};
+    check_step_timeouts(round, now);
+    check_stop(round, now);
+    check_deadlock(round);
+    if (round.kill_deadline && std::chrono::steady_clock::now() > *round.kill_deadline) {
       launcher_->kill_all();
-      stop_deadline = 0;
     }
-    if (!kill_deadline && deadlocked(idle_sequences)) {
-      std::string waits;
-      for (std::size_t c = 0; c < model_.components.size(); ++c) {
-        if (status_of(c) != Status::waiting) continue;
-        waits += (waits.empty() ? "'" : "; '") + model_.components[c]->name() + "' in " +
-                 model_.plan.workers[model_.plan.worker_of[c]].name;
-      }
-      failure = Failure{"", "",
-                        "deadlock: every component is waiting (" + waits +
-                            "); raise the capacity of a connector on the cycle or give "
-                            "fewer initial values"};
-      begin_abort();
-    }
-    if (kill_deadline && std::chrono::steady_clock::now() > *kill_deadline) launcher_->kill_all();
-    if (fds.empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(supervise_poll_ms));
-    } else {
-      poll(fds.data(), fds.size(), supervise_poll_ms);
-    }
+    wait_for_workers();
   }
   lifecycle_.ended();
+  settle(std::move(round.failure));
+}
 
-  const std::uint32_t reporter = atomic_word(header.failed_worker).load(std::memory_order_acquire);
-  if (reporter != no_worker &&
-      !(failure && failure->component.empty() && !failure->message.empty() &&
-        failure->message.rfind("deadlock", 0) == 0)) {
+void ParallelRuntime::begin_abort(Supervision& round) noexcept {
+  if (round.kill_deadline) return;
+  abort_workers();
+  round.kill_deadline = std::chrono::steady_clock::now() + grace_period;
+}
+
+bool ParallelRuntime::reap_exited(Supervision& round) {
+  bool any_live = false;
+  for (std::size_t w = 0; w < children_.size(); ++w) {
+    Child& c = children_[w];
+    if (c.pid <= 0 || c.reaped) continue;
+    if (!reap(w, false)) {
+      any_live = true;
+      continue;
+    }
+    const int st = c.wait_status;
+    const bool reported = exited_with(st, WorkerExit::reported_failure);
+    if (exited_with(st, WorkerExit::done) || reported) {
+      if (reported) begin_abort(round);
+      continue;
+    }
+    on_crash(round, w, st);
+  }
+  return any_live;
+}
+
+void ParallelRuntime::on_crash(Supervision& round, std::size_t worker, int wait_status) {
+  // Died without a report: a signal, or exit() from a component.
+  Failure f{FailureKind::crash, "", "", ""};
+  f.message = crash_message(worker, wait_status, f.component, f.type);
+  if (!round.failure &&
+      atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire) == no_worker) {
+    round.failure = f;
+  }
+  // Its components cannot say so themselves: the one it was running failed, others stopped.
+  for (std::size_t c : model_.plan.workers[worker].components) {
+    auto& slot = arena_->component(c).status;
+    if (const auto status = status_of(c); status && is_final(*status)) continue;
+    const bool culprit = model_.components[c]->name() == f.component && !round.kill_deadline;
+    atomic_word(slot).store(static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
+                            std::memory_order_relaxed);
+  }
+  begin_abort(round);
+}
+
+void ParallelRuntime::check_step_timeouts(Supervision& round, std::int64_t now) {
+  if (round.kill_deadline) return;
+  std::size_t stuck = 0;
+  auto late = timed_out(now, stuck);
+  if (!late) return;
+  round.failure = std::move(late);
+  begin_abort(round);
+  // It will not unwind (its step does not return, or its process is stopped): the other
+  // workers get the grace period, this one would only make the run wait it out.
+  if (children_[stuck].pid > 0 && !children_[stuck].reaped) kill(children_[stuck].pid, SIGKILL);
+}
+
+void ParallelRuntime::check_stop(Supervision& round, std::int64_t now) {
+  if (!round.stop_deadline && stop_requested_.load(std::memory_order_acquire)) {
+    round.stop_deadline = now + std::chrono::nanoseconds(grace_period).count();
+  } else if (round.stop_deadline && now > *round.stop_deadline && *round.stop_deadline != 0) {
+    // A worker that does not heed a stop (a step that never returns, a stopped process)
+    // must not hold the run: kill it, and say what it was doing.
+    if (!round.failure)
+      round.failure = Failure{FailureKind::unresponsive, "", "", stuck_report(now)};
+    launcher_->kill_all();
+    round.stop_deadline = 0;
+  }
+}
+
+void ParallelRuntime::check_deadlock(Supervision& round) {
+  if (round.kill_deadline || !deadlocked(round.idle_sequences)) return;
+  std::string waits;
+  for (std::size_t c = 0; c < model_.components.size(); ++c) {
+    if (status_of(c) != Status::waiting) continue;
+    waits += (waits.empty() ? "'" : "; '") + model_.components[c]->name() + "' in " +
+             model_.plan.workers[model_.plan.worker_of[c]].name;
+  }
+  round.failure = Failure{FailureKind::deadlock, "", "",
+                          "deadlock: every component is waiting (" + waits +
+                              "); raise the capacity of a connector on the cycle or give "
+                              "fewer initial values"};
+  begin_abort(round);
+}
+
+void ParallelRuntime::wait_for_workers() {
+  std::vector<pollfd> fds;
+  for (int fd : launcher_->wait_fds())
+    fds.push_back({fd, POLLIN, 0});
+  if (fds.empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(supervise_poll_ms));
+  } else {
+    poll(fds.data(), fds.size(), supervise_poll_ms);
+  }
+}
+
+void ParallelRuntime::settle(std::optional<Failure> failure) {
+  // A worker's own report is the most precise account, except of a deadlock, which no worker
+  // can see and whose report comes from workers made to stop by it.
+  const std::uint32_t reporter =
+      atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire);
+  if (reporter != no_worker && !(failure && failure->kind == FailureKind::deadlock)) {
     failure = reported_failure(reporter);
   }
   bool any_stopped = false;
@@ -554,7 +579,7 @@ void ParallelRuntime::supervise() {
     const std::optional<Status> s = status_of(c);
     if (!s && !failure) {
       failure =
-          Failure{"", "",
+          Failure{FailureKind::corrupted, "", "",
                   "arena corrupted: the status word of component '" + model_.components[c]->name() +
                       "' reads " + std::to_string(read_counter_word(arena_->component(c).status))};
     }
@@ -656,7 +681,7 @@ std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now, std::size_t&
       if (limit <= 0 || static_cast<double>(took) * 1e-9 <= limit) continue;
       const Component& component = *model_.components[c];
       stuck = w;
-      return Failure{component.name(), component.type_name(),
+      return Failure{FailureKind::step_timeout, component.name(), component.type_name(),
                      "step " + std::to_string(sequence / 2 + 1) + " has run for " +
                          seconds_text(took) + ", longer than its step_timeout of " +
                          seconds_text(static_cast<std::int64_t>(limit * 1e9)) + " (in " +
@@ -671,7 +696,7 @@ std::optional<Failure> ParallelRuntime::timed_out(std::int64_t now, std::size_t&
     std::string component;
     const std::string doing = activity(w, now, &component);
     stuck = w;
-    return Failure{"", "",
+    return Failure{FailureKind::step_timeout, "", "",
                    describe_worker(w) + " has shown no progress for " + seconds_text(quiet) +
                        ", longer than its step_timeout of " +
                        seconds_text(static_cast<std::int64_t>(worker_limit * 1e9)) + ": " + doing};

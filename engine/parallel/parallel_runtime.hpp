@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "parallel/launcher.hpp"
+#include "parallel/protocol.hpp"
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
 #include "run/run_lifecycle.hpp"
@@ -38,15 +40,19 @@ struct ParallelModel {
   Plan plan;
 };
 
-/// The CUDA_VISIBLE_DEVICES value (with CUDA_DEVICE_ORDER=PCI_BUS_ID) for the named GPUs.
-std::string cuda_visible_devices(const Machine& machine, const std::vector<std::string>& gpus);
-
 /// Bytes of the shared arena a model needs: its tables and every ring.
 std::uint64_t arena_bytes(const ParallelModel& model);
 
 /// Validates and places a model (throws ModelError, also when its arena would exceed the
 /// limit: PATCHBAY_ARENA_LIMIT, else half the machine's memory and at most 16 GiB); forks
 /// nothing and allocates no arena.
+/// The wait mode of worker `worker`: the process's, or the most eager of its connectors'.
+WaitMode wait_mode_of(const ParallelModel& model, std::size_t worker);
+
+/// Whether another busy worker runs on worker `worker`'s cores (bound by the plan), or, when
+/// the plan binds nothing, whether there are more busy workers than CPUs this process may use.
+bool shares_cores(const ParallelModel& model, std::size_t worker);
+
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
                                      std::vector<ConnectorSpec> connectors, ProcessOptions options,
                                      const std::vector<SourceLocation>& locations);
@@ -84,14 +90,37 @@ class ParallelRuntime {
   };
 
   void start_workers(const ProcessSpec* spec);
+  /// A forked worker's life (engine/parallel/worker.cpp): binds, waits for `go`, runs its
+  /// components, exits with a WorkerExit code. Never returns.
   [[noreturn]] void worker_main(std::size_t worker) noexcept;
-  int run_worker(std::size_t worker);
-  WaitMode wait_mode_of(std::size_t worker) const;
-  /// Whether another busy worker runs on this worker's cores (bound by the plan), or, when the
-  /// plan binds nothing, whether there are more busy workers than CPUs this process may use.
-  bool shares_cores(std::size_t worker) const;
+  Go wait_for_go() const;
   void wake_workers() noexcept;
+
+  // The supervisor's loop, run() to the end: each round reaps the workers that exited, then
+  // checks for a reported failure, a step over its timeout, a stop not heeded and a deadlock,
+  // then waits for a worker to exit or the next round.
+  struct Supervision {
+    std::optional<Failure> failure;
+    /// After an abort: when the workers still alive are killed.
+    std::optional<std::chrono::steady_clock::time_point> kill_deadline;
+    /// The workers' wake words when all were last seen idle (deadlocked()).
+    std::vector<std::uint32_t> idle_sequences;
+    /// After a stop: when workers that have not left are killed and reported; 0 once done.
+    std::optional<std::int64_t> stop_deadline;
+  };
   void supervise();
+  /// Tells every worker to abort and gives them the grace period, once.
+  void begin_abort(Supervision& round) noexcept;
+  /// Reaps the workers that exited and handles how; whether any is still alive.
+  bool reap_exited(Supervision& round);
+  void on_crash(Supervision& round, std::size_t worker, int wait_status);
+  void check_step_timeouts(Supervision& round, std::int64_t now);
+  void check_stop(Supervision& round, std::int64_t now);
+  void check_deadlock(Supervision& round);
+  void wait_for_workers();
+  /// The final status from the failure seen (or the one a worker reported) and the
+  /// components' own; throws the failure.
+  void settle(std::optional<Failure> failure);
   void abort_workers() noexcept;
   bool reap(std::size_t worker, bool block);
   void reap_all_after_grace();

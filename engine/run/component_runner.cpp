@@ -139,11 +139,12 @@ void ComponentRunner::guarded(Body&& body) noexcept {
   } catch (const std::exception& e) {
     forget_unwound_frames();
     final_status_ = Status::failed;
-    state_.fail({component_.name(), component_.type_name(), e.what()});
+    state_.fail({FailureKind::component, component_.name(), component_.type_name(), e.what()});
   } catch (...) {
     forget_unwound_frames();
     final_status_ = Status::failed;
-    state_.fail({component_.name(), component_.type_name(), "unknown exception"});
+    state_.fail(
+        {FailureKind::component, component_.name(), component_.type_name(), "unknown exception"});
   }
 }
 

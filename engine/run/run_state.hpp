@@ -12,8 +12,20 @@
 
 namespace patchbay::detail {
 
+/// What ended a run early.
+enum class FailureKind : std::uint8_t {
+  component,     ///< a component's init() or step() threw
+  engine,        ///< the engine itself (a system call failed, an engine error in a worker)
+  deadlock,      ///< every component waits on another and nothing can move
+  crash,         ///< a worker died without a report: a signal, or a component called exit()
+  step_timeout,  ///< a step, or a worker's start-up, ran longer than its step_timeout
+  unresponsive,  ///< stopped, but a worker did not leave within the grace period
+  corrupted,     ///< a value read from the shared arena is out of range
+};
+
 /// Why a run ended early.
 struct Failure {
+  FailureKind kind = FailureKind::engine;
   std::string component;  ///< empty for a failure that is not one component's (a deadlock)
   std::string type;
   std::string message;

@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "parallel/gpu_environment.hpp"
 #include "parallel/parallel_runtime.hpp"
 #include "placement/machine.hpp"
 #include "shm/arena.hpp"
