@@ -222,6 +222,9 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
   const std::string stats = read_file(dir / "stats.json");
   CHECK_THAT(stats, Catch::Contains("\"workers\": [") && Catch::Contains("\"cpuset\"") &&
                         Catch::Contains("\"time_busy_seconds\""));
+  // What the supervisor last saw of each worker: after the run, each has ended.
+  CHECK_THAT(stats, Catch::Contains("\"gpus\": []") && Catch::Contains("\"activity\": \"ended\"") &&
+                        Catch::Contains("\"since_progress_seconds\""));
   const auto plan = run_command({engine_run, "--plan", hello_model}, dir.path());
   CHECK(plan.exit_code == 0);
   CHECK_THAT(plan.out, Catch::Contains("slow-sleep") && Catch::Contains("worker w0") &&

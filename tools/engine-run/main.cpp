@@ -370,9 +370,16 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
       for (std::size_t k = 0; k < w.components.size(); ++k) {
         out += (k == 0 ? "" : ", ") + json_string(w.components[k]);
       }
+      out += "], \"gpus\": [";
+      for (std::size_t k = 0; k < w.gpus.size(); ++k) {
+        out += (k == 0 ? "" : ", ") + json_string(w.gpus[k]);
+      }
       out += "], \"steps\": " + json_number(w.steps);
       out += ", \"time_busy_seconds\": " + json_number(seconds(w.time_busy));
-      out += ", \"time_waiting_seconds\": " + json_number(seconds(w.time_waiting)) + "}";
+      out += ", \"time_waiting_seconds\": " + json_number(seconds(w.time_waiting));
+      out += ", \"activity\": " + json_string(w.activity);
+      out += ", \"component\": " + json_string(w.component);
+      out += ", \"since_progress_seconds\": " + json_number(seconds(w.since_progress)) + "}";
     }
     out += workers.empty() ? "]" : "\n  ]";
   }
