@@ -29,7 +29,14 @@ std::string escaped_label_text(std::string_view text) {
     const auto byte = static_cast<unsigned char>(c);
     const bool ok = byte >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                     (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == ' ';
-    out += ok ? std::string(1, c) : "#" + std::to_string(byte) + ";";
+    if (ok) {
+      out += c;
+    } else {
+      // Appended piecewise: GCC 12 at -O3 warns (-Wrestrict) on "#" + std::string&&.
+      out += '#';
+      out += std::to_string(byte);
+      out += ';';
+    }
   }
   return out;
 }
