@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "core/text.hpp"
+#include "placement/cpuset_text.hpp"
 
 namespace patchbay::detail {
 
@@ -48,21 +49,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 // The names a message lists: the first few, then their count.
 std::string list_some(const std::vector<std::string>& parts, const std::string& separator) {
   return join(parts, separator, kMaxNamesListed);
-}
-
-// "0-3,16-19": ascending numbers as ranges.
-std::string ranges(const std::vector<unsigned>& numbers) {
-  std::string text;
-  for (std::size_t i = 0; i < numbers.size();) {
-    std::size_t end = i;
-    while (end + 1 < numbers.size() && numbers[end + 1] == numbers[end] + 1)
-      ++end;
-    if (!text.empty()) text += ",";
-    text += std::to_string(numbers[i]);
-    if (end > i) text += "-" + std::to_string(numbers[end]);
-    i = end + 1;
-  }
-  return text.empty() ? "-" : text;
 }
 
 // Components that must share a worker (one label), or a single component.
@@ -933,7 +919,8 @@ std::string Plan::to_string(const std::vector<PlacementRequest>& components) con
   rows.push_back({"component", "type", "worker", "cpuset", "numa", "gpu"});
   for (std::size_t c = 0; c < components.size() && c < worker_of.size(); ++c) {
     const WorkerPlan& worker = workers.at(worker_of[c]);
-    rows.push_back({components[c].component, components[c].type, worker.name, ranges(worker.pus),
+    rows.push_back({components[c].component, components[c].type, worker.name,
+                    cpuset_text(worker.pus),
                     worker.numa_node >= 0 ? std::to_string(worker.numa_node) : "-",
                     worker.gpus.empty() ? "-" : join(worker.gpus, ",")});
   }
@@ -959,7 +946,7 @@ std::string Plan::to_string(const std::vector<PlacementRequest>& components) con
     for (std::size_t c : worker.components)
       names.push_back(c < components.size() ? components[c].component : std::to_string(c));
     text += "worker " + worker.name + ": " + (worker.cores.size() == 1 ? "core " : "cores ") +
-            ranges(worker.cores) + " (PUs " + ranges(worker.pus) + "), " +
+            cpuset_text(worker.cores) + " (PUs " + cpuset_text(worker.pus) + "), " +
             (worker.numa_node >= 0 ? "NUMA node " + std::to_string(worker.numa_node)
                                    : std::string("no single NUMA node")) +
             (worker.dedicated ? ", dedicated" : ", shared") +

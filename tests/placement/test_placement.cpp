@@ -1,3 +1,4 @@
+#include "placement/cpuset_text.hpp"
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
 
@@ -24,6 +25,7 @@ using Catch::Contains;
 using patchbay::ModelError;
 using patchbay::Resources;
 using patchbay::detail::bind_to;
+using patchbay::detail::cpuset_text;
 using patchbay::detail::load_machine;
 using patchbay::detail::Machine;
 using patchbay::detail::PlacementInput;
@@ -781,4 +783,13 @@ TEST_CASE("a plan failing in every component reports the first lines and a count
   REQUIRE(lines.size() == 21);
   CHECK_THAT(lines.front(), Contains("'c0' asks for cpu=100 but the machine has 16 cores"));
   CHECK(lines.back() == "... and 480 more unmet demands");
+}
+
+TEST_CASE("cpuset text writes runs of numbers as ranges", "[placement]") {
+  CHECK(cpuset_text({}) == "-");
+  CHECK(cpuset_text({7}) == "7");
+  CHECK(cpuset_text({0, 1}) == "0-1");
+  CHECK(cpuset_text({0, 1, 2, 3, 16, 17, 18, 19}) == "0-3,16-19");
+  CHECK(cpuset_text({0, 2, 4}) == "0,2,4");
+  CHECK(cpuset_text({1, 2, 3, 5, 8, 9}) == "1-3,5,8-9");
 }
