@@ -13,11 +13,16 @@
 #include <unordered_map>
 
 #include "core/text.hpp"
-#include "placement/cpuset_text.hpp"
+#include "placement/messages.hpp"
 
 namespace patchbay::detail {
 
 namespace {
+
+using placement::DemandReport;
+using placement::join;
+using placement::list_some;
+using placement::throw_too_many_workers;
 
 constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
@@ -26,29 +31,8 @@ bool fits(double used, double amount, double capacity) {
   return used + amount <= capacity + 1e-9 * std::max(1.0, capacity);
 }
 
-// Lines of a placement failure kept in its message; the rest are counted.
-constexpr std::size_t kMaxErrorLines = 20;
-// Names listed in one line of a message; the rest are counted.
-constexpr std::size_t kMaxNamesListed = 8;
-
 std::string quoted(const std::string& name) {
   return quote(name);
-}
-
-// "a, b, c" or, past `most` parts, "a, b, ... and 7 more".
-std::string join(const std::vector<std::string>& parts, const std::string& separator,
-                 std::size_t most = std::numeric_limits<std::size_t>::max()) {
-  std::string text;
-  for (std::size_t i = 0; i < parts.size() && i < most; ++i)
-    text += (i > 0 ? separator : "") + parts[i];
-  if (parts.size() > most)
-    text += separator + "... and " + std::to_string(parts.size() - most) + " more";
-  return text;
-}
-
-// The names a message lists: the first few, then their count.
-std::string list_some(const std::vector<std::string>& parts, const std::string& separator) {
-  return join(parts, separator, kMaxNamesListed);
 }
 
 // Components that must share a worker (one label), or a single component.
@@ -105,14 +89,8 @@ class Planner {
     for (std::size_t u = 0; u < units_.size(); ++u)
       if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
     place_pool();
-    if (!errors_.empty()) {
-      std::string message = join(errors_, "\n");
-      if (unreported_errors_ > 0) {
-        message += "\n... and " + std::to_string(unreported_errors_) + " more unmet demands";
-      }
-      throw ModelError(message);
-    }
-    if (workers_.size() > worker_limit()) too_many_workers(workers_.size());
+    report_.throw_if_any();
+    if (workers_.size() > worker_limit()) throw_too_many_workers(workers_.size(), worker_limit());
     return assemble();
   }
 
@@ -130,32 +108,12 @@ class Planner {
   std::vector<std::vector<std::string>> gpu_sharers_;
   std::vector<WorkerDraft> workers_;
   std::vector<bool> wanted_by_gpu_units_;  // per core, fixed once GPUs are assigned
-  std::vector<std::string> errors_;
-  std::size_t unreported_errors_ = 0;
-
-  // A failure to report. Past kMaxErrorLines the line is only counted: callers in loops check
-  // errors_full() first, so that a model failing in every component does not build every line.
-  void report(std::string line) {
-    if (errors_full()) {
-      ++unreported_errors_;
-    } else {
-      errors_.push_back(std::move(line));
-    }
-  }
-  [[nodiscard]] bool errors_full() const { return errors_.size() >= kMaxErrorLines; }
+  DemandReport report_;
 
   // The most workers a plan may have: each is a process, and past a few dozen per hardware
   // thread a machine only switches between them.
   [[nodiscard]] std::size_t worker_limit() const {
     return std::min(limits::max_workers, limits::max_workers_per_pu * machine_.pu_count());
-  }
-
-  [[noreturn]] void too_many_workers(std::size_t count) const {
-    throw ModelError("the plan needs " + std::to_string(count) + " workers, more than the " +
-                     std::to_string(worker_limit()) + " allowed on this machine (" +
-                     std::to_string(limits::max_workers_per_pu) + " per usable PU, at most " +
-                     std::to_string(limits::max_workers) +
-                     "): give fewer components a 'worker' label or a cpu >= 1 or GPU of their own");
   }
 
   // --- naming -------------------------------------------------------------------------------
@@ -275,7 +233,7 @@ class Planner {
         static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
           return !u.pooled() || !u.label.empty();
         }));
-    if (own_workers > worker_limit()) too_many_workers(own_workers);
+    if (own_workers > worker_limit()) throw_too_many_workers(own_workers, worker_limit());
   }
 
   void check_custom_resources() {
@@ -284,8 +242,8 @@ class Planner {
     for (std::size_t c = 0; c < input_.components.size(); ++c) {
       for (const auto& [name, amount] : input_.components[c].resources.custom) {
         if (!(amount > 0)) continue;
-        if (errors_full()) {
-          ++unreported_errors_;
+        if (report_.full()) {
+          report_.count();
           continue;
         }
         const std::string subject = "component " + quoted(name_of(c)) +
@@ -296,10 +254,10 @@ class Planner {
           std::vector<std::string> declared;
           for (const auto& [other, amount_declared] : input_.custom_capacities)
             declared.push_back(quoted(other) + "=" + format_quantity(amount_declared));
-          report(subject + (declared.empty()
-                                ? " but the process declares none"
-                                : " but the process does not declare it (it declares " +
-                                      list_some(declared, ", ") + ")"));
+          report_.add(subject + (declared.empty()
+                                     ? " but the process declares none"
+                                     : " but the process does not declare it (it declares " +
+                                           list_some(declared, ", ") + ")"));
           continue;
         }
         if (!fits(used[name], amount, capacity->second)) {
@@ -309,7 +267,7 @@ class Planner {
             line += " and " + list_some(takers[name], ", ") + " already take " +
                     format_quantity(used[name]);
           }
-          report(line);
+          report_.add(line);
           continue;
         }
         used[name] += amount;
@@ -328,11 +286,11 @@ class Planner {
       const double need = std::ceil(unit.total.gpu);
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
-        report(ask + ", the machine has no GPU");
+        report_.add(ask + ", the machine has no GPU");
         continue;
       }
       if (need > static_cast<double>(machine_.gpus.size())) {
-        report(ask + ", the machine has " + all_gpus());
+        report_.add(ask + ", the machine has " + all_gpus());
         continue;
       }
       if (need > static_cast<double>(free.size())) {
@@ -341,9 +299,9 @@ class Planner {
           if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
             users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
         }
-        report(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
-               all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
-               list_some(users, "; "));
+        report_.add(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
+                    all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
+                    list_some(users, "; "));
         continue;
       }
       const auto count = static_cast<std::size_t>(need);
@@ -372,7 +330,7 @@ class Planner {
       if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
-        report(ask + ", the machine has no GPU");
+        report_.add(ask + ", the machine has no GPU");
         continue;
       }
       // The least used GPU not given whole: shared GPUs are spread, not stacked.
@@ -392,7 +350,7 @@ class Planner {
                              list_some(gpu_sharers_[g], ", "));
           }
         }
-        report(ask + " but no GPU has that much left: " + list_some(states, "; "));
+        report_.add(ask + " but no GPU has that much left: " + list_some(states, "; "));
         continue;
       }
       gpu_fraction_[best] += unit.total.gpu;
@@ -523,7 +481,7 @@ class Planner {
       take_memory(node, memory, mention(u));
       return;
     }
-    report(asks(u) + "memory=" + format_quantity(memory) + " but " + describe_memory(node));
+    report_.add(asks(u) + "memory=" + format_quantity(memory) + " but " + describe_memory(node));
   }
 
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
@@ -560,7 +518,7 @@ class Planner {
           gpu_names(unit.gpus);
       if (static_cast<std::size_t>(free) < near.size())
         line += " and only " + std::to_string(free) + " remain after " + owners_of(near);
-      report(line);
+      report_.add(line);
       return;
     }
     for (unsigned c : chosen)
@@ -584,11 +542,11 @@ class Planner {
       const auto free = std::count_if(cores_.begin(), cores_.end(),
                                       [](const CoreUse& c) { return c.state == CoreState::free; });
       if (need > static_cast<double>(all.size())) {
-        report(ask + " but the machine has " + std::to_string(all.size()) +
-               (all.size() == 1 ? " core" : " cores"));
+        report_.add(ask + " but the machine has " + std::to_string(all.size()) +
+                    (all.size() == 1 ? " core" : " cores"));
       } else {
-        report(ask + " but only " + std::to_string(free) + " of the machine's " +
-               std::to_string(all.size()) + " cores remain after " + owners_of(all));
+        report_.add(ask + " but only " + std::to_string(free) + " of the machine's " +
+                    std::to_string(all.size()) + " cores remain after " + owners_of(all));
       }
       return;
     }
@@ -619,10 +577,10 @@ class Planner {
     if (best == kNone) {
       const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (near.empty()) {
-        report(ask + " but no usable core is near " + gpu_names(unit.gpus));
+        report_.add(ask + " but no usable core is near " + gpu_names(unit.gpus));
       } else {
-        report(ask + " but every core near " + gpu_names(unit.gpus) + " is dedicated to " +
-               owners_of(near));
+        report_.add(ask + " but every core near " + gpu_names(unit.gpus) + " is dedicated to " +
+                    owners_of(near));
       }
       return;
     }
@@ -651,13 +609,13 @@ class Planner {
       std::iota(all.begin(), all.end(), 0U);
       const std::string owners = owners_of(all);
       for (std::size_t u : pool) {
-        if (errors_full()) {
-          ++unreported_errors_;
+        if (report_.full()) {
+          report_.count();
           continue;
         }
-        report(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
-               " but no core remains: the machine's " + std::to_string(all.size()) +
-               (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
+        report_.add(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
+                    " but no core remains: the machine's " + std::to_string(all.size()) +
+                    (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
       }
       return;
     }
@@ -767,15 +725,15 @@ class Planner {
     for (std::size_t u : units)
       if (units_[u].total.memory > 0) hungry.push_back(u);
     if (hungry.size() == 1) {
-      report(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
-             list_some(states, ", "));
+      report_.add(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
+                  list_some(states, ", "));
     } else {
       std::vector<std::string> names;
       names.reserve(hungry.size());
       for (std::size_t u : hungry)
         names.push_back(mention(u));
-      report(list_some(names, ", ") + " share a worker and ask for memory=" +
-             format_quantity(memory) + " together but " + list_some(states, ", "));
+      report_.add(list_some(names, ", ") + " share a worker and ask for memory=" +
+                  format_quantity(memory) + " together but " + list_some(states, ", "));
     }
     return order.front();
   }
@@ -901,75 +859,6 @@ class Planner {
 
 Plan plan_placement(const Machine& machine, const PlacementInput& input) {
   return Planner(machine, input).run();
-}
-
-bool Plan::shares_pus(std::size_t worker) const {
-  const std::vector<unsigned>& mine = workers.at(worker).pus;
-  for (std::size_t w = 0; w < workers.size(); ++w) {
-    if (w == worker || workers[w].components.empty()) continue;
-    for (const unsigned pu : workers[w].pus) {
-      if (std::find(mine.begin(), mine.end(), pu) != mine.end()) return true;
-    }
-  }
-  return false;
-}
-
-std::string Plan::to_string(const std::vector<PlacementRequest>& components) const {
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"component", "type", "worker", "cpuset", "numa", "gpu"});
-  for (std::size_t c = 0; c < components.size() && c < worker_of.size(); ++c) {
-    const WorkerPlan& worker = workers.at(worker_of[c]);
-    rows.push_back({components[c].component, components[c].type, worker.name,
-                    cpuset_text(worker.pus),
-                    worker.numa_node >= 0 ? std::to_string(worker.numa_node) : "-",
-                    worker.gpus.empty() ? "-" : join(worker.gpus, ",")});
-  }
-  std::vector<std::size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ')
-      line.pop_back();
-    text += line + "\n";
-  }
-  text += "\n";
-  for (const WorkerPlan& worker : workers) {
-    std::vector<std::string> names;
-    for (std::size_t c : worker.components)
-      names.push_back(c < components.size() ? components[c].component : std::to_string(c));
-    text += "worker " + worker.name + ": " + (worker.cores.size() == 1 ? "core " : "cores ") +
-            cpuset_text(worker.cores) + " (PUs " + cpuset_text(worker.pus) + "), " +
-            (worker.numa_node >= 0 ? "NUMA node " + std::to_string(worker.numa_node)
-                                   : std::string("no single NUMA node")) +
-            (worker.dedicated ? ", dedicated" : ", shared") +
-            (worker.gpus.empty() ? std::string() : ", GPU " + join(worker.gpus, ",")) + "; " +
-            join(names, ", ") + "\n";
-  }
-  if (!bound) {
-    text +=
-        "not bound (a plan for another machine): workers run on the CPUs this process may "
-        "use, and wait without spinning when they outnumber them\n";
-  } else {
-    std::vector<std::string> sharing;
-    for (std::size_t w = 0; w < workers.size(); ++w) {
-      if (shares_pus(w)) sharing.push_back(workers[w].name);
-    }
-    if (!sharing.empty()) {
-      text += "workers " + join(sharing, ", ") +
-              " share cores with another worker: they wait without spinning, whatever their "
-              "wait mode\n";
-    }
-  }
-  text += "machine: " + machine + "\n";
-  return text;
 }
 
 }  // namespace patchbay::detail
