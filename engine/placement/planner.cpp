@@ -13,39 +13,28 @@
 #include <unordered_map>
 
 #include "core/text.hpp"
+#include "placement/custom_resources.hpp"
 #include "placement/messages.hpp"
+#include "placement/strands.hpp"
+#include "placement/units.hpp"
 
 namespace patchbay::detail {
 
 namespace {
 
+using placement::check_custom_resources;
 using placement::DemandReport;
+using placement::fits;
 using placement::join;
+using placement::kNone;
 using placement::list_some;
+using placement::pool_strands;
+using placement::spread_strands;
+using placement::strand_sources;
 using placement::throw_too_many_workers;
-
-constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-
-// Sums of quantities like 0.1 + 0.2 must still fit a capacity of 0.3.
-bool fits(double used, double amount, double capacity) {
-  return used + amount <= capacity + 1e-9 * std::max(1.0, capacity);
-}
-
-std::string quoted(const std::string& name) {
-  return quote(name);
-}
-
-// Components that must share a worker (one label), or a single component.
-struct Unit {
-  std::vector<std::size_t> components;  // ascending
-  std::string label;
-  Resources total;  // summed over its components
-  std::vector<unsigned> gpus;
-
-  [[nodiscard]] bool has_gpu() const { return total.gpu > 0; }
-  [[nodiscard]] bool dedicated_cores() const { return total.cpu >= 1; }
-  [[nodiscard]] bool pooled() const { return !has_gpu() && !dedicated_cores(); }
-};
+using placement::Unit;
+using placement::UnitList;
+using placement::Units;
 
 enum class CoreState { free, exclusive, shared_with_gpu };
 
@@ -67,6 +56,7 @@ class Planner {
   Planner(const Machine& machine, const PlacementInput& input)
       : machine_(machine),
         input_(input),
+        units_(input),
         cores_(machine.cores.size()),
         node_used_(machine.numa_nodes.size(), 0.0),
         node_users_(machine.numa_nodes.size()),
@@ -76,9 +66,8 @@ class Planner {
 
   Plan run() {
     validate();
-    build_units();
     check_worker_count();
-    check_custom_resources();
+    check_custom_resources(input_, report_);
     assign_whole_gpus();
     assign_shared_gpus();
     wanted_by_gpu_units_ = wanted_by_gpu_units();
@@ -97,8 +86,7 @@ class Planner {
  private:
   const Machine& machine_;
   const PlacementInput& input_;
-  std::vector<Unit> units_;
-  std::vector<std::size_t> unit_of_;  // per component
+  Units units_;
   std::vector<CoreUse> cores_;
   std::vector<double> node_used_;
   std::vector<std::vector<std::string>> node_users_;
@@ -117,31 +105,6 @@ class Planner {
   }
 
   // --- naming -------------------------------------------------------------------------------
-
-  const std::string& name_of(std::size_t component) const {
-    return input_.components[component].component;
-  }
-
-  // "component 'a'" or "components 'a', 'b' (worker 'w')": the subject of a message.
-  std::string describe(std::size_t u) const {
-    const Unit& unit = units_[u];
-    if (unit.components.size() == 1) return "component " + quoted(name_of(unit.components[0]));
-    std::vector<std::string> names;
-    for (std::size_t c : unit.components)
-      names.push_back(quoted(name_of(c)));
-    return "components " + list_some(names, ", ") + " (worker " + quoted(unit.label) + ")";
-  }
-
-  // "'a'" or "worker 'w'": a short mention of another unit.
-  std::string mention(std::size_t u) const {
-    const Unit& unit = units_[u];
-    if (unit.components.size() == 1) return quoted(name_of(unit.components[0]));
-    return "worker " + quoted(unit.label);
-  }
-
-  std::string asks(std::size_t u) const {
-    return describe(u) + (units_[u].components.size() > 1 ? " ask for " : " asks for ");
-  }
 
   std::string gpu_names(const std::vector<unsigned>& gpus) const {
     std::vector<std::string> names;
@@ -171,7 +134,7 @@ class Planner {
     for (std::size_t u : owners) {
       std::string what = "cpu=" + format_quantity(units_[u].total.cpu);
       if (units_[u].has_gpu()) what += " gpu=" + format_quantity(units_[u].total.gpu);
-      parts.push_back(mention(u) + " (" + what + ")");
+      parts.push_back(units_.mention(u) + " (" + what + ")");
     }
     return list_some(parts, ", ");
   }
@@ -197,35 +160,6 @@ class Planner {
     }
   }
 
-  void build_units() {
-    std::map<std::string, std::size_t> by_label;
-    unit_of_.resize(input_.components.size());
-    for (std::size_t c = 0; c < input_.components.size(); ++c) {
-      const PlacementRequest& request = input_.components[c];
-      std::size_t u = units_.size();
-      if (!request.worker.empty()) {
-        auto [it, inserted] = by_label.try_emplace(request.worker, units_.size());
-        u = it->second;
-        if (inserted) {
-          units_.emplace_back();
-          units_.back().label = request.worker;
-          units_.back().total = Resources{0, 0, 0, {}};
-        }
-      } else {
-        units_.emplace_back();
-        units_.back().total = Resources{0, 0, 0, {}};
-      }
-      Unit& unit = units_[u];
-      unit.components.push_back(c);
-      unit.total.cpu += request.resources.cpu;
-      unit.total.gpu += request.resources.gpu;
-      unit.total.memory += request.resources.memory;
-      for (const auto& [name, amount] : request.resources.custom)
-        unit.total.custom[name] += amount;
-      unit_of_[c] = u;
-    }
-  }
-
   // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: count them
   // before placing anything, so that thousands of labels fail at once.
   void check_worker_count() const {
@@ -236,46 +170,6 @@ class Planner {
     if (own_workers > worker_limit()) throw_too_many_workers(own_workers, worker_limit());
   }
 
-  void check_custom_resources() {
-    std::map<std::string, double> used;
-    std::map<std::string, std::vector<std::string>> takers;
-    for (std::size_t c = 0; c < input_.components.size(); ++c) {
-      for (const auto& [name, amount] : input_.components[c].resources.custom) {
-        if (!(amount > 0)) continue;
-        if (report_.full()) {
-          report_.count();
-          continue;
-        }
-        const std::string subject = "component " + quoted(name_of(c)) +
-                                    " asks for custom resource " + quoted(name) + "=" +
-                                    format_quantity(amount);
-        auto capacity = input_.custom_capacities.find(name);
-        if (capacity == input_.custom_capacities.end()) {
-          std::vector<std::string> declared;
-          for (const auto& [other, amount_declared] : input_.custom_capacities)
-            declared.push_back(quoted(other) + "=" + format_quantity(amount_declared));
-          report_.add(subject + (declared.empty()
-                                     ? " but the process declares none"
-                                     : " but the process does not declare it (it declares " +
-                                           list_some(declared, ", ") + ")"));
-          continue;
-        }
-        if (!fits(used[name], amount, capacity->second)) {
-          std::string line = subject + " but the process declares " + quoted(name) + "=" +
-                             format_quantity(capacity->second);
-          if (!takers[name].empty()) {
-            line += " and " + list_some(takers[name], ", ") + " already take " +
-                    format_quantity(used[name]);
-          }
-          report_.add(line);
-          continue;
-        }
-        used[name] += amount;
-        takers[name].push_back(quoted(name_of(c)));
-      }
-    }
-  }
-
   void assign_whole_gpus() {
     for (std::size_t u = 0; u < units_.size(); ++u) {
       Unit& unit = units_[u];
@@ -284,7 +178,7 @@ class Planner {
       for (unsigned g = 0; g < machine_.gpus.size(); ++g)
         if (gpu_owner_[g] == kNone) free.push_back(g);
       const double need = std::ceil(unit.total.gpu);
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
         report_.add(ask + ", the machine has no GPU");
         continue;
@@ -297,7 +191,7 @@ class Planner {
         std::vector<std::string> users;
         for (std::size_t other = 0; other < u; ++other) {
           if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
-            users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
+            users.push_back(units_.mention(other) + " uses " + gpu_names(units_[other].gpus));
         }
         report_.add(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
                     all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
@@ -328,7 +222,7 @@ class Planner {
     for (std::size_t u = 0; u < units_.size(); ++u) {
       Unit& unit = units_[u];
       if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (machine_.gpus.empty()) {
         report_.add(ask + ", the machine has no GPU");
         continue;
@@ -343,7 +237,8 @@ class Planner {
         std::vector<std::string> states;
         for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
           if (gpu_owner_[g] != kNone) {
-            states.push_back(machine_.gpus[g].name + " is used whole by " + mention(gpu_owner_[g]));
+            states.push_back(machine_.gpus[g].name + " is used whole by " +
+                             units_.mention(gpu_owner_[g]));
           } else {
             states.push_back(machine_.gpus[g].name + " has " +
                              format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
@@ -354,7 +249,7 @@ class Planner {
         continue;
       }
       gpu_fraction_[best] += unit.total.gpu;
-      gpu_sharers_[best].push_back(mention(u));
+      gpu_sharers_[best].push_back(units_.mention(u));
       unit.gpus = {static_cast<unsigned>(best)};
     }
   }
@@ -478,10 +373,11 @@ class Planner {
   void charge_memory(std::size_t u, int node) {
     const double memory = units_[u].total.memory;
     if (node_has_room(node, memory)) {
-      take_memory(node, memory, mention(u));
+      take_memory(node, memory, units_.mention(u));
       return;
     }
-    report_.add(asks(u) + "memory=" + format_quantity(memory) + " but " + describe_memory(node));
+    report_.add(units_.asks(u) + "memory=" + format_quantity(memory) + " but " +
+                describe_memory(node));
   }
 
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
@@ -512,7 +408,7 @@ class Planner {
       const auto free = std::count_if(
           near.begin(), near.end(), [&](unsigned c) { return cores_[c].state == CoreState::free; });
       std::string line =
-          asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
+          units_.asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
           " with gpu=" + format_quantity(unit.total.gpu) + " but " +
           (near.size() == 1 ? "1 core is" : std::to_string(near.size()) + " cores are") + " near " +
           gpu_names(unit.gpus);
@@ -538,7 +434,7 @@ class Planner {
                                wanted_by_gpu_units_);
     }
     if (chosen.empty()) {
-      const std::string ask = asks(u) + "cpu=" + format_quantity(unit.total.cpu);
+      const std::string ask = units_.asks(u) + "cpu=" + format_quantity(unit.total.cpu);
       const auto free = std::count_if(cores_.begin(), cores_.end(),
                                       [](const CoreUse& c) { return c.state == CoreState::free; });
       if (need > static_cast<double>(all.size())) {
@@ -575,7 +471,7 @@ class Planner {
       }
     }
     if (best == kNone) {
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (near.empty()) {
         report_.add(ask + " but no usable core is near " + gpu_names(unit.gpus));
       } else {
@@ -613,7 +509,7 @@ class Planner {
           report_.count();
           continue;
         }
-        report_.add(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
+        report_.add(units_.asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
                     " but no core remains: the machine's " + std::to_string(all.size()) +
                     (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
       }
@@ -630,8 +526,8 @@ class Planner {
         groups.push_back({u});
       }
     }
-    const std::vector<std::vector<std::size_t>> strands = pool_strands(unlabeled);
-    const std::vector<std::vector<std::size_t>> sources = strand_sources(strands);
+    const std::vector<UnitList> strands = pool_strands(units_, unlabeled, input_.edges);
+    const std::vector<UnitList> sources = strand_sources(units_, strands, input_.edges);
     const std::size_t wanted = input_.workers.value_or(pool_cores.size());
     // Room left under the worker limit, for a default that follows a very large machine.
     const std::size_t room =
@@ -642,49 +538,8 @@ class Planner {
             : std::min({strands.size(), std::max<std::size_t>(1, room),
                         std::max<std::size_t>(1, wanted - std::min(wanted, groups.size()))});
 
-    std::vector<std::vector<std::size_t>> members(count);  // strands per unlabeled worker
-    std::vector<double> load(count, 0.0);
-    // Per source unit: how many of the strands it feeds each worker holds. A strand's siblings
-    // in a worker are then found through its few sources, not by comparing it with every strand
-    // placed before it (quadratic in a wide fan-out).
-    std::vector<std::unordered_map<std::size_t, std::size_t>> fed(units_.size());
-    std::vector<std::size_t> conflicts(count, 0);
-    auto weight = [&](std::size_t s) {
-      double sum = 0;
-      for (std::size_t u : strands[s])
-        sum += units_[u].total.cpu;
-      return sum;
-    };
-    for (std::size_t s = 0; s < strands.size(); ++s) {
-      std::size_t target = s;
-      if (s >= count) {
-        // Fewest fan-out siblings first (they should run in parallel), then the lightest.
-        for (std::size_t source : sources[s]) {
-          for (const auto& [w, strands_fed] : fed[source])
-            conflicts[w] += strands_fed;
-        }
-        target = 0;
-        for (std::size_t w = 1; w < count; ++w) {
-          if (std::tie(conflicts[w], load[w]) < std::tie(conflicts[target], load[target]))
-            target = w;
-        }
-        for (std::size_t source : sources[s]) {
-          for (const auto& entry : fed[source])
-            conflicts[entry.first] = 0;
-        }
-      }
-      members[target].push_back(s);
-      load[target] += weight(s);
-      for (std::size_t source : sources[s])
-        ++fed[source][target];
-    }
-    for (const auto& strand_list : members) {
-      std::vector<std::size_t> units;
-      for (std::size_t s : strand_list)
-        units.insert(units.end(), strands[s].begin(), strands[s].end());
-      std::sort(units.begin(), units.end());
+    for (UnitList& units : spread_strands(units_, strands, sources, count))
       groups.push_back(std::move(units));
-    }
 
     // Cores in the order of the workers' first components: compact and deterministic.
     std::sort(groups.begin(), groups.end());
@@ -709,7 +564,7 @@ class Planner {
       if (node_has_room(node, memory)) {
         std::vector<std::string> names;
         for (std::size_t u : units)
-          if (units_[u].total.memory > 0) names.push_back(mention(u));
+          if (units_[u].total.memory > 0) names.push_back(units_.mention(u));
         take_memory(node, memory, list_some(names, ", "));
         return c;
       }
@@ -725,82 +580,17 @@ class Planner {
     for (std::size_t u : units)
       if (units_[u].total.memory > 0) hungry.push_back(u);
     if (hungry.size() == 1) {
-      report_.add(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
+      report_.add(units_.asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
                   list_some(states, ", "));
     } else {
       std::vector<std::string> names;
       names.reserve(hungry.size());
       for (std::size_t u : hungry)
-        names.push_back(mention(u));
+        names.push_back(units_.mention(u));
       report_.add(list_some(names, ", ") + " share a worker and ask for memory=" +
                   format_quantity(memory) + " together but " + list_some(states, ", "));
     }
     return order.front();
-  }
-
-  // Units of `pool` joined along chain links (a -> b where a has one output and b one input), each
-  // strand ascending, strands ordered by their first unit.
-  std::vector<std::vector<std::size_t>> pool_strands(const std::vector<std::size_t>& pool) const {
-    std::set<std::pair<std::size_t, std::size_t>> links;
-    for (const auto& [source, target] : input_.edges) {
-      const std::size_t from = unit_of_[source];
-      const std::size_t to = unit_of_[target];
-      if (from != to) links.emplace(from, to);
-    }
-    std::vector<std::size_t> outputs(units_.size(), 0);
-    std::vector<std::size_t> inputs(units_.size(), 0);
-    for (const auto& [from, to] : links) {
-      ++outputs[from];
-      ++inputs[to];
-    }
-    std::vector<bool> in_pool(units_.size(), false);
-    for (std::size_t u : pool)
-      in_pool[u] = true;
-    std::vector<std::size_t> parent(units_.size());
-    std::iota(parent.begin(), parent.end(), std::size_t{0});
-    auto root = [&](std::size_t u) {
-      while (parent[u] != u)
-        u = parent[u] = parent[parent[u]];
-      return u;
-    };
-    for (const auto& [from, to] : links) {
-      if (in_pool[from] && in_pool[to] && outputs[from] == 1 && inputs[to] == 1) {
-        const std::size_t a = root(from);
-        const std::size_t b = root(to);
-        if (a != b) parent[std::max(a, b)] = std::min(a, b);
-      }
-    }
-    std::map<std::size_t, std::vector<std::size_t>> by_root;
-    for (std::size_t u : pool)
-      by_root[root(u)].push_back(u);
-    std::vector<std::vector<std::size_t>> strands;
-    strands.reserve(by_root.size());
-    for (auto& [first, members] : by_root)
-      strands.push_back(std::move(members));
-    std::sort(strands.begin(), strands.end());
-    return strands;
-  }
-
-  // For each strand, the units outside it that feed it, ascending: strands that share one are
-  // fan-out siblings.
-  std::vector<std::vector<std::size_t>> strand_sources(
-      const std::vector<std::vector<std::size_t>>& strands) const {
-    std::vector<std::size_t> strand_of(units_.size(), kNone);
-    for (std::size_t s = 0; s < strands.size(); ++s) {
-      for (std::size_t u : strands[s])
-        strand_of[u] = s;
-    }
-    std::vector<std::vector<std::size_t>> sources(strands.size());
-    for (const auto& [source, target] : input_.edges) {
-      const std::size_t s = strand_of[unit_of_[target]];
-      if (s != kNone && unit_of_[source] != unit_of_[target])
-        sources[s].push_back(unit_of_[source]);
-    }
-    for (auto& list : sources) {
-      std::sort(list.begin(), list.end());
-      list.erase(std::unique(list.begin(), list.end()), list.end());
-    }
-    return sources;
   }
 
   Plan assemble() {
