@@ -14,6 +14,7 @@
 
 #include "core/text.hpp"
 #include "placement/custom_resources.hpp"
+#include "placement/memory_ledger.hpp"
 #include "placement/messages.hpp"
 #include "placement/strands.hpp"
 #include "placement/units.hpp"
@@ -28,6 +29,7 @@ using placement::fits;
 using placement::join;
 using placement::kNone;
 using placement::list_some;
+using placement::MemoryLedger;
 using placement::pool_strands;
 using placement::spread_strands;
 using placement::strand_sources;
@@ -58,8 +60,7 @@ class Planner {
         input_(input),
         units_(input),
         cores_(machine.cores.size()),
-        node_used_(machine.numa_nodes.size(), 0.0),
-        node_users_(machine.numa_nodes.size()),
+        memory_(machine),
         gpu_owner_(machine.gpus.size(), kNone),
         gpu_fraction_(machine.gpus.size(), 0.0),
         gpu_sharers_(machine.gpus.size()) {}
@@ -88,9 +89,7 @@ class Planner {
   const PlacementInput& input_;
   Units units_;
   std::vector<CoreUse> cores_;
-  std::vector<double> node_used_;
-  std::vector<std::vector<std::string>> node_users_;
-  double unbound_used_ = 0;
+  MemoryLedger memory_;
   std::vector<std::size_t> gpu_owner_;  // unit using the GPU whole
   std::vector<double> gpu_fraction_;    // sum of shared fractions
   std::vector<std::vector<std::string>> gpu_sharers_;
@@ -290,7 +289,7 @@ class Planner {
       std::vector<unsigned> best;
       std::size_t best_avoided = kNone;
       for (const NumaNode& node : machine_.numa_nodes) {
-        if (need_room && !node_has_room(static_cast<int>(node.index), memory)) continue;
+        if (need_room && !memory_.has_room(static_cast<int>(node.index), memory)) continue;
         std::vector<unsigned> in_node;
         for (unsigned c : free)
           if (machine_.cores[c].numa_node == static_cast<int>(node.index)) in_node.push_back(c);
@@ -321,63 +320,15 @@ class Planner {
     return node;
   }
 
-  bool memory_known(int node) const {
-    if (node >= 0) return machine_.numa_nodes[static_cast<std::size_t>(node)].memory > 0;
-    return !machine_.numa_nodes.empty() &&
-           std::all_of(machine_.numa_nodes.begin(), machine_.numa_nodes.end(),
-                       [](const NumaNode& n) { return n.memory > 0; });
-  }
-
-  double memory_left(int node) const {
-    if (node >= 0) {
-      return static_cast<double>(machine_.numa_nodes[static_cast<std::size_t>(node)].memory) -
-             node_used_[static_cast<std::size_t>(node)];
-    }
-    return static_cast<double>(machine_.memory()) -
-           std::accumulate(node_used_.begin(), node_used_.end(), 0.0) - unbound_used_;
-  }
-
-  bool node_has_room(int node, double memory) const {
-    return !(memory > 0) || !memory_known(node) || memory <= memory_left(node) + 0.5;
-  }
-
-  // "NUMA node 0 has 32Gi (12Gi left after 'a')" or "the machine has 64Gi".
-  std::string describe_memory(int node) const {
-    if (node < 0) {
-      return "the machine has " + format_bytes(static_cast<double>(machine_.memory())) +
-             (unbound_used_ > 0 || memory_left(node) < static_cast<double>(machine_.memory())
-                  ? " (" + format_bytes(std::max(0.0, memory_left(node))) + " left)"
-                  : "");
-    }
-    const auto index = static_cast<std::size_t>(node);
-    std::string text = "NUMA node " + std::to_string(node) + " has " +
-                       format_bytes(static_cast<double>(machine_.numa_nodes[index].memory));
-    if (!node_users_[index].empty()) {
-      text += " (" + format_bytes(std::max(0.0, memory_left(node))) + " left after " +
-              list_some(node_users_[index], ", ") + ")";
-    }
-    return text;
-  }
-
-  void take_memory(int node, double memory, const std::string& who) {
-    if (!(memory > 0)) return;
-    if (node >= 0) {
-      node_used_[static_cast<std::size_t>(node)] += memory;
-      node_users_[static_cast<std::size_t>(node)].push_back(who);
-    } else {
-      unbound_used_ += memory;
-    }
-  }
-
   // Charges a dedicated worker's memory to its node, or reports that it does not fit.
   void charge_memory(std::size_t u, int node) {
     const double memory = units_[u].total.memory;
-    if (node_has_room(node, memory)) {
-      take_memory(node, memory, units_.mention(u));
+    if (memory_.has_room(node, memory)) {
+      memory_.take(node, memory, units_.mention(u));
       return;
     }
     report_.add(units_.asks(u) + "memory=" + format_quantity(memory) + " but " +
-                describe_memory(node));
+                memory_.describe(node));
   }
 
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
@@ -561,11 +512,11 @@ class Planner {
                      [&](unsigned a, unsigned b) { return cores_[a].users < cores_[b].users; });
     for (unsigned c : order) {
       const int node = machine_.cores[c].numa_node;
-      if (node_has_room(node, memory)) {
+      if (memory_.has_room(node, memory)) {
         std::vector<std::string> names;
         for (std::size_t u : units)
           if (units_[u].total.memory > 0) names.push_back(units_.mention(u));
-        take_memory(node, memory, list_some(names, ", "));
+        memory_.take(node, memory, list_some(names, ", "));
         return c;
       }
     }
@@ -575,7 +526,7 @@ class Planner {
     std::vector<std::string> states;
     states.reserve(nodes.size());
     for (int node : nodes)
-      states.push_back(describe_memory(node));
+      states.push_back(memory_.describe(node));
     std::vector<std::size_t> hungry;
     for (std::size_t u : units)
       if (units_[u].total.memory > 0) hungry.push_back(u);
