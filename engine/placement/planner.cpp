@@ -14,6 +14,7 @@
 
 #include "core/text.hpp"
 #include "placement/custom_resources.hpp"
+#include "placement/gpu_assignment.hpp"
 #include "placement/memory_ledger.hpp"
 #include "placement/messages.hpp"
 #include "placement/strands.hpp"
@@ -23,9 +24,12 @@ namespace patchbay::detail {
 
 namespace {
 
+using placement::assign_gpus;
 using placement::check_custom_resources;
+using placement::cores_near;
 using placement::DemandReport;
 using placement::fits;
+using placement::gpu_names;
 using placement::join;
 using placement::kNone;
 using placement::list_some;
@@ -60,17 +64,13 @@ class Planner {
         input_(input),
         units_(input),
         cores_(machine.cores.size()),
-        memory_(machine),
-        gpu_owner_(machine.gpus.size(), kNone),
-        gpu_fraction_(machine.gpus.size(), 0.0),
-        gpu_sharers_(machine.gpus.size()) {}
+        memory_(machine) {}
 
   Plan run() {
     validate();
     check_worker_count();
     check_custom_resources(input_, report_);
-    assign_whole_gpus();
-    assign_shared_gpus();
+    assign_gpus(machine_, units_, report_);
     wanted_by_gpu_units_ = wanted_by_gpu_units();
     for (std::size_t u = 0; u < units_.size(); ++u)
       if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
@@ -90,9 +90,6 @@ class Planner {
   Units units_;
   std::vector<CoreUse> cores_;
   MemoryLedger memory_;
-  std::vector<std::size_t> gpu_owner_;  // unit using the GPU whole
-  std::vector<double> gpu_fraction_;    // sum of shared fractions
-  std::vector<std::vector<std::string>> gpu_sharers_;
   std::vector<WorkerDraft> workers_;
   std::vector<bool> wanted_by_gpu_units_;  // per core, fixed once GPUs are assigned
   DemandReport report_;
@@ -104,21 +101,6 @@ class Planner {
   }
 
   // --- naming -------------------------------------------------------------------------------
-
-  std::string gpu_names(const std::vector<unsigned>& gpus) const {
-    std::vector<std::string> names;
-    names.reserve(gpus.size());
-    for (unsigned g : gpus)
-      names.push_back(machine_.gpus[g].name);
-    return join(names, ", ");
-  }
-
-  std::string all_gpus() const {
-    std::vector<unsigned> all(machine_.gpus.size());
-    std::iota(all.begin(), all.end(), 0U);
-    const std::size_t count = all.size();
-    return std::to_string(count) + (count == 1 ? " GPU (" : " GPUs (") + gpu_names(all) + ")";
-  }
 
   // "'a' (cpu=2), 'b' (gpu=1)": the units holding some of `cores` exclusively.
   std::string owners_of(const std::vector<unsigned>& cores) const {
@@ -169,103 +151,12 @@ class Planner {
     if (own_workers > worker_limit()) throw_too_many_workers(own_workers, worker_limit());
   }
 
-  void assign_whole_gpus() {
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      Unit& unit = units_[u];
-      if (unit.total.gpu < 1) continue;
-      std::vector<unsigned> free;
-      for (unsigned g = 0; g < machine_.gpus.size(); ++g)
-        if (gpu_owner_[g] == kNone) free.push_back(g);
-      const double need = std::ceil(unit.total.gpu);
-      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
-      if (machine_.gpus.empty()) {
-        report_.add(ask + ", the machine has no GPU");
-        continue;
-      }
-      if (need > static_cast<double>(machine_.gpus.size())) {
-        report_.add(ask + ", the machine has " + all_gpus());
-        continue;
-      }
-      if (need > static_cast<double>(free.size())) {
-        std::vector<std::string> users;
-        for (std::size_t other = 0; other < u; ++other) {
-          if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
-            users.push_back(units_.mention(other) + " uses " + gpu_names(units_[other].gpus));
-        }
-        report_.add(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
-                    all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
-                    list_some(users, "; "));
-        continue;
-      }
-      const auto count = static_cast<std::size_t>(need);
-      // Prefer GPUs near one NUMA node, so the worker's cores can be near all of them.
-      std::vector<unsigned> chosen;
-      for (const NumaNode& node : machine_.numa_nodes) {
-        std::vector<unsigned> near;
-        for (unsigned g : free)
-          if (machine_.gpus[g].numa_node == static_cast<int>(node.index)) near.push_back(g);
-        if (near.size() >= count) {
-          chosen.assign(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(count));
-          break;
-        }
-      }
-      if (chosen.empty())
-        chosen.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(count));
-      for (unsigned g : chosen)
-        gpu_owner_[g] = u;
-      unit.gpus = chosen;
-    }
-  }
-
-  void assign_shared_gpus() {
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      Unit& unit = units_[u];
-      if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
-      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
-      if (machine_.gpus.empty()) {
-        report_.add(ask + ", the machine has no GPU");
-        continue;
-      }
-      // The least used GPU not given whole: shared GPUs are spread, not stacked.
-      std::size_t best = kNone;
-      for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
-        if (gpu_owner_[g] != kNone || !fits(gpu_fraction_[g], unit.total.gpu, 1.0)) continue;
-        if (best == kNone || gpu_fraction_[g] < gpu_fraction_[best]) best = g;
-      }
-      if (best == kNone) {
-        std::vector<std::string> states;
-        for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
-          if (gpu_owner_[g] != kNone) {
-            states.push_back(machine_.gpus[g].name + " is used whole by " +
-                             units_.mention(gpu_owner_[g]));
-          } else {
-            states.push_back(machine_.gpus[g].name + " has " +
-                             format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
-                             list_some(gpu_sharers_[g], ", "));
-          }
-        }
-        report_.add(ask + " but no GPU has that much left: " + list_some(states, "; "));
-        continue;
-      }
-      gpu_fraction_[best] += unit.total.gpu;
-      gpu_sharers_[best].push_back(units_.mention(u));
-      unit.gpus = {static_cast<unsigned>(best)};
-    }
-  }
-
-  std::vector<unsigned> cores_near(const std::vector<unsigned>& gpus) const {
-    std::set<unsigned> near;
-    for (unsigned g : gpus)
-      near.insert(machine_.gpus[g].local_cores.begin(), machine_.gpus[g].local_cores.end());
-    return {near.begin(), near.end()};
-  }
-
   // Cores near GPUs that fractional-cpu GPU units still need: dedicated units take them last.
   std::vector<bool> wanted_by_gpu_units() const {
     std::vector<bool> wanted(machine_.cores.size(), false);
     for (const Unit& unit : units_) {
       if (unit.has_gpu() && !unit.dedicated_cores()) {
-        for (unsigned c : cores_near(unit.gpus))
+        for (unsigned c : cores_near(machine_, unit.gpus))
           wanted[c] = true;
       }
     }
@@ -348,7 +239,7 @@ class Planner {
   void place_gpu_unit_with_cores(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
-    const std::vector<unsigned> near = cores_near(unit.gpus);
+    const std::vector<unsigned> near = cores_near(machine_, unit.gpus);
     const double need = std::ceil(unit.total.cpu);
     std::vector<unsigned> chosen;
     if (need <= static_cast<double>(near.size())) {
@@ -362,7 +253,7 @@ class Planner {
           units_.asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
           " with gpu=" + format_quantity(unit.total.gpu) + " but " +
           (near.size() == 1 ? "1 core is" : std::to_string(near.size()) + " cores are") + " near " +
-          gpu_names(unit.gpus);
+          gpu_names(machine_, unit.gpus);
       if (static_cast<std::size_t>(free) < near.size())
         line += " and only " + std::to_string(free) + " remain after " + owners_of(near);
       report_.add(line);
@@ -406,7 +297,7 @@ class Planner {
   void place_gpu_unit_sharing_core(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
-    const std::vector<unsigned> near = cores_near(unit.gpus);
+    const std::vector<unsigned> near = cores_near(machine_, unit.gpus);
     std::size_t best = kNone;
     for (unsigned c : near) {
       if (cores_[c].state == CoreState::free) {
@@ -424,10 +315,10 @@ class Planner {
     if (best == kNone) {
       const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (near.empty()) {
-        report_.add(ask + " but no usable core is near " + gpu_names(unit.gpus));
+        report_.add(ask + " but no usable core is near " + gpu_names(machine_, unit.gpus));
       } else {
-        report_.add(ask + " but every core near " + gpu_names(unit.gpus) + " is dedicated to " +
-                    owners_of(near));
+        report_.add(ask + " but every core near " + gpu_names(machine_, unit.gpus) +
+                    " is dedicated to " + owners_of(near));
       }
       return;
     }
