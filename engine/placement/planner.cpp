@@ -2,17 +2,17 @@
 
 #include <patchbay/error.hpp>
 #include <patchbay/process_spec.hpp>
+#include <patchbay/resources.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <set>
 #include <stdexcept>
-#include <tuple>
-#include <unordered_map>
+#include <string>
+#include <utility>
+#include <vector>
 
-#include "core/text.hpp"
 #include "placement/custom_resources.hpp"
 #include "placement/gpu_assignment.hpp"
 #include "placement/memory_ledger.hpp"
@@ -28,9 +28,7 @@ using placement::assign_gpus;
 using placement::check_custom_resources;
 using placement::cores_near;
 using placement::DemandReport;
-using placement::fits;
 using placement::gpu_names;
-using placement::join;
 using placement::kNone;
 using placement::list_some;
 using placement::MemoryLedger;
@@ -42,6 +40,7 @@ using placement::Unit;
 using placement::UnitList;
 using placement::Units;
 
+// What a core is used for: placement hands it out once, whole, or shares it.
 enum class CoreState { free, exclusive, shared_with_gpu };
 
 struct CoreUse {
@@ -50,6 +49,7 @@ struct CoreUse {
   std::size_t users = 0;      // GPU workers sharing it (shared_with_gpu) or pool workers
 };
 
+// A worker as placing builds it; assemble() orders and names them into the Plan.
 struct WorkerDraft {
   std::vector<std::size_t> units;
   std::vector<unsigned> cores;
@@ -57,6 +57,9 @@ struct WorkerDraft {
   bool dedicated = false;
 };
 
+// One plan_placement() call: the rules of planner.hpp as steps, each placing on what the
+// earlier ones left. Unmet demands are gathered in report_ rather than thrown, so that one
+// ModelError names them all; a step therefore skips a unit an earlier step refused.
 class Planner {
  public:
   Planner(const Machine& machine, const PlacementInput& input)
@@ -68,19 +71,16 @@ class Planner {
 
   Plan run() {
     validate();
-    check_worker_count();
+    check_worker_count(own_workers());
     check_custom_resources(input_, report_);
     assign_gpus(machine_, units_, report_);
     wanted_by_gpu_units_ = wanted_by_gpu_units();
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (!units_[u].has_gpu() && units_[u].dedicated_cores()) place_dedicated_unit(u);
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
+    place_gpu_units_with_cores();
+    place_dedicated_units();
+    place_gpu_units_sharing_cores();
     place_pool();
     report_.throw_if_any();
-    if (workers_.size() > worker_limit()) throw_too_many_workers(workers_.size(), worker_limit());
+    check_worker_count(workers_.size());
     return assemble();
   }
 
@@ -100,8 +100,6 @@ class Planner {
     return std::min(limits::max_workers, limits::max_workers_per_pu * machine_.pu_count());
   }
 
-  // --- naming -------------------------------------------------------------------------------
-
   // "'a' (cpu=2), 'b' (gpu=1)": the units holding some of `cores` exclusively.
   std::string owners_of(const std::vector<unsigned>& cores) const {
     std::vector<std::size_t> owners;
@@ -120,8 +118,9 @@ class Planner {
     return list_some(parts, ", ");
   }
 
-  // --- steps --------------------------------------------------------------------------------
+  // --- steps, in run()'s order ----------------------------------------------------------------
 
+  // The options and edges, before anything is counted or placed.
   void validate() const {
     if (input_.workers && *input_.workers == 0)
       throw ModelError("process option workers=0: a process needs at least one worker");
@@ -141,14 +140,16 @@ class Planner {
     }
   }
 
-  // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: count them
-  // before placing anything, so that thousands of labels fail at once.
-  void check_worker_count() const {
-    const auto own_workers =
-        static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
-          return !u.pooled() || !u.label.empty();
-        }));
-    if (own_workers > worker_limit()) throw_too_many_workers(own_workers, worker_limit());
+  // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: they are
+  // counted before anything is placed, so that thousands of labels fail at once.
+  [[nodiscard]] std::size_t own_workers() const {
+    return static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
+      return !u.pooled() || !u.label.empty();
+    }));
+  }
+
+  void check_worker_count(std::size_t count) const {
+    if (count > worker_limit()) throw_too_many_workers(count, worker_limit());
   }
 
   // Cores near GPUs that fractional-cpu GPU units still need: dedicated units take them last.
@@ -203,6 +204,7 @@ class Planner {
     return free;
   }
 
+  // The NUMA node all of `cores` are on, or -1.
   int common_node(const std::vector<unsigned>& cores) const {
     if (cores.empty()) return -1;
     const int node = machine_.cores[cores.front()].numa_node;
@@ -222,6 +224,7 @@ class Planner {
                 memory_.describe(node));
   }
 
+  // A worker for `units` on `cores`, with the GPUs of its units.
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
     WorkerDraft draft;
     draft.units = std::move(units);
@@ -236,6 +239,22 @@ class Planner {
     workers_.push_back(std::move(draft));
   }
 
+  void place_gpu_units_with_cores() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
+  }
+
+  void place_dedicated_units() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (!units_[u].has_gpu() && units_[u].dedicated_cores()) place_dedicated_unit(u);
+  }
+
+  void place_gpu_units_sharing_cores() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
+  }
+
+  // ceil(cpu) dedicated cores near the unit's GPUs.
   void place_gpu_unit_with_cores(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
@@ -265,6 +284,7 @@ class Planner {
     add_worker({u}, chosen, true);
   }
 
+  // ceil(cpu) dedicated cores anywhere, within one NUMA node with room when possible.
   void place_dedicated_unit(std::size_t u) {
     Unit& unit = units_[u];
     const double need = std::ceil(unit.total.cpu);
@@ -294,6 +314,7 @@ class Planner {
     add_worker({u}, chosen, true);
   }
 
+  // One core near the unit's GPU: a free one, else the least shared with other such units.
   void place_gpu_unit_sharing_core(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
@@ -329,6 +350,7 @@ class Planner {
     add_worker({u}, {core}, false);
   }
 
+  // The rest on shared workers, one core each: labels alone, the others in strands.
   void place_pool() {
     std::vector<std::size_t> pool;
     for (std::size_t u = 0; u < units_.size(); ++u)
@@ -435,6 +457,7 @@ class Planner {
     return order.front();
   }
 
+  // The drafts as the Plan: ordered by their first component, named, with their PUs.
   Plan assemble() {
     // Workers in the order of their first component.
     std::vector<std::size_t> order(workers_.size());
