@@ -21,8 +21,9 @@ using Edges = std::vector<std::pair<std::size_t, std::size_t>>;
 [[nodiscard]] std::vector<UnitList> pool_strands(const Units& units, const UnitList& pool,
                                                  const Edges& edges);
 
-/// For each strand, the units outside it that feed it, ascending: strands that share one are
-/// fan-out siblings. Thread-safety: pure function.
+/// For each strand, the units that feed one of its units over a link between units, ascending:
+/// strands that share one are fan-out siblings. A chain's own links count too, harmlessly: the
+/// unit before a chain link feeds nothing else. Thread-safety: pure function.
 [[nodiscard]] std::vector<UnitList> strand_sources(const Units& units,
                                                    const std::vector<UnitList>& strands,
                                                    const Edges& edges);
