@@ -2,6 +2,8 @@
 #include "placement/machine.hpp"
 #include "placement/memory_ledger.hpp"
 #include "placement/planner.hpp"
+#include "placement/strands.hpp"
+#include "placement/units.hpp"
 
 #include <patchbay/error.hpp>
 #include <patchbay/resources.hpp>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +38,8 @@ using patchbay::detail::Plan;
 using patchbay::detail::plan_placement;
 using patchbay::detail::WorkerPlan;
 using patchbay::detail::placement::MemoryLedger;
+using patchbay::detail::placement::UnitList;
+using patchbay::detail::placement::Units;
 
 namespace {
 
@@ -848,4 +853,23 @@ TEST_CASE("the memory ledger never refuses memory a node does not report", "[pla
   CHECK(ledger.has_room(0, 1e15));
   CHECK_FALSE(ledger.has_room(1, 2 * kGi));
   CHECK(ledger.has_room(-1, 1e15));  // the machine's total is unknown while a node's is
+}
+
+TEST_CASE("strands follow chain links, and fan-out siblings spread apart", "[placement]") {
+  // source fans out to a, b and c; a -> a2 is a chain; d stands alone. c weighs 0.5 cpu.
+  PlacementInput input;
+  input.components = {
+      component("source"),           component("a"), component("a2"), component("b"),
+      component("c", with_cpu(0.5)), component("d")};
+  input.edges = {{0, 1}, {1, 2}, {0, 3}, {0, 4}};
+  const Units units(input);
+  const UnitList pool = {0, 1, 2, 3, 4, 5};
+  const auto strands = patchbay::detail::placement::pool_strands(units, pool, input.edges);
+  CHECK(strands == std::vector<UnitList>{{0}, {1, 2}, {3}, {4}, {5}});
+  const auto sources = patchbay::detail::placement::strand_sources(units, strands, input.edges);
+  CHECK(sources == std::vector<UnitList>{{}, {0, 1}, {0}, {0}, {}});  // a feeds a2 in its strand
+  // On two workers: the source and a's strand start one each; b joins the worker without a
+  // sibling of its own, c ties on siblings and load and takes the first, d the lighter.
+  const auto workers = patchbay::detail::placement::spread_strands(units, strands, sources, 2);
+  CHECK(workers == std::vector<UnitList>{{0, 3, 4}, {1, 2, 5}});
 }
