@@ -1,7 +1,5 @@
 #include "placement/machine.hpp"
 
-#include <patchbay/error.hpp>
-#include <patchbay/process_spec.hpp>
 #include <patchbay/resources.hpp>
 
 #include <hwloc.h>
@@ -10,7 +8,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -19,96 +16,16 @@
 #include <string_view>
 #include <tuple>
 
-#include "core/text.hpp"
+#include "placement/topology_limits.hpp"
 
 namespace patchbay::detail {
 
 namespace {
 
-[[noreturn]] void cannot_load(const std::string& source, const std::string& why) {
-  throw ModelError("topology " + quote(source) + " cannot be loaded: " + why);
-}
-
-// Counts the objects a synthetic description asks hwloc to build, level by level, as hwloc's
-// own parser reads it (a level is "[type:]arity[(attributes)]", "[numa...]" attaches a NUMA
-// node to each object of the level above), and refuses it before hwloc builds them: hwloc
-// would spend minutes, or loop, on "pack:16 core:1024 pu:16" or "2147483648". Malformed text
-// is left to hwloc to reject.
-void check_synthetic_size(const std::string& description) {
-  const char* position = description.c_str();
-  if (*position == '(') {
-    position = std::strchr(position, ')');
-    if (position == nullptr) return;
-    ++position;
-  }
-  std::size_t width = 1;    // objects on the level just read
-  std::size_t objects = 1;  // all levels so far, the machine included
-  auto too_large = [&](const std::string& what) {
-    cannot_load(description, what + "; a topology may have at most " +
-                                 std::to_string(limits::max_topology_pus) + " PUs and " +
-                                 std::to_string(limits::max_topology_objects) + " objects");
-  };
-  while (*position != '\0') {
-    while (*position == ' ' || *position == '\n')
-      ++position;
-    if (*position == '\0') break;
-    if (*position == '[') {
-      const char* end = std::strchr(position, ']');
-      if (end == nullptr) return;
-      objects += width;
-      if (objects > limits::max_topology_objects)
-        too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
-      position = end + 1;
-      continue;
-    }
-    if (*position < '0' || *position > '9') {
-      const char* colon = std::strchr(position, ':');
-      if (colon == nullptr) return;
-      position = colon + 1;
-    }
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long arity = std::strtoul(position, &end, 0);
-    if (end == position || arity == 0) return;
-    if (errno == ERANGE || arity > limits::max_topology_objects ||
-        width > limits::max_topology_objects / arity) {
-      too_large("a level has more than " + std::to_string(limits::max_topology_objects) +
-                " objects");
-    }
-    width *= arity;
-    objects += width;
-    if (objects > limits::max_topology_objects)
-      too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
-    position = end;
-    if (*position == '(') {
-      const char* close = std::strchr(position, ')');
-      if (close == nullptr) return;
-      position = close + 1;
-    }
-  }
-  // The last level is the PUs.
-  if (width > limits::max_topology_pus) {
-    too_large("it has " + std::to_string(width) + " PUs");
-  }
-}
-
-// An XML export is read whole by hwloc: its size bounds the objects it can describe.
-void check_xml_size(const std::string& path) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  if (!error && size > limits::max_topology_xml_bytes) {
-    cannot_load(path, "the XML file is " + std::to_string(size) + " bytes, more than the " +
-                          std::to_string(limits::max_topology_xml_bytes) + " allowed");
-  }
-}
-
-void check_pu_count(const Machine& machine) {
-  if (machine.pu_count() > limits::max_topology_pus) {
-    cannot_load(machine.source, "it has " + std::to_string(machine.pu_count()) +
-                                    " usable PUs, more than the " +
-                                    std::to_string(limits::max_topology_pus) + " allowed");
-  }
-}
+using placement::cannot_load;
+using placement::check_pu_count;
+using placement::check_synthetic_size;
+using placement::check_xml_size;
 
 struct BitmapDeleter {
   void operator()(hwloc_bitmap_s* bitmap) const { hwloc_bitmap_free(bitmap); }
