@@ -42,9 +42,10 @@ class GpuAssigner {
       if (need > static_cast<double>(free.size())) {
         std::vector<std::string> users;
         for (std::size_t other = 0; other < u; ++other) {
-          if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
+          if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1) {
             users.push_back(units_.mention(other) + " uses " +
                             gpu_names(machine_, units_[other].gpus));
+          }
         }
         report_.add(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
                     all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
