@@ -20,6 +20,7 @@
 #include "channel/ring.hpp"
 #include "core/text.hpp"
 #include "parallel/parallel_runtime.hpp"
+#include "placement/cpuset_text.hpp"
 #include "run/instantiate.hpp"
 #include "run/run_state.hpp"
 #include "run/stats.hpp"
@@ -36,23 +37,6 @@ namespace {
 constexpr auto grace_period = std::chrono::milliseconds(500);
 // How often the supervisor looks at the workers when none has exited.
 constexpr int supervise_poll_ms = 10;
-
-std::string cpuset_text(const std::vector<unsigned>& pus) {
-  std::string out;
-  for (std::size_t i = 0; i < pus.size();) {
-    std::size_t j = i;
-    while (j + 1 < pus.size() && pus[j + 1] == pus[j] + 1)
-      ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(pus[i]);
-    if (j > i) {
-      out += '-';
-      out += std::to_string(pus[j]);
-    }
-    i = j + 1;
-  }
-  return out.empty() ? "-" : out;
-}
 
 // Stands in the stats for a status word that holds no status: run() reports it.
 constexpr Status corrupt_status = Status::failed;

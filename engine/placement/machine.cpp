@@ -1,7 +1,5 @@
 #include "placement/machine.hpp"
 
-#include <patchbay/error.hpp>
-#include <patchbay/process_spec.hpp>
 #include <patchbay/resources.hpp>
 
 #include <hwloc.h>
@@ -10,105 +8,26 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <stdexcept>
-#include <string_view>
-#include <tuple>
 
-#include "core/text.hpp"
+#include "placement/gpu_discovery.hpp"
+#include "placement/topology_limits.hpp"
 
 namespace patchbay::detail {
 
 namespace {
 
-[[noreturn]] void cannot_load(const std::string& source, const std::string& why) {
-  throw ModelError("topology " + quote(source) + " cannot be loaded: " + why);
-}
-
-// Counts the objects a synthetic description asks hwloc to build, level by level, as hwloc's
-// own parser reads it (a level is "[type:]arity[(attributes)]", "[numa...]" attaches a NUMA
-// node to each object of the level above), and refuses it before hwloc builds them: hwloc
-// would spend minutes, or loop, on "pack:16 core:1024 pu:16" or "2147483648". Malformed text
-// is left to hwloc to reject.
-void check_synthetic_size(const std::string& description) {
-  const char* position = description.c_str();
-  if (*position == '(') {
-    position = std::strchr(position, ')');
-    if (position == nullptr) return;
-    ++position;
-  }
-  std::size_t width = 1;    // objects on the level just read
-  std::size_t objects = 1;  // all levels so far, the machine included
-  auto too_large = [&](const std::string& what) {
-    cannot_load(description, what + "; a topology may have at most " +
-                                 std::to_string(limits::max_topology_pus) + " PUs and " +
-                                 std::to_string(limits::max_topology_objects) + " objects");
-  };
-  while (*position != '\0') {
-    while (*position == ' ' || *position == '\n')
-      ++position;
-    if (*position == '\0') break;
-    if (*position == '[') {
-      const char* end = std::strchr(position, ']');
-      if (end == nullptr) return;
-      objects += width;
-      if (objects > limits::max_topology_objects)
-        too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
-      position = end + 1;
-      continue;
-    }
-    if (*position < '0' || *position > '9') {
-      const char* colon = std::strchr(position, ':');
-      if (colon == nullptr) return;
-      position = colon + 1;
-    }
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long arity = std::strtoul(position, &end, 0);
-    if (end == position || arity == 0) return;
-    if (errno == ERANGE || arity > limits::max_topology_objects ||
-        width > limits::max_topology_objects / arity) {
-      too_large("a level has more than " + std::to_string(limits::max_topology_objects) +
-                " objects");
-    }
-    width *= arity;
-    objects += width;
-    if (objects > limits::max_topology_objects)
-      too_large("it has more than " + std::to_string(limits::max_topology_objects) + " objects");
-    position = end;
-    if (*position == '(') {
-      const char* close = std::strchr(position, ')');
-      if (close == nullptr) return;
-      position = close + 1;
-    }
-  }
-  // The last level is the PUs.
-  if (width > limits::max_topology_pus) {
-    too_large("it has " + std::to_string(width) + " PUs");
-  }
-}
-
-// An XML export is read whole by hwloc: its size bounds the objects it can describe.
-void check_xml_size(const std::string& path) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  if (!error && size > limits::max_topology_xml_bytes) {
-    cannot_load(path, "the XML file is " + std::to_string(size) + " bytes, more than the " +
-                          std::to_string(limits::max_topology_xml_bytes) + " allowed");
-  }
-}
-
-void check_pu_count(const Machine& machine) {
-  if (machine.pu_count() > limits::max_topology_pus) {
-    cannot_load(machine.source, "it has " + std::to_string(machine.pu_count()) +
-                                    " usable PUs, more than the " +
-                                    std::to_string(limits::max_topology_pus) + " allowed");
-  }
-}
+using placement::cannot_load;
+using placement::check_pu_count;
+using placement::check_synthetic_size;
+using placement::check_xml_size;
+using placement::read_gpus;
 
 struct BitmapDeleter {
   void operator()(hwloc_bitmap_s* bitmap) const { hwloc_bitmap_free(bitmap); }
@@ -120,39 +39,6 @@ Bitmap make_bitmap() {
   if (!bitmap) throw std::bad_alloc();
   return bitmap;
 }
-
-// Display adapters of BMCs and hypervisors: a DRM device on one of them is no compute GPU.
-bool is_display_only_vendor(unsigned vendor) {
-  constexpr unsigned kVendors[] = {
-      0x1a03,  // ASPEED
-      0x102b,  // Matrox
-      0x1013,  // Cirrus Logic
-      0x1234,  // QEMU (bochs)
-      0x1af4,  // virtio
-      0x15ad,  // VMware
-      0x1414,  // Microsoft (Hyper-V)
-  };
-  return std::find(std::begin(kVendors), std::end(kVendors), vendor) != std::end(kVendors);
-}
-
-bool is_drm_name(std::string_view name) {
-  return name.starts_with("card") || name.starts_with("renderD") || name.starts_with("controlD");
-}
-
-hwloc_obj_t pci_ancestor(hwloc_obj_t object) {
-  for (hwloc_obj_t parent = object->parent; parent != nullptr; parent = parent->parent)
-    if (parent->type == HWLOC_OBJ_PCI_DEVICE) return parent;
-  return nullptr;
-}
-
-// OS devices of one physical GPU, gathered before they become a Gpu.
-struct GpuGroup {
-  std::optional<std::tuple<unsigned, unsigned, unsigned>> slot;  // PCI domain, bus, device
-  hwloc_obj_t pci = nullptr;
-  hwloc_obj_t first = nullptr;
-  std::vector<std::string> names;
-  std::string cuda_name;
-};
 
 void read_cores(hwloc_topology_t topology, bool this_system, Machine& machine,
                 std::vector<Bitmap>& core_sets) {
@@ -203,80 +89,6 @@ void read_numa_nodes(hwloc_topology_t topology, Machine& machine,
       }
     }
     machine.numa_nodes.push_back(std::move(entry));
-  }
-}
-
-void read_gpus(hwloc_topology_t topology, Machine& machine, const std::vector<Bitmap>& core_sets) {
-  std::vector<GpuGroup> groups;
-  for (hwloc_obj_t osdev = hwloc_get_next_osdev(topology, nullptr); osdev != nullptr;
-       osdev = hwloc_get_next_osdev(topology, osdev)) {
-    const auto type = osdev->attr->osdev.type;
-    if (type != HWLOC_OBJ_OSDEV_GPU && type != HWLOC_OBJ_OSDEV_COPROC) continue;
-    if (osdev->name == nullptr) continue;
-    hwloc_obj_t pci = pci_ancestor(osdev);
-    GpuGroup* group = nullptr;
-    if (pci != nullptr) {
-      // Functions of one device (84:00.0 with cuda0, 84:00.1 with opencl0d1) are one card.
-      const auto& attr = pci->attr->pcidev;
-      const std::tuple<unsigned, unsigned, unsigned> slot{attr.domain, attr.bus, attr.dev};
-      auto found = std::find_if(groups.begin(), groups.end(),
-                                [&](const GpuGroup& g) { return g.slot == slot; });
-      if (found != groups.end()) {
-        group = &*found;
-      } else {
-        group = &groups.emplace_back();
-        group->slot = slot;
-        group->pci = pci;
-      }
-    } else {
-      group = &groups.emplace_back();
-    }
-    if (group->first == nullptr) group->first = osdev;
-    group->names.emplace_back(osdev->name);
-    if (type == HWLOC_OBJ_OSDEV_COPROC && group->cuda_name.empty() &&
-        std::string_view(osdev->name).starts_with("cuda"))
-      group->cuda_name = osdev->name;
-  }
-
-  for (const GpuGroup& group : groups) {
-    const bool drm_only = std::all_of(group.names.begin(), group.names.end(),
-                                      [](const std::string& n) { return is_drm_name(n); });
-    if (drm_only && group.pci != nullptr &&
-        is_display_only_vendor(group.pci->attr->pcidev.vendor_id))
-      continue;
-    Gpu gpu;
-    gpu.name = group.cuda_name.empty() ? group.names.front() : group.cuda_name;
-    gpu.devices = group.names;
-    if (group.pci != nullptr) {
-      const auto& attr = group.pci->attr->pcidev;
-      char bus_id[32];
-      std::snprintf(bus_id, sizeof bus_id, "%04x:%02x:%02x.%01x", attr.domain, attr.bus, attr.dev,
-                    attr.func);
-      gpu.pci_bus_id = bus_id;
-    }
-    hwloc_obj_t ancestor = hwloc_get_non_io_ancestor_obj(topology, group.first);
-    if (ancestor != nullptr && ancestor->cpuset != nullptr) {
-      for (const Core& core : machine.cores) {
-        if (hwloc_bitmap_isincluded(core_sets[core.index].get(), ancestor->cpuset))
-          gpu.local_cores.push_back(core.index);
-      }
-    }
-    // Its NUMA node: the one its local cores share, else the single node of its ancestor.
-    if (!gpu.local_cores.empty()) {
-      const int node = machine.cores[gpu.local_cores.front()].numa_node;
-      const bool same = std::all_of(gpu.local_cores.begin(), gpu.local_cores.end(),
-                                    [&](unsigned c) { return machine.cores[c].numa_node == node; });
-      gpu.numa_node = same ? node : -1;
-    } else if (ancestor != nullptr && ancestor->nodeset != nullptr &&
-               hwloc_bitmap_weight(ancestor->nodeset) == 1) {
-      const int os_index = hwloc_bitmap_first(ancestor->nodeset);
-      for (const NumaNode& node : machine.numa_nodes) {
-        hwloc_obj_t object = hwloc_get_obj_by_type(topology, HWLOC_OBJ_NUMANODE, node.index);
-        if (static_cast<int>(object->os_index) == os_index)
-          gpu.numa_node = static_cast<int>(node.index);
-      }
-    }
-    machine.gpus.push_back(std::move(gpu));
   }
 }
 
@@ -388,7 +200,11 @@ Machine load_machine_now(const std::string& source) {
   if (machine.cores.empty()) cannot_load(machine.source, "it has no usable core");
   if (!source.empty()) check_pu_count(machine);
   read_numa_nodes(raw, machine, core_sets);
-  read_gpus(raw, machine, core_sets);
+  std::vector<hwloc_const_bitmap_t> core_cpusets;
+  core_cpusets.reserve(core_sets.size());
+  for (const Bitmap& set : core_sets)
+    core_cpusets.push_back(set.get());
+  read_gpus(raw, core_cpusets, machine);
   machine.topology = std::move(topology);
   return machine;
 }

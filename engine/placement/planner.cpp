@@ -2,81 +2,45 @@
 
 #include <patchbay/error.hpp>
 #include <patchbay/process_spec.hpp>
+#include <patchbay/resources.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <set>
 #include <stdexcept>
-#include <tuple>
-#include <unordered_map>
+#include <string>
+#include <utility>
+#include <vector>
 
-#include "core/text.hpp"
+#include "placement/custom_resources.hpp"
+#include "placement/gpu_assignment.hpp"
+#include "placement/memory_ledger.hpp"
+#include "placement/messages.hpp"
+#include "placement/strands.hpp"
+#include "placement/units.hpp"
 
 namespace patchbay::detail {
 
 namespace {
 
-constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+using placement::assign_gpus;
+using placement::check_custom_resources;
+using placement::cores_near;
+using placement::DemandReport;
+using placement::gpu_names;
+using placement::kNone;
+using placement::list_some;
+using placement::MemoryLedger;
+using placement::pool_strands;
+using placement::spread_strands;
+using placement::strand_sources;
+using placement::throw_too_many_workers;
+using placement::Unit;
+using placement::UnitList;
+using placement::Units;
 
-// Sums of quantities like 0.1 + 0.2 must still fit a capacity of 0.3.
-bool fits(double used, double amount, double capacity) {
-  return used + amount <= capacity + 1e-9 * std::max(1.0, capacity);
-}
-
-// Lines of a placement failure kept in its message; the rest are counted.
-constexpr std::size_t kMaxErrorLines = 20;
-// Names listed in one line of a message; the rest are counted.
-constexpr std::size_t kMaxNamesListed = 8;
-
-std::string quoted(const std::string& name) {
-  return quote(name);
-}
-
-// "a, b, c" or, past `most` parts, "a, b, ... and 7 more".
-std::string join(const std::vector<std::string>& parts, const std::string& separator,
-                 std::size_t most = std::numeric_limits<std::size_t>::max()) {
-  std::string text;
-  for (std::size_t i = 0; i < parts.size() && i < most; ++i)
-    text += (i > 0 ? separator : "") + parts[i];
-  if (parts.size() > most)
-    text += separator + "... and " + std::to_string(parts.size() - most) + " more";
-  return text;
-}
-
-// The names a message lists: the first few, then their count.
-std::string list_some(const std::vector<std::string>& parts, const std::string& separator) {
-  return join(parts, separator, kMaxNamesListed);
-}
-
-// "0-3,16-19": ascending numbers as ranges.
-std::string ranges(const std::vector<unsigned>& numbers) {
-  std::string text;
-  for (std::size_t i = 0; i < numbers.size();) {
-    std::size_t end = i;
-    while (end + 1 < numbers.size() && numbers[end + 1] == numbers[end] + 1)
-      ++end;
-    if (!text.empty()) text += ",";
-    text += std::to_string(numbers[i]);
-    if (end > i) text += "-" + std::to_string(numbers[end]);
-    i = end + 1;
-  }
-  return text.empty() ? "-" : text;
-}
-
-// Components that must share a worker (one label), or a single component.
-struct Unit {
-  std::vector<std::size_t> components;  // ascending
-  std::string label;
-  Resources total;  // summed over its components
-  std::vector<unsigned> gpus;
-
-  [[nodiscard]] bool has_gpu() const { return total.gpu > 0; }
-  [[nodiscard]] bool dedicated_cores() const { return total.cpu >= 1; }
-  [[nodiscard]] bool pooled() const { return !has_gpu() && !dedicated_cores(); }
-};
-
+// What a core is used for: placement hands it out once, whole, or shares it.
 enum class CoreState { free, exclusive, shared_with_gpu };
 
 struct CoreUse {
@@ -85,6 +49,7 @@ struct CoreUse {
   std::size_t users = 0;      // GPU workers sharing it (shared_with_gpu) or pool workers
 };
 
+// A worker as placing builds it; assemble() orders and names them into the Plan.
 struct WorkerDraft {
   std::vector<std::size_t> units;
   std::vector<unsigned> cores;
@@ -92,126 +57,47 @@ struct WorkerDraft {
   bool dedicated = false;
 };
 
+// One plan_placement() call: the rules of planner.hpp as steps, each placing on what the
+// earlier ones left. Unmet demands are gathered in report_ rather than thrown, so that one
+// ModelError names them all; a step therefore skips a unit an earlier step refused.
 class Planner {
  public:
   Planner(const Machine& machine, const PlacementInput& input)
       : machine_(machine),
         input_(input),
+        units_(input),
         cores_(machine.cores.size()),
-        node_used_(machine.numa_nodes.size(), 0.0),
-        node_users_(machine.numa_nodes.size()),
-        gpu_owner_(machine.gpus.size(), kNone),
-        gpu_fraction_(machine.gpus.size(), 0.0),
-        gpu_sharers_(machine.gpus.size()) {}
+        memory_(machine) {}
 
   Plan run() {
     validate();
-    build_units();
-    check_worker_count();
-    check_custom_resources();
-    assign_whole_gpus();
-    assign_shared_gpus();
+    check_worker_count(own_workers());
+    check_custom_resources(input_, report_);
+    assign_gpus(machine_, units_, report_);
     wanted_by_gpu_units_ = wanted_by_gpu_units();
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (!units_[u].has_gpu() && units_[u].dedicated_cores()) place_dedicated_unit(u);
-    for (std::size_t u = 0; u < units_.size(); ++u)
-      if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
+    place_gpu_units_with_cores();
+    place_dedicated_units();
+    place_gpu_units_sharing_cores();
     place_pool();
-    if (!errors_.empty()) {
-      std::string message = join(errors_, "\n");
-      if (unreported_errors_ > 0) {
-        message += "\n... and " + std::to_string(unreported_errors_) + " more unmet demands";
-      }
-      throw ModelError(message);
-    }
-    if (workers_.size() > worker_limit()) too_many_workers(workers_.size());
+    report_.throw_if_any();
+    check_worker_count(workers_.size());
     return assemble();
   }
 
  private:
   const Machine& machine_;
   const PlacementInput& input_;
-  std::vector<Unit> units_;
-  std::vector<std::size_t> unit_of_;  // per component
+  Units units_;
   std::vector<CoreUse> cores_;
-  std::vector<double> node_used_;
-  std::vector<std::vector<std::string>> node_users_;
-  double unbound_used_ = 0;
-  std::vector<std::size_t> gpu_owner_;  // unit using the GPU whole
-  std::vector<double> gpu_fraction_;    // sum of shared fractions
-  std::vector<std::vector<std::string>> gpu_sharers_;
+  MemoryLedger memory_;
   std::vector<WorkerDraft> workers_;
   std::vector<bool> wanted_by_gpu_units_;  // per core, fixed once GPUs are assigned
-  std::vector<std::string> errors_;
-  std::size_t unreported_errors_ = 0;
-
-  // A failure to report. Past kMaxErrorLines the line is only counted: callers in loops check
-  // errors_full() first, so that a model failing in every component does not build every line.
-  void report(std::string line) {
-    if (errors_full()) {
-      ++unreported_errors_;
-    } else {
-      errors_.push_back(std::move(line));
-    }
-  }
-  [[nodiscard]] bool errors_full() const { return errors_.size() >= kMaxErrorLines; }
+  DemandReport report_;
 
   // The most workers a plan may have: each is a process, and past a few dozen per hardware
   // thread a machine only switches between them.
   [[nodiscard]] std::size_t worker_limit() const {
     return std::min(limits::max_workers, limits::max_workers_per_pu * machine_.pu_count());
-  }
-
-  [[noreturn]] void too_many_workers(std::size_t count) const {
-    throw ModelError("the plan needs " + std::to_string(count) + " workers, more than the " +
-                     std::to_string(worker_limit()) + " allowed on this machine (" +
-                     std::to_string(limits::max_workers_per_pu) + " per usable PU, at most " +
-                     std::to_string(limits::max_workers) +
-                     "): give fewer components a 'worker' label or a cpu >= 1 or GPU of their own");
-  }
-
-  // --- naming -------------------------------------------------------------------------------
-
-  const std::string& name_of(std::size_t component) const {
-    return input_.components[component].component;
-  }
-
-  // "component 'a'" or "components 'a', 'b' (worker 'w')": the subject of a message.
-  std::string describe(std::size_t u) const {
-    const Unit& unit = units_[u];
-    if (unit.components.size() == 1) return "component " + quoted(name_of(unit.components[0]));
-    std::vector<std::string> names;
-    for (std::size_t c : unit.components)
-      names.push_back(quoted(name_of(c)));
-    return "components " + list_some(names, ", ") + " (worker " + quoted(unit.label) + ")";
-  }
-
-  // "'a'" or "worker 'w'": a short mention of another unit.
-  std::string mention(std::size_t u) const {
-    const Unit& unit = units_[u];
-    if (unit.components.size() == 1) return quoted(name_of(unit.components[0]));
-    return "worker " + quoted(unit.label);
-  }
-
-  std::string asks(std::size_t u) const {
-    return describe(u) + (units_[u].components.size() > 1 ? " ask for " : " asks for ");
-  }
-
-  std::string gpu_names(const std::vector<unsigned>& gpus) const {
-    std::vector<std::string> names;
-    names.reserve(gpus.size());
-    for (unsigned g : gpus)
-      names.push_back(machine_.gpus[g].name);
-    return join(names, ", ");
-  }
-
-  std::string all_gpus() const {
-    std::vector<unsigned> all(machine_.gpus.size());
-    std::iota(all.begin(), all.end(), 0U);
-    const std::size_t count = all.size();
-    return std::to_string(count) + (count == 1 ? " GPU (" : " GPUs (") + gpu_names(all) + ")";
   }
 
   // "'a' (cpu=2), 'b' (gpu=1)": the units holding some of `cores` exclusively.
@@ -227,13 +113,14 @@ class Planner {
     for (std::size_t u : owners) {
       std::string what = "cpu=" + format_quantity(units_[u].total.cpu);
       if (units_[u].has_gpu()) what += " gpu=" + format_quantity(units_[u].total.gpu);
-      parts.push_back(mention(u) + " (" + what + ")");
+      parts.push_back(units_.mention(u) + " (" + what + ")");
     }
     return list_some(parts, ", ");
   }
 
-  // --- steps --------------------------------------------------------------------------------
+  // --- steps, in run()'s order ----------------------------------------------------------------
 
+  // The options and edges, before anything is counted or placed.
   void validate() const {
     if (input_.workers && *input_.workers == 0)
       throw ModelError("process option workers=0: a process needs at least one worker");
@@ -253,173 +140,16 @@ class Planner {
     }
   }
 
-  void build_units() {
-    std::map<std::string, std::size_t> by_label;
-    unit_of_.resize(input_.components.size());
-    for (std::size_t c = 0; c < input_.components.size(); ++c) {
-      const PlacementRequest& request = input_.components[c];
-      std::size_t u = units_.size();
-      if (!request.worker.empty()) {
-        auto [it, inserted] = by_label.try_emplace(request.worker, units_.size());
-        u = it->second;
-        if (inserted) {
-          units_.emplace_back();
-          units_.back().label = request.worker;
-          units_.back().total = Resources{0, 0, 0, {}};
-        }
-      } else {
-        units_.emplace_back();
-        units_.back().total = Resources{0, 0, 0, {}};
-      }
-      Unit& unit = units_[u];
-      unit.components.push_back(c);
-      unit.total.cpu += request.resources.cpu;
-      unit.total.gpu += request.resources.gpu;
-      unit.total.memory += request.resources.memory;
-      for (const auto& [name, amount] : request.resources.custom)
-        unit.total.custom[name] += amount;
-      unit_of_[c] = u;
-    }
+  // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: they are
+  // counted before anything is placed, so that thousands of labels fail at once.
+  [[nodiscard]] std::size_t own_workers() const {
+    return static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
+      return !u.pooled() || !u.label.empty();
+    }));
   }
 
-  // Every labelled unit and every unit with a GPU or cpu >= 1 is a worker of its own: count them
-  // before placing anything, so that thousands of labels fail at once.
-  void check_worker_count() const {
-    const auto own_workers =
-        static_cast<std::size_t>(std::count_if(units_.begin(), units_.end(), [](const Unit& u) {
-          return !u.pooled() || !u.label.empty();
-        }));
-    if (own_workers > worker_limit()) too_many_workers(own_workers);
-  }
-
-  void check_custom_resources() {
-    std::map<std::string, double> used;
-    std::map<std::string, std::vector<std::string>> takers;
-    for (std::size_t c = 0; c < input_.components.size(); ++c) {
-      for (const auto& [name, amount] : input_.components[c].resources.custom) {
-        if (!(amount > 0)) continue;
-        if (errors_full()) {
-          ++unreported_errors_;
-          continue;
-        }
-        const std::string subject = "component " + quoted(name_of(c)) +
-                                    " asks for custom resource " + quoted(name) + "=" +
-                                    format_quantity(amount);
-        auto capacity = input_.custom_capacities.find(name);
-        if (capacity == input_.custom_capacities.end()) {
-          std::vector<std::string> declared;
-          for (const auto& [other, amount_declared] : input_.custom_capacities)
-            declared.push_back(quoted(other) + "=" + format_quantity(amount_declared));
-          report(subject + (declared.empty()
-                                ? " but the process declares none"
-                                : " but the process does not declare it (it declares " +
-                                      list_some(declared, ", ") + ")"));
-          continue;
-        }
-        if (!fits(used[name], amount, capacity->second)) {
-          std::string line = subject + " but the process declares " + quoted(name) + "=" +
-                             format_quantity(capacity->second);
-          if (!takers[name].empty()) {
-            line += " and " + list_some(takers[name], ", ") + " already take " +
-                    format_quantity(used[name]);
-          }
-          report(line);
-          continue;
-        }
-        used[name] += amount;
-        takers[name].push_back(quoted(name_of(c)));
-      }
-    }
-  }
-
-  void assign_whole_gpus() {
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      Unit& unit = units_[u];
-      if (unit.total.gpu < 1) continue;
-      std::vector<unsigned> free;
-      for (unsigned g = 0; g < machine_.gpus.size(); ++g)
-        if (gpu_owner_[g] == kNone) free.push_back(g);
-      const double need = std::ceil(unit.total.gpu);
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
-      if (machine_.gpus.empty()) {
-        report(ask + ", the machine has no GPU");
-        continue;
-      }
-      if (need > static_cast<double>(machine_.gpus.size())) {
-        report(ask + ", the machine has " + all_gpus());
-        continue;
-      }
-      if (need > static_cast<double>(free.size())) {
-        std::vector<std::string> users;
-        for (std::size_t other = 0; other < u; ++other) {
-          if (!units_[other].gpus.empty() && units_[other].total.gpu >= 1)
-            users.push_back(mention(other) + " uses " + gpu_names(units_[other].gpus));
-        }
-        report(ask + " but only " + std::to_string(free.size()) + " of the machine's " +
-               all_gpus() + " remain" + (free.size() == 1 ? "s" : "") + ": " +
-               list_some(users, "; "));
-        continue;
-      }
-      const auto count = static_cast<std::size_t>(need);
-      // Prefer GPUs near one NUMA node, so the worker's cores can be near all of them.
-      std::vector<unsigned> chosen;
-      for (const NumaNode& node : machine_.numa_nodes) {
-        std::vector<unsigned> near;
-        for (unsigned g : free)
-          if (machine_.gpus[g].numa_node == static_cast<int>(node.index)) near.push_back(g);
-        if (near.size() >= count) {
-          chosen.assign(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(count));
-          break;
-        }
-      }
-      if (chosen.empty())
-        chosen.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(count));
-      for (unsigned g : chosen)
-        gpu_owner_[g] = u;
-      unit.gpus = chosen;
-    }
-  }
-
-  void assign_shared_gpus() {
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      Unit& unit = units_[u];
-      if (!(unit.total.gpu > 0 && unit.total.gpu < 1)) continue;
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
-      if (machine_.gpus.empty()) {
-        report(ask + ", the machine has no GPU");
-        continue;
-      }
-      // The least used GPU not given whole: shared GPUs are spread, not stacked.
-      std::size_t best = kNone;
-      for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
-        if (gpu_owner_[g] != kNone || !fits(gpu_fraction_[g], unit.total.gpu, 1.0)) continue;
-        if (best == kNone || gpu_fraction_[g] < gpu_fraction_[best]) best = g;
-      }
-      if (best == kNone) {
-        std::vector<std::string> states;
-        for (unsigned g = 0; g < machine_.gpus.size(); ++g) {
-          if (gpu_owner_[g] != kNone) {
-            states.push_back(machine_.gpus[g].name + " is used whole by " + mention(gpu_owner_[g]));
-          } else {
-            states.push_back(machine_.gpus[g].name + " has " +
-                             format_quantity(std::max(0.0, 1 - gpu_fraction_[g])) + " left after " +
-                             list_some(gpu_sharers_[g], ", "));
-          }
-        }
-        report(ask + " but no GPU has that much left: " + list_some(states, "; "));
-        continue;
-      }
-      gpu_fraction_[best] += unit.total.gpu;
-      gpu_sharers_[best].push_back(mention(u));
-      unit.gpus = {static_cast<unsigned>(best)};
-    }
-  }
-
-  std::vector<unsigned> cores_near(const std::vector<unsigned>& gpus) const {
-    std::set<unsigned> near;
-    for (unsigned g : gpus)
-      near.insert(machine_.gpus[g].local_cores.begin(), machine_.gpus[g].local_cores.end());
-    return {near.begin(), near.end()};
+  void check_worker_count(std::size_t count) const {
+    if (count > worker_limit()) throw_too_many_workers(count, worker_limit());
   }
 
   // Cores near GPUs that fractional-cpu GPU units still need: dedicated units take them last.
@@ -427,7 +157,7 @@ class Planner {
     std::vector<bool> wanted(machine_.cores.size(), false);
     for (const Unit& unit : units_) {
       if (unit.has_gpu() && !unit.dedicated_cores()) {
-        for (unsigned c : cores_near(unit.gpus))
+        for (unsigned c : cores_near(machine_, unit.gpus))
           wanted[c] = true;
       }
     }
@@ -451,7 +181,7 @@ class Planner {
       std::vector<unsigned> best;
       std::size_t best_avoided = kNone;
       for (const NumaNode& node : machine_.numa_nodes) {
-        if (need_room && !node_has_room(static_cast<int>(node.index), memory)) continue;
+        if (need_room && !memory_.has_room(static_cast<int>(node.index), memory)) continue;
         std::vector<unsigned> in_node;
         for (unsigned c : free)
           if (machine_.cores[c].numa_node == static_cast<int>(node.index)) in_node.push_back(c);
@@ -474,6 +204,7 @@ class Planner {
     return free;
   }
 
+  // The NUMA node all of `cores` are on, or -1.
   int common_node(const std::vector<unsigned>& cores) const {
     if (cores.empty()) return -1;
     const int node = machine_.cores[cores.front()].numa_node;
@@ -482,64 +213,18 @@ class Planner {
     return node;
   }
 
-  bool memory_known(int node) const {
-    if (node >= 0) return machine_.numa_nodes[static_cast<std::size_t>(node)].memory > 0;
-    return !machine_.numa_nodes.empty() &&
-           std::all_of(machine_.numa_nodes.begin(), machine_.numa_nodes.end(),
-                       [](const NumaNode& n) { return n.memory > 0; });
-  }
-
-  double memory_left(int node) const {
-    if (node >= 0) {
-      return static_cast<double>(machine_.numa_nodes[static_cast<std::size_t>(node)].memory) -
-             node_used_[static_cast<std::size_t>(node)];
-    }
-    return static_cast<double>(machine_.memory()) -
-           std::accumulate(node_used_.begin(), node_used_.end(), 0.0) - unbound_used_;
-  }
-
-  bool node_has_room(int node, double memory) const {
-    return !(memory > 0) || !memory_known(node) || memory <= memory_left(node) + 0.5;
-  }
-
-  // "NUMA node 0 has 32Gi (12Gi left after 'a')" or "the machine has 64Gi".
-  std::string describe_memory(int node) const {
-    if (node < 0) {
-      return "the machine has " + format_bytes(static_cast<double>(machine_.memory())) +
-             (unbound_used_ > 0 || memory_left(node) < static_cast<double>(machine_.memory())
-                  ? " (" + format_bytes(std::max(0.0, memory_left(node))) + " left)"
-                  : "");
-    }
-    const auto index = static_cast<std::size_t>(node);
-    std::string text = "NUMA node " + std::to_string(node) + " has " +
-                       format_bytes(static_cast<double>(machine_.numa_nodes[index].memory));
-    if (!node_users_[index].empty()) {
-      text += " (" + format_bytes(std::max(0.0, memory_left(node))) + " left after " +
-              list_some(node_users_[index], ", ") + ")";
-    }
-    return text;
-  }
-
-  void take_memory(int node, double memory, const std::string& who) {
-    if (!(memory > 0)) return;
-    if (node >= 0) {
-      node_used_[static_cast<std::size_t>(node)] += memory;
-      node_users_[static_cast<std::size_t>(node)].push_back(who);
-    } else {
-      unbound_used_ += memory;
-    }
-  }
-
   // Charges a dedicated worker's memory to its node, or reports that it does not fit.
   void charge_memory(std::size_t u, int node) {
     const double memory = units_[u].total.memory;
-    if (node_has_room(node, memory)) {
-      take_memory(node, memory, mention(u));
+    if (memory_.has_room(node, memory)) {
+      memory_.take(node, memory, units_.mention(u));
       return;
     }
-    report(asks(u) + "memory=" + format_quantity(memory) + " but " + describe_memory(node));
+    report_.add(units_.asks(u) + "memory=" + format_quantity(memory) + " but " +
+                memory_.describe(node));
   }
 
+  // A worker for `units` on `cores`, with the GPUs of its units.
   void add_worker(std::vector<std::size_t> units, std::vector<unsigned> cores, bool dedicated) {
     WorkerDraft draft;
     draft.units = std::move(units);
@@ -554,10 +239,26 @@ class Planner {
     workers_.push_back(std::move(draft));
   }
 
+  void place_gpu_units_with_cores() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && units_[u].dedicated_cores()) place_gpu_unit_with_cores(u);
+  }
+
+  void place_dedicated_units() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (!units_[u].has_gpu() && units_[u].dedicated_cores()) place_dedicated_unit(u);
+  }
+
+  void place_gpu_units_sharing_cores() {
+    for (std::size_t u = 0; u < units_.size(); ++u)
+      if (units_[u].has_gpu() && !units_[u].dedicated_cores()) place_gpu_unit_sharing_core(u);
+  }
+
+  // ceil(cpu) dedicated cores near the unit's GPUs.
   void place_gpu_unit_with_cores(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
-    const std::vector<unsigned> near = cores_near(unit.gpus);
+    const std::vector<unsigned> near = cores_near(machine_, unit.gpus);
     const double need = std::ceil(unit.total.cpu);
     std::vector<unsigned> chosen;
     if (need <= static_cast<double>(near.size())) {
@@ -568,13 +269,13 @@ class Planner {
       const auto free = std::count_if(
           near.begin(), near.end(), [&](unsigned c) { return cores_[c].state == CoreState::free; });
       std::string line =
-          asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
+          units_.asks(u) + "cpu=" + format_quantity(unit.total.cpu) +
           " with gpu=" + format_quantity(unit.total.gpu) + " but " +
           (near.size() == 1 ? "1 core is" : std::to_string(near.size()) + " cores are") + " near " +
-          gpu_names(unit.gpus);
+          gpu_names(machine_, unit.gpus);
       if (static_cast<std::size_t>(free) < near.size())
         line += " and only " + std::to_string(free) + " remain after " + owners_of(near);
-      report(line);
+      report_.add(line);
       return;
     }
     for (unsigned c : chosen)
@@ -583,6 +284,7 @@ class Planner {
     add_worker({u}, chosen, true);
   }
 
+  // ceil(cpu) dedicated cores anywhere, within one NUMA node with room when possible.
   void place_dedicated_unit(std::size_t u) {
     Unit& unit = units_[u];
     const double need = std::ceil(unit.total.cpu);
@@ -594,15 +296,15 @@ class Planner {
                                wanted_by_gpu_units_);
     }
     if (chosen.empty()) {
-      const std::string ask = asks(u) + "cpu=" + format_quantity(unit.total.cpu);
+      const std::string ask = units_.asks(u) + "cpu=" + format_quantity(unit.total.cpu);
       const auto free = std::count_if(cores_.begin(), cores_.end(),
                                       [](const CoreUse& c) { return c.state == CoreState::free; });
       if (need > static_cast<double>(all.size())) {
-        report(ask + " but the machine has " + std::to_string(all.size()) +
-               (all.size() == 1 ? " core" : " cores"));
+        report_.add(ask + " but the machine has " + std::to_string(all.size()) +
+                    (all.size() == 1 ? " core" : " cores"));
       } else {
-        report(ask + " but only " + std::to_string(free) + " of the machine's " +
-               std::to_string(all.size()) + " cores remain after " + owners_of(all));
+        report_.add(ask + " but only " + std::to_string(free) + " of the machine's " +
+                    std::to_string(all.size()) + " cores remain after " + owners_of(all));
       }
       return;
     }
@@ -612,10 +314,11 @@ class Planner {
     add_worker({u}, chosen, true);
   }
 
+  // One core near the unit's GPU: a free one, else the least shared with other such units.
   void place_gpu_unit_sharing_core(std::size_t u) {
     Unit& unit = units_[u];
     if (unit.gpus.empty()) return;  // its GPU demand already failed
-    const std::vector<unsigned> near = cores_near(unit.gpus);
+    const std::vector<unsigned> near = cores_near(machine_, unit.gpus);
     std::size_t best = kNone;
     for (unsigned c : near) {
       if (cores_[c].state == CoreState::free) {
@@ -631,12 +334,12 @@ class Planner {
       }
     }
     if (best == kNone) {
-      const std::string ask = asks(u) + "gpu=" + format_quantity(unit.total.gpu);
+      const std::string ask = units_.asks(u) + "gpu=" + format_quantity(unit.total.gpu);
       if (near.empty()) {
-        report(ask + " but no usable core is near " + gpu_names(unit.gpus));
+        report_.add(ask + " but no usable core is near " + gpu_names(machine_, unit.gpus));
       } else {
-        report(ask + " but every core near " + gpu_names(unit.gpus) + " is dedicated to " +
-               owners_of(near));
+        report_.add(ask + " but every core near " + gpu_names(machine_, unit.gpus) +
+                    " is dedicated to " + owners_of(near));
       }
       return;
     }
@@ -647,6 +350,7 @@ class Planner {
     add_worker({u}, {core}, false);
   }
 
+  // The rest on shared workers, one core each: labels alone, the others in strands.
   void place_pool() {
     std::vector<std::size_t> pool;
     for (std::size_t u = 0; u < units_.size(); ++u)
@@ -665,13 +369,13 @@ class Planner {
       std::iota(all.begin(), all.end(), 0U);
       const std::string owners = owners_of(all);
       for (std::size_t u : pool) {
-        if (errors_full()) {
-          ++unreported_errors_;
+        if (report_.full()) {
+          report_.count();
           continue;
         }
-        report(asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
-               " but no core remains: the machine's " + std::to_string(all.size()) +
-               (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
+        report_.add(units_.asks(u) + "cpu=" + format_quantity(units_[u].total.cpu) +
+                    " but no core remains: the machine's " + std::to_string(all.size()) +
+                    (all.size() == 1 ? " core is" : " cores are") + " dedicated to " + owners);
       }
       return;
     }
@@ -686,8 +390,8 @@ class Planner {
         groups.push_back({u});
       }
     }
-    const std::vector<std::vector<std::size_t>> strands = pool_strands(unlabeled);
-    const std::vector<std::vector<std::size_t>> sources = strand_sources(strands);
+    const std::vector<UnitList> strands = pool_strands(units_, unlabeled, input_.edges);
+    const std::vector<UnitList> sources = strand_sources(units_, strands, input_.edges);
     const std::size_t wanted = input_.workers.value_or(pool_cores.size());
     // Room left under the worker limit, for a default that follows a very large machine.
     const std::size_t room =
@@ -698,49 +402,8 @@ class Planner {
             : std::min({strands.size(), std::max<std::size_t>(1, room),
                         std::max<std::size_t>(1, wanted - std::min(wanted, groups.size()))});
 
-    std::vector<std::vector<std::size_t>> members(count);  // strands per unlabeled worker
-    std::vector<double> load(count, 0.0);
-    // Per source unit: how many of the strands it feeds each worker holds. A strand's siblings
-    // in a worker are then found through its few sources, not by comparing it with every strand
-    // placed before it (quadratic in a wide fan-out).
-    std::vector<std::unordered_map<std::size_t, std::size_t>> fed(units_.size());
-    std::vector<std::size_t> conflicts(count, 0);
-    auto weight = [&](std::size_t s) {
-      double sum = 0;
-      for (std::size_t u : strands[s])
-        sum += units_[u].total.cpu;
-      return sum;
-    };
-    for (std::size_t s = 0; s < strands.size(); ++s) {
-      std::size_t target = s;
-      if (s >= count) {
-        // Fewest fan-out siblings first (they should run in parallel), then the lightest.
-        for (std::size_t source : sources[s]) {
-          for (const auto& [w, strands_fed] : fed[source])
-            conflicts[w] += strands_fed;
-        }
-        target = 0;
-        for (std::size_t w = 1; w < count; ++w) {
-          if (std::tie(conflicts[w], load[w]) < std::tie(conflicts[target], load[target]))
-            target = w;
-        }
-        for (std::size_t source : sources[s]) {
-          for (const auto& entry : fed[source])
-            conflicts[entry.first] = 0;
-        }
-      }
-      members[target].push_back(s);
-      load[target] += weight(s);
-      for (std::size_t source : sources[s])
-        ++fed[source][target];
-    }
-    for (const auto& strand_list : members) {
-      std::vector<std::size_t> units;
-      for (std::size_t s : strand_list)
-        units.insert(units.end(), strands[s].begin(), strands[s].end());
-      std::sort(units.begin(), units.end());
+    for (UnitList& units : spread_strands(units_, strands, sources, count))
       groups.push_back(std::move(units));
-    }
 
     // Cores in the order of the workers' first components: compact and deterministic.
     std::sort(groups.begin(), groups.end());
@@ -762,11 +425,11 @@ class Planner {
                      [&](unsigned a, unsigned b) { return cores_[a].users < cores_[b].users; });
     for (unsigned c : order) {
       const int node = machine_.cores[c].numa_node;
-      if (node_has_room(node, memory)) {
+      if (memory_.has_room(node, memory)) {
         std::vector<std::string> names;
         for (std::size_t u : units)
-          if (units_[u].total.memory > 0) names.push_back(mention(u));
-        take_memory(node, memory, list_some(names, ", "));
+          if (units_[u].total.memory > 0) names.push_back(units_.mention(u));
+        memory_.take(node, memory, list_some(names, ", "));
         return c;
       }
     }
@@ -776,89 +439,25 @@ class Planner {
     std::vector<std::string> states;
     states.reserve(nodes.size());
     for (int node : nodes)
-      states.push_back(describe_memory(node));
+      states.push_back(memory_.describe(node));
     std::vector<std::size_t> hungry;
     for (std::size_t u : units)
       if (units_[u].total.memory > 0) hungry.push_back(u);
     if (hungry.size() == 1) {
-      report(asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
-             list_some(states, ", "));
+      report_.add(units_.asks(hungry[0]) + "memory=" + format_quantity(memory) + " but " +
+                  list_some(states, ", "));
     } else {
       std::vector<std::string> names;
       names.reserve(hungry.size());
       for (std::size_t u : hungry)
-        names.push_back(mention(u));
-      report(list_some(names, ", ") + " share a worker and ask for memory=" +
-             format_quantity(memory) + " together but " + list_some(states, ", "));
+        names.push_back(units_.mention(u));
+      report_.add(list_some(names, ", ") + " share a worker and ask for memory=" +
+                  format_quantity(memory) + " together but " + list_some(states, ", "));
     }
     return order.front();
   }
 
-  // Units of `pool` joined along chain links (a -> b where a has one output and b one input), each
-  // strand ascending, strands ordered by their first unit.
-  std::vector<std::vector<std::size_t>> pool_strands(const std::vector<std::size_t>& pool) const {
-    std::set<std::pair<std::size_t, std::size_t>> links;
-    for (const auto& [source, target] : input_.edges) {
-      const std::size_t from = unit_of_[source];
-      const std::size_t to = unit_of_[target];
-      if (from != to) links.emplace(from, to);
-    }
-    std::vector<std::size_t> outputs(units_.size(), 0);
-    std::vector<std::size_t> inputs(units_.size(), 0);
-    for (const auto& [from, to] : links) {
-      ++outputs[from];
-      ++inputs[to];
-    }
-    std::vector<bool> in_pool(units_.size(), false);
-    for (std::size_t u : pool)
-      in_pool[u] = true;
-    std::vector<std::size_t> parent(units_.size());
-    std::iota(parent.begin(), parent.end(), std::size_t{0});
-    auto root = [&](std::size_t u) {
-      while (parent[u] != u)
-        u = parent[u] = parent[parent[u]];
-      return u;
-    };
-    for (const auto& [from, to] : links) {
-      if (in_pool[from] && in_pool[to] && outputs[from] == 1 && inputs[to] == 1) {
-        const std::size_t a = root(from);
-        const std::size_t b = root(to);
-        if (a != b) parent[std::max(a, b)] = std::min(a, b);
-      }
-    }
-    std::map<std::size_t, std::vector<std::size_t>> by_root;
-    for (std::size_t u : pool)
-      by_root[root(u)].push_back(u);
-    std::vector<std::vector<std::size_t>> strands;
-    strands.reserve(by_root.size());
-    for (auto& [first, members] : by_root)
-      strands.push_back(std::move(members));
-    std::sort(strands.begin(), strands.end());
-    return strands;
-  }
-
-  // For each strand, the units outside it that feed it, ascending: strands that share one are
-  // fan-out siblings.
-  std::vector<std::vector<std::size_t>> strand_sources(
-      const std::vector<std::vector<std::size_t>>& strands) const {
-    std::vector<std::size_t> strand_of(units_.size(), kNone);
-    for (std::size_t s = 0; s < strands.size(); ++s) {
-      for (std::size_t u : strands[s])
-        strand_of[u] = s;
-    }
-    std::vector<std::vector<std::size_t>> sources(strands.size());
-    for (const auto& [source, target] : input_.edges) {
-      const std::size_t s = strand_of[unit_of_[target]];
-      if (s != kNone && unit_of_[source] != unit_of_[target])
-        sources[s].push_back(unit_of_[source]);
-    }
-    for (auto& list : sources) {
-      std::sort(list.begin(), list.end());
-      list.erase(std::unique(list.begin(), list.end()), list.end());
-    }
-    return sources;
-  }
-
+  // The drafts as the Plan: ordered by their first component, named, with their PUs.
   Plan assemble() {
     // Workers in the order of their first component.
     std::vector<std::size_t> order(workers_.size());
@@ -915,74 +514,6 @@ class Planner {
 
 Plan plan_placement(const Machine& machine, const PlacementInput& input) {
   return Planner(machine, input).run();
-}
-
-bool Plan::shares_pus(std::size_t worker) const {
-  const std::vector<unsigned>& mine = workers.at(worker).pus;
-  for (std::size_t w = 0; w < workers.size(); ++w) {
-    if (w == worker || workers[w].components.empty()) continue;
-    for (const unsigned pu : workers[w].pus) {
-      if (std::find(mine.begin(), mine.end(), pu) != mine.end()) return true;
-    }
-  }
-  return false;
-}
-
-std::string Plan::to_string(const std::vector<PlacementRequest>& components) const {
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"component", "type", "worker", "cpuset", "numa", "gpu"});
-  for (std::size_t c = 0; c < components.size() && c < worker_of.size(); ++c) {
-    const WorkerPlan& worker = workers.at(worker_of[c]);
-    rows.push_back({components[c].component, components[c].type, worker.name, ranges(worker.pus),
-                    worker.numa_node >= 0 ? std::to_string(worker.numa_node) : "-",
-                    worker.gpus.empty() ? "-" : join(worker.gpus, ",")});
-  }
-  std::vector<std::size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ')
-      line.pop_back();
-    text += line + "\n";
-  }
-  text += "\n";
-  for (const WorkerPlan& worker : workers) {
-    std::vector<std::string> names;
-    for (std::size_t c : worker.components)
-      names.push_back(c < components.size() ? components[c].component : std::to_string(c));
-    text += "worker " + worker.name + ": " + (worker.cores.size() == 1 ? "core " : "cores ") +
-            ranges(worker.cores) + " (PUs " + ranges(worker.pus) + "), " +
-            (worker.numa_node >= 0 ? "NUMA node " + std::to_string(worker.numa_node)
-                                   : std::string("no single NUMA node")) +
-            (worker.dedicated ? ", dedicated" : ", shared") +
-            (worker.gpus.empty() ? std::string() : ", GPU " + join(worker.gpus, ",")) + "; " +
-            join(names, ", ") + "\n";
-  }
-  if (!bound) {
-    text +=
-        "not bound (a plan for another machine): workers run on the CPUs this process may "
-        "use, and wait without spinning when they outnumber them\n";
-  } else {
-    std::vector<std::string> sharing;
-    for (std::size_t w = 0; w < workers.size(); ++w) {
-      if (shares_pus(w)) sharing.push_back(workers[w].name);
-    }
-    if (!sharing.empty()) {
-      text += "workers " + join(sharing, ", ") +
-              " share cores with another worker: they wait without spinning, whatever their "
-              "wait mode\n";
-    }
-  }
-  text += "machine: " + machine + "\n";
-  return text;
 }
 
 }  // namespace patchbay::detail

@@ -1,4 +1,7 @@
 // Placement: which worker runs which component, on which cores, NUMA node and GPUs.
+// plan_placement() (planner.cpp) applies the rules below as steps over units (units.hpp), with
+// custom_resources.hpp, gpu_assignment.hpp, memory_ledger.hpp and strands.hpp for their own
+// parts; messages.hpp words what cannot be met, and plan_table.cpp prints the plan.
 #pragma once
 
 #include "placement/machine.hpp"
@@ -62,7 +65,8 @@ struct Plan {
   [[nodiscard]] std::string to_string(const std::vector<PlacementRequest>& components) const;
 };
 
-/// Assigns components to workers (DESIGN.md section 4). Rules, in the order they apply:
+/// Assigns components to workers (docs/ARCHITECTURE.md, placement). Rules, in the order they
+/// apply:
 /// - Components with the same non-empty `worker` label form one unit: one worker named after
 ///   the label, holding exactly those components, with their resources summed. Every other
 ///   component is a unit of its own.

@@ -1,5 +1,9 @@
+#include "placement/cpuset_text.hpp"
 #include "placement/machine.hpp"
+#include "placement/memory_ledger.hpp"
 #include "placement/planner.hpp"
+#include "placement/strands.hpp"
+#include "placement/units.hpp"
 
 #include <patchbay/error.hpp>
 #include <patchbay/resources.hpp>
@@ -12,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +29,7 @@ using Catch::Contains;
 using patchbay::ModelError;
 using patchbay::Resources;
 using patchbay::detail::bind_to;
+using patchbay::detail::cpuset_text;
 using patchbay::detail::load_machine;
 using patchbay::detail::Machine;
 using patchbay::detail::PlacementInput;
@@ -31,6 +37,9 @@ using patchbay::detail::PlacementRequest;
 using patchbay::detail::Plan;
 using patchbay::detail::plan_placement;
 using patchbay::detail::WorkerPlan;
+using patchbay::detail::placement::MemoryLedger;
+using patchbay::detail::placement::UnitList;
+using patchbay::detail::placement::Units;
 
 namespace {
 
@@ -781,4 +790,86 @@ TEST_CASE("a plan failing in every component reports the first lines and a count
   REQUIRE(lines.size() == 21);
   CHECK_THAT(lines.front(), Contains("'c0' asks for cpu=100 but the machine has 16 cores"));
   CHECK(lines.back() == "... and 480 more unmet demands");
+}
+
+TEST_CASE("cpuset text writes runs of numbers as ranges", "[placement]") {
+  CHECK(cpuset_text({}) == "-");
+  CHECK(cpuset_text({7}) == "7");
+  CHECK(cpuset_text({0, 1}) == "0-1");
+  CHECK(cpuset_text({0, 1, 2, 3, 16, 17, 18, 19}) == "0-3,16-19");
+  CHECK(cpuset_text({0, 2, 4}) == "0,2,4");
+  CHECK(cpuset_text({1, 2, 3, 5, 8, 9}) == "1-3,5,8-9");
+}
+
+TEST_CASE("the memory ledger counts per NUMA node and for the machine", "[placement]") {
+  const Machine machine = load_machine(kTwoSockets);  // two nodes of 64Gi
+  MemoryLedger ledger(machine);
+  CHECK(ledger.has_room(0, 64 * kGi));
+  CHECK_FALSE(ledger.has_room(0, 65 * kGi));
+  CHECK(ledger.has_room(-1, 128 * kGi));
+  CHECK(ledger.has_room(0, 0));
+  CHECK(ledger.describe(0) == "NUMA node 0 has 64Gi");
+  CHECK(ledger.describe(-1) == "the machine has 128Gi");
+
+  SECTION("a node's takers are named, and what they take leaves the machine too") {
+    ledger.take(0, 40 * kGi, "'a'");
+    ledger.take(0, 8 * kGi, "'b'");
+    CHECK(ledger.has_room(0, 16 * kGi));
+    CHECK_FALSE(ledger.has_room(0, 17 * kGi));
+    CHECK(ledger.has_room(1, 64 * kGi));
+    CHECK(ledger.describe(0) == "NUMA node 0 has 64Gi (16Gi left after 'a', 'b')");
+    CHECK(ledger.describe(1) == "NUMA node 1 has 64Gi");
+    CHECK(ledger.describe(-1) == "the machine has 128Gi (80Gi left)");
+    CHECK_FALSE(ledger.has_room(-1, 81 * kGi));
+  }
+
+  SECTION("a worker spanning nodes counts against the machine only") {
+    ledger.take(-1, 100 * kGi, "'wide'");
+    CHECK(ledger.has_room(0, 64 * kGi));
+    CHECK(ledger.describe(0) == "NUMA node 0 has 64Gi");
+    CHECK(ledger.describe(-1) == "the machine has 128Gi (28Gi left)");
+    CHECK_FALSE(ledger.has_room(-1, 29 * kGi));
+  }
+
+  SECTION("a node may be overcommitted, and then has nothing left") {
+    ledger.take(1, 70 * kGi, "'big'");
+    CHECK_FALSE(ledger.has_room(1, 1));
+    CHECK(ledger.describe(1) == "NUMA node 1 has 64Gi (0 left after 'big')");
+  }
+
+  SECTION("nothing taken is nothing charged") {
+    ledger.take(0, 0, "'none'");
+    CHECK(ledger.describe(0) == "NUMA node 0 has 64Gi");
+  }
+}
+
+TEST_CASE("the memory ledger never refuses memory a node does not report", "[placement]") {
+  Machine machine;
+  for (unsigned i = 0; i < 2; ++i)
+    machine.cores.push_back({i, {i}, static_cast<int>(i)});
+  machine.numa_nodes.push_back({0, 0, {0}});
+  machine.numa_nodes.push_back({1, std::uint64_t{1} << 30, {1}});
+  MemoryLedger ledger(machine);
+  CHECK(ledger.has_room(0, 1e15));
+  CHECK_FALSE(ledger.has_room(1, 2 * kGi));
+  CHECK(ledger.has_room(-1, 1e15));  // the machine's total is unknown while a node's is
+}
+
+TEST_CASE("strands follow chain links, and fan-out siblings spread apart", "[placement]") {
+  // source fans out to a, b and c; a -> a2 is a chain; d stands alone. c weighs 0.5 cpu.
+  PlacementInput input;
+  input.components = {
+      component("source"),           component("a"), component("a2"), component("b"),
+      component("c", with_cpu(0.5)), component("d")};
+  input.edges = {{0, 1}, {1, 2}, {0, 3}, {0, 4}};
+  const Units units(input);
+  const UnitList pool = {0, 1, 2, 3, 4, 5};
+  const auto strands = patchbay::detail::placement::pool_strands(units, pool, input.edges);
+  CHECK(strands == std::vector<UnitList>{{0}, {1, 2}, {3}, {4}, {5}});
+  const auto sources = patchbay::detail::placement::strand_sources(units, strands, input.edges);
+  CHECK(sources == std::vector<UnitList>{{}, {0, 1}, {0}, {0}, {}});  // a feeds a2 in its strand
+  // On two workers: the source and a's strand start one each; b joins the worker without a
+  // sibling of its own, c ties on siblings and load and takes the first, d the lighter.
+  const auto workers = patchbay::detail::placement::spread_strands(units, strands, sources, 2);
+  CHECK(workers == std::vector<UnitList>{{0, 3, 4}, {1, 2, 5}});
 }
