@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/command.hpp"
+#include "support/yaml.hpp"
 
 using Catch::Contains;
 using patchbay::ModelError;
@@ -34,29 +35,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using patchbay::test::lines_of;
+using patchbay::test::parse_error;
+using patchbay::test::read_file;
 using patchbay::test::TempDir;
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    lines.push_back(line);
-  return lines;
-}
+using patchbay::test::write_file;
 
 // Replaces the one occurrence of `from` (which must occur exactly once).
 std::string replace_once(std::string text, const std::string& from, const std::string& to) {
@@ -64,17 +47,6 @@ std::string replace_once(std::string text, const std::string& from, const std::s
   REQUIRE(at != std::string::npos);
   REQUIRE(text.find(from, at + 1) == std::string::npos);
   return text.replace(at, from.size(), to);
-}
-
-// The ModelError that parsing `yaml` (named "model.yaml") throws.
-ModelError parse_error(const std::string& yaml) {
-  try {
-    (void)parse_model(yaml, "model.yaml");
-  } catch (const ModelError& e) {
-    return e;
-  }
-  FAIL("parse_model accepted a model that should be rejected:\n" << yaml);
-  return ModelError("unreachable");
 }
 
 // The tutorial's YAML ("Running in parallel"), verbatim.

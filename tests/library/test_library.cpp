@@ -30,12 +30,12 @@
 
 #include "core/text.hpp"
 #include "support/command.hpp"
+#include "support/fifo.hpp"
+#include "support/model.hpp"
 
 using Catch::Contains;
 using Catch::EndsWith;
-using patchbay::Component;
 using patchbay::ComponentFailure;
-using patchbay::ConnectorSpec;
 using patchbay::LocalProcess;
 using patchbay::ModelError;
 using patchbay::Status;
@@ -47,228 +47,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using patchbay::test::FifoReader;
+using patchbay::test::FifoWriter;
+using patchbay::test::file_type;
+using patchbay::test::ints;
+using patchbay::test::lines_of;
+using patchbay::test::ListSource;
+using patchbay::test::make_fifo;
+using patchbay::test::Model;
+using patchbay::test::read_file;
+using patchbay::test::Row;
+using patchbay::test::RowCollector;
+using patchbay::test::run_and_stop;
+using patchbay::test::run_failure;
 using patchbay::test::TempDir;
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    lines.push_back(line);
-  return lines;
-}
-
-using Row = std::vector<Value>;
-
-// Records every step's input values, one row per step.
-class Collector final : public Component {
- public:
-  Collector(std::string name, const std::vector<std::string>& fields) : Component(std::move(name)) {
-    for (const auto& field : fields)
-      inputs_.push_back(&add_input<Value>(field));
-  }
-  void step() override {
-    Row row;
-    for (const auto* input : inputs_)
-      row.push_back(input->value());
-    rows.push_back(std::move(row));
-  }
-
-  std::vector<Row> rows;
-
- private:
-  std::vector<patchbay::Input<Value>*> inputs_;
-};
-
-// Emits the given values on output `out`, one per step, then closes.
-class ValueSource final : public Component {
- public:
-  ValueSource(std::string name, std::vector<Value> values)
-      : Component(std::move(name)), values_(std::move(values)) {}
-  void step() override {
-    if (next_ == values_.size()) {
-      close();
-      return;
-    }
-    out = values_[next_++];
-  }
-
-  patchbay::Output<Value> out{this, "out"};
-
- private:
-  std::vector<Value> values_;
-  std::size_t next_ = 0;
-};
-
-// Emits 0, 1, ... on `out` and throws at step `fail_at`.
-class ThrowingSource final : public Component {
- public:
-  ThrowingSource(std::string name, std::int64_t fail_at)
-      : Component(std::move(name)), fail_at_(fail_at) {}
-  void step() override {
-    if (next_ == fail_at_) throw std::runtime_error("source gave up");
-    out = next_++;
-  }
-
-  patchbay::Output<Value> out{this, "out"};
-
- private:
-  std::int64_t fail_at_;
-  std::int64_t next_ = 0;
-};
-
-// Consumes input `x` and throws when it equals `trigger`.
-class Thrower final : public Component {
- public:
-  Thrower(std::string name, Value trigger) : Component(std::move(name)), trigger_(trigger) {}
-  void step() override {
-    if (x.value() == trigger_) throw std::runtime_error("thrower hit " + trigger_.to_string());
-  }
-
-  patchbay::Input<Value> x{this, "x"};
-
- private:
-  Value trigger_;
-};
-
-// A small builder: components owned until handed to a LocalProcess.
-struct Model {
-  std::vector<std::unique_ptr<Component>> components;
-  std::vector<ConnectorSpec> connectors;
-  patchbay::ProcessOptions options;
-
-  template <class T, class... Args>
-  T& add(Args&&... args) {
-    auto component = std::make_unique<T>(std::forward<Args>(args)...);
-    T& ref = *component;
-    components.push_back(std::move(component));
-    return ref;
-  }
-  void connect(std::string source, std::string target, std::size_t capacity = 0) {
-    ConnectorSpec c;
-    c.source = std::move(source);
-    c.target = std::move(target);
-    c.capacity = capacity;
-    connectors.push_back(std::move(c));
-  }
-  std::unique_ptr<LocalProcess> build() {
-    return std::make_unique<LocalProcess>(std::move(components), std::move(connectors), options);
-  }
-};
-
-std::vector<Row> ints(std::int64_t n) {
-  std::vector<Row> rows;
-  for (std::int64_t i = 0; i < n; ++i)
-    rows.push_back({Value(i)});
-  return rows;
-}
-
-void make_fifo(const std::string& path) {
-  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
-}
-
-mode_t file_type(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mode & S_IFMT;
-}
-
-// Runs `process` on this thread and stops it from another after `delay`.
-void run_and_stop(LocalProcess& process, std::chrono::milliseconds delay) {
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(delay);
-    process.stop();
-  });
-  process.run();
-  stopper.join();
-}
-
-// Opens `path` (a FIFO) for writing, blocking until it has a reader, and writes `text`, then
-// `repeat` forever until the reader goes away; on its own thread. SIGPIPE is blocked on that
-// thread, so the reader's going away is an EPIPE there and nothing else.
-class FifoWriter {
- public:
-  FifoWriter(std::string path, std::string text, std::string repeat = {})
-      : thread_([path = std::move(path), text = std::move(text), repeat = std::move(repeat)] {
-          sigset_t pipe_only;
-          sigemptyset(&pipe_only);
-          sigaddset(&pipe_only, SIGPIPE);
-          pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
-          const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-          if (fd < 0) return;
-          bool open = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-          while (open && !repeat.empty())
-            open = ::write(fd, repeat.data(), repeat.size()) > 0;
-          ::close(fd);
-        }) {}
-  ~FifoWriter() { thread_.join(); }
-
- private:
-  std::thread thread_;
-};
-
-// Reads `path` (a FIFO) to its end on its own thread, after `delay`, or closes it at once;
-// text() joins it.
-class FifoReader {
- public:
-  explicit FifoReader(std::string path, bool close_at_once = false,
-                      std::chrono::milliseconds delay = 0ms)
-      : thread_([this, path = std::move(path), close_at_once, delay] {
-          std::this_thread::sleep_for(delay);
-          const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-          if (fd < 0) return;
-          char buffer[4096];
-          ssize_t got = 0;
-          while (!close_at_once && (got = ::read(fd, buffer, sizeof buffer)) > 0)
-            text_.append(buffer, static_cast<std::size_t>(got));
-          ::close(fd);
-        }) {}
-  ~FifoReader() {
-    if (thread_.joinable()) thread_.join();
-  }
-  const std::string& text() {
-    thread_.join();
-    return text_;
-  }
-
- private:
-  std::string text_;
-  std::thread thread_;
-};
-
-// The message of the ComponentFailure that run() throws.
-std::string run_failure(LocalProcess& process) {
-  try {
-    process.run();
-  } catch (const ComponentFailure& e) {
-    return e.what();
-  }
-  FAIL("run() completed but should have failed");
-  return {};
-}
-
+using patchbay::test::ThrowingSource;
+using patchbay::test::ThrowOnValue;
+using patchbay::test::write_file;
 }  // namespace
 
 TEST_CASE("Iterator emits 0..n-1 as integers and then closes", "[library]") {
   Model m;
   m.add<library::Iterator>("it", 5);
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"x"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"x"});
   m.connect("it.x", "sink.x");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(sink.rows == ints(5));
@@ -281,9 +84,9 @@ TEST_CASE("Iterator emits 0..n-1 as integers and then closes", "[library]") {
 TEST_CASE("Iterator with zero iterations emits nothing", "[library]") {
   Model m;
   m.add<library::Iterator>("it", 0);
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"x"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"x"});
   m.connect("it.x", "sink.x");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(sink.rows.empty());
@@ -300,12 +103,12 @@ TEST_CASE("Sleep passes values through unchanged", "[library]") {
       Value(),    Value(true),          Value(-3),
       Value(2.5), Value("text, \"q\""), Value(Value::List{1, "a", Value(Value::List{})})};
   Model m;
-  m.add<ValueSource>("src", values);
+  m.add<ListSource<Value>>("src", values);
   m.add<library::Sleep>("sleep", 0.0);
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"y"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"y"});
   m.connect("src.out", "sleep.x");
   m.connect("sleep.y", "sink.y");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   REQUIRE(sink.rows.size() == values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -321,10 +124,10 @@ TEST_CASE("Sleep really sleeps on every step", "[library]") {
   Model m;
   m.add<library::Iterator>("it", n);
   m.add<library::Sleep>("sleep", seconds);
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"y"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"y"});
   m.connect("it.x", "sleep.x");
   m.connect("sleep.y", "sink.y");
-  auto process = m.build();
+  auto process = m.build_local();
   const auto start = std::chrono::steady_clock::now();
   process->run();
   const auto took = std::chrono::steady_clock::now() - start;
@@ -375,11 +178,11 @@ TEST_CASE("Timestamper emits ISO 8601 local time with microseconds once per pair
   Model m;
   m.add<library::Iterator>("it", 4);
   m.add<library::Timestamper>("ts");
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"t"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"t"});
   m.connect("it.x", "ts.x");
   m.connect("it.x", "ts.y");
   m.connect("ts.timestamp", "sink.t");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   REQUIRE(sink.rows.size() == 4);
   const std::regex iso(
@@ -405,10 +208,10 @@ TEST_CASE("FileReader emits typed values per field and closes at the end", "[lib
   m.add<library::FileReader>("reader", path,
                              std::vector<std::string>{"score", "id", "name", "note", "empty"});
   auto& sink =
-      m.add<Collector>("sink", std::vector<std::string>{"score", "id", "name", "note", "empty"});
+      m.add<RowCollector>("sink", std::vector<std::string>{"score", "id", "name", "note", "empty"});
   for (const char* field : {"score", "id", "name", "note", "empty"})
     m.connect(std::string("reader.") + field, std::string("sink.") + field);
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(process->component("reader")->status() == Status::completed);
@@ -429,9 +232,9 @@ TEST_CASE("FileReader of a file with only a header emits nothing", "[library]") 
   write_file(path, "a,b\n");
   Model m;
   m.add<library::FileReader>("reader", path, std::vector<std::string>{"b"});
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"b"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"b"});
   m.connect("reader.b", "sink.b");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(sink.rows.empty());
@@ -454,10 +257,10 @@ TEST_CASE("FileReader fails the run naming a column missing from the header", "[
   write_file(path, "a,b\n1,2\n");
   Model m;
   m.add<library::FileReader>("reader", path, std::vector<std::string>{"a", "c"});
-  m.add<Collector>("sink", std::vector<std::string>{"a", "c"});
+  m.add<RowCollector>("sink", std::vector<std::string>{"a", "c"});
   m.connect("reader.a", "sink.a");
   m.connect("reader.c", "sink.c");
-  auto process = m.build();
+  auto process = m.build_local();
   const std::string message = run_failure(*process);
   CHECK_THAT(message, Contains("'reader'") && Contains("'c'") && Contains(path));
   CHECK(process->status() == Status::failed);
@@ -470,9 +273,9 @@ TEST_CASE("FileReader fails on a row with the wrong number of fields, naming fil
   write_file(path, "a,b\n1,2\n3,4,5\n6,7\n");
   Model m;
   m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"a"});
   m.connect("reader.a", "sink.a");
-  auto process = m.build();
+  auto process = m.build_local();
   const std::string message = run_failure(*process);
   CHECK_THAT(message, Contains(quote(path) + ":3") && Contains("3 fields") && Contains("has 2"));
   CHECK(sink.rows.size() <= 1);
@@ -481,9 +284,9 @@ TEST_CASE("FileReader fails on a row with the wrong number of fields, naming fil
   write_file(path, "a,b\n1\n");
   Model short_row;
   short_row.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
-  short_row.add<Collector>("sink", std::vector<std::string>{"a"});
+  short_row.add<RowCollector>("sink", std::vector<std::string>{"a"});
   short_row.connect("reader.a", "sink.a");
-  auto second = short_row.build();
+  auto second = short_row.build_local();
   CHECK_THAT(run_failure(*second), Contains(quote(path) + ":2"));
 }
 
@@ -491,12 +294,12 @@ TEST_CASE("FileWriter writes a header and RFC 4180 rows, then renames into place
   TempDir dir;
   const std::string path = dir / "out.csv";
   Model m;
-  m.add<ValueSource>("a", std::vector<Value>{1, "comma, and \"quote\"", 2.5, Value()});
-  m.add<ValueSource>("b", std::vector<Value>{"plain", true, " padded", "line\nbreak"});
+  m.add<ListSource<Value>>("a", std::vector<Value>{1, "comma, and \"quote\"", 2.5, Value()});
+  m.add<ListSource<Value>>("b", std::vector<Value>{"plain", true, " padded", "line\nbreak"});
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"first", "second"});
   m.connect("a.out", "writer.first");
   m.connect("b.out", "writer.second");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(fs::exists(path));
@@ -516,7 +319,7 @@ TEST_CASE("FileWriter with no rows writes just the header", "[library]") {
   m.add<library::Iterator>("it", 0);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(read_file(path) == "x\n");
 }
@@ -529,7 +332,7 @@ TEST_CASE("FileWriter keeps the rows so far in PATH.partial when upstream fails"
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.add<ThrowingSource>("src", 40);
   m.connect("src.out", "writer.x", 64);  // a small channel, so the writer keeps up
-  auto process = m.build();
+  auto process = m.build_local();
   const std::string message = run_failure(*process);
   CHECK_THAT(message, Contains("source gave up"));
   CHECK(process->component("writer")->status() == Status::stopped);
@@ -552,10 +355,10 @@ TEST_CASE("FileWriter keeps the rows so far in PATH.partial when a sibling fails
   Model m;
   m.add<library::Iterator>("it", 200);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
-  m.add<Thrower>("thrower", Value(100));
+  m.add<ThrowOnValue>("thrower", Value(100));
   m.connect("it.x", "writer.x", 64);
   m.connect("it.x", "thrower.x", 64);
-  auto process = m.build();
+  auto process = m.build_local();
   CHECK_THAT(run_failure(*process), Contains("'thrower'") && Contains("thrower hit 100"));
   CHECK_FALSE(fs::exists(path));
   REQUIRE(fs::exists(path + ".partial"));
@@ -576,7 +379,7 @@ TEST_CASE("FileWriter removes a complete file from an earlier run at init", "[li
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.add<ThrowingSource>("src", 0);
   m.connect("src.out", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   (void)run_failure(*process);
   CHECK_FALSE(fs::exists(path));
 }
@@ -611,7 +414,7 @@ TEST_CASE("FileReader -> FileWriter round-trips a CSV", "[library]") {
   m.add<library::FileWriter>("writer", out, fields);
   for (const auto& field : fields)
     m.connect("reader." + field, "writer." + field);
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(process->status() == Status::completed);
   CHECK(read_file(out) == text);
@@ -623,7 +426,7 @@ TEST_CASE("FileReader -> FileWriter round-trips a CSV", "[library]") {
   m2.add<library::FileWriter>("writer", subset, std::vector<std::string>{"score", "id"});
   m2.connect("reader.score", "writer.score");
   m2.connect("reader.id", "writer.id");
-  auto second = m2.build();
+  auto second = m2.build_local();
   second->run();
   CHECK(read_file(subset) == "score,id\n2.5,1\n-3,2\n0.125,3\n100,4\n");
 }
@@ -677,9 +480,9 @@ TEST_CASE("FileReader of /dev/zero fails at once, naming the file and line", "[l
   }
   Model m;
   m.add<library::FileReader>("reader", "/dev/zero", std::vector<std::string>{"a"});
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"a"});
   m.connect("reader.a", "sink.a");
-  auto process = m.build();
+  auto process = m.build_local();
   CHECK_THAT(run_failure(*process),
              Contains("'reader'") && Contains("'/dev/zero':1: field 1 holds a NUL byte"));
   CHECK(sink.rows.empty());
@@ -702,9 +505,9 @@ TEST_CASE("FileReader of an endless row from a FIFO fails at the row limit", "[l
                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
   Model m;
   m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"a"});
   m.connect("reader.a", "sink.a");
-  auto process = m.build();
+  auto process = m.build_local();
   CHECK_THAT(run_failure(*process),
              Contains(quote(path) + ":2: row is longer than 1048576 bytes, the limit of a row"));
   CHECK(sink.rows.empty());
@@ -716,9 +519,9 @@ TEST_CASE("FileReader reads a FIFO as its writer writes, and ends when it closes
   make_fifo(path);
   Model m;
   m.add<library::FileReader>("reader", path, std::vector<std::string>{"b"});
-  auto& sink = m.add<Collector>("sink", std::vector<std::string>{"b"});
+  auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"b"});
   m.connect("reader.b", "sink.b");
-  auto process = m.build();
+  auto process = m.build_local();
   FifoWriter writer(path, "a,b\n1,2\n3,4\n");
   process->run();
   CHECK(process->status() == Status::completed);
@@ -732,9 +535,9 @@ TEST_CASE("FileReader on a FIFO honours a stop while it waits", "[library]") {
   SECTION("for a writer, in init()") {
     Model m;
     m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
-    auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+    auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"a"});
     m.connect("reader.a", "sink.a");
-    auto process = m.build();
+    auto process = m.build_local();
     run_and_stop(*process, 100ms);
     CHECK(process->status() == Status::stopped);
     CHECK(sink.rows.empty());
@@ -744,9 +547,9 @@ TEST_CASE("FileReader on a FIFO honours a stop while it waits", "[library]") {
   SECTION("for a row, in step()") {
     Model m;
     m.add<library::FileReader>("reader", path, std::vector<std::string>{"a"});
-    auto& sink = m.add<Collector>("sink", std::vector<std::string>{"a"});
+    auto& sink = m.add<RowCollector>("sink", std::vector<std::string>{"a"});
     m.connect("reader.a", "sink.a");
-    auto process = m.build();
+    auto process = m.build_local();
     // The writer keeps the FIFO open, having written the header and half a row.
     std::atomic<bool> done{false};
     std::thread writer([&] {
@@ -778,11 +581,11 @@ TEST_CASE("FileReader header error names the missing columns, never the file's c
   Model m;
   m.add<library::FileReader>("reader", path,
                              std::vector<std::string>{"name", "user", "pass\nword"});
-  m.add<Collector>("sink", std::vector<std::string>{"name", "user", "pass\nword"});
+  m.add<RowCollector>("sink", std::vector<std::string>{"name", "user", "pass\nword"});
   m.connect("reader.name", "sink.name");
   m.connect("reader.user", "sink.user");
   m.connect("reader.pass\nword", "sink.pass\nword");
-  auto process = m.build();
+  auto process = m.build_local();
   const std::string message = run_failure(*process);
   CHECK_THAT(message,
              EndsWith(quote(path) + ":1: the header row has no column 'name', " + "'pass\\nword'"));
@@ -803,7 +606,7 @@ TEST_CASE("FileWriter writes through a symbolic link, which stays a link", "[lib
     m.add<library::Iterator>("it", 3);
     m.add<library::FileWriter>("writer", dir / name, std::vector<std::string>{"x"});
     m.connect("it.x", "writer.x");
-    auto process = m.build();
+    auto process = m.build_local();
     process->run();
     CHECK(process->status() == Status::completed);
     CHECK(fs::is_symlink(dir / name));
@@ -820,7 +623,7 @@ TEST_CASE("FileWriter writes through a symbolic link, which stays a link", "[lib
   failing.add<library::FileWriter>("writer", dir / "link.csv", std::vector<std::string>{"x"});
   failing.add<ThrowingSource>("src", 5);
   failing.connect("src.out", "writer.x");
-  auto process = failing.build();
+  auto process = failing.build_local();
   (void)run_failure(*process);
   CHECK(fs::is_symlink(dir / "link.csv"));
   CHECK_FALSE(fs::exists(real));
@@ -835,7 +638,7 @@ TEST_CASE("FileWriter writes a FIFO in place, waiting for its reader", "[library
   m.add<library::Iterator>("it", 30000);  // more than a block and than the pipe holds
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   FifoReader reader(path, false, 100ms);  // the writer waits for it
   process->run();
   CHECK(process->status() == Status::completed);
@@ -855,7 +658,7 @@ TEST_CASE("FileWriter to a FIFO whose reader leaves fails the run, without SIGPI
   m.add<library::Iterator>("it", 1000000);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   FifoReader reader(path, true);
   CHECK_THAT(run_failure(*process), Contains(quote(path) + " has no reader any more"));
   CHECK(file_type(path) == S_IFIFO);
@@ -869,7 +672,7 @@ TEST_CASE("FileWriter to a FIFO honours a stop while it waits for a reader", "[l
   m.add<library::Iterator>("it", 10);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   run_and_stop(*process, 100ms);
   CHECK(process->status() == Status::stopped);
   CHECK(file_type(path) == S_IFIFO);
@@ -899,7 +702,7 @@ TEST_CASE("FileWriter writes a character device in place and leaves it a device"
     m.add<library::Iterator>("it", 100000);
     m.add<library::FileWriter>("writer", target, std::vector<std::string>{"x"});
     m.connect("it.x", "writer.x");
-    auto process = m.build();
+    auto process = m.build_local();
     process->run();
     CHECK(process->status() == Status::completed);
     still_null();
@@ -910,7 +713,7 @@ TEST_CASE("FileWriter writes a character device in place and leaves it a device"
   failing.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   failing.add<ThrowingSource>("src", 5);
   failing.connect("src.out", "writer.x");
-  auto process = failing.build();
+  auto process = failing.build_local();
   (void)run_failure(*process);
   still_null();
 }
@@ -929,7 +732,7 @@ TEST_CASE("FileWriter refuses a directory, before the run and at init", "[librar
   m.add<library::Iterator>("it", 3);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   fs::create_directory(path);
   CHECK_THAT(run_failure(*process), Contains(quote(path) + " is a directory"));
   CHECK(fs::is_directory(path));
@@ -958,7 +761,7 @@ TEST_CASE("FileWriter never writes through a symbolic link planted at PATH.parti
     m.add<library::Iterator>("it", 3);
     m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
     m.connect("it.x", "writer.x");
-    auto process = m.build();
+    auto process = m.build_local();
     CHECK_THAT(run_failure(*process),
                Contains(quote(path + ".partial") + " exists and is not a regular file"));
     CHECK(fs::is_symlink(path + ".partial"));
@@ -974,7 +777,7 @@ TEST_CASE("FileWriter never writes through a symbolic link planted at PATH.parti
   m.add<library::Iterator>("it", 2);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   CHECK(read_file(path) == "x\n0\n1\n");
   CHECK_FALSE(fs::exists(path + ".partial"));
@@ -988,7 +791,7 @@ TEST_CASE("FileWriter creates its file with the permissions of a new file", "[li
   m.add<library::Iterator>("it", 2);
   m.add<library::FileWriter>("writer", path, std::vector<std::string>{"x"});
   m.connect("it.x", "writer.x");
-  auto process = m.build();
+  auto process = m.build_local();
   process->run();
   ::umask(old_mask);
   struct stat st {};

@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,8 +25,8 @@
 #include "process/parallel_runtime.hpp"
 #include "shm/arena.hpp"
 #include "support/command.hpp"
+#include "support/components.hpp"
 #include "support/parallel_run.hpp"
-#include "support/sequence_components.hpp"
 #include "support/shared_record.hpp"
 
 using namespace std::chrono_literals;
@@ -38,12 +37,20 @@ using patchbay::Output;
 using patchbay::ParallelProcess;
 using patchbay::ProcessOptions;
 using patchbay::Status;
+using patchbay::test::add;
 using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
+using patchbay::test::Fault;
+using patchbay::test::Faulty;
+using patchbay::test::Pass;
 using patchbay::test::process_exists;
 using patchbay::test::run_and_check_cleanup;
+using patchbay::test::run_stopped_after;
 using patchbay::test::RunOutcome;
+using patchbay::test::ScopedEnvironment;
 using patchbay::test::SequenceCheck;
+using patchbay::test::SlowSink;
+using patchbay::test::split_options;
 
 namespace {
 
@@ -88,59 +95,6 @@ class TextCheck final : public Component {
  private:
   std::int64_t expected_;
   std::int64_t next_ = 0;
-};
-
-class Pass final : public Component {
- public:
-  using Component::Component;
-  Input<std::int64_t> in{this, "in"};
-  Output<std::int64_t> out{this, "out"};
-  void step() override { out = in.value(); }
-};
-
-enum class Fault { exception, abort, segfault, exit, exit_at_once, hang };
-
-// Fails in its `at`-th step in the way it is told.
-class Faulty final : public Component {
- public:
-  Faulty(std::string name, Fault fault, std::int64_t at)
-      : Component(std::move(name)), fault_(fault), at_(at) {}
-  Input<std::int64_t> in{this, "in"};
-  Output<std::int64_t> out{this, "out"};
-  void step() override {
-    if (fault_ == Fault::exit_at_once) std::exit(9);
-    if (in.value() == at_) {
-      switch (fault_) {
-        case Fault::exception:
-          throw std::runtime_error("bad value " + std::to_string(at_));
-        case Fault::abort:
-          std::abort();
-        case Fault::segfault:
-          std::raise(SIGSEGV);
-          break;
-        case Fault::exit:
-          std::exit(7);
-        case Fault::exit_at_once:
-          break;
-        case Fault::hang:
-          while (true)
-            std::this_thread::sleep_for(1ms);
-      }
-    }
-    out = in.value();
-  }
-
- private:
-  Fault fault_;
-  std::int64_t at_;
-};
-
-// A sink that never finishes on its own: it keeps its producer blocked on a full ring.
-class Slow final : public Component {
- public:
-  using Component::Component;
-  Input<std::int64_t> in{this, "in"};
-  void step() override { std::this_thread::sleep_for(2ms); }
 };
 
 // Passes values on, pausing 10 ms every 2,000 messages: long enough for the workers on both
@@ -329,58 +283,6 @@ class DescriptorProbe final : public Component {
   patchbay::test::SharedRecord& open_fds_;
 };
 
-template <class T, class... Args>
-T& add(std::vector<std::unique_ptr<Component>>& parts, const std::string& worker, Args&&... args) {
-  auto c = std::make_unique<T>(std::forward<Args>(args)...);
-  c->set_worker_label(worker);
-  T& ref = *c;
-  parts.push_back(std::move(c));
-  return ref;
-}
-
-// run_and_check_cleanup() with process.stop() called from another thread after `delay`.
-RunOutcome run_stopped_after(ParallelProcess& process, std::chrono::milliseconds delay) {
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(delay);
-    process.stop();
-  });
-  const auto outcome = run_and_check_cleanup(process);
-  stopper.join();
-  return outcome;
-}
-
-// Sets an environment variable for the life of the object (tests run one at a time).
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnvironment() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-ProcessOptions split_options() {
-  ProcessOptions options;
-  options.topology = "pack:1 core:4 pu:1";
-  return options;
-}
-
 }  // namespace
 
 TEST_CASE("a million messages cross processes exactly once and in order", "[parallel]") {
@@ -438,8 +340,8 @@ TEST_CASE("producers' fences and consumers' membarriers both wake every consumer
   }
   // And a true deadlock is still told from a pause.
   std::vector<std::unique_ptr<Component>> parts;
-  auto& a = add<Pass>(parts, "left", "a");
-  add<Pass>(parts, "right", "b");
+  auto& a = add<Pass<>>(parts, "left", "a");
+  add<Pass<>>(parts, "right", "b");
   a.set_initial_values("in", std::vector<patchbay::Value>(1000, patchbay::Value(1)));
   ProcessOptions options = split_options();
   options.wait = patchbay::WaitMode::adaptive;
@@ -454,10 +356,10 @@ TEST_CASE("time in steps and asleep is counted in nanoseconds, within the run's 
   // Steps are timed with the CPU's time-stamp counter where it is invariant, converted when
   // read: a wrong rate would put the busy time outside these bounds.
   constexpr int steps = 10;
-  constexpr auto nap = 2ms;  // Slow's step
+  constexpr auto nap = 2ms;  // SlowSink's step
   std::vector<std::unique_ptr<Component>> parts;
   add<Counter>(parts, "producer", "count", steps);
-  add<Slow>(parts, "consumer", "slow");
+  add<SlowSink>(parts, "consumer", "slow");
   ProcessOptions options = split_options();
   options.wait = patchbay::WaitMode::block;
   ParallelProcess process(std::move(parts), {{"count.out", "slow.in"}}, options);
@@ -551,8 +453,8 @@ TEST_CASE("counts are published while a component runs, and exact at the end", "
 TEST_CASE("a model mixes in-worker and cross-worker connectors", "[parallel]") {
   std::vector<std::unique_ptr<Component>> parts;
   add<Counter>(parts, "one", "count", 50'000);
-  add<Pass>(parts, "one", "pass-a");  // same worker as count: an in-worker ring
-  add<Pass>(parts, "two", "pass-b");  // another worker
+  add<Pass<>>(parts, "one", "pass-a");  // same worker as count: an in-worker ring
+  add<Pass<>>(parts, "two", "pass-b");  // another worker
   add<SequenceCheck>(parts, "two", "check", 50'000);
   ParallelProcess process(
       std::move(parts),
@@ -584,7 +486,7 @@ TEST_CASE("every kind of worker failure fails the run promptly and names the com
       std::vector<std::unique_ptr<Component>> parts;
       add<Counter>(parts, "source", "count", -1);  // never ends by itself
       add<Faulty>(parts, "middle", "faulty", c.fault, 1000);
-      add<Slow>(parts, "sink", "sink");
+      add<SlowSink>(parts, "sink", "sink");
       ParallelProcess process(std::move(parts),
                               {{"count.out", "faulty.in", 256}, {"faulty.out", "sink.in", 256}},
                               split_options());
@@ -816,7 +718,7 @@ TEST_CASE("a worker stopped by SIGSTOP fails a run with step_timeout, named",
           "[parallel][liveness]") {
   std::vector<std::unique_ptr<Component>> parts;
   add<Counter>(parts, "source", "count", -1);
-  add<Slow>(parts, "sink", "sink");
+  add<SlowSink>(parts, "sink", "sink");
   ProcessOptions options = split_options();
   options.step_timeout = 0.3;
   ParallelProcess process(std::move(parts), {{"count.out", "sink.in", 256}}, options);
@@ -833,7 +735,7 @@ TEST_CASE("a worker stopped by SIGSTOP fails a run with step_timeout, named",
   const auto took = std::chrono::nanoseconds(
       std::chrono::steady_clock::now().time_since_epoch().count() - stopped_at.load());
   INFO(outcome.error);
-  // In a step (Slow sleeps in its steps) or between two: either way its worker is named.
+  // In a step (SlowSink sleeps in its steps) or between two: either way its worker is named.
   CHECK_THAT(outcome.error, Catch::Contains("worker sink (pid " + std::to_string(pids.back())) &&
                                 Catch::Contains("longer than its step_timeout of 0.30 s") &&
                                 Catch::Contains("stopped"));
@@ -943,7 +845,7 @@ TEST_CASE("a worker killed from outside fails the run and names its signal", "[p
 TEST_CASE("stop() ends a parallel run with STOPPED and reaps every worker", "[parallel]") {
   std::vector<std::unique_ptr<Component>> parts;
   add<Counter>(parts, "source", "count", -1);
-  add<Slow>(parts, "sink", "sink");
+  add<SlowSink>(parts, "sink", "sink");
   ParallelProcess process(std::move(parts), {{"count.out", "sink.in", 256}}, split_options());
   const auto outcome = run_stopped_after(process, 100ms);
   CHECK(outcome.error.empty());
@@ -957,7 +859,7 @@ TEST_CASE("a component polling its remote input ends on a stop and on its produc
   SECTION("stop() while the consumer polls a quiet channel") {
     std::vector<std::unique_ptr<Component>> parts;
     add<Trickle>(parts, "source", "trickle");
-    add<Pass>(parts, "sink", "sink");
+    add<Pass<>>(parts, "sink", "sink");
     ProcessOptions options = split_options();
     options.wait = patchbay::WaitMode::spin;
     ParallelProcess process(std::move(parts), {{"trickle.out", "sink.in"}}, options);
@@ -969,7 +871,7 @@ TEST_CASE("a component polling its remote input ends on a stop and on its produc
     std::vector<std::unique_ptr<Component>> parts;
     add<Counter>(parts, "early", "few", 10);
     add<Counter>(parts, "late", "many", 20'000);
-    add<Pass>(parts, "sink", "sink");
+    add<Pass<>>(parts, "sink", "sink");
     ProcessOptions options = split_options();
     options.wait = patchbay::WaitMode::spin;
     ParallelProcess process(std::move(parts), {{"few.out", "sink.in"}, {"many.out", "sink.in"}},
@@ -990,8 +892,8 @@ TEST_CASE("a deadlock across workers is reported, not hung on", "[parallel]") {
       GENERATE(patchbay::WaitMode::spin, patchbay::WaitMode::adaptive, patchbay::WaitMode::block);
   CAPTURE(to_string(mode));
   std::vector<std::unique_ptr<Component>> parts;
-  auto& a = add<Pass>(parts, "left", "a");
-  add<Pass>(parts, "right", "b");
+  auto& a = add<Pass<>>(parts, "left", "a");
+  add<Pass<>>(parts, "right", "b");
   std::vector<patchbay::Value> many(1000, patchbay::Value(1));
   a.set_initial_values("in", many);
   ProcessOptions options = split_options();
