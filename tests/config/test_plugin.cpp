@@ -37,22 +37,10 @@ namespace {
 const std::string kDoubler = PATCHBAY_TEST_PLUGIN;
 const std::string kDuplicate = PATCHBAY_TEST_DUPLICATE_PLUGIN;
 
+using patchbay::test::lines_of;
+using patchbay::test::read_file;
 using patchbay::test::TempDir;
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line))
-    lines.push_back(line);
-  return lines;
-}
+using patchbay::test::write_file;
 
 // Whether the dynamic loader already holds the library at `path` (without loading it).
 bool already_loaded(const std::string& path) {
@@ -137,7 +125,7 @@ TEST_CASE("a model naming the plugin runs its component", "[plugin]") {
   auto process = patchbay::make_process(spec);
   process->run();
   CHECK(process->status() == patchbay::Status::completed);
-  const auto lines = read_lines(out);
+  const auto lines = lines_of(read_file(out));
   REQUIRE(lines.size() == 6);
   CHECK(lines[0] == "y");
   for (std::size_t i = 1; i < lines.size(); ++i) {

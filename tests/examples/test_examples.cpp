@@ -6,6 +6,7 @@
 
 #include "support/command.hpp"
 
+using patchbay::test::lines_of;
 using patchbay::test::read_file;
 using patchbay::test::run_command;
 using patchbay::test::TempDir;
@@ -14,14 +15,6 @@ namespace {
 
 const std::string source_dir = PATCHBAY_SOURCE_DIR;
 const std::string engine_run = PATCHBAY_ENGINE_RUN;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
 
 void check_timestamps(const std::string& csv, std::size_t rows) {
   const auto lines = lines_of(csv);

@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "support/command.hpp"
+#include "support/components.hpp"
 #include "support/parallel_run.hpp"
-#include "support/sequence_components.hpp"
 
 using namespace std::chrono_literals;
 using patchbay::Component;
@@ -32,9 +32,11 @@ using patchbay::Status;
 using patchbay::Value;
 using patchbay::test::Counter;
 using patchbay::test::dev_shm_entries;
+using patchbay::test::Faulty;
 using patchbay::test::process_exists;
 using patchbay::test::RunOutcome;
 using patchbay::test::SequenceCheck;
+using patchbay::test::SlowSink;
 
 namespace {
 
@@ -55,42 +57,6 @@ class NeedsHostLock final : public Component {
     }
     out = in.value();
   }
-};
-
-// Fails at value `at` in the way `fault` says.
-class Faulty final : public Component {
- public:
-  explicit Faulty(const ComponentArgs& args)
-      : Component(args),
-        fault_(args.get<std::string>("fault")),
-        at_(args.get<std::int64_t>("at")) {}
-  patchbay::Input<std::int64_t> in{this, "in"};
-  patchbay::Output<std::int64_t> out{this, "out"};
-  void step() override {
-    if (in.value() == at_) {
-      if (fault_ == "exception") throw std::runtime_error("bad value " + std::to_string(at_));
-      if (fault_ == "abort") std::abort();
-      if (fault_ == "segfault") std::raise(SIGSEGV);
-      if (fault_ == "exit") std::exit(7);
-      if (fault_ == "hang") {
-        while (true)
-          std::this_thread::sleep_for(1ms);
-      }
-    }
-    out = in.value();
-  }
-
- private:
-  std::string fault_;
-  std::int64_t at_;
-};
-
-// Never finishes on its own: keeps its producer blocked on a full ring.
-class SlowSink final : public Component {
- public:
-  explicit SlowSink(const ComponentArgs& args) : Component(args) {}
-  patchbay::Input<std::int64_t> in{this, "in"};
-  void step() override { std::this_thread::sleep_for(2ms); }
 };
 
 // Passes values on; its init() fails, naming them, if its worker holds descriptors other

@@ -22,7 +22,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "process_factory.hpp"
+#include "support/model.hpp"
 #include "support/shared_record.hpp"
 
 namespace {
@@ -35,6 +35,7 @@ using patchbay::Input;
 using patchbay::ModelError;
 using patchbay::Output;
 using patchbay::Value;
+using patchbay::test::Model;
 using patchbay_test::make_test_process;
 using patchbay_test::process_kinds;
 
@@ -73,32 +74,6 @@ class StringSink final : public Probe {
   using Probe::Probe;
   Input<std::string> in{this, "in"};
   void step() override {}
-};
-
-// A model built in code; each build() makes fresh components, so that one test can build the
-// same bad model several times (once per assertion).
-struct Model {
-  std::vector<std::unique_ptr<Component>> parts;
-  std::vector<ConnectorSpec> connectors;
-  patchbay::ProcessOptions options;
-
-  template <class T>
-  T& add(std::string name) {
-    auto part = std::make_unique<T>(std::move(name));
-    T& ref = *part;
-    parts.push_back(std::move(part));
-    return ref;
-  }
-  void connect(std::string source, std::string target, std::size_t capacity = 0) {
-    ConnectorSpec c;
-    c.source = std::move(source);
-    c.target = std::move(target);
-    c.capacity = capacity;
-    connectors.push_back(std::move(c));
-  }
-  std::unique_ptr<patchbay::Process> build(const std::string& kind) {
-    return make_test_process(kind, std::move(parts), std::move(connectors), options);
-  }
 };
 
 // src (int64) -> pass -> pass2: a valid chain that tests break one way or another.

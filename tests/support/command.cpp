@@ -63,8 +63,9 @@ CommandResult wait_command(int pid, const fs::path& cwd, std::chrono::millisecon
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(cwd / ".command.out");
-  result.err = read_file(cwd / ".command.err");
+  // A command killed before it opened its output has none.
+  if (fs::exists(cwd / ".command.out")) result.out = read_file(cwd / ".command.out");
+  if (fs::exists(cwd / ".command.err")) result.err = read_file(cwd / ".command.err");
   fs::remove(cwd / ".command.out");
   fs::remove(cwd / ".command.err");
   return result;
@@ -89,6 +90,7 @@ TempDir::~TempDir() {
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -97,6 +99,16 @@ std::string read_file(const fs::path& path) {
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    lines.push_back(line);
+  return lines;
 }
 
 bool process_exists(int pid) {

@@ -1,4 +1,5 @@
-// Running a program from a test: its exit code and what it printed, with a time limit.
+// Running a program from a test (its exit code and what it printed, with a time limit), and the
+// files it reads and writes.
 #pragma once
 
 #include <sys/resource.h>
@@ -48,8 +49,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// The whole content of `path`; throws std::runtime_error when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
+/// Replaces the content of `path` with `text`; throws std::runtime_error when it cannot.
 void write_file(const std::filesystem::path& path, const std::string& text);
+/// `text` cut into lines, without their line ends.
+std::vector<std::string> lines_of(const std::string& text);
 
 /// Whether a process with this pid exists (a zombie counts).
 bool process_exists(int pid);

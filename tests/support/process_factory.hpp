@@ -10,7 +10,7 @@
 //                    planner keeps chains and cycles in one worker, so without the labels only
 //                    fan-out and fan-in models would be split.)
 // A ParallelProcess runs components in forked workers: test components record what they see in
-// shared memory (tests/support/shared_record.hpp), not in member variables.
+// shared memory (support/shared_record.hpp), not in member variables.
 #pragma once
 
 #include <patchbay/component.hpp>
