@@ -23,7 +23,9 @@
 #include "process/parallel_runtime.hpp"
 #include "process/run_state.hpp"
 #include "process/stats.hpp"
+#include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
+#include "shm/cache_line.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay {
@@ -188,7 +190,8 @@ bool process_stopped(pid_t pid) {
 std::uint64_t arena_bytes(const ParallelModel& model) {
   std::uint64_t rings = 0;
   for (const Wire& w : model.wiring.wires)
-    rings += (channel::Ring::bytes_required(w.capacity) + 63) / 64 * 64;
+    rings += (channel::Ring::bytes_required(w.capacity) + cache_line_bytes - 1) / cache_line_bytes *
+             cache_line_bytes;  // as Arena::allocate() rounds
   return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
                              model.wiring.wires.size(), rings);
 }
@@ -285,7 +288,7 @@ ParallelRuntime::~ParallelRuntime() {
                                      [](const Child& c) { return c.pid > 0 && !c.reaped; });
   if (any_alive) {
     // Never run (or run() threw): tell the workers to leave, then reap them.
-    atomic_word(arena_->header().go).store(2, std::memory_order_release);
+    store_release(arena_->header().go, 2);
     futex_wake_all(&arena_->header().go);
     abort_workers();
     reap_all_after_grace();
@@ -300,12 +303,12 @@ void ParallelRuntime::wake_workers() noexcept {
 void ParallelRuntime::stop() noexcept {
   // Async-signal-safe: a lock-free store, a store to the arena and futex wakes.
   stop_requested_.store(true, std::memory_order_release);
-  atomic_word(arena_->header().stop).store(1, std::memory_order_release);
+  store_release(arena_->header().stop, 1);
   wake_workers();
 }
 
 void ParallelRuntime::abort_workers() noexcept {
-  atomic_word(arena_->header().abort).store(1, std::memory_order_release);
+  store_release(arena_->header().abort, 1);
   wake_workers();
 }
 
@@ -340,7 +343,7 @@ std::string ParallelRuntime::describe_worker(std::size_t worker) const {
 }
 
 std::optional<Status> ParallelRuntime::status_of(std::size_t component) const {
-  const std::uint32_t word = read_counter_word(arena_->component(component).status);
+  const std::uint32_t word = load_acquire(arena_->component(component).status);
   if (word > static_cast<std::uint32_t>(Status::stopped)) return std::nullopt;
   return static_cast<Status>(word);
 }
@@ -352,8 +355,7 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
     cause = "died of " + signal_text(WTERMSIG(wait_status));
   } else if (WEXITSTATUS(wait_status) == 4) {
     // What exit() was given, as the worker wrote it: -1 when unknown, else 0 to 255.
-    const std::int32_t code = std::atomic_ref<std::int32_t>(arena_->worker(worker).exit_status)
-                                  .load(std::memory_order_relaxed);
+    const std::int32_t code = load_relaxed(arena_->worker(worker).exit_status);
     cause = code >= 0 && code <= 255 ? "exited with code " + std::to_string(code) + " "
             : code == -1
                 ? std::string("exited ")
@@ -393,8 +395,7 @@ Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
                      " workers");
   }
   const WorkerControl& control = arena_->worker(reporter);
-  const std::uint32_t index = std::atomic_ref<const std::uint32_t>(control.failed_component)
-                                  .load(std::memory_order_relaxed);
+  const std::uint32_t index = load_relaxed(control.failed_component);
   // The report is the worker's own text, up to its array's size whether or not it ends there.
   const std::string message =
       one_line(std::string_view(control.message, strnlen(control.message, sizeof control.message)));
@@ -416,12 +417,10 @@ bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) con
     if (c.pid <= 0 || c.reaped) continue;
     any_live = true;
     WorkerControl& control = arena_->worker(w);
-    const std::uint32_t sequence =
-        atomic_word(control.wake_sequence).load(std::memory_order_acquire);
+    const std::uint32_t sequence = load_acquire(control.wake_sequence);
     sequences[w] = sequence;
     const bool idle =
-        atomic_word(control.idle).load(std::memory_order_acquire) != 0 &&
-        atomic_word(control.idle_sequence).load(std::memory_order_acquire) == sequence;
+        load_acquire(control.idle) != 0 && load_acquire(control.idle_sequence) == sequence;
     all_idle = all_idle && idle;
   }
   // Idle everywhere twice in a row with nothing woken in between: nobody can make progress.
@@ -448,7 +447,7 @@ void ParallelRuntime::run() {
   }
   ArenaHeader& header = arena_->header();
   // Release pairs with the workers' acquire on `go`: the arena is fully formatted.
-  atomic_word(header.go).store(1, std::memory_order_release);
+  store_release(header.go, 1);
   futex_wake_all(&header.go);
   supervise();
 }
@@ -486,8 +485,7 @@ void ParallelRuntime::supervise() {
       // Died without a report: a signal, or exit() from a component.
       Failure f;
       f.message = crash_message(w, st, f.component, f.type);
-      if (!failure &&
-          atomic_word(header.failed_worker).load(std::memory_order_acquire) == no_worker) {
+      if (!failure && load_acquire(header.failed_worker) == no_worker) {
         failure = f;
       }
       // Its components cannot say so themselves: the one it was running failed, others stopped.
@@ -495,15 +493,12 @@ void ParallelRuntime::supervise() {
         auto& slot = arena_->component(c).status;
         if (const auto status = status_of(c); status && is_final(*status)) continue;
         const bool culprit = model_.components[c]->name() == f.component && !kill_deadline;
-        atomic_word(slot).store(
-            static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
-            std::memory_order_relaxed);
+        store_relaxed(slot, static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped));
       }
       begin_abort();
     }
     if (!any_live) break;
-    if (atomic_word(header.failed_worker).load(std::memory_order_acquire) != no_worker)
-      begin_abort();
+    if (load_acquire(header.failed_worker) != no_worker) begin_abort();
     const std::int64_t now = steady_now_ns();
     observe_progress(now);
     if (!kill_deadline) {
@@ -548,7 +543,7 @@ void ParallelRuntime::supervise() {
   }
   finished_ns_.store(steady_now_ns(), std::memory_order_relaxed);
 
-  const std::uint32_t reporter = atomic_word(header.failed_worker).load(std::memory_order_acquire);
+  const std::uint32_t reporter = load_acquire(header.failed_worker);
   if (reporter != no_worker &&
       !(failure && failure->component.empty() && !failure->message.empty() &&
         failure->message.rfind("deadlock", 0) == 0)) {
@@ -561,7 +556,7 @@ void ParallelRuntime::supervise() {
       failure =
           Failure{"", "",
                   "arena corrupted: the status word of component '" + model_.components[c]->name() +
-                      "' reads " + std::to_string(read_counter_word(arena_->component(c).status))};
+                      "' reads " + std::to_string(load_acquire(arena_->component(c).status))};
     }
     any_stopped = any_stopped || s == Status::stopped;
   }
@@ -617,11 +612,11 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     std::uint64_t busy = 0;
     for (std::size_t c : plan.components) {
       s.components.push_back(model_.components[c]->name());
-      s.steps += read_counter(arena_->component(c).counters.steps);
-      busy += read_counter(arena_->component(c).counters.run_ticks);
+      s.steps += load_relaxed(arena_->component(c).counters.steps);
+      busy += load_relaxed(arena_->component(c).counters.run_ticks);
     }
     s.time_busy = std::chrono::nanoseconds(ticks_to_ns(busy));
-    s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));
+    s.time_waiting = std::chrono::nanoseconds(load_relaxed(arena_->worker(w).wait_ns));
     {
       const std::lock_guard<std::mutex> lock(progress_mutex_);
       const std::int64_t now = steady_now_ns();
@@ -640,15 +635,15 @@ void ParallelRuntime::observe_progress(std::int64_t now) {
   for (std::size_t w = 0; w < children_.size(); ++w) {
     const Child& child = children_[w];
     if (child.pid <= 0 || child.reaped) continue;
-    const std::uint64_t beat = read_counter(arena_->worker(w).heartbeat);
+    const std::uint64_t beat = load_relaxed(arena_->worker(w).heartbeat);
     if (beat != progress_.heartbeat[w]) {
       progress_.heartbeat[w] = beat;
       progress_.worker_since[w] = now;
     }
     for (std::size_t c : model_.plan.workers[w].components) {
       const ComponentSlot& slot = arena_->component(c);
-      const std::uint64_t sequence = read_counter(slot.step_sequence);
-      const std::uint32_t status = read_counter_word(slot.status);
+      const std::uint64_t sequence = load_relaxed(slot.step_sequence);
+      const std::uint32_t status = load_acquire(slot.status);
       if (sequence != progress_.step_sequence[c] || status != progress_.status[c]) {
         progress_.step_sequence[c] = sequence;
         progress_.status[c] = status;
@@ -718,7 +713,7 @@ std::string ParallelRuntime::activity(std::size_t worker, std::int64_t now,
     }
     if (progress_.status[c] != static_cast<std::uint32_t>(Status::waiting)) continue;
     // What it waits on, as its runner wrote it, checked against the wiring.
-    const std::uint32_t on = read_counter_word(arena_->component(c).waiting_on);
+    const std::uint32_t on = load_acquire(arena_->component(c).waiting_on);
     std::vector<std::size_t> wires;
     if (on != waiting_on_nothing && (on & 0x80000000u) == 0 && on - 1 < wiring[c].inputs.size()) {
       wires = wiring[c].inputs[on - 1];

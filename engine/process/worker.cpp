@@ -22,6 +22,7 @@
 #include "process/fiber_parker.hpp"
 #include "process/fiber_run.hpp"
 #include "process/parallel_runtime.hpp"
+#include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"
@@ -99,9 +100,9 @@ class RemoteWaker final : public Parker {
     // runs one on this CPU when the peer goes idle. While the peer runs or spins this costs a
     // read of a line that rarely changes; no shared write.
     if (fence_) std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t attention = atomic_word(peer_.attention).load(std::memory_order_relaxed);
+    const std::uint32_t attention = load_relaxed(peer_.attention);
     if (attention == attention_running) return;
-    atomic_word(peer_.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+    fetch_add_seq_cst(peer_.wake_sequence, 1);
     if (attention == attention_sleeping) futex_wake_all(&peer_.wake_sequence);
   }
 
@@ -126,12 +127,12 @@ struct RemoteWatch {
     std::uint64_t word = 0;
     bool news = false;
     if (input) {
-      index = atomic_word(ring.header().read_index).load(std::memory_order_relaxed);  // ours
+      index = load_relaxed(ring.header().read_index);  // ours
       word = ring.front_word() | (ring.closed() ? std::uint64_t{1} << 63 : 0);
       news = word != 0 && (word != last_word || index != last_index);
     } else {
       // Acquire pairs with the consumer's release of its index.
-      index = atomic_word(ring.header().read_index).load(std::memory_order_acquire);
+      index = load_acquire(ring.header().read_index);
       word = ring.reader_closed() ? 1 : 0;
       news = index != last_index || word != last_word;
     }
@@ -165,7 +166,7 @@ class RemoteWaiter {
     // waits must count as news.
     changed(inputs_);
     changed(outputs_);
-    seen_sequence_ = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+    seen_sequence_ = load_acquire(me_.wake_sequence);
   }
 
   /// Waits until another worker moved something this worker shares with it, or a stop; then
@@ -188,8 +189,7 @@ class RemoteWaiter {
     }
     count(me_.heartbeat);
     const bool sleep = mode_ != WaitMode::spin || shared_core_;
-    atomic_word(me_.attention)
-        .store(sleep ? attention_sleeping : attention_idle, std::memory_order_relaxed);
+    store_relaxed(me_.attention, sleep ? attention_sleeping : attention_idle);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // see RemoteWaker::notify()
     if (heavy_barrier_) {
       if (const int error = heavy_barrier(); error != 0) {
@@ -199,8 +199,8 @@ class RemoteWaiter {
       }
     }
     if (!stopping() && !poll()) {
-      atomic_word(me_.idle_sequence).store(seen_sequence_, std::memory_order_relaxed);
-      atomic_word(me_.idle).store(1, std::memory_order_release);
+      store_relaxed(me_.idle_sequence, seen_sequence_);
+      store_release(me_.idle, 1);
       unsigned spins = 0;
       do {
         if (sleep) {
@@ -214,9 +214,9 @@ class RemoteWaiter {
           if (++spins % 4096 == 0) count(me_.heartbeat);
         }
       } while (!stopping() && !poll());
-      atomic_word(me_.idle).store(0, std::memory_order_release);
+      store_release(me_.idle, 0);
     }
-    atomic_word(me_.attention).store(attention_running, std::memory_order_relaxed);
+    store_relaxed(me_.attention, attention_running);
   }
 
  private:
@@ -231,7 +231,7 @@ class RemoteWaiter {
   // Outputs count only while a component waits for room in one: otherwise the consumer's
   // every read would wake a producer that waits for its reply.
   bool poll() {
-    const std::uint32_t sequence = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+    const std::uint32_t sequence = load_acquire(me_.wake_sequence);
     bool news = changed(inputs_) || sequence != seen_sequence_;
     if (group_.parked_on_remote_output()) news = changed(outputs_) || news;
     if (!news) return false;
@@ -337,18 +337,16 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
     me.pid = getpid();
     exiting_worker = &me;
     on_exit(on_component_exit, nullptr);
-    atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::ready),
-                                std::memory_order_release);
+    store_release(me.state, static_cast<std::uint32_t>(WorkerState::ready));
     ArenaHeader& header = arena_->header();
     std::uint32_t go = 0;
     // Acquire pairs with run()'s release of `go`.
-    while ((go = atomic_word(header.go).load(std::memory_order_acquire)) == 0) {
+    while ((go = load_acquire(header.go)) == 0) {
       futex_wait(&header.go, 0, std::chrono::milliseconds(100));
       if (getppid() != supervisor_pid_) _exit(1);
     }
     if (go == 2) _exit(0);
-    atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::running),
-                                std::memory_order_release);
+    store_release(me.state, static_cast<std::uint32_t>(WorkerState::running));
     code = run_worker(worker);
   } catch (...) {
     code = 1;
@@ -449,12 +447,10 @@ int ParallelRuntime::run_worker(std::size_t worker) {
         copy_text(me.message, sizeof(me.message), failure->message);
         std::uint32_t none = no_worker;
         // Release: the report above is visible to whoever reads failed_worker.
-        atomic_word(header.failed_worker)
-            .compare_exchange_strong(none, static_cast<std::uint32_t>(worker),
-                                     std::memory_order_acq_rel);
+        compare_exchange_acq_rel(header.failed_worker, none, static_cast<std::uint32_t>(worker));
       }
     }
-    atomic_word(header.abort).store(1, std::memory_order_release);
+    store_release(header.abort, 1);
     for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
       if (w != worker) wake_worker(arena.worker(w));
     }
@@ -495,12 +491,10 @@ int ParallelRuntime::run_worker(std::size_t worker) {
   state.set_wake_all({});
 
   if (state.failure() && reported) {
-    atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::failed),
-                                std::memory_order_release);
+    store_release(me.state, static_cast<std::uint32_t>(WorkerState::failed));
     return exit_reported_failure;
   }
-  atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::done),
-                              std::memory_order_release);
+  store_release(me.state, static_cast<std::uint32_t>(WorkerState::done));
   return 0;
 }
 
