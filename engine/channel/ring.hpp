@@ -55,7 +55,7 @@ struct RingHeader {
   alignas(64) std::uint64_t write_index;  // bytes committed so far (size, drained, watchers)
   std::uint64_t cached_read_index;        // producer's stale-but-safe copy of read_index
   // Consumer line: written only by the consumer; the producer reads it when its copy runs out.
-  alignas(64) std::uint64_t read_index;  // bytes released so far
+  alignas(64) std::uint64_t read_index;  // bytes popped so far
   // Constants (set once by create(), published via magic) and the producer's closed flag.
   alignas(64) std::uint64_t magic;
   std::uint64_t capacity;     // data area size in bytes, power of two
@@ -213,7 +213,7 @@ class Ring {
     const std::size_t pad = padding_before(pos, record_bytes(payload_size));
     const std::uint64_t need = pad + record_bytes(payload_size) + kTerminator;
     if (w + need - h.cached_read_index > capacity_) {
-      // Acquire pairs with release(): the consumer is done reading the bytes we will overwrite.
+      // Acquire pairs with pop(): the consumer is done reading the bytes we will overwrite.
       h.cached_read_index = load(h.read_index, std::memory_order_acquire);
       if (w + need - h.cached_read_index > capacity_) return {};
     }
@@ -296,7 +296,7 @@ class Ring {
   /// never be read, so a producer drops them instead of waiting for space.
   [[nodiscard]] bool reader_closed() const {
     // Acquire pairs with close_reader()'s release; it orders nothing else, but keeps the
-    // producer from acting on a flag it could see before the consumer's last release().
+    // producer from acting on a flag it could see before the consumer's last pop().
     return load(header_->reader_closed, std::memory_order_acquire) != 0;
   }
 
@@ -307,8 +307,8 @@ class Ring {
     store(header_->reader_closed, std::uint32_t{1}, std::memory_order_release);
   }
 
-  /// The oldest unreleased data record, or nullopt when the ring is empty. The span stays
-  /// valid until release(); calling try_read again before release() returns the same record.
+  /// The oldest data record not yet popped, or nullopt when the ring is empty. The span stays
+  /// valid until pop(); calling try_read again before pop() returns the same record.
   /// Throws std::runtime_error if the shared memory holds an impossible record.
   [[nodiscard]] std::optional<std::span<const std::byte>> try_read() {
     const std::uint64_t r = load(header_->read_index, std::memory_order_relaxed);  // own index
@@ -319,7 +319,7 @@ class Ring {
     if (word == 0) return std::nullopt;
     std::uint64_t start = r;
     if (kind_of(word) == RecordKind::padding) {
-      // Published after the record it skips to; no need to release it alone.
+      // Published after the record it skips to; no need to pop it alone.
       if (length_of(word) != capacity_ - pos - sizeof(RecordHeader)) corrupt();
       start += capacity_ - pos;
       pos = 0;
@@ -345,9 +345,9 @@ class Ring {
     return get_word(r & (capacity_ - 1));
   }
 
-  /// Fixed-size records only: when the oldest unreleased record is there, `copy(record)` reads
-  /// its record_size() bytes and the record is released; false (and `copy` not called) when
-  /// the ring is empty. try_read() and release() in one. Not between those two.
+  /// Fixed-size records only: when the oldest record not yet popped is there, `copy(record)` reads
+  /// its record_size() bytes and the record is popped; false (and `copy` not called) when
+  /// the ring is empty. try_read() and pop() in one. Not between those two.
   template <class Copy>
   bool try_read_fixed(Copy&& copy) {
     if (slot_bytes_ == 0) [[unlikely]]
@@ -367,9 +367,9 @@ class Ring {
 
   /// Frees the record try_read() returned (and any padding before it). Throws
   /// std::logic_error when no record is being read.
-  void release() {
+  void pop() {
     if (front_end_ == kNone)
-      throw std::logic_error("patchbay::channel::Ring::release: no record read");
+      throw std::logic_error("patchbay::channel::Ring::pop: no record read");
     // Release pairs with try_reserve()'s acquire: our reads finish before the producer reuses
     // the space.
     store(header_->read_index, front_end_, std::memory_order_release);
@@ -381,7 +381,7 @@ class Ring {
     return load(header_->closed, std::memory_order_acquire) != 0;
   }
 
-  /// True once the producer closed and every record was released; nothing more will come.
+  /// True once the producer closed and every record was popped; nothing more will come.
   [[nodiscard]] bool drained() const {
     if (!closed()) return false;  // must come first: it is what orders the index load below
     // Relaxed: the acquire in closed() already made the final write_index visible.
@@ -400,7 +400,7 @@ class Ring {
 
   /// Bytes in use, record headers and padding included (whole slots for fixed-size records).
   [[nodiscard]] std::size_t size_bytes() const {
-    // Acquire pairs with release(): the consumer only releases up to a write index it has
+    // Acquire pairs with pop(): the consumer only pops up to a write index it has
     // seen, so that write index happens-before the load below and w >= r is guaranteed.
     const std::uint64_t r = load(header_->read_index, std::memory_order_acquire);
     // Relaxed: the value is advisory; try_read/try_reserve synchronise on their own.

@@ -343,7 +343,7 @@ bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
   const auto record = end.ring.try_read();
   if (!record) return false;
   deliver(field, end, *record);
-  end.ring.release();
+  end.ring.pop();
   end.peer->notify();
   return true;
 }
