@@ -266,7 +266,7 @@ void ring_round_trip(benchmark::State& state) {
     try {
       while (const auto record = read_spinning(in)) {
         std::memcpy(value.data(), record->data(), value.size());
-        in.release();
+        in.pop();
         if (!write_spinning(out, value)) break;
       }
     } catch (...) {
@@ -288,7 +288,7 @@ void ring_round_trip(benchmark::State& state) {
     }
     std::uint64_t echoed = 0;
     std::memcpy(&echoed, record->data(), sizeof echoed);
-    back.release();
+    back.pop();
     failed = failed || echoed != i;
   };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips && !failed; ++warm_up)
@@ -338,7 +338,7 @@ void ring_throughput(benchmark::State& state) {
         checksum += static_cast<std::uint8_t>(out.front());
         bytes += record->size();
         ++messages;
-        in.release();
+        in.pop();
       }
     } catch (...) {
       in.close_reader();  // the producer must not wait for us
@@ -357,7 +357,7 @@ void ring_throughput(benchmark::State& state) {
     if (!write_spinning(ring, message)) break;
     ++sent;
   }
-  // The stream is done when the consumer has released everything, not when the last write went
+  // The stream is done when the consumer has popped everything, not when the last write went
   // in; at most a ring's worth, but with 64 KiB records that is a few messages out of thousands.
   while (!ring.empty() && !ring.reader_closed())
     spin_pause();
@@ -437,7 +437,7 @@ void ring_round_trip_fibers(benchmark::State& state) {
       }
       std::array<std::byte, 8> value{};
       std::memcpy(value.data(), record->data(), value.size());
-      there.release();
+      there.pop();
       while (!back.try_write(value))
         boost::this_fiber::yield();
     }
@@ -453,7 +453,7 @@ void ring_round_trip_fibers(benchmark::State& state) {
       boost::this_fiber::yield();
     std::uint64_t echoed = 0;
     std::memcpy(&echoed, record->data(), sizeof echoed);
-    back.release();
+    back.pop();
     failed = failed || echoed != i;
   };
   for (std::uint32_t warm_up = 0; warm_up < kWarmUpRoundTrips; ++warm_up)

@@ -538,7 +538,7 @@ void local_hop_floor_ring(benchmark::State& state) {
       const auto record = ring.try_read();
       std::int64_t out = 0;
       if (record) std::memcpy(&out, record->data(), sizeof out);
-      ring.release();
+      ring.pop();
       sum += out;
     }
     benchmark::DoNotOptimize(sum);
@@ -970,7 +970,7 @@ void memory_floor_rings(benchmark::State& state) {
           }
           for (std::int64_t v = 0; v < kMemoryMessages; ++v) {
             if (heap.ring().try_read()) sum += 1;
-            heap.ring().release();
+            heap.ring().pop();
           }
         }
         if (sum != n * kMemoryMessages) throw std::runtime_error("records lost");

@@ -24,7 +24,9 @@
 #include "run/instantiate.hpp"
 #include "run/run_state.hpp"
 #include "run/stats.hpp"
+#include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
+#include "shm/cache_line.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay {
@@ -172,7 +174,8 @@ bool process_stopped(pid_t pid) {
 std::uint64_t arena_bytes(const ParallelModel& model) {
   std::uint64_t rings = 0;
   for (const Wire& w : model.wiring.wires)
-    rings += (channel::Ring::bytes_required(w.capacity) + 63) / 64 * 64;
+    rings += (channel::Ring::bytes_required(w.capacity) + cache_line_bytes - 1) / cache_line_bytes *
+             cache_line_bytes;  // as Arena::allocate() rounds
   return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
                              model.wiring.wires.size(), rings);
 }
@@ -269,8 +272,7 @@ ParallelRuntime::~ParallelRuntime() {
                                      [](const Child& c) { return c.pid > 0 && !c.reaped; });
   if (any_alive) {
     // Never run (or run() threw): tell the workers to leave, then reap them.
-    atomic_word(arena_->header().go)
-        .store(static_cast<std::uint32_t>(Go::leave), std::memory_order_release);
+    store_release(arena_->header().go, static_cast<std::uint32_t>(Go::leave));
     futex_wake_all(&arena_->header().go);
     abort_workers();
     reap_all_after_grace();
@@ -285,12 +287,12 @@ void ParallelRuntime::wake_workers() noexcept {
 void ParallelRuntime::stop() noexcept {
   // Async-signal-safe: a lock-free store, a store to the arena and futex wakes.
   stop_requested_.store(true, std::memory_order_release);
-  atomic_word(arena_->header().stop).store(1, std::memory_order_release);
+  store_release(arena_->header().stop, 1);
   wake_workers();
 }
 
 void ParallelRuntime::abort_workers() noexcept {
-  atomic_word(arena_->header().abort).store(1, std::memory_order_release);
+  store_release(arena_->header().abort, 1);
   wake_workers();
 }
 
@@ -325,7 +327,7 @@ std::string ParallelRuntime::describe_worker(std::size_t worker) const {
 }
 
 std::optional<Status> ParallelRuntime::status_of(std::size_t component) const {
-  const std::uint32_t word = read_counter_word(arena_->component(component).status);
+  const std::uint32_t word = load_acquire(arena_->component(component).status);
   if (word > static_cast<std::uint32_t>(Status::stopped)) return std::nullopt;
   return static_cast<Status>(word);
 }
@@ -337,8 +339,7 @@ std::string ParallelRuntime::crash_message(std::size_t worker, int wait_status,
     cause = "died of " + signal_text(WTERMSIG(wait_status));
   } else if (exited_with(wait_status, WorkerExit::component_exit)) {
     // What exit() was given, as the worker wrote it: -1 when unknown, else 0 to 255.
-    const std::int32_t code = std::atomic_ref<std::int32_t>(arena_->worker(worker).exit_status)
-                                  .load(std::memory_order_relaxed);
+    const std::int32_t code = load_relaxed(arena_->worker(worker).exit_status);
     cause = code >= 0 && code <= 255 ? "exited with code " + std::to_string(code) + " "
             : code == -1
                 ? std::string("exited ")
@@ -378,8 +379,7 @@ Failure ParallelRuntime::reported_failure(std::uint32_t reporter) const {
                      " workers");
   }
   const WorkerControl& control = arena_->worker(reporter);
-  const std::uint32_t index = std::atomic_ref<const std::uint32_t>(control.failed_component)
-                                  .load(std::memory_order_relaxed);
+  const std::uint32_t index = load_relaxed(control.failed_component);
   // The report is the worker's own text, up to its array's size whether or not it ends there.
   const std::string message =
       one_line(std::string_view(control.message, strnlen(control.message, sizeof control.message)));
@@ -402,12 +402,10 @@ bool ParallelRuntime::deadlocked(std::vector<std::uint32_t>& last_sequences) con
     if (c.pid <= 0 || c.reaped) continue;
     any_live = true;
     WorkerControl& control = arena_->worker(w);
-    const std::uint32_t sequence =
-        atomic_word(control.wake_sequence).load(std::memory_order_acquire);
+    const std::uint32_t sequence = load_acquire(control.wake_sequence);
     sequences[w] = sequence;
     const bool idle =
-        atomic_word(control.idle).load(std::memory_order_acquire) != 0 &&
-        atomic_word(control.idle_sequence).load(std::memory_order_acquire) == sequence;
+        load_acquire(control.idle) != 0 && load_acquire(control.idle_sequence) == sequence;
     all_idle = all_idle && idle;
   }
   // Idle everywhere twice in a row with nothing woken in between: nobody can make progress.
@@ -429,7 +427,7 @@ void ParallelRuntime::run() {
   }
   ArenaHeader& header = arena_->header();
   // Release pairs with the workers' acquire on `go`: the arena is fully formatted.
-  atomic_word(header.go).store(static_cast<std::uint32_t>(Go::run), std::memory_order_release);
+  store_release(header.go, static_cast<std::uint32_t>(Go::run));
   futex_wake_all(&header.go);
   supervise();
 }
@@ -437,7 +435,7 @@ void ParallelRuntime::run() {
 void ParallelRuntime::supervise() {
   Supervision round;
   while (reap_exited(round)) {
-    if (atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire) != no_worker) {
+    if (load_acquire(arena_->header().failed_worker) != no_worker) {
       begin_abort(round);
     }
     const std::int64_t now = steady_now_ns();
@@ -484,8 +482,7 @@ void ParallelRuntime::on_crash(Supervision& round, std::size_t worker, int wait_
   // Died without a report: a signal, or exit() from a component.
   Failure f{FailureKind::crash, "", "", ""};
   f.message = crash_message(worker, wait_status, f.component, f.type);
-  if (!round.failure &&
-      atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire) == no_worker) {
+  if (!round.failure && load_acquire(arena_->header().failed_worker) == no_worker) {
     round.failure = f;
   }
   // Its components cannot say so themselves: the one it was running failed, others stopped.
@@ -493,8 +490,7 @@ void ParallelRuntime::on_crash(Supervision& round, std::size_t worker, int wait_
     auto& slot = arena_->component(c).status;
     if (const auto status = status_of(c); status && is_final(*status)) continue;
     const bool culprit = model_.components[c]->name() == f.component && !round.kill_deadline;
-    atomic_word(slot).store(static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped),
-                            std::memory_order_relaxed);
+    store_relaxed(slot, static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped));
   }
   begin_abort(round);
 }
@@ -553,8 +549,7 @@ void ParallelRuntime::wait_for_workers() {
 void ParallelRuntime::settle(std::optional<Failure> failure) {
   // A worker's own report is the most precise account, except of a deadlock, which no worker
   // can see and whose report comes from workers made to stop by it.
-  const std::uint32_t reporter =
-      atomic_word(arena_->header().failed_worker).load(std::memory_order_acquire);
+  const std::uint32_t reporter = load_acquire(arena_->header().failed_worker);
   if (reporter != no_worker && !(failure && failure->kind == FailureKind::deadlock)) {
     failure = reported_failure(reporter);
   }
@@ -565,7 +560,7 @@ void ParallelRuntime::settle(std::optional<Failure> failure) {
       failure =
           Failure{FailureKind::corrupted, "", "",
                   "arena corrupted: the status word of component '" + model_.components[c]->name() +
-                      "' reads " + std::to_string(read_counter_word(arena_->component(c).status))};
+                      "' reads " + std::to_string(load_acquire(arena_->component(c).status))};
     }
     any_stopped = any_stopped || s == Status::stopped;
   }
@@ -606,11 +601,11 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     std::uint64_t busy = 0;
     for (std::size_t c : plan.components) {
       s.components.push_back(model_.components[c]->name());
-      s.steps += read_counter(arena_->component(c).counters.steps);
-      busy += read_counter(arena_->component(c).counters.run_ticks);
+      s.steps += load_relaxed(arena_->component(c).counters.steps);
+      busy += load_relaxed(arena_->component(c).counters.run_ticks);
     }
     s.time_busy = std::chrono::nanoseconds(ticks_to_ns(busy));
-    s.time_waiting = std::chrono::nanoseconds(read_counter(arena_->worker(w).wait_ns));
+    s.time_waiting = std::chrono::nanoseconds(load_relaxed(arena_->worker(w).wait_ns));
     {
       const std::lock_guard<std::mutex> lock(progress_mutex_);
       const std::int64_t now = steady_now_ns();
@@ -629,15 +624,15 @@ void ParallelRuntime::observe_progress(std::int64_t now) {
   for (std::size_t w = 0; w < children_.size(); ++w) {
     const Child& child = children_[w];
     if (child.pid <= 0 || child.reaped) continue;
-    const std::uint64_t beat = read_counter(arena_->worker(w).heartbeat);
+    const std::uint64_t beat = load_relaxed(arena_->worker(w).heartbeat);
     if (beat != progress_.heartbeat[w]) {
       progress_.heartbeat[w] = beat;
       progress_.worker_since[w] = now;
     }
     for (std::size_t c : model_.plan.workers[w].components) {
       const ComponentSlot& slot = arena_->component(c);
-      const std::uint64_t sequence = read_counter(slot.step_sequence);
-      const std::uint32_t status = read_counter_word(slot.status);
+      const std::uint64_t sequence = load_relaxed(slot.step_sequence);
+      const std::uint32_t status = load_acquire(slot.status);
       if (sequence != progress_.step_sequence[c] || status != progress_.status[c]) {
         progress_.step_sequence[c] = sequence;
         progress_.status[c] = status;
@@ -707,7 +702,7 @@ std::string ParallelRuntime::activity(std::size_t worker, std::int64_t now,
     }
     if (progress_.status[c] != static_cast<std::uint32_t>(Status::waiting)) continue;
     // What it waits on, as its runner wrote it, checked against the wiring.
-    const std::uint32_t on = read_counter_word(arena_->component(c).waiting_on);
+    const std::uint32_t on = load_acquire(arena_->component(c).waiting_on);
     std::vector<std::size_t> wires;
     if (on != waiting_on_nothing && (on & 0x80000000u) == 0 && on - 1 < wiring[c].inputs.size()) {
       wires = wiring[c].inputs[on - 1];

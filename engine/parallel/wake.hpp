@@ -22,6 +22,7 @@
 #include "run/parker.hpp"
 #include "run/run_state.hpp"
 #include "shm/arena.hpp"
+#include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
@@ -62,9 +63,9 @@ class RemoteWaker final : public Parker {
     // runs one on this CPU when the peer goes idle. While the peer runs or spins this costs a
     // read of a line that rarely changes; no shared write.
     if (fence_) std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t attention = atomic_word(peer_.attention).load(std::memory_order_relaxed);
+    const std::uint32_t attention = load_relaxed(peer_.attention);
     if (attention == attention_running) return;
-    atomic_word(peer_.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+    fetch_add_seq_cst(peer_.wake_sequence, 1);
     if (attention == attention_sleeping) futex_wake_all(&peer_.wake_sequence);
   }
 
@@ -89,12 +90,12 @@ struct RemoteWatch {
     std::uint64_t word = 0;
     bool news = false;
     if (input) {
-      index = atomic_word(ring.header().read_index).load(std::memory_order_relaxed);  // ours
+      index = load_relaxed(ring.header().read_index);  // ours
       word = ring.front_word() | (ring.closed() ? std::uint64_t{1} << 63 : 0);
       news = word != 0 && (word != last_word || index != last_index);
     } else {
       // Acquire pairs with the consumer's release of its index.
-      index = atomic_word(ring.header().read_index).load(std::memory_order_acquire);
+      index = load_acquire(ring.header().read_index);
       word = ring.reader_closed() ? 1 : 0;
       news = index != last_index || word != last_word;
     }
@@ -128,7 +129,7 @@ class RemoteWaiter {
     // waits must count as news.
     changed(inputs_);
     changed(outputs_);
-    seen_sequence_ = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+    seen_sequence_ = load_acquire(me_.wake_sequence);
   }
 
   /// Waits until another worker moved something this worker shares with it, or a stop; then
@@ -151,8 +152,7 @@ class RemoteWaiter {
     }
     count(me_.heartbeat);
     const bool sleep = mode_ != WaitMode::spin || shared_core_;
-    atomic_word(me_.attention)
-        .store(sleep ? attention_sleeping : attention_idle, std::memory_order_relaxed);
+    store_relaxed(me_.attention, sleep ? attention_sleeping : attention_idle);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // see RemoteWaker::notify()
     if (heavy_barrier_) {
       if (const int error = heavy_barrier(); error != 0) {
@@ -162,8 +162,8 @@ class RemoteWaiter {
       }
     }
     if (!stopping() && !poll()) {
-      atomic_word(me_.idle_sequence).store(seen_sequence_, std::memory_order_relaxed);
-      atomic_word(me_.idle).store(1, std::memory_order_release);
+      store_relaxed(me_.idle_sequence, seen_sequence_);
+      store_release(me_.idle, 1);
       unsigned spins = 0;
       do {
         if (sleep) {
@@ -177,9 +177,9 @@ class RemoteWaiter {
           if (++spins % 4096 == 0) count(me_.heartbeat);
         }
       } while (!stopping() && !poll());
-      atomic_word(me_.idle).store(0, std::memory_order_release);
+      store_release(me_.idle, 0);
     }
-    atomic_word(me_.attention).store(attention_running, std::memory_order_relaxed);
+    store_relaxed(me_.attention, attention_running);
   }
 
  private:
@@ -194,7 +194,7 @@ class RemoteWaiter {
   // Outputs count only while a component waits for room in one: otherwise the consumer's
   // every read would wake a producer that waits for its reply.
   bool poll() {
-    const std::uint32_t sequence = atomic_word(me_.wake_sequence).load(std::memory_order_acquire);
+    const std::uint32_t sequence = load_acquire(me_.wake_sequence);
     bool news = changed(inputs_) || sequence != seen_sequence_;
     if (group_.parked_on_remote_output()) news = changed(outputs_) || news;
     if (!news) return false;

@@ -25,6 +25,7 @@
 #include "parallel/protocol.hpp"
 #include "parallel/wake.hpp"
 #include "run/component_runner.hpp"
+#include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"
@@ -181,7 +182,7 @@ class WorkerRun {
         if (const auto failure = state_.failure()) write_report(*failure);
       }
       ArenaHeader& header = arena_.header();
-      atomic_word(header.abort).store(1, std::memory_order_release);
+      store_release(header.abort, 1);
       for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
         if (w != worker_) wake_worker(arena_.worker(w));
       }
@@ -197,9 +198,8 @@ class WorkerRun {
     copy_text(me_.message, sizeof(me_.message), failure.message);
     std::uint32_t none = no_worker;
     // Release: the report above is visible to whoever reads failed_worker.
-    atomic_word(arena_.header().failed_worker)
-        .compare_exchange_strong(none, static_cast<std::uint32_t>(worker_),
-                                 std::memory_order_acq_rel);
+    compare_exchange_acq_rel(arena_.header().failed_worker, none,
+                             static_cast<std::uint32_t>(worker_));
   }
 
   // The fiber scheduler's thread_local first, then the guard: thread_local destructors run in
@@ -245,12 +245,10 @@ class WorkerRun {
   WorkerExit finish() {
     state_.set_wake_all({});
     if (state_.failure() && reported_) {
-      atomic_word(me_.state).store(static_cast<std::uint32_t>(WorkerState::failed),
-                                   std::memory_order_release);
+      store_release(me_.state, static_cast<std::uint32_t>(WorkerState::failed));
       return WorkerExit::reported_failure;
     }
-    atomic_word(me_.state).store(static_cast<std::uint32_t>(WorkerState::done),
-                                 std::memory_order_release);
+    store_release(me_.state, static_cast<std::uint32_t>(WorkerState::done));
     return WorkerExit::done;
   }
 
@@ -320,11 +318,9 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
     me.pid = getpid();
     exiting_worker = &me;
     on_exit(on_component_exit, nullptr);
-    atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::ready),
-                                std::memory_order_release);
+    store_release(me.state, static_cast<std::uint32_t>(WorkerState::ready));
     if (wait_for_go() == Go::leave) _exit(static_cast<int>(WorkerExit::done));
-    atomic_word(me.state).store(static_cast<std::uint32_t>(WorkerState::running),
-                                std::memory_order_release);
+    store_release(me.state, static_cast<std::uint32_t>(WorkerState::running));
     code = WorkerRun(model_, *arena_, worker).run();
   } catch (...) {
     code = WorkerExit::error;
@@ -337,8 +333,7 @@ Go ParallelRuntime::wait_for_go() const {
   ArenaHeader& header = arena_->header();
   std::uint32_t go = 0;
   // Acquire pairs with run()'s release of `go`.
-  while ((go = atomic_word(header.go).load(std::memory_order_acquire)) ==
-         static_cast<std::uint32_t>(Go::wait)) {
+  while ((go = load_acquire(header.go)) == static_cast<std::uint32_t>(Go::wait)) {
     futex_wait(&header.go, go, std::chrono::milliseconds(100));
     if (getppid() != supervisor_pid_) _exit(static_cast<int>(WorkerExit::error));
   }

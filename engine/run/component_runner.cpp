@@ -5,6 +5,7 @@
 
 #include "core/component_access.hpp"
 #include "shm/arena.hpp"
+#include "shm/atomic.hpp"
 #include "shm/spin.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -45,10 +46,10 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // with no codec: between a message's arrival and the reply leaving, every call and indirect
 // jump shows in the round trip between workers (see BENCHMARKS.md).
 [[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
-  const std::size_t size = end.ring.record_size();
+  channel::FixedRing& ring = end.ring.fixed();
+  const std::size_t size = ring.record_size();
   void* to = field.port->storage();
-  if (!end.ring.try_read_fixed([&](const std::byte* record) { copy_fixed(to, record, size); }))
-    return false;
+  if (!ring.try_pop([&](const std::byte* record) { copy_fixed(to, record, size); })) return false;
   end.peer->notify();
   ++tally_.messages_in;
   tally_.bytes_in += size;
@@ -58,10 +59,11 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // A closed reader or a full ring take the general path, write().
 [[gnu::always_inline]] inline bool ComponentRunner::write_fixed(OutputField& field) {
   ChannelEnd& end = field.channels.front();
-  const std::size_t size = end.ring.record_size();
+  channel::FixedRing& ring = end.ring.fixed();
+  const std::size_t size = ring.record_size();
   const void* from = field.port->storage();
-  if (!end.ring.reader_closed() &&
-      end.ring.try_write_fixed([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+  if (!ring.reader_closed() &&
+      ring.try_push([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
     end.peer->notify();
     ++end.sent;
     end.sent_bytes += size;
@@ -113,8 +115,7 @@ void ComponentRunner::set_status(Status status) noexcept {
   ComponentAccess::set_status(component_, status);
   if (status_mirror_ != nullptr) {
     // Relaxed: the supervisor only reports it; the worker's exit orders the final value.
-    std::atomic_ref<std::uint32_t>(*status_mirror_)
-        .store(static_cast<std::uint32_t>(status), std::memory_order_relaxed);
+    store_relaxed(*status_mirror_, static_cast<std::uint32_t>(status));
   }
 }
 
@@ -200,11 +201,11 @@ void ComponentRunner::throw_stopped() {
 }
 
 void ComponentRunner::step() {
-  store_counter(*step_sequence_, 2 * tally_.steps + 1);
+  store_relaxed(*step_sequence_, 2 * tally_.steps + 1);
   component_.step();
   ++tally_.steps;
   ++steps_unpublished_;
-  store_counter(*step_sequence_, 2 * tally_.steps);
+  store_relaxed(*step_sequence_, 2 * tally_.steps);
 }
 
 // Which field (and channel) `reason` belongs to; looked up only when parking.
@@ -224,8 +225,7 @@ std::uint32_t ComponentRunner::waiting_on(const WaitReason& reason) const {
 void ComponentRunner::wait(const WaitReason& reason) {
   check_stop();
   if (waiting_on_ != nullptr) {
-    std::atomic_ref<std::uint32_t>(*waiting_on_)
-        .store(waiting_on(reason), std::memory_order_relaxed);
+    store_relaxed(*waiting_on_, waiting_on(reason));
   }
   set_status(Status::waiting);
   clock_parked();
@@ -269,22 +269,22 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
 void ComponentRunner::publish() {
   steps_unpublished_ = 0;
   const RunClock::Totals totals = clock_.totals();
-  store_counter(counters_.run_ticks, totals.ran);
-  store_counter(counters_.wait_ticks, totals.waited);
-  store_counter(counters_.steps, tally_.steps);
-  store_counter(counters_.messages_in, tally_.messages_in);
-  store_counter(counters_.bytes_in, tally_.bytes_in);
-  store_counter(counters_.messages_out, tally_.messages_out);
-  store_counter(counters_.bytes_out, tally_.bytes_out);
+  store_relaxed(counters_.run_ticks, totals.ran);
+  store_relaxed(counters_.wait_ticks, totals.waited);
+  store_relaxed(counters_.steps, tally_.steps);
+  store_relaxed(counters_.messages_in, tally_.messages_in);
+  store_relaxed(counters_.bytes_in, tally_.bytes_in);
+  store_relaxed(counters_.messages_out, tally_.messages_out);
+  store_relaxed(counters_.bytes_out, tally_.bytes_out);
   for (const OutputField& field : outputs_) {
     for (const ChannelEnd& end : field.channels) {
-      store_counter(end.counters->messages, end.sent);
-      store_counter(end.counters->bytes, end.sent_bytes);
+      store_relaxed(end.counters->messages, end.sent);
+      store_relaxed(end.counters->bytes, end.sent_bytes);
     }
   }
   for (const InputField& field : inputs_) {
     for (const ChannelEnd& end : field.channels)
-      store_counter(end.counters->times_empty, end.empties);
+      store_relaxed(end.counters->times_empty, end.empties);
   }
 }
 
@@ -345,7 +345,7 @@ bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
   const auto record = end.ring.try_read();
   if (!record) return false;
   deliver(field, end, *record);
-  end.ring.release();
+  end.ring.pop();
   end.peer->notify();
   return true;
 }

@@ -1,9 +1,10 @@
 // How a component's fiber waits for a channel, independent of where its peers run.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <string>
+
+#include "shm/atomic.hpp"
 
 namespace patchbay::detail {
 
@@ -30,8 +31,7 @@ class Parker {
   /// Peer side: wakes the owner if it is parked. It is called after every message, and costs
   /// one load and no call while the owner is not parked.
   void notify() {
-    if (idle_word_ != nullptr &&
-        std::atomic_ref<std::uint32_t>(*idle_word_).load(std::memory_order_relaxed) == 0) {
+    if (idle_word_ != nullptr && load_relaxed(*idle_word_) == 0) {
       return;
     }
     wake();

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "shm/atomic.hpp"
+
 namespace patchbay::detail {
 
 /// What ended a run early.
@@ -53,13 +55,11 @@ class RunState {
     // Acquire pairs with the release in stop()/fail(): a runner that sees the flag also sees
     // the failure recorded before it.
     return stop_requested() || failed_.load(std::memory_order_acquire) ||
-           (external_abort_ != nullptr &&
-            std::atomic_ref<std::uint32_t>(*external_abort_).load(std::memory_order_acquire) != 0);
+           (external_abort_ != nullptr && load_acquire(*external_abort_) != 0);
   }
   [[nodiscard]] bool stop_requested() const noexcept {
     return stop_requested_.load(std::memory_order_acquire) ||
-           (external_stop_ != nullptr &&
-            std::atomic_ref<std::uint32_t>(*external_stop_).load(std::memory_order_acquire) != 0);
+           (external_stop_ != nullptr && load_acquire(*external_stop_) != 0);
   }
   /// Words in shared memory that another process sets to stop this run (a worker's view of the
   /// supervisor's stop and of a failure in another worker).

@@ -4,6 +4,8 @@
 #include <cpuid.h>
 #endif
 
+#include "shm/atomic.hpp"
+
 namespace patchbay::detail {
 
 namespace {
@@ -65,13 +67,13 @@ ComponentStats snapshot(const Component& component, Status status, const Compone
   s.name = component.name();
   s.type = component.type_name();
   s.status = status;
-  s.steps = read_counter(k.steps);
-  s.messages_in = read_counter(k.messages_in);
-  s.messages_out = read_counter(k.messages_out);
-  s.bytes_in = read_counter(k.bytes_in);
-  s.bytes_out = read_counter(k.bytes_out);
-  s.time_in_step = std::chrono::nanoseconds(ticks_to_ns(read_counter(k.run_ticks)));
-  s.time_waiting = std::chrono::nanoseconds(ticks_to_ns(read_counter(k.wait_ticks)));
+  s.steps = load_relaxed(k.steps);
+  s.messages_in = load_relaxed(k.messages_in);
+  s.messages_out = load_relaxed(k.messages_out);
+  s.bytes_in = load_relaxed(k.bytes_in);
+  s.bytes_out = load_relaxed(k.bytes_out);
+  s.time_in_step = std::chrono::nanoseconds(ticks_to_ns(load_relaxed(k.run_ticks)));
+  s.time_waiting = std::chrono::nanoseconds(ticks_to_ns(load_relaxed(k.wait_ticks)));
   return s;
 }
 
@@ -80,10 +82,10 @@ ChannelStats snapshot(const Wire& wire, const ChannelCounters& k) {
   s.source = wire.source->owner().name() + "." + wire.source->name();
   s.target = wire.target->owner().name() + "." + wire.target->name();
   s.capacity = wire.capacity;
-  s.messages = read_counter(k.messages);
-  s.bytes = read_counter(k.bytes);
-  s.times_full = read_counter(k.times_full);
-  s.times_empty = read_counter(k.times_empty);
+  s.messages = load_relaxed(k.messages);
+  s.bytes = load_relaxed(k.bytes);
+  s.times_full = load_relaxed(k.times_full);
+  s.times_empty = load_relaxed(k.times_empty);
   return s;
 }
 

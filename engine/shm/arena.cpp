@@ -6,18 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "shm/atomic.hpp"
 #include "shm/futex.hpp"
 
 namespace patchbay::detail {
 
 void wake_worker(WorkerControl& worker) noexcept {
-  atomic_word(worker.wake_sequence).fetch_add(1, std::memory_order_seq_cst);
+  fetch_add_seq_cst(worker.wake_sequence, 1);
   futex_wake_all(&worker.wake_sequence);
 }
 
@@ -25,8 +25,8 @@ namespace {
 
 constexpr std::size_t header_bytes = 4096;  // the header's own page; the tables follow
 
-constexpr std::uint64_t round_up_64(std::uint64_t n) {
-  return (n + 63) / 64 * 64;
+constexpr std::uint64_t round_up_to_line(std::uint64_t n) {
+  return (n + cache_line_bytes - 1) / cache_line_bytes * cache_line_bytes;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -41,7 +41,7 @@ void* map_shared(int fd, std::size_t size) {
 // Whether `count` entries of `each` bytes from `offset` lie inside an arena of `size` bytes,
 // after its header page, aligned as the creator aligns them.
 bool table_fits(std::uint64_t offset, std::uint64_t count, std::size_t each, std::size_t size) {
-  return offset >= header_bytes && offset % 64 == 0 && offset <= size &&
+  return offset >= header_bytes && offset % cache_line_bytes == 0 && offset <= size &&
          count <= (size - offset) / each;
 }
 
@@ -49,9 +49,9 @@ bool table_fits(std::uint64_t offset, std::uint64_t count, std::size_t each, std
 
 std::uint64_t Arena::bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
                                   std::uint64_t ring_bytes) {
-  return header_bytes + round_up_64(std::uint64_t{workers} * sizeof(WorkerControl)) +
-         round_up_64(std::uint64_t{components} * sizeof(ComponentSlot)) +
-         round_up_64(std::uint64_t{channels} * sizeof(ChannelSlot)) + ring_bytes;
+  return header_bytes + round_up_to_line(std::uint64_t{workers} * sizeof(WorkerControl)) +
+         round_up_to_line(std::uint64_t{components} * sizeof(ComponentSlot)) +
+         round_up_to_line(std::uint64_t{channels} * sizeof(ChannelSlot)) + ring_bytes;
 }
 
 Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels) {
@@ -139,7 +139,7 @@ void* Arena::ring_memory(std::size_t i, std::size_t bytes) const {
   if (!ring_offsets_.empty()) {
     offset = ring_offsets_[i];  // the creator's, or a forked copy of it
   } else {
-    offset = std::atomic_ref<std::uint64_t>(channel(i).ring_offset).load(std::memory_order_relaxed);
+    offset = load_relaxed(channel(i).ring_offset);
     if (!table_fits(offset, 1, bytes, size_)) {
       throw Error("arena corrupted: channel " + std::to_string(i) + "'s ring offset " +
                   std::to_string(offset) + " does not leave " + std::to_string(bytes) +
@@ -150,7 +150,7 @@ void* Arena::ring_memory(std::size_t i, std::size_t bytes) const {
 }
 
 std::uint64_t Arena::allocate(std::size_t bytes) {
-  const std::uint64_t rounded = round_up_64(bytes);
+  const std::uint64_t rounded = round_up_to_line(bytes);
   if (rounded < bytes || rounded > size_ - next_) {
     throw Error("the shared arena of " + std::to_string(size_) + " bytes has no room for " +
                 std::to_string(bytes) + " more");

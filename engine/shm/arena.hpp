@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "shm/cache_line.hpp"
 #include "shm/counters.hpp"
 
 namespace patchbay::detail {
@@ -24,15 +25,15 @@ inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
 inline constexpr std::uint32_t no_component = ~std::uint32_t{0};
 
 /// One worker's block: written by the worker, read by the supervisor (and woken by peers).
-struct alignas(64) WorkerControl {
+struct alignas(cache_line_bytes) WorkerControl {
   // Wake line. A worker that runs or spins watches its rings itself, and its peers only read
   // `attention` after changing a ring it shares with them. Once it has gone idle (attention
   // 1) they also bump `wake_sequence`, and once it sleeps on that word (attention 2) they also
   // FUTEX_WAKE it. A stop or a failure bumps and wakes unconditionally.
-  alignas(64) std::uint32_t wake_sequence;
+  alignas(cache_line_bytes) std::uint32_t wake_sequence;
   std::uint32_t attention;
   // Owner line.
-  alignas(64) std::uint32_t state;  // WorkerState
+  alignas(cache_line_bytes) std::uint32_t state;  // WorkerState
   std::int32_t pid;
   std::uint32_t idle;           // 1 while every component waits on another worker
   std::uint32_t idle_sequence;  // the wake_sequence it was at when it became idle
@@ -48,7 +49,7 @@ struct alignas(64) WorkerControl {
   char message[1024];              // not necessarily terminated: read it with its size
 };
 static_assert(std::is_trivially_copyable_v<WorkerControl>);
-static_assert(sizeof(WorkerControl) % 64 == 0);
+static_assert(sizeof(WorkerControl) % cache_line_bytes == 0);
 
 /// Wakes a worker whatever it is doing (a stop or a failure): bumps its wake word, then
 /// FUTEX_WAKEs it. The bump is seq-cst, which pairs with the worker's store of `attention`,
@@ -58,7 +59,7 @@ void wake_worker(WorkerControl& worker) noexcept;
 
 /// Per component: status and counters, written by its worker. Lines of their own, so that
 /// components of different workers never share one.
-struct alignas(64) ComponentSlot {
+struct alignas(cache_line_bytes) ComponentSlot {
   std::uint32_t status;  // patchbay::Status
   std::uint32_t worker;
   ComponentCounters counters;
@@ -87,7 +88,7 @@ struct ChannelSlot {
 
 /// What sits at the start of the arena. Any process that maps the arena can write anything
 /// here: the supervisor keeps its own copy of the layout and checks every value it reads.
-struct alignas(64) ArenaHeader {
+struct alignas(cache_line_bytes) ArenaHeader {
   std::uint64_t magic;
   std::uint32_t version;
   std::uint32_t worker_count;
@@ -100,11 +101,12 @@ struct alignas(64) ArenaHeader {
   // 1 when workers use membarrier(2) instead of a producer-side fence (see shm/barrier.hpp);
   // set before any worker starts.
   std::uint32_t asymmetric_barriers;
-  // Control words, each its own futex.
-  alignas(64) std::uint32_t go;     // 0 until run(): workers wait on it; 2 = exit without running
-  alignas(64) std::uint32_t abort;  // set by the supervisor or a failing worker: everyone stops
-  std::uint32_t stop;               // a stop from outside (SIGINT, stop())
-  std::uint32_t failed_worker;      // the first worker that reported a failure (~0u: none)
+  // Control words, each its own futex. go: 0 until run(), workers wait on it; 2 = exit
+  // without running. abort: set by the supervisor or a failing worker, everyone stops.
+  alignas(cache_line_bytes) std::uint32_t go;
+  alignas(cache_line_bytes) std::uint32_t abort;
+  std::uint32_t stop;           // a stop from outside (SIGINT, stop())
+  std::uint32_t failed_worker;  // the first worker that reported a failure (~0u: none)
 };
 static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 
@@ -149,7 +151,8 @@ class Arena {
   /// The memory of channel `i`'s ring of `bytes` bytes: where the creator put it, or, in a
   /// process that attached, where the arena says, once checked to lie inside it (throws Error).
   [[nodiscard]] void* ring_memory(std::size_t i, std::size_t bytes) const;
-  /// Allocates `bytes` aligned to 64 from the managed buffer; returns its offset from the base.
+  /// Allocates `bytes` aligned to a cache line from the managed buffer; returns its offset from the
+  /// base.
   std::uint64_t allocate(std::size_t bytes);
   template <class T>
   [[nodiscard]] T* at(std::uint64_t offset) const {

@@ -1,8 +1,8 @@
 // Counters with one writer and any number of readers, as plain integers so that they can live
-// in shared memory. The writer updates with relaxed atomic_ref stores; readers load relaxed.
+// in shared memory. The writer updates with relaxed stores (count(), store_relaxed()); readers
+// use load_relaxed() (shm/atomic.hpp).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <type_traits>
@@ -10,6 +10,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
+
+#include "shm/atomic.hpp"
+#include "shm/cache_line.hpp"
 
 namespace patchbay::detail {
 
@@ -41,28 +44,8 @@ std::uint64_t ticks_to_ns(std::uint64_t ticks) noexcept;
 /// Adds to a counter that only the calling fiber writes.
 inline void count(std::uint64_t& counter, std::uint64_t amount = 1) {
   // Single writer: a plain read is exact; the relaxed store only has to be untorn for readers.
-  std::atomic_ref<std::uint64_t> ref(counter);
-  ref.store(ref.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  store_relaxed(counter, load_relaxed(counter) + amount);
 }
-
-/// Sets a counter that only the calling fiber writes.
-inline void store_counter(std::uint64_t& counter, std::uint64_t value) {
-  std::atomic_ref<std::uint64_t>(counter).store(value, std::memory_order_relaxed);
-}
-
-/// Reads a counter from any thread or process.
-inline std::uint64_t read_counter(const std::uint64_t& counter) {
-  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(counter))
-      .load(std::memory_order_relaxed);
-}
-
-/// Reads a 32-bit word another process writes.
-inline std::uint32_t read_counter_word(const std::uint32_t& word) {
-  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(word))
-      .load(std::memory_order_acquire);
-}
-
-static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
 
 struct ComponentCounters {
   std::uint64_t steps;
@@ -77,10 +60,10 @@ struct ComponentCounters {
 /// The producer's counters and the consumer's sit on separate cache lines: across processes, a
 /// shared line would move between the two cores on every message.
 struct ChannelCounters {
-  alignas(64) std::uint64_t messages;     // producer
-  std::uint64_t bytes;                    // producer
-  std::uint64_t times_full;               // producer
-  alignas(64) std::uint64_t times_empty;  // consumer
+  alignas(cache_line_bytes) std::uint64_t messages;     // producer
+  std::uint64_t bytes;                                  // producer
+  std::uint64_t times_full;                             // producer
+  alignas(cache_line_bytes) std::uint64_t times_empty;  // consumer
 };
 
 static_assert(std::is_trivially_copyable_v<ComponentCounters>);

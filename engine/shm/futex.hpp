@@ -6,7 +6,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -26,13 +25,6 @@ inline void futex_wait(std::uint32_t* word, std::uint32_t expected,
 /// Wakes every waiter on `word`. Async-signal-safe.
 inline void futex_wake_all(std::uint32_t* word) {
   syscall(SYS_futex, word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
-}
-
-inline std::atomic_ref<std::uint32_t> atomic_word(std::uint32_t& word) {
-  return std::atomic_ref<std::uint32_t>(word);
-}
-inline std::atomic_ref<std::uint64_t> atomic_word(std::uint64_t& word) {
-  return std::atomic_ref<std::uint64_t>(word);
 }
 
 }  // namespace patchbay::detail

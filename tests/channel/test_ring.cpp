@@ -15,10 +15,12 @@
 #include <utility>
 #include <vector>
 
+using patchbay::channel::FixedRing;
 using patchbay::channel::HeapRing;
 using patchbay::channel::RecordHeader;
 using patchbay::channel::Ring;
 using patchbay::channel::RingHeader;
+using patchbay::channel::VariableRing;
 
 namespace {
 
@@ -79,7 +81,7 @@ std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
 }
 
 // The consumer side of the two-thread stress tests: reads until the producer has closed and
-// every record is released, counting the records and those `intact(record, seq)` rejects.
+// every record is popped, counting the records and those `intact(record, seq)` rejects.
 struct Drained {
   std::uint64_t received = 0;
   std::uint64_t bad = 0;
@@ -94,7 +96,7 @@ Drained drain(Ring& consumer, Intact intact) {
       continue;
     }
     if (!intact(*got, out.received)) ++out.bad;
-    consumer.release();
+    consumer.pop();
     ++out.received;
   }
   return out;
@@ -105,7 +107,7 @@ void advance(Ring& ring, std::size_t bytes) {
   for (std::size_t i = 0; i < bytes / sizeof(RecordHeader); ++i) {
     REQUIRE(ring.try_write({}));
     REQUIRE(ring.try_read().has_value());
-    ring.release();
+    ring.pop();
   }
   REQUIRE(ring.empty());
 }
@@ -157,10 +159,10 @@ TEST_CASE("ring single write and read", "[ring]") {
   auto got = ring.try_read();
   REQUIRE(got.has_value());
   REQUIRE(std::vector<std::byte>(got->begin(), got->end()) == msg);
-  auto again = ring.try_read();  // re-reading before release returns the same record
+  auto again = ring.try_read();  // re-reading before pop returns the same record
   REQUIRE(again.has_value());
   REQUIRE(again->data() == got->data());
-  ring.release();
+  ring.pop();
   REQUIRE(ring.empty());
   REQUIRE_FALSE(ring.try_read().has_value());
 }
@@ -170,7 +172,7 @@ TEST_CASE("ring empty and misuse", "[ring]") {
   Ring& ring = heap.ring();
   REQUIRE_FALSE(ring.try_read().has_value());
   REQUIRE(ring.size_bytes() == 0);
-  REQUIRE_THROWS_AS(ring.release(), std::logic_error);
+  REQUIRE_THROWS_AS(ring.pop(), std::logic_error);
   REQUIRE_THROWS_AS(ring.commit(0), std::logic_error);
   (void)ring.try_reserve(10);
   REQUIRE_THROWS_AS(ring.commit(11), std::logic_error);
@@ -209,7 +211,7 @@ TEST_CASE("ring keeps FIFO order of variable-sized records across many wraps", "
       REQUIRE_FALSE(expected.empty());
       if (!matches_pattern(*got, expected.front().first, expected.front().second)) ++mismatches;
       expected.pop_front();
-      ring.release();
+      ring.pop();
       ++reads;
     }
   }
@@ -234,12 +236,12 @@ TEST_CASE("ring pads at the wrap so a record is contiguous at position 0", "[rin
   REQUIRE(first.has_value());
   REQUIRE(first->size() == 1);
   REQUIRE(first->data() == mem.data_area() + 200 + sizeof(RecordHeader));
-  ring.release();
+  ring.pop();
   auto second = ring.try_read();
   REQUIRE(second.has_value());
   REQUIRE(second->data() == mem.data_area() + sizeof(RecordHeader));
   REQUIRE(matches_pattern(*second, 7, 64));
-  ring.release();
+  ring.pop();
   REQUIRE(ring.empty());
 }
 
@@ -255,11 +257,11 @@ TEST_CASE("ring commit may shrink a reservation even after padding", "[ring]") {
   REQUIRE(got.has_value());
   REQUIRE(got->size() == 1);
   REQUIRE((*got)[0] == std::byte{0x5a});
-  ring.release();
+  ring.pop();
   REQUIRE(ring.empty());
 }
 
-TEST_CASE("ring full: reserve fails until the consumer releases", "[ring]") {
+TEST_CASE("ring full: reserve fails until the consumer pops", "[ring]") {
   HeapRing heap(256);
   Ring& ring = heap.ring();
   // 32-byte records: 7 fill the ring, which keeps 8 bytes for the terminator.
@@ -270,13 +272,13 @@ TEST_CASE("ring full: reserve fails until the consumer releases", "[ring]") {
   REQUIRE(ring.try_reserve(24).data() == nullptr);
   REQUIRE_FALSE(ring.try_write(payload));
   REQUIRE(ring.try_read().has_value());
-  REQUIRE(ring.try_reserve(24).data() == nullptr);  // read but not released: still full
-  ring.release();
+  REQUIRE(ring.try_reserve(24).data() == nullptr);  // read but not popped: still full
+  ring.pop();
   REQUIRE(ring.try_write(payload));
   REQUIRE_FALSE(ring.try_write(payload));
   int count = 0;
   while (ring.try_read()) {
-    ring.release();
+    ring.pop();
     ++count;
   }
   REQUIRE(count == 7);
@@ -293,7 +295,7 @@ TEST_CASE("ring zero-length records", "[ring]") {
     auto got = ring.try_read();
     REQUIRE(got.has_value());
     REQUIRE(got->empty());
-    ring.release();
+    ring.pop();
     REQUIRE(ring.try_write({}));
   }
   REQUIRE(ring.try_read()->empty());
@@ -316,7 +318,7 @@ TEST_CASE("ring max_payload fits from every starting position", "[ring]") {
         REQUIRE(got->data() >= mem.data_area());
         REQUIRE(got->data() + got->size() <= mem.data_area() + capacity);
         REQUIRE(matches_pattern(*got, pos, max));
-        ring.release();
+        ring.pop();
         REQUIRE(ring.empty());
       }
     }
@@ -336,7 +338,7 @@ TEST_CASE("ring close: reader drains what was written before", "[ring]") {
     auto got = ring.try_read();
     REQUIRE(got.has_value());
     REQUIRE(matches_pattern(*got, i, 10 + i));
-    ring.release();
+    ring.pop();
   }
   REQUIRE(ring.drained());
   REQUIRE_FALSE(ring.try_read().has_value());
@@ -359,12 +361,12 @@ TEST_CASE("ring attach sees the same state through a second view", "[ring]") {
   auto got = consumer.try_read();
   REQUIRE(got.has_value());
   REQUIRE(matches_pattern(*got, 1, 30));
-  consumer.release();
+  consumer.pop();
   REQUIRE(producer.size_bytes() == 8);
   producer.close();
   REQUIRE(consumer.closed());
   REQUIRE(consumer.try_read()->empty());
-  consumer.release();
+  consumer.pop();
   REQUIRE(consumer.drained());
   REQUIRE(producer.empty());
 }
@@ -382,7 +384,7 @@ TEST_CASE("ring attach rejects memory that holds no ring", "[ring]") {
 TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
   // The consumer finds records by their headers. Payloads made of words that look like valid
   // headers, laid down at every offset over many laps, must never be read as records: the
-  // ring must read empty after each record is released.
+  // ring must read empty after each record is popped.
   constexpr std::uint64_t fake = std::uint64_t{1} << 32;  // "data record, length 0"
   Memory mem(Ring::bytes_required(256));
   // create() needs no cleared memory: start from fake headers everywhere.
@@ -401,7 +403,7 @@ TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
     auto got = ring.try_read();
     REQUIRE(got.has_value());
     REQUIRE(got->size() == size);
-    ring.release();
+    ring.pop();
     REQUIRE_FALSE(ring.try_read().has_value());
   }
 }
@@ -413,7 +415,7 @@ TEST_CASE("ring try_read rejects a corrupt record", "[ring]") {
   const RecordHeader bogus{3, 77};
   std::memcpy(mem.data_area(), &bogus, sizeof bogus);
   REQUIRE_THROWS_AS(ring.try_read(), std::runtime_error);
-  REQUIRE_THROWS_AS(ring.release(), std::logic_error);  // nothing was handed out
+  REQUIRE_THROWS_AS(ring.pop(), std::logic_error);  // nothing was handed out
 }
 
 TEST_CASE("HeapRing is movable", "[ring]") {
@@ -427,7 +429,7 @@ TEST_CASE("HeapRing is movable", "[ring]") {
   auto got = c.ring().try_read();
   REQUIRE(got.has_value());
   REQUIRE(got->size() == 2);
-  c.ring().release();
+  c.ring().pop();
 }
 
 TEST_CASE("ring two-thread stress delivers every record exactly once in order", "[ring]") {
@@ -542,7 +544,7 @@ TEST_CASE("fixed-size ring keeps order across many laps and is full at its slot 
       auto got = ring.try_read();
       REQUIRE(got.has_value());
       REQUIRE(matches_pattern(*got, read++, kSize));
-      ring.release();
+      ring.pop();
     }
     if (written == read) REQUIRE_FALSE(ring.try_read().has_value());
   }
@@ -571,7 +573,7 @@ TEST_CASE("fixed-size ring never reads an earlier lap's record or uncleared memo
     std::uint64_t value = 0;
     std::memcpy(&value, got->data(), sizeof value);
     REQUIRE(value == payload);
-    ring.release();
+    ring.pop();
     REQUIRE_FALSE(ring.try_read().has_value());
     REQUIRE(ring.front_word() == 0);
   }
@@ -599,7 +601,7 @@ TEST_CASE("fixed-size ring: close and drained, close_reader", "[ring][fixed]") {
   REQUIRE(consumer.closed());
   REQUIRE_FALSE(consumer.drained());
   REQUIRE(consumer.try_read().has_value());
-  consumer.release();
+  consumer.pop();
   REQUIRE(consumer.drained());
   consumer.close_reader();
   REQUIRE(producer.reader_closed());
@@ -631,7 +633,7 @@ TEST_CASE("fixed-size ring two-thread stress delivers every record exactly once 
   REQUIRE(got.received == kRecords);
 }
 
-TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and try_read/release",
+TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and try_read/pop",
           "[ring][fixed]") {
   constexpr std::size_t kSize = 20;
   HeapRing heap(512, kSize);  // 16 slots of 32 bytes
@@ -639,7 +641,7 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
   const std::size_t slots = Ring::slots_for(512, kSize);
   REQUIRE(slots == 16);
   auto put_fixed = [&](std::uint64_t seq) {
-    return ring.try_write_fixed([&](std::byte* slot) {
+    return ring.fixed().try_push([&](std::byte* slot) {
       for (std::size_t i = 0; i < kSize; ++i)
         slot[i] = pattern(seq, i);
     });
@@ -658,14 +660,14 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
     }
     if (written - read == slots) {
       bool called = false;
-      REQUIRE_FALSE(ring.try_write_fixed([&](std::byte*) { called = true; }));
+      REQUIRE_FALSE(ring.fixed().try_push([&](std::byte*) { called = true; }));
       REQUIRE_FALSE(called);  // full: the copy never runs
     }
     const std::uint64_t take = rng.next() % (written - read + 1);
     for (std::uint64_t i = 0; i < take; ++i) {
       if (rng.next() % 2 == 0) {
         bool intact = false;
-        REQUIRE(ring.try_read_fixed([&](const std::byte* record) {
+        REQUIRE(ring.fixed().try_pop([&](const std::byte* record) {
           intact = matches_pattern(std::span(record, kSize), read, kSize);
         }));
         REQUIRE(intact);
@@ -674,19 +676,32 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
         auto got = ring.try_read();
         REQUIRE(got.has_value());
         REQUIRE(matches_pattern(*got, read++, kSize));
-        ring.release();
+        ring.pop();
       }
     }
     if (written == read) {
       bool called = false;
-      REQUIRE_FALSE(ring.try_read_fixed([&](const std::byte*) { called = true; }));
+      REQUIRE_FALSE(ring.fixed().try_pop([&](const std::byte*) { called = true; }));
       REQUIRE_FALSE(called);  // empty: the copy never runs
     }
   }
   REQUIRE(written > 1000 * slots / 4);  // many laps
-  HeapRing variable(512);
-  REQUIRE_THROWS_AS(variable.ring().try_write_fixed([](std::byte*) {}), std::logic_error);
-  REQUIRE_THROWS_AS(variable.ring().try_read_fixed([](const std::byte*) {}), std::logic_error);
+}
+
+TEST_CASE("each format's view attaches only to a ring of its format", "[ring][fixed]") {
+  Memory fixed_memory(Ring::bytes_required(512));
+  Memory variable_memory(Ring::bytes_required(512));
+  (void)Ring::create(fixed_memory.get(), 512, 8);
+  (void)Ring::create(variable_memory.get(), 512);
+  REQUIRE(FixedRing::attach(fixed_memory.get()).record_size() == 8);
+  REQUIRE(VariableRing::attach(variable_memory.get()).max_payload() == 512 / 2 - 16);
+  REQUIRE_THROWS_WITH(FixedRing::attach(variable_memory.get()),
+                      Catch::Contains("variable-length records"));
+  REQUIRE_THROWS_WITH(VariableRing::attach(fixed_memory.get()),
+                      Catch::Contains("fixed-size records"));
+  REQUIRE(Ring::attach(fixed_memory.get()).record_size() == 8);
+  REQUIRE(Ring::attach(variable_memory.get()).record_size() == 0);
+  REQUIRE_THROWS_AS(FixedRing::create(fixed_memory.get(), 512, 0), std::invalid_argument);
 }
 
 TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly once in order",
@@ -698,7 +713,7 @@ TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly 
   std::thread writer([&] {
     for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
       while (
-          !producer.try_write_fixed([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
+          !producer.fixed().try_push([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
         std::this_thread::yield();
     }
     producer.close();
@@ -707,7 +722,7 @@ TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly 
   std::uint64_t out_of_order = 0;
   while (!consumer.drained()) {
     std::uint64_t value = 0;
-    if (consumer.try_read_fixed(
+    if (consumer.fixed().try_pop(
             [&](const std::byte* record) { std::memcpy(&value, record, sizeof value); })) {
       out_of_order += value != received ? 1 : 0;
       ++received;
