@@ -1,4 +1,3 @@
-#include <patchbay/library.hpp>
 #include <patchbay/registry.hpp>
 
 #include <utility>
@@ -6,15 +5,6 @@
 #include "core/component_access.hpp"
 
 namespace patchbay {
-
-Registry& Registry::global() {
-  static Registry* registry = [] {
-    auto* r = new Registry();  // never destroyed: plugins may register during static exit
-    library::register_library(*r);
-    return r;
-  }();
-  return *registry;
-}
 
 void Registry::add(std::string name, ComponentFactory factory) {
   std::lock_guard lock(mutex_);
