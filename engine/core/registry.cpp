@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/component_access.hpp"
+#include "core/component_args_access.hpp"
 
 namespace patchbay {
 
@@ -62,9 +63,9 @@ std::unique_ptr<Component> Registry::create(std::string_view type,
     factory = factories_.find(resolved)->second;
   }
   ComponentArgs typed_args = args;
-  typed_args.set_context(resolved, args.where());
+  detail::ComponentArgsAccess::set_context(typed_args, resolved, args.where());
   std::unique_ptr<Component> component = factory(typed_args);
-  if (const auto unused = typed_args.unused(); !unused.empty()) {
+  if (const auto unused = detail::ComponentArgsAccess::unused(typed_args); !unused.empty()) {
     std::string list;
     for (const auto& key : unused)
       list += (list.empty() ? "'" : ", '") + key + "'";
