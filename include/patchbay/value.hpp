@@ -63,6 +63,7 @@ class Value {
 };
 
 /// Name of a kind for messages: "null", "bool", "int", "double", "string", "list".
+/// Thread-safe (pure).
 std::string_view kind_name(Value::Kind kind);
 
 }  // namespace patchbay
