@@ -8,6 +8,7 @@
 #include <set>
 #include <system_error>
 
+#include "core/registry_access.hpp"
 #include "core/text.hpp"
 
 namespace patchbay {
@@ -39,7 +40,7 @@ void load_plugin(const std::string& path) {
                      detail::one_line(reason ? reason : "unknown error", 400));
   }
   loaded.insert(key);
-  if (auto errors = Registry::global().take_errors(); !errors.empty()) {
+  if (auto errors = detail::RegistryAccess::take_errors(Registry::global()); !errors.empty()) {
     throw ModelError("plugin " + detail::quote(path) + ": " +
                      detail::one_line(errors.front(), 400));
   }

@@ -4,6 +4,7 @@
 #include <typeinfo>
 
 #include "core/component_access.hpp"
+#include "core/component_args_access.hpp"
 
 namespace patchbay {
 
@@ -11,9 +12,9 @@ Component::Component(std::string name) : name_(std::move(name)) {}
 
 Component::Component(const ComponentArgs& args)
     : name_(args.name()),
-      type_name_(args.type()),
-      resource_overrides_(args.resources()),
-      initial_values_(args.initial_values()) {}
+      type_name_(detail::ComponentArgsAccess::type(args)),
+      resource_overrides_(detail::ComponentArgsAccess::resources(args)),
+      initial_values_(detail::ComponentArgsAccess::initial_values(args)) {}
 
 Component::~Component() = default;
 

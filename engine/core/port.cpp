@@ -10,8 +10,8 @@ namespace patchbay {
 
 bool PortType::can_feed(const PortType& target) const {
   if (same_as(target)) return true;
-  if (target.is_dynamic) return decode_value != nullptr;
-  if (is_dynamic) return target.assign_from_value != nullptr;
+  if (target.is_dynamic) return codec_.decode_value != nullptr;
+  if (is_dynamic) return target.codec_.assign_from_value != nullptr;
   return false;
 }
 

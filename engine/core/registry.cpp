@@ -1,20 +1,11 @@
-#include <patchbay/library.hpp>
 #include <patchbay/registry.hpp>
 
 #include <utility>
 
 #include "core/component_access.hpp"
+#include "core/component_args_access.hpp"
 
 namespace patchbay {
-
-Registry& Registry::global() {
-  static Registry* registry = [] {
-    auto* r = new Registry();  // never destroyed: plugins may register during static exit
-    library::register_library(*r);
-    return r;
-  }();
-  return *registry;
-}
 
 void Registry::add(std::string name, ComponentFactory factory) {
   std::lock_guard lock(mutex_);
@@ -72,9 +63,9 @@ std::unique_ptr<Component> Registry::create(std::string_view type,
     factory = factories_.find(resolved)->second;
   }
   ComponentArgs typed_args = args;
-  typed_args.set_context(resolved, args.where());
+  detail::ComponentArgsAccess::set_context(typed_args, resolved, args.where());
   std::unique_ptr<Component> component = factory(typed_args);
-  if (const auto unused = typed_args.unused(); !unused.empty()) {
+  if (const auto unused = detail::ComponentArgsAccess::unused(typed_args); !unused.empty()) {
     std::string list;
     for (const auto& key : unused)
       list += (list.empty() ? "'" : ", '") + key + "'";

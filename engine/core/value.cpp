@@ -1,4 +1,5 @@
 #include <patchbay/error.hpp>
+#include <patchbay/internal/value_codec.hpp>
 #include <patchbay/value.hpp>
 
 #include <charconv>
@@ -162,6 +163,8 @@ std::string Value::to_string() const {
   return {};
 }
 
+namespace detail {
+
 std::size_t encoded_size(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::null:
@@ -219,7 +222,7 @@ void encode_into(const Value& value, std::byte*& out) {
 }
 }  // namespace
 
-void encode(const Value& value, std::byte* out) {
+void encode_value(const Value& value, std::byte* out) {
   encode_into(value, out);
 }
 
@@ -229,5 +232,7 @@ Value decode_value(const std::byte* data, std::size_t size) {
   if (!decoder.at_end()) throw Error("malformed encoded value: trailing bytes");
   return v;
 }
+
+}  // namespace detail
 
 }  // namespace patchbay

@@ -1,5 +1,7 @@
 #include "fork/spec_codec.hpp"
 
+#include <patchbay/internal/value_codec.hpp>
+
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -128,7 +130,7 @@ void ByteWriter::text(std::string_view value) {
 
 void ByteWriter::value(const Value& value) {
   std::string bytes(encoded_size(value), '\0');
-  encode(value, reinterpret_cast<std::byte*>(bytes.data()));
+  encode_value(value, reinterpret_cast<std::byte*>(bytes.data()));
   text(bytes);
 }
 

@@ -21,3 +21,18 @@ void register_library(Registry& registry) {
 }
 
 }  // namespace patchbay::library
+
+namespace patchbay {
+
+// Defined with the library rather than in core: the global registry is the one that holds the
+// library's components, and core does not depend on the library.
+Registry& Registry::global() {
+  static Registry* registry = [] {
+    auto* r = new Registry();  // never destroyed: plugins may register during static exit
+    library::register_library(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace patchbay

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/component_access.hpp"
+#include "core/port_access.hpp"
 #include "shm/arena.hpp"
 #include "shm/atomic.hpp"
 #include "shm/spin.hpp"
@@ -48,7 +49,7 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 [[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
   channel::FixedRing& ring = end.ring.fixed();
   const std::size_t size = ring.record_size();
-  void* to = field.port->storage();
+  void* to = PortAccess::storage(*field.port);
   if (!ring.try_pop([&](const std::byte* record) { copy_fixed(to, record, size); })) return false;
   end.peer->notify();
   ++tally_.messages_in;
@@ -61,7 +62,7 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
   ChannelEnd& end = field.channels.front();
   channel::FixedRing& ring = end.ring.fixed();
   const std::size_t size = ring.record_size();
-  const void* from = field.port->storage();
+  const void* from = PortAccess::storage(*field.port);
   if (!ring.reader_closed() &&
       ring.try_push([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
     end.peer->notify();
@@ -298,7 +299,8 @@ bool ComponentRunner::receive_all() {
 bool ComponentRunner::receive(InputField& field) {
   if (!field.initial.empty()) {
     // Validation converted every initial value once already, so this cannot fail.
-    field.port->type().assign_from_value(field.initial.front(), field.port->storage());
+    PortAccess::codec(*field.port)
+        .assign_from_value(field.initial.front(), PortAccess::storage(*field.port));
     field.initial.pop_front();
     return true;
   }
@@ -354,12 +356,12 @@ void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
                               std::span<const std::byte> record) {
   Port& port = *field.port;
   if (end.ring.record_size() != 0) {
-    copy_fixed(port.storage(), record.data(), record.size());  // same type: see Wire
+    copy_fixed(PortAccess::storage(port), record.data(), record.size());  // same type: see Wire
   } else if (!end.converts) {
-    port.type().decode(record.data(), record.size(), port.storage());
+    PortAccess::codec(port).decode(record.data(), record.size(), PortAccess::storage(port));
   } else {
-    const Value v = end.wire->source->type().decode_value(record.data(), record.size());
-    if (!port.type().assign_from_value(v, port.storage())) {
+    const Value v = PortAccess::codec(*end.wire->source).decode_value(record.data(), record.size());
+    if (!PortAccess::codec(port).assign_from_value(v, PortAccess::storage(port))) {
       throw Error("connector '" + end.wire->label + "': value '" + v.to_string() + "' (" +
                   std::string(kind_name(v.kind())) + ") does not fit input type " +
                   port.type().name);
@@ -379,13 +381,14 @@ bool ComponentRunner::send_all() {
       any_reader |= write_fixed(field);
       continue;
     }
-    const PortType& type = field.port->type();
-    const std::size_t size =
-        type.fixed_size != 0 ? type.fixed_size : type.encoded_size(field.port->storage());
+    const PortCodec& codec = PortAccess::codec(*field.port);
+    const std::size_t size = codec.fixed_size != 0
+                                 ? codec.fixed_size
+                                 : codec.encoded_size(PortAccess::storage(*field.port));
     if (field.channels.size() > 1) {
       // Fan-out: encode once, copy into each channel.
       scratch_.resize(size);
-      type.encode(field.port->storage(), scratch_.data());
+      codec.encode(PortAccess::storage(*field.port), scratch_.data());
     }
     const bool from_scratch = field.channels.size() > 1;
     for (std::size_t k = 0; k < field.channels.size(); ++k)
@@ -413,9 +416,9 @@ bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t
   if (from_scratch) {
     if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
   } else if (end.ring.record_size() != 0) {
-    copy_fixed(slot.data(), port.storage(), size);
+    copy_fixed(slot.data(), PortAccess::storage(port), size);
   } else {
-    port.type().encode(port.storage(), slot.data());
+    PortAccess::codec(port).encode(PortAccess::storage(port), slot.data());
   }
   end.ring.commit(size);
   ++end.sent;

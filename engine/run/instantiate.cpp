@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/component_args_access.hpp"
+
 namespace patchbay::detail {
 
 namespace {
@@ -61,13 +63,14 @@ std::vector<std::unique_ptr<Component>> instantiate(const ProcessSpec& spec,
     ComponentArgs args(c.name);
     for (const auto& [key, value] : c.args) {
       auto where = c.arg_locations.find(key);
-      args.set(key, value, where != c.arg_locations.end() ? where->second : c.where);
+      ComponentArgsAccess::set(args, key, value,
+                               where != c.arg_locations.end() ? where->second : c.where);
     }
     for (const auto& [field, values] : c.initial_values)
-      args.set_initial_values(field, values);
-    args.set_resources(c.resources);
-    args.set_parameters(spec.parameters);
-    args.set_context(c.type, c.where);
+      ComponentArgsAccess::set_initial_values(args, field, values);
+    ComponentArgsAccess::set_resources(args, c.resources);
+    ComponentArgsAccess::set_parameters(args, spec.parameters);
+    ComponentArgsAccess::set_context(args, c.type, c.where);
     std::unique_ptr<Component> component;
     if (unknown == UnknownTypes::stand_in && !registry.contains(c.type)) {
       if (!fields) fields = fields_by_component(spec.connectors);

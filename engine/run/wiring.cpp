@@ -8,6 +8,7 @@
 #include <set>
 
 #include "channel/ring.hpp"
+#include "core/port_access.hpp"
 #include "core/text.hpp"
 #include "run/instantiate.hpp"
 
@@ -193,9 +194,10 @@ Wiring build_wiring(std::span<Component* const> components,
         connector.capacity == 0
             ? default_capacity
             : ring_capacity(connector.capacity, "connector " + quoted_label, connector.where);
-    if (out->type().same_as(in->type()) && out->type().fixed_size != 0 &&
-        out->type().fixed_size <= channel::Ring::max_payload_for(wire.capacity)) {
-      wire.record_size = out->type().fixed_size;
+    if (const std::size_t fixed_size = PortAccess::codec(*out).fixed_size;
+        out->type().same_as(in->type()) && fixed_size != 0 &&
+        fixed_size <= channel::Ring::max_payload_for(wire.capacity)) {
+      wire.record_size = fixed_size;
     }
     wire.label = label;
     wire.where = connector.where;
@@ -220,8 +222,8 @@ Wiring build_wiring(std::span<Component* const> components,
                          where(i));
       }
       for (const auto& v : values) {
-        if (in->type().assign_from_value == nullptr ||
-            !in->type().assign_from_value(v, in->storage())) {
+        const auto assign = PortAccess::codec(*in).assign_from_value;
+        if (assign == nullptr || !assign(v, PortAccess::storage(*in))) {
           throw ModelError(describe_component(c) + ": initial value " + quote(v.to_string()) +
                                " (" + std::string(kind_name(v.kind())) + ") does not fit input " +
                                quote(field) + " of type " + in->type().name,

@@ -35,8 +35,11 @@ class ComponentAccess;
 ///       void step() override { y = x.value() * 2; }
 ///     };
 ///
-/// Thread-safety: init(), step(), teardown() and close() run on the component's fiber; name(),
-/// status() and resources() may be read from any thread.
+/// Thread-safety: init(), step(), teardown() and close() run on the component's fiber, one at a
+/// time. name(), type_name(), status() and stop_requested() are safe from any thread. The
+/// set_* methods configure the component before its process is constructed: not thread-safe,
+/// one thread at a time; what they set is read-only once the process exists. The other readers
+/// are safe from any thread once configuration is over.
 class Component {
  public:
   /// A component with only a name (models built in code).
@@ -48,9 +51,14 @@ class Component {
   Component(const Component&) = delete;
   Component& operator=(const Component&) = delete;
 
+  /// The component's name in its model. Safe from any thread.
   [[nodiscard]] const std::string& name() const { return name_; }
   /// The registered type name when built by the registry, else the demangled class name.
+  /// Safe from any thread.
   [[nodiscard]] std::string type_name() const;
+  /// Where it is in its life (see Status). Under a ParallelProcess the component runs in a
+  /// worker process and this instance does not follow it: read Process::component_stats()
+  /// there. Safe from any thread.
   [[nodiscard]] Status status() const { return status_.load(std::memory_order_acquire); }
 
   /// Runs once before the first step. Exceptions fail the process.
@@ -66,28 +74,34 @@ class Component {
 
   /// Effective resources: default_resources() with the per-instance overrides applied.
   [[nodiscard]] Resources resources() const;
-  /// Per-instance overrides; set before the process starts.
+  /// Per-instance overrides; set before the process is constructed.
   void set_resource_overrides(ResourceOverrides overrides) {
     resource_overrides_ = std::move(overrides);
   }
 
   /// Values delivered to input `field` before its first message (what makes cycles runnable).
-  /// Set before the process starts; checked against the field's type by validation.
+  /// Set before the process is constructed; checked against the field's type by validation.
   void set_initial_values(std::string field, std::vector<Value> values);
   [[nodiscard]] const std::map<std::string, std::vector<Value>>& initial_values() const {
     return initial_values_;
   }
 
-  /// ParallelProcess: components with the same label run in one worker. Set before start.
+  /// ParallelProcess: components with the same label run in one worker. Set before the process
+  /// is constructed.
   void set_worker_label(std::string label) { worker_label_ = std::move(label); }
   [[nodiscard]] const std::string& worker_label() const { return worker_label_; }
 
+  /// The input fields, in the order they were constructed (members in declaration order, then
+  /// add_input()'s). Fixed once the constructor has returned.
   [[nodiscard]] std::span<Port* const> inputs() const { return inputs_; }
+  /// The output fields, in the order they were constructed.
   [[nodiscard]] std::span<Port* const> outputs() const { return outputs_; }
+  /// The input called `field`, or nullptr.
   [[nodiscard]] Port* find_input(std::string_view field) const;
+  /// The output called `field`, or nullptr.
   [[nodiscard]] Port* find_output(std::string_view field) const;
 
-  /// Whether close() was called.
+  /// Whether close() was called. Only from the component's fiber, or after run() returned.
   [[nodiscard]] bool is_closed() const { return closed_; }
 
   /// Whether the process is stopping (stop() or another component's failure). A step that
@@ -99,7 +113,7 @@ class Component {
 
  protected:
   /// Closes the component's IO from inside step(): the values of this step are not sent and
-  /// the component completes, closing its outputs downstream.
+  /// the component completes, closing its outputs downstream. Only from inside step().
   void close() { closed_ = true; }
 
   /// Adds an input field whose name is known only at run time (call from the constructor).

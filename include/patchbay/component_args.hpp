@@ -14,18 +14,25 @@
 
 namespace patchbay {
 
+namespace detail {
+class ComponentArgsAccess;
+}
+
 /// The arguments a component is built from: its name, its constructor arguments, initial
 /// values for its inputs, resource overrides, and the process parameters. Reading an argument
 /// marks it used; after construction the engine rejects arguments nobody read (a typo).
-/// Not thread-safe: read it from the component's constructor only.
+/// Not thread-safe (reading marks arguments used): read it from the component's constructor
+/// only, where the engine hands it over; it does not outlive that call.
 ///
 ///     Sleep(const patchbay::ComponentArgs& args)
 ///         : Component(args), seconds_(args.get<double>("sleep_seconds")) {}
 class ComponentArgs {
  public:
   ComponentArgs() = default;
+  /// Arguments for building a component by hand, as Registry::create() takes them.
   explicit ComponentArgs(std::string name, std::map<std::string, Value> values = {});
 
+  /// The component's name.
   [[nodiscard]] const std::string& name() const { return name_; }
 
   /// The argument converted to T (bool, integers, floating point, std::string, Value,
@@ -38,35 +45,36 @@ class ComponentArgs {
   [[nodiscard]] T get_or(std::string_view key, T fallback) const {
     return contains(key) ? get<T>(key) : std::move(fallback);
   }
+  /// Whether the argument was given. Does not mark it used.
   [[nodiscard]] bool contains(std::string_view key) const;
-  /// The raw argument or nullptr; marks it used.
+  /// The raw argument or nullptr; marks it used. The pointer lives as long as the arguments.
   [[nodiscard]] const Value* find(std::string_view key) const;
 
   /// Process-level `parameters` of the model, shared by every component.
   [[nodiscard]] const std::map<std::string, Value>& parameters() const { return parameters_; }
 
-  // Building (used by the engine and by code that builds models by hand).
+  /// Where the component was written in its model file; empty for a model built in code.
+  [[nodiscard]] const SourceLocation& where() const { return where_; }
+  /// Where an argument was written (its YAML line), else where the component was.
+  [[nodiscard]] SourceLocation where(std::string_view key) const;
+  /// A ModelError about argument `key` of this component, located at its line: what a
+  /// constructor throws for a value it rejects.
+  ///
+  ///     if (n < 0) throw args.error("iters", "must be >= 0");
+  [[nodiscard]] ModelError error(std::string_view key, const std::string& what) const;
+
+ private:
+  friend class detail::ComponentArgsAccess;
+
+  // Building, by the engine from a ComponentSpec (see detail::ComponentArgsAccess).
   ComponentArgs& set(std::string key, Value value, SourceLocation where = {});
   ComponentArgs& set_initial_values(std::string field, std::vector<Value> values);
   ComponentArgs& set_resources(ResourceOverrides resources);
   ComponentArgs& set_parameters(std::map<std::string, Value> parameters);
   ComponentArgs& set_context(std::string type, SourceLocation where);
-
-  [[nodiscard]] const std::map<std::string, Value>& values() const { return values_; }
-  [[nodiscard]] const std::map<std::string, std::vector<Value>>& initial_values() const {
-    return initial_values_;
-  }
-  [[nodiscard]] const ResourceOverrides& resources() const { return resources_; }
-  [[nodiscard]] const std::string& type() const { return type_; }
-  [[nodiscard]] const SourceLocation& where() const { return where_; }
-  /// Where an argument was written (its YAML line), else where the component was.
-  [[nodiscard]] SourceLocation where(std::string_view key) const;
-  /// Arguments never read, sorted.
+  // Arguments never read, sorted.
   [[nodiscard]] std::vector<std::string> unused() const;
-  /// A ModelError about argument `key` of this component, located at its line.
-  [[nodiscard]] ModelError error(std::string_view key, const std::string& what) const;
 
- private:
   std::string name_;
   std::string type_;
   SourceLocation where_;

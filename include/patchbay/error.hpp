@@ -38,7 +38,8 @@ struct SourceLocation {
 };
 
 /// Base of every exception patchbay throws. Its message is one line and bounded (see
-/// message_line()), whatever text it was given.
+/// message_line()), whatever text it was given. Errors are immutable once thrown: their
+/// accessors are safe from any thread.
 class Error : public std::runtime_error {
  public:
   explicit Error(std::string_view message);

@@ -1,4 +1,5 @@
-// The library components that every registry holds.
+// The library components that Registry::global() holds. Each is a Component, with its
+// thread-safety: constructed on one thread, run on its fiber.
 #pragma once
 
 #include <patchbay/component.hpp>
@@ -128,7 +129,8 @@ class FileWriter final : public Component {
   std::vector<std::string> row_;
 };
 
-/// Registers the library components in `registry` (global() does this itself).
+/// Registers the library components in `registry` (Registry::global() holds them already).
+/// Throws patchbay::Error when one of their names is already registered there. Thread-safe.
 void register_library(Registry& registry);
 
 }  // namespace patchbay::library

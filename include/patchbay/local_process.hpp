@@ -26,13 +26,16 @@ class LocalRuntime;
 ///     patchbay::LocalProcess process(std::move(parts), {{"p.out", "c.in"}});
 ///     process.run();
 ///
-/// The model is validated in the constructor (throws ModelError). run() may be called once.
+/// The model is validated in the constructor (throws ModelError). Thread-safety as Process
+/// says: run() once, from one thread; stop(), status(), the stats and elapsed() from any thread.
 class LocalProcess final : public Process {
  public:
+  /// Runs `components` (owned from here on) wired by `connectors`.
   LocalProcess(std::vector<std::unique_ptr<Component>> components,
                std::vector<ConnectorSpec> connectors, ProcessOptions options = {});
-  /// Instantiates the spec's components from `registry`.
+  /// Instantiates the spec's components from Registry::global().
   explicit LocalProcess(const ProcessSpec& spec);
+  /// Instantiates the spec's components from `registry`, which is not used after construction.
   LocalProcess(const ProcessSpec& spec, const Registry& registry);
   ~LocalProcess() override;
 
@@ -43,7 +46,8 @@ class LocalProcess final : public Process {
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
 
-  /// The component called `name`, or nullptr. Inspect it after run().
+  /// The component called `name`, or nullptr; it lives as long as the process. Safe from any
+  /// thread, but the component itself runs on run()'s thread: inspect it after run().
   [[nodiscard]] Component* component(std::string_view name) const;
 
  private:

@@ -58,11 +58,18 @@ struct WorkerStats {
 /// the workers. A worker that fails (exception, signal, exit) fails the run promptly: every
 /// other worker is woken, given `grace` to unwind, then killed, and all are reaped.
 /// Destroying the object without run() ends and reaps the workers.
+/// Thread-safety as Process says (run() once, from one thread; stop(), status(), the stats and
+/// elapsed() from any thread), and for plan(), worker_stats() and worker_pids() as each says.
 class ParallelProcess final : public Process {
  public:
+  /// Runs `components` (owned from here on) wired by `connectors`; always forks in place.
   ParallelProcess(std::vector<std::unique_ptr<Component>> components,
                   std::vector<ConnectorSpec> connectors, ProcessOptions options = {});
+  /// Instantiates the spec's components from Registry::global(); a running ForkServer forks
+  /// the workers, else they are forked in place.
   explicit ParallelProcess(const ProcessSpec& spec);
+  /// Instantiates the spec's components from `registry`; forks in place unless it is
+  /// Registry::global() and a ForkServer runs.
   ParallelProcess(const ProcessSpec& spec, const Registry& registry);
   ~ParallelProcess() override;
 
@@ -73,11 +80,13 @@ class ParallelProcess final : public Process {
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
 
-  /// The placement plan as text: component, worker, cpuset, NUMA node, GPU.
+  /// The placement plan as text: component, worker, cpuset, NUMA node, GPU. Fixed at
+  /// construction; safe from any thread.
   [[nodiscard]] std::string plan() const;
   /// Per-worker counters; readable from any thread during and after run().
   [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
-  /// Process ids of the workers (for diagnostics); empty once they are reaped.
+  /// Process ids of the workers (for diagnostics); empty once they are reaped. Not thread-safe
+  /// with run(), which reaps them: call it from run()'s thread, before or after run().
   [[nodiscard]] std::vector<int> worker_pids() const;
 
  private:
@@ -85,7 +94,8 @@ class ParallelProcess final : public Process {
 };
 
 /// Validates a model and prints where each component would run, without forking anything.
-/// Throws ModelError for an invalid model or one that cannot be placed.
+/// Throws ModelError for an invalid model or one that cannot be placed. Thread-safe when the
+/// components' constructors are (see validate()).
 std::string plan_placement_text(const ProcessSpec& spec);
 
 }  // namespace patchbay

@@ -1,4 +1,5 @@
-// The process interface shared by LocalProcess and (later) ParallelProcess.
+// The process interface shared by LocalProcess and ParallelProcess, and the functions that
+// build and check one from a ProcessSpec.
 #pragma once
 
 #include <patchbay/process_spec.hpp>
@@ -48,7 +49,15 @@ struct ChannelStats {
   std::uint64_t times_empty = 0;  ///< reader found it empty and waited
 };
 
-/// A runnable model.
+/// A runnable model: the interface of LocalProcess and ParallelProcess. Built by their
+/// constructors or by make_process(); run once, stopped from anywhere.
+///
+///     auto process = patchbay::make_process(patchbay::load_model("model.yaml"));
+///     process->run();  // on this thread; stop() from another, or from a signal handler
+///     std::cout << process->elapsed().count() << " ns\n";
+///
+/// Destroying a Process while run() runs on another thread is undefined: stop() it and let
+/// run() return first.
 class Process {
  public:
   virtual ~Process() = default;
@@ -72,7 +81,9 @@ class Process {
 };
 
 /// Builds the engine the spec asks for (spec.kind), instantiating its components from
-/// `registry`. Throws ModelError for an invalid model (before anything runs).
+/// `registry` (the first form: Registry::global()). Throws ModelError for an invalid model
+/// (before anything runs). A parallel model starts its workers here: see ParallelProcess for
+/// the forking rule. Thread-safe for a local model when the components' constructors are.
 std::unique_ptr<Process> make_process(const ProcessSpec& spec);
 std::unique_ptr<Process> make_process(const ProcessSpec& spec, const Registry& registry);
 

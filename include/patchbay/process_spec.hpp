@@ -63,9 +63,10 @@ enum class ProcessKind : std::uint8_t { local, parallel };
 /// block (sleeps at once).
 enum class WaitMode : std::uint8_t { spin, adaptive, block };
 
-/// "spin", "adaptive", "block".
+/// "spin", "adaptive", "block". Thread-safe (pure).
 std::string_view to_string(WaitMode mode);
-/// Parses "spin", "adaptive" or "block"; throws ModelError otherwise.
+/// Parses "spin", "adaptive" or "block"; throws ModelError otherwise, located at `where`.
+/// Thread-safe (pure).
 WaitMode parse_wait_mode(std::string_view text, const SourceLocation& where = {});
 
 /// One component of a model: its registered type, name and arguments.
@@ -125,7 +126,9 @@ struct ProcessOptions {
   std::map<std::string, double> step_timeouts;
 };
 
-/// A whole model. Plain data: copy it, edit it, hand it to make_process().
+/// A whole model. Plain data: copy it, edit it, hand it to make_process(). Like every spec type
+/// here it is a value type: distinct objects may be used from different threads, and one
+/// object may be read from several threads while none modifies it.
 struct ProcessSpec {
   std::string name = "process";
   ProcessKind kind = ProcessKind::local;
@@ -138,7 +141,7 @@ struct ProcessSpec {
   std::vector<std::string> plugins;  ///< shared libraries to load, resolved paths
   SourceLocation where;              ///< the model file, when loaded from one
 
-  /// Finds a component by name, or nullptr.
+  /// Finds a component by name, or nullptr; valid until `components` changes.
   [[nodiscard]] ComponentSpec* find(const std::string& component_name);
 };
 

@@ -14,47 +14,67 @@
 
 namespace patchbay {
 
+/// Builds one component from its arguments; what a registered type is made with.
 using ComponentFactory = std::function<std::unique_ptr<Component>(const ComponentArgs&)>;
 
+namespace detail {
+template <class T>
+struct Registrar;
+class RegistryAccess;
+}  // namespace detail
+
 /// Type name -> factory. The library components (Iterator, Sleep, Timestamper, FileReader,
-/// FileWriter) are always present in global(). All methods are thread-safe.
+/// FileWriter) are always present in global(). Every method is thread-safe: a mutex guards
+/// the table, and create() runs the factory outside it.
 ///
 ///     PATCHBAY_REGISTER_COMPONENT(Doubler);          // in the .cpp that defines Doubler
 ///     auto c = patchbay::Registry::global().create("Doubler", patchbay::ComponentArgs{"d"});
 class Registry {
  public:
+  /// An empty registry (without the library components: library::register_library() adds
+  /// them).
   Registry() = default;
-  /// The process-wide registry, with the library components.
+  /// The process-wide registry, with the library components. Lives until the program ends.
+  /// Thread-safe (made on first use).
   static Registry& global();
 
-  /// Adds a type. Throws patchbay::Error if `name` is already registered.
+  /// Adds a type. Throws patchbay::Error if `name` is already registered. Thread-safe.
   void add(std::string name, ComponentFactory factory);
   /// Resolves `type` by exact name, else by its last dotted segment
   /// ("hello_ray.Sleep" -> "Sleep"). Returns the registered name, or "" when unknown.
+  /// Thread-safe.
   [[nodiscard]] std::string resolve(std::string_view type) const;
+  /// Whether resolve(type) finds a registered name. Thread-safe.
   [[nodiscard]] bool contains(std::string_view type) const { return !resolve(type).empty(); }
-  /// Registered names, sorted.
+  /// Registered names, sorted. Thread-safe.
   [[nodiscard]] std::vector<std::string> names() const;
 
   /// Builds a component. Throws ModelError for an unknown type (listing the known ones) or
-  /// for arguments that were given but never read by the constructor.
+  /// for arguments that were given but never read by the constructor; what the constructor
+  /// throws passes through. Thread-safe when the factory is (the library's are).
   [[nodiscard]] std::unique_ptr<Component> create(std::string_view type,
                                                   const ComponentArgs& args) const;
 
-  /// Registration at static initialisation cannot throw (a plugin being loaded would abort):
-  /// Registrar records its error here instead, and load_plugin() reports it.
+ private:
+  template <class T>
+  friend struct detail::Registrar;
+  friend class detail::RegistryAccess;
+
+  // Registration at static initialisation cannot throw (a plugin being loaded would abort):
+  // Registrar records its error here instead, and load_plugin() reports it.
   void record_error(std::string message);
-  /// Returns and clears the recorded registration errors.
+  // Returns and clears the recorded registration errors.
   [[nodiscard]] std::vector<std::string> take_errors();
 
- private:
   mutable std::mutex mutex_;
   std::map<std::string, ComponentFactory, std::less<>> factories_;
   std::vector<std::string> errors_;
 };
 
+namespace detail {
+
 /// Registers T (constructible from `const ComponentArgs&`) under `name` at static
-/// initialisation. Use through PATCHBAY_REGISTER_COMPONENT.
+/// initialisation; what PATCHBAY_REGISTER_COMPONENT expands to.
 template <class T>
 struct Registrar {
   explicit Registrar(const char* name) noexcept {
@@ -68,6 +88,8 @@ struct Registrar {
   }
 };
 
+}  // namespace detail
+
 }  // namespace patchbay
 
 #define PATCHBAY_CONCAT_INNER(a, b) a##b
@@ -77,7 +99,8 @@ struct Registrar {
 /// plugin shared library). `Type` needs a constructor taking `const patchbay::ComponentArgs&`.
 #define PATCHBAY_REGISTER_COMPONENT(Type) PATCHBAY_REGISTER_COMPONENT_AS(Type, #Type)
 /// Registers component class `Type` under `name`.
-#define PATCHBAY_REGISTER_COMPONENT_AS(Type, name)                                          \
-  static const ::patchbay::Registrar<Type> PATCHBAY_CONCAT(patchbay_registrar_, __LINE__) { \
-    name                                                                                    \
+#define PATCHBAY_REGISTER_COMPONENT_AS(Type, name)                                      \
+  static const ::patchbay::detail::Registrar<Type> PATCHBAY_CONCAT(patchbay_registrar_, \
+                                                                   __LINE__) {          \
+    name                                                                                \
   }

@@ -9,7 +9,8 @@ namespace patchbay {
 /// CREATED -> INIT -> RUNNING <-> WAITING -> COMPLETED | FAILED | STOPPED.
 enum class Status : std::uint8_t { created, init, running, waiting, completed, failed, stopped };
 
-/// "CREATED", "INIT", "RUNNING", "WAITING", "COMPLETED", "FAILED", "STOPPED".
+/// "CREATED", "INIT", "RUNNING", "WAITING", "COMPLETED", "FAILED", "STOPPED". Thread-safe
+/// (pure).
 std::string_view to_string(Status status);
 
 /// True for COMPLETED, FAILED and STOPPED.

@@ -63,13 +63,7 @@ class Value {
 };
 
 /// Name of a kind for messages: "null", "bool", "int", "double", "string", "list".
+/// Thread-safe (pure).
 std::string_view kind_name(Value::Kind kind);
-
-/// Binary encoding of a Value, used to carry it through a ring.
-/// encoded_size() is exact; encode() writes exactly that many bytes.
-std::size_t encoded_size(const Value& value);
-void encode(const Value& value, std::byte* out);
-/// Decodes bytes written by encode(); throws patchbay::Error on malformed input.
-Value decode_value(const std::byte* data, std::size_t size);
 
 }  // namespace patchbay

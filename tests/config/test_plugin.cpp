@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/registry_access.hpp"
 #include "support/command.hpp"
 
 #ifndef PATCHBAY_TEST_PLUGIN
@@ -82,7 +83,7 @@ TEST_CASE("loading the same plugin twice is harmless", "[plugin]") {
   const fs::path other = fs::path(kDoubler).parent_path() / "." / fs::path(kDoubler).filename();
   CHECK_NOTHROW(patchbay::load_plugin(other.string()));
   CHECK(count_registered("Doubler") == 1);
-  CHECK(Registry::global().take_errors().empty());
+  CHECK(patchbay::detail::RegistryAccess::take_errors(Registry::global()).empty());
 }
 
 TEST_CASE("a model naming the plugin runs its component", "[plugin]") {
@@ -176,7 +177,7 @@ TEST_CASE("a plugin registering an existing name is a ModelError from load_plugi
                Contains(kDuplicate) && Contains("'Iterator'") && Contains("registered twice"));
   }
   // The error was taken, and the library's Iterator is still the one registered.
-  CHECK(Registry::global().take_errors().empty());
+  CHECK(patchbay::detail::RegistryAccess::take_errors(Registry::global()).empty());
   CHECK(count_registered("Iterator") == 1);
   auto iterator = Registry::global().create(
       "Iterator", patchbay::ComponentArgs("it", {{"iters", patchbay::Value(2)}}));

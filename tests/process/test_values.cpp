@@ -1,5 +1,6 @@
 // patchbay::Value (kinds, accessors, text, binary encoding) and the port type descriptors.
 #include <patchbay/error.hpp>
+#include <patchbay/internal/value_codec.hpp>
 #include <patchbay/port.hpp>
 #include <patchbay/value.hpp>
 
@@ -15,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/port_access.hpp"
+
 namespace {
 
 using Catch::Contains;
@@ -26,12 +29,17 @@ struct Pod {
   float b;
 };
 
+template <class T>
+const patchbay::detail::PortCodec& codec_of() {
+  return patchbay::detail::PortAccess::codec(patchbay::port_type<T>());
+}
+
 // Encodes `v` into a buffer one byte larger than encoded_size() says, checking that encode()
 // writes exactly that many bytes.
 std::vector<std::byte> encode(const Value& v) {
-  const std::size_t size = patchbay::encoded_size(v);
+  const std::size_t size = patchbay::detail::encoded_size(v);
   std::vector<std::byte> buffer(size + 1, std::byte{0xA5});
-  patchbay::encode(v, buffer.data());
+  patchbay::detail::encode_value(v, buffer.data());
   CHECK(buffer.back() == std::byte{0xA5});
   buffer.pop_back();
   return buffer;
@@ -39,7 +47,7 @@ std::vector<std::byte> encode(const Value& v) {
 
 Value round_trip(const Value& v) {
   const auto bytes = encode(v);
-  return patchbay::decode_value(bytes.data(), bytes.size());
+  return patchbay::detail::decode_value(bytes.data(), bytes.size());
 }
 
 std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
@@ -51,7 +59,7 @@ std::vector<std::byte> bytes_of(std::initializer_list<int> values) {
 
 std::string decode_error(const std::vector<std::byte>& bytes) {
   try {
-    (void)patchbay::decode_value(bytes.data(), bytes.size());
+    (void)patchbay::detail::decode_value(bytes.data(), bytes.size());
   } catch (const patchbay::Error& e) {
     return e.what();
   }
@@ -180,14 +188,14 @@ TEST_CASE("Value: to_string of lists", "[values]") {
 // ---- binary encoding ----
 
 TEST_CASE("Value encoding: sizes are exact", "[values]") {
-  CHECK(patchbay::encoded_size(Value()) == 1);
-  CHECK(patchbay::encoded_size(Value(true)) == 2);
-  CHECK(patchbay::encoded_size(Value(1)) == 9);
-  CHECK(patchbay::encoded_size(Value(1.5)) == 9);
-  CHECK(patchbay::encoded_size(Value("")) == 5);
-  CHECK(patchbay::encoded_size(Value("abc")) == 8);
-  CHECK(patchbay::encoded_size(Value(Value::List{})) == 5);
-  CHECK(patchbay::encoded_size(Value(Value::List{1, ""})) == 5 + 9 + 5);
+  CHECK(patchbay::detail::encoded_size(Value()) == 1);
+  CHECK(patchbay::detail::encoded_size(Value(true)) == 2);
+  CHECK(patchbay::detail::encoded_size(Value(1)) == 9);
+  CHECK(patchbay::detail::encoded_size(Value(1.5)) == 9);
+  CHECK(patchbay::detail::encoded_size(Value("")) == 5);
+  CHECK(patchbay::detail::encoded_size(Value("abc")) == 8);
+  CHECK(patchbay::detail::encoded_size(Value(Value::List{})) == 5);
+  CHECK(patchbay::detail::encoded_size(Value(Value::List{1, ""})) == 5 + 9 + 5);
   // encode() writes exactly encoded_size() bytes (checked by encode() above).
   CHECK(encode(Value(Value::List{1, "abc", Value::List{true}})).size() == 5 + 9 + 8 + 7);
 }
@@ -232,7 +240,7 @@ TEST_CASE("Value encoding: decode(encode(v)) == v", "[values]") {
 }
 
 TEST_CASE("Value encoding: malformed input throws patchbay::Error", "[values]") {
-  CHECK_THROWS_AS(patchbay::decode_value(nullptr, 0), patchbay::Error);
+  CHECK_THROWS_AS(patchbay::detail::decode_value(nullptr, 0), patchbay::Error);
   CHECK_THAT(decode_error({}), Contains("malformed") && Contains("truncated"));
   CHECK_THAT(decode_error(bytes_of({9})), Contains("malformed") && Contains("unknown tag"));
   CHECK_THAT(decode_error(bytes_of({2, 1, 2, 3})), Contains("truncated"));  // int of 3 bytes
@@ -317,47 +325,45 @@ TEST_CASE("port_type: can_feed rules", "[values]") {
 }
 
 TEST_CASE("port_type: run-time conversions from Value check kind and range", "[values]") {
-  using patchbay::port_type;
   std::int64_t i64 = 0;
-  CHECK(port_type<std::int64_t>().assign_from_value(Value(-5), &i64));
+  CHECK(codec_of<std::int64_t>().assign_from_value(Value(-5), &i64));
   CHECK(i64 == -5);
-  CHECK_FALSE(port_type<std::int64_t>().assign_from_value(Value("5"), &i64));
-  CHECK_FALSE(port_type<std::int64_t>().assign_from_value(Value(2.5), &i64));
-  CHECK_FALSE(port_type<std::int64_t>().assign_from_value(Value(true), &i64));
+  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value("5"), &i64));
+  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value(2.5), &i64));
+  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value(true), &i64));
 
   std::uint8_t u8 = 0;
-  CHECK(port_type<std::uint8_t>().assign_from_value(Value(255), &u8));
+  CHECK(codec_of<std::uint8_t>().assign_from_value(Value(255), &u8));
   CHECK(u8 == 255);
-  CHECK_FALSE(port_type<std::uint8_t>().assign_from_value(Value(256), &u8));
-  CHECK_FALSE(port_type<std::uint8_t>().assign_from_value(Value(-1), &u8));
+  CHECK_FALSE(codec_of<std::uint8_t>().assign_from_value(Value(256), &u8));
+  CHECK_FALSE(codec_of<std::uint8_t>().assign_from_value(Value(-1), &u8));
   std::int8_t i8 = 0;
-  CHECK(port_type<std::int8_t>().assign_from_value(Value(-128), &i8));
-  CHECK_FALSE(port_type<std::int8_t>().assign_from_value(Value(-129), &i8));
+  CHECK(codec_of<std::int8_t>().assign_from_value(Value(-128), &i8));
+  CHECK_FALSE(codec_of<std::int8_t>().assign_from_value(Value(-129), &i8));
 
   double d = 0;
-  CHECK(port_type<double>().assign_from_value(Value(3), &d));
+  CHECK(codec_of<double>().assign_from_value(Value(3), &d));
   CHECK(d == 3.0);
-  CHECK(port_type<double>().assign_from_value(Value(0.25), &d));
+  CHECK(codec_of<double>().assign_from_value(Value(0.25), &d));
   CHECK(d == 0.25);
-  CHECK_FALSE(port_type<double>().assign_from_value(Value("0.25"), &d));
+  CHECK_FALSE(codec_of<double>().assign_from_value(Value("0.25"), &d));
 
   bool b = false;
-  CHECK(port_type<bool>().assign_from_value(Value(true), &b));
+  CHECK(codec_of<bool>().assign_from_value(Value(true), &b));
   CHECK(b);
-  CHECK_FALSE(port_type<bool>().assign_from_value(Value(1), &b));
+  CHECK_FALSE(codec_of<bool>().assign_from_value(Value(1), &b));
 
   std::string s;
-  CHECK(port_type<std::string>().assign_from_value(Value("x"), &s));
+  CHECK(codec_of<std::string>().assign_from_value(Value("x"), &s));
   CHECK(s == "x");
-  CHECK_FALSE(port_type<std::string>().assign_from_value(Value(1), &s));
+  CHECK_FALSE(codec_of<std::string>().assign_from_value(Value(1), &s));
 
-  CHECK(port_type<Pod>().assign_from_value == nullptr);
-  CHECK(port_type<Pod>().decode_value == nullptr);
+  CHECK(codec_of<Pod>().assign_from_value == nullptr);
+  CHECK(codec_of<Pod>().decode_value == nullptr);
 }
 
 TEST_CASE("port_type: codecs round-trip and typed records decode to Values", "[values]") {
-  using patchbay::port_type;
-  const auto& i64 = port_type<std::int64_t>();
+  const auto& i64 = codec_of<std::int64_t>();
   const std::int64_t x = -123456789;
   std::array<std::byte, 8> buffer{};
   REQUIRE(i64.encoded_size(&x) == 8);
@@ -367,19 +373,19 @@ TEST_CASE("port_type: codecs round-trip and typed records decode to Values", "[v
   CHECK(y == x);
   CHECK(i64.decode_value(buffer.data(), buffer.size()) == Value(x));
 
-  const auto& boolean = port_type<bool>();
+  const auto& boolean = codec_of<bool>();
   const bool t = true;
   std::array<std::byte, 1> one{};
   boolean.encode(&t, one.data());
   CHECK(boolean.decode_value(one.data(), 1) == Value(true));
 
-  const auto& f32 = port_type<float>();
+  const auto& f32 = codec_of<float>();
   const float f = 0.5f;
   std::array<std::byte, 4> four{};
   f32.encode(&f, four.data());
   CHECK(f32.decode_value(four.data(), 4) == Value(0.5));
 
-  const auto& str = port_type<std::string>();
+  const auto& str = codec_of<std::string>();
   const std::string s("a\0b", 3);
   REQUIRE(str.encoded_size(&s) == 3);
   std::vector<std::byte> text(3);
@@ -394,7 +400,7 @@ TEST_CASE("port_type: codecs round-trip and typed records decode to Values", "[v
   str.decode(nullptr, 0, &back);
   CHECK(back.empty());
 
-  const auto& pod = port_type<Pod>();
+  const auto& pod = codec_of<Pod>();
   const Pod p{7, 1.25f};
   std::array<std::byte, sizeof(Pod)> raw{};
   REQUIRE(pod.encoded_size(&p) == sizeof(Pod));
@@ -404,7 +410,7 @@ TEST_CASE("port_type: codecs round-trip and typed records decode to Values", "[v
   CHECK(q.a == 7);
   CHECK(q.b == 1.25f);
 
-  const auto& val = port_type<Value>();
+  const auto& val = codec_of<Value>();
   const Value v = Value::List{1, "two", Value::List{3.0}};
   std::vector<std::byte> encoded(val.encoded_size(&v));
   val.encode(&v, encoded.data());

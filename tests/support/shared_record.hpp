@@ -5,6 +5,7 @@
 // the child).
 #pragma once
 
+#include <patchbay/internal/value_codec.hpp>
 #include <patchbay/value.hpp>
 
 #include <sys/mman.h>
@@ -53,10 +54,12 @@ struct RecordCodec<std::string> {
 
 template <>
 struct RecordCodec<patchbay::Value> {
-  static std::size_t size(const patchbay::Value& v) { return patchbay::encoded_size(v); }
-  static void encode(const patchbay::Value& v, std::byte* out) { patchbay::encode(v, out); }
+  static std::size_t size(const patchbay::Value& v) { return patchbay::detail::encoded_size(v); }
+  static void encode(const patchbay::Value& v, std::byte* out) {
+    patchbay::detail::encode_value(v, out);
+  }
   static patchbay::Value decode(const std::byte* data, std::size_t size) {
-    return patchbay::decode_value(data, size);
+    return patchbay::detail::decode_value(data, size);
   }
 };
 

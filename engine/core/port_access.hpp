@@ -1,0 +1,22 @@
+// Engine-side access to a port's value and its type's codec.
+#pragma once
+
+#include <patchbay/port.hpp>
+
+namespace patchbay::detail {
+
+/// The engine's key to what users never touch: the type-erased value behind an Input or Output,
+/// and the codec that moves it through a ring. Each call is an inline member read, as the
+/// public accessors it replaces were: the message path stays free of calls.
+class PortAccess {
+ public:
+  /// The current value, type-erased: a T* for an Input<T> or Output<T>.
+  [[nodiscard]] static void* storage(Port& port) noexcept { return port.storage_; }
+  [[nodiscard]] static const void* storage(const Port& port) noexcept { return port.storage_; }
+  [[nodiscard]] static const PortCodec& codec(const PortType& type) noexcept { return type.codec_; }
+  [[nodiscard]] static const PortCodec& codec(const Port& port) noexcept {
+    return port.type_->codec_;
+  }
+};
+
+}  // namespace patchbay::detail
