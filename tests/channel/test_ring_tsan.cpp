@@ -1,7 +1,7 @@
 // The ring's tests again, built with ThreadSanitizer in a program of their own: the ring is the
 // one piece of lock-free code every message crosses, and its two-thread stress tests are where
-// a missing acquire or release would show. (The rest of the suite cannot run under TSan: fibers
-// switch stacks behind its back, and workers fork.) Built only when no other sanitizer is on.
+// a missing acquire or release would show. Every build runs them so, not only the whole suite's
+// ThreadSanitizer build (tools/dev test --tsan). Built only when no other sanitizer is on.
 #include <catch2/catch.hpp>
 
 #include <chrono>
