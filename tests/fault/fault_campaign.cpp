@@ -415,6 +415,8 @@ class Campaign {
       what << "soak: " << options_.soak_messages << " sequence-checked messages, wait "
            << mode_names[mode] << ", " << (2 + mode % 2) << " workers, "
            << static_cast<double>(options_.soak_messages) / s / 1e6 << " M msg/s";
+      // Its rate is a figure of the long form: shown whether or not --verbose is given.
+      if (problems.empty() && !options_.verbose) std::printf("ok    %s\n", what.str().c_str());
       report(what.str(), problems, false, "");
     }
   }
