@@ -1,5 +1,6 @@
 // Bounded single-producer / single-consumer ring of records in caller-provided memory, possibly
-// shared between processes (see ring_base.hpp for what every ring shares).
+// shared between processes (see ring_base.hpp for what every ring shares; docs/ARCHITECTURE.md,
+// "The message path", for where the ring sits on a message's way).
 //
 // A ring holds one of two record formats, fixed when it is created: FixedRing (every record
 // has the same size, and sits in a slot of its own) and VariableRing (records of any length,

@@ -1,6 +1,7 @@
-// What the host, the fork server and its launchers say to each other. The host asks the server
-// over a SOCK_SEQPACKET control socket (one byte, plus descriptors); each model then has a
-// SOCK_STREAM session with its launcher, in frames: kind, length, payload.
+// What the host, the fork server and its launchers say to each other (docs/ARCHITECTURE.md,
+// "Processes and their protocol"). The host asks the server over a SOCK_SEQPACKET control
+// socket (one byte, plus descriptors); each model then has a SOCK_STREAM session with its
+// launcher, in frames: kind, length, payload.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// Parking a component's fiber on its own thread: a context switch, no system call.
+// Parking a component's fiber on its own thread: a context switch, no system call
+// (docs/ARCHITECTURE.md, "The message path").
 #pragma once
 
 #include <boost/fiber/context.hpp>

@@ -1,5 +1,6 @@
 // The run loop of one component: Plugboard's step semantics over rings, written once for every
-// engine. The engine supplies the rings and a Parker that knows how to wait.
+// engine. The engine supplies the rings and a Parker that knows how to wait. The rules are
+// listed in docs/ARCHITECTURE.md, "Semantics".
 #pragma once
 
 #include <patchbay/component.hpp>

@@ -2,6 +2,7 @@
 // blocks, the counters and every ring. Forked workers inherit the mapping; a fork server's
 // workers map the same memfd, passed over a socket. A memfd has no name in /dev/shm, so nothing
 // outlives the processes that map it or hold its descriptor, even after kill -9.
+// The layout and the words in it: docs/ARCHITECTURE.md, "Processes and their protocol".
 #pragma once
 
 #include <boost/interprocess/managed_external_buffer.hpp>
