@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <string>
 
 namespace patchbay {
 
@@ -39,8 +40,13 @@ class Decoder {
     switch (static_cast<Tag>(take<std::uint8_t>())) {
       case Tag::null:
         return {};
-      case Tag::boolean:
-        return Value(take<std::uint8_t>() != 0);
+      case Tag::boolean: {
+        // Only what encode_value() writes: another byte would decode, and re-encode, as true.
+        const auto byte = take<std::uint8_t>();
+        if (byte > 1)
+          throw Error("malformed encoded value: a boolean byte of " + std::to_string(byte));
+        return Value(byte == 1);
+      }
       case Tag::integer:
         return Value(take<std::int64_t>());
       case Tag::real:

@@ -245,6 +245,9 @@ TEST_CASE("Value encoding: malformed input throws patchbay::Error", "[values]") 
   CHECK_THAT(decode_error(bytes_of({9})), Contains("malformed") && Contains("unknown tag"));
   CHECK_THAT(decode_error(bytes_of({2, 1, 2, 3})), Contains("truncated"));  // int of 3 bytes
   CHECK_THAT(decode_error(bytes_of({1})), Contains("truncated"));           // bool without byte
+  // a boolean is the byte 0 or 1, nothing else (found by the wire format's fuzzer)
+  CHECK_THAT(decode_error(bytes_of({1, 0x7f})), Contains("malformed") && Contains("boolean"));
+  CHECK(round_trip(Value(true)) == Value(true));
   // string announcing 10 bytes, holding 3
   CHECK_THAT(decode_error(bytes_of({4, 10, 0, 0, 0, 'a', 'b', 'c'})), Contains("truncated"));
   // list announcing 2 items, holding 1
