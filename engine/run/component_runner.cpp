@@ -47,10 +47,10 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // with no codec: between a message's arrival and the reply leaving, every call and indirect
 // jump shows in the round trip between workers (see BENCHMARKS.md).
 [[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
-  channel::FixedRing& ring = end.ring.fixed();
-  const std::size_t size = ring.record_size();
+  const std::size_t size = end.ring.record_size();
   void* to = PortAccess::storage(*field.port);
-  if (!ring.try_pop([&](const std::byte* record) { copy_fixed(to, record, size); })) return false;
+  if (!end.ring.try_read_fixed([&](const std::byte* record) { copy_fixed(to, record, size); }))
+    return false;
   end.peer->notify();
   ++tally_.messages_in;
   tally_.bytes_in += size;
@@ -60,11 +60,10 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // A closed reader or a full ring take the general path, write().
 [[gnu::always_inline]] inline bool ComponentRunner::write_fixed(OutputField& field) {
   ChannelEnd& end = field.channels.front();
-  channel::FixedRing& ring = end.ring.fixed();
-  const std::size_t size = ring.record_size();
+  const std::size_t size = end.ring.record_size();
   const void* from = PortAccess::storage(*field.port);
-  if (!ring.reader_closed() &&
-      ring.try_push([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+  if (!end.ring.reader_closed() &&
+      end.ring.try_write_fixed([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
     end.peer->notify();
     ++end.sent;
     end.sent_bytes += size;

@@ -15,12 +15,10 @@
 #include <utility>
 #include <vector>
 
-using patchbay::channel::FixedRing;
 using patchbay::channel::HeapRing;
 using patchbay::channel::RecordHeader;
 using patchbay::channel::Ring;
 using patchbay::channel::RingHeader;
-using patchbay::channel::VariableRing;
 
 namespace {
 
@@ -641,7 +639,7 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
   const std::size_t slots = Ring::slots_for(512, kSize);
   REQUIRE(slots == 16);
   auto put_fixed = [&](std::uint64_t seq) {
-    return ring.fixed().try_push([&](std::byte* slot) {
+    return ring.try_write_fixed([&](std::byte* slot) {
       for (std::size_t i = 0; i < kSize; ++i)
         slot[i] = pattern(seq, i);
     });
@@ -660,14 +658,14 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
     }
     if (written - read == slots) {
       bool called = false;
-      REQUIRE_FALSE(ring.fixed().try_push([&](std::byte*) { called = true; }));
+      REQUIRE_FALSE(ring.try_write_fixed([&](std::byte*) { called = true; }));
       REQUIRE_FALSE(called);  // full: the copy never runs
     }
     const std::uint64_t take = rng.next() % (written - read + 1);
     for (std::uint64_t i = 0; i < take; ++i) {
       if (rng.next() % 2 == 0) {
         bool intact = false;
-        REQUIRE(ring.fixed().try_pop([&](const std::byte* record) {
+        REQUIRE(ring.try_read_fixed([&](const std::byte* record) {
           intact = matches_pattern(std::span(record, kSize), read, kSize);
         }));
         REQUIRE(intact);
@@ -681,27 +679,14 @@ TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and 
     }
     if (written == read) {
       bool called = false;
-      REQUIRE_FALSE(ring.fixed().try_pop([&](const std::byte*) { called = true; }));
+      REQUIRE_FALSE(ring.try_read_fixed([&](const std::byte*) { called = true; }));
       REQUIRE_FALSE(called);  // empty: the copy never runs
     }
   }
   REQUIRE(written > 1000 * slots / 4);  // many laps
-}
-
-TEST_CASE("each format's view attaches only to a ring of its format", "[ring][fixed]") {
-  Memory fixed_memory(Ring::bytes_required(512));
-  Memory variable_memory(Ring::bytes_required(512));
-  (void)Ring::create(fixed_memory.get(), 512, 8);
-  (void)Ring::create(variable_memory.get(), 512);
-  REQUIRE(FixedRing::attach(fixed_memory.get()).record_size() == 8);
-  REQUIRE(VariableRing::attach(variable_memory.get()).max_payload() == 512 / 2 - 16);
-  REQUIRE_THROWS_WITH(FixedRing::attach(variable_memory.get()),
-                      Catch::Contains("variable-length records"));
-  REQUIRE_THROWS_WITH(VariableRing::attach(fixed_memory.get()),
-                      Catch::Contains("fixed-size records"));
-  REQUIRE(Ring::attach(fixed_memory.get()).record_size() == 8);
-  REQUIRE(Ring::attach(variable_memory.get()).record_size() == 0);
-  REQUIRE_THROWS_AS(FixedRing::create(fixed_memory.get(), 512, 0), std::invalid_argument);
+  HeapRing variable(512);
+  REQUIRE_THROWS_AS(variable.ring().try_write_fixed([](std::byte*) {}), std::logic_error);
+  REQUIRE_THROWS_AS(variable.ring().try_read_fixed([](const std::byte*) {}), std::logic_error);
 }
 
 TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly once in order",
@@ -713,7 +698,7 @@ TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly 
   std::thread writer([&] {
     for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
       while (
-          !producer.fixed().try_push([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
+          !producer.try_write_fixed([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
         std::this_thread::yield();
     }
     producer.close();
@@ -722,7 +707,7 @@ TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly 
   std::uint64_t out_of_order = 0;
   while (!consumer.drained()) {
     std::uint64_t value = 0;
-    if (consumer.fixed().try_pop(
+    if (consumer.try_read_fixed(
             [&](const std::byte* record) { std::memcpy(&value, record, sizeof value); })) {
       out_of_order += value != received ? 1 : 0;
       ++received;
