@@ -18,9 +18,10 @@
 //                                  holds its core T us; `excess_ns` is the round trip without it
 //   pipe_ping_pong                 8 bytes each way through two pipes, blocking read()
 //   zmq_ipc_round_trip             8-byte messages through two ZeroMQ PUSH/PULL pairs, ipc://
-//   ring_round_trip                8-byte records through two patchbay::channel::Ring, spinning
-//   ring_round_trip/fixed          the same through rings of fixed-size records (what the
-//                                  engine uses between workers for trivially copyable types)
+//   ring_round_trip                8-byte records through two patchbay::channel::VariableRing,
+//                                  spinning
+//   ring_round_trip/fixed          the same through two FixedRing (what the engine uses between
+//                                  workers for trivially copyable types)
 //   ring_round_trip_threads        the same between two threads
 //   spsc_queue_round_trip          uint64 through two boost::lockfree::spsc_queue, threads
 //                                  (these four spinning round trips each measure the
@@ -61,7 +62,8 @@ namespace {
 
 constexpr std::array<std::int64_t, 4> kSizes = {8, 64, 1024, 64 * 1024};
 
-using patchbay::channel::Ring;
+using patchbay::channel::FixedRing;
+using patchbay::channel::VariableRing;
 using patchbay_bench::kFarCore;
 using patchbay_bench::kNearCore;
 using patchbay_bench::Peer;
@@ -221,14 +223,19 @@ constexpr std::size_t kStreamCapacity = std::size_t{256} * 1024;    // max paylo
 
 // Two rings (and a result line) laid out in one shared mapping.
 struct RingPairLayout {
-  static std::size_t size(std::size_t capacity) { return 64 + 2 * Ring::bytes_required(capacity); }
+  static std::size_t size(std::size_t capacity) {
+    return 64 + 2 * VariableRing::bytes_required(capacity);
+  }
   static std::size_t first(std::size_t) { return 64; }
-  static std::size_t second(std::size_t capacity) { return 64 + Ring::bytes_required(capacity); }
+  static std::size_t second(std::size_t capacity) {
+    return 64 + VariableRing::bytes_required(capacity);
+  }
 };
 static_assert(sizeof(patchbay::channel::RingHeader) % 64 == 0);
 
 // Spins until the record is in; false when the consumer stopped reading (it ended or failed).
-bool write_spinning(Ring& ring, std::span<const std::byte> payload) {
+template <class R>
+bool write_spinning(R& ring, std::span<const std::byte> payload) {
   while (!ring.try_write(payload)) {
     if (ring.reader_closed()) return false;
     spin_pause();
@@ -237,7 +244,8 @@ bool write_spinning(Ring& ring, std::span<const std::byte> payload) {
 }
 
 // Spins until a record arrives; nullopt once the producer closed and nothing is left.
-std::optional<std::span<const std::byte>> read_spinning(Ring& ring) {
+template <class R>
+std::optional<std::span<const std::byte>> read_spinning(R& ring) {
   while (true) {
     if (auto record = ring.try_read()) return record;
     // closed()'s acquire makes every record committed before close() visible to try_read.
@@ -246,22 +254,29 @@ std::optional<std::span<const std::byte>> read_spinning(Ring& ring) {
   }
 }
 
-// RecordSize 0: variable-length records; 8: fixed-size records of 8 bytes.
-template <class PeerKind, std::size_t RecordSize = 0>
+// A round-trip ring of format R: variable-length records, or fixed-size records of 8 bytes.
+template <class R>
+R create_round_trip_ring(std::byte* memory) {
+  if constexpr (std::is_same_v<R, FixedRing>) {
+    return FixedRing::create(memory, kRoundTripCapacity, 8);
+  } else {
+    return VariableRing::create(memory, kRoundTripCapacity);
+  }
+}
+
+template <class PeerKind, class R = VariableRing>
 void ring_round_trip(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   PairedFloor paired(patchbay_bench::two_atomic_floor<PeerKind>(kFloorRoundTrips));
   SharedMemory memory(RingPairLayout::size(kRoundTripCapacity));
-  Ring there = Ring::create(memory.bytes() + RingPairLayout::first(kRoundTripCapacity),
-                            kRoundTripCapacity, RecordSize);
-  Ring back = Ring::create(memory.bytes() + RingPairLayout::second(kRoundTripCapacity),
-                           kRoundTripCapacity, RecordSize);
+  R there = create_round_trip_ring<R>(memory.bytes() + RingPairLayout::first(kRoundTripCapacity));
+  R back = create_round_trip_ring<R>(memory.bytes() + RingPairLayout::second(kRoundTripCapacity));
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   PeerKind peer(kFarCore, [base] {
-    Ring in = Ring::attach(base + RingPairLayout::first(kRoundTripCapacity));
-    Ring out = Ring::attach(base + RingPairLayout::second(kRoundTripCapacity));
+    R in = R::attach(base + RingPairLayout::first(kRoundTripCapacity));
+    R out = R::attach(base + RingPairLayout::second(kRoundTripCapacity));
     std::array<std::byte, 8> value{};
     try {
       while (const auto record = read_spinning(in)) {
@@ -304,7 +319,7 @@ void ring_round_trip(benchmark::State& state) {
   state.counters["preemptions"] = preemptions.so_far();
   if (failed) state.SkipWithError("the peer failed or echoed a different value");
   state.SetLabel(std::string("round trip, 8-byte records") +
-                 (RecordSize != 0 ? " (fixed-size)" : "") + ", two rings, spinning, " +
+                 (std::is_same_v<R, FixedRing> ? " (fixed-size)" : "") + ", two rings, spinning, " +
                  pinned_label<PeerKind>());
 }
 
@@ -318,14 +333,14 @@ struct alignas(64) StreamResult {
 void ring_throughput(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const auto size = static_cast<std::size_t>(state.range(0));
-  SharedMemory memory(64 + Ring::bytes_required(kStreamCapacity));
+  SharedMemory memory(64 + VariableRing::bytes_required(kStreamCapacity));
   auto* result = memory.construct<StreamResult>();
-  Ring ring = Ring::create(memory.bytes() + 64, kStreamCapacity);
+  VariableRing ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   Peer peer(kFarCore, [base, result, size] {
-    Ring in = Ring::attach(base + 64);
+    VariableRing in = VariableRing::attach(base + 64);
     // The consumer copies every record out, as the engine does when it decodes into a port.
     std::vector<std::byte> out(size);
     std::uint64_t messages = 0;
@@ -421,10 +436,10 @@ void fiber_switch(benchmark::State& state) {
 // The ring round trip with both sides as fibers of the calling thread: a side that finds its
 // ring empty yields, as a LocalProcess fiber parks. Per round trip: two switches, two records.
 void ring_round_trip_fibers(benchmark::State& state) {
-  patchbay::channel::HeapRing there_memory(kRoundTripCapacity);
-  patchbay::channel::HeapRing back_memory(kRoundTripCapacity);
-  Ring& there = there_memory.ring();
-  Ring& back = back_memory.ring();
+  patchbay::channel::HeapRing<VariableRing> there_memory(kRoundTripCapacity);
+  patchbay::channel::HeapRing<VariableRing> back_memory(kRoundTripCapacity);
+  VariableRing& there = there_memory.ring();
+  VariableRing& back = back_memory.ring();
   boost::fibers::fiber echo([&there, &back] {
     while (true) {
       auto record = there.try_read();
@@ -821,7 +836,7 @@ BENCHMARK(pipe_ping_pong)->UseRealTime();
 BENCHMARK(zmq_ipc_round_trip)->UseRealTime();
 #endif
 BENCHMARK(ring_round_trip<Peer>)->Name("ring_round_trip")->UseRealTime();
-BENCHMARK(ring_round_trip<Peer, 8>)->Name("ring_round_trip/fixed")->UseRealTime();
+BENCHMARK(ring_round_trip<Peer, FixedRing>)->Name("ring_round_trip/fixed")->UseRealTime();
 BENCHMARK(ring_round_trip<PeerThread>)->Name("ring_round_trip_threads")->UseRealTime();
 BENCHMARK(spsc_queue_round_trip)->UseRealTime();
 BENCHMARK(fiber_switch);

@@ -525,8 +525,8 @@ void fan(benchmark::State& state, patchbay::ProcessKind kind, bool out, std::int
 // engine reads the clock around every step for its counters).
 void local_hop_floor_ring(benchmark::State& state) {
   constexpr std::int64_t kBatch = 1024;  // fits the 64 KiB channel: 16 bytes per record
-  patchbay::channel::HeapRing heap(std::size_t{64} * 1024);
-  patchbay::channel::Ring& ring = heap.ring();
+  patchbay::channel::HeapRing<patchbay::channel::VariableRing> heap(std::size_t{64} * 1024);
+  patchbay::channel::VariableRing& ring = heap.ring();
   std::int64_t value = 0;
   std::int64_t sum = 0;
   while (state.KeepRunningBatch(kBatch)) {
@@ -957,7 +957,7 @@ void memory_floor_rings(benchmark::State& state) {
   for (auto _ : state) {
     try {
       const MemoryRecord m = measure_in_child(state, [n](auto built) {
-        std::vector<patchbay::channel::HeapRing> rings;
+        std::vector<patchbay::channel::HeapRing<patchbay::channel::VariableRing>> rings;
         rings.reserve(static_cast<std::size_t>(n));
         for (std::int64_t i = 0; i < n; ++i)
           rings.emplace_back(std::size_t{64} * 1024);

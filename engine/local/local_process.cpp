@@ -53,7 +53,7 @@ class LocalRuntime {
   std::vector<ConnectorSpec> connectors_;
   ProcessOptions options_;
   Wiring wiring_;
-  std::vector<channel::HeapRing> rings_;
+  std::vector<channel::HeapRing<channel::VariableRing>> rings_;
   std::vector<ComponentCounters> component_counters_;
   std::vector<ChannelCounters> channel_counters_;
 };

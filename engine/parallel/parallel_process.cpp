@@ -174,8 +174,8 @@ bool process_stopped(pid_t pid) {
 std::uint64_t arena_bytes(const ParallelModel& model) {
   std::uint64_t rings = 0;
   for (const Wire& w : model.wiring.wires)
-    rings += (channel::Ring::bytes_required(w.capacity) + cache_line_bytes - 1) / cache_line_bytes *
-             cache_line_bytes;  // as Arena::allocate() rounds
+    rings += (channel::RingBase::bytes_required(w.capacity) + cache_line_bytes - 1) /
+             cache_line_bytes * cache_line_bytes;  // as Arena::allocate() rounds
   return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
                              model.wiring.wires.size(), rings);
 }
@@ -220,12 +220,18 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
   arena_ =
       std::make_unique<Arena>(arena_bytes(model_), workers, model_.components.size(), wires.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
-    const std::uint64_t offset = arena_->allocate(channel::Ring::bytes_required(wires[i].capacity));
+    const std::uint64_t offset =
+        arena_->allocate(channel::RingBase::bytes_required(wires[i].capacity));
     // Fixed-size records where the types allow: one cache line per small message across
     // workers. The arena's memory reads zero, so create() writes the ring's header only and
     // the pages of a large ring are taken as messages first reach them.
-    (void)channel::Ring::create(arena_->at<void>(offset), wires[i].capacity, wires[i].record_size,
-                                channel::Ring::Fill::zeroed);
+    void* memory = arena_->at<void>(offset);
+    if (wires[i].record_size != 0) {
+      (void)channel::FixedRing::create(memory, wires[i].capacity, wires[i].record_size,
+                                       channel::RingFill::zeroed);
+    } else {
+      (void)channel::VariableRing::create(memory, wires[i].capacity, channel::RingFill::zeroed);
+    }
     arena_->set_ring_offset(i, offset);
   }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {

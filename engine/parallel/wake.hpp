@@ -76,7 +76,7 @@ class RemoteWaker final : public Parker {
 
 /// A ring this worker shares with another, as its waiter sees it.
 struct RemoteWatch {
-  channel::Ring ring;
+  channel::AnyRing ring;
   bool input = false;  ///< this worker consumes it
   std::uint64_t last_index = 0;
   std::uint64_t last_word = 0;
@@ -90,13 +90,16 @@ struct RemoteWatch {
     std::uint64_t word = 0;
     bool news = false;
     if (input) {
-      index = load_relaxed(ring.header().read_index);  // ours
-      word = ring.front_word() | (ring.closed() ? std::uint64_t{1} << 63 : 0);
+      const channel::RingBase& base = channel::base_of(ring);
+      index = load_relaxed(base.header().read_index);  // ours
+      word = std::visit([](const auto& r) { return r.front_word(); }, ring) |
+             (base.closed() ? std::uint64_t{1} << 63 : 0);
       news = word != 0 && (word != last_word || index != last_index);
     } else {
       // Acquire pairs with the consumer's release of its index.
-      index = load_acquire(ring.header().read_index);
-      word = ring.reader_closed() ? 1 : 0;
+      const channel::RingBase& base = channel::base_of(ring);
+      index = load_acquire(base.header().read_index);
+      word = base.reader_closed() ? 1 : 0;
       news = index != last_index || word != last_word;
     }
     last_index = index;

@@ -148,10 +148,11 @@ class WorkerRun {
       const bool target_here = model_.plan.worker_of[wire.target_component] == worker_;
       if (!source_here && !target_here) continue;
       ChannelSlot& slot = arena_.channel(i);
-      const channel::Ring ring = channel::Ring::attach(
-          arena_.ring_memory(i, channel::Ring::bytes_required(wire.capacity)));
-      if (ring.capacity() != wire.capacity) {
-        throw Error("arena corrupted: a ring's capacity changed");
+      const channel::AnyRing ring = channel::attach_ring(
+          arena_.ring_memory(i, channel::RingBase::bytes_required(wire.capacity)));
+      if (channel::base_of(ring).capacity() != wire.capacity ||
+          std::holds_alternative<channel::FixedRing>(ring) != (wire.record_size != 0)) {
+        throw Error("arena corrupted: a ring's capacity or format changed");
       }
       const bool remote = source_here != target_here;
       if (remote) {

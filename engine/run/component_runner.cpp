@@ -47,10 +47,11 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // with no codec: between a message's arrival and the reply leaving, every call and indirect
 // jump shows in the round trip between workers (see BENCHMARKS.md).
 [[gnu::always_inline]] inline bool ComponentRunner::take_fixed(InputField& field, ChannelEnd& end) {
-  const std::size_t size = end.ring.record_size();
+  // The field's wiring chose this end's format; only its format's code runs here.
+  channel::FixedRing& ring = *end.fixed();
+  const std::size_t size = ring.record_size();
   void* to = PortAccess::storage(*field.port);
-  if (!end.ring.try_read_fixed([&](const std::byte* record) { copy_fixed(to, record, size); }))
-    return false;
+  if (!ring.try_read([&](const std::byte* record) { copy_fixed(to, record, size); })) return false;
   end.peer->notify();
   ++tally_.messages_in;
   tally_.bytes_in += size;
@@ -60,10 +61,11 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 // A closed reader or a full ring take the general path, write().
 [[gnu::always_inline]] inline bool ComponentRunner::write_fixed(OutputField& field) {
   ChannelEnd& end = field.channels.front();
-  const std::size_t size = end.ring.record_size();
+  channel::FixedRing& ring = *end.fixed();
+  const std::size_t size = ring.record_size();
   const void* from = PortAccess::storage(*field.port);
-  if (!end.ring.reader_closed() &&
-      end.ring.try_write_fixed([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+  if (!ring.reader_closed() &&
+      ring.try_write([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
     end.peer->notify();
     ++end.sent;
     end.sent_bytes += size;
@@ -99,14 +101,14 @@ void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
   InputField& field = inputs_.at(port_index);
   field.remote |= end.remote;
-  field.single_fixed = field.channels.empty() && end.ring.record_size() != 0;
+  field.single_fixed = field.channels.empty() && end.fixed() != nullptr;
   field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
   field.channels.push_back(end);
 }
 
 void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   OutputField& field = outputs_.at(port_index);
-  field.single_fixed = field.channels.empty() && end.ring.record_size() != 0;
+  field.single_fixed = field.channels.empty() && end.fixed() != nullptr;
   field.full.push_back({WaitReason::Kind::output, &end.wire->label, end.remote});
   field.channels.push_back(end);
 }
@@ -254,7 +256,7 @@ ComponentRunner::Spin ComponentRunner::spin_take(InputField& field, unsigned bud
     if ((i & 15) == 15 || i + 1 == budget) {
       bool all_closed = true;
       for (const ChannelEnd& end : field.channels)
-        all_closed = all_closed && end.ring.closed();
+        all_closed = all_closed && end.base().closed();
       if (all_closed || state_.stopping()) {
         outcome = Spin::ended;
         break;
@@ -308,7 +310,7 @@ bool ComponentRunner::receive(InputField& field) {
     // drained() reads `closed` before emptiness, so a record published before close is seen.
     bool open = false;
     for (auto& end : field.channels) {
-      if (!end.ring.drained()) {
+      if (!end.base().drained()) {
         open = true;
         ++end.empties;
       }
@@ -343,10 +345,12 @@ bool ComponentRunner::try_take(InputField& field) {
 }
 
 bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
-  const auto record = end.ring.try_read();
+  if (end.fixed() != nullptr) return take_fixed(field, end);  // same type: see Wire
+  auto& ring = std::get<channel::VariableRing>(end.ring);
+  const auto record = ring.try_read();
   if (!record) return false;
   deliver(field, end, *record);
-  end.ring.pop();
+  ring.pop();
   end.peer->notify();
   return true;
 }
@@ -354,9 +358,7 @@ bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
 void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
                               std::span<const std::byte> record) {
   Port& port = *field.port;
-  if (end.ring.record_size() != 0) {
-    copy_fixed(PortAccess::storage(port), record.data(), record.size());  // same type: see Wire
-  } else if (!end.converts) {
+  if (!end.converts) {
     PortAccess::codec(port).decode(record.data(), record.size(), PortAccess::storage(port));
   } else {
     const Value v = PortAccess::codec(*end.wire->source).decode_value(record.data(), record.size());
@@ -398,28 +400,37 @@ bool ComponentRunner::send_all() {
 
 bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t size,
                             const Port& port, bool from_scratch) {
-  if (end.ring.reader_closed()) return false;
-  if (size > end.ring.max_payload()) {
-    throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
-                " bytes does not fit its channel (at most " +
-                std::to_string(end.ring.max_payload()) + " bytes with capacity " +
-                std::to_string(end.ring.capacity()) + "); raise the connector's capacity");
-  }
-  std::span<std::byte> slot = end.ring.try_reserve(size);
-  while (slot.data() == nullptr) {
-    count(end.counters->times_full);
-    wait(full);
-    if (end.ring.reader_closed()) return false;
-    slot = end.ring.try_reserve(size);
-  }
-  if (from_scratch) {
-    if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
-  } else if (end.ring.record_size() != 0) {
-    copy_fixed(slot.data(), PortAccess::storage(port), size);
+  if (end.base().reader_closed()) return false;
+  if (channel::FixedRing* fixed = end.fixed()) {
+    // Same type at both ends, so `size` is the ring's record size (see Wire).
+    const void* from = from_scratch ? scratch_.data() : PortAccess::storage(port);
+    while (!fixed->try_write([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+      count(end.counters->times_full);
+      wait(full);
+      if (fixed->reader_closed()) return false;
+    }
   } else {
-    PortAccess::codec(port).encode(PortAccess::storage(port), slot.data());
+    auto& ring = std::get<channel::VariableRing>(end.ring);
+    if (size > ring.max_payload()) {
+      throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
+                  " bytes does not fit its channel (at most " + std::to_string(ring.max_payload()) +
+                  " bytes with capacity " + std::to_string(ring.capacity()) +
+                  "); raise the connector's capacity");
+    }
+    std::span<std::byte> slot = ring.try_reserve(size);
+    while (slot.data() == nullptr) {
+      count(end.counters->times_full);
+      wait(full);
+      if (ring.reader_closed()) return false;
+      slot = ring.try_reserve(size);
+    }
+    if (from_scratch) {
+      if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
+    } else {
+      PortAccess::codec(port).encode(PortAccess::storage(port), slot.data());
+    }
+    ring.commit(size);
   }
-  end.ring.commit(size);
   ++end.sent;
   end.sent_bytes += size;
   ++tally_.messages_out;
@@ -431,13 +442,13 @@ bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t
 void ComponentRunner::finish() noexcept {
   for (auto& field : outputs_) {
     for (auto& end : field.channels) {
-      end.ring.close();
+      end.base().close();
       end.peer->notify();
     }
   }
   for (auto& field : inputs_) {
     for (auto& end : field.channels) {
-      end.ring.close_reader();
+      end.base().close_reader();
       end.peer->notify();
     }
   }

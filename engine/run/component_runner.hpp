@@ -20,7 +20,7 @@ namespace patchbay::detail {
 
 /// One end of a channel as seen by a runner.
 struct ChannelEnd {
-  channel::Ring ring;
+  channel::AnyRing ring;
   Parker* peer = nullptr;  ///< the parker of the component at the other end
   ChannelCounters* counters = nullptr;
   const Wire* wire = nullptr;
@@ -31,6 +31,14 @@ struct ChannelEnd {
   std::uint64_t sent = 0;
   std::uint64_t sent_bytes = 0;
   std::uint64_t empties = 0;
+
+  /// What both record formats share (close flags, drained()).
+  [[nodiscard]] channel::RingBase& base() noexcept { return channel::base_of(ring); }
+  [[nodiscard]] const channel::RingBase& base() const noexcept { return channel::base_of(ring); }
+  /// The ring when it holds fixed-size records, else null.
+  [[nodiscard]] channel::FixedRing* fixed() noexcept {
+    return std::get_if<channel::FixedRing>(&ring);
+  }
 };
 
 /// Drives one component through init, steps and teardown:

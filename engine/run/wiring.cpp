@@ -196,7 +196,7 @@ Wiring build_wiring(std::span<Component* const> components,
             : ring_capacity(connector.capacity, "connector " + quoted_label, connector.where);
     if (const std::size_t fixed_size = PortAccess::codec(*out).fixed_size;
         out->type().same_as(in->type()) && fixed_size != 0 &&
-        fixed_size <= channel::Ring::max_payload_for(wire.capacity)) {
+        fixed_size <= channel::VariableRing::max_payload_for(wire.capacity)) {
       wire.record_size = fixed_size;
     }
     wire.label = label;

@@ -20,7 +20,7 @@ struct Wire {
   std::size_t capacity = 0;  ///< ring capacity in bytes, a power of two
   /// Payload bytes of every message when both ends have the same fixed-size type and such a
   /// message fits the channel; 0 otherwise. A ring between workers then holds fixed-size
-  /// records (see channel::Ring).
+  /// records (see channel::FixedRing).
   std::size_t record_size = 0;
   std::string label;  ///< "source.field -> target.field"
   SourceLocation where;

@@ -13,11 +13,16 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
+using patchbay::channel::FixedRing;
 using patchbay::channel::HeapRing;
 using patchbay::channel::RecordHeader;
-using patchbay::channel::Ring;
+using patchbay::channel::RingFill;
+using patchbay::channel::VariableRing;
+using HeapVariable = HeapRing<VariableRing>;
+using HeapFixed = HeapRing<FixedRing>;
 using patchbay::channel::RingHeader;
 
 namespace {
@@ -55,13 +60,22 @@ std::byte pattern(std::uint64_t seq, std::size_t i) {
   return static_cast<std::byte>((seq * 131 + i * 7 + (seq >> 8)) & 0xff);
 }
 
-void write_pattern(Ring& ring, std::uint64_t seq, std::size_t size) {
+void write_pattern(VariableRing& ring, std::uint64_t seq, std::size_t size) {
   const std::span<std::byte> dst = ring.try_reserve(size);
   REQUIRE(dst.data() != nullptr);
   REQUIRE(dst.size() == size);
   for (std::size_t i = 0; i < size; ++i)
     dst[i] = pattern(seq, i);
   ring.commit(size);
+}
+
+// The same into a ring of fixed-size records, through its one-call write.
+void write_pattern(FixedRing& ring, std::uint64_t seq) {
+  const std::size_t size = ring.record_size();
+  REQUIRE(ring.try_write([&](std::byte* slot) {
+    for (std::size_t i = 0; i < size; ++i)
+      slot[i] = pattern(seq, i);
+  }));
 }
 
 bool matches_pattern(std::span<const std::byte> got, std::uint64_t seq, std::size_t size) {
@@ -84,8 +98,8 @@ struct Drained {
   std::uint64_t received = 0;
   std::uint64_t bad = 0;
 };
-template <class Intact>
-Drained drain(Ring& consumer, Intact intact) {
+template <class R, class Intact>
+Drained drain(R& consumer, Intact intact) {
   Drained out;
   while (!consumer.drained()) {
     auto got = consumer.try_read();
@@ -101,7 +115,7 @@ Drained drain(Ring& consumer, Intact intact) {
 }
 
 // Moves both indices forward by `bytes` (a multiple of 8) with zero-length records.
-void advance(Ring& ring, std::size_t bytes) {
+void advance(VariableRing& ring, std::size_t bytes) {
   for (std::size_t i = 0; i < bytes / sizeof(RecordHeader); ++i) {
     REQUIRE(ring.try_write({}));
     REQUIRE(ring.try_read().has_value());
@@ -124,31 +138,31 @@ TEST_CASE("ring header layout", "[ring]") {
   STATIC_REQUIRE(offsetof(RingHeader, data_offset) / 64 == 2);
   STATIC_REQUIRE(offsetof(RingHeader, closed) / 64 == 2);
   STATIC_REQUIRE(sizeof(RecordHeader) == 8);
-  REQUIRE(Ring::bytes_required(64) == sizeof(RingHeader) + 64);
-  REQUIRE(Ring::bytes_required(4096) == sizeof(RingHeader) + 4096);
+  REQUIRE(VariableRing::bytes_required(64) == sizeof(RingHeader) + 64);
+  REQUIRE(VariableRing::bytes_required(4096) == sizeof(RingHeader) + 4096);
 }
 
 TEST_CASE("ring create validates capacity and memory", "[ring]") {
-  Memory mem(Ring::bytes_required(1024) + 64);
+  Memory mem(VariableRing::bytes_required(1024) + 64);
   for (std::size_t bad : {std::size_t{0}, std::size_t{1}, std::size_t{32}, std::size_t{100},
                           std::size_t{96}, std::size_t{1000}}) {
     INFO("capacity " << bad);
-    REQUIRE_THROWS_AS(Ring::create(mem.get(), bad), std::invalid_argument);
-    REQUIRE_THROWS_AS(Ring::bytes_required(bad), std::invalid_argument);
+    REQUIRE_THROWS_AS(VariableRing::create(mem.get(), bad), std::invalid_argument);
+    REQUIRE_THROWS_AS(VariableRing::bytes_required(bad), std::invalid_argument);
   }
-  REQUIRE_THROWS_WITH(Ring::create(mem.get(), 100), Catch::Contains("power of two"));
-  REQUIRE_THROWS_AS(Ring::create(nullptr, 64), std::invalid_argument);
-  REQUIRE_THROWS_WITH(Ring::create(static_cast<std::byte*>(mem.get()) + 8, 64),
+  REQUIRE_THROWS_WITH(VariableRing::create(mem.get(), 100), Catch::Contains("power of two"));
+  REQUIRE_THROWS_AS(VariableRing::create(nullptr, 64), std::invalid_argument);
+  REQUIRE_THROWS_WITH(VariableRing::create(static_cast<std::byte*>(mem.get()) + 8, 64),
                       Catch::Contains("aligned"));
-  Ring ring = Ring::create(mem.get(), 64);
+  VariableRing ring = VariableRing::create(mem.get(), 64);
   REQUIRE(ring.capacity() == 64);
   REQUIRE(ring.max_payload() == 16);  // half the capacity, less the header and the terminator
-  REQUIRE(Ring::create(mem.get(), 1024).max_payload() == 496);
+  REQUIRE(VariableRing::create(mem.get(), 1024).max_payload() == 496);
 }
 
 TEST_CASE("ring single write and read", "[ring]") {
-  HeapRing heap(256);
-  Ring& ring = heap.ring();
+  HeapVariable heap(256);
+  VariableRing& ring = heap.ring();
   REQUIRE(ring.empty());
   const auto msg = bytes_of({1, 2, 3, 4, 5});
   REQUIRE(ring.try_write(msg));
@@ -166,8 +180,8 @@ TEST_CASE("ring single write and read", "[ring]") {
 }
 
 TEST_CASE("ring empty and misuse", "[ring]") {
-  HeapRing heap(128);
-  Ring& ring = heap.ring();
+  HeapVariable heap(128);
+  VariableRing& ring = heap.ring();
   REQUIRE_FALSE(ring.try_read().has_value());
   REQUIRE(ring.size_bytes() == 0);
   REQUIRE_THROWS_AS(ring.pop(), std::logic_error);
@@ -179,8 +193,8 @@ TEST_CASE("ring empty and misuse", "[ring]") {
 }
 
 TEST_CASE("ring keeps FIFO order of variable-sized records across many wraps", "[ring]") {
-  HeapRing heap(1024);
-  Ring& ring = heap.ring();
+  HeapVariable heap(1024);
+  VariableRing& ring = heap.ring();
   SplitMix rng{42};
   std::deque<std::pair<std::uint64_t, std::size_t>> expected;
   std::uint64_t next_seq = 0;
@@ -219,8 +233,8 @@ TEST_CASE("ring keeps FIFO order of variable-sized records across many wraps", "
 }
 
 TEST_CASE("ring pads at the wrap so a record is contiguous at position 0", "[ring]") {
-  Memory mem(Ring::bytes_required(256));
-  Ring ring = Ring::create(mem.get(), 256);
+  Memory mem(VariableRing::bytes_required(256));
+  VariableRing ring = VariableRing::create(mem.get(), 256);
   advance(ring, 200);                      // 56 bytes to the end
   REQUIRE(ring.try_write(bytes_of({9})));  // 16 bytes at 200: 40 left at the end
   const std::span<std::byte> dst = ring.try_reserve(64);
@@ -244,8 +258,8 @@ TEST_CASE("ring pads at the wrap so a record is contiguous at position 0", "[rin
 }
 
 TEST_CASE("ring commit may shrink a reservation even after padding", "[ring]") {
-  Memory mem(Ring::bytes_required(256));
-  Ring ring = Ring::create(mem.get(), 256);
+  Memory mem(VariableRing::bytes_required(256));
+  VariableRing ring = VariableRing::create(mem.get(), 256);
   advance(ring, 232);                                      // 24 bytes to the end
   const std::span<std::byte> dst = ring.try_reserve(100);  // does not fit: goes to 0
   REQUIRE(dst.data() == mem.data_area() + sizeof(RecordHeader));
@@ -260,8 +274,8 @@ TEST_CASE("ring commit may shrink a reservation even after padding", "[ring]") {
 }
 
 TEST_CASE("ring full: reserve fails until the consumer pops", "[ring]") {
-  HeapRing heap(256);
-  Ring& ring = heap.ring();
+  HeapVariable heap(256);
+  VariableRing& ring = heap.ring();
   // 32-byte records: 7 fill the ring, which keeps 8 bytes for the terminator.
   std::vector<std::byte> payload(24, std::byte{1});
   for (int i = 0; i < 7; ++i)
@@ -283,8 +297,8 @@ TEST_CASE("ring full: reserve fails until the consumer pops", "[ring]") {
 }
 
 TEST_CASE("ring zero-length records", "[ring]") {
-  HeapRing heap(64);
-  Ring& ring = heap.ring();
+  HeapVariable heap(64);
+  VariableRing& ring = heap.ring();
   for (int i = 0; i < 7; ++i)  // 8 bytes each, and 8 for the terminator
     REQUIRE(ring.try_write({}));
   REQUIRE(ring.size_bytes() == 56);
@@ -301,11 +315,11 @@ TEST_CASE("ring zero-length records", "[ring]") {
 
 TEST_CASE("ring max_payload fits from every starting position", "[ring]") {
   for (std::size_t capacity : {std::size_t{64}, std::size_t{256}, std::size_t{1024}}) {
-    Memory mem(Ring::bytes_required(capacity));
+    Memory mem(VariableRing::bytes_required(capacity));
     for (std::size_t lap = 0; lap < 2; ++lap) {
       for (std::size_t pos = 0; pos < capacity; pos += 8) {
         INFO("capacity " << capacity << " position " << pos << " lap " << lap);
-        Ring ring = Ring::create(mem.get(), capacity);
+        VariableRing ring = VariableRing::create(mem.get(), capacity);
         advance(ring, lap * capacity + pos);
         const std::size_t max = ring.max_payload();
         REQUIRE(max == capacity / 2 - 16);
@@ -324,8 +338,8 @@ TEST_CASE("ring max_payload fits from every starting position", "[ring]") {
 }
 
 TEST_CASE("ring close: reader drains what was written before", "[ring]") {
-  HeapRing heap(256);
-  Ring& ring = heap.ring();
+  HeapVariable heap(256);
+  VariableRing& ring = heap.ring();
   for (std::uint64_t i = 0; i < 3; ++i)
     write_pattern(ring, i, 10 + i);
   REQUIRE_FALSE(ring.closed());
@@ -341,19 +355,19 @@ TEST_CASE("ring close: reader drains what was written before", "[ring]") {
   REQUIRE(ring.drained());
   REQUIRE_FALSE(ring.try_read().has_value());
 
-  HeapRing fresh(64);
+  HeapVariable fresh(64);
   REQUIRE_FALSE(fresh.ring().drained());
   fresh.ring().close();
   REQUIRE(fresh.ring().drained());
 }
 
 TEST_CASE("ring attach sees the same state through a second view", "[ring]") {
-  Memory mem(Ring::bytes_required(512));
-  Ring producer = Ring::create(mem.get(), 512);
+  Memory mem(VariableRing::bytes_required(512));
+  VariableRing producer = VariableRing::create(mem.get(), 512);
   write_pattern(producer, 1, 30);
   write_pattern(producer, 2, 0);
 
-  Ring consumer = Ring::attach(mem.get());
+  VariableRing consumer = VariableRing::attach(mem.get());
   REQUIRE(consumer.capacity() == 512);
   REQUIRE(consumer.size_bytes() == producer.size_bytes());
   auto got = consumer.try_read();
@@ -370,13 +384,14 @@ TEST_CASE("ring attach sees the same state through a second view", "[ring]") {
 }
 
 TEST_CASE("ring attach rejects memory that holds no ring", "[ring]") {
-  Memory mem(Ring::bytes_required(256));
-  REQUIRE_THROWS_WITH(Ring::attach(mem.get()), Catch::Contains("magic"));
-  REQUIRE_THROWS_AS(Ring::attach(nullptr), std::invalid_argument);
-  (void)Ring::create(mem.get(), 256);
-  REQUIRE_THROWS_AS(Ring::attach(static_cast<std::byte*>(mem.get()) + 16), std::invalid_argument);
+  Memory mem(VariableRing::bytes_required(256));
+  REQUIRE_THROWS_WITH(VariableRing::attach(mem.get()), Catch::Contains("magic"));
+  REQUIRE_THROWS_AS(VariableRing::attach(nullptr), std::invalid_argument);
+  (void)VariableRing::create(mem.get(), 256);
+  REQUIRE_THROWS_AS(VariableRing::attach(static_cast<std::byte*>(mem.get()) + 16),
+                    std::invalid_argument);
   static_cast<RingHeader*>(mem.get())->capacity = 100;
-  REQUIRE_THROWS_AS(Ring::attach(mem.get()), std::invalid_argument);
+  REQUIRE_THROWS_AS(VariableRing::attach(mem.get()), std::invalid_argument);
 }
 
 TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
@@ -384,11 +399,11 @@ TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
   // headers, laid down at every offset over many laps, must never be read as records: the
   // ring must read empty after each record is popped.
   constexpr std::uint64_t fake = std::uint64_t{1} << 32;  // "data record, length 0"
-  Memory mem(Ring::bytes_required(256));
+  Memory mem(VariableRing::bytes_required(256));
   // create() needs no cleared memory: start from fake headers everywhere.
   for (std::size_t at = 0; at < 256; at += sizeof fake)
     std::memcpy(mem.data_area() + at, &fake, sizeof fake);
-  Ring ring = Ring::create(mem.get(), 256);
+  VariableRing ring = VariableRing::create(mem.get(), 256);
   REQUIRE_FALSE(ring.try_read().has_value());
   SplitMix rng{42};
   for (int i = 0; i < 5000; ++i) {
@@ -407,8 +422,8 @@ TEST_CASE("ring never mistakes an earlier lap's bytes for a record", "[ring]") {
 }
 
 TEST_CASE("ring try_read rejects a corrupt record", "[ring]") {
-  Memory mem(Ring::bytes_required(128));
-  Ring ring = Ring::create(mem.get(), 128);
+  Memory mem(VariableRing::bytes_required(128));
+  VariableRing ring = VariableRing::create(mem.get(), 128);
   REQUIRE(ring.try_write(bytes_of({1, 2, 3})));
   const RecordHeader bogus{3, 77};
   std::memcpy(mem.data_area(), &bogus, sizeof bogus);
@@ -416,12 +431,12 @@ TEST_CASE("ring try_read rejects a corrupt record", "[ring]") {
   REQUIRE_THROWS_AS(ring.pop(), std::logic_error);  // nothing was handed out
 }
 
-TEST_CASE("HeapRing is movable", "[ring]") {
-  HeapRing a(128);
+TEST_CASE("HeapVariable is movable", "[ring]") {
+  HeapVariable a(128);
   REQUIRE(a.ring().try_write(bytes_of({4, 2})));
-  HeapRing b(std::move(a));
+  HeapVariable b(std::move(a));
   REQUIRE(b.ring().size_bytes() == 16);
-  HeapRing c(64);
+  HeapVariable c(64);
   c = std::move(b);
   REQUIRE(c.ring().capacity() == 128);
   auto got = c.ring().try_read();
@@ -432,9 +447,9 @@ TEST_CASE("HeapRing is movable", "[ring]") {
 
 TEST_CASE("ring two-thread stress delivers every record exactly once in order", "[ring]") {
   constexpr std::uint64_t kRecords = 1'000'000;
-  HeapRing heap(4096);
-  Ring producer = heap.ring();  // each thread gets its own view of the same ring
-  Ring consumer = heap.ring();
+  HeapVariable heap(4096);
+  VariableRing producer = heap.ring();  // each thread gets its own view of the same ring
+  VariableRing consumer = heap.ring();
 
   // Payload: [seq: 8][filler][checksum of the preceding bytes: 4]; sizes 12..139.
   auto size_of = [](std::uint64_t seq) {
@@ -481,9 +496,9 @@ TEST_CASE("ring two-thread stress delivers every record exactly once in order", 
 
 TEST_CASE("ring close_reader is seen by the producer's view and not confused with close",
           "[ring]") {
-  Memory mem(Ring::bytes_required(256));
-  Ring producer = Ring::create(mem.get(), 256);
-  Ring consumer = Ring::attach(mem.get());
+  Memory mem(VariableRing::bytes_required(256));
+  VariableRing producer = VariableRing::create(mem.get(), 256);
+  VariableRing consumer = VariableRing::attach(mem.get());
   REQUIRE_FALSE(producer.reader_closed());
   REQUIRE(producer.try_write(std::as_bytes(std::span("abc"))));
   consumer.close_reader();
@@ -495,56 +510,85 @@ TEST_CASE("ring close_reader is seen by the producer's view and not confused wit
 // ---- fixed-size records ----
 
 TEST_CASE("fixed-size ring: slots, limits and the record size through attach", "[ring][fixed]") {
-  REQUIRE(Ring::slot_bytes(8) == 16);
-  REQUIRE(Ring::slot_bytes(28) == 40);       // header plus payload, rounded up to 8
-  REQUIRE(Ring::slots_for(4096, 28) == 64);  // 102 slots fit: the power of two below
-  REQUIRE(Ring::slots_for(64, 8) == 4);
-  REQUIRE(Ring::slots_for(64, 57) == 0);
-  Memory mem(Ring::bytes_required(4096));
-  REQUIRE_THROWS_WITH(Ring::create(mem.get(), 64, 57), Catch::Contains("does not fit"));
-  Ring producer = Ring::create(mem.get(), 4096, 28);
+  REQUIRE(FixedRing::slot_bytes(8) == 16);
+  REQUIRE(FixedRing::slot_bytes(28) == 40);       // header plus payload, rounded up to 8
+  REQUIRE(FixedRing::slots_for(4096, 28) == 64);  // 102 slots fit: the power of two below
+  REQUIRE(FixedRing::slots_for(64, 8) == 4);
+  REQUIRE(FixedRing::slots_for(64, 57) == 0);
+  REQUIRE(FixedRing::slots_for(64, 0) == 0);
+  Memory mem(FixedRing::bytes_required(4096));
+  REQUIRE_THROWS_WITH(FixedRing::create(mem.get(), 64, 57), Catch::Contains("does not fit"));
+  REQUIRE_THROWS_AS(FixedRing::create(mem.get(), 64, 0), std::invalid_argument);
+  FixedRing producer = FixedRing::create(mem.get(), 4096, 28);
   REQUIRE(producer.record_size() == 28);
   REQUIRE(producer.max_payload() == 28);
-  const Ring consumer = Ring::attach(mem.get());
+  REQUIRE(producer.slots() == 64);
+  REQUIRE(patchbay::channel::RingBase::record_size_at(mem.get()) == 28);
+  const FixedRing consumer = FixedRing::attach(mem.get());
   REQUIRE(consumer.record_size() == 28);
-  REQUIRE_THROWS_AS(producer.try_reserve(27), std::length_error);
-  REQUIRE_THROWS_AS(producer.try_reserve(29), std::length_error);
-  (void)producer.try_reserve(28);
-  REQUIRE_THROWS_AS(producer.commit(27), std::logic_error);  // a record cannot shrink
-  producer.commit(28);
+  // The other format's view refuses the ring; attach_ring() picks the right one.
+  REQUIRE_THROWS_WITH(VariableRing::attach(mem.get()), Catch::Contains("fixed-size"));
+  REQUIRE(std::holds_alternative<FixedRing>(patchbay::channel::attach_ring(mem.get())));
+  const std::vector<std::byte> short_record(27);
+  const std::vector<std::byte> long_record(29);
+  REQUIRE_THROWS_AS(producer.try_write(short_record), std::length_error);
+  REQUIRE_THROWS_AS(producer.try_write(long_record), std::length_error);
+  REQUIRE(producer.try_write(std::vector<std::byte>(28)));
   REQUIRE(producer.size_bytes() == 40);
-  REQUIRE(Ring::create(mem.get(), 4096).record_size() == 0);
+  REQUIRE(consumer.size_bytes() == 40);
+  (void)VariableRing::create(mem.get(), 4096);
+  REQUIRE(patchbay::channel::RingBase::record_size_at(mem.get()) == 0);
+  REQUIRE_THROWS_WITH(FixedRing::attach(mem.get()), Catch::Contains("variable-length"));
+  REQUIRE(std::holds_alternative<VariableRing>(patchbay::channel::attach_ring(mem.get())));
 }
 
 TEST_CASE("fixed-size ring keeps order across many laps and is full at its slot count",
           "[ring][fixed]") {
   constexpr std::size_t kSize = 12;
-  HeapRing heap(256, kSize);  // 16 slots of 24 bytes would not fit: 8 of them
-  Ring& ring = heap.ring();
-  const std::size_t slots = Ring::slots_for(256, kSize);
+  HeapFixed heap(256, kSize);  // 16 slots of 24 bytes would not fit: 8 of them
+  FixedRing& ring = heap.ring();
+  const std::size_t slots = FixedRing::slots_for(256, kSize);
   REQUIRE(slots == 8);
   std::uint64_t written = 0;
   std::uint64_t read = 0;
   SplitMix rng{7};
   for (int round = 0; round < 2000; ++round) {
-    // Fill a random number of records (all when the draw says so), then drain some.
+    // Fill a random number of records (all when the draw says so), then drain some; reads
+    // alternate at random between the one-call read and try_read()/pop().
     const std::uint64_t want = rng.next() % (slots + 1);
     for (std::uint64_t i = 0; i < want; ++i) {
       if (written - read == slots) {
-        REQUIRE(ring.try_reserve(kSize).data() == nullptr);
+        bool called = false;
+        REQUIRE_FALSE(ring.try_write([&](std::byte*) { called = true; }));
+        REQUIRE_FALSE(called);  // full: the copy never runs
         break;
       }
-      write_pattern(ring, written++, kSize);
+      write_pattern(ring, written++);
     }
-    REQUIRE(ring.size_bytes() == (written - read) * Ring::slot_bytes(kSize));
+    REQUIRE(ring.size_bytes() == (written - read) * FixedRing::slot_bytes(kSize));
     const std::uint64_t take = rng.next() % (written - read + 1);
     for (std::uint64_t i = 0; i < take; ++i) {
-      auto got = ring.try_read();
-      REQUIRE(got.has_value());
-      REQUIRE(matches_pattern(*got, read++, kSize));
-      ring.pop();
+      if (rng.next() % 2 == 0) {
+        bool intact = false;
+        REQUIRE(ring.try_read([&](const std::byte* record) {
+          intact = matches_pattern(std::span(record, kSize), read, kSize);
+        }));
+        REQUIRE(intact);
+        ++read;
+      } else {
+        auto got = ring.try_read();
+        REQUIRE(got.has_value());
+        REQUIRE(matches_pattern(*got, read++, kSize));
+        ring.pop();
+      }
     }
-    if (written == read) REQUIRE_FALSE(ring.try_read().has_value());
+    if (written == read) {
+      REQUIRE_FALSE(ring.try_read().has_value());
+      bool called = false;
+      REQUIRE_FALSE(ring.try_read([&](const std::byte*) { called = true; }));
+      REQUIRE_FALSE(called);                            // empty: the copy never runs
+      REQUIRE_THROWS_AS(ring.pop(), std::logic_error);  // nothing is being read
+    }
   }
   REQUIRE(written > 1000 * slots / 4);  // many laps
 }
@@ -552,13 +596,13 @@ TEST_CASE("fixed-size ring keeps order across many laps and is full at its slot 
 TEST_CASE("fixed-size ring never reads an earlier lap's record or uncleared memory",
           "[ring][fixed]") {
   constexpr std::uint64_t kSize = 8;
-  Memory mem(Ring::bytes_required(64));
-  // Memory that looks like records 1, 2, 3...: create() (Fill::any) must clear the headers.
+  Memory mem(FixedRing::bytes_required(64));
+  // Memory that looks like records 1, 2, 3...: create() (RingFill::any) must clear the headers.
   for (std::uint64_t at = 0; at < 64; at += 8) {
     const std::uint64_t fake = at / 16 + 1;
     std::memcpy(mem.data_area() + at, &fake, sizeof fake);
   }
-  Ring ring = Ring::create(mem.get(), 64, kSize);
+  FixedRing ring = FixedRing::create(mem.get(), 64, kSize);
   REQUIRE_FALSE(ring.try_read().has_value());
   REQUIRE(ring.front_word() == 0);
   for (std::uint64_t i = 0; i < 100; ++i) {
@@ -579,20 +623,21 @@ TEST_CASE("fixed-size ring never reads an earlier lap's record or uncleared memo
 
 TEST_CASE("fixed-size ring: a zero-filled mapping needs no clearing; a bad header is corrupt",
           "[ring][fixed]") {
-  Memory mem(Ring::bytes_required(128));  // zeroed by the fixture
-  Ring ring = Ring::create(mem.get(), 128, 8, Ring::Fill::zeroed);
+  Memory mem(FixedRing::bytes_required(128));  // zeroed by the fixture
+  FixedRing ring = FixedRing::create(mem.get(), 128, 8, RingFill::zeroed);
   REQUIRE_FALSE(ring.try_read().has_value());
   const std::uint64_t v = 5;
   REQUIRE(ring.try_write(std::as_bytes(std::span(&v, 1))));
   const std::uint64_t bogus = 77;  // neither 1 (record 0) nor 0 (nothing yet)
   std::memcpy(mem.data_area(), &bogus, sizeof bogus);
   REQUIRE_THROWS_AS(ring.try_read(), std::runtime_error);
+  REQUIRE_THROWS_AS(ring.try_read([](const std::byte*) {}), std::runtime_error);
 }
 
 TEST_CASE("fixed-size ring: close and drained, close_reader", "[ring][fixed]") {
-  HeapRing heap(128, 8);
-  Ring producer = heap.ring();
-  Ring consumer = heap.ring();
+  HeapFixed heap(128, 8);
+  FixedRing producer = heap.ring();
+  FixedRing consumer = heap.ring();
   const std::uint64_t v = 9;
   REQUIRE(producer.try_write(std::as_bytes(std::span(&v, 1))));
   producer.close();
@@ -609,17 +654,16 @@ TEST_CASE("fixed-size ring two-thread stress delivers every record exactly once 
           "[ring][fixed]") {
   constexpr std::uint64_t kRecords = 1'000'000;
   constexpr std::size_t kSize = 28;  // 40-byte slots: slots straddle cache lines
-  HeapRing heap(4096, kSize);
-  Ring producer = heap.ring();
-  Ring consumer = heap.ring();
+  HeapFixed heap(4096, kSize);
+  FixedRing producer = heap.ring();
+  FixedRing consumer = heap.ring();
   std::thread writer([&] {
     for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
-      std::span<std::byte> dst;
-      while ((dst = producer.try_reserve(kSize)).data() == nullptr)
+      while (!producer.try_write([&](std::byte* slot) {
+        for (std::size_t i = 0; i < kSize; ++i)
+          slot[i] = pattern(seq, i);
+      }))
         std::this_thread::yield();
-      for (std::size_t i = 0; i < kSize; ++i)
-        dst[i] = pattern(seq, i);
-      producer.commit(kSize);
     }
     producer.close();
   });
@@ -631,74 +675,15 @@ TEST_CASE("fixed-size ring two-thread stress delivers every record exactly once 
   REQUIRE(got.received == kRecords);
 }
 
-TEST_CASE("fixed-size ring: one-call write and read mix with reserve/commit and try_read/pop",
-          "[ring][fixed]") {
-  constexpr std::size_t kSize = 20;
-  HeapRing heap(512, kSize);  // 16 slots of 32 bytes
-  Ring& ring = heap.ring();
-  const std::size_t slots = Ring::slots_for(512, kSize);
-  REQUIRE(slots == 16);
-  auto put_fixed = [&](std::uint64_t seq) {
-    return ring.try_write_fixed([&](std::byte* slot) {
-      for (std::size_t i = 0; i < kSize; ++i)
-        slot[i] = pattern(seq, i);
-    });
-  };
-  std::uint64_t written = 0;
-  std::uint64_t read = 0;
-  SplitMix rng{11};
-  for (int round = 0; round < 2000; ++round) {
-    const std::uint64_t want = rng.next() % (slots + 1);
-    for (std::uint64_t i = 0; i < want && written - read < slots; ++i) {
-      if (rng.next() % 2 == 0) {
-        REQUIRE(put_fixed(written++));
-      } else {
-        write_pattern(ring, written++, kSize);
-      }
-    }
-    if (written - read == slots) {
-      bool called = false;
-      REQUIRE_FALSE(ring.try_write_fixed([&](std::byte*) { called = true; }));
-      REQUIRE_FALSE(called);  // full: the copy never runs
-    }
-    const std::uint64_t take = rng.next() % (written - read + 1);
-    for (std::uint64_t i = 0; i < take; ++i) {
-      if (rng.next() % 2 == 0) {
-        bool intact = false;
-        REQUIRE(ring.try_read_fixed([&](const std::byte* record) {
-          intact = matches_pattern(std::span(record, kSize), read, kSize);
-        }));
-        REQUIRE(intact);
-        ++read;
-      } else {
-        auto got = ring.try_read();
-        REQUIRE(got.has_value());
-        REQUIRE(matches_pattern(*got, read++, kSize));
-        ring.pop();
-      }
-    }
-    if (written == read) {
-      bool called = false;
-      REQUIRE_FALSE(ring.try_read_fixed([&](const std::byte*) { called = true; }));
-      REQUIRE_FALSE(called);  // empty: the copy never runs
-    }
-  }
-  REQUIRE(written > 1000 * slots / 4);  // many laps
-  HeapRing variable(512);
-  REQUIRE_THROWS_AS(variable.ring().try_write_fixed([](std::byte*) {}), std::logic_error);
-  REQUIRE_THROWS_AS(variable.ring().try_read_fixed([](const std::byte*) {}), std::logic_error);
-}
-
 TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly once in order",
           "[ring][fixed]") {
   constexpr std::uint64_t kRecords = 1'000'000;
-  HeapRing heap(256, sizeof(std::uint64_t));  // 16 slots: the producer often finds it full
-  Ring producer = heap.ring();
-  Ring consumer = heap.ring();
+  HeapFixed heap(256, sizeof(std::uint64_t));  // 16 slots: the producer often finds it full
+  FixedRing producer = heap.ring();
+  FixedRing consumer = heap.ring();
   std::thread writer([&] {
     for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
-      while (
-          !producer.try_write_fixed([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
+      while (!producer.try_write([&](std::byte* slot) { std::memcpy(slot, &seq, sizeof seq); }))
         std::this_thread::yield();
     }
     producer.close();
@@ -707,7 +692,7 @@ TEST_CASE("fixed-size ring: one-call write and read across two threads, exactly 
   std::uint64_t out_of_order = 0;
   while (!consumer.drained()) {
     std::uint64_t value = 0;
-    if (consumer.try_read_fixed(
+    if (consumer.try_read(
             [&](const std::byte* record) { std::memcpy(&value, record, sizeof value); })) {
       out_of_order += value != received ? 1 : 0;
       ++received;

@@ -1,4 +1,4 @@
-// Which connectors carry fixed-size records (see channel::Ring): those whose two ends have the
+// Which connectors carry fixed-size records (see channel::FixedRing): those whose two ends have the
 // same trivially copyable type, small enough that a ring of variable-length records would carry
 // it too, so that both engines accept exactly the same models.
 #include <catch2/catch.hpp>
@@ -74,6 +74,6 @@ TEST_CASE("connectors between equal fixed-size types carry fixed-size records", 
   CHECK(wiring.wires[2].record_size == 0);
   CHECK(wiring.wires[3].record_size == 0);
   CHECK(wiring.wires[4].record_size == 0);
-  CHECK(patchbay::channel::Ring::max_payload_for(64) < sizeof(Wide));
+  CHECK(patchbay::channel::VariableRing::max_payload_for(64) < sizeof(Wide));
   CHECK(wiring.wires[5].record_size == sizeof(Wide));
 }
