@@ -50,11 +50,46 @@ inline void store_release(T& word, std::type_identity_t<T> value) noexcept {
   std::atomic_ref<T>(word).store(value, std::memory_order_release);
 }
 
+/// Loads `word` in the single total order of seq-cst operations: the half of a Dekker
+/// handshake that must not pass an earlier store_seq_cst.
+template <SharedWord T>
+[[nodiscard]] inline T load_seq_cst(const T& word) noexcept {
+  return std::atomic_ref<T>(const_cast<T&>(word)).load(std::memory_order_seq_cst);
+}
+
+/// Stores to `word` in the single total order of seq-cst operations: the half of a Dekker
+/// handshake that must not pass a later load_seq_cst.
+template <SharedWord T>
+inline void store_seq_cst(T& word, std::type_identity_t<T> value) noexcept {
+  std::atomic_ref<T>(word).store(value, std::memory_order_seq_cst);
+}
+
+/// Adds to `word` (a negative amount subtracts), acquiring what earlier writers released and
+/// releasing what this thread wrote: a reference count, where the last holder frees.
+template <SharedWord T>
+inline T fetch_add_acq_rel(T& word, std::type_identity_t<T> amount) noexcept {
+  return std::atomic_ref<T>(word).fetch_add(amount, std::memory_order_acq_rel);
+}
+
+/// Sets bits of `word` in the single total order of seq-cst operations.
+template <SharedWord T>
+inline T fetch_or_seq_cst(T& word, std::type_identity_t<T> bits) noexcept {
+  return std::atomic_ref<T>(word).fetch_or(bits, std::memory_order_seq_cst);
+}
+
 /// Adds to `word` in the single total order of seq-cst operations and fences: the half of a
 /// Dekker handshake that must not pass a later load.
 template <SharedWord T>
 inline T fetch_add_seq_cst(T& word, std::type_identity_t<T> amount) noexcept {
   return std::atomic_ref<T>(word).fetch_add(amount, std::memory_order_seq_cst);
+}
+
+/// Like compare_exchange_acq_rel, but may fail spuriously: for a retry loop.
+template <SharedWord T>
+inline bool compare_exchange_weak_acq_rel(T& word, T& expected,
+                                          std::type_identity_t<T> desired) noexcept {
+  return std::atomic_ref<T>(word).compare_exchange_weak(
+      expected, desired, std::memory_order_acq_rel, std::memory_order_acquire);
 }
 
 /// Sets `word` to `desired` if it holds `expected` (else loads it into `expected`), acquiring

@@ -1,0 +1,204 @@
+// The shared memory of a task runtime (docs/TASKS.md, "Inside"): one memfd mapping that the
+// host and every worker see, holding
+// - the header (shutdown word, the host's completion word, the future table's free list);
+// - per worker: its control block and its queue of task cells, into which any process pushes
+//   (host threads and tasks submitting sub-tasks) and only the worker pops;
+// - the future table: one cache line per future, with its state word (a futex), reference
+//   count, who waits, and a small result inline;
+// - per worker and registered function: counters;
+// - the store: a heap (boost::interprocess, offsets only) for arguments and results too large
+//   to travel inline.
+// Everything in it is addressed by offsets and touched through shm/atomic.hpp.
+#pragma once
+
+#include <boost/interprocess/managed_external_buffer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "shm/atomic.hpp"
+#include "shm/cache_line.hpp"
+
+namespace patchbay::detail {
+
+/// FutureSlot::state. `completing`: claimed by the one that fills it, not yet done.
+enum class FutureStatus : std::uint32_t {
+  free = 0,
+  pending = 1,
+  ready = 2,
+  failed = 3,
+  completing = 4
+};
+
+/// One future. `state` is the futex host threads sleep on; `generation` tells a stale reference
+/// (to a slot since freed and reused) from a live one.
+struct alignas(cache_line_bytes) FutureSlot {
+  std::uint32_t state;           // FutureStatus
+  std::uint32_t generation;      // bumped each time the slot is handed out
+  std::uint32_t refs;            // holders: the host's handles (one), tasks that take it, its task
+  std::uint32_t host_waiting;    // 1 once a host thread may sleep on `state`
+  std::uint64_t worker_waiters;  // bit w % 64: a fiber of worker w waits for it
+  std::uint32_t worker;          // the worker its task was sent to
+  std::uint32_t result_size;     // bytes of the result (or of the failure's text)
+  std::uint64_t result_offset;   // in the store when result_size > kInlineResult, else 0
+  std::uint64_t function;        // the task's function id
+  std::uint32_t next_free;       // free list: the next free slot + 1, 0 at the end
+  std::uint32_t name_hint;       // reserved
+  static constexpr std::size_t kInlineResult = 8;
+  std::byte inline_result[kInlineResult];
+};
+static_assert(sizeof(FutureSlot) == cache_line_bytes);
+static_assert(std::is_trivially_copyable_v<FutureSlot>);
+
+/// One task on its way to a worker: a cell of the worker's queue.
+struct alignas(cache_line_bytes) TaskCell {
+  std::uint64_t sequence;     // the queue's: cell i of lap L reads i + L*capacity when free
+  std::uint64_t function;     // id of the registered function
+  std::uint32_t result_slot;  // the future it fills
+  std::uint32_t result_generation;
+  std::uint32_t args_size;    // bytes of arguments
+  std::uint32_t kind;         // TaskKind
+  std::uint64_t args_offset;  // in the store when args_size > kInlineArgs, else 0
+  std::int64_t submitted_ns;  // steady clock, for the time queued
+  std::uint32_t name_offset;  // reserved
+  std::uint32_t reserved;
+  static constexpr std::size_t kInlineArgs = 256 - 56;
+  std::byte inline_args[kInlineArgs];
+};
+static_assert(sizeof(TaskCell) == 256);
+static_assert(std::is_trivially_copyable_v<TaskCell>);
+
+enum class TaskKind : std::uint32_t { call = 1 };
+
+/// Counters kept by one worker; only it writes them.
+struct TaskCounters {
+  std::uint64_t calls;
+  std::uint64_t failures;
+  std::uint64_t run_ns;
+  std::uint64_t queued_ns;
+};
+
+/// One worker's block. The queue's two indices sit on lines of their own (producers share the
+/// first, the worker owns the second); the wake line is where producers look whether it sleeps.
+struct alignas(cache_line_bytes) TaskWorkerBlock {
+  alignas(cache_line_bytes) std::uint64_t enqueue_index;  // producers: claimed by CAS
+  alignas(cache_line_bytes) std::uint64_t dequeue_index;  // the worker's
+  // Wake line: `sleeping` 1 while the worker may sleep on `wake_sequence`.
+  alignas(cache_line_bytes) std::uint32_t wake_sequence;
+  std::uint32_t sleeping;
+  // Owner line.
+  alignas(cache_line_bytes) std::int32_t pid;
+  std::uint32_t state;  // 0 starting, 1 running, 2 ended
+  TaskCounters counters;
+};
+static_assert(std::is_trivially_copyable_v<TaskWorkerBlock>);
+
+struct alignas(cache_line_bytes) TaskArenaHeader {
+  std::uint64_t magic;
+  std::uint32_t wait_mode;  // patchbay::WaitMode
+  std::uint32_t workers;
+  std::uint32_t functions;  // counters per worker in the function table
+  std::uint64_t queue_capacity;
+  std::uint64_t future_slots;
+  // Set once by the host: every worker leaves.
+  alignas(cache_line_bytes) std::uint32_t shutdown;
+  // Bumped (and woken) when a future some host thread waits on completes: what wait() sleeps on.
+  alignas(cache_line_bytes) std::uint32_t host_completions;
+  // Free list of future slots: (tag << 32) | (slot + 1), 0 when empty.
+  alignas(cache_line_bytes) std::uint64_t free_head;
+};
+
+/// Inside a worker process: which worker this is, for waits that park a task's fiber.
+struct TaskWorkerContext {
+  std::uint32_t worker = 0;
+  std::size_t fibers_waiting = 0;  ///< task fibers parked in await() right now
+};
+/// The calling thread's worker context; nullptr on the host.
+TaskWorkerContext*& task_worker_context() noexcept;
+
+/// The mapping and the offsets of its tables. Created by the host before it forks; a forked
+/// worker inherits the mapping at the same address.
+class TaskArena {
+ public:
+  TaskArena(std::size_t workers, std::size_t functions, std::size_t queue_capacity,
+            std::size_t future_slots, std::size_t store_bytes);
+  ~TaskArena();
+  TaskArena(const TaskArena&) = delete;
+  TaskArena& operator=(const TaskArena&) = delete;
+
+  [[nodiscard]] TaskArenaHeader& header() const { return *static_cast<TaskArenaHeader*>(base_); }
+  [[nodiscard]] TaskWorkerBlock& worker(std::size_t w) const {
+    return at<TaskWorkerBlock>(workers_offset_)[w];
+  }
+  [[nodiscard]] TaskCell& cell(std::size_t w, std::uint64_t index) const {
+    return at<TaskCell>(cells_offset_)[w * queue_capacity_ + (index & (queue_capacity_ - 1))];
+  }
+  [[nodiscard]] FutureSlot& slot(std::uint32_t s) const { return at<FutureSlot>(slots_offset_)[s]; }
+  [[nodiscard]] TaskCounters& function_counters(std::size_t w, std::size_t f) const {
+    return at<TaskCounters>(counters_offset_)[w * functions_ + f];
+  }
+  [[nodiscard]] std::size_t workers() const { return workers_; }
+  [[nodiscard]] std::size_t functions() const { return functions_; }
+  [[nodiscard]] std::uint64_t queue_capacity() const { return queue_capacity_; }
+  [[nodiscard]] std::uint32_t future_slots() const { return future_slots_; }
+
+  // ---- futures: any process, any thread ----
+
+  /// A slot for a task of `function` sent to `worker`, pending, with `refs` holders. Throws
+  /// Error when every slot is in use.
+  std::uint32_t allocate_slot(std::uint64_t function, std::uint32_t worker, std::uint32_t refs);
+  void add_ref(std::uint32_t s) noexcept;
+  /// Drops one holder; the last frees the result's memory and the slot.
+  void release(std::uint32_t s) noexcept;
+  /// Fills a pending future (ready with `bytes`, or failed with a FailureText) and wakes who
+  /// waits; false when it was no longer pending (someone failed it first). A result the
+  /// store cannot hold fails the future, saying so.
+  bool complete(std::uint32_t s, FutureStatus status, std::span<const std::byte> bytes) noexcept;
+  [[nodiscard]] FutureStatus status(std::uint32_t s) const;
+  /// The bytes of a completed future (valid while a holder keeps it).
+  [[nodiscard]] std::span<const std::byte> result_bytes(std::uint32_t s) const;
+  /// Waits until the future is complete: spinning and sleeping on the host as the wait mode
+  /// says, parking the task's fiber inside a worker. False after `timeout`.
+  bool await(std::uint32_t s, std::chrono::nanoseconds timeout);
+  /// Waits until the host's completion word moves from `seen` (or `timeout`).
+  void await_host_completion(std::uint32_t seen, std::chrono::nanoseconds timeout);
+  /// Tells worker `w` that something it may wait for changed.
+  void wake_worker(std::uint32_t w) noexcept;
+
+  /// Store: `bytes` from the shared heap, as an offset from the arena's base; nullopt when it
+  /// has not that much in one piece. Any process, any thread.
+  [[nodiscard]] std::optional<std::uint64_t> allocate(std::size_t bytes);
+  void deallocate(std::uint64_t offset) noexcept;
+  [[nodiscard]] std::size_t store_size() const;
+  [[nodiscard]] std::size_t store_free() const;
+
+  template <class T>
+  [[nodiscard]] T* at(std::uint64_t offset) const {
+    return reinterpret_cast<T*>(static_cast<char*>(base_) + offset);
+  }
+
+ private:
+  using Heap = boost::interprocess::managed_external_buffer;
+
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+  int memfd_ = -1;
+  std::size_t workers_ = 0;
+  std::size_t functions_ = 0;
+  std::uint64_t queue_capacity_ = 0;
+  std::uint32_t future_slots_ = 0;
+  std::uint64_t workers_offset_ = 0;
+  std::uint64_t cells_offset_ = 0;
+  std::uint64_t slots_offset_ = 0;
+  std::uint64_t counters_offset_ = 0;
+  std::uint64_t store_offset_ = 0;
+  std::unique_ptr<Heap> heap_;  // a view of the store: the same object in every process (fork)
+};
+
+}  // namespace patchbay::detail

@@ -1,0 +1,822 @@
+#include "tasks/task_core.hpp"
+
+#include <patchbay/internal/port_codec.hpp>
+#include <patchbay/process_spec.hpp>
+
+#include <cxxabi.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <boost/context/protected_fixedsize_stack.hpp>
+#include <boost/fiber/fiber.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <typeinfo>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+#include "parallel/child_signals.hpp"
+#include "placement/cpuset_text.hpp"
+#include "shm/counters.hpp"
+#include "shm/futex.hpp"
+#include "shm/spin.hpp"
+
+namespace patchbay::detail {
+
+namespace {
+
+Runtime* current_runtime = nullptr;  // in a worker: the runtime it belongs to
+
+std::size_t round_up_pow2(std::size_t n, std::size_t at_least) {
+  std::size_t p = at_least;
+  while (p < n)
+    p <<= 1;
+  return p;
+}
+
+// The prefix of a task's argument bytes: its name (for errors), then the futures it holds.
+void write_prefix(ByteWriter& out, const std::string& name,
+                  const std::vector<std::shared_ptr<FutureState>>& deps) {
+  const auto length = static_cast<std::uint16_t>(std::min<std::size_t>(name.size(), 0xffff));
+  out.append_value(length);
+  out.append(name.data(), length);
+  out.append_value(static_cast<std::uint16_t>(deps.size()));
+  for (const auto& d : deps)
+    out.append_value(d->ref);
+}
+
+struct Prefix {
+  std::string name;
+  std::vector<FutureRef> deps;
+};
+
+Prefix read_prefix(ByteReader& in) {
+  Prefix p;
+  const auto length = in.take_value<std::uint16_t>();
+  const auto name = in.take(length);
+  p.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
+  const auto count = in.take_value<std::uint16_t>();
+  for (std::uint16_t i = 0; i < count; ++i)
+    p.deps.push_back(in.take_value<FutureRef>());
+  return p;
+}
+
+std::string signal_text(int sig) {
+  const char* text = strsignal(sig);
+  return std::to_string(sig) + (text != nullptr ? std::string(" (") + text + ")" : "");
+}
+
+// A dependency of a task failed: its text, to make the dependent's failure.
+struct DependencyFailed {
+  FailureText failure;
+};
+
+// Stacks for task fibers: guard-paged, and kept for the next task instead of unmapped.
+class StackCache {
+ public:
+  explicit StackCache(std::size_t size) : inner_(size) {}
+  boost::context::stack_context allocate() {
+    if (!free_.empty()) {
+      const boost::context::stack_context c = free_.back();
+      free_.pop_back();
+      return c;
+    }
+    return inner_.allocate();
+  }
+  void deallocate(boost::context::stack_context& c) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(c.sp) - c.size, c.size);
+#endif
+    if (free_.size() < 64) {
+      try {
+        free_.push_back(c);
+        return;
+      } catch (...) {
+      }
+    }
+    inner_.deallocate(c);
+  }
+
+ private:
+  boost::context::protected_fixedsize_stack inner_;
+  std::vector<boost::context::stack_context> free_;
+};
+
+// A handle to the cache, copyable as Boost.Fiber wants its allocators.
+struct CachedStack {
+  StackCache* cache;
+  boost::context::stack_context allocate() { return cache->allocate(); }
+  void deallocate(boost::context::stack_context& c) noexcept { cache->deallocate(c); }
+};
+
+constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
+
+}  // namespace
+
+// ---- setting up ----
+
+TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
+    : options_(options), runtime_(runtime) {
+  if (options_.queue_capacity > (std::size_t{1} << 20))
+    throw Error("RuntimeOptions::queue_capacity is above 2^20 tasks per worker");
+  if (options_.max_futures > (std::size_t{1} << 30))
+    throw Error("RuntimeOptions::max_futures is above 2^30");
+  std::string topology = options_.topology;
+  if (topology.empty()) {
+    if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology = env;
+  }
+  machine_ = load_machine(topology);
+  std::size_t workers = options_.workers;
+  if (workers == 0) workers = std::min(machine_.cores.size(), limits::max_workers);
+  if (workers > limits::max_workers) {
+    throw Error("RuntimeOptions::workers is " + std::to_string(workers) + ", above the limit of " +
+                std::to_string(limits::max_workers));
+  }
+  for (const auto& [name, amount] : options_.custom_resources)
+    (void)check_quantity(amount);
+  PlacementInput input;
+  for (std::size_t w = 0; w < workers; ++w) {
+    PlacementRequest r;
+    r.component = "w" + std::to_string(w);
+    r.type = "task worker";
+    input.components.push_back(r);
+  }
+  input.workers = workers;
+  plan_ = plan_placement(machine_, input);
+  arena_ = std::make_shared<TaskArena>(
+      plan_.workers.size(), remote_functions().size(), round_up_pow2(options_.queue_capacity, 64),
+      std::max<std::size_t>(options_.max_futures, 64), options_.store_bytes);
+  arena_->header().wait_mode = static_cast<std::uint32_t>(options_.wait);
+  alive_ = std::vector<std::atomic<bool>>(plan_.workers.size());
+  for (auto& a : alive_)
+    a.store(true);
+  host_pid_ = getpid();
+  start_workers();
+  monitor_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (monitor_wake_fd_ < 0) {
+    const int error = errno;
+    shutdown();
+    throw Error(std::string("cannot create the task runtime's monitor: ") + std::strerror(error));
+  }
+  monitor_ = std::thread([this] { monitor(); });
+}
+
+TaskCore::~TaskCore() {
+  shutdown();
+}
+
+void TaskCore::start_workers() {
+  std::fflush(nullptr);
+  children_.resize(plan_.workers.size());
+  const SignalsBlocked blocked;  // until the child has reset its handlers
+  for (std::uint32_t w = 0; w < plan_.workers.size(); ++w) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      const int error = errno;
+      shutdown();
+      throw Error(std::string("cannot fork a task worker: ") + std::strerror(error));
+    }
+    if (pid == 0) worker_main(w);
+    children_[w].pid = pid;
+    children_[w].pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  }
+}
+
+std::string TaskCore::worker_name(std::uint32_t worker) const {
+  return worker < plan_.workers.size() ? plan_.workers[worker].name : "w" + std::to_string(worker);
+}
+
+std::string TaskCore::plan_text() const {
+  std::string out;
+  for (const WorkerPlan& w : plan_.workers) {
+    out += w.name + " cpuset " + (w.pus.empty() ? std::string("-") : cpuset_text(w.pus)) +
+           " numa " + (w.numa_node < 0 ? std::string("-") : std::to_string(w.numa_node)) + "\n";
+  }
+  out += plan_.bound ? "" : "(planned for another machine: workers are not bound)\n";
+  return out;
+}
+
+// ---- submitting ----
+
+std::uint32_t TaskCore::choose_worker(const TaskOptions& options) const {
+  const Resources& r = options.resources;
+  for (const auto& [name, amount] : r.custom) {
+    const auto found = options_.custom_resources.find(name);
+    if (found == options_.custom_resources.end() || found->second < amount) {
+      throw Error("no worker can run the task: it asks for " + format_quantity(amount) + " of '" +
+                  name + "', and the runtime has " +
+                  (found == options_.custom_resources.end() ? std::string("none")
+                                                            : format_quantity(found->second)));
+    }
+  }
+  const std::size_t n = plan_.workers.size();
+  const std::uint32_t start = next_worker_.load(std::memory_order_relaxed);
+  std::optional<std::uint32_t> best;
+  std::uint64_t best_depth = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto w = static_cast<std::uint32_t>((start + k) % n);
+    const WorkerPlan& p = plan_.workers[w];
+    if (!alive_[w].load(std::memory_order_relaxed)) continue;
+    if (r.cpu > static_cast<double>(std::max<std::size_t>(p.cores.size(), 1)) ||
+        r.gpu > static_cast<double>(p.gpus.size())) {
+      continue;
+    }
+    const TaskWorkerBlock& b = arena_->worker(w);
+    const std::uint64_t depth = load_relaxed(b.enqueue_index) - load_relaxed(b.dequeue_index);
+    if (!best || depth < best_depth) {
+      best = w;
+      best_depth = depth;
+      if (depth == 0) break;
+    }
+  }
+  if (!best) {
+    throw Error("no worker can run the task: it asks for " + to_string(r) + "; the workers have " +
+                std::to_string(plan_.workers.empty() ? 0 : plan_.workers.front().cores.size()) +
+                " core(s) and " +
+                std::to_string(plan_.workers.empty() ? 0 : plan_.workers.front().gpus.size()) +
+                " GPU(s) each" + (shut_down_.load() ? ", and the runtime is shut down" : ""));
+  }
+  next_worker_.store(*best + 1, std::memory_order_relaxed);
+  return *best;
+}
+
+bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const std::byte> args) {
+  TaskWorkerBlock& b = arena_->worker(worker);
+  const std::uint64_t capacity = arena_->queue_capacity();
+  std::uint64_t pos = load_relaxed(b.enqueue_index);
+  TaskCell* cell = nullptr;
+  unsigned full_polls = 0;
+  while (true) {
+    cell = &arena_->cell(worker, pos);
+    // Acquire pairs with the worker's release of the cell: it has finished reading it.
+    const std::uint64_t seq = load_acquire(cell->sequence);
+    const auto diff = static_cast<std::int64_t>(seq - pos);
+    if (diff == 0) {
+      if (compare_exchange_weak_acq_rel(b.enqueue_index, pos, pos + 1)) break;
+    } else if (diff < 0) {
+      // Full: wait for the worker (which may be asleep with a full queue only if it died).
+      if (load_relaxed(arena_->header().shutdown) != 0 || load_relaxed(b.state) == 2) return false;
+      if (++full_polls < 1000) {
+        spin_pause();
+      } else {
+        std::this_thread::yield();
+      }
+      pos = load_relaxed(b.enqueue_index);
+    } else {
+      pos = load_relaxed(b.enqueue_index);
+    }
+  }
+  (void)capacity;
+  const std::uint64_t sequence = cell->sequence;
+  *cell = task;
+  cell->sequence = sequence;
+  cell->args_size = static_cast<std::uint32_t>(args.size());
+  if (args.size() <= TaskCell::kInlineArgs) {
+    if (!args.empty()) std::memcpy(cell->inline_args, args.data(), args.size());
+    cell->args_offset = 0;
+  } else {
+    cell->args_offset = task.args_offset;  // the caller put them in the store
+  }
+  // Release pairs with the worker's acquire of the sequence: the cell is complete with it.
+  store_release(cell->sequence, pos + 1);
+  arena_->wake_worker(worker);
+  return true;
+}
+
+std::shared_ptr<FutureState> TaskCore::submit(
+    std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
+    const std::vector<std::shared_ptr<FutureState>>& deps) {
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error("patchbay: submit() after the runtime was shut down");
+  const std::uint32_t worker = choose_worker(options);
+  thread_local ByteWriter bytes;
+  bytes.clear();
+  write_prefix(bytes, options.name, deps);
+  bytes.append(args.data(), args.size());
+  TaskCell cell{};
+  cell.function = function;
+  cell.kind = static_cast<std::uint32_t>(TaskKind::call);
+  if (bytes.size() > TaskCell::kInlineArgs) {
+    const auto offset = arena_->allocate(bytes.size());
+    if (!offset) {
+      throw Error("patchbay: the task's arguments (" + std::to_string(bytes.size()) +
+                  " bytes) do not fit the store (" + std::to_string(arena_->store_free()) + " of " +
+                  std::to_string(arena_->store_size()) +
+                  " bytes free); raise RuntimeOptions::store_bytes");
+    }
+    std::memcpy(arena_->at<void>(*offset), bytes.bytes().data(), bytes.size());
+    cell.args_offset = *offset;
+  }
+  // Two holders: the future returned, and the task until it has run.
+  std::uint32_t slot = 0;
+  try {
+    slot = arena_->allocate_slot(function, worker, 2);
+  } catch (...) {
+    arena_->deallocate(cell.args_offset);
+    throw;
+  }
+  for (const auto& d : deps)
+    arena_->add_ref(d->ref.slot);  // the task's hold on its arguments
+  cell.result_slot = slot;
+  cell.result_generation = arena_->slot(slot).generation;
+  cell.submitted_ns = steady_now_ns();
+  auto state = std::make_shared<FutureState>(arena_, FutureRef{slot, cell.result_generation});
+  if (!push(worker, cell, bytes.bytes())) {
+    FailureText failure{options.name, "worker died", worker_name(worker) + " has ended", ""};
+    if (failure.function.empty()) {
+      const RemoteFunction* f = find_remote(function);
+      failure.function = f != nullptr ? f->name : "?";
+    }
+    const std::string text = failure.encode();
+    (void)arena_->complete(slot, FutureStatus::failed, std::as_bytes(std::span(text)));
+    for (const auto& d : deps)
+      arena_->release(d->ref.slot);
+    arena_->deallocate(cell.args_offset);
+    arena_->release(slot);
+  }
+  return state;
+}
+
+std::vector<bool> TaskCore::wait_many(const std::vector<const FutureState*>& states,
+                                      std::size_t count, std::chrono::nanoseconds timeout) {
+  const auto deadline = timeout == std::chrono::nanoseconds::max()
+                            ? std::chrono::steady_clock::time_point::max()
+                            : std::chrono::steady_clock::now() + timeout;
+  count = std::min(count, states.size());
+  std::vector<bool> ready(states.size(), false);
+  auto done = [&](std::uint32_t slot) {
+    const FutureStatus s = arena_->status(slot);
+    return s == FutureStatus::ready || s == FutureStatus::failed;
+  };
+  bool flagged = false;
+  unsigned polls = 0;
+  while (true) {
+    const std::uint32_t seen = load_seq_cst(arena_->header().host_completions);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      if (!ready[i] && done(states[i]->ref.slot)) ready[i] = true;
+      n += ready[i] ? 1 : 0;
+    }
+    if (n >= count) return ready;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return ready;
+    if (task_worker_context() != nullptr) {
+      // Inside a task: park on the first pending one for a moment, letting the worker run.
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        if (!ready[i]) {
+          (void)arena_->await(states[i]->ref.slot, std::chrono::microseconds(100));
+          break;
+        }
+      }
+      continue;
+    }
+    if (++polls < 2000 && static_cast<WaitMode>(arena_->header().wait_mode) != WaitMode::block) {
+      spin_pause();
+      continue;
+    }
+    if (!flagged) {
+      // Ask completions of these futures to bump the host's word, then look once more.
+      for (std::size_t i = 0; i < states.size(); ++i)
+        if (!ready[i]) store_seq_cst(arena_->slot(states[i]->ref.slot).host_waiting, 1);
+      flagged = true;
+      continue;
+    }
+    arena_->await_host_completion(
+        seen, std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(100)));
+  }
+}
+
+// ---- the worker ----
+
+void TaskCore::worker_main(std::uint32_t w) noexcept {
+  // Die with the host, even on its kill -9; checked again in case it died already.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != host_pid_) _exit(1);
+  reset_signals_in_child();
+  close_inherited_descriptors({});
+  int code = 0;
+  try {
+    const WorkerPlan& p = plan_.workers[w];
+    (void)bind_to(machine_, p.cores, p.numa_node);
+    TaskArena& arena = *arena_;
+    TaskWorkerBlock& me = arena.worker(w);
+    store_relaxed(me.pid, static_cast<std::int32_t>(getpid()));
+    store_release(me.state, 1);
+    TaskWorkerContext context;
+    context.worker = w;
+    task_worker_context() = &context;
+    current_runtime = runtime_;
+    // The Runtime forked us from inside its constructor, before it held this core: in this
+    // process it holds it now (and is never destroyed: the worker leaves with _exit).
+    if (!runtime_->core_) runtime_->core_.reset(this);
+    std::vector<const RemoteFunction*> by_index;
+    for (const RemoteFunction& f : remote_functions())
+      by_index.push_back(&f);
+    StackCache stacks(task_stack_bytes);
+    std::size_t live = 0;  // task fibers not yet finished
+    const std::string name = worker_name(w);
+    const std::uint64_t capacity = arena.queue_capacity();
+    const auto mode = static_cast<WaitMode>(arena.header().wait_mode);
+    const unsigned idle_budget = mode == WaitMode::spin       ? ~0u
+                                 : mode == WaitMode::adaptive ? 20000
+                                                              : 0;
+
+    auto run_task = [&](const TaskCell& cell, std::vector<std::byte> inline_args) {
+      const std::int64_t start = steady_now_ns();
+      const std::span<const std::byte> all =
+          cell.args_offset != 0 ? std::span<const std::byte>(
+                                      arena.at<const std::byte>(cell.args_offset), cell.args_size)
+                                : std::span<const std::byte>(inline_args);
+      const RemoteFunction* fn = nullptr;
+      for (const RemoteFunction* f : by_index) {
+        if (f->id == cell.function) {
+          fn = f;
+          break;
+        }
+      }
+      FailureText failure;
+      failure.worker = name;
+      ByteWriter out;
+      bool ok = false;
+      Prefix prefix;
+      try {
+        ByteReader in(all);
+        prefix = read_prefix(in);
+        failure.function = !prefix.name.empty() ? prefix.name : fn != nullptr ? fn->name : "?";
+        if (fn == nullptr) throw Error("the function is not registered in this worker");
+        struct Resolver final : ArgResolver {
+          TaskArena& arena;
+          explicit Resolver(TaskArena& a) : arena(a) {}
+          std::span<const std::byte> resolve(FutureRef ref) override {
+            (void)arena.await(ref.slot, std::chrono::nanoseconds::max());
+            if (arena.status(ref.slot) == FutureStatus::failed) {
+              FailureText f = FailureText::decode(arena.result_bytes(ref.slot));
+              if (f.function.empty()) {
+                const RemoteFunction* r = find_remote(arena.slot(ref.slot).function);
+                f.function = r != nullptr ? r->name : "?";
+              }
+              throw DependencyFailed{f};
+            }
+            return arena.result_bytes(ref.slot);
+          }
+        } resolver(arena);
+        fn->invoker(in, resolver, out);
+        ok = true;
+      } catch (const DependencyFailed& d) {
+        failure.type = d.failure.type;
+        failure.message = std::string("an argument's task failed: ") + d.failure.to_error().what();
+      } catch (const std::exception& e) {
+        failure.type = demangle(typeid(e).name());
+        failure.message = e.what();
+      } catch (...) {
+        const std::type_info* t = abi::__cxa_current_exception_type();
+        failure.type = t != nullptr ? demangle(t->name()) : "unknown";
+        failure.message = "(an exception that is not a std::exception)";
+      }
+      // Counted before the result is published: whoever sees the result sees it counted.
+      const std::int64_t end = steady_now_ns();
+      const auto add = [&](TaskCounters& c) {
+        store_relaxed(c.calls, c.calls + 1);
+        if (!ok) store_relaxed(c.failures, c.failures + 1);
+        store_relaxed(c.run_ns, c.run_ns + static_cast<std::uint64_t>(end - start));
+        store_relaxed(c.queued_ns, c.queued_ns + static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                                     0, start - cell.submitted_ns)));
+      };
+      add(me.counters);
+      if (fn != nullptr && fn->index < arena.functions())
+        add(arena.function_counters(w, fn->index));
+      if (ok) {
+        (void)arena.complete(cell.result_slot, FutureStatus::ready, out.bytes());
+      } else {
+        const std::string text = failure.encode();
+        (void)arena.complete(cell.result_slot, FutureStatus::failed,
+                             std::as_bytes(std::span(text)));
+      }
+      for (const FutureRef& d : prefix.deps)
+        arena.release(d.slot);
+      arena.deallocate(cell.args_offset);
+      arena.release(cell.result_slot);
+    };
+
+    unsigned idle = 0;
+    while (load_acquire(arena.header().shutdown) == 0) {
+      bool got = false;
+      for (int k = 0; k < 64; ++k) {
+        const std::uint64_t pos = load_relaxed(me.dequeue_index);
+        TaskCell& cell = arena.cell(w, pos);
+        // Acquire pairs with push()'s release: the cell is complete.
+        if (load_acquire(cell.sequence) != pos + 1) break;
+        TaskCell task;
+        std::memcpy(&task, &cell, offsetof(TaskCell, inline_args));
+        std::vector<std::byte> args;
+        if (task.args_offset == 0) args.assign(cell.inline_args, cell.inline_args + task.args_size);
+        // Release pairs with push()'s acquire: the cell may be reused.
+        store_release(cell.sequence, pos + capacity);
+        store_release(me.dequeue_index, pos + 1);
+        got = true;
+        ++live;
+        boost::fibers::fiber(std::allocator_arg, CachedStack{&stacks},
+                             [&run_task, &live, task, args = std::move(args)]() mutable {
+                               run_task(task, std::move(args));
+                               --live;
+                             })
+            .detach();
+      }
+      if (live != 0) boost::this_fiber::yield();
+      if (got || live > context.fibers_waiting) {
+        idle = 0;
+        continue;
+      }
+      if (idle < idle_budget) {
+        ++idle;
+        spin_pause();
+        continue;
+      }
+      // Nothing to run: sleep until a push or a completion wakes us (Dekker with wake_worker).
+      store_seq_cst(me.sleeping, 1);
+      const std::uint32_t seen = load_seq_cst(me.wake_sequence);
+      const std::uint64_t pos = load_relaxed(me.dequeue_index);
+      const bool news = load_acquire(arena.cell(w, pos).sequence) == pos + 1 ||
+                        load_acquire(arena.header().shutdown) != 0 || context.fibers_waiting != 0;
+      // A fiber waits on a future: wake up now and then to let it look (a completion also
+      // wakes this worker directly).
+      if (!news || context.fibers_waiting != 0) {
+        futex_wait(&me.wake_sequence, seen,
+                   context.fibers_waiting != 0 ? std::chrono::milliseconds(1)
+                                               : std::chrono::milliseconds(100));
+      }
+      store_relaxed(me.sleeping, 0);
+      idle = 0;
+    }
+    store_release(me.state, 2);
+  } catch (...) {
+    code = 1;
+  }
+  std::fflush(nullptr);
+  _exit(code);
+}
+
+// ---- the host's monitor ----
+
+std::string TaskCore::describe_end(std::uint32_t worker, int wait_status) const {
+  std::string out =
+      "worker " + worker_name(worker) + " (pid " + std::to_string(children_[worker].pid) + ")";
+  if (WIFSIGNALED(wait_status))
+    return out + " was killed by signal " + signal_text(WTERMSIG(wait_status));
+  if (WIFEXITED(wait_status))
+    return out + " exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  return out + " ended";
+}
+
+void TaskCore::fail_lost_tasks(std::uint32_t worker, const std::string& why) noexcept {
+  try {
+    // Tasks still queued there: fail them and drop their holds (the worker cannot pop again).
+    TaskWorkerBlock& b = arena_->worker(worker);
+    const std::uint64_t capacity = arena_->queue_capacity();
+    while (true) {
+      const std::uint64_t pos = load_relaxed(b.dequeue_index);
+      TaskCell& cell = arena_->cell(worker, pos);
+      if (load_acquire(cell.sequence) != pos + 1) break;
+      const std::span<const std::byte> all =
+          cell.args_offset != 0 ? std::span<const std::byte>(
+                                      arena_->at<const std::byte>(cell.args_offset), cell.args_size)
+                                : std::span<const std::byte>(cell.inline_args, cell.args_size);
+      try {
+        ByteReader in(all);
+        for (const FutureRef& d : read_prefix(in).deps)
+          arena_->release(d.slot);
+      } catch (...) {
+      }
+      arena_->deallocate(cell.args_offset);
+      const std::uint32_t slot = cell.result_slot;
+      store_release(cell.sequence, pos + capacity);
+      store_release(b.dequeue_index, pos + 1);
+      FailureText f{"", "worker died", why, worker_name(worker)};
+      if (const RemoteFunction* r = find_remote(arena_->slot(slot).function)) f.function = r->name;
+      const std::string text = f.encode();
+      (void)arena_->complete(slot, FutureStatus::failed, std::as_bytes(std::span(text)));
+      arena_->release(slot);
+    }
+    // Tasks it had started: their futures fail.
+    for (std::uint32_t s = 0; s < arena_->future_slots(); ++s) {
+      FutureSlot& f = arena_->slot(s);
+      if (arena_->status(s) != FutureStatus::pending || load_relaxed(f.worker) != worker) continue;
+      FailureText text{"", "worker died", why, worker_name(worker)};
+      if (const RemoteFunction* r = find_remote(load_relaxed(f.function))) text.function = r->name;
+      const std::string bytes = text.encode();
+      (void)arena_->complete(s, FutureStatus::failed, std::as_bytes(std::span(bytes)));
+    }
+  } catch (...) {
+  }
+}
+
+void TaskCore::monitor() noexcept {
+  while (!shut_down_.load()) {
+    std::vector<pollfd> fds;
+    std::vector<std::uint32_t> who;
+    {
+      const std::lock_guard lock(children_mutex_);
+      for (std::uint32_t w = 0; w < children_.size(); ++w) {
+        if (!children_[w].ended && children_[w].pidfd >= 0) {
+          fds.push_back({children_[w].pidfd, POLLIN, 0});
+          who.push_back(w);
+        }
+      }
+    }
+    fds.push_back({monitor_wake_fd_, POLLIN, 0});
+    // Without pidfds, look every 10 ms.
+    const int timeout = fds.size() == 1 && !children_.empty() ? 10 : -1;
+    (void)poll(fds.data(), fds.size(), timeout);
+    if (shut_down_.load()) break;
+    const std::lock_guard lock(children_mutex_);
+    for (std::uint32_t w = 0; w < children_.size(); ++w) {
+      Child& c = children_[w];
+      if (c.ended) continue;
+      int status = 0;
+      if (waitpid(c.pid, &status, WNOHANG) != c.pid) continue;
+      c.ended = true;
+      c.wait_status = status;
+      alive_[w].store(false);
+      store_release(arena_->worker(w).state, 2);
+      fail_lost_tasks(w, describe_end(w, status));
+    }
+  }
+}
+
+// ---- shutting down ----
+
+void TaskCore::shutdown() noexcept {
+  if (shut_down_.exchange(true)) return;
+  if (arena_ == nullptr) return;
+  store_seq_cst(arena_->header().shutdown, 1);
+  for (std::uint32_t w = 0; w < arena_->workers(); ++w) {
+    TaskWorkerBlock& b = arena_->worker(w);
+    (void)fetch_add_seq_cst(b.wake_sequence, 1);
+    futex_wake_all(&b.wake_sequence);
+  }
+  if (monitor_.joinable()) {
+    const std::uint64_t one = 1;
+    (void)!write(monitor_wake_fd_, &one, sizeof one);
+    monitor_.join();
+  }
+  // Give the workers a moment to leave between tasks, then kill what is left; reap all.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  const std::lock_guard lock(children_mutex_);
+  for (std::uint32_t w = 0; w < children_.size(); ++w) {
+    Child& c = children_[w];
+    if (c.pid <= 0 || c.ended) continue;
+    int status = 0;
+    while (true) {
+      const pid_t done = waitpid(c.pid, &status, WNOHANG);
+      if (done == c.pid || (done < 0 && errno != EINTR)) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill(c.pid, SIGKILL);
+        while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    c.ended = true;
+    c.wait_status = status;
+    alive_[w].store(false);
+  }
+  for (std::uint32_t w = 0; w < children_.size(); ++w) {
+    if (children_[w].pidfd >= 0) close(children_[w].pidfd);
+    children_[w].pidfd = -1;
+    fail_lost_tasks(w, "the runtime was shut down");
+  }
+  if (monitor_wake_fd_ >= 0) close(monitor_wake_fd_);
+  monitor_wake_fd_ = -1;
+}
+
+// ---- stats ----
+
+std::vector<TaskWorkerStats> TaskCore::worker_stats() const {
+  std::vector<TaskWorkerStats> out;
+  const std::lock_guard lock(children_mutex_);
+  for (std::uint32_t w = 0; w < plan_.workers.size(); ++w) {
+    const TaskWorkerBlock& b = arena_->worker(w);
+    TaskWorkerStats s;
+    s.name = worker_name(w);
+    s.alive = !children_[w].ended;
+    s.pid = s.alive ? children_[w].pid : 0;
+    s.cpuset = plan_.bound ? cpuset_text(plan_.workers[w].pus) : "";
+    s.calls = load_relaxed(b.counters.calls);
+    s.failures = load_relaxed(b.counters.failures);
+    s.time_running = std::chrono::nanoseconds(load_relaxed(b.counters.run_ns));
+    s.time_queued = std::chrono::nanoseconds(load_relaxed(b.counters.queued_ns));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<FunctionStats> TaskCore::function_stats() const {
+  std::vector<FunctionStats> out;
+  const auto& functions = remote_functions();
+  for (std::size_t f = 0; f < arena_->functions() && f < functions.size(); ++f) {
+    FunctionStats s;
+    s.name = functions[f].name;
+    for (std::uint32_t w = 0; w < arena_->workers(); ++w) {
+      const TaskCounters& c = arena_->function_counters(w, f);
+      s.calls += load_relaxed(c.calls);
+      s.failures += load_relaxed(c.failures);
+      s.time_running += std::chrono::nanoseconds(load_relaxed(c.run_ns));
+      s.time_queued += std::chrono::nanoseconds(load_relaxed(c.queued_ns));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// ---- the public face ----
+
+FutureRef ref_of(const FutureState& state) {
+  return state.ref;
+}
+
+std::optional<std::span<const std::byte>> await_result(const FutureState& state,
+                                                       std::chrono::nanoseconds timeout) {
+  TaskArena& arena = *state.arena;
+  if (!arena.await(state.ref.slot, timeout)) return std::nullopt;
+  if (arena.status(state.ref.slot) == FutureStatus::failed) {
+    FailureText f = FailureText::decode(arena.result_bytes(state.ref.slot));
+    if (f.function.empty()) {
+      const RemoteFunction* r = find_remote(arena.slot(state.ref.slot).function);
+      f.function = r != nullptr ? r->name : "?";
+    }
+    throw f.to_error();
+  }
+  return arena.result_bytes(state.ref.slot);
+}
+
+bool result_ready(const FutureState& state) {
+  const FutureStatus s = state.arena->status(state.ref.slot);
+  return s == FutureStatus::ready || s == FutureStatus::failed;
+}
+
+ByteWriter& argument_buffer() {
+  thread_local ByteWriter buffer;
+  return buffer;
+}
+
+}  // namespace patchbay::detail
+
+namespace patchbay {
+
+Runtime::Runtime(RuntimeOptions options) {
+  // Assigned, not initialised: the workers are forked inside TaskCore's constructor, and each
+  // finds core_ empty in its copy of this object (see TaskCore::worker_main).
+  core_ = std::make_unique<detail::TaskCore>(options, this);
+}
+
+Runtime::~Runtime() = default;
+
+std::shared_ptr<detail::FutureState> Runtime::submit_encoded(
+    std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
+    const std::vector<std::shared_ptr<detail::FutureState>>& deps) {
+  return core_->submit(function, options, args, deps);
+}
+
+std::vector<bool> Runtime::wait_states(const std::vector<const detail::FutureState*>& states,
+                                       std::size_t count, std::chrono::nanoseconds timeout) {
+  return core_->wait_many(states, count, timeout);
+}
+
+void Runtime::shutdown() noexcept {
+  core_->shutdown();
+}
+
+std::size_t Runtime::worker_count() const {
+  return core_->worker_count();
+}
+
+std::vector<TaskWorkerStats> Runtime::worker_stats() const {
+  return core_->worker_stats();
+}
+
+std::vector<FunctionStats> Runtime::function_stats() const {
+  return core_->function_stats();
+}
+
+std::string Runtime::plan() const {
+  return core_->plan_text();
+}
+
+Runtime& Runtime::current() {
+  if (detail::current_runtime == nullptr || detail::task_worker_context() == nullptr)
+    throw Error("patchbay: Runtime::current() outside a task");
+  return *detail::current_runtime;
+}
+
+}  // namespace patchbay

@@ -1,0 +1,119 @@
+// What a Runtime is made of (docs/TASKS.md, "Inside"): the arena, the workers, the operations
+// on futures and queues that the host and the workers share, and the host's monitor of its
+// workers. One TaskCore per Runtime; a forked worker runs worker_main() on its copy.
+#pragma once
+
+#include <patchbay/tasks.hpp>
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "placement/machine.hpp"
+#include "placement/planner.hpp"
+#include "tasks/task_arena.hpp"
+
+namespace patchbay::detail {
+
+/// A registered remote function.
+struct RemoteFunction {
+  std::string name;
+  std::uint64_t id = 0;
+  const void* address = nullptr;
+  RemoteInvoker invoker = nullptr;
+  std::size_t index = 0;  ///< position in the table: the row of its counters
+};
+
+/// The registered functions, in registration order. Filled at static initialisation (before
+/// any fork), so every worker sees the same table.
+const std::vector<RemoteFunction>& remote_functions();
+/// The function with id `id`, or nullptr.
+const RemoteFunction* find_remote(std::uint64_t id);
+
+/// The text of a failure, as stored in a failed future: four fields, NUL-separated.
+struct FailureText {
+  std::string function, type, message, worker;
+  [[nodiscard]] std::string encode() const;
+  static FailureText decode(std::span<const std::byte> bytes);
+  [[nodiscard]] TaskError to_error() const;
+};
+
+class TaskCore {
+ public:
+  TaskCore(const RuntimeOptions& options, Runtime* runtime);
+  ~TaskCore();
+  TaskCore(const TaskCore&) = delete;
+  TaskCore& operator=(const TaskCore&) = delete;
+
+  /// Sends one task; waits while the worker's queue is full. False when the worker has ended.
+  bool push(std::uint32_t worker, const TaskCell& task, std::span<const std::byte> args);
+
+  std::shared_ptr<FutureState> submit(std::uint64_t function, const TaskOptions& options,
+                                      std::span<const std::byte> args,
+                                      const std::vector<std::shared_ptr<FutureState>>& deps);
+  std::vector<bool> wait_many(const std::vector<const FutureState*>& states, std::size_t count,
+                              std::chrono::nanoseconds timeout);
+
+  // ---- host ----
+  void shutdown() noexcept;
+  [[nodiscard]] std::size_t worker_count() const { return plan_.workers.size(); }
+  [[nodiscard]] std::vector<TaskWorkerStats> worker_stats() const;
+  [[nodiscard]] std::vector<FunctionStats> function_stats() const;
+  [[nodiscard]] std::string plan_text() const;
+  [[nodiscard]] Runtime& runtime() const { return *runtime_; }
+  [[nodiscard]] TaskArena& arena() const { return *arena_; }
+  /// The worker's loop, in a forked worker; never returns.
+  [[noreturn]] void worker_main(std::uint32_t worker) noexcept;
+
+ private:
+  struct Child {
+    pid_t pid = -1;
+    int pidfd = -1;
+    bool ended = false;
+    int wait_status = 0;
+  };
+
+  std::uint32_t choose_worker(const TaskOptions& options) const;
+  void start_workers();
+  void monitor() noexcept;
+  /// Fails every future still pending on `worker`, which has ended as `why` says.
+  void fail_lost_tasks(std::uint32_t worker, const std::string& why) noexcept;
+  std::string describe_end(std::uint32_t worker, int wait_status) const;
+  [[nodiscard]] std::string worker_name(std::uint32_t worker) const;
+
+  RuntimeOptions options_;
+  Runtime* runtime_;
+  Machine machine_;
+  Plan plan_;
+  std::shared_ptr<TaskArena> arena_;
+  std::vector<Child> children_;
+  pid_t host_pid_ = 0;
+  mutable std::atomic<std::uint32_t> next_worker_{0};
+  std::atomic<bool> shut_down_{false};
+  std::vector<std::atomic<bool>> alive_;  // per worker, as the monitor last saw
+  int monitor_wake_fd_ = -1;              // eventfd: tells the monitor to leave
+  std::thread monitor_;
+  mutable std::mutex children_mutex_;
+};
+
+/// A host's or a task's hold on one future. Keeps the arena mapped, so a Future may outlive
+/// its Runtime (its get() then reports the shutdown).
+struct FutureState {
+  std::shared_ptr<TaskArena> arena;
+  FutureRef ref;
+  FutureState(std::shared_ptr<TaskArena> a, FutureRef r) : arena(std::move(a)), ref(r) {}
+  FutureState(const FutureState&) = delete;
+  FutureState& operator=(const FutureState&) = delete;
+  ~FutureState() { arena->release(ref.slot); }
+};
+
+}  // namespace patchbay::detail

@@ -1,0 +1,386 @@
+// Tasks and futures: Ray's remote functions on patchbay's workers. A Runtime forks worker
+// processes pinned to cores and keeps them; submit() sends a registered function and its
+// arguments to one of them and returns a Future at once; get() waits for the result. Futures
+// may be passed as arguments: the task then runs when they are ready, and their values go from
+// worker to worker through shared memory, never through the host.
+//
+//     int add(int a, int b) { return a + b; }
+//     PATCHBAY_REMOTE(add);
+//
+//     patchbay::Runtime runtime;                       // forks the workers
+//     auto sum = runtime.submit(add, 1, 2);            // Future<int>
+//     auto more = runtime.submit(add, sum, 10);        // runs once `sum` is ready
+//     int result = more.get();                         // 13
+//
+// docs/TASKS.md has the whole story: semantics, failure, waiting, limits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <patchbay/error.hpp>
+#include <patchbay/process_spec.hpp>
+#include <patchbay/resources.hpp>
+#include <patchbay/serialize.hpp>
+
+namespace patchbay {
+
+/// How a Runtime is set up. A plain value type.
+struct RuntimeOptions {
+  /// Worker processes; 0 = one per usable core (at most limits::max_workers).
+  std::size_t workers = 0;
+  /// hwloc XML file or synthetic description to plan for; empty = PATCHBAY_TOPOLOGY, else the
+  /// real machine. Workers are bound to cores only on the real machine.
+  std::string topology;
+  /// How idle workers, and host threads in get(), wait: `spin` polls, `block` sleeps at once,
+  /// `adaptive` polls a little, then sleeps.
+  WaitMode wait = WaitMode::adaptive;
+  /// Capacities of custom resources that tasks may ask for; every worker offers them.
+  std::map<std::string, double> custom_resources;
+  /// Tasks each worker's queue holds (rounded up to a power of two, at least 64). A submission
+  /// to a full queue waits for room.
+  std::size_t queue_capacity = 4096;
+  /// Futures that may exist at once (results not yet dropped), at least 64.
+  std::size_t max_futures = std::size_t{1} << 16;
+  /// Bytes of shared memory for arguments and results too large to travel inline.
+  std::size_t store_bytes = std::size_t{64} << 20;
+};
+
+/// What one call asks for.
+struct TaskOptions {
+  /// Shown in errors and stats instead of the function's registered name.
+  std::string name;
+  /// Where the task may run: a worker must have at least this many cores and GPUs, and the
+  /// runtime the custom resources. cpu defaults to 0: any worker.
+  Resources resources{.cpu = 0, .gpu = 0, .memory = 0, .custom = {}};
+};
+
+/// A task or its worker failed; get() throws it. what() is one line: "task 'NAME' failed on
+/// worker w1: TYPE: MESSAGE", or "task 'NAME' lost: worker w1 (pid 1234) was killed by signal
+/// 9 (Killed)".
+class TaskError : public Error {
+ public:
+  TaskError(std::string function, std::string type, std::string message, std::string worker,
+            const std::string& what);
+  /// The task's name: TaskOptions::name, else the function's registered name.
+  [[nodiscard]] const std::string& function() const { return function_; }
+  /// The exception's type (demangled), or "worker died".
+  [[nodiscard]] const std::string& type() const { return type_; }
+  /// The exception's what(), or how the worker ended.
+  [[nodiscard]] const std::string& message() const { return message_; }
+  /// The worker it ran on: "w0", ...
+  [[nodiscard]] const std::string& worker() const { return worker_; }
+
+ private:
+  std::string function_;
+  std::string type_;
+  std::string message_;
+  std::string worker_;
+};
+
+/// Counters of one worker, as a snapshot.
+struct TaskWorkerStats {
+  std::string name;    ///< "w0", ...
+  int pid = 0;         ///< 0 once it has ended
+  std::string cpuset;  ///< PU list, e.g. "1"; empty when not bound
+  bool alive = true;
+  std::uint64_t calls = 0;     ///< tasks it finished, failed or not
+  std::uint64_t failures = 0;  ///< of those, the ones that threw
+  std::chrono::nanoseconds time_running{0};
+  std::chrono::nanoseconds time_queued{0};  ///< from submission to start, summed
+};
+
+/// Counters of one registered function over every worker, as a snapshot.
+struct FunctionStats {
+  std::string name;
+  std::uint64_t calls = 0;
+  std::uint64_t failures = 0;
+  std::chrono::nanoseconds time_running{0};
+  std::chrono::nanoseconds time_queued{0};
+};
+
+class Runtime;
+
+namespace detail {
+
+/// Names one future in shared memory: a slot of the runtime's table and its generation.
+struct FutureRef {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+};
+
+/// A host's (or a task's) hold on one future; dropping the last copy releases the slot.
+struct FutureState;
+[[nodiscard]] FutureRef ref_of(const FutureState& state);
+
+/// Turns a future argument into its value's bytes, waiting for it (a task's fiber parks).
+/// Throws TaskError when the future's task failed.
+class ArgResolver {
+ public:
+  virtual std::span<const std::byte> resolve(FutureRef ref) = 0;
+
+ protected:
+  ~ArgResolver() = default;
+};
+
+/// A registered function as workers call it: arguments in, result out.
+using RemoteInvoker = void (*)(ByteReader& args, ArgResolver& resolver, ByteWriter& result);
+
+/// Registers `invoker` as `name` for the function at `address`; throws Error when the name is
+/// taken by another function. Called by PATCHBAY_REMOTE at static initialisation.
+std::uint64_t register_remote(const char* name, const void* address, RemoteInvoker invoker);
+/// The id PATCHBAY_REMOTE gave the function at `address`; throws Error when it has none.
+[[nodiscard]] std::uint64_t remote_id(const void* address);
+
+class TaskCore;
+
+template <class F>
+struct RemoteSignature;
+template <class R, class... A>
+struct RemoteSignature<R (*)(A...)> {
+  using Result = R;
+  using Args = std::tuple<std::decay_t<A>...>;
+};
+template <class R, class... A>
+struct RemoteSignature<R (*)(A...) noexcept> : RemoteSignature<R (*)(A...)> {};
+
+// Each argument is a tag byte, then its value (Codec) or a future's reference.
+inline constexpr std::byte arg_value{0};
+inline constexpr std::byte arg_future{1};
+
+template <class P>
+P decode_arg(ByteReader& in, ArgResolver& resolver) {
+  const auto tag = in.take_value<std::byte>();
+  if (tag == arg_value) return Codec<P>::decode(in);
+  if (tag != arg_future) throw Error("patchbay: a task's arguments are malformed");
+  const auto ref = in.take_value<FutureRef>();
+  ByteReader value(resolver.resolve(ref));
+  return Codec<P>::decode(value);
+}
+
+template <auto F>
+void invoke_remote(ByteReader& in, ArgResolver& resolver, ByteWriter& out) {
+  using Signature = RemoteSignature<decltype(F)>;
+  using R = typename Signature::Result;
+  using Args = typename Signature::Args;
+  // Braced initialisation decodes the arguments in order.
+  auto args = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return Args{decode_arg<std::tuple_element_t<I, Args>>(in, resolver)...};
+  }
+  (std::make_index_sequence<std::tuple_size_v<Args>>{});
+  if constexpr (std::is_void_v<R>) {
+    std::apply(F, std::move(args));
+  } else {
+    Codec<std::decay_t<R>>::encode(std::apply(F, std::move(args)), out);
+  }
+}
+
+template <auto F>
+std::uint64_t register_remote_function(const char* name) {
+  static_assert(
+      std::is_pointer_v<decltype(F)> && std::is_function_v<std::remove_pointer_t<decltype(F)>>,
+      "PATCHBAY_REMOTE takes a function (not a lambda, functor or overload set)");
+  return register_remote(name, reinterpret_cast<const void*>(F), &invoke_remote<F>);
+}
+
+}  // namespace detail
+
+template <class T>
+class Future;
+
+template <class T>
+struct is_future : std::false_type {};
+template <class T>
+struct is_future<Future<T>> : std::true_type {};
+
+/// The result of a task, to come. Copies share it; the result's memory is released when the
+/// last copy (and every task it was passed to) is done with it. Thread-safety: distinct copies
+/// may be used from different threads; get() and ready() on one object from several threads
+/// are safe too.
+template <class T>
+class Future {
+ public:
+  using value_type = T;
+
+  Future() = default;
+
+  /// Waits for the result and returns it (a copy, decoded each call). Inside a task the
+  /// task's fiber parks, so a task may wait for tasks it submitted on the same worker.
+  /// Throws TaskError when the task failed or its worker died; Error on a default-constructed
+  /// future.
+  T get() const;
+  /// Like get(), giving up after `timeout`: nullopt then (for Future<void>: false).
+  auto get_for(std::chrono::nanoseconds timeout) const;
+  /// Whether the result (or a failure) is there.
+  [[nodiscard]] bool ready() const;
+  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
+ private:
+  friend class Runtime;
+  template <class U>
+  friend class Future;
+  explicit Future(std::shared_ptr<detail::FutureState> state) : state_(std::move(state)) {}
+  std::shared_ptr<detail::FutureState> state_;
+};
+
+/// Runs registered functions on worker processes. The constructor plans placement (hwloc), maps
+/// one shared arena (a memfd) and forks the workers, each bound to its core; they run until
+/// shutdown() or destruction. Construct it before the program starts other threads: a fork
+/// copies only the calling thread, and a lock another thread holds stays held in the child.
+///
+/// Thread-safety: submit(), wait(), the stats and Future::get() from any number of host threads
+/// at once; shutdown() and destruction from one thread, after the others are done with it.
+/// Inside a task, Runtime::current() is the runtime the task runs in, for submitting sub-tasks.
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Sends `fn(args...)` to a worker and returns its future at once. `fn` must be registered
+  /// with PATCHBAY_REMOTE. An argument is a value convertible to the parameter's type, or a
+  /// Future of exactly that type (the task then runs once it is ready). Throws Error for an
+  /// unregistered function, after shutdown(), or when no worker has the resources asked for.
+  template <class R, class... P, class... A>
+  Future<R> submit(R (*fn)(P...), A&&... args) {
+    return submit(TaskOptions{}, fn, std::forward<A>(args)...);
+  }
+  template <class R, class... P, class... A>
+  Future<R> submit(const TaskOptions& options, R (*fn)(P...), A&&... args);
+
+  /// Waits until `count` of `futures` are ready (or failed) or `timeout` passes; returns the
+  /// ready ones and the others, each in their order in `futures`.
+  template <class T>
+  std::pair<std::vector<Future<T>>, std::vector<Future<T>>> wait(
+      const std::vector<Future<T>>& futures, std::size_t count,
+      std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+
+  /// Ends the workers (tasks still queued or running fail with TaskError) and reaps them.
+  /// Idempotent; the destructor calls it.
+  void shutdown() noexcept;
+
+  [[nodiscard]] std::size_t worker_count() const;
+  [[nodiscard]] std::vector<TaskWorkerStats> worker_stats() const;
+  [[nodiscard]] std::vector<FunctionStats> function_stats() const;
+  /// The placement of the workers as text: worker, cpuset, NUMA node.
+  [[nodiscard]] std::string plan() const;
+
+  /// Inside a task: the runtime it runs in. Throws Error elsewhere.
+  static Runtime& current();
+
+ private:
+  template <class P, class A>
+  static void encode_arg(ByteWriter& out, std::vector<std::shared_ptr<detail::FutureState>>& deps,
+                         A&& arg) {
+    using D = std::remove_cvref_t<A>;
+    if constexpr (is_future<D>::value) {
+      static_assert(std::is_same_v<typename D::value_type, P>,
+                    "a Future passed as an argument must hold the parameter's type exactly");
+      if (!arg.valid()) throw Error("patchbay: an invalid Future was passed as an argument");
+      out.append_value(detail::arg_future);
+      out.append_value(detail::ref_of(*arg.state_));
+      deps.push_back(arg.state_);
+    } else {
+      static_assert(std::is_convertible_v<A&&, P>,
+                    "an argument does not convert to the function's parameter type");
+      out.append_value(detail::arg_value);
+      Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
+    }
+  }
+
+  std::shared_ptr<detail::FutureState> submit_encoded(
+      std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
+      const std::vector<std::shared_ptr<detail::FutureState>>& deps);
+  std::vector<bool> wait_states(const std::vector<const detail::FutureState*>& states,
+                                std::size_t count, std::chrono::nanoseconds timeout);
+
+  friend class detail::TaskCore;
+  std::unique_ptr<detail::TaskCore> core_;
+};
+
+namespace detail {
+/// The result's bytes once the future is ready; waits at most `timeout` (nullopt after it).
+/// Throws TaskError for a failed task.
+std::optional<std::span<const std::byte>> await_result(const FutureState& state,
+                                                       std::chrono::nanoseconds timeout);
+[[nodiscard]] bool result_ready(const FutureState& state);
+ByteWriter& argument_buffer();
+}  // namespace detail
+
+template <class R, class... P, class... A>
+Future<R> Runtime::submit(const TaskOptions& options, R (*fn)(P...), A&&... args) {
+  static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for the function");
+  static_assert(std::is_void_v<R> || Serializable<std::decay_t<R>>,
+                "the function's result type cannot be serialized");
+  const std::uint64_t id = detail::remote_id(reinterpret_cast<const void*>(fn));
+  ByteWriter& out = detail::argument_buffer();
+  out.clear();
+  std::vector<std::shared_ptr<detail::FutureState>> deps;
+  (encode_arg<std::decay_t<P>>(out, deps, std::forward<A>(args)), ...);
+  return Future<R>(submit_encoded(id, options, out.bytes(), deps));
+}
+
+template <class T>
+std::pair<std::vector<Future<T>>, std::vector<Future<T>>> Runtime::wait(
+    const std::vector<Future<T>>& futures, std::size_t count, std::chrono::nanoseconds timeout) {
+  std::vector<const detail::FutureState*> states;
+  states.reserve(futures.size());
+  for (const auto& f : futures) {
+    if (!f.valid()) throw Error("patchbay: wait() was given an invalid Future");
+    states.push_back(f.state_.get());
+  }
+  const std::vector<bool> ready = wait_states(states, count, timeout);
+  std::pair<std::vector<Future<T>>, std::vector<Future<T>>> out;
+  for (std::size_t i = 0; i < futures.size(); ++i)
+    (ready[i] ? out.first : out.second).push_back(futures[i]);
+  return out;
+}
+
+template <class T>
+T Future<T>::get() const {
+  if (!state_) throw Error("patchbay: get() on an invalid Future");
+  const auto bytes = detail::await_result(*state_, std::chrono::nanoseconds::max());
+  if constexpr (!std::is_void_v<T>) {
+    ByteReader in(*bytes);
+    return Codec<T>::decode(in);
+  }
+}
+
+template <class T>
+auto Future<T>::get_for(std::chrono::nanoseconds timeout) const {
+  if (!state_) throw Error("patchbay: get_for() on an invalid Future");
+  const auto bytes = detail::await_result(*state_, timeout);
+  if constexpr (std::is_void_v<T>) {
+    return bytes.has_value();
+  } else {
+    if (!bytes) return std::optional<T>();
+    ByteReader in(*bytes);
+    return std::optional<T>(Codec<T>::decode(in));
+  }
+}
+
+template <class T>
+bool Future<T>::ready() const {
+  return state_ != nullptr && detail::result_ready(*state_);
+}
+
+}  // namespace patchbay
+
+#define PATCHBAY_REMOTE_CONCAT_(a, b) a##b
+#define PATCHBAY_REMOTE_NAME_(line) PATCHBAY_REMOTE_CONCAT_(patchbay_remote_id_, line)
+/// Registers a function so that workers can run it, under its name as written: at namespace
+/// scope, after its definition; `fn` may be qualified (`PATCHBAY_REMOTE(geo::lookup)`).
+#define PATCHBAY_REMOTE(fn)                                                        \
+  [[maybe_unused]] static const std::uint64_t PATCHBAY_REMOTE_NAME_(__COUNTER__) = \
+      ::patchbay::detail::register_remote_function<&fn>(#fn)
