@@ -3,6 +3,7 @@
 #include <patchbay/resources.hpp>
 
 #include <hwloc.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -214,13 +216,22 @@ Machine load_machine_now(const std::string& source) {
 Machine load_machine(const std::string& source) {
   if (!source.empty()) return load_machine_now(source);
   // Reading this machine walks sysfs (every PCI device included) and costs milliseconds, as
-  // much as the rest of a parallel start-up: it is read once per process. The copy shares the
-  // read-only hwloc topology, which hwloc allows from any thread.
+  // much as the rest of a parallel start-up: it is read once per process and CPU binding (the
+  // machine is restricted to the PUs the caller may use, which pinning changes). The copy
+  // shares the read-only hwloc topology, which hwloc allows from any thread.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::string key;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      key += CPU_ISSET(cpu, &allowed) ? '1' : '0';
+  }
   static std::mutex mutex;
-  static std::optional<Machine> cached;
+  static std::map<std::string, Machine> cached;
   const std::lock_guard lock(mutex);
-  if (!cached) cached = load_machine_now(source);
-  return *cached;
+  auto found = cached.find(key);
+  if (found == cached.end()) found = cached.emplace(key, load_machine_now(source)).first;
+  return found->second;
 }
 
 bool bind_to(const Machine& machine, const std::vector<unsigned>& cores, int numa_node) {

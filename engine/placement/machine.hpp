@@ -54,7 +54,8 @@ struct Machine {
   [[nodiscard]] std::string summary() const;
 };
 
-/// Loads a machine. `source` empty: this machine, restricted to the PUs this process may use
+/// Loads a machine (this machine: once per process and CPU binding, then from memory).
+/// `source` empty: this machine, restricted to the PUs this process may use
 /// (its cgroup's cpuset, narrowed by its current CPU binding, e.g. under `taskset`). The path of an
 /// existing file: an hwloc XML export. Anything else: an hwloc synthetic description ("pack:2
 /// numa:1 core:8 pu:2"). I/O devices are kept so GPUs are seen; for this machine, hwloc's cuda,

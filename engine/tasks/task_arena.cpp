@@ -82,18 +82,10 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   h->functions = static_cast<std::uint32_t>(functions);
   h->queue_capacity = queue_capacity;
   h->future_slots = future_slots;
-  for (std::size_t w = 0; w < workers; ++w) {
-    ::new (&worker(w)) TaskWorkerBlock{};
-    // A free cell of lap 0 reads its own index (see TaskQueue).
-    for (std::uint64_t i = 0; i < queue_capacity; ++i)
-      cell(w, i).sequence = i;
-  }
-  // Every slot on the free list, in order: slot s links to s + 1.
-  for (std::uint32_t s = 0; s < future_slots_; ++s) {
-    FutureSlot& f = *::new (&slot(s)) FutureSlot{};
-    f.next_free = s + 1 < future_slots_ ? s + 2 : 0;
-  }
-  h->free_head = future_slots_ == 0 ? 0 : 1;
+  // The worker blocks, the queues (see cell_free) and the future slots are ready as the
+  // memfd's zeroes: a new arena touches only the pages its first tasks reach.
+  h->free_head = 0;
+  h->next_unused = 0;
   try {
     heap_ = std::make_unique<Heap>(boost::interprocess::create_only, at<void>(store_offset_),
                                    size_ - store_offset_);
@@ -145,6 +137,9 @@ std::uint32_t TaskArena::allocate_slot(std::uint64_t function, std::uint32_t wor
   while (true) {
     const auto top = static_cast<std::uint32_t>(head);
     if (top == 0) {
+      // Nothing freed to reuse: a slot never used yet.
+      s = fetch_add_acq_rel(h.next_unused, 1);
+      if (s < future_slots_) break;
       throw Error("patchbay: every one of the runtime's " + std::to_string(future_slots_) +
                   " futures is in use; drop futures sooner or raise RuntimeOptions::max_futures");
     }

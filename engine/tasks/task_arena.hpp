@@ -76,6 +76,17 @@ static_assert(std::is_trivially_copyable_v<TaskCell>);
 
 enum class TaskKind : std::uint32_t { call = 1 };
 
+// A worker's queue is Vyukov's bounded queue with each cell's sequence stored relative to the
+// cell's place in the ring, so that zeroed memory is an empty queue: cell p (= pos % capacity)
+// reads cell_free(pos) when a producer may fill it for position pos, and cell_full(pos) once
+// it holds that task.
+constexpr std::uint64_t cell_free(std::uint64_t pos, std::uint64_t capacity) {
+  return pos - (pos & (capacity - 1));
+}
+constexpr std::uint64_t cell_full(std::uint64_t pos, std::uint64_t capacity) {
+  return cell_free(pos, capacity) + 1;
+}
+
 /// Counters kept by one worker; only it writes them.
 struct TaskCounters {
   std::uint64_t calls;
@@ -110,8 +121,10 @@ struct alignas(cache_line_bytes) TaskArenaHeader {
   alignas(cache_line_bytes) std::uint32_t shutdown;
   // Bumped (and woken) when a future some host thread waits on completes: what wait() sleeps on.
   alignas(cache_line_bytes) std::uint32_t host_completions;
-  // Free list of future slots: (tag << 32) | (slot + 1), 0 when empty.
+  // Free list of future slots: (tag << 32) | (slot + 1), 0 when empty; slots never used yet
+  // are handed out from next_unused, so that a new arena touches none of them.
   alignas(cache_line_bytes) std::uint64_t free_head;
+  std::uint32_t next_unused;
 };
 
 /// Inside a worker process: which worker this is, for waits that park a task's fiber.

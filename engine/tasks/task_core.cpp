@@ -260,7 +260,7 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
     cell = &arena_->cell(worker, pos);
     // Acquire pairs with the worker's release of the cell: it has finished reading it.
     const std::uint64_t seq = load_acquire(cell->sequence);
-    const auto diff = static_cast<std::int64_t>(seq - pos);
+    const auto diff = static_cast<std::int64_t>(seq - cell_free(pos, capacity));
     if (diff == 0) {
       if (compare_exchange_weak_acq_rel(b.enqueue_index, pos, pos + 1)) break;
     } else if (diff < 0) {
@@ -276,10 +276,10 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
       pos = load_relaxed(b.enqueue_index);
     }
   }
-  (void)capacity;
-  const std::uint64_t sequence = cell->sequence;
-  *cell = task;
-  cell->sequence = sequence;
+  // The header (all but the sequence, which publishes it) and the arguments.
+  std::memcpy(reinterpret_cast<std::byte*>(cell) + sizeof cell->sequence,
+              reinterpret_cast<const std::byte*>(&task) + sizeof task.sequence,
+              offsetof(TaskCell, inline_args) - sizeof task.sequence);
   cell->args_size = static_cast<std::uint32_t>(args.size());
   if (args.size() <= TaskCell::kInlineArgs) {
     if (!args.empty()) std::memcpy(cell->inline_args, args.data(), args.size());
@@ -288,7 +288,7 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
     cell->args_offset = task.args_offset;  // the caller put them in the store
   }
   // Release pairs with the worker's acquire of the sequence: the cell is complete with it.
-  store_release(cell->sequence, pos + 1);
+  store_release(cell->sequence, cell_full(pos, capacity));
   arena_->wake_worker(worker);
   return true;
 }
@@ -431,12 +431,13 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
                                  : mode == WaitMode::adaptive ? 20000
                                                               : 0;
 
-    auto run_task = [&](const TaskCell& cell, std::vector<std::byte> inline_args) {
+    // `cell`: a copy of the queue's cell (its header, and its arguments when inline).
+    auto run_task = [&](const TaskCell& cell) {
       const std::int64_t start = steady_now_ns();
       const std::span<const std::byte> all =
           cell.args_offset != 0 ? std::span<const std::byte>(
                                       arena.at<const std::byte>(cell.args_offset), cell.args_size)
-                                : std::span<const std::byte>(inline_args);
+                                : std::span<const std::byte>(cell.inline_args, cell.args_size);
       const RemoteFunction* fn = nullptr;
       for (const RemoteFunction* f : by_index) {
         if (f->id == cell.function) {
@@ -511,23 +512,28 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
     unsigned idle = 0;
     while (load_acquire(arena.header().shutdown) == 0) {
       bool got = false;
-      for (int k = 0; k < 64; ++k) {
+      // A shutdown leaves what is still queued to fail: looked at before each task.
+      for (int k = 0; k < 64 && load_acquire(arena.header().shutdown) == 0; ++k) {
         const std::uint64_t pos = load_relaxed(me.dequeue_index);
         TaskCell& cell = arena.cell(w, pos);
         // Acquire pairs with push()'s release: the cell is complete.
-        if (load_acquire(cell.sequence) != pos + 1) break;
+        if (load_acquire(cell.sequence) != cell_full(pos, capacity)) break;
+        // The header and the arguments the cell holds; the rest of its 256 bytes is not read.
         TaskCell task;
         std::memcpy(&task, &cell, offsetof(TaskCell, inline_args));
-        std::vector<std::byte> args;
-        if (task.args_offset == 0) args.assign(cell.inline_args, cell.inline_args + task.args_size);
-        // Release pairs with push()'s acquire: the cell may be reused.
-        store_release(cell.sequence, pos + capacity);
+        if (task.args_offset == 0 && task.args_size <= TaskCell::kInlineArgs)
+          std::memcpy(task.inline_args, cell.inline_args, task.args_size);
+        // Release pairs with push()'s acquire: the cell may be reused, a lap later.
+        store_release(cell.sequence, cell_free(pos + capacity, capacity));
         store_release(me.dequeue_index, pos + 1);
         got = true;
         ++live;
-        boost::fibers::fiber(std::allocator_arg, CachedStack{&stacks},
-                             [&run_task, &live, task, args = std::move(args)]() mutable {
-                               run_task(task, std::move(args));
+        // Dispatched: the task runs at once, and most finish before this loop resumes, so one
+        // stack serves task after task; a task that waits parks, and the loop goes on.
+        boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
+                             CachedStack{&stacks},
+                             [&run_task, &live, task] {
+                               run_task(task);
                                --live;
                              })
             .detach();
@@ -546,7 +552,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
       store_seq_cst(me.sleeping, 1);
       const std::uint32_t seen = load_seq_cst(me.wake_sequence);
       const std::uint64_t pos = load_relaxed(me.dequeue_index);
-      const bool news = load_acquire(arena.cell(w, pos).sequence) == pos + 1 ||
+      const bool news = load_acquire(arena.cell(w, pos).sequence) == cell_full(pos, capacity) ||
                         load_acquire(arena.header().shutdown) != 0 || context.fibers_waiting != 0;
       // A fiber waits on a future: wake up now and then to let it look (a completion also
       // wakes this worker directly).
@@ -586,7 +592,7 @@ void TaskCore::fail_lost_tasks(std::uint32_t worker, const std::string& why) noe
     while (true) {
       const std::uint64_t pos = load_relaxed(b.dequeue_index);
       TaskCell& cell = arena_->cell(worker, pos);
-      if (load_acquire(cell.sequence) != pos + 1) break;
+      if (load_acquire(cell.sequence) != cell_full(pos, capacity)) break;
       const std::span<const std::byte> all =
           cell.args_offset != 0 ? std::span<const std::byte>(
                                       arena_->at<const std::byte>(cell.args_offset), cell.args_size)
@@ -599,7 +605,7 @@ void TaskCore::fail_lost_tasks(std::uint32_t worker, const std::string& why) noe
       }
       arena_->deallocate(cell.args_offset);
       const std::uint32_t slot = cell.result_slot;
-      store_release(cell.sequence, pos + capacity);
+      store_release(cell.sequence, cell_free(pos + capacity, capacity));
       store_release(b.dequeue_index, pos + 1);
       FailureText f{"", "worker died", why, worker_name(worker)};
       if (const RemoteFunction* r = find_remote(arena_->slot(slot).function)) f.function = r->name;
@@ -608,7 +614,9 @@ void TaskCore::fail_lost_tasks(std::uint32_t worker, const std::string& why) noe
       arena_->release(slot);
     }
     // Tasks it had started: their futures fail.
-    for (std::uint32_t s = 0; s < arena_->future_slots(); ++s) {
+    const std::uint32_t used =
+        std::min(load_relaxed(arena_->header().next_unused), arena_->future_slots());
+    for (std::uint32_t s = 0; s < used; ++s) {
       FutureSlot& f = arena_->slot(s);
       if (arena_->status(s) != FutureStatus::pending || load_relaxed(f.worker) != worker) continue;
       FailureText text{"", "worker died", why, worker_name(worker)};

@@ -70,8 +70,10 @@ concept Serializable = detail::CopiedAsBytes<T> || std::is_same_v<T, std::string
 class ByteWriter {
  public:
   void write(const char* data, std::size_t size) {  // msgpack's buffer interface
-    const auto* bytes = reinterpret_cast<const std::byte*>(data);
-    bytes_.insert(bytes_.end(), bytes, bytes + size);
+    if (size == 0) return;
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + size);
+    std::memcpy(bytes_.data() + at, data, size);
   }
   void append(const void* data, std::size_t size) { write(static_cast<const char*>(data), size); }
   template <class T>

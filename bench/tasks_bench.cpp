@@ -1,0 +1,161 @@
+// Tasks and futures (patchbay::Runtime), against the floors measured in the same run.
+//
+//   task_round_trip/MODE        submit a trivial function to a one-worker runtime and get() it;
+//                               the worker on core 1, the host thread on core 0. Reports p50 and
+//                               p99 of the single round trips, and (spin) `x_two_atomic`: the
+//                               mean against the two-atomic ping-pong between the same cores,
+//                               measured just before.
+//   task_throughput/workers:N   one host thread submits trivial tasks in windows of 1024 and
+//                               gets them; tasks per second. N = 1: the worker on core 1, the
+//                               host on core 0; N = 2: one worker per core, so the host shares
+//                               core 0 with worker w0 (this machine has two cores).
+//   runtime_start               a two-worker runtime from construction to its first result.
+//
+// Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
+// trip of about 1 ms, an actor call of about 0.5 ms, a few thousand async tasks per second per
+// client.
+#include <patchbay/tasks.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "cross_process.hpp"
+
+namespace {
+
+using patchbay_bench::kFarCore;
+using patchbay_bench::kNearCore;
+using patchbay_bench::PinnedToCore;
+
+std::int64_t add_one(std::int64_t x) {
+  return x + 1;
+}
+PATCHBAY_REMOTE(add_one);
+
+constexpr std::uint64_t kFloorRoundTrips = 20000;
+
+patchbay::WaitMode mode_of(std::int64_t m) {
+  return m == 0   ? patchbay::WaitMode::spin
+         : m == 1 ? patchbay::WaitMode::adaptive
+                  : patchbay::WaitMode::block;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+void task_round_trip(benchmark::State& state) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const patchbay::WaitMode mode = mode_of(state.range(0));
+  const auto floor = mode == patchbay::WaitMode::spin
+                         ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
+                         : patchbay_bench::TwoAtomicFloor{};
+  patchbay::RuntimeOptions options;
+  options.workers = 1;
+  options.wait = mode;
+  std::optional<patchbay::Runtime> runtime;
+  {
+    // The runtime plans for the cores this thread may use: core 1 alone, for its worker.
+    const PinnedToCore planning(kFarCore);
+    runtime.emplace(options);
+  }
+  const PinnedToCore pinned(kNearCore);
+  std::int64_t i = 0;
+  for (int k = 0; k < 1000; ++k)
+    (void)runtime->submit(add_one, i++).get();
+  std::vector<double> samples;
+  samples.reserve(1 << 20);
+  bool wrong = false;
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state) {
+    const std::int64_t t0 = patchbay_bench::now_ns();
+    wrong |= runtime->submit(add_one, i).get() != i + 1;
+    ++i;
+    if (samples.size() < samples.capacity())
+      samples.push_back(static_cast<double>(patchbay_bench::now_ns() - t0));
+  }
+  const double mean = static_cast<double>(patchbay_bench::now_ns() - start) /
+                      static_cast<double>(state.iterations());
+  runtime.reset();
+  if (wrong) state.SkipWithError("a result was wrong");
+  state.counters["p50_ns"] = percentile(samples, 0.5);
+  state.counters["p99_ns"] = percentile(samples, 0.99);
+  if (floor.ns > 0) {
+    state.counters["two_atomic_ns"] = floor.ns;
+    state.counters["x_two_atomic"] = mean / floor.ns;
+  }
+  state.SetLabel(std::string("submit + get, one worker on core 1, host on core 0, ") +
+                 std::string(patchbay::to_string(mode)));
+}
+BENCHMARK(task_round_trip)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->UseRealTime();
+
+void task_throughput(benchmark::State& state) {
+  patchbay::RuntimeOptions options;
+  options.workers = static_cast<std::size_t>(state.range(0));
+  options.wait = patchbay::WaitMode::adaptive;
+  std::optional<patchbay::Runtime> built;
+  std::optional<PinnedToCore> pinned;
+  if (options.workers == 1) {
+    // As task_round_trip: the worker alone on core 1, the host on core 0.
+    {
+      const PinnedToCore planning(kFarCore);
+      built.emplace(options);
+    }
+    pinned.emplace(kNearCore);
+  } else {
+    built.emplace(options);
+  }
+  patchbay::Runtime& runtime = *built;
+  constexpr std::int64_t kWindow = 1024;
+  std::vector<patchbay::Future<std::int64_t>> window;
+  window.reserve(kWindow);
+  std::int64_t i = 0;
+  bool wrong = false;
+  for (auto _ : state) {
+    for (std::int64_t k = 0; k < kWindow; ++k)
+      window.push_back(runtime.submit(add_one, i + k));
+    for (std::int64_t k = 0; k < kWindow; ++k)
+      wrong |= window[k].get() != i + k + 1;
+    window.clear();
+    i += kWindow;
+  }
+  if (wrong) state.SkipWithError("a result was wrong");
+  state.SetItemsProcessed(state.iterations() * kWindow);
+  state.SetLabel(options.workers == 1
+                     ? "one host thread on core 0, one worker on core 1, windows of 1024"
+                     : "one host thread, two workers (w0 shares core 0 with it), windows of 1024");
+}
+BENCHMARK(task_throughput)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("workers")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void runtime_start(benchmark::State& state) {
+  patchbay::RuntimeOptions options;
+  options.workers = 2;
+  for (auto _ : state) {
+    const std::int64_t start = patchbay_bench::now_ns();
+    patchbay::Runtime runtime(options);
+    const bool right = runtime.submit(add_one, 1).get() == 2;
+    state.SetIterationTime(static_cast<double>(patchbay_bench::now_ns() - start) * 1e-9);
+    if (!right) state.SkipWithError("a result was wrong");
+  }
+  state.SetLabel("two workers, construction to first result (shutdown not timed)");
+}
+BENCHMARK(runtime_start)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
