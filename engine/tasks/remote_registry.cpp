@@ -26,6 +26,7 @@ struct Table {
   std::vector<RemoteFunction> functions;
   std::map<std::uint64_t, std::size_t> by_id;
   std::map<const void*, std::size_t> by_address;
+  std::map<std::string, std::size_t> by_method;  // type name + pointer-to-member bytes
 };
 
 Table& table() {
@@ -43,22 +44,74 @@ std::uint64_t id_of(std::string_view name) {
   return h == 0 ? 1 : h;
 }
 
+std::string method_key(const std::type_info& type, std::span<const std::byte> pointer) {
+  std::string key = type.name();
+  key += '\0';
+  key.append(reinterpret_cast<const char*>(pointer.data()), pointer.size());
+  return key;
+}
+
+// Adds `entry` under its name's id; the same address (or method) registered again is the same
+// entry. Throws when the name is taken by something else.
+std::uint64_t add(RemoteFunction entry, const std::string& method) {
+  Table& t = table();
+  const std::lock_guard lock(t.mutex);
+  entry.id = id_of(entry.name);
+  if (const auto found = t.by_id.find(entry.id); found != t.by_id.end()) {
+    const RemoteFunction& other = t.functions[found->second];
+    const bool same =
+        method.empty() ? other.address == entry.address
+                       : t.by_method.count(method) != 0 && t.by_method.at(method) == found->second;
+    if (same) return entry.id;
+    throw Error("PATCHBAY_REMOTE(" + entry.name + "): the name is taken by another function" +
+                (other.name != entry.name ? " ('" + other.name + "', same id)" : ""));
+  }
+  entry.index = t.functions.size();
+  t.by_id.emplace(entry.id, entry.index);
+  if (entry.address != nullptr) t.by_address.emplace(entry.address, entry.index);
+  if (!method.empty()) t.by_method.emplace(method, entry.index);
+  t.functions.push_back(std::move(entry));
+  return t.functions.back().id;
+}
+
 }  // namespace
 
 std::uint64_t register_remote(const char* name, const void* address, RemoteInvoker invoker) {
+  RemoteFunction f;
+  f.name = name;
+  f.address = address;
+  f.invoker = invoker;
+  return add(std::move(f), "");
+}
+
+std::uint64_t register_actor_factory(const char* name, const void* address, ActorFactory create,
+                                     ActorDestroy destroy, const std::type_info& /*type*/) {
+  RemoteFunction f;
+  f.name = name;
+  f.address = address;
+  f.create = create;
+  f.destroy = destroy;
+  return add(std::move(f), "");
+}
+
+std::uint64_t register_method(const char* name, const std::type_info& type,
+                              std::span<const std::byte> pointer, MethodInvoker invoker) {
+  RemoteFunction f;
+  f.name = name;
+  f.method = invoker;
+  return add(std::move(f), method_key(type, pointer));
+}
+
+std::uint64_t method_id(const std::type_info& type, std::span<const std::byte> pointer) {
   Table& t = table();
   const std::lock_guard lock(t.mutex);
-  const std::uint64_t id = id_of(name);
-  if (const auto found = t.by_id.find(id); found != t.by_id.end()) {
-    const RemoteFunction& other = t.functions[found->second];
-    if (other.address == address) return id;  // the same function, registered twice
-    throw Error("PATCHBAY_REMOTE(" + std::string(name) + "): the name is taken by another " +
-                "function" + (other.name != name ? " ('" + other.name + "', same id)" : ""));
+  const auto found = t.by_method.find(method_key(type, pointer));
+  if (found == t.by_method.end()) {
+    throw Error(
+        "patchbay: call() of a method that is not registered: add "
+        "PATCHBAY_REMOTE_METHOD(Class::method) at namespace scope");
   }
-  t.functions.push_back({name, id, address, invoker, t.functions.size()});
-  t.by_id.emplace(id, t.functions.size() - 1);
-  t.by_address.emplace(address, t.functions.size() - 1);
-  return id;
+  return t.functions[found->second].id;
 }
 
 std::uint64_t remote_id(const void* address) {

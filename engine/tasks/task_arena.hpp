@@ -66,15 +66,15 @@ struct alignas(cache_line_bytes) TaskCell {
   std::uint32_t kind;         // TaskKind
   std::uint64_t args_offset;  // in the store when args_size > kInlineArgs, else 0
   std::int64_t submitted_ns;  // steady clock, for the time queued
-  std::uint32_t name_offset;  // reserved
-  std::uint32_t reserved;
+  std::uint64_t actor;        // actor kinds: the actor's id
   static constexpr std::size_t kInlineArgs = 256 - 56;
   std::byte inline_args[kInlineArgs];
 };
 static_assert(sizeof(TaskCell) == 256);
 static_assert(std::is_trivially_copyable_v<TaskCell>);
 
-enum class TaskKind : std::uint32_t { call = 1 };
+/// TaskCell::kind. The numbers are Runtime::submit_actor's `kind` too.
+enum class TaskKind : std::uint32_t { call = 1, actor_create = 2, actor_call = 3, actor_kill = 4 };
 
 // A worker's queue is Vyukov's bounded queue with each cell's sequence stored relative to the
 // cell's place in the ring, so that zeroed memory is an empty queue: cell p (= pos % capacity)
@@ -125,6 +125,8 @@ struct alignas(cache_line_bytes) TaskArenaHeader {
   // are handed out from next_unused, so that a new arena touches none of them.
   alignas(cache_line_bytes) std::uint64_t free_head;
   std::uint32_t next_unused;
+  // Actor ids, unique across the processes of the runtime.
+  alignas(cache_line_bytes) std::uint64_t next_actor;
 };
 
 /// Inside a worker process: which worker this is, for waits that park a task's fiber.

@@ -13,13 +13,17 @@
 #include <unistd.h>
 #include <boost/context/protected_fixedsize_stack.hpp>
 #include <boost/fiber/fiber.hpp>
+#include <boost/fiber/mutex.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <typeinfo>
+#include <unordered_map>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -36,6 +40,17 @@ namespace patchbay::detail {
 namespace {
 
 Runtime* current_runtime = nullptr;  // in a worker: the runtime it belongs to
+
+// The runtimes of this process, by id, for Actor handles.
+struct Runtimes {
+  std::mutex mutex;
+  std::map<std::uint32_t, Runtime*> by_id;
+  std::uint32_t next = 1;
+};
+Runtimes& runtimes() {
+  static Runtimes r;
+  return r;
+}
 
 std::size_t round_up_pow2(std::size_t n, std::size_t at_least) {
   std::size_t p = at_least;
@@ -127,6 +142,11 @@ constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
 
 TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
     : options_(options), runtime_(runtime) {
+  {
+    Runtimes& all = runtimes();
+    const std::lock_guard lock(all.mutex);
+    id_ = all.next++;
+  }
   if (options_.queue_capacity > (std::size_t{1} << 20))
     throw Error("RuntimeOptions::queue_capacity is above 2^20 tasks per worker");
   if (options_.max_futures > (std::size_t{1} << 30))
@@ -298,14 +318,43 @@ std::shared_ptr<FutureState> TaskCore::submit(
     const std::vector<std::shared_ptr<FutureState>>& deps) {
   if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
     throw Error("patchbay: submit() after the runtime was shut down");
+  return send(TaskKind::call, function, 0, choose_worker(options), options.name, args, deps);
+}
+
+std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
+    std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
+    const std::vector<std::shared_ptr<FutureState>>& deps) {
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error("patchbay: create_actor() after the runtime was shut down");
   const std::uint32_t worker = choose_worker(options);
+  const std::uint64_t actor = fetch_add_acq_rel(arena_->header().next_actor, 1) + 1;
+  // Nobody holds the creation's future: a factory's failure shows in the actor's calls.
+  (void)send(TaskKind::actor_create, factory, actor, worker, options.name, args, deps);
+  return {actor, worker};
+}
+
+std::shared_ptr<FutureState> TaskCore::send_to_actor(
+    TaskKind kind, std::uint64_t method, std::uint64_t actor, std::uint32_t worker,
+    std::span<const std::byte> args, const std::vector<std::shared_ptr<FutureState>>& deps) {
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error("patchbay: a call to an actor after the runtime was shut down");
+  if (worker >= arena_->workers()) throw Error("patchbay: an Actor handle names no worker");
+  return send(kind, method, actor, worker, "", args, deps);
+}
+
+std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t function,
+                                            std::uint64_t actor, std::uint32_t worker,
+                                            const std::string& name,
+                                            std::span<const std::byte> args,
+                                            const std::vector<std::shared_ptr<FutureState>>& deps) {
   thread_local ByteWriter bytes;
   bytes.clear();
-  write_prefix(bytes, options.name, deps);
+  write_prefix(bytes, name, deps);
   bytes.append(args.data(), args.size());
   TaskCell cell{};
   cell.function = function;
-  cell.kind = static_cast<std::uint32_t>(TaskKind::call);
+  cell.kind = static_cast<std::uint32_t>(kind);
+  cell.actor = actor;
   if (bytes.size() > TaskCell::kInlineArgs) {
     const auto offset = arena_->allocate(bytes.size());
     if (!offset) {
@@ -332,7 +381,7 @@ std::shared_ptr<FutureState> TaskCore::submit(
   cell.submitted_ns = steady_now_ns();
   auto state = std::make_shared<FutureState>(arena_, FutureRef{slot, cell.result_generation});
   if (!push(worker, cell, bytes.bytes())) {
-    FailureText failure{options.name, "worker died", worker_name(worker) + " has ended", ""};
+    FailureText failure{name, "worker died", worker_name(worker) + " has ended", ""};
     if (failure.function.empty()) {
       const RemoteFunction* f = find_remote(function);
       failure.function = f != nullptr ? f->name : "?";
@@ -419,6 +468,19 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
     // The Runtime forked us from inside its constructor, before it held this core: in this
     // process it holds it now (and is never destroyed: the worker leaves with _exit).
     if (!runtime_->core_) runtime_->core_.reset(this);
+    // The actors living here, by id. Each call holds its actor's fiber lock, which queues the
+    // calls that arrive meanwhile in order (Boost.Fiber's mutex is FIFO).
+    struct ActorEntry {
+      boost::fibers::mutex lock;
+      void* instance = nullptr;  // null before construction, after a failed one, once killed
+      ActorDestroy destroy = nullptr;
+      std::string name;
+      std::string unavailable = "it is not constructed yet";
+    };
+    struct ActorUnavailable {
+      std::string why;
+    };
+    std::unordered_map<std::uint64_t, std::unique_ptr<ActorEntry>> actors;
     std::vector<const RemoteFunction*> by_index;
     for (const RemoteFunction& f : remote_functions())
       by_index.push_back(&f);
@@ -454,7 +516,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         ByteReader in(all);
         prefix = read_prefix(in);
         failure.function = !prefix.name.empty() ? prefix.name : fn != nullptr ? fn->name : "?";
-        if (fn == nullptr) throw Error("the function is not registered in this worker");
+        const auto kind = static_cast<TaskKind>(cell.kind);
+        if (fn == nullptr && kind != TaskKind::actor_kill)
+          throw Error("the function is not registered in this worker");
         struct Resolver final : ArgResolver {
           TaskArena& arena;
           explicit Resolver(TaskArena& a) : arena(a) {}
@@ -471,8 +535,55 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
             return arena.result_bytes(ref.slot);
           }
         } resolver(arena);
-        fn->invoker(in, resolver, out);
+        switch (kind) {
+          case TaskKind::call:
+            fn->invoker(in, resolver, out);
+            break;
+          case TaskKind::actor_create: {
+            // The entry exists, locked, before the factory runs: calls that arrive meanwhile
+            // queue on its lock, in order.
+            auto& entry = actors[cell.actor];
+            entry = std::make_unique<ActorEntry>();
+            const std::unique_lock lock(entry->lock);
+            entry->name = failure.function;
+            entry->destroy = fn->destroy;
+            try {
+              entry->instance = fn->create(in, resolver);
+            } catch (const DependencyFailed& d) {
+              entry->unavailable =
+                  "its factory '" + failure.function + "' failed: " + d.failure.to_error().what();
+              throw;
+            } catch (const std::exception& e) {
+              entry->unavailable = "its factory '" + failure.function +
+                                   "' failed: " + demangle(typeid(e).name()) + ": " + e.what();
+              throw;
+            } catch (...) {
+              entry->unavailable = "its factory '" + failure.function + "' failed";
+              throw;
+            }
+            break;
+          }
+          case TaskKind::actor_call:
+          case TaskKind::actor_kill: {
+            const auto found = actors.find(cell.actor);
+            if (found == actors.end()) throw ActorUnavailable{"no such actor on this worker"};
+            ActorEntry& entry = *found->second;
+            const std::unique_lock lock(entry.lock);
+            if (entry.instance == nullptr) throw ActorUnavailable{entry.unavailable};
+            if (kind == TaskKind::actor_kill) {
+              void* instance = std::exchange(entry.instance, nullptr);
+              entry.unavailable = "it was killed";
+              entry.destroy(instance);
+            } else {
+              fn->method(entry.instance, in, resolver, out);
+            }
+            break;
+          }
+        }
         ok = true;
+      } catch (const ActorUnavailable& a) {
+        failure.type = "actor unavailable";
+        failure.message = "the actor cannot take calls: " + a.why;
       } catch (const DependencyFailed& d) {
         failure.type = d.failure.type;
         failure.message = std::string("an argument's task failed: ") + d.failure.to_error().what();
@@ -786,9 +897,50 @@ Runtime::Runtime(RuntimeOptions options) {
   // Assigned, not initialised: the workers are forked inside TaskCore's constructor, and each
   // finds core_ empty in its copy of this object (see TaskCore::worker_main).
   core_ = std::make_unique<detail::TaskCore>(options, this);
+  detail::Runtimes& all = detail::runtimes();
+  const std::lock_guard lock(all.mutex);
+  all.by_id[core_->id()] = this;
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  {
+    detail::Runtimes& all = detail::runtimes();
+    const std::lock_guard lock(all.mutex);
+    all.by_id.erase(core_->id());
+  }
+  core_->shutdown();
+}
+
+std::uint32_t Runtime::id() const {
+  return core_->id();
+}
+
+Runtime& Runtime::with_id(std::uint32_t id) {
+  if (detail::task_worker_context() != nullptr) {
+    Runtime& here = current();
+    if (here.id() != id) throw Error("patchbay: an Actor handle of another runtime");
+    return here;
+  }
+  detail::Runtimes& all = detail::runtimes();
+  const std::lock_guard lock(all.mutex);
+  const auto found = all.by_id.find(id);
+  if (found == all.by_id.end()) throw Error("patchbay: a call on an Actor whose runtime is gone");
+  return *found->second;
+}
+
+std::pair<std::uint64_t, std::uint32_t> Runtime::create_encoded(
+    std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
+    const std::vector<std::shared_ptr<detail::FutureState>>& deps) {
+  return core_->create_actor(factory, options, args, deps);
+}
+
+std::shared_ptr<detail::FutureState> Runtime::submit_actor(
+    std::uint64_t kind, std::uint64_t function, std::uint64_t actor, std::uint32_t worker,
+    std::span<const std::byte> args,
+    const std::vector<std::shared_ptr<detail::FutureState>>& deps) {
+  return core_->send_to_actor(static_cast<detail::TaskKind>(kind), function, actor, worker, args,
+                              deps);
+}
 
 std::shared_ptr<detail::FutureState> Runtime::submit_encoded(
     std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,

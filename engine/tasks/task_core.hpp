@@ -25,12 +25,16 @@
 namespace patchbay::detail {
 
 /// A registered remote function.
+/// A registered remote function, actor factory or method.
 struct RemoteFunction {
   std::string name;
   std::uint64_t id = 0;
-  const void* address = nullptr;
-  RemoteInvoker invoker = nullptr;
-  std::size_t index = 0;  ///< position in the table: the row of its counters
+  const void* address = nullptr;    ///< functions and factories
+  RemoteInvoker invoker = nullptr;  ///< functions
+  ActorFactory create = nullptr;    ///< factories
+  ActorDestroy destroy = nullptr;   ///< factories
+  MethodInvoker method = nullptr;   ///< methods
+  std::size_t index = 0;            ///< position in the table: the row of its counters
 };
 
 /// The registered functions, in registration order. Filled at static initialisation (before
@@ -57,6 +61,15 @@ class TaskCore {
   /// Sends one task; waits while the worker's queue is full. False when the worker has ended.
   bool push(std::uint32_t worker, const TaskCell& task, std::span<const std::byte> args);
 
+  /// Sends an actor's creation; returns its id and worker.
+  std::pair<std::uint64_t, std::uint32_t> create_actor(
+      std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
+      const std::vector<std::shared_ptr<FutureState>>& deps);
+  /// Sends a call (or, TaskKind::actor_kill, the end) to an actor.
+  std::shared_ptr<FutureState> send_to_actor(TaskKind kind, std::uint64_t method,
+                                             std::uint64_t actor, std::uint32_t worker,
+                                             std::span<const std::byte> args,
+                                             const std::vector<std::shared_ptr<FutureState>>& deps);
   std::shared_ptr<FutureState> submit(std::uint64_t function, const TaskOptions& options,
                                       std::span<const std::byte> args,
                                       const std::vector<std::shared_ptr<FutureState>>& deps);
@@ -70,6 +83,8 @@ class TaskCore {
   [[nodiscard]] std::vector<FunctionStats> function_stats() const;
   [[nodiscard]] std::string plan_text() const;
   [[nodiscard]] Runtime& runtime() const { return *runtime_; }
+  /// This runtime's number among the process's runtimes (Actor handles carry it).
+  [[nodiscard]] std::uint32_t id() const { return id_; }
   [[nodiscard]] TaskArena& arena() const { return *arena_; }
   /// The worker's loop, in a forked worker; never returns.
   [[noreturn]] void worker_main(std::uint32_t worker) noexcept;
@@ -83,6 +98,11 @@ class TaskCore {
   };
 
   std::uint32_t choose_worker(const TaskOptions& options) const;
+  /// Sends one cell of `kind` to `worker`: the common part of tasks and actors.
+  std::shared_ptr<FutureState> send(TaskKind kind, std::uint64_t function, std::uint64_t actor,
+                                    std::uint32_t worker, const std::string& name,
+                                    std::span<const std::byte> args,
+                                    const std::vector<std::shared_ptr<FutureState>>& deps);
   void start_workers();
   void monitor() noexcept;
   /// Fails every future still pending on `worker`, which has ended as `why` says.
@@ -92,6 +112,7 @@ class TaskCore {
 
   RuntimeOptions options_;
   Runtime* runtime_;
+  std::uint32_t id_ = 0;
   Machine machine_;
   Plan plan_;
   std::shared_ptr<TaskArena> arena_;

@@ -25,6 +25,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -142,6 +143,24 @@ std::uint64_t register_remote(const char* name, const void* address, RemoteInvok
 /// The id PATCHBAY_REMOTE gave the function at `address`; throws Error when it has none.
 [[nodiscard]] std::uint64_t remote_id(const void* address);
 
+/// An actor's factory as workers call it: arguments in, a new instance out.
+using ActorFactory = void* (*)(ByteReader& args, ArgResolver& resolver);
+/// Deletes an instance a factory made.
+using ActorDestroy = void (*)(void* instance);
+/// A registered method as workers call it on an instance.
+using MethodInvoker = void (*)(void* instance, ByteReader& args, ArgResolver& resolver,
+                               ByteWriter& result);
+
+/// Registers a factory (a function returning T* or std::unique_ptr<T>) for actors of `type`.
+std::uint64_t register_actor_factory(const char* name, const void* address, ActorFactory create,
+                                     ActorDestroy destroy, const std::type_info& type);
+/// Registers a method of `type` as `name`; `pointer` is the bytes of its pointer-to-member.
+std::uint64_t register_method(const char* name, const std::type_info& type,
+                              std::span<const std::byte> pointer, MethodInvoker invoker);
+/// The id register_method gave a method; throws Error when it has none.
+[[nodiscard]] std::uint64_t method_id(const std::type_info& type,
+                                      std::span<const std::byte> pointer);
+
 class TaskCore;
 
 template <class F>
@@ -153,6 +172,40 @@ struct RemoteSignature<R (*)(A...)> {
 };
 template <class R, class... A>
 struct RemoteSignature<R (*)(A...) noexcept> : RemoteSignature<R (*)(A...)> {};
+
+template <class M>
+struct MethodSignature;
+template <class R, class C, class... A>
+struct MethodSignature<R (C::*)(A...)> {
+  using Result = R;
+  using Class = C;
+  using Args = std::tuple<std::decay_t<A>...>;
+};
+template <class R, class C, class... A>
+struct MethodSignature<R (C::*)(A...) const> : MethodSignature<R (C::*)(A...)> {};
+template <class R, class C, class... A>
+struct MethodSignature<R (C::*)(A...) noexcept> : MethodSignature<R (C::*)(A...)> {};
+template <class R, class C, class... A>
+struct MethodSignature<R (C::*)(A...) const noexcept> : MethodSignature<R (C::*)(A...)> {};
+
+/// What a factory makes: T for T* and std::unique_ptr<T>, else void.
+template <class R>
+struct ActorOf {
+  using type = void;
+};
+template <class T>
+struct ActorOf<T*> {
+  using type = T;
+};
+template <class T, class D>
+struct ActorOf<std::unique_ptr<T, D>> {
+  using type = T;
+};
+
+template <class M>
+std::span<const std::byte> pointer_bytes(const M& method) {
+  return std::as_bytes(std::span(&method, 1));
+}
 
 // Each argument is a tag byte, then its value (Codec) or a future's reference.
 inline constexpr std::byte arg_value{0};
@@ -168,16 +221,20 @@ P decode_arg(ByteReader& in, ArgResolver& resolver) {
   return Codec<P>::decode(value);
 }
 
+template <class Args, class In, class Resolver>
+Args decode_args(In& in, Resolver& resolver) {
+  // Braced initialisation decodes the arguments in order.
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return Args{decode_arg<std::tuple_element_t<I, Args>>(in, resolver)...};
+  }
+  (std::make_index_sequence<std::tuple_size_v<Args>>{});
+}
+
 template <auto F>
 void invoke_remote(ByteReader& in, ArgResolver& resolver, ByteWriter& out) {
   using Signature = RemoteSignature<decltype(F)>;
   using R = typename Signature::Result;
-  using Args = typename Signature::Args;
-  // Braced initialisation decodes the arguments in order.
-  auto args = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return Args{decode_arg<std::tuple_element_t<I, Args>>(in, resolver)...};
-  }
-  (std::make_index_sequence<std::tuple_size_v<Args>>{});
+  auto args = decode_args<typename Signature::Args>(in, resolver);
   if constexpr (std::is_void_v<R>) {
     std::apply(F, std::move(args));
   } else {
@@ -186,11 +243,58 @@ void invoke_remote(ByteReader& in, ArgResolver& resolver, ByteWriter& out) {
 }
 
 template <auto F>
+void* create_actor_instance(ByteReader& in, ArgResolver& resolver) {
+  using Signature = RemoteSignature<decltype(F)>;
+  auto made = std::apply(F, decode_args<typename Signature::Args>(in, resolver));
+  if constexpr (std::is_pointer_v<decltype(made)>) {
+    return made;
+  } else {
+    return made.release();
+  }
+}
+
+template <class T>
+void destroy_actor_instance(void* instance) {
+  delete static_cast<T*>(instance);
+}
+
+template <auto M>
+void invoke_method(void* instance, ByteReader& in, ArgResolver& resolver, ByteWriter& out) {
+  using Signature = MethodSignature<decltype(M)>;
+  using R = typename Signature::Result;
+  auto& object = *static_cast<typename Signature::Class*>(instance);
+  auto call = [&](auto&&... a) -> decltype(auto) { return (object.*M)(std::move(a)...); };
+  auto args = decode_args<typename Signature::Args>(in, resolver);
+  if constexpr (std::is_void_v<R>) {
+    std::apply(call, std::move(args));
+  } else {
+    Codec<std::decay_t<R>>::encode(std::apply(call, std::move(args)), out);
+  }
+}
+
+template <auto F>
 std::uint64_t register_remote_function(const char* name) {
   static_assert(
       std::is_pointer_v<decltype(F)> && std::is_function_v<std::remove_pointer_t<decltype(F)>>,
       "PATCHBAY_REMOTE takes a function (not a lambda, functor or overload set)");
-  return register_remote(name, reinterpret_cast<const void*>(F), &invoke_remote<F>);
+  using R = typename RemoteSignature<decltype(F)>::Result;
+  if constexpr (!std::is_void_v<typename ActorOf<R>::type>) {
+    // A factory: it makes actors (Runtime::create_actor).
+    using T = typename ActorOf<R>::type;
+    return register_actor_factory(name, reinterpret_cast<const void*>(F), &create_actor_instance<F>,
+                                  &destroy_actor_instance<T>, typeid(T));
+  } else {
+    return register_remote(name, reinterpret_cast<const void*>(F), &invoke_remote<F>);
+  }
+}
+
+template <auto M>
+std::uint64_t register_remote_method(const char* name) {
+  static_assert(std::is_member_function_pointer_v<decltype(M)>,
+                "PATCHBAY_REMOTE_METHOD takes a member function (Class::method)");
+  using C = typename MethodSignature<decltype(M)>::Class;
+  constexpr auto method = M;
+  return register_method(name, typeid(C), pointer_bytes(method), &invoke_method<M>);
 }
 
 }  // namespace detail
@@ -233,6 +337,37 @@ class Future {
   std::shared_ptr<detail::FutureState> state_;
 };
 
+/// A handle to an actor: an instance of T living on one worker, made by a registered factory
+/// (Runtime::create_actor). Its methods (registered with PATCHBAY_REMOTE_METHOD) run there one
+/// at a time; calls from one thread run in the order they were made. A plain value: copy it,
+/// pass it to tasks and to other actors' methods. The actor lives until kill() or the runtime's
+/// shutdown. Thread-safety: any thread, any copy.
+template <class T>
+class Actor {
+ public:
+  Actor() = default;
+
+  /// Calls `method(args...)` on the actor; returns its future at once. Arguments as for
+  /// Runtime::submit. A call to an actor whose factory threw, or that was killed, fails with
+  /// TaskError saying so.
+  template <class R, class... P, class... A>
+  Future<R> call(R (T::*method)(P...), A&&... args) const;
+  template <class R, class... P, class... A>
+  Future<R> call(R (T::*method)(P...) const, A&&... args) const;
+  /// Destroys the instance once the calls made before have run; later calls fail.
+  void kill() const;
+
+  [[nodiscard]] bool valid() const noexcept { return id_ != 0; }
+  /// The worker it lives on: "w0", ...
+  [[nodiscard]] std::string worker() const { return "w" + std::to_string(worker_); }
+
+ private:
+  friend class Runtime;
+  std::uint64_t id_ = 0;
+  std::uint32_t worker_ = 0;
+  std::uint32_t runtime_ = 0;
+};
+
 /// Runs registered functions on worker processes. The constructor plans placement (hwloc), maps
 /// one shared arena (a memfd) and forks the workers, each bound to its core; they run until
 /// shutdown() or destruction. Construct it before the program starts other threads: a fork
@@ -258,6 +393,16 @@ class Runtime {
   }
   template <class R, class... P, class... A>
   Future<R> submit(const TaskOptions& options, R (*fn)(P...), A&&... args);
+
+  /// Creates an actor: `factory(args...)` (a registered function returning T* or
+  /// std::unique_ptr<T>) runs on a worker chosen by `options.resources`, and the instance stays
+  /// there. Returns at once; a factory that throws fails the actor's calls.
+  template <class R, class... P, class... A>
+  auto create_actor(R (*factory)(P...), A&&... args) {
+    return create_actor(TaskOptions{}, factory, std::forward<A>(args)...);
+  }
+  template <class R, class... P, class... A>
+  auto create_actor(const TaskOptions& options, R (*factory)(P...), A&&... args);
 
   /// Waits until `count` of `futures` are ready (or failed) or `timeout` passes; returns the
   /// ready ones and the others, each in their order in `futures`.
@@ -299,6 +444,23 @@ class Runtime {
     }
   }
 
+  template <class T>
+  friend class Actor;
+  /// The runtime with this id: in this process, or inside a task the one it runs in.
+  static Runtime& with_id(std::uint32_t id);
+  template <class T, class R, class M, class... A>
+  Future<R> call_method(const Actor<T>& actor, M method, A&&... args);
+
+  std::shared_ptr<detail::FutureState> submit_actor(
+      std::uint64_t kind, std::uint64_t function, std::uint64_t actor, std::uint32_t worker,
+      std::span<const std::byte> args,
+      const std::vector<std::shared_ptr<detail::FutureState>>& deps);
+  /// A new actor's id and worker, its creation sent.
+  std::pair<std::uint64_t, std::uint32_t> create_encoded(
+      std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
+      const std::vector<std::shared_ptr<detail::FutureState>>& deps);
+  [[nodiscard]] std::uint32_t id() const;
+
   std::shared_ptr<detail::FutureState> submit_encoded(
       std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
       const std::vector<std::shared_ptr<detail::FutureState>>& deps);
@@ -329,6 +491,63 @@ Future<R> Runtime::submit(const TaskOptions& options, R (*fn)(P...), A&&... args
   std::vector<std::shared_ptr<detail::FutureState>> deps;
   (encode_arg<std::decay_t<P>>(out, deps, std::forward<A>(args)), ...);
   return Future<R>(submit_encoded(id, options, out.bytes(), deps));
+}
+
+template <class R, class... P, class... A>
+auto Runtime::create_actor(const TaskOptions& options, R (*factory)(P...), A&&... args) {
+  using T = typename detail::ActorOf<R>::type;
+  static_assert(!std::is_void_v<T>, "an actor's factory returns T* or std::unique_ptr<T>");
+  static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for the factory");
+  const std::uint64_t id = detail::remote_id(reinterpret_cast<const void*>(factory));
+  ByteWriter& out = detail::argument_buffer();
+  out.clear();
+  std::vector<std::shared_ptr<detail::FutureState>> deps;
+  (encode_arg<std::decay_t<P>>(out, deps, std::forward<A>(args)), ...);
+  Actor<T> actor;
+  std::tie(actor.id_, actor.worker_) = create_encoded(id, options, out.bytes(), deps);
+  actor.runtime_ = this->id();
+  return actor;
+}
+
+template <class T, class R, class M, class... A>
+Future<R> Runtime::call_method(const Actor<T>& actor, M method, A&&... args) {
+  if (!actor.valid()) throw Error("patchbay: a call on an invalid Actor handle");
+  using Args = typename detail::MethodSignature<M>::Args;
+  static_assert(std::tuple_size_v<Args> == sizeof...(A),
+                "wrong number of arguments for the method");
+  static_assert(std::is_void_v<R> || Serializable<std::decay_t<R>>,
+                "the method's result type cannot be serialized");
+  const std::uint64_t id = detail::method_id(typeid(T), detail::pointer_bytes(method));
+  ByteWriter& out = detail::argument_buffer();
+  out.clear();
+  std::vector<std::shared_ptr<detail::FutureState>> deps;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (encode_arg<std::tuple_element_t<I, Args>>(out, deps, std::forward<A>(args)), ...);
+  }
+  (std::make_index_sequence<sizeof...(A)>{});
+  return Future<R>(submit_actor(3, id, actor.id_, actor.worker_, out.bytes(), deps));
+}
+
+template <class T>
+template <class R, class... P, class... A>
+Future<R> Actor<T>::call(R (T::*method)(P...), A&&... args) const {
+  if (!valid()) throw Error("patchbay: a call on an invalid Actor handle");
+  return Runtime::with_id(runtime_).template call_method<T, R>(*this, method,
+                                                               std::forward<A>(args)...);
+}
+
+template <class T>
+template <class R, class... P, class... A>
+Future<R> Actor<T>::call(R (T::*method)(P...) const, A&&... args) const {
+  if (!valid()) throw Error("patchbay: a call on an invalid Actor handle");
+  return Runtime::with_id(runtime_).template call_method<T, R>(*this, method,
+                                                               std::forward<A>(args)...);
+}
+
+template <class T>
+void Actor<T>::kill() const {
+  if (!valid()) throw Error("patchbay: kill() on an invalid Actor handle");
+  (void)Runtime::with_id(runtime_).submit_actor(4, 0, id_, worker_, {}, {});
 }
 
 template <class T>
@@ -380,7 +599,14 @@ bool Future<T>::ready() const {
 #define PATCHBAY_REMOTE_CONCAT_(a, b) a##b
 #define PATCHBAY_REMOTE_NAME_(line) PATCHBAY_REMOTE_CONCAT_(patchbay_remote_id_, line)
 /// Registers a function so that workers can run it, under its name as written: at namespace
-/// scope, after its definition; `fn` may be qualified (`PATCHBAY_REMOTE(geo::lookup)`).
+/// scope, after its definition; `fn` may be qualified (`PATCHBAY_REMOTE(geo::lookup)`). A
+/// function that returns T* or std::unique_ptr<T> is an actor factory (Runtime::create_actor).
 #define PATCHBAY_REMOTE(fn)                                                        \
   [[maybe_unused]] static const std::uint64_t PATCHBAY_REMOTE_NAME_(__COUNTER__) = \
       ::patchbay::detail::register_remote_function<&fn>(#fn)
+
+/// Registers a method so that actors can run it: `PATCHBAY_REMOTE_METHOD(Counter::add)`, at
+/// namespace scope.
+#define PATCHBAY_REMOTE_METHOD(method)                                             \
+  [[maybe_unused]] static const std::uint64_t PATCHBAY_REMOTE_NAME_(__COUNTER__) = \
+      ::patchbay::detail::register_remote_method<&method>(#method)
