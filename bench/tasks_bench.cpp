@@ -9,6 +9,8 @@
 //                               gets them; tasks per second. N = 1: the worker on core 1, the
 //                               host on core 0; N = 2: one worker per core, so the host shares
 //                               core 0 with worker w0 (this machine has two cores).
+//   actor_call_round_trip/MODE  the same for a method call on an actor.
+//   actor_throughput            one host thread's pipelined calls to one actor on core 1.
 //   runtime_start               a two-worker runtime from construction to its first result.
 //
 // Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
@@ -20,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,42 @@ std::int64_t add_one(std::int64_t x) {
   return x + 1;
 }
 PATCHBAY_REMOTE(add_one);
+
+class Counter {
+ public:
+  std::int64_t add(std::int64_t by) { return total_ += by; }
+
+ private:
+  std::int64_t total_ = 0;
+};
+Counter* make_counter() {
+  return new Counter;
+}
+PATCHBAY_REMOTE(make_counter);
+PATCHBAY_REMOTE_METHOD(Counter::add);
+
+// A runtime of one worker on core 1, for a host thread on core 0 (pinned while it lives).
+struct OneWorker {
+  std::optional<patchbay::Runtime> runtime;
+  std::optional<PinnedToCore> pinned;
+  explicit OneWorker(patchbay::WaitMode mode) {
+    patchbay::RuntimeOptions options;
+    options.workers = 1;
+    options.wait = mode;
+    {
+      // The runtime plans for the cores this thread may use: core 1 alone, for its worker.
+      const PinnedToCore planning(kFarCore);
+      runtime.emplace(options);
+    }
+    pinned.emplace(kNearCore);
+  }
+  ~OneWorker() {
+    runtime.reset();
+    pinned.reset();
+  }
+  OneWorker(const OneWorker&) = delete;
+  OneWorker& operator=(const OneWorker&) = delete;
+};
 
 constexpr std::uint64_t kFloorRoundTrips = 20000;
 
@@ -98,6 +137,65 @@ void task_round_trip(benchmark::State& state) {
                  std::string(patchbay::to_string(mode)));
 }
 BENCHMARK(task_round_trip)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->UseRealTime();
+
+void actor_call_round_trip(benchmark::State& state) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const patchbay::WaitMode mode = mode_of(state.range(0));
+  const auto floor = mode == patchbay::WaitMode::spin
+                         ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
+                         : patchbay_bench::TwoAtomicFloor{};
+  OneWorker one(mode);
+  auto counter = one.runtime->create_actor(make_counter);
+  std::int64_t expected = 0;
+  for (int k = 0; k < 1000; ++k)
+    expected = counter.call(&Counter::add, 1).get();
+  std::vector<double> samples;
+  samples.reserve(1 << 20);
+  bool wrong = false;
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state) {
+    const std::int64_t t0 = patchbay_bench::now_ns();
+    wrong |= counter.call(&Counter::add, 1).get() != ++expected;
+    if (samples.size() < samples.capacity())
+      samples.push_back(static_cast<double>(patchbay_bench::now_ns() - t0));
+  }
+  const double mean = static_cast<double>(patchbay_bench::now_ns() - start) /
+                      static_cast<double>(state.iterations());
+  if (wrong) state.SkipWithError("a result was wrong");
+  state.counters["p50_ns"] = percentile(samples, 0.5);
+  state.counters["p99_ns"] = percentile(samples, 0.99);
+  if (floor.ns > 0) {
+    state.counters["two_atomic_ns"] = floor.ns;
+    state.counters["x_two_atomic"] = mean / floor.ns;
+  }
+  state.SetLabel(std::string("call + get, the actor on core 1, host on core 0, ") +
+                 std::string(patchbay::to_string(mode)));
+}
+BENCHMARK(actor_call_round_trip)->Arg(0)->Arg(1)->ArgName("mode")->UseRealTime();
+
+void actor_throughput(benchmark::State& state) {
+  OneWorker one(patchbay::WaitMode::adaptive);
+  auto counter = one.runtime->create_actor(make_counter);
+  constexpr std::int64_t kWindow = 1024;
+  std::vector<patchbay::Future<std::int64_t>> window;
+  window.reserve(kWindow);
+  std::int64_t expected = 0;
+  bool wrong = false;
+  for (auto _ : state) {
+    for (std::int64_t k = 0; k < kWindow; ++k)
+      window.push_back(counter.call(&Counter::add, 1));
+    for (std::int64_t k = 0; k < kWindow; ++k)
+      wrong |= window[k].get() != ++expected;
+    window.clear();
+  }
+  if (wrong) state.SkipWithError("a result was wrong or out of order");
+  state.SetItemsProcessed(state.iterations() * kWindow);
+  state.SetLabel("one host thread on core 0, the actor on core 1, windows of 1024");
+}
+BENCHMARK(actor_throughput)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void task_throughput(benchmark::State& state) {
   patchbay::RuntimeOptions options;

@@ -82,3 +82,24 @@ TEST_CASE("examples/cycle computes a running sum through a cycle", "[examples]")
   REQUIRE(r.exit_code == 0);
   CHECK(read_file(dir / "running-sum.csv") == "sum\n0\n1\n3\n6\n10\n");
 }
+
+TEST_CASE("docs/TASKS.md's smallest program adds and counts to 14", "[examples][tasks]") {
+  const auto r = run_command({PATCHBAY_TASKS_SMALLEST_EXAMPLE}, source_dir);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "14\n");
+}
+
+TEST_CASE("examples/tasks/ray101.cpp gives the tutorials' results", "[examples][tasks]") {
+  const auto r =
+      run_command({PATCHBAY_RAY101_EXAMPLE, "--sleep-ms", "20", "--matrix", "60"}, source_dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* line :
+       {"(0, 'Learning')", "(1, 'Ray')", "(2, 'Learning')", "(3, 'Ray')", "(4, 'Learning')",
+        "(5, 'Ray')", "Aggregated result: 20",
+        "Task3 received: Result from task1 and Result from task2", "[0, 1, 3, 6, 10]"}) {
+    CHECK_THAT(r.out, Catch::Contains(line));
+  }
+  CHECK(std::regex_search(r.out, std::regex(R"(matrices: 60 x 60, sum -?[0-9.]+, checked)")));
+}

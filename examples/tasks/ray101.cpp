@@ -1,0 +1,206 @@
+// The Ray tutorials' programs on patchbay's Runtime (docs/TASKS.md): parallel lookups, a
+// dependency through futures, a three-task graph, the matrices, and the Counter actor.
+//
+//   ray101 [--sleep-ms N] [--matrix N]
+//
+// --sleep-ms: how long one lookup or one "process" step sleeps (the tutorial's 1000 ms);
+// --matrix: the matrices' side (the tutorial's 1000).
+#include <patchbay/tasks.hpp>
+
+#include <msgpack.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// ---- parallel lookups ----
+
+const std::vector<std::string> database = {"Learning", "Ray", "Learning", "Ray", "Learning", "Ray"};
+
+std::pair<int, std::string> retrieve(int item, int sleep_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  return {item, database.at(static_cast<std::size_t>(item))};
+}
+PATCHBAY_REMOTE(retrieve);
+
+// ---- a dependency: process five items in parallel, then aggregate ----
+
+int process(int item, int sleep_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  return item * 2;
+}
+PATCHBAY_REMOTE(process);
+
+int aggregate(std::vector<int> results) {
+  int sum = 0;
+  for (const int r : results)
+    sum += r;
+  return sum;
+}
+PATCHBAY_REMOTE(aggregate);
+
+// ---- three tasks, the third depending on the first two ----
+
+std::string task1() {
+  return "Result from task1";
+}
+PATCHBAY_REMOTE(task1);
+std::string task2() {
+  return "Result from task2";
+}
+PATCHBAY_REMOTE(task2);
+std::string task3(std::string result1, std::string result2) {
+  return "Task3 received: " + result1 + " and " + result2;
+}
+PATCHBAY_REMOTE(task3);
+
+// ---- matrices ----
+
+struct Matrix {
+  std::uint64_t n = 0;
+  std::vector<double> values;  // row-major
+  MSGPACK_DEFINE(n, values)
+};
+
+Matrix create_matrix(std::uint64_t n, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::normal_distribution<double> normal;
+  Matrix m{n, std::vector<double>(n * n)};
+  for (double& v : m.values)
+    v = normal(random);
+  return m;
+}
+PATCHBAY_REMOTE(create_matrix);
+
+Matrix multiply_matrices(Matrix x, Matrix y) {
+  const std::uint64_t n = x.n;
+  Matrix out{n, std::vector<double>(n * n, 0.0)};
+  for (std::uint64_t i = 0; i < n; ++i) {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const double a = x.values[i * n + k];
+      const double* row = &y.values[k * n];
+      double* target = &out.values[i * n];
+      for (std::uint64_t j = 0; j < n; ++j)
+        target[j] += a * row[j];
+    }
+  }
+  return out;
+}
+PATCHBAY_REMOTE(multiply_matrices);
+
+Matrix sum_matrices(Matrix x, Matrix y) {
+  for (std::size_t i = 0; i < x.values.size(); ++i)
+    x.values[i] += y.values[i];
+  return x;
+}
+PATCHBAY_REMOTE(sum_matrices);
+
+double total(const Matrix& m) {
+  double sum = 0;
+  for (const double v : m.values)
+    sum += v;
+  return sum;
+}
+
+// ---- the Counter actor ----
+
+class Counter {
+ public:
+  int increment(int value) {
+    count_ += value;
+    return count_;
+  }
+
+ private:
+  int count_ = 0;
+};
+std::unique_ptr<Counter> make_counter() {
+  return std::make_unique<Counter>();
+}
+PATCHBAY_REMOTE(make_counter);
+PATCHBAY_REMOTE_METHOD(Counter::increment);
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sleep_ms = 1000;
+  std::uint64_t side = 1000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--sleep-ms") == 0) sleep_ms = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--matrix") == 0) side = std::strtoull(argv[i + 1], nullptr, 10);
+  }
+  patchbay::Runtime runtime;  // one worker per usable core, forked before any other thread
+  std::printf("workers: %zu\n", runtime.worker_count());
+
+  // Parallel lookups: ceil(6 / workers) rounds of one sleep each.
+  auto start = std::chrono::steady_clock::now();
+  std::vector<patchbay::Future<std::pair<int, std::string>>> lookups;
+  for (int item = 0; item < static_cast<int>(database.size()); ++item)
+    lookups.push_back(runtime.submit(retrieve, item, sleep_ms));
+  std::printf("lookups: %.3f s\n", seconds_since(start));
+  for (auto& f : lookups) {
+    const auto [item, value] = f.get();
+    std::printf("(%d, '%s')\n", item, value.c_str());
+  }
+  std::printf("lookups done: %.3f s\n", seconds_since(start));
+
+  // Process then aggregate: the five results reach aggregate() as its argument.
+  start = std::chrono::steady_clock::now();
+  std::vector<patchbay::Future<int>> processed;
+  for (int i = 0; i < 5; ++i)
+    processed.push_back(runtime.submit(process, i, sleep_ms));
+  std::vector<int> values;
+  for (auto& f : processed)
+    values.push_back(f.get());
+  std::printf("Aggregated result: %d\n", runtime.submit(aggregate, values).get());
+  std::printf("aggregate done: %.3f s\n", seconds_since(start));
+
+  // Three tasks: task3 runs once task1 and task2 are done, and reads their results in place.
+  auto result1 = runtime.submit(task1);
+  auto result2 = runtime.submit(task2);
+  std::printf("%s\n", runtime.submit(task3, result1, result2).get().c_str());
+
+  // Matrices: create four, multiply two pairs in parallel, sum the products.
+  start = std::chrono::steady_clock::now();
+  auto m1 = runtime.submit(create_matrix, side, std::uint64_t{1});
+  auto m2 = runtime.submit(create_matrix, side, std::uint64_t{2});
+  auto m3 = runtime.submit(create_matrix, side, std::uint64_t{3});
+  auto m4 = runtime.submit(create_matrix, side, std::uint64_t{4});
+  auto m12 = runtime.submit(multiply_matrices, m1, m2);
+  auto m34 = runtime.submit(multiply_matrices, m3, m4);
+  const Matrix sum = runtime.submit(sum_matrices, m12, m34).get();
+  const double elapsed = seconds_since(start);
+  // The same in this process, to check.
+  const Matrix check =
+      sum_matrices(multiply_matrices(create_matrix(side, 1), create_matrix(side, 2)),
+                   multiply_matrices(create_matrix(side, 3), create_matrix(side, 4)));
+  std::printf("matrices: %llu x %llu, sum %.6f, %s, %.3f s\n",
+              static_cast<unsigned long long>(side), static_cast<unsigned long long>(side),
+              total(sum), std::abs(total(sum) - total(check)) < 1e-6 ? "checked" : "WRONG",
+              elapsed);
+
+  // The Counter actor: five increments, in order.
+  auto counter = runtime.create_actor(make_counter);
+  std::vector<patchbay::Future<int>> counts;
+  for (int i = 0; i < 5; ++i)
+    counts.push_back(counter.call(&Counter::increment, i));
+  std::printf("[");
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    std::printf("%s%d", i == 0 ? "" : ", ", counts[i].get());
+  std::printf("]\n");
+  return 0;
+}
