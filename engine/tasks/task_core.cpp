@@ -68,6 +68,9 @@ void write_prefix(ByteWriter& out, const std::string& name,
   out.append_value(static_cast<std::uint16_t>(deps.size()));
   for (const auto& d : deps)
     out.append_value(d->ref);
+  // The arguments that follow keep the 8-byte alignment they were encoded with (flat vectors
+  // are read in place).
+  out.align(8);
 }
 
 struct Prefix {
@@ -83,6 +86,7 @@ Prefix read_prefix(ByteReader& in) {
   const auto count = in.take_value<std::uint16_t>();
   for (std::uint16_t i = 0; i < count; ++i)
     p.deps.push_back(in.take_value<FutureRef>());
+  in.align(8);
   return p;
 }
 
@@ -319,6 +323,23 @@ std::shared_ptr<FutureState> TaskCore::submit(
   if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
     throw Error("patchbay: submit() after the runtime was shut down");
   return send(TaskKind::call, function, 0, choose_worker(options), options.name, args, deps);
+}
+
+std::shared_ptr<FutureState> TaskCore::put(std::span<const std::byte> bytes) {
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error("patchbay: put() after the runtime was shut down");
+  // A future no worker fills: this thread completes it at once. Its one holder is the handle.
+  const std::uint32_t slot = arena_->allocate_slot(0, ~std::uint32_t{0}, 1);
+  auto state =
+      std::make_shared<FutureState>(arena_, FutureRef{slot, arena_->slot(slot).generation});
+  (void)arena_->complete(slot, FutureStatus::ready, bytes);
+  if (arena_->status(slot) != FutureStatus::ready) {
+    throw Error("patchbay: put() of " + std::to_string(bytes.size()) +
+                " bytes: they do not fit the store (" + std::to_string(arena_->store_free()) +
+                " of " + std::to_string(arena_->store_size()) +
+                " bytes free); raise RuntimeOptions::store_bytes");
+  }
+  return state;
 }
 
 std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
@@ -946,6 +967,14 @@ std::shared_ptr<detail::FutureState> Runtime::submit_encoded(
     std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
     const std::vector<std::shared_ptr<detail::FutureState>>& deps) {
   return core_->submit(function, options, args, deps);
+}
+
+std::shared_ptr<detail::FutureState> Runtime::put_encoded(std::span<const std::byte> bytes) {
+  return core_->put(bytes);
+}
+
+Runtime::StoreUsage Runtime::store_usage() const {
+  return {core_->arena().store_size(), core_->arena().store_free()};
 }
 
 std::vector<bool> Runtime::wait_states(const std::vector<const detail::FutureState*>& states,

@@ -61,6 +61,8 @@ class TaskCore {
   /// Sends one task; waits while the worker's queue is full. False when the worker has ended.
   bool push(std::uint32_t worker, const TaskCell& task, std::span<const std::byte> args);
 
+  /// A ready future holding `bytes` (Runtime::put).
+  std::shared_ptr<FutureState> put(std::span<const std::byte> bytes);
   /// Sends an actor's creation; returns its id and worker.
   std::pair<std::uint64_t, std::uint32_t> create_actor(
       std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -60,6 +61,17 @@ concept CopiedAsBytes = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T>
 
 }  // namespace detail
 
+template <class T>
+struct is_flat_vector : std::false_type {};
+template <class E, class A>
+struct is_flat_vector<std::vector<E, A>>
+    : std::bool_constant<detail::CopiedAsBytes<E> && !std::is_same_v<E, bool>> {};
+
+/// A vector of trivially copyable elements: laid out flat (a count, then the elements, 8-byte
+/// aligned), so that it can be read in place as a std::span.
+template <class T>
+concept FlatVector = is_flat_vector<T>::value;
+
 /// A type a task may take or return.
 template <class T>
 concept Serializable = detail::CopiedAsBytes<T> || std::is_same_v<T, std::string> ||
@@ -79,6 +91,12 @@ class ByteWriter {
   template <class T>
   void append_value(const T& value) {
     append(&value, sizeof value);
+  }
+  /// Pads with zero bytes to a multiple of `alignment` (from the first byte written).
+  void align(std::size_t alignment) {
+    static constexpr std::byte zeros[16]{};
+    const std::size_t pad = (alignment - bytes_.size() % alignment) % alignment;
+    write(reinterpret_cast<const char*>(zeros), pad);
   }
   /// Overwrites `size` bytes at `offset`, which were written before.
   void patch(std::size_t offset, const void* data, std::size_t size) {
@@ -108,6 +126,8 @@ class ByteReader {
     std::memcpy(&value, take(sizeof(T)).data(), sizeof(T));
     return value;
   }
+  /// Skips the padding ByteWriter::align() wrote.
+  void align(std::size_t alignment) { (void)take((alignment - pos_ % alignment) % alignment); }
   [[nodiscard]] bool at_end() const noexcept { return pos_ == bytes_.size(); }
 
  private:
@@ -127,6 +147,8 @@ struct Codec {
   static void encode(const T& value, ByteWriter& out) {
     if constexpr (detail::CopiedAsBytes<T>) {
       out.append_value(value);
+    } else if constexpr (FlatVector<T>) {
+      encode_flat(std::span(value.data(), value.size()), out);
     } else {
       const std::size_t start = out.size();
       out.append_value(std::uint32_t{0});
@@ -139,6 +161,9 @@ struct Codec {
   [[nodiscard]] static T decode(ByteReader& in) {
     if constexpr (detail::CopiedAsBytes<T>) {
       return in.take_value<T>();
+    } else if constexpr (FlatVector<T>) {
+      const auto elements = view(in);
+      return T(elements.begin(), elements.end());
     } else {
       const auto length = in.take_value<std::uint32_t>();
       const auto bytes = in.take(length);
@@ -152,6 +177,30 @@ struct Codec {
         throw Error(std::string("patchbay: a serialized value is malformed: ") + e.what());
       }
     }
+  }
+
+  /// FlatVector only: the elements of `elements` in T's layout.
+  template <class E>
+  static void encode_flat(std::span<const E> elements, ByteWriter& out) {
+    out.align(8);
+    out.append_value(static_cast<std::uint64_t>(elements.size()));
+    out.append(elements.data(), elements.size_bytes());
+  }
+
+  /// FlatVector only: the elements where they lie, valid while the bytes are. The bytes must
+  /// start 8-byte aligned (the runtime's buffers do).
+  [[nodiscard]] static auto view(ByteReader& in) {
+    static_assert(FlatVector<T>, "Codec<T>::view: T is not a vector of trivially copyable types");
+    using E = typename T::value_type;
+    in.align(8);
+    const auto count = in.take_value<std::uint64_t>();
+    if (count > std::numeric_limits<std::size_t>::max() / sizeof(E))
+      throw Error("patchbay: a serialized vector is malformed");
+    const auto bytes = in.take(static_cast<std::size_t>(count) * sizeof(E));
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(E) != 0)
+      throw Error("patchbay: a serialized vector is not aligned for its elements");
+    return std::span<const E>(reinterpret_cast<const E*>(bytes.data()),
+                              static_cast<std::size_t>(count));
   }
 };
 

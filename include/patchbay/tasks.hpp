@@ -163,6 +163,9 @@ std::uint64_t register_method(const char* name, const std::type_info& type,
 
 class TaskCore;
 
+/// The calling thread's buffer for encoding a call's arguments.
+ByteWriter& argument_buffer();
+
 template <class F>
 struct RemoteSignature;
 template <class R, class... A>
@@ -211,14 +214,45 @@ std::span<const std::byte> pointer_bytes(const M& method) {
 inline constexpr std::byte arg_value{0};
 inline constexpr std::byte arg_future{1};
 
+/// A parameter `std::span<const E>`: the elements of a std::vector<E> read in place, where the
+/// argument lies (in the task's arguments, or in the future's result in shared memory), valid
+/// for the call.
+template <class P>
+struct SpanParameter : std::false_type {};
+template <class E>
+struct SpanParameter<std::span<const E>> : std::bool_constant<FlatVector<std::vector<E>>> {
+  using vector = std::vector<E>;
+};
+
+/// What travels for a parameter of type P: P, or for a span the vector it views.
+template <class P>
+struct WireType {
+  using type = P;
+};
+template <class E>
+struct WireType<std::span<const E>> {
+  using type = std::vector<E>;
+};
+
 template <class P>
 P decode_arg(ByteReader& in, ArgResolver& resolver) {
+  using W = typename WireType<P>::type;
   const auto tag = in.take_value<std::byte>();
-  if (tag == arg_value) return Codec<P>::decode(in);
+  if (tag == arg_value) {
+    if constexpr (SpanParameter<P>::value) {
+      return Codec<W>::view(in);
+    } else {
+      return Codec<P>::decode(in);
+    }
+  }
   if (tag != arg_future) throw Error("patchbay: a task's arguments are malformed");
   const auto ref = in.take_value<FutureRef>();
   ByteReader value(resolver.resolve(ref));
-  return Codec<P>::decode(value);
+  if constexpr (SpanParameter<P>::value) {
+    return Codec<W>::view(value);
+  } else {
+    return Codec<P>::decode(value);
+  }
 }
 
 template <class Args, class In, class Resolver>
@@ -327,6 +361,10 @@ class Future {
   auto get_for(std::chrono::nanoseconds timeout) const;
   /// Whether the result (or a failure) is there.
   [[nodiscard]] bool ready() const;
+  /// For a Future<std::vector<E>> of trivially copyable E: waits like get() and returns the
+  /// elements where they lie in shared memory, without a copy; valid while this future (or a
+  /// copy) lives.
+  [[nodiscard]] auto view() const requires FlatVector<T>;
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
 
  private:
@@ -404,6 +442,26 @@ class Runtime {
   template <class R, class... P, class... A>
   auto create_actor(const TaskOptions& options, R (*factory)(P...), A&&... args);
 
+  /// Puts `value` in the runtime's store once and returns it as a ready future, to pass to any
+  /// number of tasks: a task taking std::span<const E> for a std::vector<E> reads it in place.
+  /// Throws Error when the store has not room, saying how much was asked and is free.
+  template <class T>
+  Future<std::decay_t<T>> put(T&& value) {
+    using V = std::decay_t<T>;
+    static_assert(Serializable<V>, "put(): the value's type cannot be serialized");
+    ByteWriter& out = detail::argument_buffer();
+    out.clear();
+    Codec<V>::encode(value, out);
+    return Future<V>(put_encoded(out.bytes()));
+  }
+
+  /// The store's size and the bytes free in it now.
+  struct StoreUsage {
+    std::size_t bytes = 0;
+    std::size_t free = 0;
+  };
+  [[nodiscard]] StoreUsage store_usage() const;
+
   /// Waits until `count` of `futures` are ready (or failed) or `timeout` passes; returns the
   /// ready ones and the others, each in their order in `futures`.
   template <class T>
@@ -429,9 +487,11 @@ class Runtime {
   static void encode_arg(ByteWriter& out, std::vector<std::shared_ptr<detail::FutureState>>& deps,
                          A&& arg) {
     using D = std::remove_cvref_t<A>;
+    using W = typename detail::WireType<P>::type;
     if constexpr (is_future<D>::value) {
-      static_assert(std::is_same_v<typename D::value_type, P>,
-                    "a Future passed as an argument must hold the parameter's type exactly");
+      static_assert(std::is_same_v<typename D::value_type, W>,
+                    "a Future passed as an argument must hold the parameter's type exactly "
+                    "(std::vector<E> for a parameter std::span<const E>)");
       if (!arg.valid()) throw Error("patchbay: an invalid Future was passed as an argument");
       out.append_value(detail::arg_future);
       out.append_value(detail::ref_of(*arg.state_));
@@ -440,7 +500,11 @@ class Runtime {
       static_assert(std::is_convertible_v<A&&, P>,
                     "an argument does not convert to the function's parameter type");
       out.append_value(detail::arg_value);
-      Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
+      if constexpr (detail::SpanParameter<P>::value) {
+        Codec<W>::encode_flat(static_cast<P>(std::forward<A>(arg)), out);
+      } else {
+        Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
+      }
     }
   }
 
@@ -461,6 +525,7 @@ class Runtime {
       const std::vector<std::shared_ptr<detail::FutureState>>& deps);
   [[nodiscard]] std::uint32_t id() const;
 
+  std::shared_ptr<detail::FutureState> put_encoded(std::span<const std::byte> bytes);
   std::shared_ptr<detail::FutureState> submit_encoded(
       std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
       const std::vector<std::shared_ptr<detail::FutureState>>& deps);
@@ -477,7 +542,6 @@ namespace detail {
 std::optional<std::span<const std::byte>> await_result(const FutureState& state,
                                                        std::chrono::nanoseconds timeout);
 [[nodiscard]] bool result_ready(const FutureState& state);
-ByteWriter& argument_buffer();
 }  // namespace detail
 
 template <class R, class... P, class... A>
@@ -587,6 +651,14 @@ auto Future<T>::get_for(std::chrono::nanoseconds timeout) const {
     ByteReader in(*bytes);
     return std::optional<T>(Codec<T>::decode(in));
   }
+}
+
+template <class T>
+auto Future<T>::view() const requires FlatVector<T> {
+  if (!state_) throw Error("patchbay: view() on an invalid Future");
+  const auto bytes = detail::await_result(*state_, std::chrono::nanoseconds::max());
+  ByteReader in(*bytes);
+  return Codec<T>::view(in);
 }
 
 template <class T>
