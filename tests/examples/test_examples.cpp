@@ -103,3 +103,17 @@ TEST_CASE("examples/tasks/ray101.cpp gives the tutorials' results", "[examples][
   }
   CHECK(std::regex_search(r.out, std::regex(R"(matrices: 60 x 60, sum -?[0-9.]+, checked)")));
 }
+
+TEST_CASE("examples/tasks/aggregators.cpp: two actors, one table each of one SQLite file",
+          "[examples][tasks]") {
+  TempDir dir;
+  for (int run = 0; run < 2; ++run) {  // creates the file, then reads the existing one
+    const auto r = run_command({PATCHBAY_AGGREGATORS_EXAMPLE, "mflix.sqlite"}, dir.path());
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("Number of results: 42"));
+  }
+  const auto bad = run_command({PATCHBAY_AGGREGATORS_EXAMPLE, "no/such/dir/db.sqlite"}, dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("aggregators: "));
+}
