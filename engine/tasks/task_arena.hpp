@@ -11,7 +11,10 @@
 // Everything in it is addressed by offsets and touched through shm/atomic.hpp.
 #pragma once
 
+#include <boost/interprocess/indexes/iset_index.hpp>
 #include <boost/interprocess/managed_external_buffer.hpp>
+#include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
+#include <boost/interprocess/sync/mutex_family.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -67,7 +70,9 @@ struct alignas(cache_line_bytes) TaskCell {
   std::uint64_t args_offset;  // in the store when args_size > kInlineArgs, else 0
   std::int64_t submitted_ns;  // steady clock, for the time queued
   std::uint64_t actor;        // actor kinds: the actor's id
-  static constexpr std::size_t kInlineArgs = 256 - 56;
+  std::uint32_t retries;      // times it may still be sent again if its worker dies
+  std::uint32_t attempts;     // times it was sent to a worker that died
+  static constexpr std::size_t kInlineArgs = 256 - 64;
   std::byte inline_args[kInlineArgs];
 };
 static_assert(sizeof(TaskCell) == 256);
@@ -199,7 +204,11 @@ class TaskArena {
   }
 
  private:
-  using Heap = boost::interprocess::managed_external_buffer;
+  // Boost's managed_external_buffer has no lock (null_mutex_family): every process of the
+  // runtime allocates here, so this one locks (a process-shared mutex in the store itself).
+  using Heap = boost::interprocess::basic_managed_external_buffer<
+      char, boost::interprocess::rbtree_best_fit<boost::interprocess::mutex_family>,
+      boost::interprocess::iset_index>;
 
   void* base_ = nullptr;
   std::size_t size_ = 0;

@@ -200,19 +200,17 @@ TaskCore::~TaskCore() {
 }
 
 void TaskCore::start_workers() {
-  std::fflush(nullptr);
   children_.resize(plan_.workers.size());
-  const SignalsBlocked blocked;  // until the child has reset its handlers
+  // The zygote is forked now, while this process has no other thread; it forks the workers,
+  // now and whenever one has to be replaced.
+  zygote_ = std::make_unique<Zygote>([this](std::uint32_t w) { worker_main(w); });
   for (std::uint32_t w = 0; w < plan_.workers.size(); ++w) {
-    const pid_t pid = fork();
+    const pid_t pid = zygote_->start(w);
     if (pid < 0) {
-      const int error = errno;
       shutdown();
-      throw Error(std::string("cannot fork a task worker: ") + std::strerror(error));
+      throw Error("cannot fork task worker " + worker_name(w));
     }
-    if (pid == 0) worker_main(w);
     children_[w].pid = pid;
-    children_[w].pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   }
 }
 
@@ -322,7 +320,8 @@ std::shared_ptr<FutureState> TaskCore::submit(
     const std::vector<std::shared_ptr<FutureState>>& deps) {
   if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
     throw Error("patchbay: submit() after the runtime was shut down");
-  return send(TaskKind::call, function, 0, choose_worker(options), options.name, args, deps);
+  return send(TaskKind::call, function, 0, choose_worker(options), options.retries, options.name,
+              args, deps);
 }
 
 std::shared_ptr<FutureState> TaskCore::put(std::span<const std::byte> bytes) {
@@ -350,7 +349,7 @@ std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
   const std::uint32_t worker = choose_worker(options);
   const std::uint64_t actor = fetch_add_acq_rel(arena_->header().next_actor, 1) + 1;
   // Nobody holds the creation's future: a factory's failure shows in the actor's calls.
-  (void)send(TaskKind::actor_create, factory, actor, worker, options.name, args, deps);
+  (void)send(TaskKind::actor_create, factory, actor, worker, 0, options.name, args, deps);
   return {actor, worker};
 }
 
@@ -360,12 +359,12 @@ std::shared_ptr<FutureState> TaskCore::send_to_actor(
   if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
     throw Error("patchbay: a call to an actor after the runtime was shut down");
   if (worker >= arena_->workers()) throw Error("patchbay: an Actor handle names no worker");
-  return send(kind, method, actor, worker, "", args, deps);
+  return send(kind, method, actor, worker, 0, "", args, deps);
 }
 
 std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t function,
                                             std::uint64_t actor, std::uint32_t worker,
-                                            const std::string& name,
+                                            unsigned retries, const std::string& name,
                                             std::span<const std::byte> args,
                                             const std::vector<std::shared_ptr<FutureState>>& deps) {
   thread_local ByteWriter bytes;
@@ -376,6 +375,7 @@ std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t functio
   cell.function = function;
   cell.kind = static_cast<std::uint32_t>(kind);
   cell.actor = actor;
+  cell.retries = retries;
   if (bytes.size() > TaskCell::kInlineArgs) {
     const auto offset = arena_->allocate(bytes.size());
     if (!offset) {
@@ -469,9 +469,11 @@ std::vector<bool> TaskCore::wait_many(const std::vector<const FutureState*>& sta
 // ---- the worker ----
 
 void TaskCore::worker_main(std::uint32_t w) noexcept {
-  // Die with the host, even on its kill -9; checked again in case it died already.
+  // Die with the zygote (which dies with the host), even on its kill -9; checked again in case
+  // it died already.
+  const pid_t zygote = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != host_pid_) _exit(1);
+  if (getppid() != zygote || zygote == 1) _exit(1);
   reset_signals_in_child();
   close_inherited_descriptors({});
   int code = 0;
@@ -639,6 +641,10 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         arena.release(d.slot);
       arena.deallocate(cell.args_offset);
       arena.release(cell.result_slot);
+      // Release pairs with push()'s acquire: the cell may be reused, a lap later. (`sequence`
+      // of this copy holds the cell's position.)
+      const std::uint64_t pos = cell.sequence;
+      store_release(arena.cell(w, pos).sequence, cell_free(pos + capacity, capacity));
     };
 
     unsigned idle = 0;
@@ -655,8 +661,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         std::memcpy(&task, &cell, offsetof(TaskCell, inline_args));
         if (task.args_offset == 0 && task.args_size <= TaskCell::kInlineArgs)
           std::memcpy(task.inline_args, cell.inline_args, task.args_size);
-        // Release pairs with push()'s acquire: the cell may be reused, a lap later.
-        store_release(cell.sequence, cell_free(pos + capacity, capacity));
+        // The cell stays full until the task has run (run_task frees it): if this worker
+        // dies, the host finds there what it was running, to retry it.
+        task.sequence = pos;
         store_release(me.dequeue_index, pos + 1);
         got = true;
         ++live;
@@ -706,9 +713,8 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
 
 // ---- the host's monitor ----
 
-std::string TaskCore::describe_end(std::uint32_t worker, int wait_status) const {
-  std::string out =
-      "worker " + worker_name(worker) + " (pid " + std::to_string(children_[worker].pid) + ")";
+std::string TaskCore::describe_end(std::uint32_t worker, pid_t pid, int wait_status) const {
+  std::string out = "worker " + worker_name(worker) + " (pid " + std::to_string(pid) + ")";
   if (WIFSIGNALED(wait_status))
     return out + " was killed by signal " + signal_text(WTERMSIG(wait_status));
   if (WIFEXITED(wait_status))
@@ -716,79 +722,140 @@ std::string TaskCore::describe_end(std::uint32_t worker, int wait_status) const 
   return out + " ended";
 }
 
-void TaskCore::fail_lost_tasks(std::uint32_t worker, const std::string& why) noexcept {
+void TaskCore::fail_cell(std::uint32_t worker, TaskCell& cell, const std::string& why) noexcept {
   try {
-    // Tasks still queued there: fail them and drop their holds (the worker cannot pop again).
+    const std::span<const std::byte> all =
+        cell.args_offset != 0 ? std::span<const std::byte>(
+                                    arena_->at<const std::byte>(cell.args_offset), cell.args_size)
+                              : std::span<const std::byte>(cell.inline_args, cell.args_size);
+    std::string name;
+    try {
+      ByteReader in(all);
+      Prefix prefix = read_prefix(in);
+      name = std::move(prefix.name);
+      for (const FutureRef& d : prefix.deps)
+        arena_->release(d.slot);
+    } catch (...) {
+    }
+    arena_->deallocate(cell.args_offset);
+    const std::uint32_t slot = cell.result_slot;
+    FailureText f{name, "worker died", why, worker_name(worker)};
+    if (f.function.empty()) {
+      if (const RemoteFunction* r = find_remote(arena_->slot(slot).function)) f.function = r->name;
+    }
+    if (cell.attempts > 1) f.message += " (sent " + std::to_string(cell.attempts) + " times)";
+    const std::string text = f.encode();
+    (void)arena_->complete(slot, FutureStatus::failed, std::as_bytes(std::span(text)));
+    arena_->release(slot);
+  } catch (...) {
+  }
+}
+
+void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry,
+                       bool drain) noexcept {
+  try {
     TaskWorkerBlock& b = arena_->worker(worker);
     const std::uint64_t capacity = arena_->queue_capacity();
+    const std::uint64_t dequeued = load_acquire(b.dequeue_index);
+    // Tasks it had taken and not finished: their cells are still full, behind its read index.
+    for (std::uint64_t pos = dequeued > capacity ? dequeued - capacity : 0; pos < dequeued; ++pos) {
+      TaskCell& cell = arena_->cell(worker, pos);
+      if (load_acquire(cell.sequence) != cell_full(pos, capacity)) continue;
+      const FutureSlot& slot = arena_->slot(cell.result_slot);
+      // Still its task's, and not filled: the worker died before completing it, so before
+      // dropping any of its holds. (Filled, it may have dropped some: those are left.)
+      const bool unfinished = load_relaxed(slot.generation) == cell.result_generation &&
+                              arena_->status(cell.result_slot) == FutureStatus::pending;
+      if (unfinished) {
+        TaskCell copy;
+        std::memcpy(&copy, &cell, offsetof(TaskCell, inline_args));
+        if (copy.args_offset == 0) std::memcpy(copy.inline_args, cell.inline_args, copy.args_size);
+        ++copy.attempts;
+        bool sent = false;
+        if (retry && copy.retries > 0 && static_cast<TaskKind>(copy.kind) == TaskKind::call) {
+          --copy.retries;
+          try {
+            TaskOptions any;
+            const std::uint32_t target = choose_worker(any);
+            store_relaxed(arena_->slot(copy.result_slot).worker, target);
+            sent = push(target, copy,
+                        std::span<const std::byte>(copy.inline_args,
+                                                   copy.args_offset == 0 ? copy.args_size : 0));
+          } catch (...) {
+            sent = false;
+          }
+        }
+        if (!sent) {
+          fail_cell(worker, copy,
+                    static_cast<TaskKind>(copy.kind) == TaskKind::call
+                        ? why
+                        : why + "; its actors went with it");
+        }
+      }
+      store_release(cell.sequence, cell_free(pos + capacity, capacity));
+    }
+    if (!drain) return;
+    // Tasks still queued for it: nobody will run them.
     while (true) {
       const std::uint64_t pos = load_relaxed(b.dequeue_index);
       TaskCell& cell = arena_->cell(worker, pos);
       if (load_acquire(cell.sequence) != cell_full(pos, capacity)) break;
-      const std::span<const std::byte> all =
-          cell.args_offset != 0 ? std::span<const std::byte>(
-                                      arena_->at<const std::byte>(cell.args_offset), cell.args_size)
-                                : std::span<const std::byte>(cell.inline_args, cell.args_size);
-      try {
-        ByteReader in(all);
-        for (const FutureRef& d : read_prefix(in).deps)
-          arena_->release(d.slot);
-      } catch (...) {
-      }
-      arena_->deallocate(cell.args_offset);
-      const std::uint32_t slot = cell.result_slot;
+      TaskCell copy;
+      std::memcpy(&copy, &cell, offsetof(TaskCell, inline_args));
+      if (copy.args_offset == 0) std::memcpy(copy.inline_args, cell.inline_args, copy.args_size);
       store_release(cell.sequence, cell_free(pos + capacity, capacity));
       store_release(b.dequeue_index, pos + 1);
-      FailureText f{"", "worker died", why, worker_name(worker)};
-      if (const RemoteFunction* r = find_remote(arena_->slot(slot).function)) f.function = r->name;
-      const std::string text = f.encode();
-      (void)arena_->complete(slot, FutureStatus::failed, std::as_bytes(std::span(text)));
-      arena_->release(slot);
-    }
-    // Tasks it had started: their futures fail.
-    const std::uint32_t used =
-        std::min(load_relaxed(arena_->header().next_unused), arena_->future_slots());
-    for (std::uint32_t s = 0; s < used; ++s) {
-      FutureSlot& f = arena_->slot(s);
-      if (arena_->status(s) != FutureStatus::pending || load_relaxed(f.worker) != worker) continue;
-      FailureText text{"", "worker died", why, worker_name(worker)};
-      if (const RemoteFunction* r = find_remote(load_relaxed(f.function))) text.function = r->name;
-      const std::string bytes = text.encode();
-      (void)arena_->complete(s, FutureStatus::failed, std::as_bytes(std::span(bytes)));
+      fail_cell(worker, copy, why);
     }
   } catch (...) {
   }
 }
 
-void TaskCore::monitor() noexcept {
-  while (!shut_down_.load()) {
-    std::vector<pollfd> fds;
-    std::vector<std::uint32_t> who;
+void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) noexcept {
+  if (worker >= children_.size() || children_[worker].pid != pid) return;
+  const std::string why = describe_end(worker, pid, wait_status);
+  {
+    const std::lock_guard lock(children_mutex_);
+    children_[worker].ended = true;
+    children_[worker].wait_status = wait_status;
+  }
+  alive_[worker].store(false);
+  TaskWorkerBlock& b = arena_->worker(worker);
+  store_release(b.state, 2);
+  // A replacement at the same index takes the tasks still queued; what the dead one was
+  // running goes to any worker while it has retries.
+  pid_t replacement = -1;
+  if (!shut_down_.load()) {
+    store_relaxed(b.sleeping, 0);
+    store_release(b.state, 0);
+    replacement = zygote_->start(worker);
+  }
+  if (replacement > 0) {
     {
       const std::lock_guard lock(children_mutex_);
-      for (std::uint32_t w = 0; w < children_.size(); ++w) {
-        if (!children_[w].ended && children_[w].pidfd >= 0) {
-          fds.push_back({children_[w].pidfd, POLLIN, 0});
-          who.push_back(w);
-        }
-      }
+      children_[worker].pid = replacement;
+      children_[worker].ended = false;
+      ++children_[worker].replacements;
     }
-    fds.push_back({monitor_wake_fd_, POLLIN, 0});
-    // Without pidfds, look every 10 ms.
-    const int timeout = fds.size() == 1 && !children_.empty() ? 10 : -1;
-    (void)poll(fds.data(), fds.size(), timeout);
+    alive_[worker].store(true);
+  } else {
+    store_release(b.state, 2);
+  }
+  recover(worker, why, true, replacement <= 0);
+}
+
+void TaskCore::monitor() noexcept {
+  while (!shut_down_.load()) {
+    pollfd fds[2] = {{zygote_->fd(), POLLIN, 0}, {monitor_wake_fd_, POLLIN, 0}};
+    (void)poll(fds, 2, -1);
     if (shut_down_.load()) break;
-    const std::lock_guard lock(children_mutex_);
-    for (std::uint32_t w = 0; w < children_.size(); ++w) {
-      Child& c = children_[w];
-      if (c.ended) continue;
-      int status = 0;
-      if (waitpid(c.pid, &status, WNOHANG) != c.pid) continue;
-      c.ended = true;
-      c.wait_status = status;
-      alive_[w].store(false);
-      store_release(arena_->worker(w).state, 2);
-      fail_lost_tasks(w, describe_end(w, status));
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    bool gone = false;
+    for (const Zygote::Ended& e : zygote_->take_ended(false, gone))
+      on_worker_end(e.worker, e.pid, e.wait_status);
+    if (gone) {
+      // The zygote itself ended (killed): no worker can be replaced; those alive go on.
+      break;
     }
   }
 }
@@ -809,32 +876,27 @@ void TaskCore::shutdown() noexcept {
     (void)!write(monitor_wake_fd_, &one, sizeof one);
     monitor_.join();
   }
-  // Give the workers a moment to leave between tasks, then kill what is left; reap all.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  const std::lock_guard lock(children_mutex_);
-  for (std::uint32_t w = 0; w < children_.size(); ++w) {
-    Child& c = children_[w];
-    if (c.pid <= 0 || c.ended) continue;
-    int status = 0;
-    while (true) {
-      const pid_t done = waitpid(c.pid, &status, WNOHANG);
-      if (done == c.pid || (done < 0 && errno != EINTR)) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        kill(c.pid, SIGKILL);
-        while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        break;
+  // The zygote gives the workers a moment to leave between tasks, kills what is left, reaps
+  // all and ends.
+  if (zygote_) {
+    for (const Zygote::Ended& e : zygote_->stop(std::chrono::seconds(1))) {
+      if (e.worker < children_.size() && children_[e.worker].pid == e.pid) {
+        const std::lock_guard lock(children_mutex_);
+        children_[e.worker].ended = true;
+        children_[e.worker].wait_status = e.wait_status;
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    c.ended = true;
-    c.wait_status = status;
-    alive_[w].store(false);
+  }
+  {
+    const std::lock_guard lock(children_mutex_);
+    for (std::uint32_t w = 0; w < children_.size(); ++w) {
+      children_[w].ended = true;
+      alive_[w].store(false);
+    }
   }
   for (std::uint32_t w = 0; w < children_.size(); ++w) {
-    if (children_[w].pidfd >= 0) close(children_[w].pidfd);
-    children_[w].pidfd = -1;
-    fail_lost_tasks(w, "the runtime was shut down");
+    store_release(arena_->worker(w).state, 2);
+    recover(w, "the runtime was shut down", false, true);
   }
   if (monitor_wake_fd_ >= 0) close(monitor_wake_fd_);
   monitor_wake_fd_ = -1;

@@ -21,6 +21,7 @@
 #include "placement/machine.hpp"
 #include "placement/planner.hpp"
 #include "tasks/task_arena.hpp"
+#include "tasks/zygote.hpp"
 
 namespace patchbay::detail {
 
@@ -94,22 +95,28 @@ class TaskCore {
  private:
   struct Child {
     pid_t pid = -1;
-    int pidfd = -1;
     bool ended = false;
     int wait_status = 0;
+    unsigned replacements = 0;
   };
 
   std::uint32_t choose_worker(const TaskOptions& options) const;
   /// Sends one cell of `kind` to `worker`: the common part of tasks and actors.
   std::shared_ptr<FutureState> send(TaskKind kind, std::uint64_t function, std::uint64_t actor,
-                                    std::uint32_t worker, const std::string& name,
+                                    std::uint32_t worker, unsigned retries, const std::string& name,
                                     std::span<const std::byte> args,
                                     const std::vector<std::shared_ptr<FutureState>>& deps);
   void start_workers();
   void monitor() noexcept;
-  /// Fails every future still pending on `worker`, which has ended as `why` says.
-  void fail_lost_tasks(std::uint32_t worker, const std::string& why) noexcept;
-  std::string describe_end(std::uint32_t worker, int wait_status) const;
+  /// After `worker` ended as `why` says: the tasks it was running are sent again elsewhere
+  /// while they have retries (`retry`), else failed; with `drain`, the tasks still queued for
+  /// it fail too (no replacement will run them).
+  void recover(std::uint32_t worker, const std::string& why, bool retry, bool drain) noexcept;
+  /// Fails one task of `worker`'s queue (`cell`, at `pos`) and drops its holds.
+  void fail_cell(std::uint32_t worker, TaskCell& cell, const std::string& why) noexcept;
+  /// A worker ended: recover its tasks and start its replacement.
+  void on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) noexcept;
+  std::string describe_end(std::uint32_t worker, pid_t pid, int wait_status) const;
   [[nodiscard]] std::string worker_name(std::uint32_t worker) const;
 
   RuntimeOptions options_;
@@ -119,6 +126,7 @@ class TaskCore {
   Plan plan_;
   std::shared_ptr<TaskArena> arena_;
   std::vector<Child> children_;
+  std::unique_ptr<Zygote> zygote_;
   pid_t host_pid_ = 0;
   mutable std::atomic<std::uint32_t> next_worker_{0};
   std::atomic<bool> shut_down_{false};

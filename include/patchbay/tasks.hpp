@@ -64,11 +64,14 @@ struct TaskOptions {
   /// Where the task may run: a worker must have at least this many cores and GPUs, and the
   /// runtime the custom resources. cpu defaults to 0: any worker.
   Resources resources{.cpu = 0, .gpu = 0, .memory = 0, .custom = {}};
+  /// Times the task is sent again, to another worker, when the worker running it dies (as Ray's
+  /// max_retries). A task that throws is not retried.
+  unsigned retries = 3;
 };
 
 /// A task or its worker failed; get() throws it. what() is one line: "task 'NAME' failed on
-/// worker w1: TYPE: MESSAGE", or "task 'NAME' lost: worker w1 (pid 1234) was killed by signal
-/// 9 (Killed)".
+/// worker w1: TYPE: MESSAGE", or, once its retries are spent, "task 'NAME' lost: worker w1 (pid
+/// 1234) was killed by signal 9 (Killed)".
 class TaskError : public Error {
  public:
   TaskError(std::string function, std::string type, std::string message, std::string worker,

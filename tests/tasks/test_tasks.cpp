@@ -93,6 +93,12 @@ std::int32_t pid_of_worker(int) {
 }
 PATCHBAY_REMOTE(pid_of_worker);
 
+std::int32_t slow_pid(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return static_cast<std::int32_t>(getpid());
+}
+PATCHBAY_REMOTE(slow_pid);
+
 // Submits two sub-tasks to the runtime it runs in and waits for both: on a one-worker runtime
 // this only finishes if waiting parks the task's fiber.
 int sum_of_squares(int a, int b) {
@@ -298,40 +304,57 @@ TEST_CASE("many host threads submit at once and every result is right", "[tasks]
   CHECK(calls == std::uint64_t{kThreads} * kTasks);
 }
 
-TEST_CASE("a worker killed during a task fails that task and the runtime keeps serving",
-          "[tasks]") {
+TEST_CASE("a worker killed during a task is replaced, and the task retried or failed", "[tasks]") {
   patchbay::Runtime runtime(options(2));
-  const auto stats = runtime.worker_stats();
-  REQUIRE(stats.size() == 2);
-  // Occupy both workers, then kill the one running the first task.
-  auto victim_pid = runtime.submit(pid_of_worker, 0).get();
-  patchbay::TaskOptions slow;
-  std::vector<patchbay::Future<int>> running;
-  for (int i = 0; i < 4; ++i)
-    running.push_back(runtime.submit(sleep_then, 500, i));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  REQUIRE(kill(victim_pid, SIGKILL) == 0);
-  int lost = 0;
-  for (auto& f : running) {
-    try {
-      (void)f.get();
-    } catch (const patchbay::TaskError& e) {
-      ++lost;
-      CHECK(e.type() == "worker died");
-      CHECK_THAT(e.what(), Catch::Contains("lost: worker w") &&
-                               Catch::Contains("(pid " + std::to_string(victim_pid) + ")") &&
-                               Catch::Contains("killed by signal 9"));
+  REQUIRE(runtime.worker_stats().size() == 2);
+  for (const unsigned retries : {3u, 0u}) {
+    INFO("retries " << retries);
+    patchbay::TaskOptions once;
+    once.retries = retries;
+    // Occupy both workers, then kill the one the first task runs on.
+    std::vector<patchbay::Future<std::int32_t>> running;
+    for (int i = 0; i < 4; ++i)
+      running.push_back(runtime.submit(once, slow_pid, 400));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::int32_t victim = 0;
+    for (const auto& w : runtime.worker_stats())
+      if (w.name == "w0") victim = w.pid;
+    REQUIRE(victim > 0);
+    REQUIRE(kill(victim, SIGKILL) == 0);
+    int lost = 0;
+    for (auto& f : running) {
+      try {
+        const std::int32_t ran_on = f.get();
+        CHECK(ran_on != victim);  // a retry ran elsewhere
+      } catch (const patchbay::TaskError& e) {
+        ++lost;
+        CHECK(e.type() == "worker died");
+        CHECK_THAT(e.what(), Catch::Contains("task 'slow_pid' lost: worker w0") &&
+                                 Catch::Contains("(pid " + std::to_string(victim) + ")") &&
+                                 Catch::Contains("killed by signal 9"));
+      }
     }
+    // Retries left: nothing lost. None: the tasks w0 was running (one, or two if it had taken
+    // the next) fail; those still queued run on its replacement.
+    if (retries > 0) {
+      CHECK(lost == 0);
+    } else {
+      CHECK(lost >= 1);
+      CHECK(lost <= 2);
+    }
+    // The replacement serves, under the same name, with a new pid.
+    int alive = 0;
+    std::int32_t replacement = 0;
+    for (const auto& w : runtime.worker_stats()) {
+      alive += w.alive ? 1 : 0;
+      if (w.name == "w0") replacement = w.pid;
+    }
+    CHECK(alive == 2);
+    CHECK(replacement != victim);
+    CHECK(replacement > 0);
+    for (int i = 0; i < 20; ++i)
+      CHECK(runtime.submit(pid_of_worker, i).get() != victim);
   }
-  CHECK(lost >= 1);
-  CHECK(lost <= 2);
-  // New tasks go to the worker that is left.
-  for (int i = 0; i < 20; ++i)
-    CHECK(runtime.submit(pid_of_worker, i).get() != victim_pid);
-  int alive = 0;
-  for (const auto& w : runtime.worker_stats())
-    alive += w.alive ? 1 : 0;
-  CHECK(alive == 1);
 }
 
 TEST_CASE("stats count calls, failures and time per worker and per function", "[tasks]") {
