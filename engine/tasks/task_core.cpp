@@ -751,12 +751,11 @@ void TaskCore::fail_cell(std::uint32_t worker, TaskCell& cell, const std::string
   }
 }
 
-void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry,
-                       bool drain) noexcept {
+void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry, bool drain,
+                       std::uint64_t dequeued) noexcept {
   try {
     TaskWorkerBlock& b = arena_->worker(worker);
     const std::uint64_t capacity = arena_->queue_capacity();
-    const std::uint64_t dequeued = load_acquire(b.dequeue_index);
     // Tasks it had taken and not finished: their cells are still full, behind its read index.
     for (std::uint64_t pos = dequeued > capacity ? dequeued - capacity : 0; pos < dequeued; ++pos) {
       TaskCell& cell = arena_->cell(worker, pos);
@@ -824,6 +823,9 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   store_release(b.state, 2);
   // A replacement at the same index takes the tasks still queued; what the dead one was
   // running goes to any worker while it has retries.
+  // Where the dead worker stopped reading: the cells behind it that are still full are what
+  // it was running. Read before its replacement starts reading on from there.
+  const std::uint64_t dequeued = load_acquire(b.dequeue_index);
   pid_t replacement = -1;
   if (!shut_down_.load()) {
     store_relaxed(b.sleeping, 0);
@@ -841,7 +843,7 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   } else {
     store_release(b.state, 2);
   }
-  recover(worker, why, true, replacement <= 0);
+  recover(worker, why, true, replacement <= 0, dequeued);
 }
 
 void TaskCore::monitor() noexcept {
@@ -896,7 +898,8 @@ void TaskCore::shutdown() noexcept {
   }
   for (std::uint32_t w = 0; w < children_.size(); ++w) {
     store_release(arena_->worker(w).state, 2);
-    recover(w, "the runtime was shut down", false, true);
+    recover(w, "the runtime was shut down", false, true,
+            load_acquire(arena_->worker(w).dequeue_index));
   }
   if (monitor_wake_fd_ >= 0) close(monitor_wake_fd_);
   monitor_wake_fd_ = -1;

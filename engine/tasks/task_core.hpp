@@ -108,10 +108,11 @@ class TaskCore {
                                     const std::vector<std::shared_ptr<FutureState>>& deps);
   void start_workers();
   void monitor() noexcept;
-  /// After `worker` ended as `why` says: the tasks it was running are sent again elsewhere
-  /// while they have retries (`retry`), else failed; with `drain`, the tasks still queued for
-  /// it fail too (no replacement will run them).
-  void recover(std::uint32_t worker, const std::string& why, bool retry, bool drain) noexcept;
+  /// After `worker` ended as `why` says, having read its queue up to `dequeued`: the tasks it
+  /// was running are sent again elsewhere while they have retries (`retry`), else failed; with
+  /// `drain`, the tasks still queued for it fail too (no replacement will run them).
+  void recover(std::uint32_t worker, const std::string& why, bool retry, bool drain,
+               std::uint64_t dequeued) noexcept;
   /// Fails one task of `worker`'s queue (`cell`, at `pos`) and drops its holds.
   void fail_cell(std::uint32_t worker, TaskCell& cell, const std::string& why) noexcept;
   /// A worker ended: recover its tasks and start its replacement.
