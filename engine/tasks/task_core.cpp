@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <typeinfo>
@@ -101,16 +102,23 @@ struct DependencyFailed {
 };
 
 // Stacks for task fibers: guard-paged, and kept for the next task instead of unmapped.
+// The lowest address of the stack StackCache handed out last: a task fiber, dispatched at once,
+// reads it first thing (for unpoison_below_here()).
+thread_local const char* last_stack_lowest = nullptr;
+
 class StackCache {
  public:
   explicit StackCache(std::size_t size) : inner_(size) {}
   boost::context::stack_context allocate() {
+    boost::context::stack_context c;
     if (!free_.empty()) {
-      const boost::context::stack_context c = free_.back();
+      c = free_.back();
       free_.pop_back();
-      return c;
+    } else {
+      c = inner_.allocate();
     }
-    return inner_.allocate();
+    last_stack_lowest = static_cast<const char*>(c.sp) - c.size;
+    return c;
   }
   void deallocate(boost::context::stack_context& c) noexcept {
 #if defined(__SANITIZE_ADDRESS__)
@@ -139,6 +147,17 @@ struct CachedStack {
 };
 
 constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
+
+// After an exception unwound frames on a fiber stack: AddressSanitizer keeps their poison (it
+// cleans only stacks it knows), which the next frames there would trip on. Clears everything
+// below the caller's frame. Nothing without ASan.
+[[gnu::noinline]] void unpoison_below_here([[maybe_unused]] const char* lowest) {
+#if defined(__SANITIZE_ADDRESS__)
+  const char here = 0;
+  if (lowest != nullptr && &here > lowest)
+    ASAN_UNPOISON_MEMORY_REGION(lowest, static_cast<std::size_t>(&here - lowest));
+#endif
+}
 
 }  // namespace
 
@@ -516,8 +535,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
                                  : mode == WaitMode::adaptive ? 20000
                                                               : 0;
 
-    // `cell`: a copy of the queue's cell (its header, and its arguments when inline).
-    auto run_task = [&](const TaskCell& cell) {
+    // `cell`: a copy of the queue's cell (its header, and its arguments when inline);
+    // `stack_lowest`: where the task's fiber stack ends.
+    auto run_task = [&](const TaskCell& cell, const char* stack_lowest) {
       const std::int64_t start = steady_now_ns();
       const std::span<const std::byte> all =
           cell.args_offset != 0 ? std::span<const std::byte>(
@@ -535,6 +555,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
       ByteWriter out;
       bool ok = false;
       Prefix prefix;
+      std::exception_ptr thrown;  // classified below, once the unwound frames are clean
       try {
         ByteReader in(all);
         prefix = read_prefix(in);
@@ -570,20 +591,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
             const std::unique_lock lock(entry->lock);
             entry->name = failure.function;
             entry->destroy = fn->destroy;
-            try {
-              entry->instance = fn->create(in, resolver);
-            } catch (const DependencyFailed& d) {
-              entry->unavailable =
-                  "its factory '" + failure.function + "' failed: " + d.failure.to_error().what();
-              throw;
-            } catch (const std::exception& e) {
-              entry->unavailable = "its factory '" + failure.function +
-                                   "' failed: " + demangle(typeid(e).name()) + ": " + e.what();
-              throw;
-            } catch (...) {
-              entry->unavailable = "its factory '" + failure.function + "' failed";
-              throw;
-            }
+            // A factory that throws leaves the entry without an instance; the failure is
+            // written into it below, with the others.
+            entry->instance = fn->create(in, resolver);
             break;
           }
           case TaskKind::actor_call:
@@ -604,19 +614,34 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
           }
         }
         ok = true;
-      } catch (const ActorUnavailable& a) {
-        failure.type = "actor unavailable";
-        failure.message = "the actor cannot take calls: " + a.why;
-      } catch (const DependencyFailed& d) {
-        failure.type = d.failure.type;
-        failure.message = std::string("an argument's task failed: ") + d.failure.to_error().what();
-      } catch (const std::exception& e) {
-        failure.type = demangle(typeid(e).name());
-        failure.message = e.what();
       } catch (...) {
-        const std::type_info* t = abi::__cxa_current_exception_type();
-        failure.type = t != nullptr ? demangle(t->name()) : "unknown";
-        failure.message = "(an exception that is not a std::exception)";
+        thrown = std::current_exception();
+      }
+      if (thrown) {
+        unpoison_below_here(stack_lowest);
+        try {
+          std::rethrow_exception(thrown);
+        } catch (const ActorUnavailable& a) {
+          failure.type = "actor unavailable";
+          failure.message = "the actor cannot take calls: " + a.why;
+        } catch (const DependencyFailed& d) {
+          failure.type = d.failure.type;
+          failure.message =
+              std::string("an argument's task failed: ") + d.failure.to_error().what();
+        } catch (const std::exception& e) {
+          failure.type = demangle(typeid(e).name());
+          failure.message = e.what();
+        } catch (...) {
+          const std::type_info* t = abi::__cxa_current_exception_type();
+          failure.type = t != nullptr ? demangle(t->name()) : "unknown";
+          failure.message = "(an exception that is not a std::exception)";
+        }
+        if (static_cast<TaskKind>(cell.kind) == TaskKind::actor_create) {
+          if (const auto found = actors.find(cell.actor); found != actors.end()) {
+            found->second->unavailable = "its factory '" + failure.function +
+                                         "' failed: " + failure.type + ": " + failure.message;
+          }
+        }
       }
       // Counted before the result is published: whoever sees the result sees it counted.
       const std::int64_t end = steady_now_ns();
@@ -672,7 +697,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
                              CachedStack{&stacks},
                              [&run_task, &live, task] {
-                               run_task(task);
+                               run_task(task, last_stack_lowest);
                                --live;
                              })
             .detach();
