@@ -11,6 +11,9 @@
 //                               core 0 with worker w0 (this machine has two cores).
 //   actor_call_round_trip/MODE  the same for a method call on an actor.
 //   actor_throughput            one host thread's pipelined calls to one actor on core 1.
+//   put_object/doubles:N        put() of N doubles against memcpy of the same bytes (x_memcpy).
+//   read_in_place/doubles:N     a task on the worker reads a stored vector of N doubles through
+//                               std::span: the round trip, 1 element against 8 MiB.
 //   runtime_start               a two-worker runtime from construction to its first result.
 //
 // Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
@@ -22,7 +25,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +43,11 @@ std::int64_t add_one(std::int64_t x) {
   return x + 1;
 }
 PATCHBAY_REMOTE(add_one);
+
+double first_of(std::span<const double> values) {
+  return values.empty() ? 0.0 : values[0];
+}
+PATCHBAY_REMOTE(first_of);
 
 class Counter {
  public:
@@ -239,6 +249,55 @@ BENCHMARK(task_throughput)
     ->ArgName("workers")
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// put() of a vector of doubles (8 MiB by default), against memcpy of the same bytes into a
+// buffer that is already mapped, timed just before.
+void put_object(benchmark::State& state) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  patchbay::RuntimeOptions options;
+  options.workers = 1;
+  patchbay::Runtime runtime(options);
+  const std::vector<double> value(count, 1.5);
+  std::vector<double> target(count);
+  const std::int64_t copies = 20;
+  const std::int64_t copy_start = patchbay_bench::now_ns();
+  for (std::int64_t k = 0; k < copies; ++k) {
+    std::memcpy(target.data(), value.data(), count * sizeof(double));
+    benchmark::ClobberMemory();
+  }
+  const double memcpy_ns =
+      static_cast<double>(patchbay_bench::now_ns() - copy_start) / static_cast<double>(copies);
+  const std::int64_t start = patchbay_bench::now_ns();
+  for (auto _ : state) {
+    auto stored = runtime.put(value);
+    benchmark::DoNotOptimize(stored);
+  }
+  const double put_ns = static_cast<double>(patchbay_bench::now_ns() - start) /
+                        static_cast<double>(state.iterations());
+  state.counters["memcpy_ns"] = memcpy_ns;
+  state.counters["x_memcpy"] = put_ns / memcpy_ns;
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(count * sizeof(double)));
+  state.SetLabel("put() of a std::vector<double>, against memcpy of its bytes");
+}
+BENCHMARK(put_object)
+    ->Arg(std::int64_t{1} << 20)
+    ->ArgName("doubles")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// A task on another worker reads a stored vector in place: the round trip should not grow with
+// the vector (1 element, then 8 MiB).
+void read_in_place(benchmark::State& state) {
+  const auto count = static_cast<std::size_t>(state.range(0));
+  OneWorker one(patchbay::WaitMode::spin);
+  auto stored = one.runtime->put(std::vector<double>(count, 2.5));
+  bool wrong = false;
+  for (auto _ : state)
+    wrong |= one.runtime->submit(first_of, stored).get() != 2.5;
+  if (wrong) state.SkipWithError("a result was wrong");
+  state.SetLabel("a task takes a stored vector as std::span<const double>, spin");
+}
+BENCHMARK(read_in_place)->Arg(1)->Arg(std::int64_t{1} << 20)->ArgName("doubles")->UseRealTime();
 
 void runtime_start(benchmark::State& state) {
   patchbay::RuntimeOptions options;

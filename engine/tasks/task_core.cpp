@@ -360,6 +360,37 @@ std::shared_ptr<FutureState> TaskCore::put(std::span<const std::byte> bytes) {
   return state;
 }
 
+std::shared_ptr<FutureState> TaskCore::put_reserve(std::size_t size, std::byte*& where) {
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error("patchbay: put() after the runtime was shut down");
+  const auto offset = arena_->allocate(size);
+  if (!offset) {
+    throw Error("patchbay: put() of " + std::to_string(size) +
+                " bytes: they do not fit the store (" + std::to_string(arena_->store_free()) +
+                " of " + std::to_string(arena_->store_size()) +
+                " bytes free); raise RuntimeOptions::store_bytes");
+  }
+  std::uint32_t slot = 0;
+  try {
+    slot = arena_->allocate_slot(0, ~std::uint32_t{0}, 1);
+  } catch (...) {
+    arena_->deallocate(*offset);
+    throw;
+  }
+  FutureSlot& f = arena_->slot(slot);
+  store_relaxed(f.result_offset, *offset);
+  store_relaxed(f.result_size, static_cast<std::uint32_t>(size));
+  where = arena_->at<std::byte>(*offset);
+  return std::make_shared<FutureState>(arena_, FutureRef{slot, f.generation});
+}
+
+void TaskCore::put_publish(const FutureState& state) {
+  // Nobody can wait for it yet (its future is not handed out): a release store publishes the
+  // bytes written.
+  store_release(arena_->slot(state.ref.slot).state,
+                static_cast<std::uint32_t>(FutureStatus::ready));
+}
+
 std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
     std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
     const std::vector<std::shared_ptr<FutureState>>& deps) {
@@ -1061,6 +1092,14 @@ std::shared_ptr<detail::FutureState> Runtime::submit_encoded(
 
 std::shared_ptr<detail::FutureState> Runtime::put_encoded(std::span<const std::byte> bytes) {
   return core_->put(bytes);
+}
+
+std::shared_ptr<detail::FutureState> Runtime::put_reserve(std::size_t size, std::byte*& where) {
+  return core_->put_reserve(size, where);
+}
+
+void Runtime::put_publish(const detail::FutureState& state) {
+  core_->put_publish(state);
 }
 
 Runtime::StoreUsage Runtime::store_usage() const {

@@ -64,6 +64,10 @@ class TaskCore {
 
   /// A ready future holding `bytes` (Runtime::put).
   std::shared_ptr<FutureState> put(std::span<const std::byte> bytes);
+  /// A pending future with `size` bytes of result in the store at `where`, for the caller to
+  /// fill; put_publish() makes it ready.
+  std::shared_ptr<FutureState> put_reserve(std::size_t size, std::byte*& where);
+  void put_publish(const FutureState& state);
   /// Sends an actor's creation; returns its id and worker.
   std::pair<std::uint64_t, std::uint32_t> create_actor(
       std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,

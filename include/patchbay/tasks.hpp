@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -452,6 +453,19 @@ class Runtime {
   Future<std::decay_t<T>> put(T&& value) {
     using V = std::decay_t<T>;
     static_assert(Serializable<V>, "put(): the value's type cannot be serialized");
+    if constexpr (FlatVector<V>) {
+      // Written once, straight into the store: a count, then the elements (Codec's layout).
+      const auto count = static_cast<std::uint64_t>(value.size());
+      const std::size_t elements = value.size() * sizeof(typename V::value_type);
+      if (elements != 0) {
+        std::byte* where = nullptr;
+        auto state = put_reserve(sizeof count + elements, where);
+        std::memcpy(where, &count, sizeof count);
+        std::memcpy(where + sizeof count, value.data(), elements);
+        put_publish(*state);
+        return Future<V>(std::move(state));
+      }
+    }
     ByteWriter& out = detail::argument_buffer();
     out.clear();
     Codec<V>::encode(value, out);
@@ -529,6 +543,9 @@ class Runtime {
   [[nodiscard]] std::uint32_t id() const;
 
   std::shared_ptr<detail::FutureState> put_encoded(std::span<const std::byte> bytes);
+  /// A future whose `size` bytes of result the caller writes at `where`, then publishes.
+  std::shared_ptr<detail::FutureState> put_reserve(std::size_t size, std::byte*& where);
+  void put_publish(const detail::FutureState& state);
   std::shared_ptr<detail::FutureState> submit_encoded(
       std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
       const std::vector<std::shared_ptr<detail::FutureState>>& deps);
