@@ -100,55 +100,11 @@ double percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
-void task_round_trip(benchmark::State& state) {
-  if (!patchbay_bench::has_two_cores()) {
-    state.SkipWithError("needs cores 0 and 1");
-    return;
-  }
-  const patchbay::WaitMode mode = mode_of(state.range(0));
-  const auto floor = mode == patchbay::WaitMode::spin
-                         ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
-                         : patchbay_bench::TwoAtomicFloor{};
-  patchbay::RuntimeOptions options;
-  options.workers = 1;
-  options.wait = mode;
-  std::optional<patchbay::Runtime> runtime;
-  {
-    // The runtime plans for the cores this thread may use: core 1 alone, for its worker.
-    const PinnedToCore planning(kFarCore);
-    runtime.emplace(options);
-  }
-  const PinnedToCore pinned(kNearCore);
-  std::int64_t i = 0;
-  for (int k = 0; k < 1000; ++k)
-    (void)runtime->submit(add_one, i++).get();
-  std::vector<double> samples;
-  samples.reserve(1 << 20);
-  bool wrong = false;
-  const std::int64_t start = patchbay_bench::now_ns();
-  for (auto _ : state) {
-    const std::int64_t t0 = patchbay_bench::now_ns();
-    wrong |= runtime->submit(add_one, i).get() != i + 1;
-    ++i;
-    if (samples.size() < samples.capacity())
-      samples.push_back(static_cast<double>(patchbay_bench::now_ns() - t0));
-  }
-  const double mean = static_cast<double>(patchbay_bench::now_ns() - start) /
-                      static_cast<double>(state.iterations());
-  runtime.reset();
-  if (wrong) state.SkipWithError("a result was wrong");
-  state.counters["p50_ns"] = percentile(samples, 0.5);
-  state.counters["p99_ns"] = percentile(samples, 0.99);
-  if (floor.ns > 0) {
-    state.counters["two_atomic_ns"] = floor.ns;
-    state.counters["x_two_atomic"] = mean / floor.ns;
-  }
-  state.SetLabel(std::string("submit + get, one worker on core 1, host on core 0, ") +
-                 std::string(patchbay::to_string(mode)));
-}
-BENCHMARK(task_round_trip)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->UseRealTime();
-
-void actor_call_round_trip(benchmark::State& state) {
+// Times `round_trip()` (true when its result was right) on a one-worker runtime, reporting p50,
+// p99 and, in spin mode, the mean against the two-atomic ping-pong measured just before.
+// `setup(runtime)` runs first (untimed) and returns the round trip.
+template <class Setup>
+void measure_round_trips(benchmark::State& state, const std::string& what, Setup setup) {
   if (!patchbay_bench::has_two_cores()) {
     state.SkipWithError("needs cores 0 and 1");
     return;
@@ -158,17 +114,16 @@ void actor_call_round_trip(benchmark::State& state) {
                          ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
                          : patchbay_bench::TwoAtomicFloor{};
   OneWorker one(mode);
-  auto counter = one.runtime->create_actor(make_counter);
-  std::int64_t expected = 0;
+  auto round_trip = setup(*one.runtime);
   for (int k = 0; k < 1000; ++k)
-    expected = counter.call(&Counter::add, 1).get();
+    (void)round_trip();
   std::vector<double> samples;
   samples.reserve(1 << 20);
   bool wrong = false;
   const std::int64_t start = patchbay_bench::now_ns();
   for (auto _ : state) {
     const std::int64_t t0 = patchbay_bench::now_ns();
-    wrong |= counter.call(&Counter::add, 1).get() != ++expected;
+    wrong |= !round_trip();
     if (samples.size() < samples.capacity())
       samples.push_back(static_cast<double>(patchbay_bench::now_ns() - t0));
   }
@@ -181,8 +136,26 @@ void actor_call_round_trip(benchmark::State& state) {
     state.counters["two_atomic_ns"] = floor.ns;
     state.counters["x_two_atomic"] = mean / floor.ns;
   }
-  state.SetLabel(std::string("call + get, the actor on core 1, host on core 0, ") +
+  state.SetLabel(what + ", the worker on core 1, host on core 0, " +
                  std::string(patchbay::to_string(mode)));
+}
+
+void task_round_trip(benchmark::State& state) {
+  measure_round_trips(state, "submit + get", [](patchbay::Runtime& runtime) {
+    return [&runtime, i = std::int64_t{0}]() mutable {
+      ++i;
+      return runtime.submit(add_one, i).get() == i + 1;
+    };
+  });
+}
+BENCHMARK(task_round_trip)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->UseRealTime();
+
+void actor_call_round_trip(benchmark::State& state) {
+  measure_round_trips(state, "actor call + get", [](patchbay::Runtime& runtime) {
+    return [counter = runtime.create_actor(make_counter), expected = std::int64_t{0}]() mutable {
+      return counter.call(&Counter::add, 1).get() == ++expected;
+    };
+  });
 }
 BENCHMARK(actor_call_round_trip)->Arg(0)->Arg(1)->ArgName("mode")->UseRealTime();
 
@@ -211,19 +184,15 @@ void task_throughput(benchmark::State& state) {
   patchbay::RuntimeOptions options;
   options.workers = static_cast<std::size_t>(state.range(0));
   options.wait = patchbay::WaitMode::adaptive;
-  std::optional<patchbay::Runtime> built;
-  std::optional<PinnedToCore> pinned;
+  // One worker: as task_round_trip, alone on core 1 with the host on core 0.
+  std::optional<OneWorker> one;
+  std::optional<patchbay::Runtime> two;
   if (options.workers == 1) {
-    // As task_round_trip: the worker alone on core 1, the host on core 0.
-    {
-      const PinnedToCore planning(kFarCore);
-      built.emplace(options);
-    }
-    pinned.emplace(kNearCore);
+    one.emplace(options.wait);
   } else {
-    built.emplace(options);
+    two.emplace(options);
   }
-  patchbay::Runtime& runtime = *built;
+  patchbay::Runtime& runtime = one ? *one->runtime : *two;
   constexpr std::int64_t kWindow = 1024;
   std::vector<patchbay::Future<std::int64_t>> window;
   window.reserve(kWindow);

@@ -334,18 +334,23 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
   return true;
 }
 
+void TaskCore::throw_if_shut_down(const char* call) const {
+  // The arena's word, for a task inside a worker (whose copy of this object never sees the
+  // host's shutdown); the host's own flag from the moment shutdown() begins.
+  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
+    throw Error(std::string("patchbay: ") + call + " after the runtime was shut down");
+}
+
 std::shared_ptr<FutureState> TaskCore::submit(
     std::uint64_t function, const TaskOptions& options, std::span<const std::byte> args,
     const std::vector<std::shared_ptr<FutureState>>& deps) {
-  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
-    throw Error("patchbay: submit() after the runtime was shut down");
+  throw_if_shut_down("submit()");
   return send(TaskKind::call, function, 0, choose_worker(options), options.retries, options.name,
               args, deps);
 }
 
 std::shared_ptr<FutureState> TaskCore::put(std::span<const std::byte> bytes) {
-  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
-    throw Error("patchbay: put() after the runtime was shut down");
+  throw_if_shut_down("put()");
   // A future no worker fills: this thread completes it at once. Its one holder is the handle.
   const std::uint32_t slot = arena_->allocate_slot(0, ~std::uint32_t{0}, 1);
   auto state =
@@ -361,8 +366,7 @@ std::shared_ptr<FutureState> TaskCore::put(std::span<const std::byte> bytes) {
 }
 
 std::shared_ptr<FutureState> TaskCore::put_reserve(std::size_t size, std::byte*& where) {
-  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
-    throw Error("patchbay: put() after the runtime was shut down");
+  throw_if_shut_down("put()");
   const auto offset = arena_->allocate(size);
   if (!offset) {
     throw Error("patchbay: put() of " + std::to_string(size) +
@@ -394,8 +398,7 @@ void TaskCore::put_publish(const FutureState& state) {
 std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
     std::uint64_t factory, const TaskOptions& options, std::span<const std::byte> args,
     const std::vector<std::shared_ptr<FutureState>>& deps) {
-  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
-    throw Error("patchbay: create_actor() after the runtime was shut down");
+  throw_if_shut_down("create_actor()");
   const std::uint32_t worker = choose_worker(options);
   const std::uint64_t actor = fetch_add_acq_rel(arena_->header().next_actor, 1) + 1;
   // Nobody holds the creation's future: a factory's failure shows in the actor's calls.
@@ -406,8 +409,7 @@ std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
 std::shared_ptr<FutureState> TaskCore::send_to_actor(
     TaskKind kind, std::uint64_t method, std::uint64_t actor, std::uint32_t worker,
     std::span<const std::byte> args, const std::vector<std::shared_ptr<FutureState>>& deps) {
-  if (load_relaxed(arena_->header().shutdown) != 0 || shut_down_.load(std::memory_order_relaxed))
-    throw Error("patchbay: a call to an actor after the runtime was shut down");
+  throw_if_shut_down("a call to an actor");
   if (worker >= arena_->workers()) throw Error("patchbay: an Actor handle names no worker");
   return send(kind, method, actor, worker, 0, "", args, deps);
 }

@@ -104,6 +104,8 @@ class TaskCore {
     unsigned replacements = 0;
   };
 
+  /// Throws Error "patchbay: CALL after the runtime was shut down" once it is.
+  void throw_if_shut_down(const char* call) const;
   std::uint32_t choose_worker(const TaskOptions& options) const;
   /// Sends one cell of `kind` to `worker`: the common part of tasks and actors.
   std::shared_ptr<FutureState> send(TaskKind kind, std::uint64_t function, std::uint64_t actor,
