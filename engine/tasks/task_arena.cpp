@@ -56,25 +56,24 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   size_ = round_up(store_offset_ + store_bytes, page);
 
-  memfd_ = memfd_create("patchbay-tasks", MFD_CLOEXEC);
-  if (memfd_ < 0) fail("create");
-  if (fchmod(memfd_, 0600) != 0 || ftruncate(memfd_, static_cast<off_t>(size_)) != 0) {
+  const int memfd = memfd_create("patchbay-tasks", MFD_CLOEXEC);
+  if (memfd < 0) fail("create");
+  if (fchmod(memfd, 0600) != 0 || ftruncate(memfd, static_cast<off_t>(size_)) != 0) {
     const int error = errno;
-    close(memfd_);
+    close(memfd);
     errno = error;
     fail("size");
   }
-  base_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0);
+  base_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   if (base_ == MAP_FAILED) {
     const int error = errno;
     base_ = nullptr;
-    close(memfd_);
+    close(memfd);
     errno = error;
     fail("map");
   }
   // The mapping is kept; the descriptor is not needed once mapped (workers inherit the mapping).
-  close(memfd_);
-  memfd_ = -1;
+  close(memfd);
 
   auto* h = ::new (base_) TaskArenaHeader{};
   h->magic = kMagic;

@@ -52,7 +52,7 @@ struct alignas(cache_line_bytes) FutureSlot {
   std::uint64_t result_offset;   // in the store when result_size > kInlineResult, else 0
   std::uint64_t function;        // the task's function id
   std::uint32_t next_free;       // free list: the next free slot + 1, 0 at the end
-  std::uint32_t name_hint;       // reserved
+  std::uint32_t reserved;        // keeps the line's layout
   static constexpr std::size_t kInlineResult = 8;
   std::byte inline_result[kInlineResult];
 };
@@ -212,7 +212,6 @@ class TaskArena {
 
   void* base_ = nullptr;
   std::size_t size_ = 0;
-  int memfd_ = -1;
   std::size_t workers_ = 0;
   std::size_t functions_ = 0;
   std::uint64_t queue_capacity_ = 0;

@@ -203,7 +203,6 @@ TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
   alive_ = std::vector<std::atomic<bool>>(plan_.workers.size());
   for (auto& a : alive_)
     a.store(true);
-  host_pid_ = getpid();
   start_workers();
   monitor_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (monitor_wake_fd_ < 0) {
@@ -874,7 +873,6 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   {
     const std::lock_guard lock(children_mutex_);
     children_[worker].ended = true;
-    children_[worker].wait_status = wait_status;
   }
   alive_[worker].store(false);
   TaskWorkerBlock& b = arena_->worker(worker);
@@ -943,7 +941,6 @@ void TaskCore::shutdown() noexcept {
       if (e.worker < children_.size() && children_[e.worker].pid == e.pid) {
         const std::lock_guard lock(children_mutex_);
         children_[e.worker].ended = true;
-        children_[e.worker].wait_status = e.wait_status;
       }
     }
   }
@@ -974,6 +971,7 @@ std::vector<TaskWorkerStats> TaskCore::worker_stats() const {
     s.name = worker_name(w);
     s.alive = !children_[w].ended;
     s.pid = s.alive ? children_[w].pid : 0;
+    s.replacements = children_[w].replacements;
     s.cpuset = plan_.bound ? cpuset_text(plan_.workers[w].pus) : "";
     s.calls = load_relaxed(b.counters.calls);
     s.failures = load_relaxed(b.counters.failures);

@@ -100,7 +100,6 @@ class TaskCore {
   struct Child {
     pid_t pid = -1;
     bool ended = false;
-    int wait_status = 0;
     unsigned replacements = 0;
   };
 
@@ -134,7 +133,6 @@ class TaskCore {
   std::shared_ptr<TaskArena> arena_;
   std::vector<Child> children_;
   std::unique_ptr<Zygote> zygote_;
-  pid_t host_pid_ = 0;
   mutable std::atomic<std::uint32_t> next_worker_{0};
   std::atomic<bool> shut_down_{false};
   std::vector<std::atomic<bool>> alive_;  // per worker, as the monitor last saw

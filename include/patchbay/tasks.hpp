@@ -99,6 +99,7 @@ struct TaskWorkerStats {
   int pid = 0;         ///< 0 once it has ended
   std::string cpuset;  ///< PU list, e.g. "1"; empty when not bound
   bool alive = true;
+  unsigned replacements = 0;   ///< times a dead process under this name was replaced
   std::uint64_t calls = 0;     ///< tasks it finished, failed or not
   std::uint64_t failures = 0;  ///< of those, the ones that threw
   std::chrono::nanoseconds time_running{0};

@@ -347,7 +347,12 @@ TEST_CASE("a worker killed during a task is replaced, and the task retried or fa
     std::int32_t replacement = 0;
     for (const auto& w : runtime.worker_stats()) {
       alive += w.alive ? 1 : 0;
-      if (w.name == "w0") replacement = w.pid;
+      if (w.name == "w0") {
+        replacement = w.pid;
+        CHECK(w.replacements == (retries > 0 ? 1u : 2u));  // one per round
+      } else {
+        CHECK(w.replacements == 0);
+      }
     }
     CHECK(alive == 2);
     CHECK(replacement != victim);
