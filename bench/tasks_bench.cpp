@@ -159,23 +159,32 @@ void actor_call_round_trip(benchmark::State& state) {
 }
 BENCHMARK(actor_call_round_trip)->Arg(0)->Arg(1)->ArgName("mode")->UseRealTime();
 
-void actor_throughput(benchmark::State& state) {
-  OneWorker one(patchbay::WaitMode::adaptive);
-  auto counter = one.runtime->create_actor(make_counter);
+// Pipelined calls: `send(n)` starts call n (n counts from 1) and returns its future, whose
+// value must be `n + offset`; windows of 1024 are sent, then awaited.
+template <class Send>
+void measure_windows(benchmark::State& state, std::int64_t offset, Send send) {
   constexpr std::int64_t kWindow = 1024;
-  std::vector<patchbay::Future<std::int64_t>> window;
+  std::vector<decltype(send(std::int64_t{1}))> window;
   window.reserve(kWindow);
-  std::int64_t expected = 0;
+  std::int64_t n = 0;
   bool wrong = false;
   for (auto _ : state) {
-    for (std::int64_t k = 0; k < kWindow; ++k)
-      window.push_back(counter.call(&Counter::add, 1));
-    for (std::int64_t k = 0; k < kWindow; ++k)
-      wrong |= window[k].get() != ++expected;
+    for (std::int64_t k = 1; k <= kWindow; ++k)
+      window.push_back(send(n + k));
+    for (std::int64_t k = 1; k <= kWindow; ++k)
+      wrong |= window[static_cast<std::size_t>(k - 1)].get() != n + k + offset;
     window.clear();
+    n += kWindow;
   }
   if (wrong) state.SkipWithError("a result was wrong or out of order");
   state.SetItemsProcessed(state.iterations() * kWindow);
+}
+
+void actor_throughput(benchmark::State& state) {
+  OneWorker one(patchbay::WaitMode::adaptive);
+  auto counter = one.runtime->create_actor(make_counter);
+  // The counter's total after call n is n.
+  measure_windows(state, 0, [&](std::int64_t) { return counter.call(&Counter::add, 1); });
   state.SetLabel("one host thread on core 0, the actor on core 1, windows of 1024");
 }
 BENCHMARK(actor_throughput)->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -193,21 +202,7 @@ void task_throughput(benchmark::State& state) {
     two.emplace(options);
   }
   patchbay::Runtime& runtime = one ? *one->runtime : *two;
-  constexpr std::int64_t kWindow = 1024;
-  std::vector<patchbay::Future<std::int64_t>> window;
-  window.reserve(kWindow);
-  std::int64_t i = 0;
-  bool wrong = false;
-  for (auto _ : state) {
-    for (std::int64_t k = 0; k < kWindow; ++k)
-      window.push_back(runtime.submit(add_one, i + k));
-    for (std::int64_t k = 0; k < kWindow; ++k)
-      wrong |= window[k].get() != i + k + 1;
-    window.clear();
-    i += kWindow;
-  }
-  if (wrong) state.SkipWithError("a result was wrong");
-  state.SetItemsProcessed(state.iterations() * kWindow);
+  measure_windows(state, 1, [&](std::int64_t n) { return runtime.submit(add_one, n); });
   state.SetLabel(options.workers == 1
                      ? "one host thread on core 0, one worker on core 1, windows of 1024"
                      : "one host thread, two workers (w0 shares core 0 with it), windows of 1024");
