@@ -36,11 +36,12 @@ constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) {
 }  // namespace
 
 TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t queue_capacity,
-                     std::size_t future_slots, std::size_t store_bytes)
+                     std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records)
     : workers_(workers),
       functions_(functions),
       queue_capacity_(queue_capacity),
-      future_slots_(static_cast<std::uint32_t>(future_slots)) {
+      future_slots_(static_cast<std::uint32_t>(future_slots)),
+      actor_records_(actor_records) {
   std::uint64_t next = round_up(sizeof(TaskArenaHeader), 4096);
   auto table = [&](std::uint64_t bytes) {
     const std::uint64_t at = next;
@@ -52,6 +53,8 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   slots_offset_ = table(std::uint64_t{future_slots} * sizeof(FutureSlot));
   counters_offset_ =
       table(std::uint64_t{workers} * (functions == 0 ? 1 : functions) * sizeof(TaskCounters));
+  holds_offset_ = table(std::uint64_t{workers} * future_slots * sizeof(std::uint32_t));
+  actors_offset_ = table(std::uint64_t{actor_records} * sizeof(ActorRecord));
   store_offset_ = round_up(next, 4096);
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   size_ = round_up(store_offset_ + store_bytes, page);
@@ -86,35 +89,31 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   h->free_head = 0;
   h->next_unused = 0;
   try {
-    heap_ = std::make_unique<Heap>(boost::interprocess::create_only, at<void>(store_offset_),
-                                   size_ - store_offset_);
-  } catch (const std::exception& e) {
+    store_ = TaskStore::format(base_, store_offset_, size_ - store_offset_);
+  } catch (...) {
     munmap(base_, size_);
-    throw Error(std::string("cannot set up the task runtime's store: ") + e.what());
+    throw;
   }
 }
 
 TaskArena::~TaskArena() {
-  heap_.reset();
   if (base_ != nullptr) munmap(base_, size_);
 }
 
 std::optional<std::uint64_t> TaskArena::allocate(std::size_t bytes) {
-  void* p = heap_->allocate(bytes == 0 ? 1 : bytes, std::nothrow);
-  if (p == nullptr) return std::nullopt;
-  return static_cast<std::uint64_t>(static_cast<char*>(p) - static_cast<char*>(base_));
+  return store_.allocate(bytes);
 }
 
 void TaskArena::deallocate(std::uint64_t offset) noexcept {
-  if (offset != 0) heap_->deallocate(at<void>(offset));
+  store_.deallocate(offset);
 }
 
 std::size_t TaskArena::store_size() const {
-  return heap_->get_size();
+  return store_.size();
 }
 
 std::size_t TaskArena::store_free() const {
-  return heap_->get_free_memory();
+  return store_.free();
 }
 
 TaskWorkerContext*& task_worker_context() noexcept {
@@ -180,6 +179,31 @@ void TaskArena::release(std::uint32_t s) noexcept {
     store_relaxed(f.next_free, static_cast<std::uint32_t>(head));
   } while (!compare_exchange_weak_acq_rel(h.free_head, head,
                                           (head & ~std::uint64_t{0xffffffff}) | (s + 1)));
+}
+
+void TaskArena::note_hold(std::uint32_t s) noexcept {
+  if (const TaskWorkerContext* c = task_worker_context()) {
+    std::uint32_t& n = at<std::uint32_t>(holds_offset_)[c->worker * future_slots_ + s];
+    store_relaxed(n, n + 1);  // only this worker writes its row
+  }
+}
+
+void TaskArena::drop_hold(std::uint32_t s) noexcept {
+  if (const TaskWorkerContext* c = task_worker_context()) {
+    std::uint32_t& n = at<std::uint32_t>(holds_offset_)[c->worker * future_slots_ + s];
+    store_relaxed(n, n - 1);
+  }
+}
+
+void TaskArena::release_holds(std::uint32_t w) noexcept {
+  // Slots past the high-water mark were never handed out: their rows are not even touched.
+  const std::uint32_t used = std::min(load_acquire(header().next_unused), future_slots_);
+  std::uint32_t* row = at<std::uint32_t>(holds_offset_) + std::uint64_t{w} * future_slots_;
+  for (std::uint32_t s = 0; s < used; ++s) {
+    for (std::uint32_t n = load_relaxed(row[s]); n > 0; --n)
+      release(s);
+    store_relaxed(row[s], 0);
+  }
 }
 
 bool TaskArena::complete(std::uint32_t s, FutureStatus status,

@@ -6,15 +6,12 @@
 // - the future table: one cache line per future, with its state word (a futex), reference
 //   count, who waits, and a small result inline;
 // - per worker and registered function: counters;
-// - the store: a heap (boost::interprocess, offsets only) for arguments and results too large
-//   to travel inline.
+// - per worker and future: how many holds the worker's process has on it;
+// - the records of actors that may be restarted;
+// - the store (tasks/task_store.hpp): a heap for arguments and results too large to travel
+//   inline, which no process's death can leave unusable.
 // Everything in it is addressed by offsets and touched through shm/atomic.hpp.
 #pragma once
-
-#include <boost/interprocess/indexes/iset_index.hpp>
-#include <boost/interprocess/managed_external_buffer.hpp>
-#include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
-#include <boost/interprocess/sync/mutex_family.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -27,6 +24,7 @@
 
 #include "shm/atomic.hpp"
 #include "shm/cache_line.hpp"
+#include "tasks/task_store.hpp"
 
 namespace patchbay::detail {
 
@@ -78,8 +76,38 @@ struct alignas(cache_line_bytes) TaskCell {
 static_assert(sizeof(TaskCell) == 256);
 static_assert(std::is_trivially_copyable_v<TaskCell>);
 
-/// TaskCell::kind. The numbers are Runtime::submit_actor's `kind` too.
-enum class TaskKind : std::uint32_t { call = 1, actor_create = 2, actor_call = 3, actor_kill = 4 };
+/// TaskCell::kind. The numbers are Runtime::submit_actor's `kind` too. `actor_lost`: an actor
+/// that cannot come back (its arguments: why), sent to a dead worker's replacement.
+enum class TaskKind : std::uint32_t {
+  call = 1,
+  actor_create = 2,
+  actor_call = 3,
+  actor_kill = 4,
+  actor_lost = 5
+};
+
+/// TaskCell::sequence of a cell that did not come from a queue (a restart list's).
+inline constexpr std::uint64_t kOffQueue = ~std::uint64_t{0};
+
+/// ActorRecord::state.
+enum class ActorRecordState : std::uint32_t {
+  free = 0,
+  filling = 1,  // claimed by its creator
+  ready = 2,
+  busy = 3,  // being restarted, or dropped: wait
+};
+
+/// An actor that may be restarted: what the host needs to construct it again when its worker
+/// dies. In the arena, so that actors created inside tasks have one too.
+struct alignas(cache_line_bytes) ActorRecord {
+  std::uint32_t state;  // ActorRecordState
+  std::uint32_t worker;
+  std::uint64_t actor;
+  std::uint32_t restarts_left;
+  std::uint32_t started;        // 1 once a worker began its creation (else it is still queued)
+  std::uint64_t recipe_offset;  // in the store: the creation's TaskCell header, then its arguments
+  std::uint32_t recipe_size;    // bytes of arguments after the header
+};
 
 // A worker's queue is Vyukov's bounded queue with each cell's sequence stored relative to the
 // cell's place in the ring, so that zeroed memory is an empty queue: cell p (= pos % capacity)
@@ -112,6 +140,10 @@ struct alignas(cache_line_bytes) TaskWorkerBlock {
   alignas(cache_line_bytes) std::int32_t pid;
   std::uint32_t state;  // 0 starting, 1 running, 2 ended
   TaskCounters counters;
+  // Set by the host before it starts a replacement: cells to run before the queue (the
+  // restarts of the actors that lived here), `restart_count` TaskCells in the store.
+  std::uint64_t restart_list;
+  std::uint32_t restart_count;
 };
 static_assert(std::is_trivially_copyable_v<TaskWorkerBlock>);
 
@@ -147,7 +179,7 @@ TaskWorkerContext*& task_worker_context() noexcept;
 class TaskArena {
  public:
   TaskArena(std::size_t workers, std::size_t functions, std::size_t queue_capacity,
-            std::size_t future_slots, std::size_t store_bytes);
+            std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records);
   ~TaskArena();
   TaskArena(const TaskArena&) = delete;
   TaskArena& operator=(const TaskArena&) = delete;
@@ -163,6 +195,10 @@ class TaskArena {
   [[nodiscard]] TaskCounters& function_counters(std::size_t w, std::size_t f) const {
     return at<TaskCounters>(counters_offset_)[w * functions_ + f];
   }
+  [[nodiscard]] ActorRecord& actor_record(std::size_t i) const {
+    return at<ActorRecord>(actors_offset_)[i];
+  }
+  [[nodiscard]] std::size_t actor_records() const { return actor_records_; }
   [[nodiscard]] std::size_t workers() const { return workers_; }
   [[nodiscard]] std::size_t functions() const { return functions_; }
   [[nodiscard]] std::uint64_t queue_capacity() const { return queue_capacity_; }
@@ -176,6 +212,12 @@ class TaskArena {
   void add_ref(std::uint32_t s) noexcept;
   /// Drops one holder; the last frees the result's memory and the slot.
   void release(std::uint32_t s) noexcept;
+  /// Inside a worker: counts (note) or uncounts (drop) one hold of this process on slot `s`,
+  /// so that the host can drop what a worker held when it dies. Nothing on the host.
+  void note_hold(std::uint32_t s) noexcept;
+  void drop_hold(std::uint32_t s) noexcept;
+  /// After worker `w` died: drops every hold it had counted. Before its replacement starts.
+  void release_holds(std::uint32_t w) noexcept;
   /// Fills a pending future (ready with `bytes`, or failed with a FailureText) and wakes who
   /// waits; false when it was no longer pending (someone failed it first). A result the
   /// store cannot hold fails the future, saying so.
@@ -197,6 +239,7 @@ class TaskArena {
   void deallocate(std::uint64_t offset) noexcept;
   [[nodiscard]] std::size_t store_size() const;
   [[nodiscard]] std::size_t store_free() const;
+  [[nodiscard]] std::uint32_t store_repairs() const { return store_.recoveries(); }
 
   template <class T>
   [[nodiscard]] T* at(std::uint64_t offset) const {
@@ -204,12 +247,6 @@ class TaskArena {
   }
 
  private:
-  // Boost's managed_external_buffer has no lock (null_mutex_family): every process of the
-  // runtime allocates here, so this one locks (a process-shared mutex in the store itself).
-  using Heap = boost::interprocess::basic_managed_external_buffer<
-      char, boost::interprocess::rbtree_best_fit<boost::interprocess::mutex_family>,
-      boost::interprocess::iset_index>;
-
   void* base_ = nullptr;
   std::size_t size_ = 0;
   std::size_t workers_ = 0;
@@ -220,8 +257,11 @@ class TaskArena {
   std::uint64_t cells_offset_ = 0;
   std::uint64_t slots_offset_ = 0;
   std::uint64_t counters_offset_ = 0;
+  std::uint64_t holds_offset_ = 0;  // per worker and future slot: the worker's holds
+  std::uint64_t actors_offset_ = 0;
+  std::size_t actor_records_ = 0;
   std::uint64_t store_offset_ = 0;
-  std::unique_ptr<Heap> heap_;  // a view of the store: the same object in every process (fork)
+  TaskStore store_;  // a view of the store, valid in every process (offsets)
 };
 
 }  // namespace patchbay::detail

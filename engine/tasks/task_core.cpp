@@ -196,9 +196,10 @@ TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
   }
   input.workers = workers;
   plan_ = plan_placement(machine_, input);
-  arena_ = std::make_shared<TaskArena>(
-      plan_.workers.size(), remote_functions().size(), round_up_pow2(options_.queue_capacity, 64),
-      std::max<std::size_t>(options_.max_futures, 64), options_.store_bytes);
+  arena_ = std::make_shared<TaskArena>(plan_.workers.size(), remote_functions().size(),
+                                       round_up_pow2(options_.queue_capacity, 64),
+                                       std::max<std::size_t>(options_.max_futures, 64),
+                                       options_.store_bytes, options_.max_restartable_actors);
   arena_->header().wait_mode = static_cast<std::uint32_t>(options_.wait);
   alive_ = std::vector<std::atomic<bool>>(plan_.workers.size());
   for (auto& a : alive_)
@@ -320,12 +321,14 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
   std::memcpy(reinterpret_cast<std::byte*>(cell) + sizeof cell->sequence,
               reinterpret_cast<const std::byte*>(&task) + sizeof task.sequence,
               offsetof(TaskCell, inline_args) - sizeof task.sequence);
-  cell->args_size = static_cast<std::uint32_t>(args.size());
-  if (args.size() <= TaskCell::kInlineArgs) {
+  if (task.args_offset != 0) {
+    // The caller put them in the store.
+    cell->args_offset = task.args_offset;
+    cell->args_size = task.args_size;
+  } else {
     if (!args.empty()) std::memcpy(cell->inline_args, args.data(), args.size());
     cell->args_offset = 0;
-  } else {
-    cell->args_offset = task.args_offset;  // the caller put them in the store
+    cell->args_size = static_cast<std::uint32_t>(args.size());
   }
   // Release pairs with the worker's acquire of the sequence: the cell is complete with it.
   store_release(cell->sequence, cell_full(pos, capacity));
@@ -400,9 +403,97 @@ std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
   throw_if_shut_down("create_actor()");
   const std::uint32_t worker = choose_worker(options);
   const std::uint64_t actor = fetch_add_acq_rel(arena_->header().next_actor, 1) + 1;
+  // An actor that may restart has a record; its creation cell names it (in `retries`, which
+  // an actor's cells do not use otherwise), for the worker to mark it started.
+  std::uint32_t record = 0;
+  if (options.max_restarts > 0)
+    record = claim_actor_record(actor, worker, options.max_restarts) + 1;
   // Nobody holds the creation's future: a factory's failure shows in the actor's calls.
-  (void)send(TaskKind::actor_create, factory, actor, worker, 0, options.name, args, deps);
+  (void)send(TaskKind::actor_create, factory, actor, worker, record, options.name, args, deps);
   return {actor, worker};
+}
+
+std::uint32_t TaskCore::claim_actor_record(std::uint64_t actor, std::uint32_t worker,
+                                           unsigned restarts) {
+  for (std::uint32_t i = 0; i < arena_->actor_records(); ++i) {
+    ActorRecord& r = arena_->actor_record(i);
+    std::uint32_t expected = static_cast<std::uint32_t>(ActorRecordState::free);
+    if (load_relaxed(r.state) != expected ||
+        !compare_exchange_acq_rel(r.state, expected,
+                                  static_cast<std::uint32_t>(ActorRecordState::filling)))
+      continue;
+    store_relaxed(r.actor, actor);
+    store_relaxed(r.worker, worker);
+    store_relaxed(r.restarts_left, restarts);
+    store_relaxed(r.started, 0);
+    store_relaxed(r.recipe_offset, 0);
+    store_relaxed(r.recipe_size, 0);
+    return i;  // ready once send() has written its recipe
+  }
+  throw Error("patchbay: every one of the runtime's " + std::to_string(arena_->actor_records()) +
+              " restartable actors exists; kill some, or raise "
+              "RuntimeOptions::max_restartable_actors");
+}
+
+void TaskCore::write_recipe(std::uint32_t record, const TaskCell& cell,
+                            std::span<const std::byte> bytes,
+                            const std::vector<std::shared_ptr<FutureState>>& deps) {
+  ActorRecord& r = arena_->actor_record(record);
+  const auto offset = arena_->allocate(offsetof(TaskCell, inline_args) + bytes.size());
+  if (!offset) {
+    store_release(r.state, static_cast<std::uint32_t>(ActorRecordState::free));
+    throw Error("patchbay: the actor's arguments (" + std::to_string(bytes.size()) +
+                " bytes) do not fit the store to be kept for its restarts (" +
+                std::to_string(arena_->store_free()) +
+                " bytes free); raise "
+                "RuntimeOptions::store_bytes");
+  }
+  auto* recipe = arena_->at<std::byte>(*offset);
+  std::memcpy(recipe, &cell, offsetof(TaskCell, inline_args));
+  std::memcpy(recipe + offsetof(TaskCell, inline_args), bytes.data(), bytes.size());
+  for (const auto& d : deps)
+    arena_->add_ref(d->ref.slot);  // the recipe's own hold: each restart needs them again
+  store_relaxed(r.recipe_offset, *offset);
+  store_relaxed(r.recipe_size, static_cast<std::uint32_t>(bytes.size()));
+  store_release(r.state, static_cast<std::uint32_t>(ActorRecordState::ready));
+}
+
+void TaskCore::drop_actor_record(std::uint32_t record) noexcept {
+  ActorRecord& r = arena_->actor_record(record);
+  const std::uint64_t offset = load_relaxed(r.recipe_offset);
+  if (offset != 0) {
+    try {
+      ByteReader in(std::span<const std::byte>(
+          arena_->at<const std::byte>(offset) + offsetof(TaskCell, inline_args),
+          load_relaxed(r.recipe_size)));
+      for (const FutureRef& d : read_prefix(in).deps)
+        arena_->release(d.slot);
+    } catch (...) {
+    }
+    arena_->deallocate(offset);
+  }
+  store_relaxed(r.recipe_offset, 0);
+  store_release(r.state, static_cast<std::uint32_t>(ActorRecordState::free));
+}
+
+std::optional<std::uint32_t> TaskCore::take_actor_record(std::uint64_t actor) noexcept {
+  for (std::uint32_t i = 0; i < arena_->actor_records(); ++i) {
+    ActorRecord& r = arena_->actor_record(i);
+    while (true) {
+      std::uint32_t state = load_acquire(r.state);
+      if (state == static_cast<std::uint32_t>(ActorRecordState::busy)) {
+        spin_pause();  // the monitor restarts it just now
+        continue;
+      }
+      if (state != static_cast<std::uint32_t>(ActorRecordState::ready) ||
+          load_relaxed(r.actor) != actor)
+        break;
+      if (compare_exchange_acq_rel(r.state, state,
+                                   static_cast<std::uint32_t>(ActorRecordState::busy)))
+        return i;
+    }
+  }
+  return std::nullopt;
 }
 
 std::shared_ptr<FutureState> TaskCore::send_to_actor(
@@ -410,6 +501,10 @@ std::shared_ptr<FutureState> TaskCore::send_to_actor(
     std::span<const std::byte> args, const std::vector<std::shared_ptr<FutureState>>& deps) {
   throw_if_shut_down("a call to an actor");
   if (worker >= arena_->workers()) throw Error("patchbay: an Actor handle names no worker");
+  if (kind == TaskKind::actor_kill) {
+    // Killed, it is not restarted.
+    if (const auto record = take_actor_record(actor)) drop_actor_record(*record);
+  }
   return send(kind, method, actor, worker, 0, "", args, deps);
 }
 
@@ -437,6 +532,7 @@ std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t functio
     }
     std::memcpy(arena_->at<void>(*offset), bytes.bytes().data(), bytes.size());
     cell.args_offset = *offset;
+    cell.args_size = static_cast<std::uint32_t>(bytes.size());
   }
   // Two holders: the future returned, and the task until it has run.
   std::uint32_t slot = 0;
@@ -451,6 +547,18 @@ std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t functio
   cell.result_slot = slot;
   cell.result_generation = arena_->slot(slot).generation;
   cell.submitted_ns = steady_now_ns();
+  if (kind == TaskKind::actor_create && retries != 0) {
+    try {
+      write_recipe(retries - 1, cell, bytes.bytes(), deps);
+    } catch (...) {
+      for (const auto& d : deps)
+        arena_->release(d->ref.slot);
+      arena_->deallocate(cell.args_offset);
+      arena_->release(slot);
+      arena_->release(slot);
+      throw;
+    }
+  }
   auto state = std::make_shared<FutureState>(arena_, FutureRef{slot, cell.result_generation});
   if (!push(worker, cell, bytes.bytes())) {
     FailureText failure{name, "worker died", worker_name(worker) + " has ended", ""};
@@ -464,6 +572,9 @@ std::shared_ptr<FutureState> TaskCore::send(TaskKind kind, std::uint64_t functio
       arena_->release(d->ref.slot);
     arena_->deallocate(cell.args_offset);
     arena_->release(slot);
+    if (kind == TaskKind::actor_create && retries != 0) {
+      if (const auto record = take_actor_record(actor)) drop_actor_record(*record);
+    }
   }
   return state;
 }
@@ -567,6 +678,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
                                  : mode == WaitMode::adaptive ? 20000
                                                               : 0;
 
+    std::uint32_t restarts_running = 0;  // cells of the restart list not yet finished
     // `cell`: a copy of the queue's cell (its header, and its arguments when inline);
     // `stack_lowest`: where the task's fiber stack ends.
     auto run_task = [&](const TaskCell& cell, const char* stack_lowest) {
@@ -593,7 +705,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         prefix = read_prefix(in);
         failure.function = !prefix.name.empty() ? prefix.name : fn != nullptr ? fn->name : "?";
         const auto kind = static_cast<TaskKind>(cell.kind);
-        if (fn == nullptr && kind != TaskKind::actor_kill)
+        if (fn == nullptr && kind != TaskKind::actor_kill && kind != TaskKind::actor_lost)
           throw Error("the function is not registered in this worker");
         struct Resolver final : ArgResolver {
           TaskArena& arena;
@@ -623,15 +735,33 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
             const std::unique_lock lock(entry->lock);
             entry->name = failure.function;
             entry->destroy = fn->destroy;
+            if (cell.retries != 0) {
+              // It may restart: from now on its creation is no longer queued.
+              ActorRecord& record = arena.actor_record(cell.retries - 1);
+              if (load_relaxed(record.actor) == cell.actor) store_release(record.started, 1);
+            }
             // A factory that throws leaves the entry without an instance; the failure is
             // written into it below, with the others.
             entry->instance = fn->create(in, resolver);
             break;
           }
+          case TaskKind::actor_lost: {
+            // An actor that lived on this worker's predecessor and does not come back.
+            auto& entry = actors[cell.actor];
+            entry = std::make_unique<ActorEntry>();
+            const auto length = in.take_value<std::uint32_t>();
+            const auto why = in.take(length);
+            entry->unavailable.assign(reinterpret_cast<const char*>(why.data()), why.size());
+            break;
+          }
           case TaskKind::actor_call:
           case TaskKind::actor_kill: {
             const auto found = actors.find(cell.actor);
-            if (found == actors.end()) throw ActorUnavailable{"no such actor on this worker"};
+            if (found == actors.end()) {
+              throw ActorUnavailable{
+                  "it is not on this worker (an actor dies with its worker unless created with "
+                  "TaskOptions::max_restarts)"};
+            }
             ActorEntry& entry = *found->second;
             const std::unique_lock lock(entry.lock);
             if (entry.instance == nullptr) throw ActorUnavailable{entry.unavailable};
@@ -701,8 +831,42 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
       // Release pairs with push()'s acquire: the cell may be reused, a lap later. (`sequence`
       // of this copy holds the cell's position.)
       const std::uint64_t pos = cell.sequence;
-      store_release(arena.cell(w, pos).sequence, cell_free(pos + capacity, capacity));
+      if (pos == kOffQueue && --restarts_running == 0) {
+        // The restart list is done with: the host looks at it only if this worker dies.
+        const std::uint64_t list = load_relaxed(me.restart_list);
+        store_relaxed(me.restart_list, 0);
+        store_relaxed(me.restart_count, 0);
+        arena.deallocate(list);
+      }
+      if (pos != kOffQueue)
+        store_release(arena.cell(w, pos).sequence, cell_free(pos + capacity, capacity));
     };
+    // Dispatched: the task runs at once, and most finish before this loop resumes, so one
+    // stack serves task after task; a task that waits parks, and the loop goes on.
+    auto launch = [&](const TaskCell& task) {
+      ++live;
+      boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
+                           CachedStack{&stacks},
+                           [&run_task, &live, task] {
+                             run_task(task, last_stack_lowest);
+                             --live;
+                           })
+          .detach();
+    };
+
+    // A replacement first constructs again the actors that lived on its predecessor: their
+    // entries exist, locked, before any queued call to them is read.
+    if (const std::uint64_t list = load_acquire(me.restart_list); list != 0) {
+      const std::uint32_t count = load_relaxed(me.restart_count);
+      restarts_running = count;
+      // Each is copied out before it runs: the last to finish frees the list.
+      for (std::uint32_t i = 0; i < count; ++i) {
+        TaskCell task;
+        std::memcpy(&task, arena.at<std::byte>(list) + i * sizeof(TaskCell), sizeof(TaskCell));
+        task.sequence = kOffQueue;
+        launch(task);
+      }
+    }
 
     unsigned idle = 0;
     while (load_acquire(arena.header().shutdown) == 0) {
@@ -723,16 +887,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         task.sequence = pos;
         store_release(me.dequeue_index, pos + 1);
         got = true;
-        ++live;
-        // Dispatched: the task runs at once, and most finish before this loop resumes, so one
-        // stack serves task after task; a task that waits parks, and the loop goes on.
-        boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
-                             CachedStack{&stacks},
-                             [&run_task, &live, task] {
-                               run_task(task, last_stack_lowest);
-                               --live;
-                             })
-            .detach();
+        launch(task);
       }
       if (live != 0) boost::this_fiber::yield();
       if (got || live > context.fibers_waiting) {
@@ -845,7 +1000,7 @@ void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry,
           fail_cell(worker, copy,
                     static_cast<TaskKind>(copy.kind) == TaskKind::call
                         ? why
-                        : why + "; its actors went with it");
+                        : why + "; the call to its actor is lost");
         }
       }
       store_release(cell.sequence, cell_free(pos + capacity, capacity));
@@ -867,6 +1022,102 @@ void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry,
   }
 }
 
+void TaskCore::clear_restart_list(std::uint32_t worker) noexcept {
+  TaskWorkerBlock& b = arena_->worker(worker);
+  const std::uint64_t list = load_relaxed(b.restart_list);
+  if (list == 0) return;
+  for (std::uint32_t i = 0; i < load_relaxed(b.restart_count); ++i) {
+    // Copied out: the store aligns blocks to 16 bytes, a TaskCell wants 64.
+    TaskCell cell;
+    std::memcpy(&cell, arena_->at<std::byte>(list) + i * sizeof(TaskCell), sizeof(TaskCell));
+    const bool unfinished =
+        load_relaxed(arena_->slot(cell.result_slot).generation) == cell.result_generation &&
+        arena_->status(cell.result_slot) == FutureStatus::pending;
+    if (unfinished) fail_cell(worker, cell, "its worker died before it was constructed again");
+  }
+  arena_->deallocate(list);
+  store_relaxed(b.restart_list, 0);
+  store_relaxed(b.restart_count, 0);
+}
+
+void TaskCore::prepare_restarts(std::uint32_t worker, const std::string& why) noexcept {
+  clear_restart_list(worker);
+  std::vector<TaskCell> cells;
+  for (std::uint32_t i = 0; i < arena_->actor_records(); ++i) {
+    ActorRecord& r = arena_->actor_record(i);
+    std::uint32_t state = static_cast<std::uint32_t>(ActorRecordState::ready);
+    if (load_relaxed(r.state) != state || load_relaxed(r.worker) != worker ||
+        !compare_exchange_acq_rel(r.state, state,
+                                  static_cast<std::uint32_t>(ActorRecordState::busy)))
+      continue;
+    // Its creation still queued: the replacement runs it from there.
+    if (load_relaxed(r.worker) != worker || load_acquire(r.started) == 0) {
+      store_release(r.state, static_cast<std::uint32_t>(ActorRecordState::ready));
+      continue;
+    }
+    try {
+      const auto* recipe = arena_->at<const std::byte>(load_relaxed(r.recipe_offset));
+      const std::span<const std::byte> bytes(recipe + offsetof(TaskCell, inline_args),
+                                             load_relaxed(r.recipe_size));
+      TaskCell cell{};
+      std::memcpy(&cell, recipe, offsetof(TaskCell, inline_args));
+      ByteReader in(bytes);
+      const Prefix prefix = read_prefix(in);
+      cell.sequence = kOffQueue;
+      cell.attempts = 0;
+      cell.submitted_ns = steady_now_ns();
+      cell.args_offset = 0;
+      const bool again = load_relaxed(r.restarts_left) > 0;
+      ByteWriter lost;
+      std::span<const std::byte> args = bytes;
+      if (!again) {
+        // A tombstone: calls to it say why it is gone.
+        cell.kind = static_cast<std::uint32_t>(TaskKind::actor_lost);
+        const std::string text = "it died with its worker (" + why + ") and has no restarts left";
+        write_prefix(lost, prefix.name, {});
+        lost.append_value(static_cast<std::uint32_t>(text.size()));
+        lost.append(text.data(), text.size());
+        args = lost.bytes();
+      }
+      cell.result_slot = arena_->allocate_slot(cell.function, worker, 1);
+      cell.result_generation = arena_->slot(cell.result_slot).generation;
+      cell.args_size = static_cast<std::uint32_t>(args.size());
+      if (args.size() > TaskCell::kInlineArgs) {
+        const auto offset = arena_->allocate(args.size());
+        if (!offset) {
+          arena_->release(cell.result_slot);
+          throw Error("the store is full");
+        }
+        std::memcpy(arena_->at<void>(*offset), args.data(), args.size());
+        cell.args_offset = *offset;
+      } else {
+        std::memcpy(cell.inline_args, args.data(), args.size());
+      }
+      if (again) {
+        for (const FutureRef& d : prefix.deps)
+          arena_->add_ref(d.slot);  // the new creation's hold
+        store_relaxed(r.restarts_left, load_relaxed(r.restarts_left) - 1);
+        store_release(r.state, static_cast<std::uint32_t>(ActorRecordState::ready));
+      } else {
+        drop_actor_record(i);
+      }
+      cells.push_back(cell);
+    } catch (...) {
+      drop_actor_record(i);  // it cannot be constructed again: its calls find no actor
+    }
+  }
+  if (cells.empty()) return;
+  const auto list = arena_->allocate(cells.size() * sizeof(TaskCell));
+  if (!list) {
+    for (TaskCell& cell : cells)
+      fail_cell(worker, cell, "the store is full");
+    return;
+  }
+  std::memcpy(arena_->at<void>(*list), cells.data(), cells.size() * sizeof(TaskCell));
+  store_relaxed(arena_->worker(worker).restart_list, *list);
+  store_relaxed(arena_->worker(worker).restart_count, static_cast<std::uint32_t>(cells.size()));
+}
+
 void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) noexcept {
   if (worker >= children_.size() || children_[worker].pid != pid) return;
   const std::string why = describe_end(worker, pid, wait_status);
@@ -882,8 +1133,11 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   // Where the dead worker stopped reading: the cells behind it that are still full are what
   // it was running. Read before its replacement starts reading on from there.
   const std::uint64_t dequeued = load_acquire(b.dequeue_index);
+  // What it held (futures its tasks and actors kept) goes, before a replacement counts anew.
+  arena_->release_holds(worker);
   pid_t replacement = -1;
   if (!shut_down_.load()) {
+    prepare_restarts(worker, why);
     store_relaxed(b.sleeping, 0);
     store_release(b.state, 0);
     replacement = zygote_->start(worker);
@@ -1103,7 +1357,8 @@ void Runtime::put_publish(const detail::FutureState& state) {
 }
 
 Runtime::StoreUsage Runtime::store_usage() const {
-  return {core_->arena().store_size(), core_->arena().store_free()};
+  const detail::TaskArena& arena = core_->arena();
+  return {arena.store_size(), arena.store_free(), arena.store_repairs()};
 }
 
 std::vector<bool> Runtime::wait_states(const std::vector<const detail::FutureState*>& states,

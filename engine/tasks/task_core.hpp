@@ -113,6 +113,23 @@ class TaskCore {
                                     const std::vector<std::shared_ptr<FutureState>>& deps);
   void start_workers();
   void monitor() noexcept;
+  // ---- actors that restart (records in the arena) ----
+  /// Claims a free record for `actor`, filling; throws Error when none is free.
+  std::uint32_t claim_actor_record(std::uint64_t actor, std::uint32_t worker, unsigned restarts);
+  /// Keeps the creation (its cell's header and argument bytes, and holds on its futures) in the
+  /// store for restarts, and makes the record ready.
+  void write_recipe(std::uint32_t record, const TaskCell& cell, std::span<const std::byte> bytes,
+                    const std::vector<std::shared_ptr<FutureState>>& deps);
+  /// The ready record of `actor`, made busy (for its caller to drop); nullopt when it has none.
+  std::optional<std::uint32_t> take_actor_record(std::uint64_t actor) noexcept;
+  /// Frees a busy record and its recipe.
+  void drop_actor_record(std::uint32_t record) noexcept;
+  /// After `worker` died: fails what its last restart list left unfinished, then lists for
+  /// its replacement the creations of its actors that may restart, and tombstones for those
+  /// that may not.
+  void prepare_restarts(std::uint32_t worker, const std::string& why) noexcept;
+  /// Fails what `worker`'s restart list left unfinished and frees the list.
+  void clear_restart_list(std::uint32_t worker) noexcept;
   /// After `worker` ended as `why` says, having read its queue up to `dequeued`: the tasks it
   /// was running are sent again elsewhere while they have retries (`retry`), else failed; with
   /// `drain`, the tasks still queued for it fail too (no replacement will run them).
@@ -146,10 +163,18 @@ class TaskCore {
 struct FutureState {
   std::shared_ptr<TaskArena> arena;
   FutureRef ref;
-  FutureState(std::shared_ptr<TaskArena> a, FutureRef r) : arena(std::move(a)), ref(r) {}
+  // Inside a worker, each hold is counted in the arena too, for the host to drop if the
+  // worker dies holding it. The count goes down before the hold does: a death in between
+  // loses one hold (the slot stays), never drops one twice.
+  FutureState(std::shared_ptr<TaskArena> a, FutureRef r) : arena(std::move(a)), ref(r) {
+    arena->note_hold(ref.slot);
+  }
   FutureState(const FutureState&) = delete;
   FutureState& operator=(const FutureState&) = delete;
-  ~FutureState() { arena->release(ref.slot); }
+  ~FutureState() {
+    arena->drop_hold(ref.slot);
+    arena->release(ref.slot);
+  }
 };
 
 }  // namespace patchbay::detail

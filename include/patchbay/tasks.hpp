@@ -56,6 +56,8 @@ struct RuntimeOptions {
   std::size_t max_futures = std::size_t{1} << 16;
   /// Bytes of shared memory for arguments and results too large to travel inline.
   std::size_t store_bytes = std::size_t{64} << 20;
+  /// Actors created with TaskOptions::max_restarts above 0 that may exist at once.
+  std::size_t max_restartable_actors = 1024;
 };
 
 /// What one call asks for.
@@ -68,6 +70,11 @@ struct TaskOptions {
   /// Times the task is sent again, to another worker, when the worker running it dies (as Ray's
   /// max_retries). A task that throws is not retried.
   unsigned retries = 3;
+  /// For create_actor(): times the actor is constructed again, from its factory's arguments,
+  /// on the replacement of its worker when the worker dies (as Ray's max_restarts). The calls
+  /// it was running then fail; those still queued run on the new instance. 0: it dies with
+  /// its worker.
+  unsigned max_restarts = 0;
 };
 
 /// A task or its worker failed; get() throws it. what() is one line: "task 'NAME' failed on
@@ -473,10 +480,12 @@ class Runtime {
     return Future<V>(put_encoded(out.bytes()));
   }
 
-  /// The store's size and the bytes free in it now.
+  /// The store's size, the bytes free in it now, and how many times it was repaired after a
+  /// worker died in the middle of changing its page map (docs/TASKS.md, "The store").
   struct StoreUsage {
     std::size_t bytes = 0;
     std::size_t free = 0;
+    std::uint32_t repairs = 0;
   };
   [[nodiscard]] StoreUsage store_usage() const;
 

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <map>
@@ -14,6 +16,9 @@
 #include <vector>
 
 namespace {
+
+// Shared with the workers when mapped before the runtime forks them: slow_add() calls begun.
+std::uint32_t* slow_calls_started = nullptr;
 
 class Counter {
  public:
@@ -26,6 +31,7 @@ class Counter {
   int fail(const std::string& why) { throw std::runtime_error(why); }
   // Slow on purpose: a second call must wait for it (one at a time).
   int slow_add(int by) {
+    if (slow_calls_started != nullptr) __atomic_add_fetch(slow_calls_started, 1, __ATOMIC_SEQ_CST);
     const int before = value_;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     value_ = before + by;
@@ -83,6 +89,11 @@ std::int64_t twice(std::int64_t x) {
   return 2 * x;
 }
 PATCHBAY_REMOTE(twice);
+
+int twice_int(int x) {
+  return 2 * x;
+}
+PATCHBAY_REMOTE(twice_int);
 
 // A method that waits for a task it submits: on one worker only if waiting parks its fiber.
 class Doubler {
@@ -171,4 +182,109 @@ TEST_CASE("an actor's failures reach its callers", "[tasks][actors]") {
 
   patchbay::Actor<Counter> invalid;
   CHECK_THROWS_WITH(invalid.call(&Counter::value), Catch::Contains("invalid Actor"));
+}
+
+namespace {
+
+// Waits until worker `name` has been replaced `times` times in all.
+void wait_for_replacement(patchbay::Runtime& runtime, const std::string& name, unsigned times) {
+  for (int i = 0; i < 5000; ++i) {
+    for (const auto& w : runtime.worker_stats())
+      if (w.name == name && w.replacements >= times && w.alive) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  FAIL("worker " << name << " was not replaced");
+}
+
+std::string worker_of(patchbay::Runtime& runtime, std::int32_t pid) {
+  for (const auto& w : runtime.worker_stats())
+    if (w.pid == pid) return w.name;
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("an actor is constructed again when its worker dies, while it has restarts",
+          "[tasks][actors]") {
+  patchbay::Runtime runtime(options(2));
+  patchbay::TaskOptions restartable;
+  restartable.max_restarts = 1;
+  // Its factory's argument is a future: a restart takes it again.
+  auto start = runtime.submit(twice_int, 5);
+  auto counter = runtime.create_actor(restartable, make_counter, start);
+  CHECK(counter.call(&Counter::increment, 1).get() == 11);
+  const std::int32_t first = counter.call(&Counter::pid).get();
+  const std::string name = worker_of(runtime, first);
+  REQUIRE(!name.empty());
+
+  REQUIRE(kill(first, SIGKILL) == 0);
+  wait_for_replacement(runtime, name, 1);
+  // A fresh instance, from the factory's arguments, on the replacement.
+  const std::int32_t second = counter.call(&Counter::pid).get();
+  CHECK(second != first);
+  CHECK(worker_of(runtime, second) == name);
+  CHECK(counter.call(&Counter::value).get() == 10);
+  CHECK(counter.call(&Counter::increment, 2).get() == 12);
+
+  // Calls queued while it restarts run on the new instance, in order.
+  REQUIRE(kill(second, SIGKILL) == 0);
+  wait_for_replacement(runtime, name, 2);
+  // Its one restart is spent: it says how it went.
+  CHECK_THROWS_WITH(
+      counter.call(&Counter::value).get(),
+      Catch::Contains("actor unavailable") && Catch::Contains("it died with its worker") &&
+          Catch::Contains("killed by signal 9") && Catch::Contains("no restarts left"));
+  // The runtime serves on.
+  auto fresh = runtime.create_actor(restartable, make_counter, 1);
+  CHECK(fresh.call(&Counter::increment, 1).get() == 2);
+}
+
+TEST_CASE("calls queued for a restarting actor run on its new instance, in order",
+          "[tasks][actors]") {
+  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(shared != MAP_FAILED);
+  slow_calls_started = static_cast<std::uint32_t*>(shared);
+  patchbay::Runtime runtime(options(1));
+  const auto before = runtime.store_usage();
+  patchbay::TaskOptions restartable;
+  restartable.max_restarts = 3;
+  // A long argument: the creation keeps it in the store for the restarts.
+  auto keeper = runtime.create_actor(restartable, make_aggregator, std::string(1000, 'a'));
+  auto counter = runtime.create_actor(restartable, make_counter, 0);
+  auto mortal = runtime.create_actor(make_counter, 100);  // no restarts
+  const std::int32_t first = counter.call(&Counter::pid).get();
+  // One slow call runs, more wait behind it; the worker dies under the slow one.
+  auto running = counter.call(&Counter::slow_add, 1000);
+  std::vector<patchbay::Future<int>> queued;
+  for (int i = 1; i <= 10; ++i)
+    queued.push_back(counter.call(&Counter::increment, 1));
+  while (__atomic_load_n(slow_calls_started, __ATOMIC_SEQ_CST) == 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  REQUIRE(kill(first, SIGKILL) == 0);
+  CHECK_THROWS_WITH(running.get(), Catch::Contains("killed by signal 9") &&
+                                       Catch::Contains("the call to its actor is lost"));
+  for (int i = 0; i < 10; ++i)
+    CHECK(queued[static_cast<std::size_t>(i)].get() == i + 1);
+  CHECK(keeper.call(&Aggregator::name).get() == std::string(1000, 'a'));
+  CHECK_THROWS_WITH(
+      mortal.call(&Counter::value).get(),
+      Catch::Contains("actor unavailable") && Catch::Contains("TaskOptions::max_restarts"));
+  // Killed, it stays dead whatever its restarts.
+  counter.kill();
+  CHECK_THROWS_WITH(counter.call(&Counter::value).get(), Catch::Contains("it was killed"));
+  const std::int32_t second =
+      runtime.submit(twice, std::int64_t{1}).get() == 2 ? runtime.worker_stats().at(0).pid : 0;
+  REQUIRE(kill(second, SIGKILL) == 0);
+  wait_for_replacement(runtime, "w0", 2);
+  CHECK_THROWS_WITH(counter.call(&Counter::value).get(),
+                    Catch::Contains("TaskOptions::max_restarts"));
+  CHECK(keeper.call(&Aggregator::name).get() == std::string(1000, 'a'));
+  // Killed, its kept creation goes; what the dead workers held went with them.
+  keeper.kill();
+  running = {};
+  queued.clear();
+  CHECK(runtime.submit(twice, std::int64_t{1}).get() == 2);
+  CHECK(runtime.store_usage().free == before.free);
+  slow_calls_started = nullptr;
+  munmap(shared, 4096);
 }

@@ -93,6 +93,12 @@ std::int32_t pid_of_worker(int) {
 }
 PATCHBAY_REMOTE(pid_of_worker);
 
+std::size_t slow_length(const std::string& text, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return text.size();
+}
+PATCHBAY_REMOTE(slow_length);
+
 std::int32_t slow_pid(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return static_cast<std::int32_t>(getpid());
@@ -360,6 +366,18 @@ TEST_CASE("a worker killed during a task is replaced, and the task retried or fa
     for (int i = 0; i < 20; ++i)
       CHECK(runtime.submit(pid_of_worker, i).get() != victim);
   }
+}
+
+TEST_CASE("a retried task keeps arguments that live in the store", "[tasks]") {
+  patchbay::Runtime runtime(options(1));
+  const auto before = runtime.store_usage();
+  {
+    auto running = runtime.submit(slow_length, std::string(5000, 'x'), 300);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(kill(runtime.worker_stats().at(0).pid, SIGKILL) == 0);
+    CHECK(running.get() == 5000);  // run again, on the replacement, with its 5000 bytes
+  }
+  CHECK(runtime.store_usage().free == before.free);
 }
 
 TEST_CASE("stats count calls, failures and time per worker and per function", "[tasks]") {
