@@ -320,4 +320,57 @@ TwoAtomicFloor two_atomic_floor(std::uint64_t round_trips) {
   return best;
 }
 
+/// Nanoseconds per round trip, beyond the two sides' own work, of a futex ping-pong between a
+/// peer on kFarCore and this thread pinned to kNearCore, where each side is busy `think_ns`
+/// before it answers, so that the other has gone to sleep in FUTEX_WAIT: what two hand-offs to
+/// a sleeping side cost, the floor for anything that wakes an idle peer. Over `round_trips`
+/// after two untimed ones.
+inline double futex_hand_off_ns(std::int64_t think_ns, std::uint32_t round_trips) {
+  struct alignas(64) Word {
+    std::uint32_t value = 0;
+  };
+  struct Words {
+    Word ping;
+    Word pong;
+    alignas(64) std::int64_t peer_think_ns = 0;  // the peer's total, read after join()
+  };
+  auto atomic = [](Word& w) { return std::atomic_ref<std::uint32_t>(w.value); };
+  SharedMemory memory(sizeof(Words));
+  Words* words = memory.construct<Words>();
+  const PinnedToCore pinned(kNearCore);
+  constexpr std::uint32_t warm_up = 2;
+  constexpr std::uint32_t stop = ~std::uint32_t{0};
+  Peer peer(kFarCore, [words, think_ns, atomic] {
+    std::uint32_t seen = 0;
+    std::int64_t thought = 0;
+    while (true) {
+      std::uint32_t v;
+      while ((v = atomic(words->ping).load(std::memory_order_acquire)) == seen)
+        futex_wait(&words->ping.value, seen);
+      if (v == stop) break;
+      seen = v;
+      const std::int64_t took = busy_for(think_ns);
+      if (v > warm_up) thought += took;
+      atomic(words->pong).store(v, std::memory_order_release);
+      futex_wake(&words->pong.value);
+    }
+    words->peer_think_ns = thought;
+  });
+  std::int64_t took = 0;
+  for (std::uint32_t i = 1; i <= warm_up + round_trips; ++i) {
+    (void)busy_for(think_ns);  // the peer goes to sleep meanwhile
+    const std::int64_t start = now_ns();
+    atomic(words->ping).store(i, std::memory_order_release);
+    futex_wake(&words->ping.value);
+    std::uint32_t v;
+    while ((v = atomic(words->pong).load(std::memory_order_acquire)) != i)
+      futex_wait(&words->pong.value, v);
+    if (i > warm_up) took += now_ns() - start;
+  }
+  atomic(words->ping).store(stop, std::memory_order_release);
+  futex_wake(&words->ping.value);
+  if (!peer.join()) throw std::runtime_error("futex ping-pong peer failed");
+  return static_cast<double>(took - words->peer_think_ns) / static_cast<double>(round_trips);
+}
+
 }  // namespace patchbay_bench

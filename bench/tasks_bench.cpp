@@ -15,6 +15,23 @@
 //   read_in_place/doubles:N     a task on the worker reads a stored vector of N doubles through
 //                               std::span: the round trip, 1 element against 8 MiB.
 //   runtime_start               a two-worker runtime from construction to its first result.
+//   task_idle_round_trip/MODE   the round trip to a worker that has gone to sleep: the host holds
+//                               its core 1 ms before each submission (past the adaptive spin
+//                               budget), the task holds the worker's 1 ms; `excess_ns` is the
+//                               round trip less the task's work, against `futex_ns`, the same
+//                               for a futex ping-pong whose sides each think 1 ms, measured
+//                               just before (`x_futex`).
+//   matrices_dag/side:N         the tutorial's matrices on two workers: create four N x N, multiply
+//                               two pairs, sum the products; against its ideal schedule run in
+//                               this process in the same iteration: two threads pinned to the
+//                               workers' cores create two each, then multiply one pair each,
+//                               then one sums (`x_ideal`).
+//   retrieve_lookups            the tutorial's six lookups (each sleeps 10 ms) on two workers,
+//                               against ceil(6/2) x the time a 10 ms sleep takes in this thread
+//                               (the median of nine, measured first) (`x_ideal`).
+//
+// This process keeps the memory it frees, as the runtime's workers do (mallopt below), so
+// that stages timed here and in the workers pay the same for their allocations.
 //
 // Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
 // trip of about 1 ms, an actor call of about 0.5 ms, a few thousand async tasks per second per
@@ -23,15 +40,21 @@
 
 #include <benchmark/benchmark.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cross_process.hpp"
+#include "tutorial.hpp"
 
 namespace {
 
@@ -48,6 +71,11 @@ double first_of(std::span<const double> values) {
   return values.empty() ? 0.0 : values[0];
 }
 PATCHBAY_REMOTE(first_of);
+
+std::int64_t busy_task(std::int64_t ns) {
+  return patchbay_bench::busy_for(ns);
+}
+PATCHBAY_REMOTE(busy_task);
 
 class Counter {
  public:
@@ -277,6 +305,162 @@ void runtime_start(benchmark::State& state) {
 }
 BENCHMARK(runtime_start)->UseManualTime()->Unit(benchmark::kMillisecond);
 
+void task_idle_round_trip(benchmark::State& state) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  constexpr std::int64_t kThinkNs = 1'000'000;
+  const patchbay::WaitMode mode = mode_of(state.range(0));
+  const double futex_ns = patchbay_bench::futex_hand_off_ns(kThinkNs, 100);
+  OneWorker one(mode);
+  for (int k = 0; k < 2; ++k)
+    (void)one.runtime->submit(busy_task, kThinkNs).get();
+  double excess = 0;
+  for (auto _ : state) {
+    (void)patchbay_bench::busy_for(kThinkNs);  // the worker goes to sleep meanwhile
+    const std::int64_t start = patchbay_bench::now_ns();
+    const std::int64_t worked = one.runtime->submit(busy_task, kThinkNs).get();
+    const std::int64_t took = patchbay_bench::now_ns() - start;
+    excess += static_cast<double>(took - worked);
+    state.SetIterationTime(static_cast<double>(took) * 1e-9);
+  }
+  excess /= static_cast<double>(state.iterations());
+  state.counters["excess_ns"] = excess;
+  state.counters["futex_ns"] = futex_ns;
+  state.counters["x_futex"] = excess / futex_ns;
+  state.SetLabel(
+      "submit + get to a sleeping worker, each side busy 1 ms first; worker on core 1, "
+      "host on core 0, " +
+      std::string(patchbay::to_string(mode)));
+}
+BENCHMARK(task_idle_round_trip)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("mode")
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+double seconds_of(const std::function<void()>& work) {
+  const std::int64_t start = patchbay_bench::now_ns();
+  work();
+  return static_cast<double>(patchbay_bench::now_ns() - start) * 1e-9;
+}
+
+// Runs `work(0)` on a thread pinned to core 0 and `work(1)` on one pinned to core 1.
+void on_two_cores(const std::function<void(int)>& work) {
+  std::thread other([&] {
+    patchbay_bench::pin_to_core(kFarCore);
+    work(1);
+  });
+  {
+    const PinnedToCore pinned(kNearCore);
+    work(0);
+  }
+  other.join();
+}
+
+void matrices_dag(benchmark::State& state) {
+  using tutorial::Matrix;
+  const auto side = static_cast<std::uint64_t>(state.range(0));
+  patchbay::RuntimeOptions options;
+  options.workers = 2;
+  options.store_bytes = std::size_t{1} << 30;
+  patchbay::Runtime runtime(options);
+  double ideal = 0;
+  double actual = 0;
+  bool wrong = false;
+  for (auto _ : state) {
+    // The ideal schedule, in this process: each stage on two threads pinned to the workers'
+    // two cores, as two workers would run it at best (on this machine two multiplications at
+    // once run slower than one alone, so stages timed alone would not be a schedule).
+    Matrix m[4];
+    Matrix products[2];
+    double checked = 0;
+    const double create = seconds_of([&] {
+      on_two_cores([&](int t) {
+        m[t] = tutorial::create_matrix(side, 1 + static_cast<std::uint64_t>(t));
+        m[t + 2] = tutorial::create_matrix(side, 1 + static_cast<std::uint64_t>(t));
+      });
+    });
+    const double multiply = seconds_of([&] {
+      on_two_cores(
+          [&](int t) { products[t] = tutorial::multiply_matrices(m[2 * t], m[2 * t + 1]); });
+    });
+    const double sum = seconds_of(
+        [&] { checked = tutorial::total(tutorial::sum_matrices(products[0], products[1])); });
+    const double best = create + multiply + sum;
+    // The DAG on the runtime, as the tutorial builds it; the sum is read where it lies.
+    double result = 0;
+    const double took = seconds_of([&] {
+      auto m1 = runtime.submit(tutorial::create_matrix, side, std::uint64_t{1});
+      auto m2 = runtime.submit(tutorial::create_matrix, side, std::uint64_t{2});
+      auto m3 = runtime.submit(tutorial::create_matrix, side, std::uint64_t{1});
+      auto m4 = runtime.submit(tutorial::create_matrix, side, std::uint64_t{2});
+      auto m12 = runtime.submit(tutorial::multiply_matrices, m1, m2);
+      auto m34 = runtime.submit(tutorial::multiply_matrices, m3, m4);
+      result = tutorial::total(runtime.submit(tutorial::sum_matrices, m12, m34).view());
+    });
+    wrong |= std::abs(result - checked) > 1e-6 * std::abs(checked);
+    state.SetIterationTime(took);
+    ideal += best;
+    actual += took;
+  }
+  if (wrong) state.SkipWithError("the sum differs from this thread's");
+  state.counters["ideal_ms"] = ideal * 1e3 / static_cast<double>(state.iterations());
+  state.counters["x_ideal"] = actual / ideal;
+  state.SetLabel("two workers; ideal = the same stages on two pinned threads of this process");
+}
+BENCHMARK(matrices_dag)
+    ->Arg(1000)
+    ->ArgName("side")
+    ->Iterations(3)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void retrieve_lookups(benchmark::State& state) {
+  constexpr int kSleepMs = 10;
+  patchbay::RuntimeOptions options;
+  options.workers = 2;
+  patchbay::Runtime runtime(options);
+  const auto items = static_cast<int>(tutorial::database.size());
+  // A lookup's real length: its sleep as this machine gives it (timer slack, wake-up).
+  std::vector<double> sleeps;
+  for (int k = 0; k < 9; ++k) {
+    sleeps.push_back(
+        seconds_of([&] { std::this_thread::sleep_for(std::chrono::milliseconds(kSleepMs)); }));
+  }
+  const double ideal = std::ceil(items / 2.0) * patchbay_bench::median(sleeps);
+  double actual = 0;
+  bool wrong = false;
+  std::vector<patchbay::Future<std::pair<int, std::string>>> lookups;
+  for (auto _ : state) {
+    const double took = seconds_of([&] {
+      for (int item = 0; item < items; ++item)
+        lookups.push_back(runtime.submit(tutorial::retrieve, item, kSleepMs));
+      for (int item = 0; item < items; ++item)
+        wrong |= lookups[static_cast<std::size_t>(item)].get().first != item;
+    });
+    lookups.clear();
+    state.SetIterationTime(took);
+    actual += took;
+  }
+  if (wrong) state.SkipWithError("a lookup came back wrong");
+  state.counters["ideal_ms"] = ideal * 1e3;
+  state.counters["x_ideal"] = actual / static_cast<double>(state.iterations()) / ideal;
+  state.SetLabel("six lookups of 10 ms on two workers; ideal = ceil(6/2) x one lookup's sleep");
+}
+BENCHMARK(retrieve_lookups)->Iterations(20)->UseManualTime()->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -4,6 +4,7 @@
 #include <patchbay/process_spec.hpp>
 
 #include <cxxabi.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -638,6 +639,12 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
   if (getppid() != zygote || zygote == 1) _exit(1);
   reset_signals_in_child();
   close_inherited_descriptors({});
+  // Keep what tasks free: a task that builds and returns a large value (a matrix of 8 MiB)
+  // would otherwise get fresh pages from the kernel each time, and pay a page fault for every
+  // 4 KiB of them (on some virtual machines more than the work itself). Blocks up to 32 MiB
+  // come from the heap, and the heap is not trimmed below 256 MiB.
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
   int code = 0;
   try {
     const WorkerPlan& p = plan_.workers[w];

@@ -7,8 +7,6 @@
 // --matrix: the matrices' side (the tutorial's 1000).
 #include <patchbay/tasks.hpp>
 
-#include <msgpack.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,17 +19,17 @@
 #include <utility>
 #include <vector>
 
+#include "tutorial.hpp"
+
+using tutorial::create_matrix;
+using tutorial::database;
+using tutorial::Matrix;
+using tutorial::multiply_matrices;
+using tutorial::retrieve;
+using tutorial::sum_matrices;
+using tutorial::total;
+
 namespace {
-
-// ---- parallel lookups ----
-
-const std::vector<std::string> database = {"Learning", "Ray", "Learning", "Ray", "Learning", "Ray"};
-
-std::pair<int, std::string> retrieve(int item, int sleep_ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
-  return {item, database.at(static_cast<std::size_t>(item))};
-}
-PATCHBAY_REMOTE(retrieve);
 
 // ---- a dependency: process five items in parallel, then aggregate ----
 
@@ -63,54 +61,6 @@ std::string task3(std::string result1, std::string result2) {
   return "Task3 received: " + result1 + " and " + result2;
 }
 PATCHBAY_REMOTE(task3);
-
-// ---- matrices ----
-
-struct Matrix {
-  std::uint64_t n = 0;
-  std::vector<double> values;  // row-major
-  MSGPACK_DEFINE(n, values)
-};
-
-Matrix create_matrix(std::uint64_t n, std::uint64_t seed) {
-  std::mt19937_64 random(seed);
-  std::normal_distribution<double> normal;
-  Matrix m{n, std::vector<double>(n * n)};
-  for (double& v : m.values)
-    v = normal(random);
-  return m;
-}
-PATCHBAY_REMOTE(create_matrix);
-
-Matrix multiply_matrices(Matrix x, Matrix y) {
-  const std::uint64_t n = x.n;
-  Matrix out{n, std::vector<double>(n * n, 0.0)};
-  for (std::uint64_t i = 0; i < n; ++i) {
-    for (std::uint64_t k = 0; k < n; ++k) {
-      const double a = x.values[i * n + k];
-      const double* row = &y.values[k * n];
-      double* target = &out.values[i * n];
-      for (std::uint64_t j = 0; j < n; ++j)
-        target[j] += a * row[j];
-    }
-  }
-  return out;
-}
-PATCHBAY_REMOTE(multiply_matrices);
-
-Matrix sum_matrices(Matrix x, Matrix y) {
-  for (std::size_t i = 0; i < x.values.size(); ++i)
-    x.values[i] += y.values[i];
-  return x;
-}
-PATCHBAY_REMOTE(sum_matrices);
-
-double total(const Matrix& m) {
-  double sum = 0;
-  for (const double v : m.values)
-    sum += v;
-  return sum;
-}
 
 // ---- the Counter actor ----
 
