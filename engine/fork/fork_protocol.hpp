@@ -16,6 +16,8 @@ namespace patchbay::detail {
 /// Control-socket requests.
 inline constexpr char control_launch = 'L';  ///< descriptors: session socket, arena memfd
 inline constexpr char control_quit = 'Q';
+/// descriptors: the zygote's socket (its description waiting there), the task arena's memfd
+inline constexpr char control_task_zygote = 'T';
 
 /// Session frames.
 enum class FrameKind : std::uint32_t {

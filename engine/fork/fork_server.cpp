@@ -30,6 +30,7 @@
 #include "parallel/child_signals.hpp"
 #include "parallel/parallel_runtime.hpp"
 #include "run/instantiate.hpp"
+#include "tasks/zygote.hpp"
 
 namespace patchbay {
 
@@ -193,6 +194,13 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
       _exit(1);
     }
     if (what == 0 || what == control_quit) _exit(0);
+    if (what == control_task_zygote && fds.size() == 2) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        close(control);
+        serve_task_zygote(fds[0], fds[1], self);
+      }
+    }
     if (what == control_launch && fds.size() == 2) {
       const pid_t pid = fork();
       if (pid == 0) {

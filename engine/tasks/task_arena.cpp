@@ -36,7 +36,8 @@ constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) {
 }  // namespace
 
 TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t queue_capacity,
-                     std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records)
+                     std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records,
+                     int attach_to)
     : workers_(workers),
       functions_(functions),
       queue_capacity_(queue_capacity),
@@ -59,9 +60,16 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   size_ = round_up(store_offset_ + store_bytes, page);
 
-  const int memfd = memfd_create("patchbay-tasks", MFD_CLOEXEC);
+  const bool attach = attach_to >= 0;
+  const int memfd = attach ? attach_to : memfd_create("patchbay-tasks", MFD_CLOEXEC);
   if (memfd < 0) fail("create");
-  if (fchmod(memfd, 0600) != 0 || ftruncate(memfd, static_cast<off_t>(size_)) != 0) {
+  if (attach) {
+    struct stat s {};
+    if (fstat(memfd, &s) != 0 || static_cast<std::size_t>(s.st_size) != size_) {
+      close(memfd);
+      throw Error("the task runtime's shared memory does not have the size its options give");
+    }
+  } else if (fchmod(memfd, 0600) != 0 || ftruncate(memfd, static_cast<off_t>(size_)) != 0) {
     const int error = errno;
     close(memfd);
     errno = error;
@@ -75,8 +83,19 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
     errno = error;
     fail("map");
   }
-  // The mapping is kept; the descriptor is not needed once mapped (workers inherit the mapping).
-  close(memfd);
+  // The mapping is kept; the descriptor only until a fork server has been sent it (workers
+  // forked here inherit the mapping).
+  memfd_ = memfd;
+  if (attach) {
+    if (header().magic != kMagic || header().workers != workers ||
+        header().functions != functions) {
+      munmap(base_, size_);
+      close(memfd);
+      throw Error("the task runtime's shared memory does not match its options");
+    }
+    store_ = TaskStore::attach(base_, store_offset_);
+    return;
+  }
 
   auto* h = ::new (base_) TaskArenaHeader{};
   h->magic = kMagic;
@@ -92,11 +111,18 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
     store_ = TaskStore::format(base_, store_offset_, size_ - store_offset_);
   } catch (...) {
     munmap(base_, size_);
+    close(memfd_);
     throw;
   }
 }
 
+void TaskArena::close_fd() noexcept {
+  if (memfd_ >= 0) close(memfd_);
+  memfd_ = -1;
+}
+
 TaskArena::~TaskArena() {
+  close_fd();
   if (base_ != nullptr) munmap(base_, size_);
 }
 

@@ -178,8 +178,11 @@ TaskWorkerContext*& task_worker_context() noexcept;
 /// worker inherits the mapping at the same address.
 class TaskArena {
  public:
+  /// Creates and formats the arena; with `attach_to` (a memfd another process made with the
+  /// same sizes), maps that one instead, and owns the descriptor.
   TaskArena(std::size_t workers, std::size_t functions, std::size_t queue_capacity,
-            std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records);
+            std::size_t future_slots, std::size_t store_bytes, std::size_t actor_records,
+            int attach_to = -1);
   ~TaskArena();
   TaskArena(const TaskArena&) = delete;
   TaskArena& operator=(const TaskArena&) = delete;
@@ -200,6 +203,9 @@ class TaskArena {
   }
   [[nodiscard]] std::size_t actor_records() const { return actor_records_; }
   [[nodiscard]] std::size_t workers() const { return workers_; }
+  /// The memfd, open until close_fd() (to send to a fork server); -1 after.
+  [[nodiscard]] int fd() const { return memfd_; }
+  void close_fd() noexcept;
   [[nodiscard]] std::size_t functions() const { return functions_; }
   [[nodiscard]] std::uint64_t queue_capacity() const { return queue_capacity_; }
   [[nodiscard]] std::uint32_t future_slots() const { return future_slots_; }
@@ -248,6 +254,7 @@ class TaskArena {
 
  private:
   void* base_ = nullptr;
+  int memfd_ = -1;
   std::size_t size_ = 0;
   std::size_t workers_ = 0;
   std::size_t functions_ = 0;

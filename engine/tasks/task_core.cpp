@@ -31,7 +31,9 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#include "fork/fork_protocol.hpp"
 #include "parallel/child_signals.hpp"
+#include "parallel/launcher.hpp"
 #include "placement/cpuset_text.hpp"
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
@@ -175,11 +177,11 @@ TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
     throw Error("RuntimeOptions::queue_capacity is above 2^20 tasks per worker");
   if (options_.max_futures > (std::size_t{1} << 30))
     throw Error("RuntimeOptions::max_futures is above 2^30");
-  std::string topology = options_.topology;
-  if (topology.empty()) {
-    if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology = env;
+  topology_ = options_.topology;
+  if (topology_.empty()) {
+    if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology_ = env;
   }
-  machine_ = load_machine(topology);
+  machine_ = load_machine(topology_);
   std::size_t workers = options_.workers;
   if (workers == 0) workers = std::min(machine_.cores.size(), limits::max_workers);
   if (workers > limits::max_workers) {
@@ -221,14 +223,29 @@ TaskCore::~TaskCore() {
 
 void TaskCore::start_workers() {
   children_.resize(plan_.workers.size());
-  // The zygote is forked now, while this process has no other thread; it forks the workers,
-  // now and whenever one has to be replaced.
-  zygote_ = std::make_unique<Zygote>([this](std::uint32_t w) { worker_main(w); });
+  // The zygote forks the workers, now and whenever one has to be replaced. With a fork server,
+  // the server forks it (this process may run threads by now); otherwise it is forked here,
+  // which is safe only while this process has no other thread.
+  try {
+    if (fork_server_running()) {
+      zygote_ = std::make_unique<Zygote>(fork_server_socket(), arena_->fd(), describe());
+    } else {
+      zygote_ = std::make_unique<Zygote>([this](std::uint32_t w) { worker_main(w); });
+    }
+  } catch (...) {
+    arena_->close_fd();
+    throw;
+  }
+  arena_->close_fd();
   for (std::uint32_t w = 0; w < plan_.workers.size(); ++w) {
     const pid_t pid = zygote_->start(w);
     if (pid < 0) {
       shutdown();
-      throw Error("cannot fork task worker " + worker_name(w));
+      throw Error("cannot fork task worker " + worker_name(w) +
+                  (fork_server_running()
+                       ? " through the fork server (its copy of this program must have the same "
+                         "remote functions, registered at static initialisation)"
+                       : ""));
     }
     children_[w].pid = pid;
   }
@@ -1305,7 +1322,10 @@ Runtime::Runtime(RuntimeOptions options) {
   all.by_id[core_->id()] = this;
 }
 
+Runtime::Runtime(Shell) noexcept {}
+
 Runtime::~Runtime() {
+  if (!core_) return;
   {
     detail::Runtimes& all = detail::runtimes();
     const std::lock_guard lock(all.mutex);

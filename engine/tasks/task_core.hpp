@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct FailureText {
 class TaskCore {
  public:
   TaskCore(const RuntimeOptions& options, Runtime* runtime);
+  /// In a zygote the fork server forked: the part of a runtime its workers need, rebuilt from
+  /// the host's description (describe()) over the host's arena.
+  TaskCore(std::string_view description, int arena_fd, Runtime* shell);
   ~TaskCore();
   TaskCore(const TaskCore&) = delete;
   TaskCore& operator=(const TaskCore&) = delete;
@@ -112,6 +116,14 @@ class TaskCore {
                                     std::span<const std::byte> args,
                                     const std::vector<std::shared_ptr<FutureState>>& deps);
   void start_workers();
+  /// What a zygote forked by the fork server needs to rebuild this runtime's workers.
+  [[nodiscard]] std::string describe() const;
+
+ public:
+  /// serve_task_zygote()'s part that builds a Runtime (a friend's): never returns.
+  [[noreturn]] static void serve_zygote(int socket, int arena_fd) noexcept;
+
+ private:
   void monitor() noexcept;
   // ---- actors that restart (records in the arena) ----
   /// Claims a free record for `actor`, filling; throws Error when none is free.
@@ -147,6 +159,7 @@ class TaskCore {
   std::uint32_t id_ = 0;
   Machine machine_;
   Plan plan_;
+  std::string topology_;  // what the machine was loaded from ("" = this machine)
   std::shared_ptr<TaskArena> arena_;
   std::vector<Child> children_;
   std::unique_ptr<Zygote> zygote_;

@@ -44,6 +44,11 @@ class TaskStore {
   /// Formats the store in the `bytes` at `offset` from `base` (zeroed memory, page-aligned)
   /// and returns a view of it. Throws patchbay::Error when `bytes` is too small or over 64 GiB.
   static TaskStore format(void* base, std::uint64_t offset, std::uint64_t bytes);
+  /// A view of the store another process formatted at `offset` in the same memory, mapped at
+  /// `base` here.
+  static TaskStore attach(void* base, std::uint64_t offset) {
+    return TaskStore(static_cast<char*>(base), offset);
+  }
 
   /// `bytes` from the store, as an offset from the base; nullopt when no free piece is large
   /// enough. Any process, any thread.

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "fork/fork_protocol.hpp"
 #include "parallel/child_signals.hpp"
 
 namespace patchbay::detail {
@@ -66,13 +67,37 @@ Zygote::~Zygote() {
   (void)stop(std::chrono::milliseconds(0));
 }
 
+Zygote::Zygote(int server, int arena_fd, std::string_view description) {
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+    throw Error(std::string("cannot start the task runtime's zygote: ") + std::strerror(errno));
+  // The description first, then the request: the server's child reads it from its socket.
+  const bool sent = send(sockets[0], description.data(), description.size(), MSG_NOSIGNAL) ==
+                        static_cast<ssize_t>(description.size()) &&
+                    send_with_fds(server, control_task_zygote, {sockets[1], arena_fd});
+  const int error = errno;
+  close(sockets[1]);
+  if (!sent) {
+    close(sockets[0]);
+    throw Error(std::string("cannot ask the fork server for the task runtime's zygote: ") +
+                std::strerror(error));
+  }
+  socket_ = sockets[0];  // pid_ stays -1: the zygote is the server's child, not ours
+}
+
 void Zygote::run(int socket) noexcept {
   const pid_t host = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != host) _exit(1);
   reset_signals_in_child();
   close_inherited_descriptors({socket});
-  // SIGCHLD through a descriptor, polled beside the host's socket.
+  serve(socket, entry_);
+}
+
+void Zygote::serve(int socket, const std::function<void(std::uint32_t)>& entry) noexcept {
+  // SIGCHLD through a descriptor, polled beside the host's socket. (A fork server ignores it;
+  // its child must not, or the kernel would reap the workers before we hear how they ended.)
+  signal(SIGCHLD, SIG_DFL);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
@@ -114,7 +139,7 @@ void Zygote::run(int socket) noexcept {
       if (pid == 0) {
         if (children_fd >= 0) close(children_fd);
         if (getppid() != me) _exit(1);
-        entry_(m.worker);
+        entry(m.worker);
         _exit(1);  // the entry never returns
       }
       if (pid > 0) workers.emplace(pid, m.worker);
@@ -193,7 +218,7 @@ std::vector<Zygote::Ended> Zygote::stop(std::chrono::milliseconds grace) noexcep
   close(socket_);
   socket_ = -1;
   int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  while (pid_ > 0 && waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   return out;
 }

@@ -11,15 +11,25 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace patchbay::detail {
 
+/// In a child of the fork server: receives a task runtime's description on `socket` and its
+/// arena (`arena_fd`), rebuilds what its workers need, and serves as its zygote
+/// (tasks/served_zygote.cpp). Never returns.
+[[noreturn]] void serve_task_zygote(int socket, int arena_fd, pid_t server) noexcept;
+
 class Zygote {
  public:
-  /// `entry(worker)` runs in each worker the zygote forks and never returns. Throws Error when
-  /// the zygote cannot be started.
+  /// Forks the zygote here. `entry(worker)` runs in each worker it forks and never returns.
+  /// Throws Error when the zygote cannot be started.
   explicit Zygote(std::function<void(std::uint32_t)> entry);
+  /// Has the fork server (its control socket `server`) fork the zygote instead, for a host
+  /// that already runs threads: the server's child receives `arena_fd` and `description` and
+  /// becomes the zygote (serve_zygote()). Throws Error when the request cannot be sent.
+  Zygote(int server, int arena_fd, std::string_view description);
   ~Zygote();
   Zygote(const Zygote&) = delete;
   Zygote& operator=(const Zygote&) = delete;
@@ -43,6 +53,11 @@ class Zygote {
   std::vector<Ended> stop(std::chrono::milliseconds grace) noexcept;
 
   [[nodiscard]] pid_t pid() const { return pid_; }
+
+  /// The zygote's loop on `socket` (the host's peer): forks a worker running `entry` on each
+  /// start, reaps and reports them, until stop or the host's end. Never returns.
+  [[noreturn]] static void serve(int socket,
+                                 const std::function<void(std::uint32_t)>& entry) noexcept;
 
  private:
   [[noreturn]] void run(int socket) noexcept;

@@ -1,4 +1,5 @@
-// The fork server: starts ParallelProcess workers for a host that runs threads of its own.
+// The fork server: starts ParallelProcess and task runtime workers for a host that runs
+// threads of its own.
 #pragma once
 
 namespace patchbay {
@@ -14,7 +15,10 @@ namespace patchbay {
 /// arena (a memfd) to the server; the server rebuilds the components from the registry (and the
 /// model's plugins) and forks the workers, which report to the ParallelProcess as if it had
 /// forked them. A ParallelProcess built from component instances, or with another registry,
-/// still forks in place: construct it before your threads start.
+/// still forks in place: construct it before your threads start. A task runtime
+/// (patchbay::Runtime) has the server fork the process that forks its workers, which then
+/// rebuilds the runtime from its options and arena; its remote functions must be registered at
+/// static initialisation (PATCHBAY_REMOTE at namespace scope does that).
 ///
 ///     int main() {
 ///       patchbay::ForkServer fork_server;  // first thing, before any thread

@@ -419,9 +419,11 @@ class Actor {
 };
 
 /// Runs registered functions on worker processes. The constructor plans placement (hwloc), maps
-/// one shared arena (a memfd) and forks the workers, each bound to its core; they run until
-/// shutdown() or destruction. Construct it before the program starts other threads: a fork
-/// copies only the calling thread, and a lock another thread holds stays held in the child.
+/// one shared arena (a memfd) and starts the workers, each bound to its core; they run until
+/// shutdown() or destruction. While a patchbay::ForkServer runs, the server forks them, and the
+/// runtime may be constructed whatever threads the program runs; otherwise they are forked
+/// here, so construct it before the program starts other threads (a fork copies only the
+/// calling thread, and a lock another thread holds stays held in the child).
 ///
 /// Thread-safety: submit(), wait(), the stats and Future::get() from any number of host threads
 /// at once; shutdown() and destruction from one thread, after the others are done with it.
@@ -563,6 +565,9 @@ class Runtime {
                                 std::size_t count, std::chrono::nanoseconds timeout);
 
   friend class detail::TaskCore;
+  /// A runtime in a zygote the fork server forked: its core is the one its workers rebuild.
+  struct Shell {};
+  explicit Runtime(Shell) noexcept;
   std::unique_ptr<detail::TaskCore> core_;
 };
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <patchbay/patchbay.hpp>
+#include <patchbay/tasks.hpp>
 
 #include <dirent.h>
 #include <signal.h>
@@ -509,4 +510,90 @@ TEST_CASE("a host killed by SIGKILL takes its fork server and their workers with
   while (alive() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
   CHECK_FALSE(alive());
+}
+
+// ---- the task runtime (patchbay::Runtime) through the fork server ----
+
+namespace {
+
+// Takes the host's lock, as NeedsHostLock does: in a worker forked from a process where
+// another thread held it, it stays held.
+std::int32_t pid_if_lock_free(int) {
+  std::unique_lock<std::timed_mutex> lock(host_lock, std::defer_lock);
+  if (!lock.try_lock_for(1s)) throw std::runtime_error("the host's lock is held forever here");
+  return static_cast<std::int32_t>(getpid());
+}
+PATCHBAY_REMOTE(pid_if_lock_free);
+
+class Tally {
+ public:
+  explicit Tally(int start) : total_(start) {}
+  int add(int by) { return total_ += by; }
+  std::int32_t pid() const { return static_cast<std::int32_t>(getpid()); }
+
+ private:
+  int total_;
+};
+Tally* make_tally(int start) {
+  return new Tally(start);
+}
+PATCHBAY_REMOTE(make_tally);
+PATCHBAY_REMOTE_METHOD(Tally::add);
+PATCHBAY_REMOTE_METHOD(Tally::pid);
+
+}  // namespace
+
+TEST_CASE(
+    "a task runtime built while a host thread holds a lock starts its workers through the "
+    "fork server",
+    "[fork_server][tasks]") {
+  REQUIRE(patchbay::ForkServer::running());
+  std::atomic<int> phase{0};
+  std::thread holder([&phase] {
+    std::lock_guard<std::timed_mutex> hold(host_lock);
+    phase = 1;
+    while (phase.load() != 2)
+      std::this_thread::sleep_for(1ms);
+  });
+  while (phase.load() != 1)
+    std::this_thread::sleep_for(1ms);
+  std::vector<std::int32_t> workers;
+  {
+    patchbay::RuntimeOptions options;
+    options.workers = 2;
+    patchbay::Runtime runtime(options);
+    for (const auto& w : runtime.worker_stats()) {
+      workers.push_back(w.pid);
+      const int zygote = parent_of(w.pid);
+      CHECK(zygote != getpid());  // forked by the server's child, not here
+      CHECK(parent_of(zygote) != getpid());
+    }
+    // Tasks run, with the lock free in the workers.
+    for (int i = 0; i < 10; ++i)
+      CHECK(runtime.submit(pid_if_lock_free, i).get() > 0);
+    // Actors too; one restarts on the replacement the zygote forks.
+    patchbay::TaskOptions restartable;
+    restartable.max_restarts = 1;
+    auto tally = runtime.create_actor(restartable, make_tally, 5);
+    CHECK(tally.call(&Tally::add, 1).get() == 6);
+    const std::int32_t first = tally.call(&Tally::pid).get();
+    REQUIRE(kill(first, SIGKILL) == 0);
+    bool replaced = false;
+    for (int i = 0; i < 5000 && !replaced; ++i) {
+      for (const auto& w : runtime.worker_stats())
+        replaced |= w.replacements == 1 && w.alive;
+      if (!replaced) std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(replaced);
+    const std::int32_t second = tally.call(&Tally::pid).get();
+    CHECK(second != first);
+    CHECK(tally.call(&Tally::add, 1).get() == 6);  // constructed again from its arguments
+    workers.push_back(second);
+  }
+  phase = 2;
+  holder.join();
+  // The zygote and the workers are gone with the runtime.
+  for (const std::int32_t pid : workers)
+    CHECK_FALSE(process_exists(pid));
+  check_nothing_left();
 }
