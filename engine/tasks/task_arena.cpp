@@ -51,6 +51,7 @@ TaskArena::TaskArena(std::size_t workers, std::size_t functions, std::size_t que
   };
   workers_offset_ = table(workers * sizeof(TaskWorkerBlock));
   cells_offset_ = table(std::uint64_t{workers} * queue_capacity * sizeof(TaskCell));
+  running_offset_ = table(std::uint64_t{workers} * queue_capacity * sizeof(TaskCell));
   slots_offset_ = table(std::uint64_t{future_slots} * sizeof(FutureSlot));
   counters_offset_ =
       table(std::uint64_t{workers} * (functions == 0 ? 1 : functions) * sizeof(TaskCounters));

@@ -2,7 +2,8 @@
 // host and every worker see, holding
 // - the header (shutdown word, the host's completion word, the future table's free list);
 // - per worker: its control block and its queue of task cells, into which any process pushes
-//   (host threads and tasks submitting sub-tasks) and only the worker pops;
+//   (host threads and tasks submitting sub-tasks) and only the worker pops, and its table of
+//   the tasks it is running;
 // - the future table: one cache line per future, with its state word (a futex), reference
 //   count, who waits, and a small result inline;
 // - per worker and registered function: counters;
@@ -195,6 +196,13 @@ class TaskArena {
     return at<TaskCell>(cells_offset_)[w * queue_capacity_ + (index & (queue_capacity_ - 1))];
   }
   [[nodiscard]] FutureSlot& slot(std::uint32_t s) const { return at<FutureSlot>(slots_offset_)[s]; }
+  /// Entry `i` of worker `w`'s table of running tasks: a task's cell, copied there when the
+  /// worker takes it (its queue cell is free at once), until it has run. `sequence` holds its
+  /// queue position + 1, 0 when the entry is empty. Only the worker writes its table; the host
+  /// reads it after the worker's death.
+  [[nodiscard]] TaskCell& running(std::size_t w, std::size_t i) const {
+    return at<TaskCell>(running_offset_)[w * queue_capacity_ + i];
+  }
   [[nodiscard]] TaskCounters& function_counters(std::size_t w, std::size_t f) const {
     return at<TaskCounters>(counters_offset_)[w * functions_ + f];
   }
@@ -262,6 +270,7 @@ class TaskArena {
   std::uint32_t future_slots_ = 0;
   std::uint64_t workers_offset_ = 0;
   std::uint64_t cells_offset_ = 0;
+  std::uint64_t running_offset_ = 0;
   std::uint64_t slots_offset_ = 0;
   std::uint64_t counters_offset_ = 0;
   std::uint64_t holds_offset_ = 0;  // per worker and future slot: the worker's holds

@@ -325,7 +325,11 @@ bool TaskCore::push(std::uint32_t worker, const TaskCell& task, std::span<const 
     } else if (diff < 0) {
       // Full: wait for the worker (which may be asleep with a full queue only if it died).
       if (load_relaxed(arena_->header().shutdown) != 0 || load_relaxed(b.state) == 2) return false;
-      if (++full_polls < 1000) {
+      if (task_worker_context() != nullptr) {
+        // Inside a task: let this worker's loop run meanwhile. The queue may be its own, which
+        // only that loop empties; blocking the thread here would wait for ever.
+        boost::this_fiber::yield();
+      } else if (++full_polls < 1000) {
         spin_pause();
       } else {
         std::this_thread::yield();
@@ -705,7 +709,16 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
     std::uint32_t restarts_running = 0;  // cells of the restart list not yet finished
     // `cell`: a copy of the queue's cell (its header, and its arguments when inline);
     // `stack_lowest`: where the task's fiber stack ends.
-    auto run_task = [&](const TaskCell& cell, const char* stack_lowest) {
+    // Entries of this worker's running table not in use (the host empties the table before a
+    // replacement starts).
+    std::vector<std::uint32_t> free_entries;
+    for (auto i = static_cast<std::uint32_t>(capacity); i > 0; --i)
+      free_entries.push_back(i - 1);
+    constexpr std::uint32_t kNoEntry = ~std::uint32_t{0};
+
+    // `cell`: the task (its entry in the running table, or a restart list's copy, kNoEntry);
+    // `stack_lowest`: where the task's fiber stack ends.
+    auto run_task = [&](const TaskCell& cell, std::uint32_t entry, const char* stack_lowest) {
       const std::int64_t start = steady_now_ns();
       const std::span<const std::byte> all =
           cell.args_offset != 0 ? std::span<const std::byte>(
@@ -852,27 +865,26 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         arena.release(d.slot);
       arena.deallocate(cell.args_offset);
       arena.release(cell.result_slot);
-      // Release pairs with push()'s acquire: the cell may be reused, a lap later. (`sequence`
-      // of this copy holds the cell's position.)
-      const std::uint64_t pos = cell.sequence;
-      if (pos == kOffQueue && --restarts_running == 0) {
+      if (entry != kNoEntry) {
+        // Done with the entry (`cell` is it: not read past here).
+        store_release(arena.running(w, entry).sequence, 0);
+        free_entries.push_back(entry);
+      } else if (--restarts_running == 0) {
         // The restart list is done with: the host looks at it only if this worker dies.
         const std::uint64_t list = load_relaxed(me.restart_list);
         store_relaxed(me.restart_list, 0);
         store_relaxed(me.restart_count, 0);
         arena.deallocate(list);
       }
-      if (pos != kOffQueue)
-        store_release(arena.cell(w, pos).sequence, cell_free(pos + capacity, capacity));
     };
     // Dispatched: the task runs at once, and most finish before this loop resumes, so one
     // stack serves task after task; a task that waits parks, and the loop goes on.
-    auto launch = [&](const TaskCell& task) {
+    auto launch = [&](const TaskCell* task, std::uint32_t entry) {
       ++live;
       boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
                            CachedStack{&stacks},
-                           [&run_task, &live, task] {
-                             run_task(task, last_stack_lowest);
+                           [&run_task, &live, task, entry] {
+                             run_task(*task, entry, last_stack_lowest);
                              --live;
                            })
           .detach();
@@ -880,38 +892,51 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
 
     // A replacement first constructs again the actors that lived on its predecessor: their
     // entries exist, locked, before any queued call to them is read.
+    std::vector<TaskCell> restarts;  // the restart list's cells, copied out (never resized)
     if (const std::uint64_t list = load_acquire(me.restart_list); list != 0) {
       const std::uint32_t count = load_relaxed(me.restart_count);
       restarts_running = count;
+      restarts.resize(count);
       // Each is copied out before it runs: the last to finish frees the list.
       for (std::uint32_t i = 0; i < count; ++i) {
-        TaskCell task;
-        std::memcpy(&task, arena.at<std::byte>(list) + i * sizeof(TaskCell), sizeof(TaskCell));
-        task.sequence = kOffQueue;
-        launch(task);
+        std::memcpy(&restarts[i], arena.at<std::byte>(list) + i * sizeof(TaskCell),
+                    sizeof(TaskCell));
+        restarts[i].sequence = kOffQueue;
       }
+      for (std::uint32_t i = 0; i < count; ++i)
+        launch(&restarts[i], kNoEntry);
     }
 
     unsigned idle = 0;
     while (load_acquire(arena.header().shutdown) == 0) {
       bool got = false;
       // A shutdown leaves what is still queued to fail: looked at before each task.
-      for (int k = 0; k < 64 && load_acquire(arena.header().shutdown) == 0; ++k) {
+      // At most as many tasks running as the table has entries: a full table waits for one to
+      // end.
+      for (int k = 0; k < 64 && !free_entries.empty() && load_acquire(arena.header().shutdown) == 0;
+           ++k) {
         const std::uint64_t pos = load_relaxed(me.dequeue_index);
         TaskCell& cell = arena.cell(w, pos);
         // Acquire pairs with push()'s release: the cell is complete.
         if (load_acquire(cell.sequence) != cell_full(pos, capacity)) break;
-        // The header and the arguments the cell holds; the rest of its 256 bytes is not read.
-        TaskCell task;
-        std::memcpy(&task, &cell, offsetof(TaskCell, inline_args));
+        // Into the running table: the header and the arguments the cell holds (the rest of its
+        // 256 bytes is not read). Then the read index moves and the cell is free: a task that
+        // runs long never holds up the queue. If this worker dies, the host finds in the table
+        // what it was running (an entry whose position is behind the read index), to retry it.
+        const std::uint32_t entry = free_entries.back();
+        free_entries.pop_back();
+        TaskCell& task = arena.running(w, entry);
+        std::memcpy(reinterpret_cast<std::byte*>(&task) + sizeof task.sequence,
+                    reinterpret_cast<const std::byte*>(&cell) + sizeof cell.sequence,
+                    offsetof(TaskCell, inline_args) - sizeof cell.sequence);
         if (task.args_offset == 0 && task.args_size <= TaskCell::kInlineArgs)
           std::memcpy(task.inline_args, cell.inline_args, task.args_size);
-        // The cell stays full until the task has run (run_task frees it): if this worker
-        // dies, the host finds there what it was running, to retry it.
-        task.sequence = pos;
+        store_release(task.sequence, pos + 1);
         store_release(me.dequeue_index, pos + 1);
+        // Release pairs with push()'s acquire: the cell may be reused, a lap later.
+        store_release(cell.sequence, cell_free(pos + capacity, capacity));
         got = true;
-        launch(task);
+        launch(&task, entry);
       }
       if (live != 0) boost::this_fiber::yield();
       if (got || live > context.fibers_waiting) {
@@ -987,47 +1012,72 @@ void TaskCore::fail_cell(std::uint32_t worker, TaskCell& cell, const std::string
   }
 }
 
+std::vector<TaskCell> TaskCore::take_running(std::uint32_t worker,
+                                             std::uint64_t dequeued) noexcept {
+  std::vector<TaskCell> out;
+  try {
+    const std::uint64_t capacity = arena_->queue_capacity();
+    for (std::uint64_t i = 0; i < capacity; ++i) {
+      TaskCell& entry = arena_->running(worker, i);
+      const std::uint64_t seq = load_acquire(entry.sequence);
+      if (seq == 0) continue;
+      // Behind the read index: taken, so running. At or past it: the worker died before it
+      // moved the index, and the task is still queued for the replacement.
+      if (seq - 1 < dequeued) {
+        TaskCell copy;
+        std::memcpy(&copy, &entry, offsetof(TaskCell, inline_args));
+        if (copy.args_offset == 0) std::memcpy(copy.inline_args, entry.inline_args, copy.args_size);
+        copy.sequence = seq - 1;
+        out.push_back(copy);
+      }
+      store_relaxed(entry.sequence, 0);
+    }
+    // A cell behind the read index still full: the worker died between moving the index and
+    // freeing it (its task is in the table).
+    for (std::uint64_t pos = dequeued > capacity ? dequeued - capacity : 0; pos < dequeued; ++pos) {
+      TaskCell& cell = arena_->cell(worker, pos);
+      if (load_acquire(cell.sequence) == cell_full(pos, capacity))
+        store_release(cell.sequence, cell_free(pos + capacity, capacity));
+    }
+  } catch (...) {
+  }
+  return out;
+}
+
 void TaskCore::recover(std::uint32_t worker, const std::string& why, bool retry, bool drain,
-                       std::uint64_t dequeued) noexcept {
+                       std::vector<TaskCell>& running) noexcept {
   try {
     TaskWorkerBlock& b = arena_->worker(worker);
     const std::uint64_t capacity = arena_->queue_capacity();
-    // Tasks it had taken and not finished: their cells are still full, behind its read index.
-    for (std::uint64_t pos = dequeued > capacity ? dequeued - capacity : 0; pos < dequeued; ++pos) {
-      TaskCell& cell = arena_->cell(worker, pos);
-      if (load_acquire(cell.sequence) != cell_full(pos, capacity)) continue;
-      const FutureSlot& slot = arena_->slot(cell.result_slot);
+    // Tasks it had taken and not finished.
+    for (TaskCell& copy : running) {
+      const FutureSlot& slot = arena_->slot(copy.result_slot);
       // Still its task's, and not filled: the worker died before completing it, so before
       // dropping any of its holds. (Filled, it may have dropped some: those are left.)
-      const bool unfinished = load_relaxed(slot.generation) == cell.result_generation &&
-                              arena_->status(cell.result_slot) == FutureStatus::pending;
-      if (unfinished) {
-        TaskCell copy;
-        std::memcpy(&copy, &cell, offsetof(TaskCell, inline_args));
-        if (copy.args_offset == 0) std::memcpy(copy.inline_args, cell.inline_args, copy.args_size);
-        ++copy.attempts;
-        bool sent = false;
-        if (retry && copy.retries > 0 && static_cast<TaskKind>(copy.kind) == TaskKind::call) {
-          --copy.retries;
-          try {
-            TaskOptions any;
-            const std::uint32_t target = choose_worker(any);
-            store_relaxed(arena_->slot(copy.result_slot).worker, target);
-            sent = push(target, copy,
-                        std::span<const std::byte>(copy.inline_args,
-                                                   copy.args_offset == 0 ? copy.args_size : 0));
-          } catch (...) {
-            sent = false;
-          }
-        }
-        if (!sent) {
-          fail_cell(worker, copy,
-                    static_cast<TaskKind>(copy.kind) == TaskKind::call
-                        ? why
-                        : why + "; the call to its actor is lost");
+      const bool unfinished = load_relaxed(slot.generation) == copy.result_generation &&
+                              arena_->status(copy.result_slot) == FutureStatus::pending;
+      if (!unfinished) continue;
+      ++copy.attempts;
+      bool sent = false;
+      if (retry && copy.retries > 0 && static_cast<TaskKind>(copy.kind) == TaskKind::call) {
+        --copy.retries;
+        try {
+          TaskOptions any;
+          const std::uint32_t target = choose_worker(any);
+          store_relaxed(arena_->slot(copy.result_slot).worker, target);
+          sent = push(target, copy,
+                      std::span<const std::byte>(copy.inline_args,
+                                                 copy.args_offset == 0 ? copy.args_size : 0));
+        } catch (...) {
+          sent = false;
         }
       }
-      store_release(cell.sequence, cell_free(pos + capacity, capacity));
+      if (!sent) {
+        fail_cell(worker, copy,
+                  static_cast<TaskKind>(copy.kind) == TaskKind::call
+                      ? why
+                      : why + "; the call to its actor is lost");
+      }
     }
     if (!drain) return;
     // Tasks still queued for it: nobody will run them.
@@ -1157,8 +1207,10 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   // Where the dead worker stopped reading: the cells behind it that are still full are what
   // it was running. Read before its replacement starts reading on from there.
   const std::uint64_t dequeued = load_acquire(b.dequeue_index);
-  // What it held (futures its tasks and actors kept) goes, before a replacement counts anew.
+  // What it held (futures its tasks and actors kept) goes, before a replacement counts anew;
+  // what it was running is taken out of its table, which the replacement finds empty.
   arena_->release_holds(worker);
+  std::vector<TaskCell> running = take_running(worker, dequeued);
   pid_t replacement = -1;
   if (!shut_down_.load()) {
     prepare_restarts(worker, why);
@@ -1177,7 +1229,7 @@ void TaskCore::on_worker_end(std::uint32_t worker, pid_t pid, int wait_status) n
   } else {
     store_release(b.state, 2);
   }
-  recover(worker, why, true, replacement <= 0, dequeued);
+  recover(worker, why, true, replacement <= 0, running);
 }
 
 void TaskCore::monitor() noexcept {
@@ -1231,8 +1283,8 @@ void TaskCore::shutdown() noexcept {
   }
   for (std::uint32_t w = 0; w < children_.size(); ++w) {
     store_release(arena_->worker(w).state, 2);
-    recover(w, "the runtime was shut down", false, true,
-            load_acquire(arena_->worker(w).dequeue_index));
+    std::vector<TaskCell> running = take_running(w, load_acquire(arena_->worker(w).dequeue_index));
+    recover(w, "the runtime was shut down", false, true, running);
   }
   if (monitor_wake_fd_ >= 0) close(monitor_wake_fd_);
   monitor_wake_fd_ = -1;

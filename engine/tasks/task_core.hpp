@@ -142,11 +142,15 @@ class TaskCore {
   void prepare_restarts(std::uint32_t worker, const std::string& why) noexcept;
   /// Fails what `worker`'s restart list left unfinished and frees the list.
   void clear_restart_list(std::uint32_t worker) noexcept;
-  /// After `worker` ended as `why` says, having read its queue up to `dequeued`: the tasks it
-  /// was running are sent again elsewhere while they have retries (`retry`), else failed; with
-  /// `drain`, the tasks still queued for it fail too (no replacement will run them).
+  /// After `worker` ended, having read its queue up to `dequeued`: empties its running table
+  /// (before a replacement starts) and returns the tasks it was running; frees the queue cells
+  /// it had taken and not yet freed.
+  std::vector<TaskCell> take_running(std::uint32_t worker, std::uint64_t dequeued) noexcept;
+  /// After `worker` ended as `why` says: the tasks it was running (take_running()) are sent
+  /// again elsewhere while they have retries (`retry`), else failed; with `drain`, the tasks
+  /// still queued for it fail too (no replacement will run them).
   void recover(std::uint32_t worker, const std::string& why, bool retry, bool drain,
-               std::uint64_t dequeued) noexcept;
+               std::vector<TaskCell>& running) noexcept;
   /// Fails one task of `worker`'s queue (`cell`, at `pos`) and drops its holds.
   void fail_cell(std::uint32_t worker, TaskCell& cell, const std::string& why) noexcept;
   /// A worker ended: recover its tasks and start its replacement.

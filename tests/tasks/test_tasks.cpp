@@ -122,6 +122,20 @@ int nest(int depth) {
 }
 PATCHBAY_REMOTE(nest);
 
+// Submits `n` sub-tasks at once to the runtime it runs in, then adds their results: with more
+// of them than a queue holds, the submissions wait for room that only this worker can make.
+std::int64_t fan_out(int n) {
+  patchbay::Runtime& runtime = patchbay::Runtime::current();
+  std::vector<patchbay::Future<std::int64_t>> parts;
+  for (int i = 1; i <= n; ++i)
+    parts.push_back(runtime.submit(square, std::int64_t{1}));
+  std::int64_t total = 0;
+  for (int i = 0; i < n; ++i)
+    total += parts[static_cast<std::size_t>(i)].get() * (i + 1);
+  return total;
+}
+PATCHBAY_REMOTE(fan_out);
+
 double sum_view(std::span<const double> values) {
   return std::accumulate(values.begin(), values.end(), 0.0);
 }
@@ -368,6 +382,13 @@ TEST_CASE("a worker killed during a task is replaced, and the task retried or fa
   }
 }
 
+TEST_CASE("a task may submit more sub-tasks than its own worker's queue holds", "[tasks]") {
+  patchbay::RuntimeOptions o = options(1);
+  o.queue_capacity = 64;
+  patchbay::Runtime runtime(o);
+  CHECK(runtime.submit(fan_out, 1000).get() == 1000 * 1001 / 2);
+}
+
 TEST_CASE("a retried task keeps arguments that live in the store", "[tasks]") {
   patchbay::Runtime runtime(options(1));
   const auto before = runtime.store_usage();
@@ -377,6 +398,9 @@ TEST_CASE("a retried task keeps arguments that live in the store", "[tasks]") {
     REQUIRE(kill(runtime.worker_stats().at(0).pid, SIGKILL) == 0);
     CHECK(running.get() == 5000);  // run again, on the replacement, with its 5000 bytes
   }
+  // A worker frees a task's arguments just after its result is published: once the next task
+  // has run there, it has.
+  CHECK(runtime.submit(add, 1, 1).get() == 2);
   CHECK(runtime.store_usage().free == before.free);
 }
 
