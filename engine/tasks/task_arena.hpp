@@ -145,6 +145,9 @@ struct alignas(cache_line_bytes) TaskWorkerBlock {
   // restarts of the actors that lived here), `restart_count` TaskCells in the store.
   std::uint64_t restart_list;
   std::uint32_t restart_count;
+  // Entries of the running table below this were used at some time; the rest never were
+  // (the host looks no further: an untouched page of the table costs a fault to read).
+  std::uint32_t running_high;
 };
 static_assert(std::is_trivially_copyable_v<TaskWorkerBlock>);
 

@@ -925,6 +925,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
         // what it was running (an entry whose position is behind the read index), to retry it.
         const std::uint32_t entry = free_entries.back();
         free_entries.pop_back();
+        if (entry >= load_relaxed(me.running_high)) store_relaxed(me.running_high, entry + 1);
         TaskCell& task = arena.running(w, entry);
         std::memcpy(reinterpret_cast<std::byte*>(&task) + sizeof task.sequence,
                     reinterpret_cast<const std::byte*>(&cell) + sizeof cell.sequence,
@@ -1017,7 +1018,9 @@ std::vector<TaskCell> TaskCore::take_running(std::uint32_t worker,
   std::vector<TaskCell> out;
   try {
     const std::uint64_t capacity = arena_->queue_capacity();
-    for (std::uint64_t i = 0; i < capacity; ++i) {
+    TaskWorkerBlock& b = arena_->worker(worker);
+    const std::uint64_t used = std::min<std::uint64_t>(load_acquire(b.running_high), capacity);
+    for (std::uint64_t i = 0; i < used; ++i) {
       TaskCell& entry = arena_->running(worker, i);
       const std::uint64_t seq = load_acquire(entry.sequence);
       if (seq == 0) continue;
@@ -1032,6 +1035,7 @@ std::vector<TaskCell> TaskCore::take_running(std::uint32_t worker,
       }
       store_relaxed(entry.sequence, 0);
     }
+    store_relaxed(b.running_high, 0);
     // A cell behind the read index still full: the worker died between moving the index and
     // freeing it (its task is in the table).
     for (std::uint64_t pos = dequeued > capacity ? dequeued - capacity : 0; pos < dequeued; ++pos) {
