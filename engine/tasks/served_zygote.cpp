@@ -67,6 +67,7 @@ TaskCore::TaskCore(std::string_view description, int arena_fd, Runtime* shell) :
   arena_ =
       std::make_shared<TaskArena>(plan_.workers.size(), functions, queue_capacity, future_slots,
                                   options_.store_bytes, options_.max_restartable_actors, arena_fd);
+  arena_->close_fd();  // mapped: the workers inherit the mapping
 }
 
 void serve_task_zygote(int socket, int arena_fd, pid_t server) noexcept {

@@ -431,7 +431,18 @@ std::pair<std::uint64_t, std::uint32_t> TaskCore::create_actor(
   if (options.max_restarts > 0)
     record = claim_actor_record(actor, worker, options.max_restarts) + 1;
   // Nobody holds the creation's future: a factory's failure shows in the actor's calls.
-  (void)send(TaskKind::actor_create, factory, actor, worker, record, options.name, args, deps);
+  try {
+    (void)send(TaskKind::actor_create, factory, actor, worker, record, options.name, args, deps);
+  } catch (...) {
+    // Not sent (the store was full, say): a record still being filled is free again.
+    if (record != 0) {
+      ActorRecord& r = arena_->actor_record(record - 1);
+      auto filling = static_cast<std::uint32_t>(ActorRecordState::filling);
+      (void)compare_exchange_acq_rel(r.state, filling,
+                                     static_cast<std::uint32_t>(ActorRecordState::free));
+    }
+    throw;
+  }
   return {actor, worker};
 }
 

@@ -288,3 +288,24 @@ TEST_CASE("calls queued for a restarting actor run on its new instance, in order
   slow_calls_started = nullptr;
   munmap(shared, 4096);
 }
+
+TEST_CASE("restartable actors are bounded, and one that could not be created takes no place",
+          "[tasks][actors]") {
+  patchbay::RuntimeOptions o = options(1);
+  o.store_bytes = std::size_t{1} << 20;
+  o.max_restartable_actors = 1;
+  patchbay::Runtime runtime(o);
+  patchbay::TaskOptions restartable;
+  restartable.max_restarts = 1;
+  CHECK_THROWS_WITH(
+      runtime.create_actor(restartable, make_aggregator, std::string(std::size_t{2} << 20, 'a')),
+      Catch::Contains("do not fit the store"));
+  auto first = runtime.create_actor(restartable, make_counter, 1);
+  CHECK(first.call(&Counter::increment, 1).get() == 2);
+  CHECK_THROWS_WITH(runtime.create_actor(restartable, make_counter, 1),
+                    Catch::Contains("every one of the runtime's 1 restartable actors exists") &&
+                        Catch::Contains("max_restartable_actors"));
+  first.kill();  // its record is free again
+  auto second = runtime.create_actor(restartable, make_counter, 5);
+  CHECK(second.call(&Counter::increment, 1).get() == 6);
+}
