@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -71,6 +72,11 @@ struct is_flat_vector<std::vector<E, A>>
 /// aligned), so that it can be read in place as a std::span.
 template <class T>
 concept FlatVector = is_flat_vector<T>::value;
+
+/// A value that can be read in place: a FlatVector (as a std::span of its elements), or a
+/// std::string (as a std::string_view of its characters).
+template <class T>
+concept Viewable = FlatVector<T> || std::is_same_v<T, std::string>;
 
 /// A type a task may take or return.
 template <class T>
@@ -187,10 +193,65 @@ struct Codec {
     out.append(elements.data(), elements.size_bytes());
   }
 
-  /// FlatVector only: the elements where they lie, valid while the bytes are. The bytes must
-  /// start 8-byte aligned (the runtime's buffers do).
+  /// std::string only: encodes `text` as Codec<std::string>::encode() would its copy.
+  static void encode_view(std::string_view text, ByteWriter& out) {
+    static_assert(std::is_same_v<T, std::string>);
+    const std::size_t start = out.size();
+    out.append_value(std::uint32_t{0});
+    msgpack::pack(out, text);
+    const auto length = static_cast<std::uint32_t>(out.size() - start - sizeof(std::uint32_t));
+    out.patch(start, &length, sizeof length);
+  }
+
+  /// Viewable only: the value where it lies, valid while the bytes are: a FlatVector's
+  /// elements as a std::span (the bytes must start 8-byte aligned, as the runtime's buffers
+  /// do), a std::string's characters as a std::string_view.
   [[nodiscard]] static auto view(ByteReader& in) {
-    static_assert(FlatVector<T>, "Codec<T>::view: T is not a vector of trivially copyable types");
+    static_assert(Viewable<T>,
+                  "Codec<T>::view: T is neither a vector of trivially copyable "
+                  "types nor a std::string");
+    if constexpr (std::is_same_v<T, std::string>) {
+      return view_string(in);
+    } else {
+      return view_flat(in);
+    }
+  }
+
+ private:
+  // MessagePack's str: its header (fixstr, str 8, str 16, str 32; big-endian lengths), then the
+  // characters.
+  [[nodiscard]] static std::string_view view_string(ByteReader& in) {
+    const auto length = in.take_value<std::uint32_t>();
+    const auto bytes = in.take(length);
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    auto big_endian = [&](std::size_t from, std::size_t count) {
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < count; ++i)
+        n = (n << 8) | p[from + i];
+      return n;
+    };
+    std::size_t header = 0;
+    std::size_t size = 0;
+    if (length >= 1 && (p[0] & 0xe0) == 0xa0) {
+      header = 1;
+      size = p[0] & 0x1f;
+    } else if (length >= 2 && p[0] == 0xd9) {
+      header = 2;
+      size = p[1];
+    } else if (length >= 3 && p[0] == 0xda) {
+      header = 3;
+      size = big_endian(1, 2);
+    } else if (length >= 5 && p[0] == 0xdb) {
+      header = 5;
+      size = big_endian(1, 4);
+    } else {
+      throw Error("patchbay: a serialized value does not hold the type expected");
+    }
+    if (header + size != length) throw Error("patchbay: a serialized string is malformed");
+    return {reinterpret_cast<const char*>(p + header), size};
+  }
+
+  [[nodiscard]] static auto view_flat(ByteReader& in) {
     using E = typename T::value_type;
     in.align(8);
     const auto count = in.take_value<std::uint64_t>();

@@ -235,8 +235,11 @@ template <class E>
 struct SpanParameter<std::span<const E>> : std::bool_constant<FlatVector<std::vector<E>>> {
   using vector = std::vector<E>;
 };
+/// A parameter `std::string_view`: a std::string's characters read in place, likewise.
+template <>
+struct SpanParameter<std::string_view> : std::true_type {};
 
-/// What travels for a parameter of type P: P, or for a span the vector it views.
+/// What travels for a parameter of type P: P, or for a view the value it views.
 template <class P>
 struct WireType {
   using type = P;
@@ -244,6 +247,10 @@ struct WireType {
 template <class E>
 struct WireType<std::span<const E>> {
   using type = std::vector<E>;
+};
+template <>
+struct WireType<std::string_view> {
+  using type = std::string;
 };
 
 template <class P>
@@ -374,9 +381,10 @@ class Future {
   /// Whether the result (or a failure) is there.
   [[nodiscard]] bool ready() const;
   /// For a Future<std::vector<E>> of trivially copyable E: waits like get() and returns the
-  /// elements where they lie in shared memory, without a copy; valid while this future (or a
+  /// elements where they lie in shared memory (a std::span), without a copy; for a
+  /// Future<std::string>, its characters (a std::string_view). Valid while this future (or a
   /// copy) lives.
-  [[nodiscard]] auto view() const requires FlatVector<T>;
+  [[nodiscard]] auto view() const requires Viewable<T>;
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
 
  private:
@@ -520,7 +528,8 @@ class Runtime {
     if constexpr (is_future<D>::value) {
       static_assert(std::is_same_v<typename D::value_type, W>,
                     "a Future passed as an argument must hold the parameter's type exactly "
-                    "(std::vector<E> for a parameter std::span<const E>)");
+                    "(std::vector<E> for a parameter std::span<const E>, std::string for "
+                    "std::string_view)");
       if (!arg.valid()) throw Error("patchbay: an invalid Future was passed as an argument");
       out.append_value(detail::arg_future);
       out.append_value(detail::ref_of(*arg.state_));
@@ -529,7 +538,9 @@ class Runtime {
       static_assert(std::is_convertible_v<A&&, P>,
                     "an argument does not convert to the function's parameter type");
       out.append_value(detail::arg_value);
-      if constexpr (detail::SpanParameter<P>::value) {
+      if constexpr (std::is_same_v<P, std::string_view>) {
+        Codec<W>::encode_view(static_cast<P>(std::forward<A>(arg)), out);
+      } else if constexpr (detail::SpanParameter<P>::value) {
         Codec<W>::encode_flat(static_cast<P>(std::forward<A>(arg)), out);
       } else {
         Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
@@ -689,7 +700,7 @@ auto Future<T>::get_for(std::chrono::nanoseconds timeout) const {
 }
 
 template <class T>
-auto Future<T>::view() const requires FlatVector<T> {
+auto Future<T>::view() const requires Viewable<T> {
   if (!state_) throw Error("patchbay: view() on an invalid Future");
   const auto bytes = detail::await_result(*state_, std::chrono::nanoseconds::max());
   ByteReader in(*bytes);

@@ -17,6 +17,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -135,6 +136,16 @@ std::int64_t fan_out(int n) {
   return total;
 }
 PATCHBAY_REMOTE(fan_out);
+
+std::size_t length_of(std::string_view text) {
+  return text.size();
+}
+PATCHBAY_REMOTE(length_of);
+
+std::uint64_t text_address(std::string_view text) {
+  return reinterpret_cast<std::uintptr_t>(text.data());
+}
+PATCHBAY_REMOTE(text_address);
 
 double sum_view(std::span<const double> values) {
   return std::accumulate(values.begin(), values.end(), 0.0);
@@ -517,6 +528,31 @@ TEST_CASE("put() stores a value once, and tasks read a vector of it in place", "
   CHECK(runtime.submit(sum_view, std::span<const double>(matrix.data(), 4)).get() == 6.0);
   CHECK(runtime.put(std::string("text")).get() == "text");
   CHECK(runtime.put(42).get() == 42);
+}
+
+TEST_CASE("tasks read a stored string in place through std::string_view", "[tasks]") {
+  patchbay::Runtime runtime(options(2));
+  // Every size of MessagePack's string header: fixstr, str 8, str 16, str 32.
+  for (const std::size_t size : {0, 31, 32, 255, 256, 65535, 65536, 1000000}) {
+    INFO("size " << size);
+    const std::string text(size, 'q');
+    auto stored = runtime.put(text);
+    const std::string_view view = stored.view();
+    CHECK(view == text);
+    // The task reads the bytes the host sees: the store, mapped at the same address.
+    if (size > 0) {
+      CHECK(runtime.submit(text_address, stored).get() ==
+            reinterpret_cast<std::uintptr_t>(view.data()));
+    }
+    CHECK(runtime.submit(length_of, stored).get() == size);
+    CHECK(runtime.submit(length_of, text).get() == size);  // a string given by value
+  }
+  CHECK(runtime.submit(length_of, "seven!!").get() == 7);
+  CHECK(runtime.submit(length_of, std::string_view("four")).get() == 4);
+  // A task's string result, read in place by the next task and by the host.
+  auto made = runtime.submit(greet, std::string("ann"), 2);
+  CHECK(runtime.submit(length_of, made).get() == std::string("hello ann;hello ann;").size());
+  CHECK(made.view() == "hello ann;hello ann;");
 }
 
 TEST_CASE("a store too full for a value is an error that says so", "[tasks]") {
