@@ -490,7 +490,8 @@ TEST_CASE("a host killed by SIGKILL takes its fork server and their workers with
   std::vector<int> pids;  // the host's fork server, then its workers
   for (int attempt = 0; attempt < 500 && pids.size() < 3; ++attempt) {
     std::this_thread::sleep_for(10ms);
-    std::istringstream out(patchbay::test::read_file(dir / ".command.out"));
+    std::istringstream out(
+        patchbay::test::read_file(patchbay::test::capture_path(dir.path(), host, "out")));
     std::string word;
     pids.clear();
     while (out >> word) {

@@ -17,20 +17,26 @@ namespace patchbay::test {
 
 namespace fs = std::filesystem;
 
+// Where a command's output is kept until wait_command() reads it: named by its pid, so that
+// suites run at once in the same directory keep theirs apart.
+fs::path capture_path(const fs::path& cwd, int pid, const char* stream) {
+  return cwd / (".command." + std::to_string(pid) + "." + stream);
+}
+
 int start_command(const std::vector<std::string>& argv, const fs::path& cwd,
                   const std::function<void()>& before_exec) {
   std::vector<char*> args;
   for (const auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const std::string out = (cwd / ".command.out").string();
-  const std::string err = (cwd / ".command.err").string();
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     // The command dies with the test runner, even when the runner's time limit ends it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
+    const std::string out = capture_path(cwd, getpid(), "out").string();
+    const std::string err = capture_path(cwd, getpid(), "err").string();
     if (chdir(cwd.c_str()) != 0) _exit(126);
     const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -64,10 +70,12 @@ CommandResult wait_command(int pid, const fs::path& cwd, std::chrono::millisecon
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   // A command killed before it opened its output has none.
-  if (fs::exists(cwd / ".command.out")) result.out = read_file(cwd / ".command.out");
-  if (fs::exists(cwd / ".command.err")) result.err = read_file(cwd / ".command.err");
-  fs::remove(cwd / ".command.out");
-  fs::remove(cwd / ".command.err");
+  const fs::path out = capture_path(cwd, pid, "out");
+  const fs::path err = capture_path(cwd, pid, "err");
+  if (fs::exists(out)) result.out = read_file(out);
+  if (fs::exists(err)) result.err = read_file(err);
+  fs::remove(out);
+  fs::remove(err);
   return result;
 }
 

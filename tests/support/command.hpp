@@ -23,6 +23,10 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                           std::chrono::milliseconds limit = std::chrono::seconds(60));
 
+/// Where the output stream `stream` ("out" or "err") of the command with pid `pid`, started in
+/// `cwd`, is kept until wait_command() reads it.
+std::filesystem::path capture_path(const std::filesystem::path& cwd, int pid, const char* stream);
+
 /// Starts `argv` in `cwd` and returns its pid (stdout/stderr go to files in cwd).
 /// `before_exec`, when given, runs in the child just before exec (after the redirections); it
 /// may only make async-signal-safe calls, and _exit() to fail.
