@@ -33,6 +33,7 @@
 
 #include "fork/fork_protocol.hpp"
 #include "parallel/child_signals.hpp"
+#include "parallel/gpu_environment.hpp"
 #include "parallel/launcher.hpp"
 #include "placement/cpuset_text.hpp"
 #include "shm/counters.hpp"
@@ -195,6 +196,7 @@ TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
     PlacementRequest r;
     r.component = "w" + std::to_string(w);
     r.type = "task worker";
+    r.resources = options_.worker_resources;
     input.components.push_back(r);
   }
   input.workers = workers;
@@ -259,7 +261,10 @@ std::string TaskCore::plan_text() const {
   std::string out;
   for (const WorkerPlan& w : plan_.workers) {
     out += w.name + " cpuset " + (w.pus.empty() ? std::string("-") : cpuset_text(w.pus)) +
-           " numa " + (w.numa_node < 0 ? std::string("-") : std::to_string(w.numa_node)) + "\n";
+           " numa " + (w.numa_node < 0 ? std::string("-") : std::to_string(w.numa_node));
+    for (std::size_t g = 0; g < w.gpus.size(); ++g)
+      out += (g == 0 ? " gpus " : ",") + w.gpus[g];
+    out += "\n";
   }
   out += plan_.bound ? "" : "(planned for another machine: workers are not bound)\n";
   return out;
@@ -681,6 +686,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
   try {
     const WorkerPlan& p = plan_.workers[w];
     (void)bind_to(machine_, p.cores, p.numa_node);
+    set_gpu_environment(machine_, p.gpus);
     TaskArena& arena = *arena_;
     TaskWorkerBlock& me = arena.worker(w);
     store_relaxed(me.pid, static_cast<std::int32_t>(getpid()));

@@ -58,6 +58,11 @@ struct RuntimeOptions {
   std::size_t store_bytes = std::size_t{64} << 20;
   /// Actors created with TaskOptions::max_restarts above 0 that may exist at once.
   std::size_t max_restartable_actors = 1024;
+  /// What each worker asks of the placement planner, as a ParallelProcess component does:
+  /// `cpu` cores, `gpu` GPUs (assigned by locality, and set in the worker's
+  /// CUDA_VISIBLE_DEVICES), memory, custom resources. Tasks asking for GPUs run only on
+  /// workers that have them.
+  Resources worker_resources{};
 };
 
 /// What one call asks for.

@@ -11,9 +11,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -136,6 +138,12 @@ std::int64_t fan_out(int n) {
   return total;
 }
 PATCHBAY_REMOTE(fan_out);
+
+std::string visible_gpus(int) {
+  const char* value = std::getenv("CUDA_VISIBLE_DEVICES");
+  return value != nullptr ? value : "";
+}
+PATCHBAY_REMOTE(visible_gpus);
 
 std::size_t length_of(std::string_view text) {
   return text.size();
@@ -465,6 +473,44 @@ TEST_CASE("bad submissions are errors that say what is wrong", "[tasks]") {
   CHECK_THROWS_WITH(invalid.get(), Catch::Contains("invalid Future"));
   runtime.shutdown();
   CHECK_THROWS_WITH(runtime.submit(add, 1, 2), Catch::Contains("shut down"));
+}
+
+TEST_CASE("workers asking for GPUs get them, and GPU tasks run only there", "[tasks]") {
+  patchbay::RuntimeOptions o = options(2);
+  // A machine of 4 GPUs (planned for it, the workers are not bound: it is not this one).
+  o.topology = std::string(PATCHBAY_SOURCE_DIR) + "/tests/data/topologies/power8gpudistances.xml";
+  SECTION("one GPU each") {
+    o.worker_resources.gpu = 1;
+    patchbay::Runtime runtime(o);
+    const std::string plan = runtime.plan();
+    INFO(plan);
+    CHECK(plan.find("w0 cpuset") != std::string::npos);
+    CHECK(plan.find(" gpus ") != std::string::npos);
+    patchbay::TaskOptions gpu;
+    gpu.resources.gpu = 1;
+    std::set<std::string> seen;
+    for (int i = 0; i < 20; ++i)
+      seen.insert(runtime.submit(gpu, visible_gpus, i).get());
+    // Each worker sees its own one device.
+    CHECK(seen.size() == 2);
+    for (const std::string& devices : seen) {
+      CHECK(!devices.empty());
+      CHECK(devices.find(',') == std::string::npos);
+    }
+    gpu.resources.gpu = 2;
+    CHECK_THROWS_WITH(
+        runtime.submit(gpu, visible_gpus, 0),
+        Catch::Contains("no worker can run the task") && Catch::Contains("1 GPU(s) each"));
+  }
+  SECTION("none") {
+    patchbay::Runtime runtime(o);
+    CHECK(runtime.submit(visible_gpus, 0).get().empty());
+    patchbay::TaskOptions gpu;
+    gpu.resources.gpu = 1;
+    CHECK_THROWS_WITH(
+        runtime.submit(gpu, visible_gpus, 0),
+        Catch::Contains("no worker can run the task") && Catch::Contains("0 GPU(s) each"));
+  }
 }
 
 TEST_CASE("custom resources route tasks to a runtime that has them", "[tasks]") {
