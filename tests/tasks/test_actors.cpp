@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <map>
@@ -15,10 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/shared_record.hpp"
+
 namespace {
 
 // Shared with the workers when mapped before the runtime forks them: slow_add() calls begun.
-std::uint32_t* slow_calls_started = nullptr;
+patchbay::test::SharedCounter* slow_calls_started = nullptr;
 
 class Counter {
  public:
@@ -31,7 +32,7 @@ class Counter {
   int fail(const std::string& why) { throw std::runtime_error(why); }
   // Slow on purpose: a second call must wait for it (one at a time).
   int slow_add(int by) {
-    if (slow_calls_started != nullptr) __atomic_add_fetch(slow_calls_started, 1, __ATOMIC_SEQ_CST);
+    if (slow_calls_started != nullptr) ++*slow_calls_started;
     const int before = value_;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     value_ = before + by;
@@ -241,9 +242,8 @@ TEST_CASE("an actor is constructed again when its worker dies, while it has rest
 
 TEST_CASE("calls queued for a restarting actor run on its new instance, in order",
           "[tasks][actors]") {
-  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(shared != MAP_FAILED);
-  slow_calls_started = static_cast<std::uint32_t*>(shared);
+  patchbay::test::SharedCounter started;  // mapped before the runtime forks its workers
+  slow_calls_started = &started;
   patchbay::Runtime runtime(options(1));
   const auto before = runtime.store_usage();
   patchbay::TaskOptions restartable;
@@ -258,7 +258,7 @@ TEST_CASE("calls queued for a restarting actor run on its new instance, in order
   std::vector<patchbay::Future<int>> queued;
   for (int i = 1; i <= 10; ++i)
     queued.push_back(counter.call(&Counter::increment, 1));
-  while (__atomic_load_n(slow_calls_started, __ATOMIC_SEQ_CST) == 0)
+  while (started.load() == 0)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   REQUIRE(kill(first, SIGKILL) == 0);
   CHECK_THROWS_WITH(running.get(), Catch::Contains("killed by signal 9") &&
@@ -286,7 +286,6 @@ TEST_CASE("calls queued for a restarting actor run on its new instance, in order
   CHECK(runtime.submit(twice, std::int64_t{1}).get() == 2);
   CHECK(runtime.store_usage().free == before.free);
   slow_calls_started = nullptr;
-  munmap(shared, 4096);
 }
 
 TEST_CASE("restartable actors are bounded, and one that could not be created takes no place",

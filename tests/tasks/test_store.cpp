@@ -18,17 +18,18 @@
 #include <vector>
 
 #include "shm/robust_mutex.hpp"
+#include "support/shared_record.hpp"
 #include "tasks/task_store.hpp"
 
 namespace {
 
 // Shared with the workers (mapped before the runtime forks them): how many churn tasks began.
-std::uint32_t* churns_started = nullptr;
+patchbay::test::SharedCounter* churns_started = nullptr;
 
 // Stores values from inside a worker as fast as it can: most of its time is spent allocating
 // and freeing in the store.
 int churn(int rounds) {
-  if (churns_started != nullptr) __atomic_add_fetch(churns_started, 1, __ATOMIC_SEQ_CST);
+  if (churns_started != nullptr) ++*churns_started;
   patchbay::Runtime& runtime = patchbay::Runtime::current();
   // Small values come from the size classes, large ones (24 KB) from the page map.
   const std::vector<double> small(4, 1.0);
@@ -47,19 +48,31 @@ int hold_and_wait(int) {
   auto made = runtime.submit(churn, 0);                       // its result
   auto copy = runtime.put(std::string(100000, 'x'));          // a page run
   (void)made.get();
-  __atomic_add_fetch(churns_started, 1, __ATOMIC_SEQ_CST);
+  ++*churns_started;
   std::this_thread::sleep_for(std::chrono::seconds(30));
   return static_cast<int>(big.view().size() + copy.get().size());
 }
 PATCHBAY_REMOTE(hold_and_wait);
 
+// Anonymous memory shared with the processes forked after it is mapped.
+struct SharedMemory {
+  std::size_t bytes;
+  void* base;
+  explicit SharedMemory(std::size_t n)
+      : bytes(n),
+        base(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {
+    REQUIRE(base != MAP_FAILED);
+  }
+  ~SharedMemory() { munmap(base, bytes); }
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+};
+
 }  // namespace
 
 TEST_CASE("a shared lock whose holder died is taken by the next locker", "[tasks][store]") {
-  void* memory = mmap(nullptr, sizeof(patchbay::detail::RobustMutex), PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(memory != MAP_FAILED);
-  auto* lock = ::new (memory) patchbay::detail::RobustMutex();
+  SharedMemory memory(sizeof(patchbay::detail::RobustMutex));
+  auto* lock = ::new (memory.base) patchbay::detail::RobustMutex();
   CHECK(!lock->lock());  // nobody held it
   lock->unlock();
   const pid_t child = fork();
@@ -77,23 +90,9 @@ TEST_CASE("a shared lock whose holder died is taken by the next locker", "[tasks
   lock->unlock();
   CHECK(lock->recoveries() == 1);
   lock->~RobustMutex();
-  munmap(memory, sizeof(patchbay::detail::RobustMutex));
 }
 
 namespace {
-
-struct SharedMemory {
-  std::size_t bytes;
-  void* base;
-  explicit SharedMemory(std::size_t n)
-      : bytes(n),
-        base(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {
-    REQUIRE(base != MAP_FAILED);
-  }
-  ~SharedMemory() { munmap(base, bytes); }
-  SharedMemory(const SharedMemory&) = delete;
-  SharedMemory& operator=(const SharedMemory&) = delete;
-};
 
 // Fills the store with blocks of `bytes`, each marked with its number, checks that no block
 // overwrote another, and frees them; returns how many fit.
@@ -255,9 +254,8 @@ TEST_CASE("processes killed while they allocate leave the store whole", "[tasks]
 }
 
 TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][store]") {
-  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(shared != MAP_FAILED);
-  churns_started = static_cast<std::uint32_t*>(shared);
+  patchbay::test::SharedCounter started;  // mapped before the runtime forks its workers
+  churns_started = &started;
   patchbay::RuntimeOptions o;
   o.workers = 1;
   patchbay::Runtime runtime(o);
@@ -268,7 +266,7 @@ TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][
     INFO("round " << round);
     auto running = runtime.submit(once, churn, 1 << 30);
     // Kill it once it is churning (a replacement may still be starting).
-    while (__atomic_load_n(churns_started, __ATOMIC_SEQ_CST) != static_cast<unsigned>(round + 1))
+    while (started.load() != round + 1)
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     std::this_thread::sleep_for(std::chrono::microseconds(500 + 700 * (round % 5)));
     std::int32_t victim = 0;
@@ -283,13 +281,11 @@ TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][
   // The replacement allocates too.
   CHECK(runtime.submit(churn, 1000).get() == 1000);
   churns_started = nullptr;
-  munmap(shared, 4096);
 }
 
 TEST_CASE("what a killed worker held is given back", "[tasks][store]") {
-  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(shared != MAP_FAILED);
-  churns_started = static_cast<std::uint32_t*>(shared);
+  patchbay::test::SharedCounter started;  // mapped before the runtime forks its workers
+  churns_started = &started;
   patchbay::RuntimeOptions o;
   o.workers = 1;
   patchbay::Runtime runtime(o);
@@ -298,7 +294,7 @@ TEST_CASE("what a killed worker held is given back", "[tasks][store]") {
   once.retries = 0;
   auto running = runtime.submit(once, hold_and_wait, 0);
   // churn(0) counts one, hold_and_wait one more once it holds everything.
-  while (__atomic_load_n(churns_started, __ATOMIC_SEQ_CST) < 2)
+  while (started.load() < 2)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(runtime.store_usage().free < before.free - (std::size_t{1} << 20));
   std::int32_t victim = runtime.worker_stats().at(0).pid;
@@ -307,5 +303,4 @@ TEST_CASE("what a killed worker held is given back", "[tasks][store]") {
   running = {};  // its failure's text is in the store too
   CHECK(runtime.store_usage().free == before.free);
   churns_started = nullptr;
-  munmap(shared, 4096);
 }
