@@ -87,9 +87,6 @@ enum class TaskKind : std::uint32_t {
   actor_lost = 5
 };
 
-/// TaskCell::sequence of a cell that did not come from a queue (a restart list's).
-inline constexpr std::uint64_t kOffQueue = ~std::uint64_t{0};
-
 /// ActorRecord::state.
 enum class ActorRecordState : std::uint32_t {
   free = 0,

@@ -913,13 +913,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
     if (const std::uint64_t list = load_acquire(me.restart_list); list != 0) {
       const std::uint32_t count = load_relaxed(me.restart_count);
       restarts_running = count;
+      // Copied out before any runs: the last to finish frees the list.
       restarts.resize(count);
-      // Each is copied out before it runs: the last to finish frees the list.
-      for (std::uint32_t i = 0; i < count; ++i) {
-        std::memcpy(&restarts[i], arena.at<std::byte>(list) + i * sizeof(TaskCell),
-                    sizeof(TaskCell));
-        restarts[i].sequence = kOffQueue;
-      }
+      std::memcpy(restarts.data(), arena.at<std::byte>(list), count * sizeof(TaskCell));
       for (std::uint32_t i = 0; i < count; ++i)
         launch(&restarts[i], kNoEntry);
     }
@@ -1158,7 +1154,6 @@ void TaskCore::prepare_restarts(std::uint32_t worker, const std::string& why) no
       std::memcpy(&cell, recipe, offsetof(TaskCell, inline_args));
       ByteReader in(bytes);
       const Prefix prefix = read_prefix(in);
-      cell.sequence = kOffQueue;
       cell.attempts = 0;
       cell.submitted_ns = steady_now_ns();
       cell.args_offset = 0;
