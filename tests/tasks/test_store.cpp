@@ -249,8 +249,9 @@ TEST_CASE("processes killed while they allocate leave the store whole", "[tasks]
   CHECK(fill_and_check(store, memory.base, 20000) > 0);
   CHECK(fill_and_check(store, memory.base, 100) > 0);
   CHECK(store.free() == free_before);
-  // Some deaths fell inside the page lock (each child spends most of its time there).
-  CHECK(store.recoveries() > 0);
+  // How many deaths fell inside the lock depends on the machine (none, under ThreadSanitizer):
+  // the test above makes a death land in each step of each change.
+  INFO("recoveries " << store.recoveries());
 }
 
 TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][store]") {
