@@ -44,6 +44,31 @@ namespace {
 // A lock of the host's own. A thread of the host holds it while models start and run.
 std::timed_mutex host_lock;
 
+// A thread of the host holding host_lock from construction (once it holds it) to destruction.
+class HostLockHolder {
+ public:
+  HostLockHolder()
+      : thread_([this] {
+          std::lock_guard<std::timed_mutex> hold(host_lock);
+          phase_ = 1;
+          while (phase_.load() != 2)
+            std::this_thread::sleep_for(1ms);
+        }) {
+    while (phase_.load() != 1)
+      std::this_thread::sleep_for(1ms);
+  }
+  ~HostLockHolder() {
+    phase_ = 2;
+    thread_.join();
+  }
+  HostLockHolder(const HostLockHolder&) = delete;
+  HostLockHolder& operator=(const HostLockHolder&) = delete;
+
+ private:
+  std::atomic<int> phase_{0};
+  std::thread thread_;
+};
+
 // Passes values on, taking the host's lock for each: in a worker forked from a process where
 // another thread held it, the lock stays held forever.
 class NeedsHostLock final : public Component {
@@ -213,15 +238,7 @@ TEST_CASE("workers started by the fork server do not inherit a lock a host threa
           "[fork_server]") {
   REQUIRE(patchbay::ForkServer::running());
   // A thread of the host holds its lock while the model is built and run.
-  std::atomic<int> phase{0};
-  std::thread holder([&phase] {
-    std::lock_guard<std::timed_mutex> hold(host_lock);
-    phase = 1;
-    while (phase.load() != 2)
-      std::this_thread::sleep_for(1ms);
-  });
-  while (phase.load() != 1)
-    std::this_thread::sleep_for(1ms);
+  const HostLockHolder holder;
 
   SECTION("through the fork server the model runs") {
     ParallelProcess process(locked_chain(2000));
@@ -249,8 +266,6 @@ TEST_CASE("workers started by the fork server do not inherit a lock a host threa
     }
     CHECK_THAT(error, Catch::Contains("held forever") && Catch::Contains("'locked'"));
   }
-  phase = 2;
-  holder.join();
 }
 
 TEST_CASE("a host with threads busy allocating starts and stops models through the fork server",
@@ -549,15 +564,7 @@ TEST_CASE(
     "fork server",
     "[fork_server][tasks]") {
   REQUIRE(patchbay::ForkServer::running());
-  std::atomic<int> phase{0};
-  std::thread holder([&phase] {
-    std::lock_guard<std::timed_mutex> hold(host_lock);
-    phase = 1;
-    while (phase.load() != 2)
-      std::this_thread::sleep_for(1ms);
-  });
-  while (phase.load() != 1)
-    std::this_thread::sleep_for(1ms);
+  const HostLockHolder holder;  // while the runtime starts and runs
   std::vector<std::int32_t> workers;
   {
     patchbay::RuntimeOptions options;
@@ -591,8 +598,6 @@ TEST_CASE(
     CHECK(tally.call(&Tally::add, 1).get() == 6);  // constructed again from its arguments
     workers.push_back(second);
   }
-  phase = 2;
-  holder.join();
   // The zygote and the workers are gone with the runtime.
   for (const std::int32_t pid : workers)
     CHECK_FALSE(process_exists(pid));
