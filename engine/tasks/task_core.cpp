@@ -711,9 +711,10 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
       std::string why;
     };
     std::unordered_map<std::uint64_t, std::unique_ptr<ActorEntry>> actors;
-    std::vector<const RemoteFunction*> by_index;
+    // The registered functions by id, without the registry's lock: one look-up a task.
+    std::unordered_map<std::uint64_t, const RemoteFunction*> by_id;
     for (const RemoteFunction& f : remote_functions())
-      by_index.push_back(&f);
+      by_id.emplace(f.id, &f);
     StackCache stacks(task_stack_bytes);
     std::size_t live = 0;  // task fibers not yet finished
     const std::string name = worker_name(w);
@@ -741,13 +742,8 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
           cell.args_offset != 0 ? std::span<const std::byte>(
                                       arena.at<const std::byte>(cell.args_offset), cell.args_size)
                                 : std::span<const std::byte>(cell.inline_args, cell.args_size);
-      const RemoteFunction* fn = nullptr;
-      for (const RemoteFunction* f : by_index) {
-        if (f->id == cell.function) {
-          fn = f;
-          break;
-        }
-      }
+      const auto known = by_id.find(cell.function);
+      const RemoteFunction* fn = known != by_id.end() ? known->second : nullptr;
       FailureText failure;
       failure.worker = name;
       ByteWriter out;
