@@ -3,7 +3,6 @@
 #include <patchbay/internal/port_codec.hpp>
 #include <patchbay/process_spec.hpp>
 
-#include <cxxabi.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,9 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <boost/context/protected_fixedsize_stack.hpp>
-#include <boost/fiber/fiber.hpp>
-#include <boost/fiber/mutex.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
@@ -24,12 +20,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <typeinfo>
 #include <unordered_map>
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
 
 #include "fork/fork_protocol.hpp"
 #include "parallel/child_signals.hpp"
@@ -39,6 +30,7 @@
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"
+#include "tasks/task_worker.hpp"
 
 namespace patchbay::detail {
 
@@ -78,10 +70,12 @@ void write_prefix(ByteWriter& out, const std::string& name,
   out.align(8);
 }
 
-struct Prefix {
-  std::string name;
-  std::vector<FutureRef> deps;
-};
+std::string signal_text(int sig) {
+  const char* text = strsignal(sig);
+  return std::to_string(sig) + (text != nullptr ? std::string(" (") + text + ")" : "");
+}
+
+}  // namespace
 
 Prefix read_prefix(ByteReader& in) {
   Prefix p;
@@ -94,76 +88,6 @@ Prefix read_prefix(ByteReader& in) {
   in.align(8);
   return p;
 }
-
-std::string signal_text(int sig) {
-  const char* text = strsignal(sig);
-  return std::to_string(sig) + (text != nullptr ? std::string(" (") + text + ")" : "");
-}
-
-// A dependency of a task failed: its text, to make the dependent's failure.
-struct DependencyFailed {
-  FailureText failure;
-};
-
-// Stacks for task fibers: guard-paged, and kept for the next task instead of unmapped.
-// The lowest address of the stack StackCache handed out last: a task fiber, dispatched at once,
-// reads it first thing (for unpoison_below_here()).
-thread_local const char* last_stack_lowest = nullptr;
-
-class StackCache {
- public:
-  explicit StackCache(std::size_t size) : inner_(size) {}
-  boost::context::stack_context allocate() {
-    boost::context::stack_context c;
-    if (!free_.empty()) {
-      c = free_.back();
-      free_.pop_back();
-    } else {
-      c = inner_.allocate();
-    }
-    last_stack_lowest = static_cast<const char*>(c.sp) - c.size;
-    return c;
-  }
-  void deallocate(boost::context::stack_context& c) noexcept {
-#if defined(__SANITIZE_ADDRESS__)
-    ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(c.sp) - c.size, c.size);
-#endif
-    if (free_.size() < 64) {
-      try {
-        free_.push_back(c);
-        return;
-      } catch (...) {
-      }
-    }
-    inner_.deallocate(c);
-  }
-
- private:
-  boost::context::protected_fixedsize_stack inner_;
-  std::vector<boost::context::stack_context> free_;
-};
-
-// A handle to the cache, copyable as Boost.Fiber wants its allocators.
-struct CachedStack {
-  StackCache* cache;
-  boost::context::stack_context allocate() { return cache->allocate(); }
-  void deallocate(boost::context::stack_context& c) noexcept { cache->deallocate(c); }
-};
-
-constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
-
-// After an exception unwound frames on a fiber stack: AddressSanitizer keeps their poison (it
-// cleans only stacks it knows), which the next frames there would trip on. Clears everything
-// below the caller's frame. Nothing without ASan.
-[[gnu::noinline]] void unpoison_below_here([[maybe_unused]] const char* lowest) {
-#if defined(__SANITIZE_ADDRESS__)
-  const char here = 0;
-  if (lowest != nullptr && &here > lowest)
-    ASAN_UNPOISON_MEMORY_REGION(lowest, static_cast<std::size_t>(&here - lowest));
-#endif
-}
-
-}  // namespace
 
 // ---- setting up ----
 
@@ -687,294 +611,14 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
     const WorkerPlan& p = plan_.workers[w];
     (void)bind_to(machine_, p.cores, p.numa_node);
     set_gpu_environment(machine_, p.gpus);
-    TaskArena& arena = *arena_;
-    TaskWorkerBlock& me = arena.worker(w);
+    TaskWorkerBlock& me = arena_->worker(w);
     store_relaxed(me.pid, static_cast<std::int32_t>(getpid()));
     store_release(me.state, 1);
-    TaskWorkerContext context;
-    context.worker = w;
-    task_worker_context() = &context;
     current_runtime = runtime_;
     // The Runtime forked us from inside its constructor, before it held this core: in this
     // process it holds it now (and is never destroyed: the worker leaves with _exit).
     if (!runtime_->core_) runtime_->core_.reset(this);
-    // The actors living here, by id. Each call holds its actor's fiber lock, which queues the
-    // calls that arrive meanwhile in order (Boost.Fiber's mutex is FIFO).
-    struct ActorEntry {
-      boost::fibers::mutex lock;
-      void* instance = nullptr;  // null before construction, after a failed one, once killed
-      ActorDestroy destroy = nullptr;
-      std::string name;
-      std::string unavailable = "it is not constructed yet";
-    };
-    struct ActorUnavailable {
-      std::string why;
-    };
-    std::unordered_map<std::uint64_t, std::unique_ptr<ActorEntry>> actors;
-    // The registered functions by id, without the registry's lock: one look-up a task.
-    std::unordered_map<std::uint64_t, const RemoteFunction*> by_id;
-    for (const RemoteFunction& f : remote_functions())
-      by_id.emplace(f.id, &f);
-    StackCache stacks(task_stack_bytes);
-    std::size_t live = 0;  // task fibers not yet finished
-    const std::string name = worker_name(w);
-    const std::uint64_t capacity = arena.queue_capacity();
-    const auto mode = static_cast<WaitMode>(arena.header().wait_mode);
-    const unsigned idle_budget = mode == WaitMode::spin       ? ~0u
-                                 : mode == WaitMode::adaptive ? 20000
-                                                              : 0;
-
-    std::uint32_t restarts_running = 0;  // cells of the restart list not yet finished
-    // `cell`: a copy of the queue's cell (its header, and its arguments when inline);
-    // `stack_lowest`: where the task's fiber stack ends.
-    // Entries of this worker's running table not in use (the host empties the table before a
-    // replacement starts).
-    std::vector<std::uint32_t> free_entries;
-    for (auto i = static_cast<std::uint32_t>(capacity); i > 0; --i)
-      free_entries.push_back(i - 1);
-    constexpr std::uint32_t kNoEntry = ~std::uint32_t{0};
-
-    // `cell`: the task (its entry in the running table, or a restart list's copy, kNoEntry);
-    // `stack_lowest`: where the task's fiber stack ends.
-    auto run_task = [&](const TaskCell& cell, std::uint32_t entry, const char* stack_lowest) {
-      const std::int64_t start = steady_now_ns();
-      const std::span<const std::byte> all =
-          cell.args_offset != 0 ? std::span<const std::byte>(
-                                      arena.at<const std::byte>(cell.args_offset), cell.args_size)
-                                : std::span<const std::byte>(cell.inline_args, cell.args_size);
-      const auto known = by_id.find(cell.function);
-      const RemoteFunction* fn = known != by_id.end() ? known->second : nullptr;
-      FailureText failure;
-      failure.worker = name;
-      ByteWriter out;
-      bool ok = false;
-      Prefix prefix;
-      std::exception_ptr thrown;  // classified below, once the unwound frames are clean
-      try {
-        ByteReader in(all);
-        prefix = read_prefix(in);
-        failure.function = !prefix.name.empty() ? prefix.name : fn != nullptr ? fn->name : "?";
-        const auto kind = static_cast<TaskKind>(cell.kind);
-        if (fn == nullptr && kind != TaskKind::actor_kill && kind != TaskKind::actor_lost)
-          throw Error("the function is not registered in this worker");
-        struct Resolver final : ArgResolver {
-          TaskArena& arena;
-          explicit Resolver(TaskArena& a) : arena(a) {}
-          std::span<const std::byte> resolve(FutureRef ref) override {
-            (void)arena.await(ref.slot, std::chrono::nanoseconds::max());
-            if (arena.status(ref.slot) == FutureStatus::failed) {
-              FailureText f = FailureText::decode(arena.result_bytes(ref.slot));
-              if (f.function.empty()) {
-                const RemoteFunction* r = find_remote(arena.slot(ref.slot).function);
-                f.function = r != nullptr ? r->name : "?";
-              }
-              throw DependencyFailed{f};
-            }
-            return arena.result_bytes(ref.slot);
-          }
-        } resolver(arena);
-        switch (kind) {
-          case TaskKind::call:
-            fn->invoker(in, resolver, out);
-            break;
-          case TaskKind::actor_create: {
-            // The entry exists, locked, before the factory runs: calls that arrive meanwhile
-            // queue on its lock, in order.
-            auto& entry = actors[cell.actor];
-            entry = std::make_unique<ActorEntry>();
-            const std::unique_lock lock(entry->lock);
-            entry->name = failure.function;
-            entry->destroy = fn->destroy;
-            if (cell.retries != 0) {
-              // It may restart: from now on its creation is no longer queued.
-              ActorRecord& record = arena.actor_record(cell.retries - 1);
-              if (load_relaxed(record.actor) == cell.actor) store_release(record.started, 1);
-            }
-            // A factory that throws leaves the entry without an instance; the failure is
-            // written into it below, with the others.
-            entry->instance = fn->create(in, resolver);
-            break;
-          }
-          case TaskKind::actor_lost: {
-            // An actor that lived on this worker's predecessor and does not come back.
-            auto& entry = actors[cell.actor];
-            entry = std::make_unique<ActorEntry>();
-            const auto length = in.take_value<std::uint32_t>();
-            const auto why = in.take(length);
-            entry->unavailable.assign(reinterpret_cast<const char*>(why.data()), why.size());
-            break;
-          }
-          case TaskKind::actor_call:
-          case TaskKind::actor_kill: {
-            const auto found = actors.find(cell.actor);
-            if (found == actors.end()) {
-              throw ActorUnavailable{
-                  "it is not on this worker (an actor dies with its worker unless created with "
-                  "TaskOptions::max_restarts)"};
-            }
-            ActorEntry& entry = *found->second;
-            const std::unique_lock lock(entry.lock);
-            if (entry.instance == nullptr) throw ActorUnavailable{entry.unavailable};
-            if (kind == TaskKind::actor_kill) {
-              void* instance = std::exchange(entry.instance, nullptr);
-              entry.unavailable = "it was killed";
-              entry.destroy(instance);
-            } else {
-              fn->method(entry.instance, in, resolver, out);
-            }
-            break;
-          }
-        }
-        ok = true;
-      } catch (...) {
-        thrown = std::current_exception();
-      }
-      if (thrown) {
-        unpoison_below_here(stack_lowest);
-        try {
-          std::rethrow_exception(thrown);
-        } catch (const ActorUnavailable& a) {
-          failure.type = "actor unavailable";
-          failure.message = "the actor cannot take calls: " + a.why;
-        } catch (const DependencyFailed& d) {
-          failure.type = d.failure.type;
-          failure.message =
-              std::string("an argument's task failed: ") + d.failure.to_error().what();
-        } catch (const std::exception& e) {
-          failure.type = demangle(typeid(e).name());
-          failure.message = e.what();
-        } catch (...) {
-          const std::type_info* t = abi::__cxa_current_exception_type();
-          failure.type = t != nullptr ? demangle(t->name()) : "unknown";
-          failure.message = "(an exception that is not a std::exception)";
-        }
-        if (static_cast<TaskKind>(cell.kind) == TaskKind::actor_create) {
-          if (const auto found = actors.find(cell.actor); found != actors.end()) {
-            found->second->unavailable = "its factory '" + failure.function +
-                                         "' failed: " + failure.type + ": " + failure.message;
-          }
-        }
-      }
-      // Counted before the result is published: whoever sees the result sees it counted.
-      const std::int64_t end = steady_now_ns();
-      const auto add = [&](TaskCounters& c) {
-        store_relaxed(c.calls, c.calls + 1);
-        if (!ok) store_relaxed(c.failures, c.failures + 1);
-        store_relaxed(c.run_ns, c.run_ns + static_cast<std::uint64_t>(end - start));
-        store_relaxed(c.queued_ns, c.queued_ns + static_cast<std::uint64_t>(std::max<std::int64_t>(
-                                                     0, start - cell.submitted_ns)));
-      };
-      add(me.counters);
-      if (fn != nullptr && fn->index < arena.functions())
-        add(arena.function_counters(w, fn->index));
-      if (ok) {
-        (void)arena.complete(cell.result_slot, FutureStatus::ready, out.bytes());
-      } else {
-        const std::string text = failure.encode();
-        (void)arena.complete(cell.result_slot, FutureStatus::failed,
-                             std::as_bytes(std::span(text)));
-      }
-      for (const FutureRef& d : prefix.deps)
-        arena.release(d.slot);
-      arena.deallocate(cell.args_offset);
-      arena.release(cell.result_slot);
-      if (entry != kNoEntry) {
-        // Done with the entry (`cell` is it: not read past here).
-        store_release(arena.running(w, entry).sequence, 0);
-        free_entries.push_back(entry);
-      } else if (--restarts_running == 0) {
-        // The restart list is done with: the host looks at it only if this worker dies.
-        const std::uint64_t list = load_relaxed(me.restart_list);
-        store_relaxed(me.restart_list, 0);
-        store_relaxed(me.restart_count, 0);
-        arena.deallocate(list);
-      }
-    };
-    // Dispatched: the task runs at once, and most finish before this loop resumes, so one
-    // stack serves task after task; a task that waits parks, and the loop goes on.
-    auto launch = [&](const TaskCell* task, std::uint32_t entry) {
-      ++live;
-      boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg,
-                           CachedStack{&stacks},
-                           [&run_task, &live, task, entry] {
-                             run_task(*task, entry, last_stack_lowest);
-                             --live;
-                           })
-          .detach();
-    };
-
-    // A replacement first constructs again the actors that lived on its predecessor: their
-    // entries exist, locked, before any queued call to them is read.
-    std::vector<TaskCell> restarts;  // the restart list's cells, copied out (never resized)
-    if (const std::uint64_t list = load_acquire(me.restart_list); list != 0) {
-      const std::uint32_t count = load_relaxed(me.restart_count);
-      restarts_running = count;
-      // Copied out before any runs: the last to finish frees the list.
-      restarts.resize(count);
-      std::memcpy(restarts.data(), arena.at<std::byte>(list), count * sizeof(TaskCell));
-      for (std::uint32_t i = 0; i < count; ++i)
-        launch(&restarts[i], kNoEntry);
-    }
-
-    unsigned idle = 0;
-    while (load_acquire(arena.header().shutdown) == 0) {
-      bool got = false;
-      // A shutdown leaves what is still queued to fail: looked at before each task.
-      // At most as many tasks running as the table has entries: a full table waits for one to
-      // end.
-      for (int k = 0; k < 64 && !free_entries.empty() && load_acquire(arena.header().shutdown) == 0;
-           ++k) {
-        const std::uint64_t pos = load_relaxed(me.dequeue_index);
-        TaskCell& cell = arena.cell(w, pos);
-        // Acquire pairs with push()'s release: the cell is complete.
-        if (load_acquire(cell.sequence) != cell_full(pos, capacity)) break;
-        // Into the running table: the header and the arguments the cell holds (the rest of its
-        // 256 bytes is not read). Then the read index moves and the cell is free: a task that
-        // runs long never holds up the queue. If this worker dies, the host finds in the table
-        // what it was running (an entry whose position is behind the read index), to retry it.
-        const std::uint32_t entry = free_entries.back();
-        free_entries.pop_back();
-        if (entry >= load_relaxed(me.running_high)) store_relaxed(me.running_high, entry + 1);
-        TaskCell& task = arena.running(w, entry);
-        std::memcpy(reinterpret_cast<std::byte*>(&task) + sizeof task.sequence,
-                    reinterpret_cast<const std::byte*>(&cell) + sizeof cell.sequence,
-                    offsetof(TaskCell, inline_args) - sizeof cell.sequence);
-        if (task.args_offset == 0 && task.args_size <= TaskCell::kInlineArgs)
-          std::memcpy(task.inline_args, cell.inline_args, task.args_size);
-        store_release(task.sequence, pos + 1);
-        store_release(me.dequeue_index, pos + 1);
-        // Release pairs with push()'s acquire: the cell may be reused, a lap later.
-        store_release(cell.sequence, cell_free(pos + capacity, capacity));
-        got = true;
-        launch(&task, entry);
-      }
-      if (live != 0) boost::this_fiber::yield();
-      if (got || live > context.fibers_waiting) {
-        idle = 0;
-        continue;
-      }
-      if (idle < idle_budget) {
-        ++idle;
-        spin_pause();
-        continue;
-      }
-      // Nothing to run: sleep until a push or a completion wakes us (Dekker with wake_worker).
-      store_seq_cst(me.sleeping, 1);
-      const std::uint32_t seen = load_seq_cst(me.wake_sequence);
-      const std::uint64_t pos = load_relaxed(me.dequeue_index);
-      const bool news = load_acquire(arena.cell(w, pos).sequence) == cell_full(pos, capacity) ||
-                        load_acquire(arena.header().shutdown) != 0 || context.fibers_waiting != 0;
-      // A fiber waits on a future: wake up now and then to let it look (a completion also
-      // wakes this worker directly).
-      if (!news || context.fibers_waiting != 0) {
-        futex_wait(&me.wake_sequence, seen,
-                   context.fibers_waiting != 0 ? std::chrono::milliseconds(1)
-                                               : std::chrono::milliseconds(100));
-      }
-      store_relaxed(me.sleeping, 0);
-      idle = 0;
-    }
-    store_release(me.state, 2);
+    run_task_worker(*arena_, w, worker_name(w));
   } catch (...) {
     code = 1;
   }

@@ -53,6 +53,14 @@ struct FailureText {
   [[nodiscard]] TaskError to_error() const;
 };
 
+/// The prefix of a task's argument bytes: its name (for errors), then the futures it holds.
+struct Prefix {
+  std::string name;
+  std::vector<FutureRef> deps;
+};
+/// Reads the prefix; `in` is left at the arguments.
+Prefix read_prefix(ByteReader& in);
+
 class TaskCore {
  public:
   TaskCore(const RuntimeOptions& options, Runtime* runtime);
