@@ -227,6 +227,30 @@ std::span<const std::byte> pointer_bytes(const M& method) {
   return std::as_bytes(std::span(&method, 1));
 }
 
+// The registry's ids, remembered by the calling thread for the next call through the same
+// template (a registered id never changes, and lookups take the registry's lock): one entry
+// for each, so a loop that calls one function or method pays the look-up once.
+template <class F>
+std::uint64_t cached_remote_id(F fn) {
+  thread_local F last = nullptr;
+  thread_local std::uint64_t id = 0;
+  if (fn != last || last == nullptr) {
+    id = remote_id(reinterpret_cast<const void*>(fn));
+    last = fn;
+  }
+  return id;
+}
+template <class T, class M>
+std::uint64_t cached_method_id(M method) {
+  thread_local M last = nullptr;
+  thread_local std::uint64_t id = 0;
+  if (method != last || last == nullptr) {
+    id = method_id(typeid(T), pointer_bytes(method));
+    last = method;
+  }
+  return id;
+}
+
 // Each argument is a tag byte, then its value (Codec) or a future's reference.
 inline constexpr std::byte arg_value{0};
 inline constexpr std::byte arg_future{1};
@@ -600,7 +624,7 @@ Future<R> Runtime::submit(const TaskOptions& options, R (*fn)(P...), A&&... args
   static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for the function");
   static_assert(std::is_void_v<R> || Serializable<std::decay_t<R>>,
                 "the function's result type cannot be serialized");
-  const std::uint64_t id = detail::remote_id(reinterpret_cast<const void*>(fn));
+  const std::uint64_t id = detail::cached_remote_id(fn);
   ByteWriter& out = detail::argument_buffer();
   out.clear();
   std::vector<std::shared_ptr<detail::FutureState>> deps;
@@ -613,7 +637,7 @@ auto Runtime::create_actor(const TaskOptions& options, R (*factory)(P...), A&&..
   using T = typename detail::ActorOf<R>::type;
   static_assert(!std::is_void_v<T>, "an actor's factory returns T* or std::unique_ptr<T>");
   static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for the factory");
-  const std::uint64_t id = detail::remote_id(reinterpret_cast<const void*>(factory));
+  const std::uint64_t id = detail::cached_remote_id(factory);
   ByteWriter& out = detail::argument_buffer();
   out.clear();
   std::vector<std::shared_ptr<detail::FutureState>> deps;
@@ -632,7 +656,7 @@ Future<R> Runtime::call_method(const Actor<T>& actor, M method, A&&... args) {
                 "wrong number of arguments for the method");
   static_assert(std::is_void_v<R> || Serializable<std::decay_t<R>>,
                 "the method's result type cannot be serialized");
-  const std::uint64_t id = detail::method_id(typeid(T), detail::pointer_bytes(method));
+  const std::uint64_t id = detail::cached_method_id<T>(method);
   ByteWriter& out = detail::argument_buffer();
   out.clear();
   std::vector<std::shared_ptr<detail::FutureState>> deps;

@@ -164,6 +164,17 @@ TEST_CASE("actor handles pass to tasks, and methods may wait for tasks", "[tasks
   CHECK(doubler.call(&Doubler::doubled, ten).get() == 20);
 }
 
+TEST_CASE("methods of one signature called in turn from one thread each run as themselves",
+          "[tasks][actors]") {
+  // A thread remembers the id of the method it called last, for each class and signature.
+  patchbay::Runtime runtime(options(1));
+  auto counter = runtime.create_actor(make_counter, 0);
+  for (int i = 1; i <= 3; ++i) {
+    CHECK(counter.call(&Counter::increment, 1).get() == 2 * i - 1);
+    CHECK(counter.call(&Counter::slow_add, 1).get() == 2 * i);
+  }
+}
+
 TEST_CASE("an actor's failures reach its callers", "[tasks][actors]") {
   patchbay::Runtime runtime(options(1));
   auto counter = runtime.create_actor(make_counter, 0);

@@ -214,6 +214,26 @@ TEST_CASE("a task's result comes back through its future", "[tasks]") {
   CHECK(copy.get() == 3);
 }
 
+TEST_CASE("functions of one signature submitted in turn from one thread each run as themselves",
+          "[tasks]") {
+  // A thread remembers the id of the function it submitted last, for each signature.
+  patchbay::Runtime runtime(options(1));
+  std::vector<patchbay::Future<int>> sums, squares;
+  for (int i = 0; i < 4; ++i) {
+    sums.push_back(runtime.submit(add, i, 10));
+    squares.push_back(runtime.submit(sum_of_squares, i, 10));
+  }
+  for (int i = 0; i < 4; ++i) {
+    CHECK(sums[static_cast<std::size_t>(i)].get() == i + 10);
+    CHECK(squares[static_cast<std::size_t>(i)].get() == i * i + 100);
+  }
+  // Another thread has its own memory of them.
+  int other = 0;
+  std::thread([&] { other = runtime.submit(sum_of_squares, 2, 3).get(); }).join();
+  CHECK(other == 13);
+  CHECK(runtime.submit(add, 2, 3).get() == 5);
+}
+
 TEST_CASE("tasks take and return strings, containers and plain structs", "[tasks]") {
   patchbay::Runtime runtime(options(2));
   CHECK(runtime.submit(greet, std::string("ada"), 2).get() == "hello ada;hello ada;");
