@@ -14,10 +14,12 @@
 //   put_object/doubles:N        put() of N doubles against memcpy of the same bytes (x_memcpy).
 //   read_in_place/doubles:N     a task on the worker reads a stored vector of N doubles through
 //                               std::span: the round trip, 1 element against 8 MiB.
-//   runtime_start               a two-worker runtime from construction to its first result,
+//   runtime_start/fork_server:N a two-worker runtime from construction to its first result,
 //                               against `fork_chain_ms`: this process forking a child that forks
 //                               two grandchildren, until both have written a byte to a pipe
 //                               (the same shape of processes, nothing else) (`x_fork_chain`).
+//                               N = 0: forked in place; N = 1: through a ForkServer started when
+//                               the benchmark starts (the zygote is the server's child).
 //   task_idle_round_trip/MODE   the round trip to a worker that has gone to sleep: the host holds
 //                               its core 1 ms before each submission (past the adaptive spin
 //                               budget), the task holds the worker's 1 ms; `excess_ns` is the
@@ -39,6 +41,7 @@
 // Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
 // trip of about 1 ms, an actor call of about 0.5 ms, a few thousand async tasks per second per
 // client.
+#include <patchbay/fork_server.hpp>
 #include <patchbay/tasks.hpp>
 
 #include <benchmark/benchmark.h>
@@ -331,6 +334,10 @@ double fork_chain_seconds() {
 }
 
 void runtime_start(benchmark::State& state) {
+  const bool served = state.range(0) == 1;
+  // Started before anything else here, as a service would at the top of main().
+  std::optional<patchbay::ForkServer> server;
+  if (served) server.emplace();
   patchbay::RuntimeOptions options;
   options.workers = 2;
   std::vector<double> chains;
@@ -349,11 +356,17 @@ void runtime_start(benchmark::State& state) {
   }
   state.counters["fork_chain_ms"] = chain * 1e3;
   state.counters["x_fork_chain"] = total / static_cast<double>(state.iterations()) / chain;
-  state.SetLabel(
-      "two workers, construction to first result (shutdown not timed), against a "
-      "child forking two grandchildren that answer through a pipe");
+  state.SetLabel(std::string("two workers") +
+                 (served ? " through a fork server" : " forked in place") +
+                 ", construction to first result (shutdown not timed), against a child forking "
+                 "two grandchildren that answer through a pipe");
 }
-BENCHMARK(runtime_start)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(runtime_start)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("fork_server")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 void task_idle_round_trip(benchmark::State& state) {
   if (!patchbay_bench::has_two_cores()) {

@@ -29,6 +29,7 @@
 #include "fork/spec_codec.hpp"
 #include "parallel/child_signals.hpp"
 #include "parallel/parallel_runtime.hpp"
+#include "placement/machine.hpp"
 #include "run/instantiate.hpp"
 #include "tasks/zygote.hpp"
 
@@ -184,6 +185,14 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   reset_signals_in_child();
   close_inherited_descriptors({control});
   signal(SIGCHLD, SIG_IGN);  // launchers are reaped by the kernel: no zombies
+  // Read this machine once, here: every launcher and task zygote forked from the server then
+  // finds it in load_machine()'s cache instead of walking sysfs again (tens of milliseconds
+  // on some machines) before it can fork a worker. A machine that cannot be read is an error
+  // for the request that needs it, not for the server.
+  try {
+    (void)load_machine("");
+  } catch (...) {
+  }
   const pid_t self = getpid();
   while (true) {
     std::vector<int> fds;

@@ -81,10 +81,13 @@ void serve_task_zygote(int socket, int arena_fd, pid_t server) noexcept {
 }
 
 void TaskCore::serve_zygote(int socket, int arena_fd) noexcept {
-  std::string description(std::size_t{1} << 20, '\0');
+  // Its size first (a peek that truncates reports the whole message), so that only what it
+  // needs is allocated and touched.
+  const ssize_t size = recv(socket, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  if (size <= 0 || size > (ssize_t{1} << 30)) _exit(1);
+  std::string description(static_cast<std::size_t>(size), '\0');
   const ssize_t got = recv(socket, description.data(), description.size(), MSG_TRUNC);
-  if (got <= 0 || static_cast<std::size_t>(got) > description.size()) _exit(1);
-  description.resize(static_cast<std::size_t>(got));
+  if (got != size) _exit(1);
   TaskCore* core = nullptr;
   try {
     // Never destroyed: the zygote and its workers leave with _exit.
