@@ -130,7 +130,9 @@ LocalProcess::LocalProcess(const ProcessSpec& spec, const Registry& registry) {
                                                     spec.connectors, spec.options, locations);
 }
 
-LocalProcess::~LocalProcess() = default;
+LocalProcess::~LocalProcess() {
+  end_background();
+}
 
 void LocalProcess::run() {
   runtime_->run();

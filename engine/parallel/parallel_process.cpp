@@ -786,7 +786,9 @@ ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& regist
           // A fork server knows only the global registry (and the plugins the model names).
           &registry == &Registry::global() ? &spec : nullptr)) {}
 
-ParallelProcess::~ParallelProcess() = default;
+ParallelProcess::~ParallelProcess() {
+  end_background();
+}
 void ParallelProcess::run() {
   runtime_->run();
 }

@@ -15,6 +15,10 @@ namespace patchbay {
 
 class Registry;
 
+namespace detail {
+class BackgroundRun;
+}
+
 /// Counters of one component, as a snapshot. Readable during the run: a component publishes
 /// its counts every 64 steps and whenever it waits, so a snapshot taken meanwhile may lag by
 /// up to 64 steps; once the component has finished they are exact.
@@ -50,17 +54,39 @@ struct ChannelStats {
 };
 
 /// A runnable model: the interface of LocalProcess and ParallelProcess. Built by their
-/// constructors or by make_process(); run once, stopped from anywhere.
+/// constructors or by make_process(); run once, on the calling thread (run()) or on a thread
+/// of its own (start(), then join()); stopped from anywhere.
 ///
 ///     auto process = patchbay::make_process(patchbay::load_model("model.yaml"));
 ///     process->run();  // on this thread; stop() from another, or from a signal handler
 ///     std::cout << process->elapsed().count() << " ns\n";
 ///
-/// Destroying a Process while run() runs on another thread is undefined: stop() it and let
-/// run() return first.
+///     process->start();  // or in the background: this thread goes on
+///     ...
+///     process->stop();
+///     process->join();   // throws what run() would have thrown
+///
+/// Destroying a started process stops it and waits for its run (a failure it ended with is
+/// dropped: join() to see it). Destroying a Process while run() runs on another thread is
+/// undefined: stop() it and let run() return first.
 class Process {
  public:
-  virtual ~Process() = default;
+  Process();
+  /// A class deriving from Process calls end_background() first in its destructor.
+  virtual ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  /// Starts run() on a thread of its own and returns once the run has begun (status() is no
+  /// longer CREATED) or has already ended. The caller goes on while the model runs: it may
+  /// stop() it, read its stats, and join() it. Throws Error when the process was run or
+  /// started before (a process runs once). Call from one thread.
+  void start();
+  /// Waits for the end of the run start() began (every component completed, failed or
+  /// stopped), then throws what run() would have thrown (ComponentFailure, Error). The first
+  /// join() that sees the end throws; later ones return at once. Thread-safe. Throws Error
+  /// when the process was not started.
+  void join();
 
   /// Runs the model to the end on the calling thread. Returns when every component has
   /// completed, or after stop(). Throws ComponentFailure when a component fails (after every
@@ -78,6 +104,14 @@ class Process {
   [[nodiscard]] virtual std::vector<ChannelStats> channel_stats() const = 0;
   /// Wall time of run() so far (or of the whole run once it returned). Thread-safe.
   [[nodiscard]] virtual std::chrono::nanoseconds elapsed() const = 0;
+
+ protected:
+  /// Stops a run start() began and waits for its thread; nothing when there is none. A
+  /// derived class's destructor calls it first, while what its run() uses is still alive.
+  void end_background() noexcept;
+
+ private:
+  std::unique_ptr<detail::BackgroundRun> background_;
 };
 
 /// Builds the engine the spec asks for (spec.kind), instantiating its components from

@@ -51,6 +51,7 @@ class ReapCheckedProcess final : public patchbay::Process {
   explicit ReapCheckedProcess(std::unique_ptr<patchbay::ParallelProcess> inner)
       : inner_(std::move(inner)), forked_(inner_->worker_pids()) {}
   ~ReapCheckedProcess() override {
+    end_background();
     inner_.reset();
     for (const int pid : forked_) {
       siginfo_t info{};
@@ -90,6 +91,8 @@ class ReapCheckedProcess final : public patchbay::Process {
 
  private:
   void check_reaped() const {
+    // A second run() while a started one goes on is refused with its workers rightly alive.
+    if (inner_->status() == patchbay::Status::running) return;
     INFO("placement:\n" << inner_->plan());
     CHECK(inner_->worker_pids().empty());
   }
