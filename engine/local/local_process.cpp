@@ -142,6 +142,10 @@ void LocalProcess::stop() noexcept {
   runtime_->state_.stop();
 }
 
+void LocalProcess::drain() noexcept {
+  runtime_->state_.drain();
+}
+
 Status LocalProcess::status() const {
   return runtime_->lifecycle_.status();
 }

@@ -297,6 +297,12 @@ void ParallelRuntime::stop() noexcept {
   wake_workers();
 }
 
+void ParallelRuntime::drain() noexcept {
+  // Async-signal-safe, as stop(). Sources look at it between steps: none is parked on it.
+  store_release(arena_->header().drain, 1);
+  wake_workers();
+}
+
 void ParallelRuntime::abort_workers() noexcept {
   store_release(arena_->header().abort, 1);
   wake_workers();
@@ -794,6 +800,9 @@ void ParallelProcess::run() {
 }
 void ParallelProcess::stop() noexcept {
   runtime_->stop();
+}
+void ParallelProcess::drain() noexcept {
+  runtime_->drain();
 }
 Status ParallelProcess::status() const {
   return runtime_->status();

@@ -71,6 +71,8 @@ class ParallelRuntime {
 
   void run();
   void stop() noexcept;
+  /// Process::drain(): the arena's drain word, and a wake for every worker.
+  void drain() noexcept;
   [[nodiscard]] Status status() const { return lifecycle_.status(); }
   [[nodiscard]] std::vector<ComponentStats> component_stats() const;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const;

@@ -84,7 +84,7 @@ class WorkerRun {
         // and the supervisor, which sees every worker, decides.
         group_([](FiberParkGroup&) { return false; }),
         wakers_(model.plan.workers.size()) {
-    state_.watch_external(&arena.header().stop, &arena.header().abort);
+    state_.watch_external(&arena.header().stop, &arena.header().abort, &arena.header().drain);
   }
   WorkerRun(const WorkerRun&) = delete;
   WorkerRun& operator=(const WorkerRun&) = delete;

@@ -169,6 +169,9 @@ void ComponentRunner::run() noexcept {
       const bool source = inputs_.empty();
       while (true) {
         check_stop();
+        // drain(): a source ends here, between steps, as if it had closed; the others follow
+        // once they have consumed what it sent.
+        if (source && state_.drain_requested()) break;
         // An input closed or every reader gone because a stop is under way (its peers
         // stopped first) ends this component STOPPED too, as where it checks first.
         if (!source && !receive_all()) {

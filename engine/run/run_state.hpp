@@ -38,6 +38,13 @@ class RunState {
  public:
   /// A stop from outside: components become STOPPED.
   void stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+  /// A drain from outside: sources end (COMPLETED) at their next step boundary, and the rest
+  /// complete once their inputs close.
+  void drain() noexcept { drain_requested_.store(true, std::memory_order_release); }
+  [[nodiscard]] bool drain_requested() const noexcept {
+    return drain_requested_.load(std::memory_order_acquire) ||
+           (external_drain_ != nullptr && load_acquire(*external_drain_) != 0);
+  }
   /// Records the first failure and stops every other component.
   void fail(Failure failure) {
     {
@@ -63,9 +70,10 @@ class RunState {
   }
   /// Words in shared memory that another process sets to stop this run (a worker's view of the
   /// supervisor's stop and of a failure in another worker).
-  void watch_external(std::uint32_t* stop, std::uint32_t* abort) {
+  void watch_external(std::uint32_t* stop, std::uint32_t* abort, std::uint32_t* drain) {
     external_stop_ = stop;
     external_abort_ = abort;
+    external_drain_ = drain;
   }
   [[nodiscard]] std::optional<Failure> failure() const {
     std::lock_guard lock(mutex_);
@@ -74,12 +82,14 @@ class RunState {
 
  private:
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> drain_requested_{false};
   std::atomic<bool> failed_{false};
   mutable std::mutex mutex_;
   std::optional<Failure> failure_;
   std::function<void()> wake_all_;
   std::uint32_t* external_stop_ = nullptr;
   std::uint32_t* external_abort_ = nullptr;
+  std::uint32_t* external_drain_ = nullptr;
 };
 
 }  // namespace patchbay::detail

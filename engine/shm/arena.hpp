@@ -108,6 +108,7 @@ struct alignas(cache_line_bytes) ArenaHeader {
   alignas(cache_line_bytes) std::uint32_t abort;
   std::uint32_t stop;           // a stop from outside (SIGINT, stop())
   std::uint32_t failed_worker;  // the first worker that reported a failure (~0u: none)
+  std::uint32_t drain;          // drain(): sources end at their next step boundary
 };
 static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 

@@ -41,6 +41,7 @@ class LocalProcess final : public Process {
 
   void run() override;
   void stop() noexcept override;
+  void drain() noexcept override;
   [[nodiscard]] Status status() const override;
   [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;

@@ -75,6 +75,7 @@ class ParallelProcess final : public Process {
 
   void run() override;
   void stop() noexcept override;
+  void drain() noexcept override;
   [[nodiscard]] Status status() const override;
   [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;

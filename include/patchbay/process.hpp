@@ -63,7 +63,7 @@ struct ChannelStats {
 ///
 ///     process->start();  // or in the background: this thread goes on
 ///     ...
-///     process->stop();
+///     process->drain();  // sources end, the rest finishes what is in flight
 ///     process->join();   // throws what run() would have thrown
 ///
 /// Destroying a started process stops it and waits for its run (a failure it ended with is
@@ -96,6 +96,13 @@ class Process {
   /// Asks the process to stop: components become STOPPED at their next step boundary or wait.
   /// Thread-safe and async-signal-safe; may be called before, during or after run().
   virtual void stop() noexcept = 0;
+  /// Asks the process to end gracefully: each source (a component without inputs) ends
+  /// COMPLETED at its next step boundary, as if it had closed, and every other component
+  /// completes once it has consumed what is in flight and its inputs have closed; nothing sent
+  /// is dropped. A source that never returns from a step, or a cycle that no source feeds,
+  /// keeps the run going: stop() ends it. Thread-safe and async-signal-safe; may be called
+  /// before, during or after run().
+  virtual void drain() noexcept = 0;
   /// CREATED, RUNNING, COMPLETED, FAILED or STOPPED. Thread-safe.
   [[nodiscard]] virtual Status status() const = 0;
   /// Per-component counters; readable from any thread during and after run().

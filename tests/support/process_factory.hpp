@@ -78,6 +78,7 @@ class ReapCheckedProcess final : public patchbay::Process {
     check_reaped();
   }
   void stop() noexcept override { inner_->stop(); }
+  void drain() noexcept override { inner_->drain(); }
   [[nodiscard]] patchbay::Status status() const override { return inner_->status(); }
   [[nodiscard]] std::vector<patchbay::ComponentStats> component_stats() const override {
     return inner_->component_stats();

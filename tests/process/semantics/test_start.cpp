@@ -171,3 +171,48 @@ TEST_CASE("a process runs once: start() and run() after either are errors", "[se
     CHECK_THROWS_WITH(process->start(), Catch::Contains("runs once"));
   }
 }
+
+TEST_CASE("drain() ends a started run gracefully: sources end, nothing sent is dropped",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", -1);  // never ends by itself
+  m.add<Pass<std::int64_t>>("pass");
+  auto& sink = m.add<Collector<std::int64_t>>("sink", false);
+  sink.pause = std::chrono::microseconds(20);  // so that messages are in flight at the drain
+  m.connect("src.out", "pass.in", 64);
+  m.connect("pass.out", "sink.in", 64);
+  auto process = m.build(kind);
+
+  process->start();
+  const bool stepped = wait_for_steps(*process, "sink", 500);
+  process->drain();
+  const std::string error = join_error(*process);
+  CHECK(stepped);
+  CHECK(error.empty());
+  CHECK(process->status() == Status::completed);
+  for (const auto& name : {"src", "pass", "sink"})
+    CHECK(patchbay::test::status_of(*process, name) == "COMPLETED");
+  // Every value the source sent went through to the sink.
+  const std::uint64_t sent = stats_of(*process, "src").messages_out;
+  CHECK(sent >= 500);
+  CHECK(stats_of(*process, "pass").messages_in == sent);
+  CHECK(stats_of(*process, "sink").messages_in == sent);
+  CHECK(patchbay::test::received_count(sink) == sent);
+}
+
+TEST_CASE("drain() before run() lets the run end at its sources' first step boundary",
+          "[semantics]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Counter>("src", -1);
+  auto& sink = m.add<Collector<std::int64_t>>("sink", false);
+  m.connect("src.out", "sink.in");
+  auto process = m.build(kind);
+  process->drain();
+  patchbay::test::run_guarded(*process);
+  CHECK(process->status() == Status::completed);
+  CHECK(patchbay::test::received_count(sink) == 0);
+}
