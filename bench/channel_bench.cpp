@@ -142,57 +142,22 @@ void two_atomic_ping_pong(benchmark::State& state) {
 
 // ---- futex ping-pong ----
 
-struct alignas(64) Word {
-  std::uint32_t value = 0;
-};
-struct FutexWords {
-  Word ping;                                   // written by the timed side
-  Word pong;                                   // written by the peer
-  alignas(64) std::int64_t peer_think_ns = 0;  // the peer's total, read after join()
-};
-
-std::atomic_ref<std::uint32_t> word(Word& w) {
-  return std::atomic_ref<std::uint32_t>(w.value);
-}
-
-constexpr std::uint32_t kFutexStop = ~std::uint32_t{0};
-
 void futex_ping_pong(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const std::int64_t think_ns = state.range(0) * 1000;
-  SharedMemory memory(sizeof(FutexWords));
-  FutexWords* words = memory.construct<FutexWords>();
+  SharedMemory memory(sizeof(patchbay_bench::FutexPingWords));
+  auto* words = memory.construct<patchbay_bench::FutexPingWords>();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   const std::uint32_t warm_up_round_trips = think_ns > 0 ? 2 : kWarmUpRoundTrips;
   Peer peer(kFarCore, [words, think_ns, warm_up_round_trips] {
-    std::uint32_t seen = 0;
-    std::int64_t thought = 0;
-    while (true) {
-      std::uint32_t v;
-      // Acquire pairs with the timed side's release store of ping.
-      while ((v = word(words->ping).load(std::memory_order_acquire)) == seen)
-        patchbay_bench::futex_wait(&words->ping.value, seen);
-      if (v == kFutexStop) break;
-      seen = v;
-      if (think_ns > 0) {
-        const std::int64_t took = patchbay_bench::busy_for(think_ns);
-        if (v > warm_up_round_trips) thought += took;  // only the timed round trips count
-      }
-      word(words->pong).store(v, std::memory_order_release);
-      patchbay_bench::futex_wake(&words->pong.value);
-    }
-    words->peer_think_ns = thought;  // read after join()
+    patchbay_bench::answer_futex_pings(*words, think_ns, warm_up_round_trips);
   });
   std::uint32_t i = 0;
   std::int64_t thought = 0;
   auto round_trip = [&] {
     if (think_ns > 0) thought += patchbay_bench::busy_for(think_ns);
-    word(words->ping).store(++i, std::memory_order_release);
-    patchbay_bench::futex_wake(&words->ping.value);
-    std::uint32_t v;
-    while ((v = word(words->pong).load(std::memory_order_acquire)) != i)
-      patchbay_bench::futex_wait(&words->pong.value, v);
+    patchbay_bench::futex_round_trip(*words, ++i);
   };
   for (std::uint32_t warm_up = 0; warm_up < warm_up_round_trips; ++warm_up)
     round_trip();
@@ -201,8 +166,7 @@ void futex_ping_pong(benchmark::State& state) {
   for (auto _ : state)
     round_trip();
   const std::int64_t took = patchbay_bench::now_ns() - start;
-  word(words->ping).store(kFutexStop, std::memory_order_release);
-  patchbay_bench::futex_wake(&words->ping.value);
+  patchbay_bench::stop_futex_pings(*words);
   if (!peer.join()) state.SkipWithError("peer failed");
   state.counters["preemptions"] = preemptions.so_far();
   if (think_ns > 0) {

@@ -320,55 +320,79 @@ TwoAtomicFloor two_atomic_floor(std::uint64_t round_trips) {
   return best;
 }
 
+/// Two futex words on cache lines of their own, in shared memory, and the peer's total think
+/// time (read after join()).
+struct FutexPingWords {
+  struct alignas(64) Word {
+    std::uint32_t value = 0;
+  };
+  Word ping;  // written by the timed side
+  Word pong;  // written by the peer
+  alignas(64) std::int64_t peer_think_ns = 0;
+};
+inline std::atomic_ref<std::uint32_t> futex_word(FutexPingWords::Word& w) {
+  return std::atomic_ref<std::uint32_t>(w.value);
+}
+inline constexpr std::uint32_t kFutexPingStop = ~std::uint32_t{0};
+
+/// The peer's side of a futex ping-pong: sleeps in FUTEX_WAIT until a new ping, is busy for
+/// `think_ns` (counted in peer_think_ns once past `warm_up` pings), answers with the same
+/// number on pong; returns at kFutexPingStop.
+inline void answer_futex_pings(FutexPingWords& words, std::int64_t think_ns,
+                               std::uint32_t warm_up) {
+  std::uint32_t seen = 0;
+  std::int64_t thought = 0;
+  while (true) {
+    std::uint32_t v;
+    // Acquire pairs with the timed side's release store of ping.
+    while ((v = futex_word(words.ping).load(std::memory_order_acquire)) == seen)
+      futex_wait(&words.ping.value, seen);
+    if (v == kFutexPingStop) break;
+    seen = v;
+    if (think_ns > 0) {
+      const std::int64_t took = busy_for(think_ns);
+      if (v > warm_up) thought += took;  // only the timed round trips count
+    }
+    futex_word(words.pong).store(v, std::memory_order_release);
+    futex_wake(&words.pong.value);
+  }
+  words.peer_think_ns = thought;
+}
+
+/// The timed side's round trip number `i` (from 1): ping, then sleep until the pong.
+inline void futex_round_trip(FutexPingWords& words, std::uint32_t i) {
+  futex_word(words.ping).store(i, std::memory_order_release);
+  futex_wake(&words.ping.value);
+  std::uint32_t v;
+  while ((v = futex_word(words.pong).load(std::memory_order_acquire)) != i)
+    futex_wait(&words.pong.value, v);
+}
+
+/// Ends the peer of answer_futex_pings().
+inline void stop_futex_pings(FutexPingWords& words) {
+  futex_word(words.ping).store(kFutexPingStop, std::memory_order_release);
+  futex_wake(&words.ping.value);
+}
+
 /// Nanoseconds per round trip, beyond the two sides' own work, of a futex ping-pong between a
 /// peer on kFarCore and this thread pinned to kNearCore, where each side is busy `think_ns`
 /// before it answers, so that the other has gone to sleep in FUTEX_WAIT: what two hand-offs to
 /// a sleeping side cost, the floor for anything that wakes an idle peer. Over `round_trips`
 /// after two untimed ones.
 inline double futex_hand_off_ns(std::int64_t think_ns, std::uint32_t round_trips) {
-  struct alignas(64) Word {
-    std::uint32_t value = 0;
-  };
-  struct Words {
-    Word ping;
-    Word pong;
-    alignas(64) std::int64_t peer_think_ns = 0;  // the peer's total, read after join()
-  };
-  auto atomic = [](Word& w) { return std::atomic_ref<std::uint32_t>(w.value); };
-  SharedMemory memory(sizeof(Words));
-  Words* words = memory.construct<Words>();
+  SharedMemory memory(sizeof(FutexPingWords));
+  FutexPingWords* words = memory.construct<FutexPingWords>();
   const PinnedToCore pinned(kNearCore);
   constexpr std::uint32_t warm_up = 2;
-  constexpr std::uint32_t stop = ~std::uint32_t{0};
-  Peer peer(kFarCore, [words, think_ns, atomic] {
-    std::uint32_t seen = 0;
-    std::int64_t thought = 0;
-    while (true) {
-      std::uint32_t v;
-      while ((v = atomic(words->ping).load(std::memory_order_acquire)) == seen)
-        futex_wait(&words->ping.value, seen);
-      if (v == stop) break;
-      seen = v;
-      const std::int64_t took = busy_for(think_ns);
-      if (v > warm_up) thought += took;
-      atomic(words->pong).store(v, std::memory_order_release);
-      futex_wake(&words->pong.value);
-    }
-    words->peer_think_ns = thought;
-  });
+  Peer peer(kFarCore, [words, think_ns] { answer_futex_pings(*words, think_ns, warm_up); });
   std::int64_t took = 0;
   for (std::uint32_t i = 1; i <= warm_up + round_trips; ++i) {
     (void)busy_for(think_ns);  // the peer goes to sleep meanwhile
     const std::int64_t start = now_ns();
-    atomic(words->ping).store(i, std::memory_order_release);
-    futex_wake(&words->ping.value);
-    std::uint32_t v;
-    while ((v = atomic(words->pong).load(std::memory_order_acquire)) != i)
-      futex_wait(&words->pong.value, v);
+    futex_round_trip(*words, i);
     if (i > warm_up) took += now_ns() - start;
   }
-  atomic(words->ping).store(stop, std::memory_order_release);
-  futex_wake(&words->ping.value);
+  stop_futex_pings(*words);
   if (!peer.join()) throw std::runtime_error("futex ping-pong peer failed");
   return static_cast<double>(took - words->peer_think_ns) / static_cast<double>(round_trips);
 }
