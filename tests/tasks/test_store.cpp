@@ -68,6 +68,31 @@ struct SharedMemory {
   SharedMemory& operator=(const SharedMemory&) = delete;
 };
 
+// A one-worker runtime whose churn() and hold_and_wait() count into `started` (mapped, and
+// churns_started set, before the runtime forks its worker), and the options of a task sent
+// once (not retried when its worker is killed).
+struct ChurnRuntime {
+  patchbay::test::SharedCounter started;
+  patchbay::Runtime runtime{(churns_started = &started, one_worker())};
+  patchbay::TaskOptions once = no_retries();
+
+  ~ChurnRuntime() { churns_started = nullptr; }
+  ChurnRuntime() = default;
+  ChurnRuntime(const ChurnRuntime&) = delete;
+  ChurnRuntime& operator=(const ChurnRuntime&) = delete;
+
+  static patchbay::RuntimeOptions one_worker() {
+    patchbay::RuntimeOptions o;
+    o.workers = 1;
+    return o;
+  }
+  static patchbay::TaskOptions no_retries() {
+    patchbay::TaskOptions o;
+    o.retries = 0;
+    return o;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a shared lock whose holder died is taken by the next locker", "[tasks][store]") {
@@ -255,13 +280,8 @@ TEST_CASE("processes killed while they allocate leave the store whole", "[tasks]
 }
 
 TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][store]") {
-  patchbay::test::SharedCounter started;  // mapped before the runtime forks its workers
-  churns_started = &started;
-  patchbay::RuntimeOptions o;
-  o.workers = 1;
-  patchbay::Runtime runtime(o);
-  patchbay::TaskOptions once;
-  once.retries = 0;
+  ChurnRuntime churning;
+  auto& [started, runtime, once] = churning;
   const std::vector<double> value(64, 2.0);
   for (int round = 0; round < 40; ++round) {
     INFO("round " << round);
@@ -281,18 +301,12 @@ TEST_CASE("workers killed while they allocate leave the store usable", "[tasks][
   }
   // The replacement allocates too.
   CHECK(runtime.submit(churn, 1000).get() == 1000);
-  churns_started = nullptr;
 }
 
 TEST_CASE("what a killed worker held is given back", "[tasks][store]") {
-  patchbay::test::SharedCounter started;  // mapped before the runtime forks its workers
-  churns_started = &started;
-  patchbay::RuntimeOptions o;
-  o.workers = 1;
-  patchbay::Runtime runtime(o);
+  ChurnRuntime churning;
+  auto& [started, runtime, once] = churning;
   const auto before = runtime.store_usage();
-  patchbay::TaskOptions once;
-  once.retries = 0;
   auto running = runtime.submit(once, hold_and_wait, 0);
   // churn(0) counts one, hold_and_wait one more once it holds everything.
   while (started.load() < 2)
@@ -307,5 +321,4 @@ TEST_CASE("what a killed worker held is given back", "[tasks][store]") {
   for (int i = 0; i < 2000 && runtime.store_usage().free != before.free; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(runtime.store_usage().free == before.free);
-  churns_started = nullptr;
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,15 @@ bool wait_for_steps(const patchbay::Process& process, const std::string& name,
   return false;
 }
 
+// An endless source feeding a sink: only stop() (or drain()) ends it.
+std::unique_ptr<patchbay::Process> endless(const std::string& kind) {
+  Model m;
+  m.add<Counter>("src", -1);
+  m.add<Collector<std::int64_t>>("sink", false);
+  m.connect("src.out", "sink.in", 64);
+  return m.build(kind);
+}
+
 }  // namespace
 
 TEST_CASE("start() returns while the model runs, and join() waits for its end", "[semantics]") {
@@ -84,11 +94,7 @@ TEST_CASE("start() returns while the model runs, and join() waits for its end", 
 TEST_CASE("stop() ends a started run, which join() then sees stopped", "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
-  Model m;
-  m.add<Counter>("src", -1);
-  m.add<Collector<std::int64_t>>("sink", false);
-  m.connect("src.out", "sink.in", 64);
-  auto process = m.build(kind);
+  auto process = endless(kind);
 
   process->start();
   // Stats are live meanwhile.
@@ -121,11 +127,7 @@ TEST_CASE("join() throws the failure a started run ended with", "[semantics]") {
 TEST_CASE("destroying a started process stops its run and waits for it", "[semantics]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
-  Model m;
-  m.add<Counter>("src", -1);
-  m.add<Collector<std::int64_t>>("sink", false);
-  m.connect("src.out", "sink.in", 64);
-  auto process = m.build(kind);
+  auto process = endless(kind);
   process->start();
   const bool stepped = wait_for_steps(*process, "sink", 100);
   const auto start = std::chrono::steady_clock::now();
