@@ -117,9 +117,11 @@ extern "C" void on_stop_signal(int /*signo*/) {
   errno = saved_errno;
 }
 
-/// Catches SIGINT and SIGTERM for its lifetime (from the start of the command, so that a signal
-/// while the model loads or its workers start is a stop too) and restores the old handlers
-/// after. A signal before a process is attached is remembered, and stops it when attached.
+/// Catches SIGINT and SIGTERM from the start of the command (so that a signal while the model
+/// loads or its workers start is a stop too) to the program's exit: the handlers are not
+/// restored when it goes, or a signal in the last microseconds, after the run, would kill the
+/// program by the default action instead of letting it exit with its status. A signal before
+/// a process is attached is remembered, and stops it when attached.
 class SignalScope {
  public:
   SignalScope() {
@@ -127,16 +129,12 @@ class SignalScope {
     action.sa_handler = &on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: blocked system calls see EINTR and notice the stop
-    installed_int_ = ::sigaction(SIGINT, &action, &old_int_) == 0;
-    installed_term_ = ::sigaction(SIGTERM, &action, &old_term_) == 0;
+    (void)::sigaction(SIGINT, &action, nullptr);
+    (void)::sigaction(SIGTERM, &action, nullptr);
   }
   SignalScope(const SignalScope&) = delete;
   SignalScope& operator=(const SignalScope&) = delete;
-  ~SignalScope() {
-    g_process.store(nullptr);
-    if (installed_int_) ::sigaction(SIGINT, &old_int_, nullptr);
-    if (installed_term_) ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
+  ~SignalScope() { g_process.store(nullptr); }
 
   /// True once a stop signal arrived.
   [[nodiscard]] static bool interrupted() { return g_signals.load() > 0; }
@@ -146,12 +144,6 @@ class SignalScope {
     g_process.store(process);
     if (process != nullptr && interrupted()) process->stop();
   }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-  bool installed_int_ = false;
-  bool installed_term_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
