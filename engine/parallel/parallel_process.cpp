@@ -298,9 +298,9 @@ void ParallelRuntime::stop() noexcept {
 }
 
 void ParallelRuntime::drain() noexcept {
-  // Async-signal-safe, as stop(). Sources look at it between steps: none is parked on it.
+  // Async-signal-safe, as stop(). Sources look at it between steps, and a source parks only
+  // for room in an output, which its reader makes: nobody sleeps on it, so nobody is woken.
   store_release(arena_->header().drain, 1);
-  wake_workers();
 }
 
 void ParallelRuntime::abort_workers() noexcept {

@@ -71,7 +71,7 @@ class ParallelRuntime {
 
   void run();
   void stop() noexcept;
-  /// Process::drain(): the arena's drain word, and a wake for every worker.
+  /// Process::drain(): sets the arena's drain word.
   void drain() noexcept;
   [[nodiscard]] Status status() const { return lifecycle_.status(); }
   [[nodiscard]] std::vector<ComponentStats> component_stats() const;
