@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "core/port_access.hpp"
+
 namespace patchbay {
 
 bool PortType::can_feed(const PortType& target) const {
@@ -16,6 +18,10 @@ bool PortType::can_feed(const PortType& target) const {
 }
 
 namespace detail {
+
+void make_host_port(Port& port, std::size_t capacity) {
+  PortAccess::set_host(port, capacity);
+}
 
 std::string demangle(const char* mangled) {
   int status = 0;

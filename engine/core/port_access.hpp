@@ -17,6 +17,15 @@ class PortAccess {
   [[nodiscard]] static const PortCodec& codec(const Port& port) noexcept {
     return port.type_->codec_;
   }
+  /// Whether the port is the host's end of an Ingress or Egress (see make_host_port()).
+  [[nodiscard]] static bool is_host(const Port& port) noexcept { return port.host_; }
+  [[nodiscard]] static std::size_t host_capacity(const Port& port) noexcept {
+    return port.host_capacity_;
+  }
+  static void set_host(Port& port, std::size_t capacity) noexcept {
+    port.host_ = true;
+    port.host_capacity_ = capacity;
+  }
 };
 
 }  // namespace patchbay::detail

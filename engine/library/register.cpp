@@ -10,6 +10,22 @@ ComponentFactory factory() {
     return std::make_unique<T>(args);
   };
 }
+
+// An Ingress or Egress of the type its `type` argument names.
+template <template <class> class HostComponent>
+ComponentFactory host_factory() {
+  return [](const ComponentArgs& args) -> std::unique_ptr<Component> {
+    const std::string type = args.get_or<std::string>("type", "Value");
+    if (type == "Value") return std::make_unique<HostComponent<Value>>(args);
+    if (type == "int64") return std::make_unique<HostComponent<std::int64_t>>(args);
+    if (type == "double") return std::make_unique<HostComponent<double>>(args);
+    if (type == "bool") return std::make_unique<HostComponent<bool>>(args);
+    if (type == "string") return std::make_unique<HostComponent<std::string>>(args);
+    if (type == "bytes") return std::make_unique<HostComponent<std::vector<std::byte>>>(args);
+    throw args.error(
+        "type", "must be one of int64, double, bool, string, bytes, Value; got '" + type + "'");
+  };
+}
 }  // namespace
 
 void register_library(Registry& registry) {
@@ -18,6 +34,8 @@ void register_library(Registry& registry) {
   registry.add("Timestamper", factory<Timestamper>());
   registry.add("FileReader", factory<FileReader>());
   registry.add("FileWriter", factory<FileWriter>());
+  registry.add("Ingress", host_factory<Ingress>());
+  registry.add("Egress", host_factory<Egress>());
 }
 
 }  // namespace patchbay::library

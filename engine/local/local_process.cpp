@@ -2,17 +2,24 @@
 #include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
 
+#include <boost/fiber/operations.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <new>
 
 #include "local/fiber_parker.hpp"
 #include "local/fiber_run.hpp"
 #include "parallel/parallel_runtime.hpp"
+#include "parallel/wake.hpp"
 #include "run/component_runner.hpp"
 #include "run/instantiate.hpp"
 #include "run/run_lifecycle.hpp"
 #include "run/stats.hpp"
 #include "run/wiring.hpp"
+#include "serve/host_port.hpp"
+#include "serve/replies.hpp"
 
 namespace patchbay {
 
@@ -22,6 +29,25 @@ namespace {
 
 // How often the run's thread looks for a stop() that came from another thread or a signal.
 constexpr auto stop_poll_interval = std::chrono::milliseconds(2);
+// A component that alone can run polls its host rings this many times before it parks and the
+// run's waiter takes over (spin and adaptive modes), as a worker's do (parallel/worker.cpp).
+constexpr unsigned host_direct_spins = 256;
+
+// The memory a local run shares with its host ports' handles, which may outlive it: the rings
+// to the host and the word the run's thread sleeps on while it waits for the host.
+struct LocalHostMemory {
+  WorkerControl control{};
+  std::atomic<bool> draining{false};  ///< LocalProcess::drain() was called
+  std::vector<void*> rings;
+  std::vector<ChannelCounters> counters;  ///< per host wire
+  LocalHostMemory() = default;
+  LocalHostMemory(const LocalHostMemory&) = delete;
+  LocalHostMemory& operator=(const LocalHostMemory&) = delete;
+  ~LocalHostMemory() {
+    for (void* ring : rings)
+      ::operator delete (ring, std::align_val_t{channel::RingBase::kAlignment});
+  }
+};
 
 }  // namespace
 
@@ -43,9 +69,51 @@ class LocalRuntime {
       rings_.emplace_back(wire.capacity);
     component_counters_.assign(components_.size(), ComponentCounters{});
     channel_counters_.assign(wiring_.wires.size(), ChannelCounters{});
+    if (!wiring_.host_wires.empty()) make_host_ports(raw);
   }
+  LocalRuntime(const LocalRuntime&) = delete;
+  LocalRuntime& operator=(const LocalRuntime&) = delete;
+  ~LocalRuntime() { host_ports_.end_all("the process was destroyed"); }
 
   void run();
+  /// Wakes the run's thread if it waits for the host (a stop or a drain). Async-signal-safe.
+  void wake_for_host() noexcept {
+    if (host_memory_) wake_worker(host_memory_->control);
+  }
+  /// drain(): the run's state and, for the host's threads, the shared flag. Async-signal-safe.
+  void drain() noexcept {
+    state_.drain();
+    if (host_memory_) host_memory_->draining.store(true, std::memory_order_release);
+    wake_for_host();
+  }
+
+  // A ring on the heap per host wire, and the host's port on it.
+  void make_host_ports(const std::vector<Component*>& raw) {
+    host_memory_ = std::make_shared<LocalHostMemory>();
+    host_memory_->counters.assign(wiring_.host_wires.size(), ChannelCounters{});
+    for (const Wire& wire : wiring_.host_wires) {
+      const std::size_t bytes = host_ring_bytes(wire.capacity);
+      void* memory = ::operator new (bytes, std::align_val_t{channel::RingBase::kAlignment});
+      host_memory_->rings.push_back(memory);
+      std::memset(memory, 0, bytes);
+      (void)create_host_ring(memory, wire.capacity, wire.record_size);
+      HostPortSetup setup;
+      setup.component = components_[wire.source_component]->name();
+      setup.port = wire.source;
+      setup.inbound = host_inbound(wire);
+      setup.memory = memory;
+      setup.capacity = wire.capacity;
+      setup.worker = &host_memory_->control;
+      setup.draining = [memory = host_memory_.get()] {
+        return memory->draining.load(std::memory_order_acquire);
+      };
+      setup.wait = options_.wait;
+      setup.counters = &host_memory_->counters[host_memory_->rings.size() - 1];
+      setup.replies = replies_of(raw, wiring_, wire);
+      setup.keep_alive = host_memory_;
+      host_ports_.add(std::make_shared<HostPort>(std::move(setup)));
+    }
+  }
 
   RunState state_;
   RunLifecycle lifecycle_{"LocalProcess"};
@@ -56,6 +124,8 @@ class LocalRuntime {
   std::vector<channel::HeapRing<channel::VariableRing>> rings_;
   std::vector<ComponentCounters> component_counters_;
   std::vector<ChannelCounters> channel_counters_;
+  std::shared_ptr<LocalHostMemory> host_memory_;  ///< null without host ports
+  HostPorts host_ports_;
 };
 
 void LocalRuntime::run() {
@@ -88,6 +158,28 @@ void LocalRuntime::run() {
       }
     }
   }
+  // The host's rings: channel ends whose peer is the host, watched by the run's waiter as a
+  // worker watches the rings it shares with other workers.
+  std::vector<std::unique_ptr<HostWaker>> host_wakers;
+  std::vector<RemoteWatch> host_inputs;
+  std::vector<RemoteWatch> host_outputs;
+  for (std::size_t h = 0; h < wiring_.host_wires.size(); ++h) {
+    const Wire& wire = wiring_.host_wires[h];
+    void* memory = host_memory_->rings[h];
+    HostRingControl& control = host_control_at(memory, wire.capacity);
+    host_wakers.push_back(std::make_unique<HostWaker>(control));
+    const channel::AnyRing ring = channel::attach_ring(memory);
+    ChannelEnd end{ring, host_wakers.back().get(), &host_memory_->counters[h], &wire, false, true};
+    Component& c = *components_[wire.source_component];
+    if (host_inbound(wire)) {
+      end.host = &control;
+      runners[wire.source_component]->add_input(port_index(c.inputs(), wire.target), end);
+      host_inputs.push_back({ring, true});
+    } else {
+      runners[wire.source_component]->add_output(port_index(c.outputs(), wire.source), end);
+      host_outputs.push_back({ring, false});
+    }
+  }
   state_.set_wake_all([&group] { group.wake_all(); });
   // init() of every component before any step; a failure or a stop skips the rest.
   for (auto& runner : runners) {
@@ -98,13 +190,28 @@ void LocalRuntime::run() {
   raw.reserve(runners.size());
   for (auto& runner : runners)
     raw.push_back(runner.get());
-  run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
-    while (!done.wait_for(stop_poll_interval)) {
-      if (state_.stop_requested()) group.wake_all();
-    }
-  });
+  if (host_memory_) {
+    RemoteWaiter waiter(host_memory_->control, group, state_, options_.wait, false, false,
+                        std::move(host_inputs), std::move(host_outputs));
+    group.set_remote_wait([&waiter] { waiter.wait(); },
+                          options_.wait == WaitMode::block ? 0 : host_direct_spins);
+    run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
+      while (!done.done()) {
+        waiter.wait();
+        boost::this_fiber::yield();
+      }
+    });
+    group.set_remote_wait({});
+  } else {
+    run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
+      while (!done.wait_for(stop_poll_interval)) {
+        if (state_.stop_requested()) group.wake_all();
+      }
+    });
+  }
   state_.set_wake_all({});
   lifecycle_.ended();
+  host_ports_.end_all(run_end_reason(state_.failure(), state_.stop_requested()));
 
   const bool any_stopped = std::any_of(components_.begin(), components_.end(), [](const auto& c) {
     return c->status() == Status::stopped;
@@ -140,10 +247,15 @@ void LocalProcess::run() {
 
 void LocalProcess::stop() noexcept {
   runtime_->state_.stop();
+  runtime_->wake_for_host();
 }
 
 void LocalProcess::drain() noexcept {
-  runtime_->state_.drain();
+  runtime_->drain();
+}
+
+std::shared_ptr<detail::HostPort> LocalProcess::host_port(std::string_view component) const {
+  return runtime_->host_ports_.find(component);
 }
 
 Status LocalProcess::status() const {
@@ -166,12 +278,13 @@ std::vector<ComponentStats> LocalProcess::component_stats() const {
 }
 
 std::vector<ChannelStats> LocalProcess::channel_stats() const {
+  const detail::Wiring& wiring = runtime_->wiring_;
   std::vector<ChannelStats> out;
-  out.reserve(runtime_->wiring_.wires.size());
-  for (std::size_t i = 0; i < runtime_->wiring_.wires.size(); ++i) {
-    const detail::Wire& wire = runtime_->wiring_.wires[i];
-    const detail::ChannelCounters& k = runtime_->channel_counters_[i];
-    out.push_back(detail::snapshot(wire, k));
+  out.reserve(wiring.wires.size() + wiring.host_wires.size());
+  for (std::size_t i = 0; i < wiring.wires.size(); ++i)
+    out.push_back(detail::snapshot(wiring.wires[i], runtime_->channel_counters_[i]));
+  for (std::size_t h = 0; h < wiring.host_wires.size(); ++h) {
+    out.push_back(detail::snapshot(wiring.host_wires[h], runtime_->host_memory_->counters[h]));
   }
   return out;
 }

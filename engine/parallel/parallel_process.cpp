@@ -24,6 +24,7 @@
 #include "run/instantiate.hpp"
 #include "run/run_state.hpp"
 #include "run/stats.hpp"
+#include "serve/replies.hpp"
 #include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/cache_line.hpp"
@@ -172,12 +173,16 @@ bool process_stopped(pid_t pid) {
 }  // namespace
 
 std::uint64_t arena_bytes(const ParallelModel& model) {
+  auto rounded = [](std::uint64_t bytes) {  // as Arena::allocate() rounds
+    return (bytes + cache_line_bytes - 1) / cache_line_bytes * cache_line_bytes;
+  };
   std::uint64_t rings = 0;
   for (const Wire& w : model.wiring.wires)
-    rings += (channel::RingBase::bytes_required(w.capacity) + cache_line_bytes - 1) /
-             cache_line_bytes * cache_line_bytes;  // as Arena::allocate() rounds
+    rings += rounded(channel::RingBase::bytes_required(w.capacity));
+  for (const Wire& w : model.wiring.host_wires)
+    rings += rounded(host_ring_bytes(w.capacity));
   return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
-                             model.wiring.wires.size(), rings);
+                             model.wiring.wires.size() + model.wiring.host_wires.size(), rings);
 }
 
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
@@ -217,8 +222,9 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     : model_(std::move(model)) {
   const auto& wires = model_.wiring.wires;
   const std::size_t workers = model_.plan.workers.size();
-  arena_ =
-      std::make_unique<Arena>(arena_bytes(model_), workers, model_.components.size(), wires.size());
+  const auto& host_wires = model_.wiring.host_wires;
+  arena_ = std::make_shared<Arena>(arena_bytes(model_), workers, model_.components.size(),
+                                   wires.size() + host_wires.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
     const std::uint64_t offset =
         arena_->allocate(channel::RingBase::bytes_required(wires[i].capacity));
@@ -234,6 +240,13 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     }
     arena_->set_ring_offset(i, offset);
   }
+  // The host rings follow, in the channel table after the connectors.
+  for (std::size_t h = 0; h < host_wires.size(); ++h) {
+    const std::uint64_t offset = arena_->allocate(host_ring_bytes(host_wires[h].capacity));
+    (void)create_host_ring(arena_->at<void>(offset), host_wires[h].capacity,
+                           host_wires[h].record_size);
+    arena_->set_ring_offset(wires.size() + h, offset);
+  }
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     arena_->component(c).worker = static_cast<std::uint32_t>(model_.plan.worker_of[c]);
   }
@@ -243,10 +256,34 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
     step_timeouts_.push_back(
         own != model_.options.step_timeouts.end() ? own->second : model_.options.step_timeout);
   }
+  make_host_ports();
   start_workers(spec);
 }
 
-ParallelRuntime::ParallelRuntime(ParallelModel model, std::unique_ptr<Arena> attached)
+void ParallelRuntime::make_host_ports() {
+  std::vector<Component*> raw;
+  for (const auto& c : model_.components)
+    raw.push_back(c.get());
+  const auto& wiring = model_.wiring;
+  for (std::size_t h = 0; h < wiring.host_wires.size(); ++h) {
+    const Wire& wire = wiring.host_wires[h];
+    HostPortSetup setup;
+    setup.component = model_.components[wire.source_component]->name();
+    setup.port = wire.source;
+    setup.inbound = host_inbound(wire);
+    setup.capacity = wire.capacity;
+    setup.memory = arena_->ring_memory(wiring.wires.size() + h, host_ring_bytes(wire.capacity));
+    setup.worker = &arena_->worker(model_.plan.worker_of[wire.source_component]);
+    setup.draining = [arena = arena_.get()] { return load_acquire(arena->header().drain) != 0; };
+    setup.wait = model_.options.wait;
+    setup.counters = &arena_->channel(wiring.wires.size() + h).counters;
+    setup.replies = replies_of(raw, wiring, wire);
+    setup.keep_alive = arena_;
+    host_ports_.add(std::make_shared<HostPort>(std::move(setup)));
+  }
+}
+
+ParallelRuntime::ParallelRuntime(ParallelModel model, std::shared_ptr<Arena> attached)
     : model_(std::move(model)), arena_(std::move(attached)), supervisor_pid_(getpid()) {}
 
 std::unique_ptr<ForkLauncher> ParallelRuntime::make_fork_launcher(std::function<void()> in_child) {
@@ -274,6 +311,7 @@ void ParallelRuntime::start_workers(const ProcessSpec* spec) {
 }
 
 ParallelRuntime::~ParallelRuntime() {
+  host_ports_.end_all("the process was destroyed");
   const bool any_alive = std::any_of(children_.begin(), children_.end(),
                                      [](const Child& c) { return c.pid > 0 && !c.reaped; });
   if (any_alive) {
@@ -299,8 +337,13 @@ void ParallelRuntime::stop() noexcept {
 
 void ParallelRuntime::drain() noexcept {
   // Async-signal-safe, as stop(). Sources look at it between steps, and a source parks only
-  // for room in an output, which its reader makes: nobody sleeps on it, so nobody is woken.
+  // for room in an output, which its reader makes: only the workers of Ingress components,
+  // which may wait for their host, are woken.
   store_release(arena_->header().drain, 1);
+  for (const Wire& wire : model_.wiring.host_wires) {
+    if (host_inbound(wire))
+      wake_worker(arena_->worker(model_.plan.worker_of[wire.source_component]));
+  }
 }
 
 void ParallelRuntime::abort_workers() noexcept {
@@ -461,7 +504,13 @@ void ParallelRuntime::supervise() {
     wait_for_workers();
   }
   lifecycle_.ended();
-  settle(std::move(round.failure));
+  try {
+    settle(std::move(round.failure));
+  } catch (const std::exception& e) {
+    host_ports_.end_all(std::string("the run failed: ") + e.what());
+    throw;
+  }
+  host_ports_.end_all(run_end_reason(std::nullopt, stop_requested_.load()));
 }
 
 void ParallelRuntime::begin_abort(Supervision& round) noexcept {
@@ -533,6 +582,8 @@ void ParallelRuntime::check_stop(Supervision& round, std::int64_t now) {
 }
 
 void ParallelRuntime::check_deadlock(Supervision& round) {
+  // With host ports, every worker idle is a service waiting for its host, or for it to take.
+  if (!model_.wiring.host_wires.empty()) return;
   if (round.kill_deadline || !deadlocked(round.idle_sequences)) return;
   std::string waits;
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
@@ -596,6 +647,9 @@ std::vector<ChannelStats> ParallelRuntime::channel_stats() const {
     const ChannelCounters& k = arena_->channel(i).counters;
     out.push_back(snapshot(wire, k));
   }
+  const std::size_t first_host = model_.wiring.wires.size();
+  for (std::size_t h = 0; h < model_.wiring.host_wires.size(); ++h)
+    out.push_back(snapshot(model_.wiring.host_wires[h], arena_->channel(first_host + h).counters));
   return out;
 }
 
@@ -803,6 +857,9 @@ void ParallelProcess::stop() noexcept {
 }
 void ParallelProcess::drain() noexcept {
   runtime_->drain();
+}
+std::shared_ptr<detail::HostPort> ParallelProcess::host_port(std::string_view component) const {
+  return runtime_->host_port(component);
 }
 Status ParallelProcess::status() const {
   return runtime_->status();

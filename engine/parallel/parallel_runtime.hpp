@@ -23,6 +23,7 @@
 #include "run/run_lifecycle.hpp"
 #include "run/run_state.hpp"
 #include "run/wiring.hpp"
+#include "serve/host_port.hpp"
 #include "shm/arena.hpp"
 
 namespace patchbay::detail {
@@ -64,7 +65,7 @@ class ParallelRuntime {
   /// and a server runs, else by forking here.
   explicit ParallelRuntime(ParallelModel model, const ProcessSpec* spec = nullptr);
   /// A fork server launcher's runtime: workers over an arena the supervisor formatted.
-  ParallelRuntime(ParallelModel model, std::unique_ptr<Arena> attached);
+  ParallelRuntime(ParallelModel model, std::shared_ptr<Arena> attached);
   ~ParallelRuntime();
   ParallelRuntime(const ParallelRuntime&) = delete;
   ParallelRuntime& operator=(const ParallelRuntime&) = delete;
@@ -80,6 +81,9 @@ class ParallelRuntime {
   [[nodiscard]] std::string plan_text() const { return model_.plan.to_string(model_.requests); }
   [[nodiscard]] std::vector<int> worker_pids() const;
   [[nodiscard]] std::vector<WorkerStats> worker_stats() const;
+  [[nodiscard]] std::shared_ptr<HostPort> host_port(std::string_view component) const {
+    return host_ports_.find(component);
+  }
   /// A launcher whose children become this runtime's workers (worker_main), after running
   /// `in_child` when given; the runtime must outlive it.
   std::unique_ptr<ForkLauncher> make_fork_launcher(std::function<void()> in_child = {});
@@ -92,6 +96,8 @@ class ParallelRuntime {
   };
 
   void start_workers(const ProcessSpec* spec);
+  /// The host's ports on the host rings of the arena (supervisor only).
+  void make_host_ports();
   /// A forked worker's life (engine/parallel/worker.cpp): binds, waits for `go`, runs its
   /// components, exits with a WorkerExit code. Never returns.
   [[noreturn]] void worker_main(std::size_t worker) noexcept;
@@ -143,7 +149,8 @@ class ParallelRuntime {
   std::string stuck_report(std::int64_t now) const;
 
   ParallelModel model_;
-  std::unique_ptr<Arena> arena_;
+  std::shared_ptr<Arena> arena_;  ///< shared with the host ports, which may outlive the runtime
+  HostPorts host_ports_;
   std::unique_ptr<WorkerLauncher> launcher_;
   std::vector<Child> children_;  ///< per planned worker; pid -1 when it has no components
   pid_t supervisor_pid_ = 0;

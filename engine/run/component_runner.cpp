@@ -5,6 +5,7 @@
 
 #include "core/component_access.hpp"
 #include "core/port_access.hpp"
+#include "serve/host_ring.hpp"
 #include "shm/arena.hpp"
 #include "shm/atomic.hpp"
 #include "shm/spin.hpp"
@@ -101,6 +102,7 @@ void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
   InputField& field = inputs_.at(port_index);
   field.remote |= end.remote;
+  field.host_fed |= end.host != nullptr;
   field.single_fixed = field.channels.empty() && end.fixed() != nullptr;
   field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
   field.channels.push_back(end);
@@ -310,6 +312,10 @@ bool ComponentRunner::receive(InputField& field) {
   }
   while (true) {
     if (try_take(field)) return true;
+    if (field.host_fed && state_.drain_requested()) [[unlikely]] {
+      close_host_rings(field);
+      if (try_take(field)) return true;  // written by a host thread before the close
+    }
     // drained() reads `closed` before emptiness, so a record published before close is seen.
     bool open = false;
     for (auto& end : field.channels) {
@@ -329,6 +335,15 @@ bool ComponentRunner::receive(InputField& field) {
       }
     }
     wait(field.empty);
+  }
+}
+
+// drain() ends an Ingress as its host's close would: what host threads pushed is taken, and
+// nothing after. A host thread that is writing a record keeps the ring open; its commit wakes
+// this component, which tries again.
+void ComponentRunner::close_host_rings(InputField& field) {
+  for (ChannelEnd& end : field.channels) {
+    if (end.host != nullptr) (void)close_host_ring_for_drain(*end.host, end.base());
   }
 }
 

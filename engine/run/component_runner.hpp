@@ -18,6 +18,8 @@
 
 namespace patchbay::detail {
 
+struct HostRingControl;
+
 /// One end of a channel as seen by a runner.
 struct ChannelEnd {
   channel::AnyRing ring;
@@ -26,6 +28,8 @@ struct ChannelEnd {
   const Wire* wire = nullptr;
   bool converts = false;  ///< source and target types differ: convert through Value
   bool remote = false;    ///< the peer runs in another worker process
+  /// An Ingress's ring from the host: its control block, which a drain closes (see receive()).
+  HostRingControl* host = nullptr;
   // Kept here and copied to `counters` now and then. Producer side: what was sent; consumer
   // side: how many times the ring was found empty.
   std::uint64_t sent = 0;
@@ -86,6 +90,7 @@ class ComponentRunner {
     std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
     bool remote = false;           ///< some channel's producer runs in another worker
     bool single_fixed = false;     ///< one channel, of fixed-size records (see take_fixed)
+    bool host_fed = false;         ///< a channel is an Ingress's ring from the host
     WaitReason empty;              ///< why the reader parks
   };
   struct OutputField {
@@ -108,6 +113,7 @@ class ComponentRunner {
   [[noreturn]] static void throw_stopped();
   bool receive_all();
   bool receive(InputField& field);
+  void close_host_rings(InputField& field);
   bool try_take(InputField& field);
   bool take_from(InputField& field, ChannelEnd& end);
   bool take_fixed(InputField& field, ChannelEnd& end);

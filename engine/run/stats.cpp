@@ -81,6 +81,9 @@ ChannelStats snapshot(const Wire& wire, const ChannelCounters& k) {
   ChannelStats s;
   s.source = wire.source->owner().name() + "." + wire.source->name();
   s.target = wire.target->owner().name() + "." + wire.target->name();
+  if (wire.source == wire.target) {  // a host wire (Wiring::host_wires): one end is the host
+    (host_inbound(wire) ? s.source : s.target) = "host";
+  }
   s.capacity = wire.capacity;
   s.messages = load_relaxed(k.messages);
   s.bytes = load_relaxed(k.bytes);

@@ -173,6 +173,15 @@ Wiring build_wiring(std::span<Component* const> components,
                            "; its inputs: " + port_names(target_component.inputs()),
                        connector.where);
     }
+    for (Port* port : {out, in}) {
+      if (PortAccess::is_host(*port)) {
+        throw ModelError("connector " + quoted_label + ": " +
+                             quote(port->owner().name() + "." + port->name()) +
+                             " is the host's end of " + describe_component(port->owner()) +
+                             "; no connector may reach it",
+                         connector.where);
+      }
+    }
     // A stand-in's ports are Value, but the real type behind them is unknown: only a
     // connector between two known components has types to check.
     if (!out->type().can_feed(in->type()) && !is_stand_in(source_component) &&
@@ -232,10 +241,35 @@ Wiring build_wiring(std::span<Component* const> components,
       }
     }
     for (std::size_t p = 0; p < c.inputs().size(); ++p) {
-      if (wiring.components[i].inputs[p].empty()) {
+      if (wiring.components[i].inputs[p].empty() && !PortAccess::is_host(*c.inputs()[p])) {
         throw ModelError(describe_component(c) + ": input " + quote(c.inputs()[p]->name()) +
                              " is not connected (every input needs a connector)",
                          where(i));
+      }
+    }
+  }
+
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    for (std::span<Port* const> ports : {components[i]->inputs(), components[i]->outputs()}) {
+      for (Port* port : ports) {
+        if (!PortAccess::is_host(*port)) continue;
+        Wire wire;
+        wire.source_component = i;
+        wire.target_component = i;
+        wire.source = port;
+        wire.target = port;
+        const std::size_t requested = PortAccess::host_capacity(*port);
+        wire.capacity = requested == 0 ? default_capacity : requested;
+        if (const std::size_t fixed_size = PortAccess::codec(*port).fixed_size;
+            fixed_size != 0 &&
+            fixed_size <= channel::VariableRing::max_payload_for(wire.capacity)) {
+          wire.record_size = fixed_size;
+        }
+        wire.label = port->direction() == Port::Direction::input
+                         ? "host -> " + components[i]->name()
+                         : components[i]->name() + " -> host";
+        wire.where = where(i);
+        wiring.host_wires.push_back(std::move(wire));
       }
     }
   }

@@ -35,14 +35,33 @@ struct ComponentWires {
 struct Wiring {
   std::vector<Wire> wires;
   std::vector<ComponentWires> components;  ///< same order as the components given
+  /// The rings between the host and the host ports of Ingress and Egress components (see
+  /// make_host_port()), one per such port: source and target are that port, and both
+  /// component indices its component's; label "host -> NAME" or "NAME -> host". Not in
+  /// `components`' lists.
+  std::vector<Wire> host_wires;
 };
+
+/// The index of `port` among `ports` (a component's inputs or outputs), which holds it.
+[[nodiscard]] inline std::size_t port_index(std::span<Port* const> ports, const Port* port) {
+  std::size_t i = 0;
+  while (i < ports.size() && ports[i] != port)
+    ++i;
+  return i;
+}
+
+/// Whether host wire `wire` carries messages from the host into its component (an Ingress).
+[[nodiscard]] inline bool host_inbound(const Wire& wire) {
+  return wire.target->direction() == Port::Direction::input;
+}
 
 /// Validates the model and resolves its connectors. Throws ModelError for: a duplicate
 /// component name, a malformed or dangling connector, a connector in the wrong direction or
 /// between mismatched types, a duplicate connector, an input left unconnected, initial values
 /// for an unknown field or of the wrong type, a bad capacity, and a cycle without initial
-/// values. `locations` (optional, per component) place component errors in the model file.
-/// Assigns initial values' types by converting them into the ports (a dry run).
+/// values, and a connector to or from a host port. `locations` (optional, per component) place
+/// component errors in the model file. Assigns initial values' types by converting them into the
+/// ports (a dry run).
 Wiring build_wiring(std::span<Component* const> components,
                     std::span<const ConnectorSpec> connectors, const ProcessOptions& options,
                     std::span<const SourceLocation> locations = {});

@@ -14,6 +14,13 @@ namespace patchbay {
 class Registry;
 }
 
+namespace patchbay::detail {
+/// The `capacity` argument of an Ingress or Egress (bytes of its ring to the host; 0, the
+/// default: the process's channel_capacity), checked; the `type` argument checked against
+/// `type`. Throws ModelError.
+std::size_t host_port_capacity(const ComponentArgs& args, const PortType& type);
+}  // namespace patchbay::detail
+
 namespace patchbay::library {
 
 /// Emits 0, 1, ..., iters-1 on output `x` (int64), then closes.
@@ -127,6 +134,50 @@ class FileWriter final : public Component {
   std::vector<Input<Value>*> inputs_by_field_;
   std::unique_ptr<State> state_;
   std::vector<std::string> row_;
+};
+
+/// Where a model's host sends messages in (serve.hpp): what host threads push through a Sender,
+/// or send as requests through a Client, comes out of output `out` in order, one per step. Its
+/// input `host` is the host's end: no connector reaches it. It completes, once it has sent what
+/// was pushed, when the host closes it (Sender::close()) or the process drains.
+/// Arguments: `type` (what it carries: int64, double, bool, string, bytes, or Value, the
+/// default; in code, T), `capacity` (bytes of its ring from the host, a power of two from 64;
+/// default: the process's channel_capacity; a full ring makes pushes wait).
+template <class T>
+class Ingress final : public Component {
+ public:
+  explicit Ingress(const ComponentArgs& args) : Component(args) {
+    patchbay::detail::make_host_port(host,
+                                     patchbay::detail::host_port_capacity(args, port_type<T>()));
+  }
+  explicit Ingress(std::string name, std::size_t capacity = 0)
+      : Ingress(
+            ComponentArgs(std::move(name), {{"capacity", static_cast<std::int64_t>(capacity)}})) {}
+  void step() override { out = host.value(); }
+
+  Input<T> host{this, "host"};
+  Output<T> out{this, "out"};
+};
+
+/// Where a model's messages leave for its host (serve.hpp): what reaches input `in` is taken by
+/// host threads through a Receiver, or answers a Client's requests, in order. Its output `host`
+/// is the host's end: no connector reaches it. While the host takes nothing its ring fills and
+/// it waits, as on any full channel.
+/// Arguments: `type` and `capacity`, as Ingress.
+template <class T>
+class Egress final : public Component {
+ public:
+  explicit Egress(const ComponentArgs& args) : Component(args) {
+    patchbay::detail::make_host_port(host,
+                                     patchbay::detail::host_port_capacity(args, port_type<T>()));
+  }
+  explicit Egress(std::string name, std::size_t capacity = 0)
+      : Egress(
+            ComponentArgs(std::move(name), {{"capacity", static_cast<std::int64_t>(capacity)}})) {}
+  void step() override { host = in.value(); }
+
+  Input<T> in{this, "in"};
+  Output<T> host{this, "host"};
 };
 
 /// Registers the library components in `registry` (Registry::global() holds them already).

@@ -46,6 +46,8 @@ class LocalProcess final : public Process {
   [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
+  [[nodiscard]] std::shared_ptr<detail::HostPort> host_port(
+      std::string_view component) const override;
 
   /// The component called `name`, or nullptr; it lives as long as the process. Safe from any
   /// thread, but the component itself runs on run()'s thread: inspect it after run().

@@ -80,6 +80,8 @@ class ParallelProcess final : public Process {
   [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
+  [[nodiscard]] std::shared_ptr<detail::HostPort> host_port(
+      std::string_view component) const override;
 
   /// The placement plan as text: component, worker, cpuset, NUMA node, GPU. Fixed at
   /// construction; safe from any thread.

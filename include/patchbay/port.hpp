@@ -102,7 +102,18 @@ class Port {
   const PortType* type_;
   Direction direction_;
   void* storage_;  // the Input's or Output's value, which the engine reads and writes
+  // The host's end of an Ingress or Egress (library.hpp): fed by, or read by, the process's
+  // host instead of a connector; with the capacity of that ring (0: the process's default).
+  bool host_ = false;
+  std::size_t host_capacity_ = 0;
 };
+
+namespace detail {
+/// Makes `port` the host's end of its component (Ingress, Egress): no connector may reach it,
+/// and the engine gives it a ring of `capacity` bytes (0: the process's channel_capacity) to
+/// the host's threads. Call from the component's constructor.
+void make_host_port(Port& port, std::size_t capacity);
+}  // namespace detail
 
 /// An input field. value() holds the value delivered for the current step.
 /// Not thread-safe: read it only from the component's own methods (step() for the value of

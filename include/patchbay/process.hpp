@@ -2,13 +2,16 @@
 // build and check one from a ProcessSpec.
 #pragma once
 
+#include <patchbay/port.hpp>
 #include <patchbay/process_spec.hpp>
+#include <patchbay/serve.hpp>
 #include <patchbay/status.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace patchbay {
@@ -111,6 +114,39 @@ class Process {
   [[nodiscard]] virtual std::vector<ChannelStats> channel_stats() const = 0;
   /// Wall time of run() so far (or of the whole run once it returned). Thread-safe.
   [[nodiscard]] virtual std::chrono::nanoseconds elapsed() const = 0;
+
+  /// A host thread's way into the Ingress component called `ingress` (library.hpp), whose
+  /// type is T. Take it before or during the run; pushes wait for start() or run() once its
+  /// ring is full. Throws Error when there is no such Ingress, it carries another type, or a
+  /// Client owns it. Thread-safe.
+  template <class T>
+  Sender<T> sender(std::string_view ingress) {
+    return Sender<T>(
+        detail::open_host_port(host_port(ingress), ingress, port_type<T>(), true, false));
+  }
+  /// A host thread's way out of the Egress component called `egress`, whose type is T. As
+  /// sender().
+  template <class T>
+  Receiver<T> receiver(std::string_view egress) {
+    return Receiver<T>(
+        detail::open_host_port(host_port(egress), egress, port_type<T>(), false, false));
+  }
+  /// Requests into Ingress `ingress` (of type Req) and their replies from Egress `egress` (of
+  /// type Rep), matched in order. Throws Error when either is missing, of another type, or
+  /// already used by another handle, and when the wiring does not give exactly one message at
+  /// `egress` per message from `ingress` (a fan-in on the way, another source feeding it,
+  /// inputs at different rates, or a component that steps before any request because every
+  /// input has initial values). Thread-safe.
+  template <class Req, class Rep>
+  Client<Req, Rep> client(std::string_view ingress, std::string_view egress) {
+    auto in = detail::open_host_port(host_port(ingress), ingress, port_type<Req>(), true, true);
+    auto out = detail::open_host_port(host_port(egress), egress, port_type<Rep>(), false, true);
+    return Client<Req, Rep>(std::move(in), std::move(out));
+  }
+  /// The host's end of the Ingress or Egress component called `component`, or null; what
+  /// sender(), receiver() and client() are built on.
+  [[nodiscard]] virtual std::shared_ptr<detail::HostPort> host_port(
+      std::string_view component) const = 0;
 
  protected:
   /// Stops a run start() began and waits for its thread; nothing when there is none. A

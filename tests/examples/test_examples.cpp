@@ -57,6 +57,13 @@ TEST_CASE("the README's embedding example doubles five values", "[examples]") {
   CHECK(read_file(dir / "out.csv") == "y\n0\n2\n4\n6\n8\n");
 }
 
+TEST_CASE("the README's serving example answers from the host's threads", "[examples][serve]") {
+  const auto r = run_command({PATCHBAY_SERVE_ECHO_EXAMPLE}, source_dir);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "Received data: Hello\nReceived data: from another thread\n");
+}
+
 TEST_CASE("examples/csv reorders columns and keeps quoted cells", "[examples]") {
   TempDir dir;
   const auto r = run_command(

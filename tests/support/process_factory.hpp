@@ -87,6 +87,10 @@ class ReapCheckedProcess final : public patchbay::Process {
     return inner_->channel_stats();
   }
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override { return inner_->elapsed(); }
+  [[nodiscard]] std::shared_ptr<patchbay::detail::HostPort> host_port(
+      std::string_view component) const override {
+    return inner_->host_port(component);
+  }
 
   [[nodiscard]] const patchbay::ParallelProcess& parallel() const { return *inner_; }
 
