@@ -29,13 +29,17 @@ constexpr auto end_wait = std::chrono::seconds(5);
 /// between threads.
 class ClientCore {
  public:
-  ClientCore(std::shared_ptr<HostPort> ingress, std::shared_ptr<HostPort> egress)
-      : ingress_(std::move(ingress)), egress_(std::move(egress)) {}
+  ClientCore(std::shared_ptr<HostPort> ingress, std::shared_ptr<HostPort> egress,
+             const PortType& request, const PortType& reply)
+      : ingress_(std::move(ingress)),
+        egress_(std::move(egress)),
+        request_(request),
+        reply_(reply) {}
 
   ChannelOp call(const void* request, std::shared_ptr<ReplySlot> slot, std::int64_t timeout_ns) {
     // Queued under the ingress's lock just before the request becomes visible: the queue's
     // order is the ring's, and a reply never arrives before its slot is queued.
-    return ingress_->push(request, timeout_ns, [&] {
+    return ingress_->push(request, request_, timeout_ns, [&] {
       std::lock_guard guard(pending_mutex_);
       pending_.push_back(std::move(slot));
     });
@@ -74,7 +78,7 @@ class ClientCore {
       if (front == nullptr) return true;  // filled meanwhile (the queue only empties by fills)
       const std::int64_t left =
           deadline < 0 ? -1 : std::max<std::int64_t>(0, deadline - steady_now_ns());
-      const ChannelOp op = egress_->take(front->value, left);
+      const ChannelOp op = egress_->take(front->value, reply_, left);
       if (op == ChannelOp::success) {
         {
           std::lock_guard guard(pending_mutex_);
@@ -139,6 +143,8 @@ class ClientCore {
 
   std::shared_ptr<HostPort> ingress_;
   std::shared_ptr<HostPort> egress_;
+  const PortType& request_;
+  const PortType& reply_;
   std::mutex pending_mutex_;
   std::deque<std::shared_ptr<ReplySlot>> pending_;
   std::mutex pump_;
@@ -149,7 +155,8 @@ class ClientCore {
 };
 
 std::shared_ptr<ClientCore> make_client_core(std::shared_ptr<HostPort> ingress,
-                                             std::shared_ptr<HostPort> egress) {
+                                             std::shared_ptr<HostPort> egress,
+                                             const PortType& request, const PortType& reply) {
   if (const std::string why = egress->reply_mismatch(ingress->component()); !why.empty()) {
     throw Error("egress " + quote(egress->component()) + " cannot answer the requests of ingress " +
                 quote(ingress->component()) + " one for one: " + why);
@@ -161,7 +168,7 @@ std::shared_ptr<ClientCore> make_client_core(std::shared_ptr<HostPort> ingress,
     ingress->release(HostPort::Use::client);
     throw;
   }
-  return std::make_shared<ClientCore>(std::move(ingress), std::move(egress));
+  return std::make_shared<ClientCore>(std::move(ingress), std::move(egress), request, reply);
 }
 
 ChannelOp client_call(ClientCore& core, const void* request, std::shared_ptr<ReplySlot> slot,

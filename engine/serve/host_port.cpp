@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstring>
+#include <typeinfo>
 
 #include "core/port_access.hpp"
 #include "core/text.hpp"
@@ -58,6 +60,27 @@ bool close_host_ring_for_drain(HostRingControl& control, channel::RingBase& ring
   ring.close();
   return true;
 }
+
+// A Value converted to a port's type (arithmetic, string: the types with a Value form; Value
+// itself needs no conversion).
+class HostPort::Converted {
+ public:
+  const void* from(const Value& value, const HostPort& port) {
+    const PortType& type = port.type();
+    void* storage = *type.cpp_type == typeid(std::string) ? static_cast<void*>(&text_)
+                                                          : static_cast<void*>(number_);
+    if (!PortAccess::codec(type).assign_from_value(value, storage)) {
+      throw Error(std::string(port.inbound() ? "ingress " : "egress ") + quote(port.component()) +
+                  ": value " + quote(value.to_string()) + " (" +
+                  std::string(kind_name(value.kind())) + ") does not fit its type " + type.name);
+    }
+    return storage;
+  }
+
+ private:
+  alignas(std::max_align_t) std::byte number_[sizeof(long double)] = {};
+  std::string text_;
+};
 
 HostPort::HostPort(HostPortSetup setup)
     : setup_(std::move(setup)),
@@ -185,8 +208,11 @@ std::optional<ChannelOp> HostPort::try_push(const void* value,
   return ChannelOp::success;
 }
 
-ChannelOp HostPort::push(const void* value, std::int64_t timeout_ns,
+ChannelOp HostPort::push(const void* value, const PortType& type, std::int64_t timeout_ns,
                          const std::function<void()>& before_publish) {
+  // A Value for a port of another type: converted here, before the lock.
+  Converted converted;
+  if (!type.same_as(this->type())) value = converted.from(*static_cast<const Value*>(value), *this);
   const std::int64_t deadline = timeout_ns < 0 ? -1 : steady_now_ns() + timeout_ns;
   if (!lock(timeout_ns == 0 ? 0 : deadline)) return ChannelOp::timeout;
   std::lock_guard guard(mutex_, std::adopt_lock);
@@ -194,15 +220,21 @@ ChannelOp HostPort::push(const void* value, std::int64_t timeout_ns,
   return wait_for([&] { return try_push(value, before_publish); }, deadline, setup_.wait);
 }
 
-std::optional<ChannelOp> HostPort::try_take(void* value) {
+std::optional<ChannelOp> HostPort::try_take(void* value, bool to_value) {
+  auto decode = [&](const std::byte* data, std::size_t size) {
+    if (to_value) {
+      *static_cast<Value*>(value) = codec_.decode_value(data, size);
+    } else {
+      codec_.decode(data, size, value);
+    }
+  };
   bool taken = false;
   if (auto* fixed = std::get_if<channel::FixedRing>(&ring_)) {
-    taken = fixed->try_read(
-        [&](const std::byte* record) { codec_.decode(record, fixed->record_size(), value); });
+    taken = fixed->try_read([&](const std::byte* record) { decode(record, fixed->record_size()); });
   } else {
     auto& ring = std::get<channel::VariableRing>(ring_);
     if (const auto record = ring.try_read()) {
-      codec_.decode(record->data(), record->size(), value);
+      decode(record->data(), record->size());
       ring.pop();
       taken = true;
     }
@@ -221,12 +253,13 @@ std::optional<ChannelOp> HostPort::try_take(void* value) {
   return std::nullopt;
 }
 
-ChannelOp HostPort::take(void* value, std::int64_t timeout_ns) {
+ChannelOp HostPort::take(void* value, const PortType& type, std::int64_t timeout_ns) {
+  const bool to_value = !type.same_as(this->type());
   const std::int64_t deadline = timeout_ns < 0 ? -1 : steady_now_ns() + timeout_ns;
   if (!lock(timeout_ns == 0 ? 0 : deadline)) return ChannelOp::timeout;
   std::lock_guard guard(mutex_, std::adopt_lock);
-  if (timeout_ns == 0) return try_take(value).value_or(ChannelOp::empty);
-  return wait_for([&] { return try_take(value); }, deadline, setup_.wait);
+  if (timeout_ns == 0) return try_take(value, to_value).value_or(ChannelOp::empty);
+  return wait_for([&] { return try_take(value, to_value); }, deadline, setup_.wait);
 }
 
 void HostPort::close() {
@@ -289,12 +322,13 @@ void HostPorts::end_all(const std::string& reason) noexcept {
 
 // ---- the handles' entry points (include/patchbay/serve.hpp) ----
 
-ChannelOp host_push(HostPort& port, const void* value, std::int64_t timeout_ns) {
-  return port.push(value, timeout_ns);
+ChannelOp host_push(HostPort& port, const void* value, const PortType& type,
+                    std::int64_t timeout_ns) {
+  return port.push(value, type, timeout_ns);
 }
 
-ChannelOp host_take(HostPort& port, void* value, std::int64_t timeout_ns) {
-  return port.take(value, timeout_ns);
+ChannelOp host_take(HostPort& port, void* value, const PortType& type, std::int64_t timeout_ns) {
+  return port.take(value, type, timeout_ns);
 }
 
 void host_close(HostPort& port) {
@@ -311,7 +345,11 @@ std::shared_ptr<HostPort> open_host_port(std::shared_ptr<HostPort> port, std::st
   if (port == nullptr || port->inbound() != inbound) {
     throw Error("no " + std::string(kind) + " component named " + quote(name) + " in the model");
   }
-  if (!port->type().same_as(type)) {
+  // A Value handle converts to and from the port's type, where that type has a Value form.
+  const PortCodec& codec = PortAccess::codec(port->type());
+  const bool converts = type.is_dynamic && (inbound ? codec.assign_from_value != nullptr
+                                                    : codec.decode_value != nullptr);
+  if (!port->type().same_as(type) && !converts) {
     throw Error(std::string(kind) + " " + quote(name) + " carries " + port->type().name + ", not " +
                 type.name);
   }

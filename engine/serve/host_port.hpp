@@ -67,10 +67,11 @@ class HostPort {
   /// Ingress: writes `*value` (of the port's type). `before_publish`, when given, runs under
   /// the port's lock just before the record becomes visible, once it is sure to be written.
   /// timeout_ns: -1 waits as long as needed, 0 tries once.
-  ChannelOp push(const void* value, std::int64_t timeout_ns,
+  /// `type` is the port's own, or Value (converted: throws Error when it does not fit).
+  ChannelOp push(const void* value, const PortType& type, std::int64_t timeout_ns,
                  const std::function<void()>& before_publish = {});
-  /// Egress: reads the next record into `*value` (of the port's type).
-  ChannelOp take(void* value, std::int64_t timeout_ns);
+  /// Egress: reads the next record into `*value`, of the port's type or Value (converted).
+  ChannelOp take(void* value, const PortType& type, std::int64_t timeout_ns);
   /// Ingress: no more pushes; the component takes what is in the ring, then completes.
   void close();
   /// The run has ended (`reason` says how, for the replies it leaves unanswered): pushes fail
@@ -93,10 +94,11 @@ class HostPort {
   bool wait_for_end(std::int64_t timeout_ns);
 
  private:
+  class Converted;
   template <class Try>
   ChannelOp wait_for(Try&& attempt, std::int64_t deadline_ns, WaitMode mode);
   std::optional<ChannelOp> try_push(const void* value, const std::function<void()>& before);
-  std::optional<ChannelOp> try_take(void* value);
+  std::optional<ChannelOp> try_take(void* value, bool to_value);
   bool lock(std::int64_t deadline_ns);
 
   HostPortSetup setup_;

@@ -116,9 +116,9 @@ class Process {
   [[nodiscard]] virtual std::chrono::nanoseconds elapsed() const = 0;
 
   /// A host thread's way into the Ingress component called `ingress` (library.hpp), whose
-  /// type is T. Take it before or during the run; pushes wait for start() or run() once its
-  /// ring is full. Throws Error when there is no such Ingress, it carries another type, or a
-  /// Client owns it. Thread-safe.
+  /// type is T (or any type that takes a Value, with T = Value). Take it before or during the run;
+  /// pushes wait for start() or run() once its ring is full. Throws Error when there is no such
+  /// Ingress, it carries another type, or a Client owns it. Thread-safe.
   template <class T>
   Sender<T> sender(std::string_view ingress) {
     return Sender<T>(
@@ -132,7 +132,8 @@ class Process {
         detail::open_host_port(host_port(egress), egress, port_type<T>(), false, false));
   }
   /// Requests into Ingress `ingress` (of type Req) and their replies from Egress `egress` (of
-  /// type Rep), matched in order. Throws Error when either is missing, of another type, or
+  /// type Rep), matched in order; either may be Value, converted as for sender() and
+  /// receiver(). Throws Error when either is missing, of another type, or
   /// already used by another handle, and when the wiring does not give exactly one message at
   /// `egress` per message from `ingress` (a fan-in on the way, another source feeding it,
   /// inputs at different rates, or a component that steps before any request because every

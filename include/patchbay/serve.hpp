@@ -66,17 +66,21 @@ std::int64_t timeout_ns(std::chrono::duration<Rep, Period> timeout) {
   return ns < 0 ? 0 : static_cast<std::int64_t>(ns);
 }
 
-// The engine's side of the handles below (engine/serve/). `value`: a T of the port's type.
-ChannelOp host_push(HostPort& port, const void* value, std::int64_t timeout_ns);
-ChannelOp host_take(HostPort& port, void* value, std::int64_t timeout_ns);
+// The engine's side of the handles below (engine/serve/). `value`: a T of type `type`, the
+// port's own or Value (converted to and from the port's type).
+ChannelOp host_push(HostPort& port, const void* value, const PortType& type,
+                    std::int64_t timeout_ns);
+ChannelOp host_take(HostPort& port, void* value, const PortType& type, std::int64_t timeout_ns);
 void host_close(HostPort& port);
 const std::string& host_component(const HostPort& port);
-/// Checks that `port` carries `type` in direction `inbound` and may be used as `client` (or
-/// shared), then returns it. Throws Error naming the component otherwise.
+/// Checks that `port` carries `type` in direction `inbound` (or that `type` is Value and the
+/// port's type converts to and from it) and may be used as `client` (or shared), then returns
+/// it. Throws Error naming the component otherwise.
 std::shared_ptr<HostPort> open_host_port(std::shared_ptr<HostPort> port, std::string_view name,
                                          const PortType& type, bool inbound, bool client);
 std::shared_ptr<ClientCore> make_client_core(std::shared_ptr<HostPort> ingress,
-                                             std::shared_ptr<HostPort> egress);
+                                             std::shared_ptr<HostPort> egress,
+                                             const PortType& request, const PortType& reply);
 /// Pushes `request` and queues `slot` for its reply: ChannelOp::success, or why not.
 ChannelOp client_call(ClientCore& core, const void* request, std::shared_ptr<ReplySlot> slot,
                       std::int64_t timeout_ns);
@@ -87,7 +91,9 @@ bool client_wait(ClientCore& core, ReplySlot& slot, std::int64_t timeout_ns);
 }  // namespace detail
 
 /// A host thread's way into an Ingress component: what it pushes comes out of the ingress's
-/// `out` field, one message per step, in the order pushed. Copyable; every copy is the same
+/// `out` field, one message per step, in the order pushed. T is the ingress's type, or Value
+/// for any ingress whose type takes a Value (a push of a value that does not fit throws
+/// Error). Copyable; every copy is the same
 /// channel. Thread-safe: any number of threads may push at once (they take turns).
 template <class T>
 class Sender {
@@ -96,13 +102,17 @@ class Sender {
   explicit Sender(std::shared_ptr<detail::HostPort> port) : port_(std::move(port)) {}
 
   /// Waits for room, then pushes. ChannelOp::success or closed.
-  ChannelOp push(const T& value) { return detail::host_push(*port_, &value, detail::wait_forever); }
+  ChannelOp push(const T& value) {
+    return detail::host_push(*port_, &value, port_type<T>(), detail::wait_forever);
+  }
   /// Pushes if there is room now: success, full or closed.
-  ChannelOp try_push(const T& value) { return detail::host_push(*port_, &value, 0); }
+  ChannelOp try_push(const T& value) {
+    return detail::host_push(*port_, &value, port_type<T>(), 0);
+  }
   /// Waits at most `timeout` for room: success, timeout or closed.
   template <class Rep, class Period>
   ChannelOp push_for(const T& value, std::chrono::duration<Rep, Period> timeout) {
-    return detail::host_push(*port_, &value, detail::timeout_ns(timeout));
+    return detail::host_push(*port_, &value, port_type<T>(), detail::timeout_ns(timeout));
   }
   /// No more messages: the ingress sends what was pushed, then completes, and the model
   /// downstream ends as it would after a source closed. Later pushes return closed.
@@ -115,8 +125,9 @@ class Sender {
 };
 
 /// A host thread's way out of an Egress component: the messages its `in` field received, in
-/// order. Copyable; every copy is the same channel. Thread-safe: any number of threads may take
-/// at once, each message going to one of them.
+/// order. T is the egress's type, or Value for any egress whose type has a Value form. Copyable;
+/// every copy is the same channel. Thread-safe: any number of threads may take at once, each
+/// message going to one of them.
 template <class T>
 class Receiver {
  public:
@@ -124,13 +135,15 @@ class Receiver {
   explicit Receiver(std::shared_ptr<detail::HostPort> port) : port_(std::move(port)) {}
 
   /// Waits for a message: success (in `out`) or closed (nothing more will come).
-  ChannelOp take(T& out) { return detail::host_take(*port_, &out, detail::wait_forever); }
+  ChannelOp take(T& out) {
+    return detail::host_take(*port_, &out, port_type<T>(), detail::wait_forever);
+  }
   /// A message if there is one now: success, empty or closed.
-  ChannelOp try_take(T& out) { return detail::host_take(*port_, &out, 0); }
+  ChannelOp try_take(T& out) { return detail::host_take(*port_, &out, port_type<T>(), 0); }
   /// Waits at most `timeout`: success, timeout or closed.
   template <class Rep, class Period>
   ChannelOp take_for(T& out, std::chrono::duration<Rep, Period> timeout) {
-    return detail::host_take(*port_, &out, detail::timeout_ns(timeout));
+    return detail::host_take(*port_, &out, port_type<T>(), detail::timeout_ns(timeout));
   }
   /// The next message, or nullopt once nothing more will come.
   std::optional<T> take() {
@@ -195,7 +208,8 @@ class Client {
  public:
   Client() = default;
   Client(std::shared_ptr<detail::HostPort> ingress, std::shared_ptr<detail::HostPort> egress)
-      : core_(detail::make_client_core(std::move(ingress), std::move(egress))) {}
+      : core_(detail::make_client_core(std::move(ingress), std::move(egress), port_type<Req>(),
+                                       port_type<Rep>())) {}
 
   /// Waits for room in the ingress, then sends the request. The Reply fails (ReplyError) when
   /// the ingress takes no more requests.

@@ -101,7 +101,7 @@ TEST_CASE("what a host pushes into an ingress comes out of its egress in order",
   while (out.take(value) == ChannelOp::success)
     got.push_back(value);
   producer.join();
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   REQUIRE(got.size() == static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
     REQUIRE(got[static_cast<std::size_t>(i)] == i);
@@ -142,7 +142,7 @@ TEST_CASE("many host threads push and take at once; each one's messages keep the
   in.close();
   for (auto& c : consumers)
     c.join();
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   // Every message once; and from each producer in order within every consumer's share.
   std::map<std::int64_t, int> seen;
   for (const auto& share : taken) {
@@ -186,7 +186,7 @@ TEST_CASE("try and timed forms: full, empty and timeout", "[serve]") {
   }
   in.close();
   CHECK(out.take_for(v, 20s) == ChannelOp::closed);
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
 }
 
 TEST_CASE("a client's replies answer its requests, from many threads at once", "[serve]") {
@@ -222,7 +222,7 @@ TEST_CASE("a client's replies answer its requests, from many threads at once", "
     c.join();
   CHECK(wrong.load() == 0);
   process->drain();
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   CHECK(process->status() == Status::completed);
 }
 
@@ -241,7 +241,7 @@ TEST_CASE("drain() answers what was sent and refuses what comes after", "[serve]
     CHECK(replies[static_cast<std::size_t>(i)].get() == 2.0 * i);
   const auto late = client.call(7);
   CHECK_THROWS_WITH(late.get(), Catch::Contains("takes no more requests"));
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   CHECK(process->status() == Status::completed);
 }
 
@@ -254,7 +254,7 @@ TEST_CASE("drain() ends a service that waits for requests", "[serve]") {
   CHECK(client.call(1.5).get() == 3.0);
   std::this_thread::sleep_for(30ms);  // long enough for its workers to sleep
   process->drain();
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   CHECK(process->status() == Status::completed);
 }
 
@@ -382,7 +382,7 @@ plugboard:
   CHECK(client.call("hello").get() == "hello");
   CHECK(client.call(std::string(3000, 'x')).get().size() == 3000);
   process->drain();
-  REQUIRE(join_error(*process).empty());
+  REQUIRE(join_error(*process) == "");
   bool host_in = false;
   bool host_out = false;
   for (const auto& s : process->channel_stats()) {
@@ -403,4 +403,33 @@ plugboard:
           args: {name: requests, type: float128}
 )")),
                     Catch::Contains("type") && Catch::Contains("float128"));
+}
+
+TEST_CASE("Value handles convert to and from the ports' own types", "[serve]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  auto process = doubling_service(kind);
+  auto client = process->client<patchbay::Value, patchbay::Value>("requests", "replies");
+  process->start();
+  const patchbay::Value twice = client.call(patchbay::Value(std::int64_t{21})).get();
+  CHECK(twice.is_number());
+  CHECK(twice.as_double() == 42.0);
+  CHECK_THROWS_WITH(client.call(patchbay::Value(std::string("abc"))),
+                    Catch::Contains("ingress 'requests': value 'abc' (string) does not fit its "
+                                    "type double"));
+  // Nothing was sent for the refused request: the next reply answers the next request.
+  CHECK(client.call(patchbay::Value(1.5)).get().as_double() == 3.0);
+  process->drain();
+  REQUIRE(join_error(*process) == "");
+}
+
+TEST_CASE("a Value handle on a type without a Value form is refused", "[serve]") {
+  Model m;
+  m.add<Ingress<std::vector<std::byte>>>("blobs");
+  m.add<Egress<std::vector<std::byte>>>("out");
+  m.connect("blobs.out", "out.in");
+  auto process = m.build("local");
+  CHECK_THROWS_WITH(process->sender<patchbay::Value>("blobs"),
+                    Catch::Contains("Ingress 'blobs' carries bytes, not Value"));
+  CHECK_NOTHROW(process->receiver<std::vector<std::byte>>("out"));
 }
