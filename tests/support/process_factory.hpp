@@ -52,6 +52,10 @@ class ReapCheckedProcess final : public patchbay::Process {
       : inner_(std::move(inner)), forked_(inner_->worker_pids()) {}
   ~ReapCheckedProcess() override {
     end_background();
+    // Checked here, on the test's thread: run() may have run on start()'s thread, where a
+    // Catch assertion would race with the test's own.
+    INFO("placement:\n" << placement_);
+    CHECK(unreaped_.empty());
     inner_.reset();
     for (const int pid : forked_) {
       siginfo_t info{};
@@ -95,15 +99,20 @@ class ReapCheckedProcess final : public patchbay::Process {
   [[nodiscard]] const patchbay::ParallelProcess& parallel() const { return *inner_; }
 
  private:
-  void check_reaped() const {
+  // Notes the workers left once run() has returned; the destructor checks.
+  void check_reaped() {
     // A second run() while a started one goes on is refused with its workers rightly alive.
     if (inner_->status() == patchbay::Status::running) return;
-    INFO("placement:\n" << inner_->plan());
-    CHECK(inner_->worker_pids().empty());
+    const std::vector<int> left = inner_->worker_pids();
+    if (left.empty()) return;
+    unreaped_.insert(unreaped_.end(), left.begin(), left.end());
+    placement_ = inner_->plan();
   }
 
   std::unique_ptr<patchbay::ParallelProcess> inner_;
   std::vector<int> forked_;
+  std::vector<int> unreaped_;  ///< workers run() left behind (checked by the destructor)
+  std::string placement_;
 };
 
 /// The options a kind runs with: "parallel-split" plans for its synthetic machine.
