@@ -34,14 +34,16 @@
 #include <thread>
 #include <vector>
 
+#include "engine_run.hpp"
+
 namespace {
 
 constexpr const char* kVersion = "engine-run (patchbay) 0.1.0";
 
-constexpr int kExitCompleted = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitBadModel = 2;
-constexpr int kExitInterrupted = 130;
+using engine_run::kExitBadModel;
+using engine_run::kExitCompleted;
+using engine_run::kExitFailed;
+using engine_run::kExitInterrupted;
 
 constexpr const char* kFooter =
     "COMP.ARG=VALUE: VALUE is a YAML scalar or flow sequence, e.g. --set input.iters=100.\n"
@@ -64,7 +66,9 @@ constexpr const char* kFooter =
     "       path too long, plugin, unknown option, --stats folder missing, a model that\n"
     "       cannot be placed, a model beyond a limit, a repeated key or a second YAML\n"
     "       document)\n"
-    "  130  interrupted (SIGINT or SIGTERM)";
+    "  130  interrupted (SIGINT or SIGTERM)\n"
+    "\n"
+    "engine-run serve MODEL --port N serves the model over HTTP (engine-run serve --help).";
 
 // ---------------------------------------------------------------------------------------------
 // Small output helpers
@@ -546,9 +550,10 @@ void check_plugin_files(const patchbay::ProcessSpec& spec) {
 
 /// Loads the --plugin libraries, then the model's own plugins if it names a type that is still
 /// unknown: a plugin is code, run as it loads, so none is loaded that the model does not need.
-void load_needed_plugins(const patchbay::ProcessSpec& spec, const Options& options) {
+void load_needed_plugins(const patchbay::ProcessSpec& spec,
+                         const std::vector<std::string>& plugins) {
   check_plugin_files(spec);
-  for (const auto& plugin : options.plugins)
+  for (const auto& plugin : plugins)
     patchbay::load_plugin(plugin);
   const patchbay::Registry& registry = patchbay::Registry::global();
   const bool needed = std::any_of(spec.components.begin(), spec.components.end(),
@@ -603,7 +608,7 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
   if (options.no_plugins) {
     check_plugin_files(spec);
   } else {
-    load_needed_plugins(spec, options);
+    load_needed_plugins(spec, options.plugins);
   }
 
   if (options.plan) {
@@ -711,8 +716,33 @@ int main_impl(int argc, char** argv) {
 
 }  // namespace
 
+// What `engine-run serve` (serve.cpp) shares with the rest of the tool.
+namespace engine_run {
+
+void error_line(std::string_view message) {
+  print_error(message);
+}
+
+int exit_code_of_current_exception() {
+  return report_current_exception();
+}
+
+std::string stats_json(const patchbay::Process& process, const std::string& name) {
+  return ::stats_json(process, name);
+}
+
+void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins) {
+  load_needed_plugins(spec, plugins);
+}
+
+}  // namespace engine_run
+
 int main(int argc, char** argv) {
   try {
+    // `engine-run serve ...`: a subcommand with its own options, ahead of the MODEL argument.
+    if (argc > 1 && std::string_view(argv[1]) == "serve") {
+      return engine_run::serve_main(argc - 1, argv + 1);
+    }
     return main_impl(argc, argv);
   } catch (...) {
     // Printing itself failed (e.g. out of memory): say as little as possible.
