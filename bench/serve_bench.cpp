@@ -1,0 +1,192 @@
+// Serving (docs/SERVING.md): a host thread's request through a model and back.
+//
+//   serve_round_trip/ENGINE/MODE
+//                       one host thread calls Client::call(i).get() through Ingress -> three
+//                       stages (each adds 1) -> Egress, one request at a time. ParallelProcess:
+//                       the whole model in one worker bound to core 1, the host thread on core 0
+//                       (the machine's two cores, one side each); LocalProcess: the run's thread
+//                       on core 1. Time = one request and its reply; `p50_ns` and `p99_ns` over
+//                       the timed calls; `x_two_atomic` = p50 over the two-atomic ping-pong's
+//                       round trip on the same two cores, measured just before the service
+//                       starts (the hardware's floor for any cross-core round trip; a raw ring
+//                       round trip is 1.0-1.3x of it, channel_bench's ring_round_trip/fixed).
+//   serve_pipelined/ENGINE/MODE/in_flight:K
+//                       the same service with K requests in flight from the one host thread:
+//                       it sends K, then waits for the oldest and sends one more for each reply.
+//                       Time = one request; `requests_per_s`.
+#include <benchmark/benchmark.h>
+
+#include <patchbay/patchbay.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cross_process.hpp"
+
+namespace {
+
+using patchbay::WaitMode;
+using patchbay_bench::kFarCore;
+using patchbay_bench::kNearCore;
+using patchbay_bench::PinnedToCore;
+
+constexpr int kStages = 3;
+constexpr int kWarmUp = 2000;
+constexpr std::uint64_t kFloorRoundTrips = 20000;
+
+// One stage of the pipeline: adds 1.
+class Stage final : public patchbay::Component {
+ public:
+  using Component::Component;
+  patchbay::Input<std::int64_t> in{this, "in"};
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void step() override { out = in.value() + 1; }
+};
+
+struct Service {
+  std::unique_ptr<patchbay::Process> process;
+  patchbay::Client<std::int64_t, std::int64_t> client;
+  std::string where;
+};
+
+// Starts the service with its worker (or its run's thread) on kFarCore; the caller then pins
+// itself to kNearCore.
+Service start_service(bool parallel, WaitMode mode) {
+  namespace lib = patchbay::library;
+  std::vector<std::unique_ptr<patchbay::Component>> parts;
+  parts.push_back(std::make_unique<lib::Ingress<std::int64_t>>("requests"));
+  std::vector<patchbay::ConnectorSpec> connectors;
+  std::string previous = "requests.out";
+  for (int i = 0; i < kStages; ++i) {
+    const std::string name = "stage" + std::to_string(i);
+    parts.push_back(std::make_unique<Stage>(name));
+    connectors.emplace_back(previous, name + ".in");
+    previous = name + ".out";
+  }
+  parts.push_back(std::make_unique<lib::Egress<std::int64_t>>("replies"));
+  connectors.emplace_back(previous, "replies.in");
+  for (auto& c : parts)
+    c->set_worker_label("service");
+  patchbay::ProcessOptions options;
+  options.wait = mode;
+  Service service;
+  // The worker is planned on the cores this thread may use, and the run's thread of a
+  // LocalProcess inherits them.
+  const PinnedToCore far(kFarCore);
+  if (parallel) {
+    auto process =
+        std::make_unique<patchbay::ParallelProcess>(std::move(parts), connectors, options);
+    for (const auto& w : process->worker_stats())
+      service.where += w.name + " on " + w.cpuset;
+    service.process = std::move(process);
+  } else {
+    service.process =
+        std::make_unique<patchbay::LocalProcess>(std::move(parts), connectors, options);
+    service.where = "run's thread on " + std::to_string(kFarCore);
+  }
+  service.client = service.process->client<std::int64_t, std::int64_t>("requests", "replies");
+  service.process->start();
+  return service;
+}
+
+bool stop_service(Service& service) {
+  service.process->drain();
+  try {
+    service.process->join();
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+void serve_round_trip(benchmark::State& state, bool parallel, WaitMode mode) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const patchbay_bench::TwoAtomicFloor floor = patchbay_bench::two_atomic_floor(kFloorRoundTrips);
+  Service service = start_service(parallel, mode);
+  const PinnedToCore near(kNearCore);
+  bool wrong = false;
+  std::int64_t i = 0;
+  for (int k = 0; k < kWarmUp; ++k, ++i)
+    wrong = wrong || service.client.call(i).get() != i + kStages;
+  std::vector<double> samples;
+  samples.reserve(1 << 20);
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::int64_t reply = service.client.call(i).get();
+    const auto took = std::chrono::steady_clock::now() - start;
+    samples.push_back(
+        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+    wrong = wrong || reply != i + kStages;
+    ++i;
+  }
+  if (!stop_service(service)) state.SkipWithError("the service failed");
+  if (wrong) state.SkipWithError("a reply did not answer its request");
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  const double p50 = samples[samples.size() / 2];
+  state.counters["p50_ns"] = p50;
+  state.counters["p99_ns"] = samples[samples.size() * 99 / 100];
+  state.counters["two_atomic_ns"] = floor.ns;
+  state.counters["x_two_atomic"] = p50 / floor.ns;
+  state.SetLabel(std::to_string(kStages) + " stages; " + service.where + ", host thread on " +
+                 std::to_string(kNearCore));
+}
+
+void serve_pipelined(benchmark::State& state, bool parallel, WaitMode mode) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const auto in_flight = static_cast<std::size_t>(state.range(0));
+  Service service = start_service(parallel, mode);
+  const PinnedToCore near(kNearCore);
+  std::deque<std::pair<std::int64_t, patchbay::Reply<std::int64_t>>> flight;
+  std::int64_t next = 0;
+  bool wrong = false;
+  auto settle_oldest = [&] {
+    wrong = wrong || flight.front().second.get() != flight.front().first + kStages;
+    flight.pop_front();
+  };
+  for (int k = 0; k < kWarmUp; ++k) {
+    flight.emplace_back(next, service.client.call(next));
+    ++next;
+    if (flight.size() == in_flight) settle_oldest();
+  }
+  for (auto _ : state) {
+    flight.emplace_back(next, service.client.call(next));
+    ++next;
+    if (flight.size() == in_flight) settle_oldest();
+  }
+  while (!flight.empty())
+    settle_oldest();
+  if (!stop_service(service)) state.SkipWithError("the service failed");
+  if (wrong) state.SkipWithError("a reply did not answer its request");
+  state.counters["requests_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.SetLabel(std::to_string(kStages) + " stages; " + service.where + ", host thread on " +
+                 std::to_string(kNearCore));
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(serve_round_trip, parallel / spin, true, WaitMode::spin)->UseRealTime();
+BENCHMARK_CAPTURE(serve_round_trip, parallel / adaptive, true, WaitMode::adaptive)->UseRealTime();
+BENCHMARK_CAPTURE(serve_round_trip, local / spin, false, WaitMode::spin)->UseRealTime();
+BENCHMARK_CAPTURE(serve_pipelined, parallel / spin, true, WaitMode::spin)
+    ->ArgName("in_flight")
+    ->Arg(64)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(serve_pipelined, local / spin, false, WaitMode::spin)
+    ->ArgName("in_flight")
+    ->Arg(64)
+    ->UseRealTime();
+
+BENCHMARK_MAIN();
