@@ -20,7 +20,9 @@ struct alignas(cache_line_bytes) HostRingControl {
   /// sets its bit by a compare-and-swap from 0, so a close never lands inside a write.
   std::uint32_t state;
   /// Host threads asleep on `sequence`, which the component's side bumps when it is not 0.
-  std::uint32_t sleepers;
+  /// On a line of its own: the component's side reads it after every record, and the host's
+  /// writes of `state` (two per push) would otherwise take the line away each time.
+  alignas(cache_line_bytes) std::uint32_t sleepers;
   std::uint32_t sequence;
 };
 static_assert(std::is_trivially_copyable_v<HostRingControl>);
