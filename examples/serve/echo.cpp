@@ -3,14 +3,7 @@
 #include <patchbay/patchbay.hpp>
 #include <thread>
 
-// The tutorial's deployment, as a component: one reply per request.
-class Echo : public patchbay::Component {
- public:
-  using Component::Component;
-  patchbay::Input<std::string> data{this, "data"};
-  patchbay::Output<std::string> text{this, "text"};
-  void step() override { text = "Received data: " + data.value(); }
-};
+#include "echo_component.hpp"  // class Echo: "Received data: " + its input
 
 int main() {
   namespace lib = patchbay::library;

@@ -276,3 +276,16 @@ TEST_CASE("engine-run serve: a model without an Ingress, or a port in use, is an
   CHECK_THAT(second.err, Catch::Contains("cannot listen on 127.0.0.1:" + port));
   CHECK(first.finish(SIGTERM).exit_code == 0);
 }
+
+TEST_CASE("examples/serve/echo.yaml answers the tutorial's request",
+          "[engine-run][serve][examples]") {
+  TempDir dir;
+  Server server(dir, std::filesystem::path(PATCHBAY_SOURCE_DIR) / "examples/serve/echo.yaml",
+                {"--plugin", PATCHBAY_ECHO_PLUGIN});
+  REQUIRE(server.started());
+  const Reply reply = get(dir, server.url("/?data=Hello"));
+  CHECK(reply.status == 200);
+  CHECK(reply.body == "\"Received data: Hello\"");
+  CHECK(post(dir, server.url("/echo"), "\"Hello\"").body == "\"Received data: Hello\"");
+  CHECK(server.finish(SIGTERM).exit_code == 0);
+}
