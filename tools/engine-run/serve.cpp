@@ -5,10 +5,10 @@
 // one route also answers at /. GET /-/healthz and GET /-/stats (the --stats JSON, live) watch
 // it. Boost.Beast over Asio: HTTP/1.1 with keep-alive, one strand per connection. A request
 // enters the model with Client::try_call(): a full ingress answers 503 at once, and nothing
-// queues without bound. Per route, one thread waits for the replies in the order of the
-// requests and posts each to its connection. SIGTERM or SIGINT drains: the listener closes,
-// every accepted request is answered, idle connections close, the program exits 0; a second
-// signal exits at once (130).
+// queues without bound. The I/O threads take the replies themselves, in the order of the
+// requests, between socket events while requests are in flight. SIGTERM or SIGINT drains: the
+// listener closes, every accepted request is answered, idle connections close, the program exits 0;
+// a second signal exits at once (130).
 
 #include <patchbay/patchbay.hpp>
 
@@ -24,7 +24,6 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -55,6 +54,11 @@ using patchbay::Value;
 
 // A keep-alive connection that sends nothing for this long is closed.
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// While requests are in flight, an I/O thread that found nothing to do this many times in a
+// row stops polling and waits for socket events for at most kReplySlice before it looks for
+// replies again.
+constexpr unsigned kQuietPolls = 512;
+constexpr auto kReplySlice = std::chrono::microseconds(100);
 // Request bodies larger than this are refused (413).
 constexpr std::uint64_t kBodyLimit = std::uint64_t{1} << 20;
 
@@ -128,15 +132,16 @@ std::string error_json(std::string_view message) {
 /// What a route hands back for a request: the HTTP status and the body.
 using Completion = std::function<void(http::status, std::string)>;
 
-/// One Ingress/Egress pair. submit() sends a request; the route's thread waits for the replies
-/// in the order of the requests and calls each request's completion with it.
+/// One Ingress/Egress pair. submit() sends a request; deliver_ready() hands out the replies
+/// that have come, in the order of the requests, on the calling thread (an I/O thread: no
+/// thread of its own, so a reply goes from the egress's ring to its connection without another
+/// hand-off).
 class Route {
  public:
   Route(std::string name, patchbay::Client<Value, Value> client)
-      : name_(std::move(name)), client_(std::move(client)), thread_([this] { deliver(); }) {}
+      : name_(std::move(name)), client_(std::move(client)) {}
   Route(const Route&) = delete;
   Route& operator=(const Route&) = delete;
-  ~Route() { finish(); }
 
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -148,32 +153,26 @@ class Route {
     std::optional<patchbay::Reply<Value>> reply = client_.try_call(request);
     if (!reply) return false;
     queue_.emplace_back(std::move(*reply), std::move(done));
-    wake_.notify_one();
+    pending_.store(queue_.size(), std::memory_order_relaxed);
     return true;
   }
 
-  /// No more requests: the thread answers what is queued, then ends.
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    wake_.notify_one();
-  }
-  /// close(), then waits for the thread to hand out the last reply. Idempotent.
-  void finish() {
-    close();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void deliver() {
+  /// Calls the completion of each request at the front whose reply (or error) is there;
+  /// waits for nothing. How many it handed out.
+  std::size_t deliver_ready() {
+    std::size_t delivered = 0;
     while (true) {
       std::pair<patchbay::Reply<Value>, Completion> next;
       {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
+        std::lock_guard lock(mutex_);
+        // wait_for(0) takes what the egress holds, for every pending request, and waits for
+        // nothing.
+        if (queue_.empty() || !queue_.front().first.wait_for(std::chrono::nanoseconds(0))) {
+          return delivered;
+        }
         next = std::move(queue_.front());
         queue_.pop_front();
+        pending_.store(queue_.size(), std::memory_order_relaxed);
       }
       try {
         const Value& reply = next.first.get();
@@ -184,16 +183,19 @@ class Route {
       } catch (const std::exception& e) {
         next.second(http::status::internal_server_error, error_json(e.what()));
       }
+      ++delivered;
     }
   }
 
+  /// Requests sent and not handed out yet (relaxed: a hint for the I/O loop).
+  [[nodiscard]] std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+
+ private:
   std::string name_;
   patchbay::Client<Value, Value> client_;
   std::mutex mutex_;
-  std::condition_variable wake_;
   std::deque<std::pair<patchbay::Reply<Value>, Completion>> queue_;
-  bool closed_ = false;
-  std::thread thread_;
+  std::atomic<std::size_t> pending_{0};
 };
 
 // ---- the server ----
@@ -570,28 +572,55 @@ int serve(const ServeOptions& options) {
     std::cerr << ")" << std::endl;
   }
 
-  // The run ends when a drain has answered everything, or it fails: then every route's
-  // thread hands out what is left, idle connections close, and the I/O threads return.
+  auto in_flight = [&routes] {
+    return std::any_of(routes.begin(), routes.end(),
+                       [](const auto& route) { return route->pending() != 0; });
+  };
+  // The run ends when a drain has answered everything, or it fails: once the I/O threads have
+  // handed out every reply, idle connections close, and the I/O threads return.
   std::exception_ptr failure;
+  auto keep_running = asio::make_work_guard(io);
   std::thread watcher([&] {
     try {
       process->join();
     } catch (...) {
       failure = std::current_exception();
     }
-    for (auto& route : routes)
-      route->finish();  // every reply handed to its connection
+    while (in_flight())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     asio::post(io, [&] {
       server.begin_shutdown();
       server.close_idle_sessions();
       signals.cancel();
+      keep_running.reset();
     });
   });
 
+  // Each I/O thread handles socket events and, while requests are in flight, takes their
+  // replies between them: polling while replies come quickly, then looking every
+  // kReplySlice while a model takes longer.
+  auto io_loop = [&] {
+    unsigned quiet = 0;
+    while (!io.stopped()) {
+      if (!in_flight()) {
+        quiet = 0;
+        io.run_one();
+        continue;
+      }
+      std::size_t done = io.poll();
+      for (auto& route : routes)
+        done += route->deliver_ready();
+      if (done != 0) {
+        quiet = 0;
+      } else if (++quiet > kQuietPolls) {
+        io.run_one_for(kReplySlice);
+      }
+    }
+  };
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < options.threads; ++i)
-    pool.emplace_back([&io] { io.run(); });
-  io.run();
+    pool.emplace_back(io_loop);
+  io_loop();
   for (auto& t : pool)
     t.join();
   watcher.join();
