@@ -10,6 +10,8 @@
 #include <patchbay/registry.hpp>
 #include <patchbay/serve.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -432,4 +434,49 @@ TEST_CASE("a Value handle on a type without a Value form is refused", "[serve]")
   CHECK_THROWS_WITH(process->sender<patchbay::Value>("blobs"),
                     Catch::Contains("Ingress 'blobs' carries bytes, not Value"));
   CHECK_NOTHROW(process->receiver<std::vector<std::byte>>("out"));
+}
+
+namespace {
+
+// Passes `in` to `out` after holding its step for `pause`.
+class Slow final : public patchbay::Component {
+ public:
+  Slow(std::string name, std::chrono::milliseconds pause)
+      : Component(std::move(name)), pause_(pause) {}
+  patchbay::Input<double> in{this, "in"};
+  patchbay::Output<double> out{this, "out"};
+  void step() override {
+    std::this_thread::sleep_for(pause_);
+    out = in.value();
+  }
+
+ private:
+  std::chrono::milliseconds pause_;
+};
+
+}  // namespace
+
+TEST_CASE("a worker that dies fails the requests it held, naming how it died", "[serve]") {
+  const std::string kind = GENERATE(as<std::string>{}, "parallel", "parallel-split");
+  INFO("process kind: " << kind);
+  Model m;
+  m.add<Ingress<double>>("requests");
+  m.add<Slow>("slow", 300ms);
+  m.add<Egress<double>>("replies");
+  m.connect("requests.out", "slow.in");
+  m.connect("slow.out", "replies.in");
+  auto process = m.build(kind);
+  auto client = process->client<double, double>("requests", "replies");
+  process->start();
+  const auto held = client.call(1.0);
+  std::this_thread::sleep_for(100ms);  // inside the slow step
+  const auto& parallel = dynamic_cast<const patchbay_test::ReapCheckedProcess&>(*process);
+  std::vector<int> pids = parallel.parallel().worker_pids();
+  REQUIRE_FALSE(pids.empty());
+  for (const int pid : pids)
+    kill(pid, SIGKILL);
+  CHECK_THROWS_AS(held.get(), patchbay::ReplyError);
+  CHECK_THROWS_WITH(held.get(), Catch::Contains("no reply") && Catch::Contains("SIGKILL"));
+  CHECK_THAT(join_error(*process), Catch::Contains("SIGKILL"));
+  CHECK(process->status() == Status::failed);
 }
