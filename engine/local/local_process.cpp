@@ -18,6 +18,7 @@
 #include "run/run_lifecycle.hpp"
 #include "run/stats.hpp"
 #include "run/wiring.hpp"
+#include "serve/host_attach.hpp"
 #include "serve/host_port.hpp"
 #include "serve/replies.hpp"
 
@@ -160,25 +161,11 @@ void LocalRuntime::run() {
   }
   // The host's rings: channel ends whose peer is the host, watched by the run's waiter as a
   // worker watches the rings it shares with other workers.
-  std::vector<std::unique_ptr<HostWaker>> host_wakers;
-  std::vector<RemoteWatch> host_inputs;
-  std::vector<RemoteWatch> host_outputs;
+  HostWatches host_watches;
   for (std::size_t h = 0; h < wiring_.host_wires.size(); ++h) {
     const Wire& wire = wiring_.host_wires[h];
-    void* memory = host_memory_->rings[h];
-    HostRingControl& control = host_control_at(memory, wire.capacity);
-    host_wakers.push_back(std::make_unique<HostWaker>(control));
-    const channel::AnyRing ring = channel::attach_ring(memory);
-    ChannelEnd end{ring, host_wakers.back().get(), &host_memory_->counters[h], &wire, false, true};
-    Component& c = *components_[wire.source_component];
-    if (host_inbound(wire)) {
-      end.host = &control;
-      runners[wire.source_component]->add_input(port_index(c.inputs(), wire.target), end);
-      host_inputs.push_back({ring, true});
-    } else {
-      runners[wire.source_component]->add_output(port_index(c.outputs(), wire.source), end);
-      host_outputs.push_back({ring, false});
-    }
+    attach_host_ring(*runners[wire.source_component], wire, host_memory_->rings[h],
+                     host_memory_->counters[h], host_watches);
   }
   state_.set_wake_all([&group] { group.wake_all(); });
   // init() of every component before any step; a failure or a stop skips the rest.
@@ -192,7 +179,7 @@ void LocalRuntime::run() {
     raw.push_back(runner.get());
   if (host_memory_) {
     RemoteWaiter waiter(host_memory_->control, group, state_, options_.wait, false, false,
-                        std::move(host_inputs), std::move(host_outputs));
+                        std::move(host_watches.inputs), std::move(host_watches.outputs));
     group.set_remote_wait([&waiter] { waiter.wait(); },
                           options_.wait == WaitMode::block ? 0 : host_direct_spins);
     run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {

@@ -25,7 +25,7 @@
 #include "parallel/protocol.hpp"
 #include "parallel/wake.hpp"
 #include "run/component_runner.hpp"
-#include "serve/host_ring.hpp"
+#include "serve/host_attach.hpp"
 #include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
@@ -182,25 +182,14 @@ class WorkerRun {
     for (std::size_t h = 0; h < model_.wiring.host_wires.size(); ++h) {
       const Wire& wire = model_.wiring.host_wires[h];
       if (model_.plan.worker_of[wire.source_component] != worker_) continue;
-      void* memory = arena_.ring_memory(first + h, host_ring_bytes(wire.capacity));
-      const channel::AnyRing ring = channel::attach_ring(memory);
-      if (channel::base_of(ring).capacity() != wire.capacity) {
-        throw Error("arena corrupted: a host ring's capacity changed");
-      }
-      HostRingControl& control = host_control_at(memory, wire.capacity);
-      host_wakers_.push_back(std::make_unique<HostWaker>(control));
-      ChannelEnd end{
-          ring, host_wakers_.back().get(), &arena_.channel(first + h).counters, &wire, false, true};
-      Component& c = *model_.components[wire.source_component];
-      if (host_inbound(wire)) {
-        end.host = &control;
-        runner_of_[wire.source_component]->add_input(port_index(c.inputs(), wire.target), end);
-        remote_inputs_.push_back({ring, true});
-      } else {
-        runner_of_[wire.source_component]->add_output(port_index(c.outputs(), wire.source), end);
-        remote_outputs_.push_back({ring, false});
-      }
+      attach_host_ring(*runner_of_[wire.source_component], wire,
+                       arena_.ring_memory(first + h, host_ring_bytes(wire.capacity)),
+                       arena_.channel(first + h).counters, host_watches_);
     }
+    remote_inputs_.insert(remote_inputs_.end(), host_watches_.inputs.begin(),
+                          host_watches_.inputs.end());
+    remote_outputs_.insert(remote_outputs_.end(), host_watches_.outputs.begin(),
+                           host_watches_.outputs.end());
   }
 
   // On the first failure here: write it into this worker's block, claim failed_worker if no
@@ -297,7 +286,7 @@ class WorkerRun {
   FiberParkGroup group_;
   std::map<std::size_t, std::unique_ptr<FiberParker>> parkers_;  // by component index
   std::vector<std::unique_ptr<RemoteWaker>> wakers_;             // by worker index
-  std::vector<std::unique_ptr<HostWaker>> host_wakers_;
+  HostWatches host_watches_;  ///< the host rings of this worker's Ingress and Egress components
   std::vector<std::unique_ptr<ComponentRunner>> runners_;
   std::map<std::size_t, ComponentRunner*> runner_of_;  // by component index
   std::vector<RemoteWatch> remote_inputs_;

@@ -3,6 +3,9 @@
 
 #include <patchbay/patchbay.hpp>
 
+#include <CLI/CLI.hpp>
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +26,18 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
 /// Loads `plugins`, then the model's own if it names a type still unknown; every plugin the
 /// model names must exist.
 void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins);
+
+/// Adds the options every command that loads a model has: --set, --plugin and --process.
+/// Returns the --plugin option.
+CLI::Option* add_model_options(CLI::App& app, std::vector<std::string>& overrides,
+                               std::vector<std::string>& plugins, std::string& process_kind);
+/// Parses the command line: nullopt to go on, else the exit code (0 after --help or --version,
+/// 2 for a bad argument, printed with a pointer to `help`).
+std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::string_view help);
+/// The model file, with the --set overrides applied and the --process engine ("" keeps the
+/// model's).
+patchbay::ProcessSpec load_spec(const std::string& model, const std::vector<std::string>& overrides,
+                                const std::string& process_kind);
 
 /// `engine-run serve MODEL ...` (argv[0] is "serve"): the model as an HTTP service.
 int serve_main(int argc, char** argv);

@@ -591,10 +591,7 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
     return kExitBadModel;
   }
 
-  spec = patchbay::load_model(options.model);
-  patchbay::apply_overrides(spec, options.overrides);
-  if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
-  if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+  spec = engine_run::load_spec(options.model, options.overrides, options.process_kind);
 
   if (options.diagram) {
     std::cout << patchbay::mermaid_diagram(spec);
@@ -667,16 +664,8 @@ int main_impl(int argc, char** argv) {
   app.set_version_flag("--version", kVersion, "Print the version and exit");
 
   app.add_option("MODEL", options.model, "The model file (YAML)")->required()->type_name("FILE");
-  app.add_option("--set", options.overrides, "Override a component argument (repeatable)")
-      ->type_name("COMP.ARG=VALUE")
-      ->allow_extra_args(false);
   auto* plugin =
-      app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
-          ->type_name("PATH")
-          ->allow_extra_args(false);
-  app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
-      ->type_name("KIND")
-      ->check(CLI::IsMember({"local", "parallel"}));
+      engine_run::add_model_options(app, options.overrides, options.plugins, options.process_kind);
   auto* validate = app.add_flag(
       "--validate", options.validate,
       "Check the model without running it: types, arguments, wiring, and the placement of a "
@@ -699,14 +688,9 @@ int main_impl(int argc, char** argv) {
   diagram->excludes(stats);
   no_plugins->needs(validate)->excludes(plugin);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    print_error(std::string(e.what()) + " (see engine-run --help)");
-    return kExitBadModel;
+  if (const auto code = engine_run::parse_arguments(app, argc, argv, "engine-run --help")) {
+    return *code;
   }
-
   try {
     return execute(options);
   } catch (...) {
@@ -733,6 +717,40 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
 
 void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins) {
   load_needed_plugins(spec, plugins);
+}
+
+CLI::Option* add_model_options(CLI::App& app, std::vector<std::string>& overrides,
+                               std::vector<std::string>& plugins, std::string& process_kind) {
+  app.add_option("--set", overrides, "Override a component argument (repeatable)")
+      ->type_name("COMP.ARG=VALUE")
+      ->allow_extra_args(false);
+  CLI::Option* plugin = app.add_option("--plugin", plugins, "Load a component library (repeatable)")
+                            ->type_name("PATH")
+                            ->allow_extra_args(false);
+  app.add_option("--process", process_kind, "Engine to run on, instead of the model's")
+      ->type_name("KIND")
+      ->check(CLI::IsMember({"local", "parallel"}));
+  return plugin;
+}
+
+std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::string_view help) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    print_error(std::string(e.what()) + " (see " + std::string(help) + ")");
+    return kExitBadModel;
+  }
+  return std::nullopt;
+}
+
+patchbay::ProcessSpec load_spec(const std::string& model, const std::vector<std::string>& overrides,
+                                const std::string& process_kind) {
+  patchbay::ProcessSpec spec = patchbay::load_model(model);
+  patchbay::apply_overrides(spec, overrides);
+  if (process_kind == "local") spec.kind = patchbay::ProcessKind::local;
+  if (process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+  return spec;
 }
 
 }  // namespace engine_run

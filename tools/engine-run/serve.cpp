@@ -531,10 +531,7 @@ int serve(const ServeOptions& options) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::atomic<int> signal_count{0};
 
-  patchbay::ProcessSpec spec = patchbay::load_model(options.model);
-  patchbay::apply_overrides(spec, options.overrides);
-  if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
-  if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+  patchbay::ProcessSpec spec = load_spec(options.model, options.overrides, options.process_kind);
   load_plugins_for(spec, options.plugins);
   std::unique_ptr<patchbay::Process> process = patchbay::make_process(spec);
   std::vector<std::unique_ptr<Route>> routes = make_routes(spec, *process);
@@ -656,23 +653,9 @@ int serve_main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "HTTP I/O threads")
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();
-  app.add_option("--set", options.overrides, "Override a component argument (repeatable)")
-      ->type_name("COMP.ARG=VALUE")
-      ->allow_extra_args(false);
-  app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
-      ->type_name("PATH")
-      ->allow_extra_args(false);
-  app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
-      ->type_name("KIND")
-      ->check(CLI::IsMember({"local", "parallel"}));
+  (void)add_model_options(app, options.overrides, options.plugins, options.process_kind);
   app.add_flag("-q,--quiet", options.quiet, "Print nothing but errors");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    error_line(std::string(e.what()) + " (see engine-run serve --help)");
-    return kExitBadModel;
-  }
+  if (const auto code = parse_arguments(app, argc, argv, "engine-run serve --help")) return *code;
   try {
     return serve(options);
   } catch (...) {
