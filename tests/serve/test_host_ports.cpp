@@ -33,20 +33,10 @@ using patchbay::ChannelOp;
 using patchbay::Status;
 using patchbay::library::Egress;
 using patchbay::library::Ingress;
+using patchbay::test::join_error;
 using patchbay::test::Model;
 using patchbay::test::Pass;
 using patchbay_test::process_kinds;
-
-// join(), outside any assertion: a parallel kind's test process asserts from the run's thread
-// when the run ends, and Catch's assertions are not thread-safe. What it threw, as text.
-std::string join_error(patchbay::Process& process) {
-  try {
-    process.join();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return {};
-}
 
 // Doubles `in` to `out`; throws on a negative value ("negative: VALUE").
 class Doubler final : public patchbay::Component {

@@ -98,6 +98,17 @@ std::string run_failure(Process& process) {
   return {};
 }
 
+std::string join_error(Process& process) {
+  try {
+    process.join();
+  } catch (const ComponentFailure& e) {
+    return std::string("ComponentFailure: ") + e.what();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
 std::vector<std::int64_t> range(std::int64_t first, std::int64_t count) {
   std::vector<std::int64_t> out;
   for (std::int64_t i = 0; i < count; ++i)

@@ -86,6 +86,11 @@ void run_and_stop(Process& process, std::chrono::milliseconds delay);
 /// completes.
 std::string run_failure(Process& process);
 
+/// join() of a started process, as text: what it threw ("ComponentFailure: ..." for a
+/// component's failure), or "" when the run completed or stopped. Assert on the result, not
+/// around the call.
+std::string join_error(Process& process);
+
 /// first, first+1, ..., `count` values.
 std::vector<std::int64_t> range(std::int64_t first, std::int64_t count);
 

@@ -20,24 +20,12 @@ using namespace std::chrono_literals;
 using patchbay::Status;
 using patchbay::test::Collector;
 using patchbay::test::Counter;
+using patchbay::test::join_error;
 using patchbay::test::Model;
 using patchbay::test::Pass;
 using patchbay::test::stats_of;
 using patchbay::test::Thrower;
 using patchbay_test::process_kinds;
-
-// join(), outside any assertion: a parallel kind's test process asserts from the run's thread
-// when the run ends, and Catch's assertions are not thread-safe. What it threw, as text.
-std::string join_error(patchbay::Process& process) {
-  try {
-    process.join();
-  } catch (const patchbay::ComponentFailure& e) {
-    return std::string("ComponentFailure: ") + e.what();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return {};
-}
 
 // Waits (at most 20 s) until component `name` has taken `steps` steps; its count is published
 // every 64 steps and when it waits.
