@@ -250,6 +250,7 @@ class Server {
     if (shutting_down_.exchange(true)) return;
     beast::error_code ignored;
     acceptor_.close(ignored);
+    retry_.cancel();
     process_.drain();
   }
   /// Once every reply has been handed to its connection: close the idle connections.
@@ -282,8 +283,18 @@ class Server {
  private:
   void accept() {
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket s) {
-      if (ec) return;  // closed by begin_shutdown(), or out of descriptors: stop accepting
-      s.set_option(tcp::no_delay(true));
+      if (ec == asio::error::operation_aborted || shutting_down_.load()) return;  // closed
+      if (ec) {
+        // Out of descriptors, or a connection reset before it was accepted: try again soon,
+        // without spinning on an error that persists.
+        retry_.expires_after(std::chrono::milliseconds(10));
+        retry_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && !shutting_down_.load()) accept();
+        });
+        return;
+      }
+      beast::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
       auto session = std::make_shared<Session>(std::move(s), *this);
       {
         std::lock_guard lock(sessions_mutex_);
@@ -299,6 +310,7 @@ class Server {
   std::string name_;
   std::vector<std::unique_ptr<Route>>& routes_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_{acceptor_.get_executor()};
   std::atomic<bool> shutting_down_{false};
   std::mutex sessions_mutex_;
   std::vector<std::weak_ptr<Session>> sessions_;
