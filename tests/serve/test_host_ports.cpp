@@ -461,7 +461,11 @@ TEST_CASE("a worker that dies fails the requests it held, naming how it died", "
   const auto held = client.call(1.0);
   std::this_thread::sleep_for(100ms);  // inside the slow step
   const auto& parallel = dynamic_cast<const patchbay_test::ReapCheckedProcess&>(*process);
-  std::vector<int> pids = parallel.parallel().worker_pids();
+  // worker_stats(), not worker_pids(): the run's thread reaps the workers meanwhile.
+  std::vector<int> pids;
+  for (const auto& w : parallel.parallel().worker_stats()) {
+    if (w.pid > 0) pids.push_back(w.pid);
+  }
   REQUIRE_FALSE(pids.empty());
   for (const int pid : pids)
     kill(pid, SIGKILL);
