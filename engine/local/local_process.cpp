@@ -21,6 +21,7 @@
 #include "serve/host_attach.hpp"
 #include "serve/host_port.hpp"
 #include "serve/replies.hpp"
+#include "shm/atomic.hpp"
 
 namespace patchbay {
 
@@ -38,7 +39,7 @@ constexpr unsigned host_direct_spins = 256;
 // to the host and the word the run's thread sleeps on while it waits for the host.
 struct LocalHostMemory {
   WorkerControl control{};
-  std::atomic<bool> draining{false};  ///< LocalProcess::drain() was called
+  std::uint32_t draining = 0;  ///< 1 once LocalProcess::drain() was called (the drain word)
   std::vector<void*> rings;
   std::vector<ChannelCounters> counters;  ///< per host wire
   LocalHostMemory() = default;
@@ -84,7 +85,7 @@ class LocalRuntime {
   /// drain(): the run's state and, for the host's threads, the shared flag. Async-signal-safe.
   void drain() noexcept {
     state_.drain();
-    if (host_memory_) host_memory_->draining.store(true, std::memory_order_release);
+    if (host_memory_) store_release(host_memory_->draining, 1);
     wake_for_host();
   }
 
@@ -105,9 +106,7 @@ class LocalRuntime {
       setup.memory = memory;
       setup.capacity = wire.capacity;
       setup.worker = &host_memory_->control;
-      setup.draining = [memory = host_memory_.get()] {
-        return memory->draining.load(std::memory_order_acquire);
-      };
+      setup.drain_word = &host_memory_->draining;
       setup.wait = options_.wait;
       setup.counters = &host_memory_->counters[host_memory_->rings.size() - 1];
       setup.replies = replies_of(raw, wiring_, wire);

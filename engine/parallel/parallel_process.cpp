@@ -274,7 +274,7 @@ void ParallelRuntime::make_host_ports() {
     setup.capacity = wire.capacity;
     setup.memory = arena_->ring_memory(wiring.wires.size() + h, host_ring_bytes(wire.capacity));
     setup.worker = &arena_->worker(model_.plan.worker_of[wire.source_component]);
-    setup.draining = [arena = arena_.get()] { return load_acquire(arena->header().drain) != 0; };
+    setup.drain_word = &arena_->header().drain;
     setup.wait = model_.options.wait;
     setup.counters = &arena_->channel(wiring.wires.size() + h).counters;
     setup.replies = replies_of(raw, wiring, wire);

@@ -26,41 +26,6 @@ constexpr auto host_longest_sleep = std::chrono::milliseconds(20);
 
 }  // namespace
 
-std::size_t host_ring_bytes(std::size_t capacity) {
-  return channel::RingBase::bytes_required(capacity) + sizeof(HostRingControl);
-}
-
-HostRingControl& host_control_at(void* memory, std::size_t capacity) {
-  return *reinterpret_cast<HostRingControl*>(static_cast<std::byte*>(memory) +
-                                             channel::RingBase::bytes_required(capacity));
-}
-
-channel::AnyRing create_host_ring(void* memory, std::size_t capacity, std::size_t record_size) {
-  ::new (&host_control_at(memory, capacity)) HostRingControl{};
-  if (record_size != 0) {
-    return channel::FixedRing::create(memory, capacity, record_size, channel::RingFill::zeroed);
-  }
-  return channel::VariableRing::create(memory, capacity, channel::RingFill::zeroed);
-}
-
-void HostWaker::wake() {
-  // Dekker with HostPort::wait_for(): our ring update, fence, read of `sleepers` against its
-  // increment of `sleepers`, then its look at the ring. Either it sees the update or we see it.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (load_relaxed(control_.sleepers) == 0) return;
-  fetch_add_seq_cst(control_.sequence, 1);
-  futex_wake_all(&control_.sequence);
-}
-
-bool close_host_ring_for_drain(HostRingControl& control, channel::RingBase& ring) noexcept {
-  std::uint32_t expected = 0;
-  if (!compare_exchange_acq_rel(control.state, expected, host_closed)) {
-    if ((expected & host_closed) == 0) return false;  // a host thread is writing
-  }
-  ring.close();
-  return true;
-}
-
 // A Value converted to a port's type (arithmetic, string: the types with a Value form; Value
 // itself needs no conversion).
 class HostPort::Converted {
@@ -175,7 +140,7 @@ std::optional<ChannelOp> HostPort::try_push(const void* value,
     ~Leave() { store_release(state, 0); }
   } leave{control_.state};
   const channel::RingBase& base = channel::base_of(ring_);
-  if ((setup_.draining && setup_.draining()) || base.reader_closed()) return ChannelOp::closed;
+  if (load_acquire(*setup_.drain_word) != 0 || base.reader_closed()) return ChannelOp::closed;
   bool written = false;
   if (auto* fixed = std::get_if<channel::FixedRing>(&ring_)) {
     written = fixed->try_write([&](std::byte* slot) {

@@ -39,8 +39,9 @@ struct HostPortSetup {
   void* memory = nullptr;  ///< the ring and its control block (host_ring_bytes)
   std::size_t capacity = 0;
   WorkerControl* worker = nullptr;  ///< the component's worker (or the local run's thread)
-  /// Whether the process is draining (a push then fails as closed).
-  std::function<bool()> draining;
+  /// The process's drain word (non-zero: draining, a push then fails as closed), in memory
+  /// that `keep_alive` keeps.
+  const std::uint32_t* drain_word = nullptr;
   WaitMode wait = WaitMode::adaptive;
   /// Ingress: where the host counts what it pushes (the producer's share of the channel's
   /// counters; the component counts the consumer's).
