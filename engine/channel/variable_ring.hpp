@@ -22,8 +22,10 @@
 
 namespace patchbay::channel {
 
-// Zero is deliberately not a kind: a zero header is "nothing here yet".
-enum class RecordKind : std::uint32_t { data = 1, padding = 2 };
+// Zero is deliberately not a kind: a zero header is "nothing here yet". An error record stands
+// for a message that could not be made (a step that threw on a request's way): its payload says
+// why, and the consumer learns the kind from front_kind().
+enum class RecordKind : std::uint32_t { data = 1, padding = 2, error = 3 };
 
 /// View of a ring of records of any length up to max_payload().
 class VariableRing : public RingBase {
@@ -90,8 +92,9 @@ class VariableRing : public RingBase {
   }
 
   /// Publishes the reserved record with its first `payload_size` bytes (at most the reserved
-  /// size). Throws std::logic_error without an open reservation that large.
-  void commit(std::size_t payload_size) {
+  /// size), as a record of `kind` (data or error). Throws std::logic_error without an open
+  /// reservation that large.
+  void commit(std::size_t payload_size, RecordKind kind = RecordKind::data) {
     if (reserved_ == kNone || payload_size > reserved_)
       fail<std::logic_error>("commit", "no reservation of that size");
     RingHeader& h = *header_;
@@ -104,8 +107,7 @@ class VariableRing : public RingBase {
     // before the consumer can get there by the release below.
     detail::store_relaxed(word_at(end & (capacity_ - 1)), 0);
     // Release pairs with the consumer's acquire of the header: the payload is visible with it.
-    detail::store_release(word_at((pos + pad) & (capacity_ - 1)),
-                          header_word(RecordKind::data, payload_size));
+    detail::store_release(word_at((pos + pad) & (capacity_ - 1)), header_word(kind, payload_size));
     if (pad != 0) {
       // After the record it skips to, so a consumer that sees the padding finds the record.
       detail::store_release(word_at(pos),
@@ -117,19 +119,20 @@ class VariableRing : public RingBase {
   }
 
   /// Copies `payload` in as one record; false when there is no room right now.
-  bool try_write(std::span<const std::byte> payload) {
+  bool try_write(std::span<const std::byte> payload, RecordKind kind = RecordKind::data) {
     const std::span<std::byte> dst = try_reserve(payload.size());
     if (dst.data() == nullptr) return false;
     if (!payload.empty()) std::memcpy(dst.data(), payload.data(), payload.size());
-    commit(payload.size());
+    commit(payload.size(), kind);
     return true;
   }
 
   // ---- consumer side ----
 
   /// The oldest record not yet popped, or nullopt when the ring is empty. The span stays valid
-  /// until pop(); calling try_read() again before pop() returns the same record. Throws
-  /// std::runtime_error if the shared memory holds an impossible record.
+  /// until pop(); calling try_read() again before pop() returns the same record, and
+  /// front_kind() says whether it is data or an error. Throws std::runtime_error if the shared
+  /// memory holds an impossible record.
   [[nodiscard]] std::optional<std::span<const std::byte>> try_read() {
     const std::uint64_t r = detail::load_relaxed(header_->read_index);  // own index
     std::size_t pos = r & (capacity_ - 1);
@@ -145,13 +148,17 @@ class VariableRing : public RingBase {
       word = detail::load_acquire(word_at(0));
     }
     const std::size_t length = length_of(word);
-    if (kind_of(word) != RecordKind::data || length > max_payload() ||
-        pos + record_bytes(length) > capacity_) {
+    front_kind_ = kind_of(word);
+    if ((front_kind_ != RecordKind::data && front_kind_ != RecordKind::error) ||
+        length > max_payload() || pos + record_bytes(length) > capacity_) {
       corrupt("try_read");
     }
     front_end_ = start + record_bytes(length);
     return std::span<const std::byte>(data_ + pos + sizeof(RecordHeader), length);
   }
+
+  /// The kind of the record the last try_read() returned: data or error.
+  [[nodiscard]] RecordKind front_kind() const noexcept { return front_kind_; }
 
   /// Frees the record try_read() returned (and any padding before it). Throws
   /// std::logic_error when no record is being read.
@@ -200,6 +207,7 @@ class VariableRing : public RingBase {
 
   std::size_t reserved_ = kNone;     // producer: payload size of the open reservation
   std::uint64_t front_end_ = kNone;  // consumer: read index just past the record being read
+  RecordKind front_kind_ = RecordKind::data;  // consumer: the kind of that record
 };
 
 }  // namespace patchbay::channel

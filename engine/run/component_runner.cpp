@@ -1,7 +1,9 @@
 #include "run/component_runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "core/component_access.hpp"
 #include "core/port_access.hpp"
@@ -100,6 +102,7 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
+  serves_ |= end.host != nullptr || end.wire->errors != WireErrors::none;
   InputField& field = inputs_.at(port_index);
   field.remote |= end.remote;
   field.host_fed |= end.host != nullptr;
@@ -180,7 +183,19 @@ void ComponentRunner::run() noexcept {
           check_stop();
           break;
         }
-        step();
+        if (serves_) [[unlikely]] {
+          if (!request_failed_) request_failed_ = step_serving();
+          if (request_failed_) {
+            request_failed_ = false;
+            if (!send_failure()) {
+              check_stop();
+              break;
+            }
+            continue;
+          }
+        } else {
+          step();
+        }
         if (component_.is_closed()) break;
         if (!send_all()) {
           check_stop();
@@ -213,6 +228,82 @@ void ComponentRunner::step() {
   ++tally_.steps;
   ++steps_unpublished_;
   store_relaxed(*step_sequence_, 2 * tally_.steps);
+}
+
+// A step on a request's way: an exception fails the request (true), and the component goes on.
+bool ComponentRunner::step_serving() {
+  try {
+    step();
+    return false;
+  } catch (const std::exception& e) {
+    forget_unwound_frames();
+    store_relaxed(*step_sequence_, 2 * tally_.steps);
+    ++tally_.failed_steps;
+    failed_component_ = component_.name();
+    failure_message_ = e.what();
+    return true;
+  }
+}
+
+// Instead of the step's messages: the request's error on every wire that carries it on, and the
+// last value on a wire that closes a cycle (WireErrors::repeat). Returns as send_all() does.
+bool ComponentRunner::send_failure() {
+  bool any_channel = false;
+  bool any_reader = false;
+  for (auto& field : outputs_) {
+    for (std::size_t k = 0; k < field.channels.size(); ++k) {
+      any_channel = true;
+      ChannelEnd& end = field.channels[k];
+      if (end.wire->errors == WireErrors::repeat) {
+        const PortCodec& codec = PortAccess::codec(*field.port);
+        const std::size_t size = codec.fixed_size != 0
+                                     ? codec.fixed_size
+                                     : codec.encoded_size(PortAccess::storage(*field.port));
+        any_reader |= write(end, field.full[k], size, *field.port, false);
+      } else {
+        any_reader |= write_error(end, field.full[k]);
+      }
+    }
+  }
+  return !any_channel || any_reader;
+}
+
+// An error record: the failed component's name, a zero byte, and the message (cut to fit).
+bool ComponentRunner::write_error(ChannelEnd& end, const WaitReason& full) {
+  if (end.base().reader_closed()) return false;
+  auto& ring = std::get<channel::VariableRing>(end.ring);  // WireErrors::forward: see Wire
+  const std::size_t size =
+      std::min(failed_component_.size() + 1 + failure_message_.size(), ring.max_payload());
+  std::span<std::byte> slot = ring.try_reserve(size);
+  while (slot.data() == nullptr) {
+    count(end.counters->times_full);
+    wait(full);
+    if (ring.reader_closed()) return false;
+    slot = ring.try_reserve(size);
+  }
+  std::string record = failed_component_;
+  record.push_back('\0');
+  record += failure_message_;
+  std::memcpy(slot.data(), record.data(), size);
+  ring.commit(size, channel::RecordKind::error);
+  ++end.sent;
+  end.sent_bytes += size;
+  ++tally_.messages_out;
+  tally_.bytes_out += size;
+  end.peer->notify();
+  return true;
+}
+
+// An input's error record: the step is skipped and the first error goes on (see run()).
+void ComponentRunner::take_error(std::span<const std::byte> record) {
+  ++tally_.messages_in;
+  tally_.bytes_in += record.size();
+  if (request_failed_) return;
+  request_failed_ = true;
+  const std::string_view text(reinterpret_cast<const char*>(record.data()), record.size());
+  const std::size_t zero = text.find('\0');
+  failed_component_ = text.substr(0, zero);
+  failure_message_ = zero == std::string_view::npos ? std::string() : text.substr(zero + 1);
 }
 
 // Which field (and channel) `reason` belongs to; looked up only when parking.
@@ -283,6 +374,7 @@ void ComponentRunner::publish() {
   store_relaxed(counters_.bytes_in, tally_.bytes_in);
   store_relaxed(counters_.messages_out, tally_.messages_out);
   store_relaxed(counters_.bytes_out, tally_.bytes_out);
+  store_relaxed(counters_.failed_steps, tally_.failed_steps);
   for (const OutputField& field : outputs_) {
     for (const ChannelEnd& end : field.channels) {
       store_relaxed(end.counters->messages, end.sent);
@@ -367,7 +459,11 @@ bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
   auto& ring = std::get<channel::VariableRing>(end.ring);
   const auto record = ring.try_read();
   if (!record) return false;
-  deliver(field, end, *record);
+  if (ring.front_kind() == channel::RecordKind::error) [[unlikely]] {
+    take_error(*record);
+  } else {
+    deliver(field, end, *record);
+  }
   ring.pop();
   end.peer->notify();
   return true;

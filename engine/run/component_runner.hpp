@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <deque>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "channel/ring.hpp"
@@ -52,6 +54,9 @@ struct ChannelEnd {
 /// - after a step every connected output sends its current value to every channel;
 /// - it completes when an input field is closed and drained, or when every reader downstream
 ///   has gone; it then closes its outputs (after every earlier message) and its inputs;
+/// - on a request's way (downstream of an Ingress), a step that throws, or an error record on
+///   an input, fails that request only: the step is skipped and its outputs carry the error on
+///   (see WireErrors);
 /// - a stop or another component's failure makes it STOPPED at its next step boundary or wait;
 ///   an exception from init() or step() makes it FAILED and fails the run.
 /// Runs on the component's fiber only.
@@ -119,6 +124,10 @@ class ComponentRunner {
   bool take_fixed(InputField& field, ChannelEnd& end);
   void deliver(InputField& field, ChannelEnd& end, std::span<const std::byte> record);
   bool send_all();
+  bool step_serving();
+  bool send_failure();
+  bool write_error(ChannelEnd& end, const WaitReason& full);
+  void take_error(std::span<const std::byte> record);
   bool write_fixed(OutputField& field);
   bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
              bool from_scratch);
@@ -142,6 +151,13 @@ class ComponentRunner {
   std::vector<OutputField> outputs_;
   std::vector<std::byte> scratch_;
   bool initialized_ = false;
+  // On a request's way: a step that throws fails the request, not the run.
+  bool serves_ = false;
+  // The request in this step failed (here or upstream): who failed, and how (a step that
+  // threw, or the first error record an input took).
+  bool request_failed_ = false;
+  std::string failed_component_;
+  std::string failure_message_;
   const void* stack_lowest_ = nullptr;
   std::uint32_t* status_mirror_ = nullptr;
   // Written around every step: a relaxed store each, to a line only this worker writes (its

@@ -72,6 +72,7 @@ ComponentStats snapshot(const Component& component, Status status, const Compone
   s.messages_out = load_relaxed(k.messages_out);
   s.bytes_in = load_relaxed(k.bytes_in);
   s.bytes_out = load_relaxed(k.bytes_out);
+  s.failed_steps = load_relaxed(k.failed_steps);
   s.time_in_step = std::chrono::nanoseconds(ticks_to_ns(load_relaxed(k.run_ticks)));
   s.time_waiting = std::chrono::nanoseconds(ticks_to_ns(load_relaxed(k.wait_ticks)));
   return s;

@@ -43,6 +43,55 @@ std::string describe_component(const Component& c) {
   return "component " + quote(c.name()) + " (" + one_line(c.type_name(), quoted_max_bytes) + ")";
 }
 
+// Every component downstream of an Ingress (and the Ingress) is on a request's way: a step that
+// throws there fails that request, not the run, and the wires out of it say how (WireErrors).
+void mark_request_ways(Wiring& wiring) {
+  const std::size_t n = wiring.components.size();
+  std::vector<std::vector<std::size_t>> next(n);
+  for (const auto& w : wiring.wires)
+    next[w.source_component].push_back(w.target_component);
+  // reach[i][j]: component j is downstream of component i (through at least one wire).
+  std::vector<std::vector<bool>> reach(n);
+  const auto downstream_of = [&](std::size_t from) {
+    std::vector<bool> seen(n, false);
+    std::vector<std::size_t> stack(next[from].begin(), next[from].end());
+    while (!stack.empty()) {
+      const std::size_t c = stack.back();
+      stack.pop_back();
+      if (seen[c]) continue;
+      seen[c] = true;
+      stack.insert(stack.end(), next[c].begin(), next[c].end());
+    }
+    return seen;
+  };
+  std::vector<bool> on_way(n, false);
+  for (const auto& w : wiring.host_wires) {
+    if (!host_inbound(w)) continue;
+    on_way[w.target_component] = true;
+    const auto below = downstream_of(w.target_component);
+    for (std::size_t c = 0; c < n; ++c)
+      on_way[c] = on_way[c] || below[c];
+  }
+  for (auto& w : wiring.wires) {
+    if (!on_way[w.source_component]) continue;
+    if (reach[w.target_component].empty())
+      reach[w.target_component] = downstream_of(w.target_component);
+    const bool closes_cycle = reach[w.target_component][w.source_component];
+    const bool has_initial = w.target->owner().initial_values().contains(w.target->name());
+    if (closes_cycle && has_initial) {
+      w.errors = WireErrors::repeat;
+    } else {
+      w.errors = WireErrors::forward;
+      w.record_size = 0;
+    }
+  }
+  for (auto& w : wiring.host_wires) {
+    if (host_inbound(w) || !on_way[w.source_component]) continue;
+    w.errors = WireErrors::forward;
+    w.record_size = 0;
+  }
+}
+
 // Finds a cycle among wires whose target input has no initial values; returns it as names.
 std::vector<std::string> find_unbroken_cycle(std::span<Component* const> components,
                                              const std::vector<Wire>& wires) {
@@ -281,6 +330,7 @@ Wiring build_wiring(std::span<Component* const> components,
     throw ModelError("cycle without initial values: " + path +
                      " (give one input on the cycle initial_values)");
   }
+  mark_request_ways(wiring);
   return wiring;
 }
 

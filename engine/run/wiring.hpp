@@ -5,11 +5,21 @@
 #include <patchbay/process_spec.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace patchbay::detail {
+
+/// What a wire carries in place of a message when a step on a request's way fails (a step
+/// throws in a component downstream of an Ingress): docs/SERVING.md, "Errors".
+enum class WireErrors : std::uint8_t {
+  none,     ///< not on a request's way: a step that throws fails the run
+  forward,  ///< an error record (the request's error goes on towards its egress)
+  repeat,   ///< the output's last value: the wire closes a cycle into a field with initial
+            ///< values, which must not carry one request's error into the next
+};
 
 /// One connector, resolved to ports.
 struct Wire {
@@ -22,6 +32,8 @@ struct Wire {
   /// message fits the channel; 0 otherwise. A ring between workers then holds fixed-size
   /// records (see channel::FixedRing).
   std::size_t record_size = 0;
+  /// `forward` wires hold variable-length records (record_size 0), which have an error kind.
+  WireErrors errors = WireErrors::none;
   std::string label;  ///< "source.field -> target.field"
   SourceLocation where;
 };

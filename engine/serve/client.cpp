@@ -78,13 +78,18 @@ class ClientCore {
       if (front == nullptr) return true;  // filled meanwhile (the queue only empties by fills)
       const std::int64_t left =
           deadline < 0 ? -1 : std::max<std::int64_t>(0, deadline - steady_now_ns());
-      const ChannelOp op = egress_->take(front->value, reply_, left);
+      HostPort::Failed failed;
+      const ChannelOp op = egress_->take(front->value, reply_, left, failed);
       if (op == ChannelOp::success) {
         {
           std::lock_guard guard(pending_mutex_);
           pending_.pop_front();
         }
-        front->state.store(1, std::memory_order_seq_cst);
+        if (failed.failed) [[unlikely]] {
+          front->component = std::move(failed.component);
+          front->error = std::move(failed.message);
+        }
+        front->state.store(failed.failed ? 3 : 1, std::memory_order_seq_cst);
         if (front.get() != &mine) wake_sleepers();
       } else if (op == ChannelOp::closed) {
         fail_pending();

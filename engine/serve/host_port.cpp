@@ -185,7 +185,7 @@ ChannelOp HostPort::push(const void* value, const PortType& type, std::int64_t t
   return wait_for([&] { return try_push(value, before_publish); }, deadline, setup_.wait);
 }
 
-std::optional<ChannelOp> HostPort::try_take(void* value, bool to_value) {
+std::optional<ChannelOp> HostPort::try_take(void* value, bool to_value, Failed& failed) {
   auto decode = [&](const std::byte* data, std::size_t size) {
     if (to_value) {
       *static_cast<Value*>(value) = codec_.decode_value(data, size);
@@ -199,7 +199,17 @@ std::optional<ChannelOp> HostPort::try_take(void* value, bool to_value) {
   } else {
     auto& ring = std::get<channel::VariableRing>(ring_);
     if (const auto record = ring.try_read()) {
-      decode(record->data(), record->size());
+      if (ring.front_kind() == channel::RecordKind::error) [[unlikely]] {
+        // The component's name, a zero byte, the message (ComponentRunner::write_error).
+        const std::string_view text(reinterpret_cast<const char*>(record->data()), record->size());
+        const std::size_t zero = text.find('\0');
+        failed.failed = true;
+        failed.component = text.substr(0, zero);
+        failed.message =
+            zero == std::string_view::npos ? std::string_view() : text.substr(zero + 1);
+      } else {
+        decode(record->data(), record->size());
+      }
       ring.pop();
       taken = true;
     }
@@ -218,13 +228,14 @@ std::optional<ChannelOp> HostPort::try_take(void* value, bool to_value) {
   return std::nullopt;
 }
 
-ChannelOp HostPort::take(void* value, const PortType& type, std::int64_t timeout_ns) {
+ChannelOp HostPort::take(void* value, const PortType& type, std::int64_t timeout_ns,
+                         Failed& failed) {
   const bool to_value = !type.same_as(this->type());
   const std::int64_t deadline = timeout_ns < 0 ? -1 : steady_now_ns() + timeout_ns;
   if (!lock(timeout_ns == 0 ? 0 : deadline)) return ChannelOp::timeout;
   std::lock_guard guard(mutex_, std::adopt_lock);
-  if (timeout_ns == 0) return try_take(value, to_value).value_or(ChannelOp::empty);
-  return wait_for([&] { return try_take(value, to_value); }, deadline, setup_.wait);
+  if (timeout_ns == 0) return try_take(value, to_value, failed).value_or(ChannelOp::empty);
+  return wait_for([&] { return try_take(value, to_value, failed); }, deadline, setup_.wait);
 }
 
 void HostPort::close() {
@@ -293,7 +304,10 @@ ChannelOp host_push(HostPort& port, const void* value, const PortType& type,
 }
 
 ChannelOp host_take(HostPort& port, void* value, const PortType& type, std::int64_t timeout_ns) {
-  return port.take(value, type, timeout_ns);
+  HostPort::Failed failed;
+  const ChannelOp op = port.take(value, type, timeout_ns, failed);
+  if (failed.failed) throw RequestError(std::move(failed.component), failed.message);
+  return op;
 }
 
 void host_close(HostPort& port) {
@@ -326,6 +340,10 @@ std::shared_ptr<HostPort> open_host_port(std::shared_ptr<HostPort> port, std::st
 }  // namespace patchbay::detail
 
 namespace patchbay {
+
+RequestError::RequestError(std::string component, const std::string& message)
+    : ReplyError("the request failed in component " + detail::quote(component) + ": " + message),
+      component_(std::move(component)) {}
 
 std::string_view to_string(ChannelOp op) {
   switch (op) {

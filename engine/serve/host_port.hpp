@@ -71,8 +71,15 @@ class HostPort {
   /// `type` is the port's own, or Value (converted: throws Error when it does not fit).
   ChannelOp push(const void* value, const PortType& type, std::int64_t timeout_ns,
                  const std::function<void()>& before_publish = {});
+  /// A message that failed on its way (an error record): who failed, and how.
+  struct Failed {
+    bool failed = false;
+    std::string component;
+    std::string message;
+  };
   /// Egress: reads the next record into `*value`, of the port's type or Value (converted).
-  ChannelOp take(void* value, const PortType& type, std::int64_t timeout_ns);
+  /// An error record is taken too (success): `*failed` then says whose, and `*value` is left.
+  ChannelOp take(void* value, const PortType& type, std::int64_t timeout_ns, Failed& failed);
   /// Ingress: no more pushes; the component takes what is in the ring, then completes.
   void close();
   /// The run has ended (`reason` says how, for the replies it leaves unanswered): pushes fail
@@ -99,7 +106,7 @@ class HostPort {
   template <class Try>
   ChannelOp wait_for(Try&& attempt, std::int64_t deadline_ns, WaitMode mode);
   std::optional<ChannelOp> try_push(const void* value, const std::function<void()>& before);
-  std::optional<ChannelOp> try_take(void* value, bool to_value);
+  std::optional<ChannelOp> try_take(void* value, bool to_value, Failed& failed);
   bool lock(std::int64_t deadline_ns);
 
   HostPortSetup setup_;

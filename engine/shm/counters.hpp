@@ -53,8 +53,9 @@ struct ComponentCounters {
   std::uint64_t messages_out;
   std::uint64_t bytes_in;
   std::uint64_t bytes_out;
-  std::uint64_t run_ticks;   // ticks_now() units: running (steps and channel work)
-  std::uint64_t wait_ticks;  // parked
+  std::uint64_t run_ticks;     // ticks_now() units: running (steps and channel work)
+  std::uint64_t wait_ticks;    // parked
+  std::uint64_t failed_steps;  // on a request's way: steps that threw (the request failed)
 };
 
 /// The producer's counters and the consumer's sit on separate cache lines: across processes, a

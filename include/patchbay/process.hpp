@@ -34,6 +34,9 @@ struct ComponentStats {
   std::uint64_t messages_out = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  /// On a request's way (downstream of an Ingress): steps that threw, each failing its request
+  /// with an error reply while the model goes on (docs/SERVING.md, "Errors"). Not in `steps`.
+  std::uint64_t failed_steps = 0;
   /// Time its fiber ran after init(): its steps and the channel reads and writes between them.
   /// Only the first eight waits and then one in eight (at random) are timed:
   /// time_in_step + time_waiting is the elapsed time since the first step, exact, split in the

@@ -46,6 +46,19 @@ class ReplyError : public Error {
   using Error::Error;
 };
 
+/// A request, or a message on its way to an Egress, failed in a component: a step downstream of
+/// the Ingress threw. Its reply is this error ("the request failed in component 'NAME': what
+/// the step threw"); the model goes on serving the other requests.
+class RequestError : public ReplyError {
+ public:
+  RequestError(std::string component, const std::string& message);
+  /// The component whose step threw.
+  [[nodiscard]] const std::string& component() const noexcept { return component_; }
+
+ private:
+  std::string component_;
+};
+
 namespace detail {
 
 class HostPort;
@@ -53,8 +66,11 @@ class ClientCore;
 
 /// A request's reply as the Client's core fills it: `value` points at the Reply's T.
 struct ReplySlot {
-  std::atomic<std::uint32_t> state{0};  ///< 0 pending, 1 value, 2 error
+  /// 0 pending, 1 value, 2 no reply (`error` says why), 3 the request failed in `component`
+  /// (`error` is what its step threw).
+  std::atomic<std::uint32_t> state{0};
   std::string error;
+  std::string component;
   void* value = nullptr;
 };
 
@@ -134,7 +150,9 @@ class Receiver {
   Receiver() = default;
   explicit Receiver(std::shared_ptr<detail::HostPort> port) : port_(std::move(port)) {}
 
-  /// Waits for a message: success (in `out`) or closed (nothing more will come).
+  /// Waits for a message: success (in `out`) or closed (nothing more will come). A message that
+  /// failed on its way (a step upstream threw) is taken and thrown as a RequestError; the next
+  /// take goes on with the next message. So do the forms below.
   ChannelOp take(T& out) {
     return detail::host_take(*port_, &out, port_type<T>(), detail::wait_forever);
   }
@@ -169,13 +187,20 @@ class Reply {
   [[nodiscard]] bool valid() const { return state_ != nullptr; }
   /// Whether the reply (or the error) is here: get() will not wait.
   [[nodiscard]] bool ready() const { return state_->state.load(std::memory_order_acquire) != 0; }
-  /// Waits for the reply and returns it. Throws ReplyError when none will come. A thread that
+  /// Waits for the reply and returns it. Throws RequestError when the request failed in a
+  /// component, ReplyError when no reply will come (the run ended). A thread that
   /// waits takes the replies of every pending request while no other thread does, so replies
   /// need no thread of their own.
   const T& get() const {
     (void)detail::client_wait(*core_, *state_, detail::wait_forever);
-    if (state_->state.load(std::memory_order_acquire) == 2) throw ReplyError(state_->error);
-    return state_->value;
+    switch (state_->state.load(std::memory_order_acquire)) {
+      case 2:
+        throw ReplyError(state_->error);
+      case 3:
+        throw RequestError(state_->component, state_->error);
+      default:
+        return state_->value;
+    }
   }
   /// Waits at most `timeout`; whether the reply (or its error) is here.
   template <class Rep, class Period>

@@ -179,6 +179,24 @@ TEST_CASE("ring single write and read", "[ring]") {
   REQUIRE_FALSE(ring.try_read().has_value());
 }
 
+TEST_CASE("a variable ring tells error records from data records", "[ring]") {
+  HeapVariable heap(256);
+  VariableRing& ring = heap.ring();
+  const auto data = bytes_of({1, 2, 3});
+  const auto why = bytes_of({'n', 'o'});
+  REQUIRE(ring.try_write(data));
+  REQUIRE(ring.try_write(why, patchbay::channel::RecordKind::error));
+  REQUIRE(ring.try_write(data));
+  for (const bool error : {false, true, false}) {
+    const auto got = ring.try_read();
+    REQUIRE(got.has_value());
+    CHECK((ring.front_kind() == patchbay::channel::RecordKind::error) == error);
+    CHECK(std::vector<std::byte>(got->begin(), got->end()) == (error ? why : data));
+    ring.pop();
+  }
+  REQUIRE(ring.empty());
+}
+
 TEST_CASE("ring empty and misuse", "[ring]") {
   HeapVariable heap(128);
   VariableRing& ring = heap.ring();

@@ -50,6 +50,43 @@ class Doubler final : public patchbay::Component {
   }
 };
 
+// Adds 1.
+class AddOne final : public patchbay::Component {
+ public:
+  using Component::Component;
+  patchbay::Input<double> in{this, "in"};
+  patchbay::Output<double> out{this, "out"};
+  void step() override { out = in.value() + 1; }
+};
+
+// total = previous + x; throws on a negative x.
+class RunningSum final : public patchbay::Component {
+ public:
+  using Component::Component;
+  patchbay::Input<double> x{this, "x"};
+  patchbay::Input<double> previous{this, "previous"};
+  patchbay::Output<double> total{this, "total"};
+  void step() override {
+    if (x.value() < 0) throw std::runtime_error("negative: " + std::to_string(x.value()));
+    total = previous.value() + x.value();
+  }
+};
+
+// Sends -1 once, then closes.
+class NegativeSource final : public patchbay::Component {
+ public:
+  using Component::Component;
+  patchbay::Output<double> out{this, "out"};
+  void step() override {
+    if (sent_) close();
+    out = -1;
+    sent_ = true;
+  }
+
+ private:
+  bool sent_ = false;
+};
+
 // requests (Ingress<double>) -> twice (Doubler) -> replies (Egress<double>).
 std::unique_ptr<patchbay::Process> doubling_service(const std::string& kind,
                                                     std::size_t capacity = 0) {
@@ -250,20 +287,114 @@ TEST_CASE("drain() ends a service that waits for requests", "[serve]") {
   CHECK(process->status() == Status::completed);
 }
 
-TEST_CASE("a failing request fails every pending reply with the component's error", "[serve]") {
+TEST_CASE("a request that fails in a component gets its error; the service goes on", "[serve]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  // requests -> twice (throws on a negative value) -> plus (adds 1) -> replies: the error of
+  // `twice` passes `plus` (which skips that step) on its way to the egress.
+  Model m;
+  m.add<Ingress<double>>("requests");
+  m.add<Doubler>("twice");
+  m.add<AddOne>("plus");
+  m.add<Egress<double>>("replies");
+  m.connect("requests.out", "twice.in");
+  m.connect("twice.out", "plus.in");
+  m.connect("plus.out", "replies.in");
+  auto process = m.build(kind);
+  auto client = process->client<double, double>("requests", "replies");
+  process->start();
+  CHECK(client.call(2).get() == 5.0);
+  // Several in flight: only the bad one fails, and the others keep their order.
+  std::vector<patchbay::Reply<double>> replies;
+  for (const double x : {1.0, -1.0, 3.0, -2.5, 4.0})
+    replies.push_back(client.call(x));
+  CHECK(replies[0].get() == 3.0);
+  try {
+    (void)replies[1].get();
+    FAIL("no error for a negative request");
+  } catch (const patchbay::RequestError& e) {
+    CHECK(e.component() == "twice");
+    CHECK_THAT(e.what(), Catch::Contains("component 'twice'") && Catch::Contains("negative: -1"));
+  }
+  CHECK(replies[2].get() == 7.0);
+  CHECK_THROWS_WITH(replies[3].get(), Catch::Contains("negative: -2.5"));
+  CHECK(replies[4].get() == 9.0);
+  CHECK(client.call(10).get() == 21.0);
+  process->drain();
+  REQUIRE(join_error(*process) == "");
+  CHECK(process->status() == Status::completed);
+  std::map<std::string, patchbay::ComponentStats> stats;
+  for (const auto& c : process->component_stats())
+    stats[c.name] = c;
+  CHECK(stats["twice"].failed_steps == 2);
+  CHECK(stats["twice"].steps == 5);
+  CHECK(stats["plus"].failed_steps == 0);
+  CHECK(stats["plus"].steps == 5);  // skipped the two failed requests
+  CHECK(stats["replies"].messages_in == 7);
+}
+
+TEST_CASE("a receiver takes a failed message as a RequestError, then the next", "[serve]") {
   const std::string kind = GENERATE(from_range(process_kinds()));
   INFO("process kind: " << kind);
   auto process = doubling_service(kind);
+  auto in = process->sender<double>("requests");
+  auto out = process->receiver<double>("replies");
+  process->start();
+  for (const double x : {1.0, -1.0, 2.0})
+    REQUIRE(in.push(x) == ChannelOp::success);
+  in.close();
+  double v = 0;
+  REQUIRE(out.take_for(v, 20s) == ChannelOp::success);
+  CHECK(v == 2.0);
+  CHECK_THROWS_AS(out.take_for(v, 20s), patchbay::RequestError);
+  REQUIRE(out.take_for(v, 20s) == ChannelOp::success);
+  CHECK(v == 4.0);
+  CHECK(out.take_for(v, 20s) == ChannelOp::closed);
+  REQUIRE(join_error(*process) == "");
+}
+
+TEST_CASE("a failed request does not go round a cycle into the next request", "[serve]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  // sum.total = sum.previous + requests; total feeds back into `previous` (initial 0). The
+  // failed request's step is skipped: the loop carries the last total, not the error.
+  Model m;
+  m.add<Ingress<double>>("requests");
+  m.add<RunningSum>("sum").set_initial_values("previous", {patchbay::Value(0.0)});
+  m.add<Egress<double>>("replies");
+  m.connect("requests.out", "sum.x");
+  m.connect("sum.total", "sum.previous");
+  m.connect("sum.total", "replies.in");
+  auto process = m.build(kind);
   auto client = process->client<double, double>("requests", "replies");
   process->start();
-  CHECK(client.call(2).get() == 4.0);
-  const auto bad = client.call(-1);
-  CHECK_THROWS_AS(bad.get(), patchbay::ReplyError);
-  CHECK_THROWS_WITH(bad.get(), Catch::Contains("twice") && Catch::Contains("negative"));
-  // The run failed: later requests fail too, at once.
-  CHECK_THROWS_AS(client.call(3).get(), patchbay::ReplyError);
-  CHECK_THAT(join_error(*process), Catch::Contains("negative"));
+  CHECK(client.call(1).get() == 1.0);
+  CHECK(client.call(2).get() == 3.0);
+  CHECK_THROWS_AS(client.call(-5).get(), patchbay::RequestError);
+  CHECK(client.call(4).get() == 7.0);
+  process->drain();
+  REQUIRE(join_error(*process) == "");
+}
+
+TEST_CASE("a step that throws away from every request's way still fails the run", "[serve]") {
+  const std::string kind = GENERATE(from_range(process_kinds()));
+  INFO("process kind: " << kind);
+  // ticks (a source) -> twice: not downstream of the ingress, so its failure is the run's.
+  Model m;
+  m.add<Ingress<double>>("requests");
+  m.add<Egress<double>>("replies");
+  m.connect("requests.out", "replies.in");
+  m.add<NegativeSource>("ticks");
+  m.add<Doubler>("twice");
+  m.connect("ticks.out", "twice.in");
+  auto process = m.build(kind);
+  auto client = process->client<double, double>("requests", "replies");
+  process->start();
+  CHECK_THAT(join_error(*process), Catch::Contains("twice") && Catch::Contains("negative"));
   CHECK(process->status() == Status::failed);
+  // Requests after the failure fail at once, saying how the run ended.
+  CHECK_THROWS_WITH(client.call(1).get(),
+                    Catch::Contains("no more requests") || Catch::Contains("the run failed"));
 }
 
 TEST_CASE("stop() fails the replies still pending; none hangs", "[serve]") {

@@ -180,6 +180,12 @@ class Route {
             http::status::ok,
             json_from_value(reply).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                 "\n");
+      } catch (const patchbay::RequestError& e) {
+        // The request failed in a component; the model serves on.
+        next.second(http::status::internal_server_error,
+                    nlohmann::json{{"error", e.what()}, {"component", e.component()}}.dump(
+                        -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                        "\n");
       } catch (const std::exception& e) {
         next.second(http::status::internal_server_error, error_json(e.what()));
       }
