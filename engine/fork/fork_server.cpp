@@ -100,7 +100,7 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   auto arena = std::make_unique<Arena>(arena_memfd);
   if (arena->worker_count() != model.plan.workers.size() ||
       arena->component_count() != model.components.size() ||
-      arena->channel_count() != model.wiring.wires.size()) {
+      arena->channel_count() != model.wiring.wires.size() + model.wiring.host_wires.size()) {
     throw Error("the fork server's arena does not match the model");
   }
   return std::make_unique<ParallelRuntime>(std::move(model), std::move(arena));
