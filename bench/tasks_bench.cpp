@@ -9,6 +9,11 @@
 //                               gets them; tasks per second. N = 1: the worker on core 1, the
 //                               host on core 0; N = 2: one worker per core, so the host shares
 //                               core 0 with worker w0 (this machine has two cores).
+//   tutorial_dag_compiled/MODE  the tutorial's DAG (task3 of task1 and task2, strings) compiled
+//                               (dag.hpp) into a model on one worker on core 1: execute() + get()
+//                               from the host on core 0. p50, p99, x_two_atomic as above.
+//   tutorial_dag_as_tasks/MODE  the same graph as tasks on a one-worker runtime: submit task1
+//                               and task2, submit task3 with their futures, get().
 //   actor_call_round_trip/MODE  the same for a method call on an actor.
 //   actor_throughput            one host thread's pipelined calls to one actor on core 1.
 //   put_object/doubles:N        put() of N doubles against memcpy of the same bytes (x_memcpy).
@@ -41,6 +46,7 @@
 // Ray's single-node figures, for scale (its release microbenchmarks): a synchronous task round
 // trip of about 1 ms, an actor call of about 0.5 ms, a few thousand async tasks per second per
 // client.
+#include <patchbay/dag.hpp>
 #include <patchbay/fork_server.hpp>
 #include <patchbay/tasks.hpp>
 
@@ -58,6 +64,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -84,6 +91,23 @@ std::int64_t busy_task(std::int64_t ns) {
   return patchbay_bench::busy_for(ns);
 }
 PATCHBAY_REMOTE(busy_task);
+
+std::string tutorial_task1() {
+  return "Result from task1";
+}
+PATCHBAY_REMOTE(tutorial_task1);
+std::string tutorial_task2() {
+  return "Result from task2";
+}
+PATCHBAY_REMOTE(tutorial_task2);
+std::string tutorial_task3(std::string_view result1, std::string_view result2) {
+  std::string out = "Task3 received: ";
+  out += result1;
+  out += " and ";
+  out += result2;
+  return out;
+}
+PATCHBAY_REMOTE(tutorial_task3);
 
 class Counter {
  public:
@@ -136,21 +160,17 @@ double percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
-// Times `round_trip()` (true when its result was right) on a one-worker runtime, reporting p50,
-// p99 and, in spin mode, the mean against the two-atomic ping-pong measured just before.
-// `setup(runtime)` runs first (untimed) and returns the round trip.
-template <class Setup>
-void measure_round_trips(benchmark::State& state, const std::string& what, Setup setup) {
-  if (!patchbay_bench::has_two_cores()) {
-    state.SkipWithError("needs cores 0 and 1");
-    return;
-  }
-  const patchbay::WaitMode mode = mode_of(state.range(0));
-  const auto floor = mode == patchbay::WaitMode::spin
-                         ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
-                         : patchbay_bench::TwoAtomicFloor{};
-  OneWorker one(mode);
-  auto round_trip = setup(*one.runtime);
+// The two-atomic floor for wait mode `mode` (spin only; the others sleep).
+patchbay_bench::TwoAtomicFloor floor_for(patchbay::WaitMode mode) {
+  return mode == patchbay::WaitMode::spin ? patchbay_bench::two_atomic_floor(kFloorRoundTrips)
+                                          : patchbay_bench::TwoAtomicFloor{};
+}
+
+// Times `round_trip()` (true when its result was right), reporting p50, p99 and, when `floor`
+// was measured, the mean against it.
+template <class RoundTrip>
+void time_round_trips(benchmark::State& state, const patchbay_bench::TwoAtomicFloor& floor,
+                      RoundTrip& round_trip, const std::string& label) {
   for (int k = 0; k < 1000; ++k)
     (void)round_trip();
   std::vector<double> samples;
@@ -172,8 +192,24 @@ void measure_round_trips(benchmark::State& state, const std::string& what, Setup
     state.counters["two_atomic_ns"] = floor.ns;
     state.counters["x_two_atomic"] = mean / floor.ns;
   }
-  state.SetLabel(what + ", the worker on core 1, host on core 0, " +
-                 std::string(patchbay::to_string(mode)));
+  state.SetLabel(label);
+}
+
+// time_round_trips() on a one-worker runtime: `setup(runtime)` runs first (untimed) and returns
+// the round trip.
+template <class Setup>
+void measure_round_trips(benchmark::State& state, const std::string& what, Setup setup) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const patchbay::WaitMode mode = mode_of(state.range(0));
+  const auto floor = floor_for(mode);
+  OneWorker one(mode);
+  auto round_trip = setup(*one.runtime);
+  time_round_trips(
+      state, floor, round_trip,
+      what + ", the worker on core 1, host on core 0, " + std::string(patchbay::to_string(mode)));
 }
 
 void task_round_trip(benchmark::State& state) {
@@ -185,6 +221,50 @@ void task_round_trip(benchmark::State& state) {
   });
 }
 BENCHMARK(task_round_trip)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->UseRealTime();
+
+// The tutorial's three tasks, the third taking the first two's results: as a compiled DAG (one
+// execute() and its get()), and as tasks on a runtime (three submissions and a get()).
+const std::string kTutorialResult = "Task3 received: Result from task1 and Result from task2";
+
+void tutorial_dag_compiled(benchmark::State& state) {
+  if (!patchbay_bench::has_two_cores()) {
+    state.SkipWithError("needs cores 0 and 1");
+    return;
+  }
+  const patchbay::WaitMode mode = mode_of(state.range(0));
+  const auto floor = floor_for(mode);
+  patchbay::DagOptions options;
+  options.process.workers = 1;
+  options.process.wait = mode;
+  std::optional<patchbay::CompiledDag<std::string>> dag;
+  {
+    // Planned on the cores this thread may use: core 1 alone, for the model's one worker.
+    const PinnedToCore planning(kFarCore);
+    auto r1 = patchbay::bind(tutorial_task1);
+    auto r2 = patchbay::bind(tutorial_task2);
+    dag.emplace(patchbay::compile(patchbay::bind(tutorial_task3, r1, r2), options));
+  }
+  {
+    const PinnedToCore near(kNearCore);
+    auto round_trip = [&] { return dag->execute().get() == kTutorialResult; };
+    time_round_trips(state, floor, round_trip,
+                     "execute + get, the DAG's worker on core 1, host on core 0, " +
+                         std::string(patchbay::to_string(mode)));
+  }
+  dag->close();
+}
+BENCHMARK(tutorial_dag_compiled)->Arg(0)->Arg(1)->ArgName("mode")->UseRealTime();
+
+void tutorial_dag_as_tasks(benchmark::State& state) {
+  measure_round_trips(state, "3 submits + get", [](patchbay::Runtime& runtime) {
+    return [&runtime] {
+      auto r1 = runtime.submit(tutorial_task1);
+      auto r2 = runtime.submit(tutorial_task2);
+      return runtime.submit(tutorial_task3, r1, r2).get() == kTutorialResult;
+    };
+  });
+}
+BENCHMARK(tutorial_dag_as_tasks)->Arg(0)->Arg(1)->ArgName("mode")->UseRealTime();
 
 void actor_call_round_trip(benchmark::State& state) {
   measure_round_trips(state, "actor call + get", [](patchbay::Runtime& runtime) {

@@ -1,6 +1,10 @@
 #include <patchbay/library.hpp>
 #include <patchbay/registry.hpp>
 
+#include <string>
+
+#include "serve/dag_call.hpp"
+
 namespace patchbay::library {
 
 namespace {
@@ -36,6 +40,8 @@ void register_library(Registry& registry) {
   registry.add("FileWriter", factory<FileWriter>());
   registry.add("Ingress", host_factory<Ingress>());
   registry.add("Egress", host_factory<Egress>());
+  // The nodes of compiled DAGs (dag.hpp), not meant for model files.
+  registry.add(std::string(patchbay::detail::dag_call_type), patchbay::detail::dag_call_factory());
 }
 
 }  // namespace patchbay::library

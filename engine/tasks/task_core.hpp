@@ -26,7 +26,6 @@
 
 namespace patchbay::detail {
 
-/// A registered remote function.
 /// A registered remote function, actor factory or method.
 struct RemoteFunction {
   std::string name;

@@ -1,10 +1,13 @@
 // The Ray tutorials' programs on patchbay's Runtime (docs/TASKS.md): parallel lookups, a
-// dependency through futures, a three-task graph, the matrices, and the Counter actor.
+// dependency through futures, a three-task graph (as tasks, then with the DAG API: compiled once,
+// executed again and again), the matrices, and the Counter actor.
 //
 //   ray101 [--sleep-ms N] [--matrix N]
 //
 // --sleep-ms: how long one lookup or one "process" step sleeps (the tutorial's 1000 ms);
 // --matrix: the matrices' side (the tutorial's 1000).
+#include <patchbay/dag.hpp>
+#include <patchbay/fork_server.hpp>
 #include <patchbay/tasks.hpp>
 
 #include <chrono>
@@ -93,7 +96,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--sleep-ms") == 0) sleep_ms = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--matrix") == 0) side = std::strtoull(argv[i + 1], nullptr, 10);
   }
-  patchbay::Runtime runtime;  // one worker per usable core, forked before any other thread
+  // First thing: the runtime's and the DAG's workers are forked by the server, whatever threads
+  // this program runs by then.
+  patchbay::ForkServer fork_server;
+  patchbay::Runtime runtime;  // one worker per usable core
   std::printf("workers: %zu\n", runtime.worker_count());
 
   // Parallel lookups: ceil(6 / workers) rounds of one sleep each.
@@ -123,6 +129,16 @@ int main(int argc, char** argv) {
   auto result1 = runtime.submit(task1);
   auto result2 = runtime.submit(task2);
   std::printf("%s\n", runtime.submit(task3, result1, result2).get().c_str());
+
+  // The DAG API: the same graph bound once and compiled into a model with fixed channels; each
+  // execute() is one request through it, in microseconds.
+  {
+    auto node1 = patchbay::bind(task1);
+    auto node2 = patchbay::bind(task2);
+    auto dag = patchbay::compile(patchbay::bind(task3, node1, node2));
+    for (int i = 0; i < 2; ++i)
+      std::printf("DAG: %s\n", dag.execute().get().c_str());
+  }
 
   // Matrices: create four, multiply two pairs in parallel, sum the products.
   start = std::chrono::steady_clock::now();

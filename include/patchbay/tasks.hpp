@@ -303,6 +303,22 @@ P decode_arg(ByteReader& in, ArgResolver& resolver) {
   }
 }
 
+/// Encodes `arg`, a value for parameter P, as decode_arg<P> reads it.
+template <class P, class A>
+void encode_value_arg(ByteWriter& out, A&& arg) {
+  static_assert(std::is_convertible_v<A&&, P>,
+                "an argument does not convert to the function's parameter type");
+  using W = typename WireType<P>::type;
+  out.append_value(arg_value);
+  if constexpr (std::is_same_v<P, std::string_view>) {
+    Codec<W>::encode_view(static_cast<P>(std::forward<A>(arg)), out);
+  } else if constexpr (SpanParameter<P>::value) {
+    Codec<W>::encode_flat(static_cast<P>(std::forward<A>(arg)), out);
+  } else {
+    Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
+  }
+}
+
 template <class Args, class In, class Resolver>
 Args decode_args(In& in, Resolver& resolver) {
   // Braced initialisation decodes the arguments in order.
@@ -564,16 +580,7 @@ class Runtime {
       out.append_value(detail::ref_of(*arg.state_));
       deps.push_back(arg.state_);
     } else {
-      static_assert(std::is_convertible_v<A&&, P>,
-                    "an argument does not convert to the function's parameter type");
-      out.append_value(detail::arg_value);
-      if constexpr (std::is_same_v<P, std::string_view>) {
-        Codec<W>::encode_view(static_cast<P>(std::forward<A>(arg)), out);
-      } else if constexpr (detail::SpanParameter<P>::value) {
-        Codec<W>::encode_flat(static_cast<P>(std::forward<A>(arg)), out);
-      } else {
-        Codec<P>::encode(static_cast<P>(std::forward<A>(arg)), out);
-      }
+      detail::encode_value_arg<P>(out, std::forward<A>(arg));
     }
   }
 

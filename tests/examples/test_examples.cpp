@@ -105,7 +105,8 @@ TEST_CASE("examples/tasks/ray101.cpp gives the tutorials' results", "[examples][
   for (const char* line :
        {"(0, 'Learning')", "(1, 'Ray')", "(2, 'Learning')", "(3, 'Ray')", "(4, 'Learning')",
         "(5, 'Ray')", "Aggregated result: 20",
-        "Task3 received: Result from task1 and Result from task2", "[0, 1, 3, 6, 10]"}) {
+        "Task3 received: Result from task1 and Result from task2",
+        "DAG: Task3 received: Result from task1 and Result from task2", "[0, 1, 3, 6, 10]"}) {
     CHECK_THAT(r.out, Catch::Contains(line));
   }
   CHECK(std::regex_search(r.out, std::regex(R"(matrices: 60 x 60, sum -?[0-9.]+, checked)")));

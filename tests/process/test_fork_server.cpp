@@ -2,6 +2,7 @@
 // started and stopped repeatedly, every kind of worker failure, and nothing left behind.
 #include <catch2/catch.hpp>
 
+#include <patchbay/dag.hpp>
 #include <patchbay/patchbay.hpp>
 #include <patchbay/tasks.hpp>
 
@@ -601,5 +602,24 @@ TEST_CASE(
   // The zygote and the workers are gone with the runtime.
   for (const std::int32_t pid : workers)
     CHECK_FALSE(process_exists(pid));
+  check_nothing_left();
+}
+
+TEST_CASE("a DAG compiled while a host thread holds a lock runs on the fork server's workers",
+          "[fork_server][dag]") {
+  REQUIRE(patchbay::ForkServer::running());
+  const HostLockHolder holder;  // while the DAG is compiled and executed
+  std::int32_t worker = 0;
+  {
+    patchbay::DagInput<int> x;
+    auto dag = patchbay::compile(patchbay::bind(pid_if_lock_free, x), x);
+    for (int i = 0; i < 10; ++i) {
+      worker = dag.execute(i).get();
+      CHECK(worker > 0);
+    }
+    CHECK(parent_of(worker) != getpid());  // forked by the server, not here
+    dag.close();
+  }
+  CHECK_FALSE(process_exists(worker));
   check_nothing_left();
 }

@@ -1,0 +1,17 @@
+// The component type of a compiled DAG's nodes (engine/serve/dag.cpp), in the global registry
+// so that a ForkServer's workers can build it from a spec.
+#pragma once
+
+#include <patchbay/registry.hpp>
+
+#include <string_view>
+
+namespace patchbay::detail {
+
+/// The registered type name of a DAG's node.
+inline constexpr std::string_view dag_call_type = "patchbay.DagCall";
+
+/// Makes a DAG's node from its arguments: `function`, `arguments`, `dependencies`.
+ComponentFactory dag_call_factory();
+
+}  // namespace patchbay::detail
