@@ -14,6 +14,13 @@
 //                       the same service with K requests in flight from the one host thread:
 //                       it sends K, then waits for the oldest and sends one more for each reply.
 //                       Time = one request; `requests_per_s`.
+//   serve_replicas/replicas:N
+//                       Ingress -> a stage of 10 us of CPU work per request with `replicas: N`
+//                       -> Egress, a ParallelProcess with one worker per core (`adaptive`), 64
+//                       requests in flight from one (unpinned) host thread: `requests_per_s`,
+//                       and `x_one_replica` against the same with one replica measured just
+//                       before (20,000 requests). With fewer cores than copies + 2 the copies
+//                       share cores: see `--plan` with PATCHBAY_TOPOLOGY for the placement.
 #include <benchmark/benchmark.h>
 
 #include <patchbay/patchbay.hpp>
@@ -22,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -140,6 +148,38 @@ void serve_round_trip(benchmark::State& state, bool parallel, WaitMode mode) {
                  std::to_string(kNearCore));
 }
 
+// Requests from one thread with up to `in_flight` of them pending: send() sends one, after
+// waiting for the oldest when that many are pending; each reply must be its request + `add`.
+class Pipeline {
+ public:
+  Pipeline(patchbay::Client<std::int64_t, std::int64_t>& client, std::size_t in_flight,
+           std::int64_t add)
+      : client_(client), in_flight_(in_flight), add_(add) {}
+  void send() {
+    flight_.emplace_back(next_, client_.call(next_));
+    ++next_;
+    if (flight_.size() == in_flight_) settle_oldest();
+  }
+  /// Waits for every pending reply; whether every reply was right.
+  bool finish() {
+    while (!flight_.empty())
+      settle_oldest();
+    return !wrong_;
+  }
+
+ private:
+  void settle_oldest() {
+    wrong_ = wrong_ || flight_.front().second.get() != flight_.front().first + add_;
+    flight_.pop_front();
+  }
+  patchbay::Client<std::int64_t, std::int64_t>& client_;
+  std::size_t in_flight_;
+  std::int64_t add_;
+  std::deque<std::pair<std::int64_t, patchbay::Reply<std::int64_t>>> flight_;
+  std::int64_t next_ = 0;
+  bool wrong_ = false;
+};
+
 void serve_pipelined(benchmark::State& state, bool parallel, WaitMode mode) {
   if (!patchbay_bench::has_two_cores()) {
     state.SkipWithError("needs cores 0 and 1");
@@ -148,31 +188,106 @@ void serve_pipelined(benchmark::State& state, bool parallel, WaitMode mode) {
   const auto in_flight = static_cast<std::size_t>(state.range(0));
   Service service = start_service(parallel, mode);
   const PinnedToCore near(kNearCore);
-  std::deque<std::pair<std::int64_t, patchbay::Reply<std::int64_t>>> flight;
-  std::int64_t next = 0;
-  bool wrong = false;
-  auto settle_oldest = [&] {
-    wrong = wrong || flight.front().second.get() != flight.front().first + kStages;
-    flight.pop_front();
-  };
-  for (int k = 0; k < kWarmUp; ++k) {
-    flight.emplace_back(next, service.client.call(next));
-    ++next;
-    if (flight.size() == in_flight) settle_oldest();
-  }
-  for (auto _ : state) {
-    flight.emplace_back(next, service.client.call(next));
-    ++next;
-    if (flight.size() == in_flight) settle_oldest();
-  }
-  while (!flight.empty())
-    settle_oldest();
+  Pipeline pipeline(service.client, in_flight, kStages);
+  for (int k = 0; k < kWarmUp; ++k)
+    pipeline.send();
+  for (auto _ : state)
+    pipeline.send();
+  const bool right = pipeline.finish();
   if (!stop_service(service)) state.SkipWithError("the service failed");
-  if (wrong) state.SkipWithError("a reply did not answer its request");
+  if (!right) state.SkipWithError("a reply did not answer its request");
   state.counters["requests_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(std::to_string(kStages) + " stages; " + service.where + ", host thread on " +
                  std::to_string(kNearCore));
+}
+
+// ---- replicas of a hot stage ----
+
+constexpr std::int64_t kHotStageNs = 10'000;
+
+// A CPU-bound stage: 10 us of work per request, then the request + 1.
+class HotStage final : public patchbay::Component {
+ public:
+  explicit HotStage(const patchbay::ComponentArgs& args) : Component(args) {}
+  patchbay::Input<std::int64_t> in{this, "in"};
+  patchbay::Output<std::int64_t> out{this, "out"};
+  void step() override {
+    (void)patchbay_bench::busy_for(kHotStageNs);
+    out = in.value() + 1;
+  }
+};
+
+const patchbay::Registry& hot_registry() {
+  static const patchbay::Registry* registry = [] {
+    auto* made = new patchbay::Registry();
+    patchbay::library::register_library(*made);
+    made->add("HotStage",
+              [](const patchbay::ComponentArgs& a) { return std::make_unique<HotStage>(a); });
+    return made;
+  }();
+  return *registry;
+}
+
+// requests -> hot (replicas: N) -> replies on a ParallelProcess, one worker per core, adaptive.
+Service start_hot_service(std::int64_t replicas) {
+  auto component = [](std::string type, std::string name,
+                      std::map<std::string, patchbay::Value> args) {
+    patchbay::ComponentSpec c;
+    c.type = std::move(type);
+    c.name = std::move(name);
+    c.args = std::move(args);
+    return c;
+  };
+  patchbay::ProcessSpec spec;
+  spec.kind = patchbay::ProcessKind::parallel;
+  spec.options.wait = WaitMode::adaptive;
+  spec.components.push_back(component("Ingress", "requests", {{"type", "int64"}}));
+  spec.components.push_back(component("HotStage", "hot", {}));
+  spec.components.back().replicas = static_cast<std::size_t>(replicas);
+  spec.components.push_back(component("Egress", "replies", {{"type", "int64"}}));
+  spec.connectors = {{"requests.out", "hot.in"}, {"hot.out", "replies.in"}};
+  Service service;
+  auto process = std::make_unique<patchbay::ParallelProcess>(spec, hot_registry());
+  for (const auto& w : process->worker_stats())
+    service.where += (service.where.empty() ? "" : ", ") + w.name + " on " + w.cpuset;
+  service.process = std::move(process);
+  service.client = service.process->client<std::int64_t, std::int64_t>("requests", "replies");
+  service.process->start();
+  return service;
+}
+
+// Requests per second through start_hot_service(replicas), `count` of them, 64 in flight.
+double hot_rate(std::int64_t replicas, std::int64_t count) {
+  Service service = start_hot_service(replicas);
+  Pipeline pipeline(service.client, 64, 1);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < count; ++i)
+    pipeline.send();
+  const bool right = pipeline.finish();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  return stop_service(service) && right ? static_cast<double>(count) / took.count() : 0.0;
+}
+
+void serve_replicas(benchmark::State& state) {
+  const std::int64_t replicas = state.range(0);
+  const double one = hot_rate(1, 20'000);  // the baseline, in this run
+  Service service = start_hot_service(replicas);
+  Pipeline pipeline(service.client, 64, 1);
+  for (int k = 0; k < kWarmUp; ++k)
+    pipeline.send();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state)
+    pipeline.send();
+  const bool right = pipeline.finish();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (!stop_service(service)) state.SkipWithError("the service failed");
+  if (!right || one == 0.0) state.SkipWithError("a reply did not answer its request");
+  const double rate = static_cast<double>(state.iterations()) / took.count();
+  state.counters["requests_per_s"] = rate;
+  state.counters["one_replica_per_s"] = one;
+  state.counters["x_one_replica"] = rate / one;
+  state.SetLabel("hot stage 10 us; " + service.where);
 }
 
 }  // namespace
@@ -188,5 +303,13 @@ BENCHMARK_CAPTURE(serve_pipelined, local / spin, false, WaitMode::spin)
     ->ArgName("in_flight")
     ->Arg(64)
     ->UseRealTime();
+
+BENCHMARK(serve_replicas)
+    ->ArgName("replicas")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

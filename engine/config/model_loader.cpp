@@ -338,6 +338,18 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
     if (key == "name") continue;
     if (key == "worker") {
       c.worker = scalar(value, owner + ": 'worker'");
+    } else if (key == "replicas") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_int() || v.as_int() < 1 ||
+          v.as_int() > static_cast<std::int64_t>(limits::max_replicas)) {
+        fail(value, owner + ": 'replicas' must be a whole number from 1 to " +
+                        std::to_string(limits::max_replicas));
+      }
+      c.replicas = static_cast<std::size_t>(v.as_int());
+    } else if (key == "ordered") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_bool()) fail(value, owner + ": 'ordered' must be true or false");
+      c.ordered = v.as_bool();
     } else if (key == "step_timeout") {
       const Value v = detail::to_value(value, origin_);
       if (!v.is_number() || !(v.as_double() >= 0 && v.as_double() <= 1e6)) {
@@ -464,6 +476,16 @@ void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& override
       throw ModelError(subject + ": cannot parse the value: " + e.message());
     }
     if (key == "name") throw ModelError(subject + ": a component cannot be renamed");
+    if (key == "replicas") {
+      const Value v = detail::to_value(node, subject);
+      if (!v.is_int() || v.as_int() < 1 ||
+          v.as_int() > static_cast<std::int64_t>(limits::max_replicas)) {
+        throw ModelError(subject + ": 'replicas' must be a whole number from 1 to " +
+                         std::to_string(limits::max_replicas));
+      }
+      c->replicas = static_cast<std::size_t>(v.as_int());
+      continue;
+    }
     c->args[key] = detail::to_value(node, subject);
     c->arg_locations[key] = SourceLocation{subject, 0};
   }

@@ -81,16 +81,14 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   set_environment(environment);
   load_plugins(spec);
   ParallelModel model;
-  model.components = instantiate(spec, Registry::global());
-  model.connectors = spec.connectors;
-  model.options = spec.options;
+  Instantiated built = instantiate(spec, Registry::global());
+  model.components = std::move(built.components);
+  model.connectors = std::move(built.connectors);
+  model.options = std::move(built.options);
   std::vector<Component*> raw;
-  std::vector<SourceLocation> locations;
-  for (std::size_t i = 0; i < model.components.size(); ++i) {
-    raw.push_back(model.components[i].get());
-    locations.push_back(spec.components[i].where);
-  }
-  model.wiring = build_wiring(raw, model.connectors, model.options, locations);
+  for (const auto& c : model.components)
+    raw.push_back(c.get());
+  model.wiring = build_wiring(raw, model.connectors, model.options, built.locations);
   model.topology = topology;
   model.machine = load_machine(topology);
   if (plan.worker_of.size() != model.components.size()) {

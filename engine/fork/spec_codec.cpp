@@ -205,6 +205,8 @@ std::string encode_spec(const ProcessSpec& spec) {
     write_optional(out, c.resources.memory);
     write_amounts(out, c.resources.custom);
     out.text(c.worker);
+    out.u64(c.replicas);
+    out.u64(c.ordered ? 1 : 0);
     write_location(out, c.where);
     out.u64(c.arg_locations.size());
     for (const auto& [key, where] : c.arg_locations) {
@@ -257,6 +259,8 @@ ProcessSpec decode_spec(std::string_view bytes) {
     c.resources.memory = read_optional(in);
     c.resources.custom = read_amounts(in);
     c.worker = in.text();
+    c.replicas = in.at_most(limits::max_replicas, "replicas");
+    c.ordered = in.at_most(1, "ordered") == 1;
     c.where = read_location(in);
     for (std::size_t k = in.count(); k > 0; --k) {
       std::string key = in.text();

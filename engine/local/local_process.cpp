@@ -216,11 +216,9 @@ LocalProcess::LocalProcess(std::vector<std::unique_ptr<Component>> components,
 LocalProcess::LocalProcess(const ProcessSpec& spec) : LocalProcess(spec, Registry::global()) {}
 
 LocalProcess::LocalProcess(const ProcessSpec& spec, const Registry& registry) {
-  std::vector<SourceLocation> locations;
-  for (const auto& c : spec.components)
-    locations.push_back(c.where);
-  runtime_ = std::make_unique<detail::LocalRuntime>(detail::instantiate(spec, registry),
-                                                    spec.connectors, spec.options, locations);
+  detail::Instantiated built = detail::instantiate(spec, registry);
+  runtime_ = std::make_unique<detail::LocalRuntime>(
+      std::move(built.components), std::move(built.connectors), built.options, built.locations);
 }
 
 LocalProcess::~LocalProcess() {
@@ -299,23 +297,21 @@ ValidationReport validate(const ProcessSpec& spec, const Registry& registry,
                           ValidationOptions options) {
   // What make_process() does up to the point where it would allocate rings or an arena and
   // fork: the two must reject the same models.
-  std::vector<SourceLocation> locations;
-  locations.reserve(spec.components.size());
-  for (const auto& c : spec.components)
-    locations.push_back(c.where);
-  std::vector<std::unique_ptr<Component>> components = detail::instantiate(
+  detail::Instantiated built = detail::instantiate(
       spec, registry,
       options.allow_unknown_types ? detail::UnknownTypes::stand_in : detail::UnknownTypes::reject);
+  std::vector<std::unique_ptr<Component>> components = std::move(built.components);
+  const std::vector<SourceLocation>& locations = built.locations;
 
   ValidationReport report;
-  report.components = components.size();
+  report.components = spec.components.size();
   report.connectors = spec.connectors.size();
   for (const auto& c : components) {
     if (detail::is_stand_in(*c)) report.unknown.push_back({c->name(), c->type_name()});
   }
   if (spec.kind == ProcessKind::parallel) {
     const detail::ParallelModel model = detail::prepare_parallel_model(
-        std::move(components), spec.connectors, spec.options, locations);
+        std::move(components), std::move(built.connectors), built.options, locations);
     report.workers = static_cast<std::size_t>(
         std::count_if(model.plan.workers.begin(), model.plan.workers.end(),
                       [](const auto& worker) { return !worker.components.empty(); }));
@@ -325,7 +321,7 @@ ValidationReport validate(const ProcessSpec& spec, const Registry& registry,
     raw.reserve(components.size());
     for (auto& c : components)
       raw.push_back(c.get());
-    (void)detail::build_wiring(raw, spec.connectors, spec.options, locations);
+    (void)detail::build_wiring(raw, built.connectors, built.options, locations);
   }
   return report;
 }

@@ -815,19 +815,10 @@ std::vector<int> ParallelRuntime::worker_pids() const {
 
 namespace {
 // The process's options, with the components' own step_timeout.
-ProcessOptions options_of(const ProcessSpec& spec) {
-  ProcessOptions options = spec.options;
-  for (const auto& c : spec.components) {
-    if (c.step_timeout) options.step_timeouts[c.name] = *c.step_timeout;
-  }
-  return options;
-}
-
-std::vector<SourceLocation> locations_of(const ProcessSpec& spec) {
-  std::vector<SourceLocation> out;
-  for (const auto& c : spec.components)
-    out.push_back(c.where);
-  return out;
+detail::ParallelModel prepare_spec_model(const ProcessSpec& spec, const Registry& registry) {
+  detail::Instantiated built = detail::instantiate(spec, registry);
+  return detail::prepare_parallel_model(std::move(built.components), std::move(built.connectors),
+                                        std::move(built.options), built.locations);
 }
 }  // namespace
 
@@ -841,8 +832,7 @@ ParallelProcess::ParallelProcess(const ProcessSpec& spec)
 
 ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& registry)
     : runtime_(std::make_unique<detail::ParallelRuntime>(
-          detail::prepare_parallel_model(detail::instantiate(spec, registry), spec.connectors,
-                                         options_of(spec), locations_of(spec)),
+          prepare_spec_model(spec, registry),
           // A fork server knows only the global registry (and the plugins the model names).
           &registry == &Registry::global() ? &spec : nullptr)) {}
 

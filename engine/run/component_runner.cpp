@@ -81,7 +81,11 @@ inline void copy_fixed(void* to, const void* from, std::size_t size) {
 
 ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& parker,
                                  ComponentCounters& counters)
-    : component_(component), state_(state), parker_(parker), counters_(counters) {
+    : component_(component),
+      state_(state),
+      parker_(parker),
+      counters_(counters),
+      router_(router_of(component)) {
   inputs_.resize(component.inputs().size());
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     inputs_[i].port = component.inputs()[i];
@@ -106,14 +110,14 @@ void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   InputField& field = inputs_.at(port_index);
   field.remote |= end.remote;
   field.host_fed |= end.host != nullptr;
-  field.single_fixed = field.channels.empty() && end.fixed() != nullptr;
+  field.single_fixed = field.channels.empty() && end.fixed() != nullptr && router_ == nullptr;
   field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
   field.channels.push_back(end);
 }
 
 void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
   OutputField& field = outputs_.at(port_index);
-  field.single_fixed = field.channels.empty() && end.fixed() != nullptr;
+  field.single_fixed = field.channels.empty() && end.fixed() != nullptr && router_ == nullptr;
   field.full.push_back({WaitReason::Kind::output, &end.wire->label, end.remote});
   field.channels.push_back(end);
 }
@@ -171,6 +175,10 @@ void ComponentRunner::run() noexcept {
   if (initialized_) {
     clock_.start(ticks_now());
     guarded([this] {
+      if (router_ != nullptr) {
+        router_->role() == Router::Role::split ? route_split() : route_merge();
+        return;
+      }
       const bool source = inputs_.empty();
       while (true) {
         check_stop();
@@ -455,6 +463,8 @@ bool ComponentRunner::try_take(InputField& field) {
 }
 
 bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
+  if (router_ != nullptr) [[unlikely]]
+    return take_raw(field, end);
   if (end.fixed() != nullptr) return take_fixed(field, end);  // same type: see Wire
   auto& ring = std::get<channel::VariableRing>(end.ring);
   const auto record = ring.try_read();
@@ -551,6 +561,227 @@ bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t
   tally_.bytes_out += size;
   end.peer->notify();
   return true;
+}
+
+// ---- routers: a replicated component's split and merge (serve/replicas.hpp) ----
+
+// A record as bytes into a router's port: a converting connector's value in the port's type.
+bool ComponentRunner::take_raw(InputField& field, ChannelEnd& end) {
+  RawRecord& record = Router::record(*field.port);
+  std::size_t size = 0;
+  if (channel::FixedRing* fixed = end.fixed()) {
+    size = fixed->record_size();
+    if (!fixed->try_read([&](const std::byte* r) { record.bytes.assign(r, r + size); })) {
+      return false;
+    }
+    record.error = false;
+  } else {
+    auto& ring = std::get<channel::VariableRing>(end.ring);
+    const auto taken = ring.try_read();
+    if (!taken) return false;
+    size = taken->size();
+    record.error = ring.front_kind() == channel::RecordKind::error;
+    if (end.converts && !record.error) {
+      const Value v = PortAccess::codec(*end.wire->source).decode_value(taken->data(), size);
+      const void* value = scratch_value_.assign(v, field.port->type());
+      if (value == nullptr) {
+        throw Error("connector '" + end.wire->label + "': value '" + v.to_string() + "' (" +
+                    std::string(kind_name(v.kind())) + ") does not fit input type " +
+                    field.port->type().name);
+      }
+      const PortCodec& codec = PortAccess::codec(field.port->type());
+      record.bytes.resize(codec.encoded_size(value));
+      codec.encode(value, record.bytes.data());
+    } else {
+      record.bytes.assign(taken->begin(), taken->end());
+    }
+    ring.pop();
+  }
+  end.peer->notify();
+  ++tally_.messages_in;
+  tally_.bytes_in += size;
+  return true;
+}
+
+bool ComponentRunner::write_raw(ChannelEnd& end, const WaitReason& full, const RawRecord& record) {
+  if (end.base().reader_closed()) return false;
+  const std::size_t size = record.bytes.size();
+  if (channel::FixedRing* fixed = end.fixed()) {
+    // Same type at both ends (see Wire), and an error never takes a fixed-size ring.
+    if (record.error || size != fixed->record_size()) {
+      throw Error("connector '" + end.wire->label + "': a record does not fit its fixed-size ring");
+    }
+    while (
+        !fixed->try_write([&](std::byte* slot) { std::memcpy(slot, record.bytes.data(), size); })) {
+      count(end.counters->times_full);
+      wait(full);
+      if (fixed->reader_closed()) return false;
+    }
+  } else {
+    auto& ring = std::get<channel::VariableRing>(end.ring);
+    if (size > ring.max_payload()) {
+      throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
+                  " bytes does not fit its channel (at most " + std::to_string(ring.max_payload()) +
+                  " bytes with capacity " + std::to_string(ring.capacity()) +
+                  "); raise the connector's capacity");
+    }
+    std::span<std::byte> slot = ring.try_reserve(size);
+    while (slot.data() == nullptr) {
+      count(end.counters->times_full);
+      wait(full);
+      if (ring.reader_closed()) return false;
+      slot = ring.try_reserve(size);
+    }
+    if (size != 0) std::memcpy(slot.data(), record.bytes.data(), size);
+    ring.commit(size, record.error ? channel::RecordKind::error : channel::RecordKind::data);
+  }
+  ++end.sent;
+  end.sent_bytes += size;
+  ++tally_.messages_out;
+  tally_.bytes_out += size;
+  end.peer->notify();
+  return true;
+}
+
+void ComponentRunner::count_step() {
+  ++tally_.steps;
+  store_relaxed(*step_sequence_, 2 * tally_.steps);
+  if (++steps_unpublished_ >= 64) publish();
+}
+
+// The copy whose ring from the split holds the least (records or bytes, the same unit for
+// every copy); among equals, the next after the last one chosen.
+std::size_t ComponentRunner::least_loaded() {
+  const std::size_t copies = router_->replicas();
+  const std::size_t fields = router_->fields();
+  std::size_t best = next_copy_;
+  std::uint64_t least = ~std::uint64_t{0};
+  for (std::size_t i = 0; i < copies; ++i) {
+    const std::size_t k = next_copy_ + i < copies ? next_copy_ + i : next_copy_ + i - copies;
+    const auto& channels = outputs_[k * fields].channels;
+    if (channels.empty() || channels.front().base().reader_closed()) continue;
+    const std::uint64_t load = channels.front().base().pending();
+    if (load < least) {
+      least = load;
+      best = k;
+      if (load == 0) break;
+    }
+  }
+  next_copy_ = best + 1 == copies ? 0 : best + 1;
+  return best;
+}
+
+// Split: one message per input field, all to one copy; then the copy's number to the merge.
+void ComponentRunner::route_split() {
+  const std::size_t fields = router_->fields();
+  order_.bytes.resize(sizeof(std::int64_t));
+  while (true) {
+    check_stop();
+    if (!receive_all()) {
+      check_stop();
+      return;
+    }
+    const std::size_t k = least_loaded();
+    bool reader = true;
+    for (std::size_t f = 0; f < fields && reader; ++f) {
+      OutputField& out = outputs_[k * fields + f];
+      for (std::size_t c = 0; c < out.channels.size(); ++c)
+        reader =
+            write_raw(out.channels[c], out.full[c], Router::record(*inputs_[f].port)) && reader;
+    }
+    if (router_->has_order()) {
+      const auto copy = static_cast<std::int64_t>(k);
+      std::memcpy(order_.bytes.data(), &copy, sizeof copy);
+      OutputField& out = outputs_.back();
+      for (std::size_t c = 0; c < out.channels.size(); ++c)
+        reader = write_raw(out.channels[c], out.full[c], order_) && reader;
+    }
+    if (!reader) {
+      check_stop();
+      return;
+    }
+    count_step();
+  }
+}
+
+// The first of `count` fields (first, first + stride, ...) that has a record, searched from the
+// one after the last found, taken; nullopt once all are closed and drained.
+std::optional<std::size_t> ComponentRunner::take_any(std::size_t first, std::size_t stride,
+                                                     std::size_t count) {
+  while (true) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t k = next_copy_ + i < count ? next_copy_ + i : next_copy_ + i - count;
+      if (try_take(inputs_[first + k * stride])) {
+        next_copy_ = k + 1 == count ? 0 : k + 1;
+        return k;
+      }
+    }
+    bool open = false;
+    for (std::size_t k = 0; k < count; ++k) {
+      for (ChannelEnd& end : inputs_[first + k * stride].channels) {
+        if (!end.base().drained()) {
+          open = true;
+          ++end.empties;
+        }
+      }
+    }
+    if (!open) return std::nullopt;
+    wait(inputs_[first].empty);  // any copy's record wakes it
+  }
+}
+
+// Merge: the next copy (the split's order, or whichever has a message), all its fields out.
+void ComponentRunner::route_merge() {
+  const std::size_t fields = router_->fields();
+  const std::size_t copies = router_->replicas();
+  const std::size_t first = router_->has_order() ? 1 : 0;
+  while (true) {
+    check_stop();
+    std::size_t k = 0;
+    std::size_t f = 0;
+    if (router_->has_order()) {
+      if (!receive(inputs_.front())) {
+        check_stop();
+        return;
+      }
+      std::int64_t copy = -1;
+      const RawRecord& order = Router::record(*inputs_.front().port);
+      if (order.bytes.size() == sizeof copy) std::memcpy(&copy, order.bytes.data(), sizeof copy);
+      if (copy < 0 || static_cast<std::size_t>(copy) >= copies) {
+        throw Error("the split's order names no copy");
+      }
+      k = static_cast<std::size_t>(copy);
+    } else {
+      const auto found = take_any(first, fields, copies);
+      if (!found) {
+        check_stop();
+        return;
+      }
+      k = *found;
+      f = 1;  // its first field is taken
+    }
+    for (; f < fields; ++f) {
+      if (!receive(inputs_[first + k * fields + f])) {
+        check_stop();
+        return;
+      }
+    }
+    bool any_channel = false;
+    bool any_reader = false;
+    for (std::size_t g = 0; g < fields; ++g) {
+      OutputField& out = outputs_[g];
+      const RawRecord& record = Router::record(*inputs_[first + k * fields + g].port);
+      for (std::size_t c = 0; c < out.channels.size(); ++c) {
+        any_channel = true;
+        any_reader = write_raw(out.channels[c], out.full[c], record) || any_reader;
+      }
+    }
+    if (any_channel && !any_reader) {
+      check_stop();
+      return;
+    }
+    count_step();
+  }
 }
 
 void ComponentRunner::finish() noexcept {

@@ -7,15 +7,18 @@
 
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "channel/ring.hpp"
+#include "core/value_scratch.hpp"
 #include "run/parker.hpp"
 #include "run/run_clock.hpp"
 #include "run/run_state.hpp"
 #include "run/wiring.hpp"
+#include "serve/replicas.hpp"
 #include "shm/counters.hpp"
 
 namespace patchbay::detail {
@@ -58,7 +61,10 @@ struct ChannelEnd {
 ///   an input, fails that request only: the step is skipped and its outputs carry the error on
 ///   (see WireErrors);
 /// - a stop or another component's failure makes it STOPPED at its next step boundary or wait;
-///   an exception from init() or step() makes it FAILED and fails the run.
+///   an exception from init() or step() makes it FAILED and fails the run;
+/// - a router (a replicated component's split or merge, serve/replicas.hpp) moves records as
+///   bytes, error records included: the split gives each message to its least loaded copy, the
+///   merge hands on the copies' messages in the split's order (or as they come).
 /// Runs on the component's fiber only.
 class ComponentRunner {
  public:
@@ -125,6 +131,14 @@ class ComponentRunner {
   void deliver(InputField& field, ChannelEnd& end, std::span<const std::byte> record);
   bool send_all();
   bool step_serving();
+  // Routers (serve/replicas.hpp).
+  void route_split();
+  void route_merge();
+  std::size_t least_loaded();
+  std::optional<std::size_t> take_any(std::size_t first, std::size_t stride, std::size_t count);
+  bool take_raw(InputField& field, ChannelEnd& end);
+  bool write_raw(ChannelEnd& end, const WaitReason& full, const RawRecord& record);
+  void count_step();
   bool send_failure();
   bool write_error(ChannelEnd& end, const WaitReason& full);
   void take_error(std::span<const std::byte> record);
@@ -153,6 +167,11 @@ class ComponentRunner {
   bool initialized_ = false;
   // On a request's way: a step that throws fails the request, not the run.
   bool serves_ = false;
+  // A replicated component's split or merge: records move as bytes (take_raw, write_raw).
+  Router* router_ = nullptr;
+  std::size_t next_copy_ = 0;  ///< router: where the search for a copy starts
+  RawRecord order_;            ///< split: the copy's number, for the merge
+  ValueScratch scratch_value_;
   // The request in this step failed (here or upstream): who failed, and how (a step that
   // threw, or the first error record an input took).
   bool request_failed_ = false;

@@ -10,6 +10,7 @@
 
 #include "core/port_access.hpp"
 #include "core/text.hpp"
+#include "core/value_scratch.hpp"
 #include "shm/atomic.hpp"
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
@@ -32,9 +33,8 @@ class HostPort::Converted {
  public:
   const void* from(const Value& value, const HostPort& port) {
     const PortType& type = port.type();
-    void* storage = *type.cpp_type == typeid(std::string) ? static_cast<void*>(&text_)
-                                                          : static_cast<void*>(number_);
-    if (!PortAccess::codec(type).assign_from_value(value, storage)) {
+    const void* storage = scratch_.assign(value, type);
+    if (storage == nullptr) {
       throw Error(std::string(port.inbound() ? "ingress " : "egress ") + quote(port.component()) +
                   ": value " + quote(value.to_string()) + " (" +
                   std::string(kind_name(value.kind())) + ") does not fit its type " + type.name);
@@ -43,8 +43,7 @@ class HostPort::Converted {
   }
 
  private:
-  alignas(std::max_align_t) std::byte number_[sizeof(long double)] = {};
-  std::string text_;
+  ValueScratch scratch_;
 };
 
 HostPort::HostPort(HostPortSetup setup)

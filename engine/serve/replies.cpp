@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/text.hpp"
+#include "serve/replicas.hpp"
 
 namespace patchbay::detail {
 
@@ -32,7 +33,16 @@ std::string reply_mismatch(std::span<Component* const> components, const Wiring&
       fed = fed || !wires.empty();
     // A source, or another ingress: its messages do not follow the requests.
     if (!fed)
-      rates[c] = {Kind::foreign, 0, false, "component " + name(c) + " sends messages of its own"};
+      rates[c] = {Kind::foreign, 0, false,
+                  "component " + name(c) +
+                      " sends messages of its own"};  // Replicas merged as they finish: the copies'
+                                                      // messages do not keep the requests' order.
+    if (const Router* router = router_of(*components[c]);
+        router != nullptr && router->role() == Router::Role::merge && !router->has_order()) {
+      rates[c] = {Kind::broken, 0, false,
+                  "the replicas of " + quote(router->name().substr(0, router->name().rfind('#'))) +
+                      " hand their messages on as they finish (ordered: false)"};
+    }
   }
   // Rates flow downstream; a cycle settles once a field of each component on it is known.
   for (std::size_t round = 0; round <= n; ++round) {

@@ -44,6 +44,8 @@ inline constexpr std::size_t max_topology_xml_bytes = std::size_t{16} << 20;
 inline constexpr std::size_t max_workers = 1024;
 /// Workers per usable hardware thread: beyond this a machine only switches between them.
 inline constexpr std::size_t max_workers_per_pu = 64;
+/// Copies of one component (`replicas`).
+inline constexpr std::size_t max_replicas = 256;
 
 /// Bytes of a component fiber's stack (ProcessOptions::fiber_stack_size): below the minimum
 /// a fiber overflows its stack at its first call.
@@ -79,6 +81,11 @@ struct ComponentSpec {
   std::string worker;  ///< ParallelProcess: components with the same label share a worker
   /// ParallelProcess: replaces ProcessOptions::step_timeout for this component (seconds).
   std::optional<double> step_timeout;
+  /// Copies of the component that share its messages (docs/SERVING.md, "Replicas"): NAME#1 to
+  /// NAME#N, fed by a least-loaded split (NAME#split) and, when it has outputs, merged back by
+  /// NAME#merge, in the order the split took the messages when `ordered`, else as they come.
+  std::size_t replicas = 1;
+  bool ordered = true;
   SourceLocation where;                                 ///< the component's entry
   std::map<std::string, SourceLocation> arg_locations;  ///< per argument, when known
 };

@@ -623,3 +623,26 @@ TEST_CASE("a DAG compiled while a host thread holds a lock runs on the fork serv
   CHECK_FALSE(process_exists(worker));
   check_nothing_left();
 }
+
+TEST_CASE("a model with replicas runs through the fork server, in order",
+          "[fork_server][replicas]") {
+  REQUIRE(patchbay::ForkServer::running());
+  const HostLockHolder holder;
+  patchbay::ComponentSpec locked = component("NeedsHostLock", "locked", {}, "");
+  locked.replicas = 3;
+  ParallelProcess process(
+      parallel_spec({component("Counter", "count", {{"count", std::int64_t{3000}}}, ""), locked,
+                     component("SequenceCheck", "check", {{"expected", std::int64_t{3000}}}, "")},
+                    {{"count.out", "locked.in"}, {"locked.out", "check.in"}}));
+  const auto outcome = run_and_check_cleanup(process);
+  CHECK(outcome.error.empty());
+  CHECK(process.status() == Status::completed);
+  std::uint64_t steps = 0;
+  for (const auto& c : process.component_stats()) {
+    if (c.name.starts_with("locked#") && c.name != "locked#split" && c.name != "locked#merge") {
+      CHECK(c.steps > 0);
+      steps += c.steps;
+    }
+  }
+  CHECK(steps == 3000);
+}

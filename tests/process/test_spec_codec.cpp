@@ -39,6 +39,8 @@ void check_same(const ProcessSpec& a, const ProcessSpec& b) {
     CHECK(x.initial_values == y.initial_values);
     CHECK(x.resources == y.resources);
     CHECK(x.worker == y.worker);
+    CHECK(x.replicas == y.replicas);
+    CHECK(x.ordered == y.ordered);
     check_same(x.where, y.where);
     REQUIRE(x.arg_locations.size() == y.arg_locations.size());
     for (const auto& [key, where] : x.arg_locations) {
@@ -86,6 +88,8 @@ ProcessSpec rich_spec() {
   source.resources.memory = 536870912.0;
   source.resources.custom = {{"fpga", 2.0}};
   source.worker = "front";
+  source.replicas = 3;
+  source.ordered = false;
   source.where = {"model.yaml", 12};
   source.arg_locations = {{"iters", {"model.yaml", 14}}};
   patchbay::ComponentSpec sink;
