@@ -52,6 +52,7 @@ class ModelReader {
   void read_process_args(const YAML::Node& args, ProcessSpec& spec);
   ComponentSpec read_component(const YAML::Node& node) const;
   ConnectorSpec read_connector(const YAML::Node& node) const;
+  std::string endpoint(const YAML::Node& node, const std::string& what) const;
   ResourceOverrides read_resources(const YAML::Node& node, const std::string& owner) const;
   void read_plugins(const YAML::Node& node, ProcessSpec& spec, const fs::path& base_dir) const;
 
@@ -380,6 +381,29 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
   return c;
 }
 
+// A connector's end: "component.field", or Plugboard's long form {entity: component,
+// descriptor: field}.
+std::string ModelReader::endpoint(const YAML::Node& node, const std::string& what) const {
+  if (!node.IsMap()) return scalar(node, what);
+  std::string entity;
+  std::string descriptor;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (key == "entity") {
+      entity = scalar(entry.second, what + " 'entity'");
+    } else if (key == "descriptor") {
+      descriptor = scalar(entry.second, what + " 'descriptor'");
+    } else {
+      fail(entry.first,
+           "unknown key " + quote(key) + " in " + what + " (expected entity, descriptor)");
+    }
+  }
+  if (entity.empty() || descriptor.empty()) {
+    fail(node, what + " needs an 'entity' (the component) and a 'descriptor' (its field)");
+  }
+  return entity + "." + descriptor;
+}
+
 ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
   expect_map(node, "a connector");
   ConnectorSpec c;
@@ -391,9 +415,9 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
   for (const auto& entry : body) {
     const std::string key = entry.first.Scalar();
     if (key == "source") {
-      c.source = scalar(entry.second, "connector source");
+      c.source = endpoint(entry.second, "connector source");
     } else if (key == "target") {
-      c.target = scalar(entry.second, "connector target");
+      c.target = endpoint(entry.second, "connector target");
     } else if (key == "capacity") {
       c.capacity = capacity(entry.second, "connector capacity");
     } else if (key == "wait") {

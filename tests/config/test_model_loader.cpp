@@ -585,6 +585,34 @@ TEST_CASE("connectors may be written under spec:", "[model]") {
   CHECK_THAT(e.what(), Contains("model.yaml:6") && Contains("targte"));
 }
 
+TEST_CASE("connector ends may take Plugboard's long form: entity and descriptor", "[model]") {
+  const ProcessSpec spec = parse_model(R"(process:
+  args:
+    connectors:
+    - source: {entity: random, descriptor: x}
+      target:
+        entity: save
+        descriptor: value
+    - spec:
+        source: {entity: a, descriptor: out}
+        target: b.in
+)");
+  REQUIRE(spec.connectors.size() == 2);
+  CHECK(spec.connectors[0].source == "random.x");
+  CHECK(spec.connectors[0].target == "save.value");
+  CHECK(spec.connectors[1].source == "a.out");
+  CHECK(spec.connectors[1].target == "b.in");
+
+  const ModelError unknown = parse_error(
+      "process:\n  args:\n    connectors:\n    - source: {entity: a, field: x}\n"
+      "      target: b.y\n");
+  CHECK_THAT(unknown.what(), Contains("model.yaml:4") && Contains("'field'") &&
+                                 Contains("expected entity, descriptor"));
+  const ModelError half = parse_error(
+      "process:\n  args:\n    connectors:\n    - source: {entity: a}\n      target: b.y\n");
+  CHECK_THAT(half.what(), Contains("model.yaml:4") && Contains("needs an 'entity'"));
+}
+
 TEST_CASE("plugin paths are resolved relative to the model file", "[model]") {
   TempDir dir;
   fs::create_directories(dir / "models");
