@@ -3,11 +3,14 @@
 #include <patchbay/error.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstring>
 #include <ios>
 #include <streambuf>
 #include <utility>
+
+#include "core/text.hpp"
 
 namespace patchbay::csv {
 
@@ -236,6 +239,26 @@ void write_row(std::ostream& out, const std::vector<std::string>& fields) {
   std::string text;
   append_row(text, fields);
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+std::optional<FileFormat> format_of(std::string_view path, std::string& why) {
+  const std::size_t slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto ends_with = [&](std::string_view suffix) {
+    return lower.size() > suffix.size() && lower.ends_with(suffix);
+  };
+  if (ends_with(".csv.gz")) return FileFormat::csv_gzip;
+  if (ends_with(".csv")) return FileFormat::csv;
+  const std::size_t dot = lower.find('.', 1);
+  if (dot == std::string::npos) return FileFormat::csv;
+  const std::string_view extension = name.substr(dot);
+  why = "its extension " + detail::quote(extension) + " is not a format this build reads or writes";
+  if (ends_with(".parquet")) why += " (Parquet needs a library it does not have)";
+  why += ": use '.csv' (CSV) or '.csv.gz' (gzip-compressed CSV)";
+  return std::nullopt;
 }
 
 }  // namespace patchbay::csv

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -113,5 +114,14 @@ void write_field(std::ostream& out, std::string_view field);
 
 /// append_row() to a stream. Thread-safety: as safe as writing to `out`.
 void write_row(std::ostream& out, const std::vector<std::string>& fields);
+
+/// How FileReader and FileWriter store rows, from the file name a path ends in.
+enum class FileFormat : unsigned char { csv, csv_gzip };
+
+/// The format `path` names: a name ending in ".csv" is CSV, one ending in ".csv.gz" is
+/// gzip-compressed CSV (letter case aside), and a name without a '.' after its first character
+/// (a device, a FIFO: "/dev/stdout") is CSV. Anything else is nullopt, with `why` saying what
+/// the name says and what is expected.
+std::optional<FileFormat> format_of(std::string_view path, std::string& why);
 
 }  // namespace patchbay::csv

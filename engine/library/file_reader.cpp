@@ -9,10 +9,12 @@
 #include <charconv>
 #include <cstring>
 #include <istream>
+#include <optional>
 #include <streambuf>
 
 #include "core/text.hpp"
 #include "library/csv.hpp"
+#include "library/gzip.hpp"
 
 namespace patchbay::library {
 
@@ -56,8 +58,9 @@ struct Interrupted {};
 // so that a stop ends a wait for a writer that never comes.
 class InputFile final : public std::streambuf {
  public:
-  InputFile(const Component& owner, const std::string& path)
+  InputFile(const Component& owner, const std::string& path, csv::FileFormat format)
       : owner_(owner), quoted_path_(quote(path)) {
+    if (format == csv::FileFormat::csv_gzip) inflater_.emplace(path);
     // O_NONBLOCK: opening a FIFO waits for no writer (poll() below waits, stoppably).
     fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd_ < 0) {
@@ -83,6 +86,32 @@ class InputFile final : public std::streambuf {
  protected:
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (!inflater_) {
+      const std::size_t got = read_some(buffer_, sizeof buffer_);
+      if (got == 0) return traits_type::eof();
+      setg(buffer_, buffer_, buffer_ + got);
+      return traits_type::to_int_type(*gptr());
+    }
+    // gzip: decompress what was read; read more when it is used up.
+    for (;;) {
+      if (const std::size_t made = inflater_->inflate(buffer_, sizeof buffer_); made != 0) {
+        setg(buffer_, buffer_, buffer_ + made);
+        return traits_type::to_int_type(*gptr());
+      }
+      const std::size_t got = read_some(compressed_, sizeof compressed_);
+      if (got == 0) {
+        if (!inflater_->at_member_end()) {
+          throw Error(quoted_path_ + " ends in the middle of its gzip stream (truncated?)");
+        }
+        return traits_type::eof();
+      }
+      inflater_->feed(reinterpret_cast<const unsigned char*>(compressed_), got);
+    }
+  }
+
+ private:
+  // Reads up to `capacity` bytes of the file; 0 at its end.
+  std::size_t read_some(char* into, std::size_t capacity) {
     for (;;) {
       if (owner_.stop_requested()) throw Interrupted{};
       if (!regular_) {
@@ -90,31 +119,28 @@ class InputFile final : public std::streambuf {
         const int polled = ::poll(&ready, 1, kStopPollMs);
         if (polled == 0 || (polled < 0 && errno == EINTR)) continue;
       }
-      const ssize_t got = ::read(fd_, buffer_, sizeof buffer_);
-      if (got > 0) {
-        setg(buffer_, buffer_, buffer_ + got);
-        return traits_type::to_int_type(*gptr());
-      }
-      if (got == 0) return traits_type::eof();
+      const ssize_t got = ::read(fd_, into, capacity);
+      if (got >= 0) return static_cast<std::size_t>(got);
       if (errno != EINTR && errno != EAGAIN) {
         throw Error("reading " + quoted_path_ + " failed: " + std::strerror(errno));
       }
     }
   }
 
- private:
   const Component& owner_;
   std::string quoted_path_;
   int fd_ = -1;
   bool regular_ = false;
   char buffer_[64 * 1024];
+  std::optional<gzip::Inflater> inflater_;
+  char compressed_[64 * 1024];
 };
 
 }  // namespace
 
 struct FileReader::State {
-  State(const Component& owner, const std::string& path)
-      : file(owner, path), in(&file), reader(in, quote(path)) {}
+  State(const Component& owner, const std::string& path, csv::FileFormat format)
+      : file(owner, path, format), in(&file), reader(in, quote(path)) {}
 
   InputFile file;
   std::istream in;
@@ -131,6 +157,14 @@ FileReader::FileReader(const ComponentArgs& args)
       field_names_(args.get<std::vector<std::string>>("field_names")) {
   if (field_names_.empty()) throw args.error("field_names", "must name at least one column");
   if (path_.empty()) throw args.error("path", "must not be empty");
+  std::string why;
+  const auto format = csv::format_of(path_, why);
+  if (!format) throw args.error("path", quote(path_) + ": " + why);
+  format_ = static_cast<unsigned char>(*format);
+  // Plugboard's rows per read: the file is read as rows are needed, whatever it says.
+  if (args.contains("chunk_size") && args.get<std::int64_t>("chunk_size") < 1) {
+    throw args.error("chunk_size", "must be at least 1 (rows)");
+  }
   for (const auto& field : field_names_)
     outputs_by_field_.push_back(&add_output<Value>(field));
   // Checked now, without opening the file (a FIFO would block, a device could be read), so
@@ -156,7 +190,7 @@ FileReader::FileReader(std::string name, std::string path, std::vector<std::stri
 FileReader::~FileReader() = default;
 
 void FileReader::init() {
-  state_ = std::make_unique<State>(*this, path_);
+  state_ = std::make_unique<State>(*this, path_, static_cast<csv::FileFormat>(format_));
   std::vector<std::string> header;
   try {
     if (!state_->reader.next_row(header)) {

@@ -11,11 +11,13 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <utility>
 
 #include "core/text.hpp"
 #include "library/csv.hpp"
+#include "library/gzip.hpp"
 
 namespace patchbay::library {
 
@@ -146,9 +148,12 @@ struct FileWriter::State {
   Target target;
   std::string partial;  // TARGET.partial; empty when direct
   int fd = -1;
-  std::string buffer;        // rows not yet written
-  std::size_t written = 0;   // bytes written so far
-  bool interrupted = false;  // a stop came while waiting for a FIFO's reader
+  std::string text;                        // rows not yet packed into `buffer`
+  std::size_t rows = 0;                    // rows in `text`
+  std::optional<gzip::Deflater> deflater;  // a .csv.gz target
+  std::string buffer;                      // bytes not yet written (packed rows)
+  std::size_t written = 0;                 // bytes written so far
+  bool interrupted = false;                // a stop came while waiting for a FIFO's reader
 };
 
 FileWriter::FileWriter(const ComponentArgs& args)
@@ -157,6 +162,15 @@ FileWriter::FileWriter(const ComponentArgs& args)
       field_names_(args.get<std::vector<std::string>>("field_names")) {
   if (field_names_.empty()) throw args.error("field_names", "must name at least one column");
   if (path_.empty()) throw args.error("path", "must not be empty");
+  std::string why;
+  const auto format = csv::format_of(path_, why);
+  if (!format) throw args.error("path", quote(path_) + ": " + why);
+  gzip_ = *format == csv::FileFormat::csv_gzip;
+  if (args.contains("chunk_size")) {
+    const auto rows = args.get<std::int64_t>("chunk_size");
+    if (rows < 1) throw args.error("chunk_size", "must be at least 1 (rows)");
+    chunk_rows_ = static_cast<std::size_t>(rows);
+  }
   for (const auto& field : field_names_)
     inputs_by_field_.push_back(&add_input<Value>(field));
   // Checked now, opening and creating nothing, so that a path that cannot be written is a model
@@ -187,8 +201,24 @@ void FileWriter::init() {
     open_partial();
   }
   if (state.interrupted) return;
-  csv::append_row(state.buffer, field_names_);
+  if (gzip_) state.deflater.emplace();
+  csv::append_row(state.text, field_names_);
   row_.resize(field_names_.size());
+}
+
+// Moves the rows gathered into the bytes to write: as they are, or compressed; `finish` ends a
+// gzip stream.
+void FileWriter::pack(bool finish) {
+  State& state = *state_;
+  if (state.deflater) {
+    state.deflater->compress(state.text, state.buffer, finish);
+  } else if (state.buffer.empty()) {
+    state.buffer.swap(state.text);
+  } else {
+    state.buffer += state.text;
+  }
+  state.text.clear();
+  state.rows = 0;
 }
 
 void FileWriter::open_direct() {
@@ -292,15 +322,23 @@ void FileWriter::step() {
   if (state.interrupted) return;
   for (std::size_t i = 0; i < inputs_by_field_.size(); ++i)
     row_[i] = inputs_by_field_[i]->value().to_string();
-  csv::append_row(state.buffer, row_);
-  // A write cut short by a stop leaves the rest in the buffer: the run ends before another step.
-  if (state.buffer.size() >= kBlockBytes) (void)write_out(true);
+  csv::append_row(state.text, row_);
+  ++state.rows;
+  // Written every chunk_size rows, else in blocks. A write cut short by a stop leaves the rest
+  // in the buffer: the run ends before another step.
+  if (chunk_rows_ != 0 ? state.rows >= chunk_rows_ : state.text.size() >= kBlockBytes) {
+    pack(false);
+    (void)write_out(true);
+  }
 }
 
 void FileWriter::teardown(Status final_status) {
   if (!state_ || state_->fd < 0) return;
   State& state = *state_;
   const bool completed = final_status == Status::completed;
+  // Every row received, and a gzip stream ended, whatever the end: a file (or the rows a
+  // device takes) is whole up to its last row.
+  pack(true);
   if (state.target.direct) {
     // Rows reach a device or FIFO as they are written, and cannot be taken back: after a stop
     // or a failure it has the rows written so far, and the rest still buffered if it takes

@@ -96,6 +96,7 @@ class FileReader final : public Component {
   std::string path_;
   std::vector<std::string> field_names_;
   std::vector<Output<Value>*> outputs_by_field_;
+  unsigned char format_ = 0;  // csv::FileFormat
   std::unique_ptr<State> state_;
 };
 
@@ -128,12 +129,15 @@ class FileWriter final : public Component {
   void open_direct();
   void open_partial();
   bool write_out(bool wait);  // writes the buffered rows; false if a stop left some unwritten
+  void pack(bool finish);     // the rows gathered into the bytes to write (compressed for gzip)
 
   std::string path_;
   std::vector<std::string> field_names_;
   std::vector<Input<Value>*> inputs_by_field_;
   std::unique_ptr<State> state_;
   std::vector<std::string> row_;
+  bool gzip_ = false;           // the path ends in .csv.gz
+  std::size_t chunk_rows_ = 0;  // chunk_size: rows per write; 0: blocks of 64 KiB
 };
 
 /// Where a model's host sends messages in (serve.hpp): what host threads push through a Sender,
