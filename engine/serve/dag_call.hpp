@@ -4,6 +4,9 @@
 
 #include <patchbay/registry.hpp>
 
+#include <cstddef>
+#include <span>
+#include <string>
 #include <string_view>
 
 namespace patchbay::detail {
@@ -13,5 +16,8 @@ inline constexpr std::string_view dag_call_type = "patchbay.DagCall";
 
 /// Makes a DAG's node from its arguments: `function`, `arguments`, `dependencies`.
 ComponentFactory dag_call_factory();
+
+/// `bytes` as the text of a node's `arguments` (hexadecimal).
+std::string to_hex(std::span<const std::byte> bytes);
 
 }  // namespace patchbay::detail

@@ -66,15 +66,12 @@ const detail::Machine& synthetic_machine() {
 
 std::optional<detail::Plan> validate_purely(const ProcessSpec& spec) {
   (void)mermaid_diagram(spec);
-  const std::vector<std::unique_ptr<Component>> components =
-      detail::instantiate(spec, pure_registry());
+  const detail::Instantiated built = detail::instantiate(spec, pure_registry());
   std::vector<Component*> raw;
-  std::vector<SourceLocation> locations;
-  for (std::size_t i = 0; i < components.size(); ++i) {
-    raw.push_back(components[i].get());
-    locations.push_back(spec.components[i].where);
-  }
-  const detail::Wiring wiring = detail::build_wiring(raw, spec.connectors, spec.options, locations);
+  for (const auto& c : built.components)
+    raw.push_back(c.get());
+  const detail::Wiring wiring =
+      detail::build_wiring(raw, built.connectors, built.options, built.locations);
   if (spec.kind != ProcessKind::parallel) return std::nullopt;
 
   detail::PlacementInput input;
