@@ -21,6 +21,7 @@
 #include "core/text.hpp"
 #include "parallel/parallel_runtime.hpp"
 #include "placement/cpuset_text.hpp"
+#include "placement/declared_machine.hpp"
 #include "run/instantiate.hpp"
 #include "run/run_state.hpp"
 #include "run/stats.hpp"
@@ -203,6 +204,8 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   }
   model.topology = topology;
   model.machine = load_machine(topology);
+  const MachineResources declared = declared_machine(model.options.machine);
+  limit_machine(model.machine, declared);
   PlacementInput input;
   for (const auto& c : model.components) {
     input.components.push_back({c->name(), c->type_name(), c->resources(), c->worker_label()});
@@ -210,7 +213,7 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   for (const Wire& w : model.wiring.wires)
     input.edges.emplace_back(w.source_component, w.target_component);
   if (model.options.workers != 0) input.workers = model.options.workers;
-  input.custom_capacities = model.options.custom_resources;
+  input.custom_capacities = custom_capacities(model.options.custom_resources, declared);
   model.requests = input.components;
   model.plan = plan_placement(model.machine, input);
   check_arena_size(model);

@@ -27,6 +27,7 @@
 #include "parallel/gpu_environment.hpp"
 #include "parallel/launcher.hpp"
 #include "placement/cpuset_text.hpp"
+#include "placement/declared_machine.hpp"
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"
@@ -107,6 +108,10 @@ TaskCore::TaskCore(const RuntimeOptions& options, Runtime* runtime)
     if (const char* env = std::getenv("PATCHBAY_TOPOLOGY")) topology_ = env;
   }
   machine_ = load_machine(topology_);
+  // The machine as the environment declares it (PATCHBAY_NUM_CPUS, PATCHBAY_RESOURCES, ...).
+  const MachineResources declared = declared_machine({});
+  limit_machine(machine_, declared);
+  options_.custom_resources = custom_capacities(options_.custom_resources, declared);
   std::size_t workers = options_.workers;
   if (workers == 0) workers = std::min(machine_.cores.size(), limits::max_workers);
   if (workers > limits::max_workers) {

@@ -6,6 +6,7 @@
 #include <patchbay/value.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -108,6 +109,25 @@ struct ConnectorSpec {
   SourceLocation where;
 };
 
+/// The machine as declared from outside a model, as Ray's `ray start --num-cpus --num-gpus
+/// --memory --resources` declares a node: engine-run's options of those names, or the
+/// environment (PATCHBAY_NUM_CPUS, PATCHBAY_NUM_GPUS, PATCHBAY_MEMORY, PATCHBAY_RESOURCES), the
+/// options winning. Placement plans for at most `cpus` cores, `gpus` GPUs and `memory` bytes of
+/// the machine it finds, and adds `custom` to the capacities of custom resources the model
+/// declares (the declared machine's winning for a name both give).
+struct MachineResources {
+  std::optional<std::size_t> cpus;
+  std::optional<std::size_t> gpus;
+  std::optional<std::uint64_t> memory;
+  std::map<std::string, double> custom;
+};
+
+/// Custom resources from a text: `{"NAME": AMOUNT, ...}` (JSON, as Ray's --resources) or
+/// `NAME=AMOUNT,...`, amounts as model quantities ("2", "500m", "1Gi"). `what` names the source
+/// in errors. Throws ModelError.
+std::map<std::string, double> parse_custom_resources(std::string_view text,
+                                                     const std::string& what);
+
 /// Options that apply to the whole process.
 struct ProcessOptions {
   /// Default channel capacity in bytes (a power of two, at least 64).
@@ -125,6 +145,9 @@ struct ProcessOptions {
   WaitMode wait = WaitMode::adaptive;
   /// Capacities of custom resources that components may ask for.
   std::map<std::string, double> custom_resources;
+  /// The machine as declared from outside the model (engine-run's --num-cpus, --num-gpus,
+  /// --memory, --resources); what it leaves unset comes from the environment.
+  MachineResources machine;
   /// Seconds one step may take before the run fails naming the component and its worker; a
   /// worker that shows no progress for as long (stopped by SIGSTOP, say) fails it too. 0: no
   /// limit. At most 1e6.

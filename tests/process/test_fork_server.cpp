@@ -504,15 +504,22 @@ TEST_CASE("a host killed by SIGKILL takes its fork server and their workers with
   const int host = patchbay::test::start_command(
       {"/proc/self/exe", "--host-model", (dir / "model.yaml").string()}, dir.path());
   std::vector<int> pids;  // the host's fork server, then its workers
+  const auto out_path = patchbay::test::capture_path(dir.path(), host, "out");
   for (int attempt = 0; attempt < 500 && pids.size() < 3; ++attempt) {
     std::this_thread::sleep_for(10ms);
-    std::istringstream out(
-        patchbay::test::read_file(patchbay::test::capture_path(dir.path(), host, "out")));
+    // The host's output file appears once it has started (later on a loaded machine).
+    if (!std::filesystem::exists(out_path)) continue;
+    std::istringstream out(patchbay::test::read_file(out_path));
     std::string word;
     pids.clear();
     while (out >> word) {
       if (word != "server" && word != "workers") pids.push_back(std::stoi(word));
     }
+  }
+  if (pids.size() != 3) {
+    // Never leave the host behind (a zombie would fail the next tests' clean-up checks).
+    kill(host, SIGKILL);
+    (void)patchbay::test::wait_command(host, dir.path(), 5s);
   }
   REQUIRE(pids.size() == 3);
   kill(host, SIGKILL);

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,17 +28,26 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
 /// model names must exist.
 void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins);
 
-/// Adds the options every command that loads a model has: --set, --plugin and --process.
-/// Returns the --plugin option.
-CLI::Option* add_model_options(CLI::App& app, std::vector<std::string>& overrides,
-                               std::vector<std::string>& plugins, std::string& process_kind);
+/// What every command that loads a model takes: --set, --plugin, --process, and the machine as
+/// declared from outside the model (--num-cpus, --num-gpus, --memory, --resources).
+struct ModelOptions {
+  std::vector<std::string> overrides;
+  std::vector<std::string> plugins;
+  std::string process_kind;
+  std::optional<std::size_t> num_cpus;
+  std::optional<std::size_t> num_gpus;
+  std::string memory;
+  std::string resources;
+};
+
+/// Adds the options of ModelOptions to `app`. Returns the --plugin option.
+CLI::Option* add_model_options(CLI::App& app, ModelOptions& options);
 /// Parses the command line: nullopt to go on, else the exit code (0 after --help or --version,
 /// 2 for a bad argument, printed with a pointer to `help`).
 std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::string_view help);
-/// The model file, with the --set overrides applied and the --process engine ("" keeps the
-/// model's).
-patchbay::ProcessSpec load_spec(const std::string& model, const std::vector<std::string>& overrides,
-                                const std::string& process_kind);
+/// The model file, with the --set overrides applied, the --process engine ("" keeps the
+/// model's) and the declared machine. Throws ModelError.
+patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& options);
 
 /// `engine-run serve MODEL ...` (argv[0] is "serve"): the model as an HTTP service.
 int serve_main(int argc, char** argv);

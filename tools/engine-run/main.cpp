@@ -436,9 +436,7 @@ std::string check_writable(const std::string& path) {
 
 struct Options {
   std::string model;
-  std::vector<std::string> overrides;
-  std::vector<std::string> plugins;
-  std::string process_kind;
+  engine_run::ModelOptions model_options;
   std::string stats_path;
   bool validate = false;
   bool no_plugins = false;
@@ -592,7 +590,7 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
     return kExitBadModel;
   }
 
-  spec = engine_run::load_spec(options.model, options.overrides, options.process_kind);
+  spec = engine_run::load_spec(options.model, options.model_options);
 
   if (options.diagram) {
     std::cout << patchbay::mermaid_diagram(spec);
@@ -606,7 +604,7 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
   if (options.no_plugins) {
     check_plugin_files(spec);
   } else {
-    load_needed_plugins(spec, options.plugins);
+    load_needed_plugins(spec, options.model_options.plugins);
   }
 
   if (options.plan) {
@@ -665,8 +663,7 @@ int main_impl(int argc, char** argv) {
   app.set_version_flag("--version", kVersion, "Print the version and exit");
 
   app.add_option("MODEL", options.model, "The model file (YAML)")->required()->type_name("FILE");
-  auto* plugin =
-      engine_run::add_model_options(app, options.overrides, options.plugins, options.process_kind);
+  auto* plugin = engine_run::add_model_options(app, options.model_options);
   auto* validate = app.add_flag(
       "--validate", options.validate,
       "Check the model without running it: types, arguments, wiring, and the placement of a "
@@ -720,17 +717,32 @@ void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::
   load_needed_plugins(spec, plugins);
 }
 
-CLI::Option* add_model_options(CLI::App& app, std::vector<std::string>& overrides,
-                               std::vector<std::string>& plugins, std::string& process_kind) {
-  app.add_option("--set", overrides, "Override a component argument (repeatable)")
+CLI::Option* add_model_options(CLI::App& app, ModelOptions& options) {
+  app.add_option("--set", options.overrides, "Override a component argument (repeatable)")
       ->type_name("COMP.ARG=VALUE")
       ->allow_extra_args(false);
-  CLI::Option* plugin = app.add_option("--plugin", plugins, "Load a component library (repeatable)")
-                            ->type_name("PATH")
-                            ->allow_extra_args(false);
-  app.add_option("--process", process_kind, "Engine to run on, instead of the model's")
+  CLI::Option* plugin =
+      app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
+          ->type_name("PATH")
+          ->allow_extra_args(false);
+  app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
       ->type_name("KIND")
       ->check(CLI::IsMember({"local", "parallel"}));
+  app.add_option("--num-cpus", options.num_cpus,
+                 "Plan for at most N cores of the machine (as `ray start --num-cpus`; "
+                 "PATCHBAY_NUM_CPUS)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_option("--num-gpus", options.num_gpus,
+                 "Plan for at most N of the machine's GPUs (PATCHBAY_NUM_GPUS)")
+      ->type_name("N");
+  app.add_option("--memory", options.memory,
+                 "Plan for at most this much memory, a quantity such as 8Gi (PATCHBAY_MEMORY)")
+      ->type_name("QTY");
+  app.add_option("--resources", options.resources,
+                 "Custom resources the machine has, as `ray start --resources`: "
+                 "'{\"NAME\": N}' or NAME=N,... (PATCHBAY_RESOURCES)")
+      ->type_name("SPEC");
   return plugin;
 }
 
@@ -745,12 +757,27 @@ std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::st
   return std::nullopt;
 }
 
-patchbay::ProcessSpec load_spec(const std::string& model, const std::vector<std::string>& overrides,
-                                const std::string& process_kind) {
+patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& options) {
   patchbay::ProcessSpec spec = patchbay::load_model(model);
-  patchbay::apply_overrides(spec, overrides);
-  if (process_kind == "local") spec.kind = patchbay::ProcessKind::local;
-  if (process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+  patchbay::apply_overrides(spec, options.overrides);
+  if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
+  if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
+  patchbay::MachineResources& machine = spec.options.machine;
+  machine.cpus = options.num_cpus;
+  machine.gpus = options.num_gpus;
+  if (!options.memory.empty()) {
+    double bytes = 0;
+    try {
+      bytes = patchbay::parse_quantity(options.memory);
+    } catch (const std::exception& e) {
+      throw patchbay::ModelError(std::string("--memory: ") + e.what());
+    }
+    if (bytes < 1) throw patchbay::ModelError("--memory: must be at least 1 byte");
+    machine.memory = static_cast<std::uint64_t>(bytes);
+  }
+  if (!options.resources.empty()) {
+    machine.custom = patchbay::parse_custom_resources(options.resources, "--resources");
+  }
   return spec;
 }
 

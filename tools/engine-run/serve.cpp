@@ -499,9 +499,7 @@ void Session::on_write(beast::error_code ec, bool keep_alive) {
 
 struct ServeOptions {
   std::string model;
-  std::vector<std::string> overrides;
-  std::vector<std::string> plugins;
-  std::string process_kind;
+  ModelOptions model_options;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8000;
   unsigned threads = 1;
@@ -549,8 +547,8 @@ int serve(const ServeOptions& options) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::atomic<int> signal_count{0};
 
-  patchbay::ProcessSpec spec = load_spec(options.model, options.overrides, options.process_kind);
-  load_plugins_for(spec, options.plugins);
+  patchbay::ProcessSpec spec = load_spec(options.model, options.model_options);
+  load_plugins_for(spec, options.model_options.plugins);
   std::unique_ptr<patchbay::Process> process = patchbay::make_process(spec);
   std::vector<std::unique_ptr<Route>> routes = make_routes(spec, *process);
 
@@ -671,7 +669,7 @@ int serve_main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "HTTP I/O threads")
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();
-  (void)add_model_options(app, options.overrides, options.plugins, options.process_kind);
+  (void)add_model_options(app, options.model_options);
   app.add_flag("-q,--quiet", options.quiet, "Print nothing but errors");
   if (const auto code = parse_arguments(app, argc, argv, "engine-run serve --help")) return *code;
   try {
