@@ -282,24 +282,58 @@ bool ComponentRunner::write_error(ChannelEnd& end, const WaitReason& full) {
   auto& ring = std::get<channel::VariableRing>(end.ring);  // WireErrors::forward: see Wire
   const std::size_t size =
       std::min(failed_component_.size() + 1 + failure_message_.size(), ring.max_payload());
-  std::span<std::byte> slot = ring.try_reserve(size);
-  while (slot.data() == nullptr) {
-    count(end.counters->times_full);
-    wait(full);
-    if (ring.reader_closed()) return false;
-    slot = ring.try_reserve(size);
-  }
+  const std::span<std::byte> slot = reserve(end, full, size);
+  if (slot.data() == nullptr) return false;
   std::string record = failed_component_;
   record.push_back('\0');
   record += failure_message_;
   std::memcpy(slot.data(), record.data(), size);
   ring.commit(size, channel::RecordKind::error);
+  sent(end, size);
+  return true;
+}
+
+// Room for a record of `size` bytes in `end`'s variable-length ring, waiting for it; an empty
+// span when the reader has gone. Throws Error when the record can never fit.
+std::span<std::byte> ComponentRunner::reserve(ChannelEnd& end, const WaitReason& full,
+                                              std::size_t size) {
+  auto& ring = std::get<channel::VariableRing>(end.ring);
+  if (size > ring.max_payload()) {
+    throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
+                " bytes does not fit its channel (at most " + std::to_string(ring.max_payload()) +
+                " bytes with capacity " + std::to_string(ring.capacity()) +
+                "); raise the connector's capacity");
+  }
+  std::span<std::byte> slot = ring.try_reserve(size);
+  while (slot.data() == nullptr) {
+    count(end.counters->times_full);
+    wait(full);
+    if (ring.reader_closed()) return {};
+    slot = ring.try_reserve(size);
+  }
+  return slot;
+}
+
+// Writes a fixed-size record from `from` into `end`'s ring, waiting for room; false when the
+// reader has gone.
+bool ComponentRunner::write_fixed_waiting(ChannelEnd& end, const WaitReason& full, const void* from,
+                                          std::size_t size) {
+  channel::FixedRing& fixed = *end.fixed();
+  while (!fixed.try_write([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
+    count(end.counters->times_full);
+    wait(full);
+    if (fixed.reader_closed()) return false;
+  }
+  return true;
+}
+
+// The accounting of a record of `size` bytes committed to `end`, and its reader's wake-up.
+void ComponentRunner::sent(ChannelEnd& end, std::size_t size) {
   ++end.sent;
   end.sent_bytes += size;
   ++tally_.messages_out;
   tally_.bytes_out += size;
   end.peer->notify();
-  return true;
 }
 
 // An input's error record: the step is skipped and the first error goes on (see run()).
@@ -525,41 +559,21 @@ bool ComponentRunner::send_all() {
 bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t size,
                             const Port& port, bool from_scratch) {
   if (end.base().reader_closed()) return false;
-  if (channel::FixedRing* fixed = end.fixed()) {
+  if (end.fixed() != nullptr) {
     // Same type at both ends, so `size` is the ring's record size (see Wire).
     const void* from = from_scratch ? scratch_.data() : PortAccess::storage(port);
-    while (!fixed->try_write([&](std::byte* slot) { copy_fixed(slot, from, size); })) {
-      count(end.counters->times_full);
-      wait(full);
-      if (fixed->reader_closed()) return false;
-    }
+    if (!write_fixed_waiting(end, full, from, size)) return false;
   } else {
-    auto& ring = std::get<channel::VariableRing>(end.ring);
-    if (size > ring.max_payload()) {
-      throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
-                  " bytes does not fit its channel (at most " + std::to_string(ring.max_payload()) +
-                  " bytes with capacity " + std::to_string(ring.capacity()) +
-                  "); raise the connector's capacity");
-    }
-    std::span<std::byte> slot = ring.try_reserve(size);
-    while (slot.data() == nullptr) {
-      count(end.counters->times_full);
-      wait(full);
-      if (ring.reader_closed()) return false;
-      slot = ring.try_reserve(size);
-    }
+    const std::span<std::byte> slot = reserve(end, full, size);
+    if (slot.data() == nullptr) return false;
     if (from_scratch) {
       if (size != 0) std::memcpy(slot.data(), scratch_.data(), size);
     } else {
       PortAccess::codec(port).encode(PortAccess::storage(port), slot.data());
     }
-    ring.commit(size);
+    std::get<channel::VariableRing>(end.ring).commit(size);
   }
-  ++end.sent;
-  end.sent_bytes += size;
-  ++tally_.messages_out;
-  tally_.bytes_out += size;
-  end.peer->notify();
+  sent(end, size);
   return true;
 }
 
@@ -611,35 +625,15 @@ bool ComponentRunner::write_raw(ChannelEnd& end, const WaitReason& full, const R
     if (record.error || size != fixed->record_size()) {
       throw Error("connector '" + end.wire->label + "': a record does not fit its fixed-size ring");
     }
-    while (
-        !fixed->try_write([&](std::byte* slot) { std::memcpy(slot, record.bytes.data(), size); })) {
-      count(end.counters->times_full);
-      wait(full);
-      if (fixed->reader_closed()) return false;
-    }
+    if (!write_fixed_waiting(end, full, record.bytes.data(), size)) return false;
   } else {
-    auto& ring = std::get<channel::VariableRing>(end.ring);
-    if (size > ring.max_payload()) {
-      throw Error("connector '" + end.wire->label + "': a message of " + std::to_string(size) +
-                  " bytes does not fit its channel (at most " + std::to_string(ring.max_payload()) +
-                  " bytes with capacity " + std::to_string(ring.capacity()) +
-                  "); raise the connector's capacity");
-    }
-    std::span<std::byte> slot = ring.try_reserve(size);
-    while (slot.data() == nullptr) {
-      count(end.counters->times_full);
-      wait(full);
-      if (ring.reader_closed()) return false;
-      slot = ring.try_reserve(size);
-    }
+    const std::span<std::byte> slot = reserve(end, full, size);
+    if (slot.data() == nullptr) return false;
     if (size != 0) std::memcpy(slot.data(), record.bytes.data(), size);
-    ring.commit(size, record.error ? channel::RecordKind::error : channel::RecordKind::data);
+    std::get<channel::VariableRing>(end.ring).commit(
+        size, record.error ? channel::RecordKind::error : channel::RecordKind::data);
   }
-  ++end.sent;
-  end.sent_bytes += size;
-  ++tally_.messages_out;
-  tally_.bytes_out += size;
-  end.peer->notify();
+  sent(end, size);
   return true;
 }
 

@@ -141,6 +141,10 @@ class ComponentRunner {
   void count_step();
   bool send_failure();
   bool write_error(ChannelEnd& end, const WaitReason& full);
+  std::span<std::byte> reserve(ChannelEnd& end, const WaitReason& full, std::size_t size);
+  bool write_fixed_waiting(ChannelEnd& end, const WaitReason& full, const void* from,
+                           std::size_t size);
+  void sent(ChannelEnd& end, std::size_t size);
   void take_error(std::span<const std::byte> record);
   bool write_fixed(OutputField& field);
   bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
