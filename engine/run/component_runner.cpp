@@ -720,7 +720,17 @@ std::optional<std::size_t> ComponentRunner::take_any(std::size_t first, std::siz
       }
     }
     if (!open) return std::nullopt;
-    wait(inputs_[first].empty);  // any copy's record wakes it
+    // Any copy's record wakes it: a producer on this thread wakes it directly, one in another
+    // worker through this worker's waiter, which watches only for components parked on a
+    // remote channel. So it parks as waiting on a remote copy when there is one.
+    const WaitReason* reason = &inputs_[first].empty;
+    for (std::size_t k = 0; k < count; ++k) {
+      if (inputs_[first + k * stride].remote) {
+        reason = &inputs_[first + k * stride].empty;
+        break;
+      }
+    }
+    wait(*reason);
   }
 }
 
