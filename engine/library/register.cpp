@@ -38,6 +38,8 @@ void register_library(Registry& registry) {
   registry.add("Timestamper", factory<Timestamper>());
   registry.add("FileReader", factory<FileReader>());
   registry.add("FileWriter", factory<FileWriter>());
+  registry.add("SQLReader", factory<SQLReader>());
+  registry.add("SQLWriter", factory<SQLWriter>());
   registry.add("Ingress", host_factory<Ingress>());
   registry.add("Egress", host_factory<Egress>());
   // The nodes of compiled DAGs (dag.hpp), not meant for model files.

@@ -140,6 +140,80 @@ class FileWriter final : public Component {
   std::size_t chunk_rows_ = 0;  // chunk_size: rows per write; 0: blocks of 64 KiB
 };
 
+/// Reads the rows of an SQLite database, one row per step, on one output per name in
+/// `field_names`; closes when the rows run out.
+/// Arguments: `path` (the database file; or Plugboard's `connection_string`, sqlite:///FILE),
+/// then either `table` with `field_names` (the columns read; rows in the order SQLite gives
+/// them: a `query` with ORDER BY sets one), or `query` (one SELECT statement, run as written) with
+/// optional `field_names` (columns of its result, by name; default: all of them, which must then
+/// be named apart); `chunk_size` (rows fetched from SQLite at a time, at least 1; default: one
+/// row as it is needed).
+///
+/// Values: INTEGER becomes an int, REAL a double, TEXT a string, NULL null. A BLOB fails the run
+/// naming the row and column: convert it in the query (`hex(data)`, `CAST(data AS TEXT)`).
+///
+/// The database is opened read-only (SQLITE_OPEN_READONLY) and the statement prepared at
+/// construction, then closed again: a missing or unreadable file, a file that is not a
+/// database, a missing table or column and a query SQLite rejects are a ModelError naming the
+/// component, the path and SQLite's message, before anything runs. init() opens it again for
+/// the run. A stop interrupts a statement that is running (a long sort, say).
+class SQLReader final : public Component {
+ public:
+  explicit SQLReader(const ComponentArgs& args);
+  ~SQLReader() override;
+  void init() override;
+  void step() override;
+  void teardown(Status final_status) override;
+
+ private:
+  struct State;
+  bool fetch();  // reads the next rows into the state; false when a stop interrupted it
+
+  std::string path_;
+  std::string sql_;  // the SELECT run
+  std::vector<std::string> field_names_;
+  std::vector<int> columns_;  // per field, its column in the result
+  std::vector<Output<Value>*> outputs_by_field_;
+  std::size_t chunk_rows_ = 1;  // rows fetched at a time
+  std::unique_ptr<State> state_;
+};
+
+/// Writes one row per step into table `table` of an SQLite database, one column per name in
+/// `field_names` (one input per name).
+/// Arguments: `path` (the database file, created when missing; or Plugboard's
+/// `connection_string`, sqlite:///FILE), `table`, `field_names`,
+/// `chunk_size` (rows per transaction, at least 1; default 1000).
+///
+/// A missing table is created with the fields as its columns, without types (SQLite keeps each
+/// value as it comes). An existing table must have a column for every field (compared as SQLite
+/// compares names, ignoring ASCII case); its other columns take their defaults. Names are quoted
+/// as SQL identifiers, so any name is a name and never SQL. Rows are inserted with a prepared
+/// statement, each value bound by its kind: null as NULL, a bool as 0 or 1, an int as INTEGER,
+/// a double as REAL, a string as TEXT, any other value (a list) as its text (to_string()).
+///
+/// Rows are committed every `chunk_size` rows and at teardown, whatever the end: after a run
+/// (completed, stopped or failed) the table holds every row the writer received. A directory
+/// that does not exist, a file that is not a database and a table without a field's column
+/// are a ModelError at construction, which creates nothing; init() creates the file and table.
+class SQLWriter final : public Component {
+ public:
+  explicit SQLWriter(const ComponentArgs& args);
+  ~SQLWriter() override;
+  void init() override;
+  void step() override;
+  void teardown(Status final_status) override;
+
+ private:
+  struct State;
+
+  std::string path_;
+  std::string table_;
+  std::vector<std::string> field_names_;
+  std::vector<Input<Value>*> inputs_by_field_;
+  std::size_t chunk_rows_ = 1000;  // rows per transaction
+  std::unique_ptr<State> state_;
+};
+
 /// Where a model's host sends messages in (serve.hpp): what host threads push through a Sender,
 /// or send as requests through a Client, comes out of output `out` in order, one per step. Its
 /// input `host` is the host's end: no connector reaches it. It completes, once it has sent what
