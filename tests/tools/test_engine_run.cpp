@@ -636,3 +636,103 @@ TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart"
   CHECK_THAT(r.out, Catch::Contains(" --> node0@{ shape: rounded, label: Sleep<br>**node0** }"));
   CHECK_THAT(r.out, !Catch::Contains("--> x"));
 }
+
+TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard's does",
+          "[engine-run][parallel]") {
+  TempDir dir;
+  // A model that names the parallel engine: --process-type local overrides it.
+  write_file(dir / "model.yaml",
+             "process:\n  type: plugboard.process.RayProcess\n  args:\n    components:\n"
+             "    - type: Iterator\n      args: {name: input, iters: 5}\n"
+             "    - type: FileWriter\n      args: {name: save, path: out.csv, field_names: [x]}\n"
+             "    connectors:\n    - {source: input.x, target: save.x}\n");
+  const auto local = run_command(
+      {engine_run, "--quiet", "--process-type", "local", "--stats", "local.json", "model.yaml"},
+      dir.path());
+  INFO(local.err);
+  REQUIRE(local.exit_code == 0);
+  CHECK(read_file(dir / "out.csv") == "x\n0\n1\n2\n3\n4\n");
+  CHECK_THAT(read_file(dir / "local.json"), !Catch::Contains("\"workers\""));
+
+  // The hello model names the local engine: --process-type ray (any letter case) runs it on
+  // the parallel one, whose workers --stats lists.
+  const auto ray = run_command(
+      {engine_run, "--quiet", "--process-type", "Ray", "--stats", "ray.json", "--set",
+       "slow-sleep.sleep_seconds=0", "--set", "very-slow-sleep.sleep_seconds=0", hello_model},
+      dir.path());
+  INFO(ray.err);
+  REQUIRE(ray.exit_code == 0);
+  CHECK(line_count(read_file(dir / "hello.csv")) == 11);
+  CHECK_THAT(read_file(dir / "ray.json"),
+             Catch::Contains("\"workers\": [") && Catch::Contains("\"cpuset\""));
+
+  // One engine option: both is a usage error, as is a type Plugboard does not have.
+  const auto both = run_command(
+      {engine_run, "--quiet", "--process", "local", "--process-type", "ray", hello_model},
+      dir.path());
+  CHECK(both.exit_code == 2);
+  CHECK(line_count(both.err) == 1);
+  CHECK_THAT(both.err, Catch::Contains("--process") && Catch::Contains("--process-type") &&
+                           Catch::Contains("engine-run --help"));
+  const auto unknown =
+      run_command({engine_run, "--quiet", "--process-type", "parallel", hello_model}, dir.path());
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("--process-type"));
+}
+
+TEST_CASE("engine-run --job-id names the run in --stats; without it the model's or a new one",
+          "[engine-run]") {
+  TempDir dir;
+  const std::string iterator =
+      "    - type: Iterator\n      args: {name: input, iters: 2}\n"
+      "    - type: FileWriter\n      args: {name: save, path: out.csv, field_names: [x]}\n"
+      "    connectors:\n    - {source: input.x, target: save.x}\n";
+  write_file(dir / "plain.yaml", "process:\n  args:\n    components:\n" + iterator);
+  // Plugboard keeps the job id in the state backend's arguments.
+  write_file(dir / "state.yaml",
+             "process:\n  args:\n    state:\n      type: plugboard.state.DictStateBackend\n"
+             "      args: {job_id: from-the-model}\n    components:\n" +
+                 iterator);
+  auto stats_of = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{engine_run, "--quiet", "--stats", "stats.json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run_command(argv, dir.path());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return read_file(dir / "stats.json");
+  };
+  CHECK_THAT(stats_of({"--job-id", "abc", "plain.yaml"}), Catch::Contains("\"job_id\": \"abc\""));
+  CHECK_THAT(stats_of({"--job-id", "say \"hi\"", "plain.yaml"}),
+             Catch::Contains("\"job_id\": \"say \\\"hi\\\"\""));
+  CHECK_THAT(stats_of({"state.yaml"}), Catch::Contains("\"job_id\": \"from-the-model\""));
+  CHECK_THAT(stats_of({"--job-id", "abc", "state.yaml"}), Catch::Contains("\"job_id\": \"abc\""));
+  const std::string generated = stats_of({"plain.yaml"});
+  CHECK_THAT(generated,
+             Catch::Matches("[\\s\\S]*\"job_id\": \"job-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\"[\\s\\S]*"));
+
+  // An empty id, or one with a control character, is a usage error; so is a job id for a
+  // command that runs nothing.
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--job-id", ""},
+                                              {"--job-id", "a\nb"},
+                                              {"--job-id", "abc", "--validate"},
+                                              {"--job-id", "abc", "--diagram"}}) {
+    std::vector<std::string> argv{engine_run, "--quiet"};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    argv.push_back("plain.yaml");
+    const auto r = run_command(argv, dir.path());
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(line_count(r.err) == 1);
+  }
+}
+
+TEST_CASE("engine-run --help says which Plugboard command each mode stands for", "[engine-run]") {
+  TempDir dir;
+  const auto r = run_command({engine_run, "--help"}, dir.path());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out,
+             Catch::Contains("plugboard process run MODEL.yaml      engine-run MODEL.yaml") &&
+                 Catch::Contains("plugboard process diagram") &&
+                 Catch::Contains("engine-run --diagram") && Catch::Contains("engine-run serve") &&
+                 Catch::Contains("--process-type") && Catch::Contains("--job-id"));
+}

@@ -6,6 +6,7 @@
 
 #include <patchbay/patchbay.hpp>
 
+#include <yaml-cpp/yaml.h>
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -68,7 +71,16 @@ constexpr const char* kFooter =
     "       document)\n"
     "  130  interrupted (SIGINT or SIGTERM)\n"
     "\n"
-    "engine-run serve MODEL --port N serves the model over HTTP (engine-run serve --help).";
+    "engine-run serve MODEL --port N serves the model over HTTP (engine-run serve --help).\n"
+    "\n"
+    "Plugboard's commands, and what runs them here:\n"
+    "  plugboard process run MODEL.yaml      engine-run MODEL.yaml (with --job-id and\n"
+    "                                        --process-type local|ray as there)\n"
+    "  plugboard process diagram MODEL.yaml  engine-run --diagram MODEL.yaml (Mermaid)\n"
+    "  plugboard process tune MODEL.yaml     none: there is no tuner\n"
+    "  serve run (Ray Serve)                 engine-run serve MODEL.yaml --port N\n"
+    "  --validate and --plan have none: they check the model and print its placement\n"
+    "  without running it.";
 
 // ---------------------------------------------------------------------------------------------
 // Small output helpers
@@ -157,7 +169,8 @@ class SignalScope {
 /// joined by the destructor, so it ends on every path out of the scope that owns this.
 class ProgressLine {
  public:
-  ProgressLine(const patchbay::Process& process, bool enabled) : process_(process) {
+  ProgressLine(const patchbay::Process& process, const std::string& job_id, bool enabled)
+      : process_(process), job_id_(job_id) {
     if (!enabled) return;
     g_progress_on_terminal.store(true);
     // The thread inherits a mask that blocks SIGINT/SIGTERM, so they reach the main thread
@@ -219,9 +232,9 @@ class ProgressLine {
     const double seconds = std::chrono::duration<double>(process_.elapsed()).count();
     char line[256];
     const int n = std::snprintf(line, sizeof line,
-                                "\r[engine-run] %.1fs  steps %llu  messages %llu  components "
+                                "\r[engine-run %s] %.1fs  steps %llu  messages %llu  components "
                                 "%zu/%zu done%s\033[K",
-                                seconds, static_cast<unsigned long long>(steps),
+                                job_id_.c_str(), seconds, static_cast<unsigned long long>(steps),
                                 static_cast<unsigned long long>(messages), done, stats.size(),
                                 g_signals.load() > 0 ? "  stopping (Ctrl-C again to quit)" : "");
     if (n > 0)
@@ -229,6 +242,7 @@ class ProgressLine {
   }
 
   const patchbay::Process& process_;
+  std::string job_id_;  // as printed: one line, at most kShownJobIdBytes
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -315,12 +329,15 @@ double seconds(std::chrono::nanoseconds ns) {
   return std::chrono::duration<double>(ns).count();
 }
 
-std::string stats_json(const patchbay::Process& process, const std::string& name) {
+/// The --stats JSON; `job_id` is left out when empty (engine-run serve names no job).
+std::string stats_json(const patchbay::Process& process, const std::string& name,
+                       const std::string& job_id) {
   const auto components = process.component_stats();
   const auto channels = process.channel_stats();
   std::string out;
   out += "{\n  \"process\": {\n";
   out += "    \"name\": " + json_string(name) + ",\n";
+  if (!job_id.empty()) out += "    \"job_id\": " + json_string(job_id) + ",\n";
   out += "    \"status\": " + json_string(patchbay::to_string(process.status())) + ",\n";
   out += "    \"elapsed_seconds\": " + json_number(seconds(process.elapsed())) + "\n";
   out += "  },\n  \"components\": [";
@@ -438,12 +455,88 @@ struct Options {
   std::string model;
   engine_run::ModelOptions model_options;
   std::string stats_path;
+  std::string job_id;  // --job-id; empty: the model's, else a new one
   bool validate = false;
   bool no_plugins = false;
   bool plan = false;
   bool diagram = false;
   bool quiet = false;
 };
+
+// ---------------------------------------------------------------------------------------------
+// The run's job id: --job-id, else the model's (Plugboard's process.args.state.args.job_id, which
+// --job-id overrides there too), else a new one.
+
+/// The most bytes of a job id shown on the progress line (the --stats JSON has all of it).
+constexpr std::size_t kShownJobIdBytes = 64;
+/// The most bytes of a --job-id.
+constexpr std::size_t kMaxJobIdBytes = 256;
+
+/// "" when `id` may name a run: not empty, at most kMaxJobIdBytes, no control character.
+std::string check_job_id(const std::string& id) {
+  if (id.empty()) return "must not be empty";
+  if (id.size() > kMaxJobIdBytes) {
+    return "must be at most " + std::to_string(kMaxJobIdBytes) + " bytes";
+  }
+  for (const char c : id) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+      return "must not hold a control character";
+  }
+  return {};
+}
+
+/// A new job id: job-YYYYMMDD-HHMMSS-XXXX, local time and 16 random bits.
+std::string new_job_id() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  char stamp[32] = "00000000-000000";
+  if (::localtime_r(&now, &local) != nullptr) {
+    (void)std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  }
+  unsigned bits = 0;
+  try {
+    std::random_device random;
+    bits = random();
+  } catch (...) {
+    // No entropy source: the time and the pid still tell runs apart.
+    bits = static_cast<unsigned>(now) ^ static_cast<unsigned>(::getpid());
+  }
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", bits & 0xFFFFu);
+  return std::string("job-") + stamp + "-" + suffix;
+}
+
+/// The model's own job id (Plugboard's process.args.state.args.job_id); "" when it has none.
+std::string model_job_id(const patchbay::ProcessSpec& spec) {
+  const auto state = spec.extra_args.find("state");
+  if (state == spec.extra_args.end() || !state->second.is_string()) return {};
+  try {
+    const YAML::Node node = YAML::Load(state->second.as_string());
+    if (!node.IsMap() || !node["args"].IsMap()) return {};
+    const YAML::Node id = node["args"]["job_id"];
+    if (id.IsScalar()) return id.Scalar();
+  } catch (const YAML::Exception&) {
+    // The loader kept the state as the model wrote it; one it cannot read names no job.
+  }
+  return {};
+}
+
+/// The run's job id.
+std::string job_id_of(const Options& options, const patchbay::ProcessSpec& spec) {
+  if (!options.job_id.empty()) return options.job_id;
+  if (std::string id = model_job_id(spec); !id.empty()) return id;
+  return new_job_id();
+}
+
+/// `id` as the progress line shows it: one escaped line, cut at kShownJobIdBytes.
+std::string shown_job_id(const std::string& id) {
+  std::string shown = patchbay::message_line(id);
+  if (shown.size() <= kShownJobIdBytes) return shown;
+  std::size_t cut = kShownJobIdBytes;
+  while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80)
+    --cut;
+  return shown.substr(0, cut) + "...";
+}
 
 /// Maps the exception being handled to an exit code, printing it.
 int report_current_exception() {
@@ -469,13 +562,14 @@ int report_current_exception() {
 
 /// Runs the process, writes --stats, and returns the exit code.
 int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
-                const Options& options) {
+                const Options& options, const std::string& job_id) {
   std::exception_ptr failure;
   bool interrupted = false;
   {
     SignalScope::attach(&process);
     {
-      const ProgressLine progress(process, !options.quiet && ::isatty(STDERR_FILENO) == 1);
+      const ProgressLine progress(process, shown_job_id(job_id),
+                                  !options.quiet && ::isatty(STDERR_FILENO) == 1);
       try {
         process.run();
       } catch (...) {
@@ -518,7 +612,7 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
   if (!options.stats_path.empty()) {
     std::string reason;
     try {
-      reason = write_file_atomically(options.stats_path, stats_json(process, spec.name));
+      reason = write_file_atomically(options.stats_path, stats_json(process, spec.name, job_id));
     } catch (const std::exception& e) {
       reason = e.what();
     }
@@ -651,7 +745,7 @@ int execute(const Options& options) {
     print_error(message);
     return kExitBadModel;
   }
-  return run_process(*process, spec, options);
+  return run_process(*process, spec, options, job_id_of(options, spec));
 }
 
 int main_impl(int argc, char** argv) {
@@ -680,10 +774,17 @@ int main_impl(int argc, char** argv) {
   auto* stats =
       app.add_option("--stats", options.stats_path, "Write run statistics as JSON after the run")
           ->type_name("FILE");
+  auto* job_id =
+      app.add_option("--job-id", options.job_id,
+                     "Name the run, as `plugboard process run --job-id`: in --stats and on the "
+                     "progress line (default: the model's state job_id, else a new "
+                     "job-YYYYMMDD-HHMMSS-XXXX)")
+          ->type_name("ID")
+          ->check(CLI::Validator(check_job_id, "", "job id"));
   app.add_flag("-q,--quiet", options.quiet, "No progress line on the terminal");
-  validate->excludes(plan)->excludes(diagram)->excludes(stats);
-  plan->excludes(diagram)->excludes(stats);
-  diagram->excludes(stats);
+  validate->excludes(plan)->excludes(diagram)->excludes(stats)->excludes(job_id);
+  plan->excludes(diagram)->excludes(stats)->excludes(job_id);
+  diagram->excludes(stats)->excludes(job_id);
   no_plugins->needs(validate)->excludes(plugin);
 
   if (const auto code = engine_run::parse_arguments(app, argc, argv, "engine-run --help")) {
@@ -710,7 +811,7 @@ int exit_code_of_current_exception() {
 }
 
 std::string stats_json(const patchbay::Process& process, const std::string& name) {
-  return ::stats_json(process, name);
+  return ::stats_json(process, name, {});
 }
 
 void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins) {
@@ -725,9 +826,22 @@ CLI::Option* add_model_options(CLI::App& app, ModelOptions& options) {
       app.add_option("--plugin", options.plugins, "Load a component library (repeatable)")
           ->type_name("PATH")
           ->allow_extra_args(false);
-  app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
-      ->type_name("KIND")
-      ->check(CLI::IsMember({"local", "parallel"}));
+  CLI::Option* process =
+      app.add_option("--process", options.process_kind, "Engine to run on, instead of the model's")
+          ->type_name("KIND")
+          ->check(CLI::IsMember({"local", "parallel"}));
+  // Plugboard's spelling (`plugboard process run --process-type`): ray is the parallel engine.
+  CLI::Option* process_type =
+      app.add_option_function<std::string>(
+             "--process-type",
+             [&options](const std::string& type) {
+               options.process_kind = CLI::detail::to_lower(type) == "ray" ? "parallel" : "local";
+             },
+             "Plugboard's --process: local (LocalProcess) or ray (RayProcess: the parallel "
+             "engine)")
+          ->type_name("local|ray")
+          ->check(CLI::IsMember({"local", "ray"}, CLI::ignore_case).description(""));
+  process->excludes(process_type);
   app.add_option("--num-cpus", options.num_cpus,
                  "Plan for at most N cores of the machine (as `ray start --num-cpus`; "
                  "PATCHBAY_NUM_CPUS)")
