@@ -26,6 +26,9 @@
 //                              one steady_clock read
 //   fan_out/ENGINE/n:N         one source -> N sinks; time = one message delivered
 //   fan_in/ENGINE/n:N          N sources -> one sink's input; time = one message delivered
+//   events_out/ENGINE/n:N      one publisher -> N subscribers of its event type (pub-sub, the
+//                              wires built from the declarations): fan_out's model with events
+//                              in place of fields; time = one event handled
 //   tutorial/ENGINE            the tutorial model (Iterator -> Sleep 5 ms, Sleep 10 ms ->
 //                              Timestamper -> sink, 200 iterations); `critical_path_ratio` is
 //                              the run time over 200 x 10 ms.
@@ -328,6 +331,44 @@ class Sink final : public Component {
   std::int64_t seen_ = 0;
 };
 
+// fan_out's source and sink as an event's publisher and subscriber (event.hpp).
+class EventSource final : public Component {
+ public:
+  EventSource(std::string name, std::int64_t* first_ns, std::int64_t count)
+      : Component(std::move(name)), first_ns_(first_ns), count_(count) {}
+  patchbay::EventOutput<std::int64_t> out{this, "tick"};
+  void step() override {
+    if (next_ == 0) *first_ns_ = now_ns();
+    if (next_ == count_) {
+      close();
+      return;
+    }
+    out.publish(next_++);
+  }
+
+ private:
+  std::int64_t* first_ns_;
+  std::int64_t count_;
+  std::int64_t next_ = 0;
+};
+
+class EventSink final : public Component {
+ public:
+  EventSink(std::string name, std::int64_t* last_ns, std::int64_t count)
+      : Component(std::move(name)), last_ns_(last_ns), count_(count) {}
+  patchbay::EventInput<std::int64_t> in{this, "tick", &EventSink::handle};
+  void handle(const patchbay::Event<std::int64_t>& event) {
+    if (event.data != seen_) throw std::runtime_error("subscriber: event out of order");
+    if (++seen_ == count_) *last_ns_ = now_ns();
+  }
+  void step() override {}
+
+ private:
+  std::int64_t* last_ns_;
+  std::int64_t count_;
+  std::int64_t seen_ = 0;
+};
+
 // Builds the engine `kind` asks for; a ParallelProcess forks its workers here.
 std::unique_ptr<patchbay::Process> make_process(patchbay::ProcessKind kind,
                                                 std::vector<std::unique_ptr<Component>> components,
@@ -459,7 +500,8 @@ struct FanRecord {
 // Time = one message delivered. fan_out: source -> N sinks (every sink receives every message);
 // fan_in: N sources -> one sink's input (merged). In a ParallelProcess the sources run in
 // worker a and the sinks in worker b: every channel crosses workers.
-void fan(benchmark::State& state, patchbay::ProcessKind kind, bool out, std::int64_t total) {
+void fan(benchmark::State& state, patchbay::ProcessKind kind, bool out, std::int64_t total,
+         bool events) {
   if (skip_parallel_without_two_cores(state, kind)) return;
   const auto n = static_cast<std::size_t>(state.range(0));
   if (n > kMaxFan) {
@@ -478,17 +520,25 @@ void fan(benchmark::State& state, patchbay::ProcessKind kind, bool out, std::int
     const std::size_t sinks = out ? n : 1;
     for (std::size_t i = 0; i < sources; ++i) {
       const std::string name = std::string("source").append(std::to_string(i));
-      components.push_back(std::make_unique<Source>(name, &record->first[i].ns, per_source));
+      if (events) {
+        components.push_back(std::make_unique<EventSource>(name, &record->first[i].ns, per_source));
+      } else {
+        components.push_back(std::make_unique<Source>(name, &record->first[i].ns, per_source));
+      }
       components.back()->set_worker_label("a");
     }
     for (std::size_t i = 0; i < sinks; ++i) {
       const std::string name = std::string("sink").append(std::to_string(i));
-      components.push_back(
-          std::make_unique<Sink>(name, &record->last[i].ns, out ? per_source : delivered,
-                                 out ? Sink::Order::checked : Sink::Order::merged));
+      if (events) {
+        components.push_back(std::make_unique<EventSink>(name, &record->last[i].ns, per_source));
+      } else {
+        components.push_back(
+            std::make_unique<Sink>(name, &record->last[i].ns, out ? per_source : delivered,
+                                   out ? Sink::Order::checked : Sink::Order::merged));
+      }
       components.back()->set_worker_label("b");
     }
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n && !events; ++i) {
       const std::string source = std::string("source").append(std::to_string(out ? 0 : i));
       const std::string sink = std::string("sink").append(std::to_string(out ? i : 0));
       connectors.emplace_back(source + ".out", sink + ".in");
@@ -513,7 +563,9 @@ void fan(benchmark::State& state, patchbay::ProcessKind kind, bool out, std::int
   }
   state.counters["preemptions"] = preemptions.so_far();
   state.SetItemsProcessed(state.iterations());
-  std::string label = out ? "one message delivered, 1 -> N, " : "one message delivered, N -> 1, ";
+  std::string label = events ? "one event handled, 1 -> N subscribers, "
+                      : out  ? "one message delivered, 1 -> N, "
+                             : "one message delivered, N -> 1, ";
   label.append(engine_name(kind));
   if (kind == patchbay::ProcessKind::parallel)
     label.append(out ? ", source in worker a, sinks in b" : ", sources in worker a, sink in b");
@@ -1027,13 +1079,25 @@ int main(int argc, char** argv) {
       const std::string name = std::string(out ? "fan_out/" : "fan_in/")
                                    .append(kind == ProcessKind::local ? "local" : "parallel");
       const std::int64_t total = kind == ProcessKind::local ? 1'000'000 : 200'000;
-      benchmark::RegisterBenchmark(name.c_str(), fan, kind, out, total)
+      benchmark::RegisterBenchmark(name.c_str(), fan, kind, out, total, false)
           ->ArgName("n")
           ->Arg(2)
+          ->Arg(4)
           ->Arg(8)
           ->Arg(32)
           ->UseManualTime();
     }
+  }
+  for (const ProcessKind kind : {ProcessKind::local, ProcessKind::parallel}) {
+    const std::string name =
+        std::string("events_out/").append(kind == ProcessKind::local ? "local" : "parallel");
+    const std::int64_t total = kind == ProcessKind::local ? 1'000'000 : 200'000;
+    benchmark::RegisterBenchmark(name.c_str(), fan, kind, true, total, true)
+        ->ArgName("n")
+        ->Arg(2)
+        ->Arg(4)
+        ->Arg(8)
+        ->UseManualTime();
   }
   for (const bool busy : {false, true}) {
     for (const ProcessKind kind : {ProcessKind::local, ProcessKind::parallel}) {

@@ -1,8 +1,11 @@
 #include <patchbay/model.hpp>
+#include <patchbay/registry.hpp>
 
 #include <map>
 #include <set>
 #include <string_view>
+
+#include "run/instantiate.hpp"
 
 namespace patchbay {
 
@@ -84,9 +87,22 @@ std::string component_of(const std::string& field) {
   return dot == std::string::npos ? field : field.substr(0, dot);
 }
 
-}  // namespace
+/// Per event type: who publishes it and who handles it.
+struct EventEnds {
+  std::set<std::string> publishers;
+  std::set<std::string> subscribers;
+};
+using Events = std::map<std::string, EventEnds>;
 
-std::string mermaid_diagram(const ProcessSpec& spec) {
+// The events that pubsub connectors name ("EVENT.publishers" -> "EVENT.subscribers").
+void add_connector_events(const ProcessSpec& spec, Events& events) {
+  for (const auto& connector : spec.connectors) {
+    if (connector.mode == ConnectorMode::pubsub)
+      (void)events[connector.source.substr(0, connector.source.rfind('.'))];
+  }
+}
+
+std::string diagram(const ProcessSpec& spec, const Events& events) {
   std::map<std::string, const ComponentSpec*> by_name;
   for (const auto& c : spec.components)
     by_name[c.name] = &c;
@@ -101,6 +117,7 @@ std::string mermaid_diagram(const ProcessSpec& spec) {
   std::set<std::pair<std::string, std::string>> edges;
   std::set<std::string> connected;
   for (const auto& connector : spec.connectors) {
+    if (connector.mode == ConnectorMode::pubsub) continue;  // drawn with the events below
     const std::string source = component_of(connector.source);
     const std::string target = component_of(connector.target);
     connected.insert(source);
@@ -109,10 +126,55 @@ std::string mermaid_diagram(const ProcessSpec& spec) {
     if (!edges.emplace(source, target).second) continue;
     out += "    " + label(source) + " --> " + label(target) + "\n";
   }
+  // Events as Plugboard draws them: a hexagon per type, dotted arrows from its publishers and
+  // to its subscribers.
+  for (const auto& [name, ends] : events) {
+    // A key no component name can take, so that the id is generated when the name is taken.
+    const std::string& id = ids(std::string("\x01event ") + name);
+    const std::string hexagon = id + "{{\"" + escaped_label_text(name) + "\"}}";
+    if (ends.publishers.empty() && ends.subscribers.empty()) out += "    " + hexagon + "\n";
+    for (const auto& publisher : ends.publishers) {
+      connected.insert(publisher);
+      out += "    " + label(publisher) + " -.-> " + hexagon + "\n";
+    }
+    for (const auto& subscriber : ends.subscribers) {
+      connected.insert(subscriber);
+      out += "    " + hexagon + " -.-> " + label(subscriber) + "\n";
+    }
+  }
   for (const auto& c : spec.components) {
     if (connected.count(c.name) == 0) out += "    " + node(ids, c) + "\n";
   }
   return out;
+}
+
+}  // namespace
+
+std::string mermaid_diagram(const ProcessSpec& spec) {
+  Events events;
+  add_connector_events(spec, events);
+  return diagram(spec, events);
+}
+
+std::string mermaid_diagram(const ProcessSpec& spec, const Registry& registry) {
+  Events events;
+  add_connector_events(spec, events);
+  try {
+    // Constructors only, unknown types as stand-ins: the events each component declares.
+    const detail::Instantiated model =
+        detail::instantiate(spec, registry, detail::UnknownTypes::stand_in);
+    for (const auto& component : model.components) {
+      for (const Port* port : component->outputs()) {
+        if (port->is_event()) events[port->name()].publishers.insert(component->name());
+      }
+      for (const Port* port : component->inputs()) {
+        if (port->is_event()) events[port->name()].subscribers.insert(component->name());
+      }
+    }
+  } catch (const std::exception&) {
+    // A model that does not build is drawn as written; validation says what is wrong.
+  }
+  return diagram(spec, events);
 }
 
 }  // namespace patchbay

@@ -373,6 +373,11 @@ ComponentSpec ModelReader::read_component(const YAML::Node& node) const {
       }
     } else if (key == "resources") {
       if (!value.IsNull()) c.resources = read_resources(value, owner);
+    } else if (key == "parameters") {
+      if (value.IsNull()) continue;
+      expect_map(value, owner + ": 'parameters'");
+      for (const auto& p : value)
+        c.parameters[p.first.Scalar()] = detail::to_value(p.second, origin_);
     } else {
       c.args[key] = detail::to_value(value, origin_);
       c.arg_locations[key] = at(value);
@@ -423,7 +428,17 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
     } else if (key == "wait") {
       c.wait = parse_wait_mode(scalar(entry.second, "connector 'wait'"), at(entry.second));
     } else if (key == "mode") {
-      // Plugboard's delivery mode for other channel types; nothing to do here.
+      const std::string mode = scalar(entry.second, "connector 'mode'");
+      if (mode == "pipeline") {
+        c.mode = ConnectorMode::pipeline;
+      } else if (mode == "pubsub") {
+        c.mode = ConnectorMode::pubsub;
+      } else {
+        fail(entry.second,
+             "unknown connector mode " + quote(mode) +
+                 " (expected pipeline: a field to a field, or pubsub: an event's publishers to "
+                 "its subscribers)");
+      }
     } else {
       fail(entry.first, "unknown key " + quote(key) +
                             " in connector (expected source, target, capacity, wait, mode)");
@@ -431,6 +446,20 @@ ConnectorSpec ModelReader::read_connector(const YAML::Node& node) const {
   }
   if (c.source.empty()) fail(body, "a connector needs a 'source' (component.field)");
   if (c.target.empty()) fail(body, "a connector needs a 'target' (component.field)");
+  if (c.mode == ConnectorMode::pubsub) {
+    const auto dot_s = c.source.rfind('.');
+    const auto dot_t = c.target.rfind('.');
+    const bool shaped = dot_s != std::string::npos && dot_t != std::string::npos &&
+                        c.source.substr(dot_s + 1) == "publishers" &&
+                        c.target.substr(dot_t + 1) == "subscribers" &&
+                        c.source.substr(0, dot_s) == c.target.substr(0, dot_t) && dot_s != 0;
+    if (!shaped) {
+      fail(body,
+           "a pubsub connector joins an event's publishers to its subscribers: source "
+           "'EVENT.publishers', target 'EVENT.subscribers' (got " +
+               quote(c.source) + " -> " + quote(c.target) + ")");
+    }
+  }
   return c;
 }
 
@@ -489,15 +518,30 @@ void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& override
     if (equals == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == equals) {
       throw ModelError(subject + " must look like component.argument=value");
     }
-    const std::string component = text.substr(0, dot);
+    std::string component = text.substr(0, dot);
     const std::string key = text.substr(dot + 1, equals - dot - 1);
-    ComponentSpec* c = spec.find(component);
-    if (c == nullptr) throw ModelError(subject + ": no component named " + quote(component));
     YAML::Node node;
     try {
       node = detail::load_document(text.substr(equals + 1), subject);
     } catch (const ModelError& e) {
       throw ModelError(subject + ": cannot parse the value: " + e.message());
+    }
+    // parameters.KEY=V: a process parameter; NAME.parameters.KEY=V: a component's own.
+    static constexpr std::string_view parameters = "parameters";
+    if (component == parameters && spec.find(component) == nullptr) {
+      spec.parameters[key] = detail::to_value(node, subject);
+      continue;
+    }
+    const bool own_parameter = component.size() > parameters.size() &&
+                               component.ends_with(parameters) &&
+                               component[component.size() - parameters.size() - 1] == '.' &&
+                               spec.find(component) == nullptr;
+    if (own_parameter) component.resize(component.size() - parameters.size() - 1);
+    ComponentSpec* c = spec.find(component);
+    if (c == nullptr) throw ModelError(subject + ": no component named " + quote(component));
+    if (own_parameter) {
+      c->parameters[key] = detail::to_value(node, subject);
+      continue;
     }
     if (key == "name") throw ModelError(subject + ": a component cannot be renamed");
     if (key == "replicas") {

@@ -242,9 +242,14 @@ Value to_value(const YAML::Node& node, const std::string& origin) {
         items.push_back(to_value(item, origin));
       return Value(std::move(items));
     }
-    case YAML::NodeType::Map:
-      throw ModelError("a mapping is not allowed here (expected a scalar or a list)",
-                       location_of(node, origin));
+    case YAML::NodeType::Map: {
+      // Keys are plain strings, each once: check_document() has made sure.
+      Value::Map entries;
+      for (const auto& entry : node)
+        entries[entry.first.IsScalar() ? entry.first.Scalar() : std::string()] =
+            to_value(entry.second, origin);
+      return Value(std::move(entries));
+    }
     case YAML::NodeType::Scalar:
       break;
   }

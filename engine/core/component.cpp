@@ -1,4 +1,5 @@
 #include <patchbay/component.hpp>
+#include <patchbay/error.hpp>
 
 #include <algorithm>
 #include <typeinfo>
@@ -45,7 +46,16 @@ Port* Component::find_output(std::string_view field) const {
 }
 
 void Component::register_port(Port* port) {
-  (port->direction() == Port::Direction::input ? inputs_ : outputs_).push_back(port);
+  auto& ports = port->direction() == Port::Direction::input ? inputs_ : outputs_;
+  // An event's port is named after its type: it must not hide a field, nor another event.
+  for (const Port* other : ports) {
+    if (other->name() == port->name() && (port->is_event() || other->is_event())) {
+      throw Error("component '" + name_ + "' declares " +
+                  (port->direction() == Port::Direction::input ? "input '" : "output '") +
+                  port->name() + "' twice (an event type is named like a field or another event)");
+    }
+  }
+  ports.push_back(port);
 }
 
 }  // namespace patchbay

@@ -1,6 +1,7 @@
 #include <patchbay/component_args.hpp>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "core/text.hpp"
@@ -70,90 +71,132 @@ ModelError ComponentArgs::error(std::string_view key, const std::string& what) c
 namespace {
 std::string describe(const Value& v) {
   std::string s = std::string(kind_name(v.kind()));
-  if (!v.is_null() && !v.is_list()) s += " " + detail::quote(v.to_string());
+  if (!v.is_null() && !v.is_list() && !v.is_map()) s += " " + detail::quote(v.to_string());
   return s;
 }
-}  // namespace
 
-#define PATCHBAY_REQUIRE_ARG(key)                                    \
-  const Value* found = find(key);                                    \
-  if (found == nullptr) throw error(key, "is required but missing"); \
-  const Value& v = *found
+// Converts a value read from a model to T, or says what was wrong ("must be ..., got ...").
+template <class T>
+T convert(const Value& v, const std::function<ModelError(const std::string&)>& fail);
 
 template <>
-bool ComponentArgs::get<bool>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
-  if (!v.is_bool()) throw error(key, "must be true or false, got " + describe(v));
+bool convert<bool>(const Value& v, const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_bool()) throw fail("must be true or false, got " + describe(v));
   return v.as_bool();
 }
 
 template <>
-std::int64_t ComponentArgs::get<std::int64_t>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
+std::int64_t convert<std::int64_t>(const Value& v,
+                                   const std::function<ModelError(const std::string&)>& fail) {
   if (v.is_double() && std::trunc(v.as_double()) == v.as_double() &&
       std::abs(v.as_double()) < 9.0e18) {
     return static_cast<std::int64_t>(v.as_double());
   }
-  if (!v.is_int()) throw error(key, "must be an integer, got " + describe(v));
+  if (!v.is_int()) throw fail("must be an integer, got " + describe(v));
   return v.as_int();
 }
 
 template <>
-int ComponentArgs::get<int>(std::string_view key) const {
-  const std::int64_t i = get<std::int64_t>(key);
-  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max()) {
-    throw error(key, "is out of range: " + std::to_string(i));
-  }
+int convert<int>(const Value& v, const std::function<ModelError(const std::string&)>& fail) {
+  const std::int64_t i = convert<std::int64_t>(v, fail);
+  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
+    throw fail("is out of range: " + std::to_string(i));
   return static_cast<int>(i);
 }
 
 template <>
-std::size_t ComponentArgs::get<std::size_t>(std::string_view key) const {
-  const std::int64_t i = get<std::int64_t>(key);
-  if (i < 0) throw error(key, "must not be negative, got " + std::to_string(i));
+std::size_t convert<std::size_t>(const Value& v,
+                                 const std::function<ModelError(const std::string&)>& fail) {
+  const std::int64_t i = convert<std::int64_t>(v, fail);
+  if (i < 0) throw fail("must not be negative, got " + std::to_string(i));
   return static_cast<std::size_t>(i);
 }
 
 template <>
-double ComponentArgs::get<double>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
-  if (!v.is_number()) throw error(key, "must be a number, got " + describe(v));
+double convert<double>(const Value& v, const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_number()) throw fail("must be a number, got " + describe(v));
   return v.as_double();
 }
 
 template <>
-std::string ComponentArgs::get<std::string>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
-  if (!v.is_string()) throw error(key, "must be a string, got " + describe(v));
+std::string convert<std::string>(const Value& v,
+                                 const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_string()) throw fail("must be a string, got " + describe(v));
   return v.as_string();
 }
 
 template <>
-Value ComponentArgs::get<Value>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
+Value convert<Value>(const Value& v, const std::function<ModelError(const std::string&)>&) {
   return v;
 }
 
 template <>
-std::vector<std::string> ComponentArgs::get<std::vector<std::string>>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
-  if (!v.is_list()) throw error(key, "must be a list of strings, got " + describe(v));
+std::vector<std::string> convert<std::vector<std::string>>(
+    const Value& v, const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_list()) throw fail("must be a list of strings, got " + describe(v));
   std::vector<std::string> out;
   for (const auto& item : v.as_list()) {
-    if (!item.is_string())
-      throw error(key, "must be a list of strings, got an item " + describe(item));
+    if (!item.is_string()) throw fail("must be a list of strings, got an item " + describe(item));
     out.push_back(item.as_string());
   }
   return out;
 }
 
 template <>
-std::vector<Value> ComponentArgs::get<std::vector<Value>>(std::string_view key) const {
-  PATCHBAY_REQUIRE_ARG(key);
-  if (!v.is_list()) throw error(key, "must be a list, got " + describe(v));
+std::vector<Value> convert<std::vector<Value>>(
+    const Value& v, const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_list()) throw fail("must be a list, got " + describe(v));
   return v.as_list();
 }
 
-#undef PATCHBAY_REQUIRE_ARG
+template <>
+Value::Map convert<Value::Map>(const Value& v,
+                               const std::function<ModelError(const std::string&)>& fail) {
+  if (!v.is_map()) throw fail("must be a mapping, got " + describe(v));
+  return v.as_map();
+}
+}  // namespace
+
+template <class T>
+T ComponentArgs::get(std::string_view key) const {
+  const Value* found = find(key);
+  if (found == nullptr) throw error(key, "is required but missing");
+  return convert<T>(*found, [&](const std::string& what) { return error(key, what); });
+}
+
+template <class T>
+T ComponentArgs::parameter(std::string_view name) const {
+  const std::string subject =
+      "component " + detail::quote(name_) + ": parameter " + detail::quote(name);
+  const auto it = parameters_.find(std::string(name));
+  if (it == parameters_.end()) {
+    std::string known;
+    for (const auto& [key, value] : parameters_)
+      known += (known.empty() ? "" : ", ") + key;
+    throw ModelError(subject +
+                         " is not set: give it in the process's 'parameters' or in the "
+                         "component's own (" +
+                         (known.empty() ? std::string("none are set") : "set: " + known) + ")",
+                     where_);
+  }
+  return convert<T>(it->second, [&](const std::string& what) {
+    return ModelError(subject + " " + what, where_);
+  });
+}
+
+#define PATCHBAY_COMPONENT_ARGS_TYPE(T)                         \
+  template T ComponentArgs::get<T>(std::string_view key) const; \
+  template T ComponentArgs::parameter<T>(std::string_view name) const;
+PATCHBAY_COMPONENT_ARGS_TYPE(bool)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::int64_t)
+PATCHBAY_COMPONENT_ARGS_TYPE(int)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::size_t)
+PATCHBAY_COMPONENT_ARGS_TYPE(double)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::string)
+PATCHBAY_COMPONENT_ARGS_TYPE(Value)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::vector<std::string>)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::vector<Value>)
+PATCHBAY_COMPONENT_ARGS_TYPE(Value::Map)
+#undef PATCHBAY_COMPONENT_ARGS_TYPE
 
 }  // namespace patchbay

@@ -48,12 +48,13 @@ std::string arithmetic_type_name(const std::type_info& type) {
 }  // namespace detail
 
 Port::Port(Component* owner, std::string name, const PortType& type, Direction direction,
-           void* storage)
+           void* storage, bool event)
     : owner_(owner),
       name_(std::move(name)),
       type_(&type),
       direction_(direction),
-      storage_(storage) {
+      storage_(storage),
+      event_(event) {
   owner_->register_port(this);
 }
 

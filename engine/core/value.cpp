@@ -11,14 +11,16 @@ namespace patchbay {
 namespace {
 
 // Encoding: one tag byte, then bool: 1 byte; int/double: 8 bytes; string: u32 length + bytes;
-// list: u32 count + elements. Unaligned fields are copied with memcpy.
+// list: u32 count + elements; map: u32 count + (u32 key length + key bytes + value) per entry,
+// keys in sorted order. Unaligned fields are copied with memcpy.
 enum class Tag : std::uint8_t {
   null = 0,
   boolean = 1,
   integer = 2,
   real = 3,
   string = 4,
-  list = 5
+  list = 5,
+  map = 6
 };
 
 [[noreturn]] void wrong_kind(Value::Kind wanted, Value::Kind held) {
@@ -30,6 +32,12 @@ template <class T>
 void put(std::byte*& out, const T& x) {
   std::memcpy(out, &x, sizeof(T));
   out += sizeof(T);
+}
+
+void put_text(std::byte*& out, const std::string& s) {
+  put(out, static_cast<std::uint32_t>(s.size()));
+  if (!s.empty()) std::memcpy(out, s.data(), s.size());
+  out += s.size();
 }
 
 class Decoder {
@@ -51,13 +59,8 @@ class Decoder {
         return Value(take<std::int64_t>());
       case Tag::real:
         return Value(take<double>());
-      case Tag::string: {
-        const auto n = take<std::uint32_t>();
-        need(n);
-        std::string s(reinterpret_cast<const char*>(cursor_), n);
-        cursor_ += n;
-        return Value(std::move(s));
-      }
+      case Tag::string:
+        return Value(read_text());
       case Tag::list: {
         const auto n = take<std::uint32_t>();
         Value::List items;
@@ -66,12 +69,33 @@ class Decoder {
           items.push_back(read());
         return Value(std::move(items));
       }
+      case Tag::map: {
+        const auto n = take<std::uint32_t>();
+        Value::Map entries;
+        for (std::uint32_t i = 0; i < n; ++i) {
+          std::string key = read_text();
+          // Sorted and unique, as encode_value() writes them: anything else would decode to a
+          // map that encodes differently.
+          if (!entries.empty() && !(entries.rbegin()->first < key))
+            throw Error("malformed encoded value: map keys out of order");
+          Value item = read();
+          entries.emplace_hint(entries.end(), std::move(key), std::move(item));
+        }
+        return Value(std::move(entries));
+      }
     }
     throw Error("malformed encoded value: unknown tag");
   }
   [[nodiscard]] bool at_end() const { return cursor_ == end_; }
 
  private:
+  std::string read_text() {
+    const auto n = take<std::uint32_t>();
+    need(n);
+    std::string s(reinterpret_cast<const char*>(cursor_), n);
+    cursor_ += n;
+    return s;
+  }
   void need(std::size_t n) const {
     if (static_cast<std::size_t>(end_ - cursor_) < n)
       throw Error("malformed encoded value: truncated");
@@ -114,6 +138,8 @@ std::string_view kind_name(Value::Kind kind) {
       return "string";
     case Value::Kind::list:
       return "list";
+    case Value::Kind::map:
+      return "map";
   }
   return "?";
 }
@@ -144,6 +170,35 @@ const Value::List& Value::as_list() const {
   return std::get<List>(data_);
 }
 
+const Value::Map& Value::as_map() const {
+  if (!is_map()) wrong_kind(Kind::map, kind());
+  return std::get<Map>(data_);
+}
+
+const Value* Value::find(std::string_view key) const {
+  const Map& entries = as_map();
+  const auto it = entries.find(std::string(key));
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+const Value& Value::at(std::string_view key) const {
+  if (const Value* found = find(key)) return *found;
+  std::string keys;
+  for (const auto& [k, v] : as_map())
+    keys += (keys.empty() ? "" : ", ") + k;
+  throw Error("no key '" + std::string(key) + "' in the mapping (" +
+              (keys.empty() ? std::string("it is empty") : "its keys: " + keys) + ")");
+}
+
+const Value& Value::at(std::size_t index) const {
+  const List& items = as_list();
+  if (index >= items.size()) {
+    throw Error("index " + std::to_string(index) + " is out of range (the list has " +
+                std::to_string(items.size()) + " items)");
+  }
+  return items[index];
+}
+
 std::string Value::to_string() const {
   switch (kind()) {
     case Kind::null:
@@ -164,6 +219,16 @@ std::string Value::to_string() const {
         s += items[i].to_string();
       }
       return s + "]";
+    }
+    case Kind::map: {
+      std::string s = "{";
+      bool first = true;
+      for (const auto& [key, item] : as_map()) {
+        if (!first) s += ", ";
+        first = false;
+        s += key + ": " + item.to_string();
+      }
+      return s + "}";
     }
   }
   return {};
@@ -188,6 +253,12 @@ std::size_t encoded_size(const Value& value) {
         n += encoded_size(item);
       return n;
     }
+    case Value::Kind::map: {
+      std::size_t n = 5;
+      for (const auto& [key, item] : value.as_map())
+        n += 4 + key.size() + encoded_size(item);
+      return n;
+    }
   }
   return 1;
 }
@@ -210,19 +281,23 @@ void encode_into(const Value& value, std::byte*& out) {
       put(out, Tag::real);
       put(out, value.as_double());
       return;
-    case Value::Kind::string: {
-      const auto& s = value.as_string();
+    case Value::Kind::string:
       put(out, Tag::string);
-      put(out, static_cast<std::uint32_t>(s.size()));
-      if (!s.empty()) std::memcpy(out, s.data(), s.size());
-      out += s.size();
+      put_text(out, value.as_string());
       return;
-    }
     case Value::Kind::list:
       put(out, Tag::list);
       put(out, static_cast<std::uint32_t>(value.as_list().size()));
       for (const auto& item : value.as_list())
         encode_into(item, out);
+      return;
+    case Value::Kind::map:
+      put(out, Tag::map);
+      put(out, static_cast<std::uint32_t>(value.as_map().size()));
+      for (const auto& [key, item] : value.as_map()) {
+        put_text(out, key);
+        encode_into(item, out);
+      }
       return;
   }
 }

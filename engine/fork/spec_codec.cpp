@@ -193,6 +193,7 @@ std::string encode_spec(const ProcessSpec& spec) {
     out.text(c.type);
     out.text(c.name);
     write_values(out, c.args);
+    write_values(out, c.parameters);
     out.u64(c.initial_values.size());
     for (const auto& [field, values] : c.initial_values) {
       out.text(field);
@@ -220,6 +221,7 @@ std::string encode_spec(const ProcessSpec& spec) {
     out.text(c.target);
     out.u64(c.capacity);
     out.u64(c.wait ? 1 + static_cast<std::uint64_t>(*c.wait) : 0);
+    out.u64(static_cast<std::uint64_t>(c.mode));
     write_location(out, c.where);
   }
   write_values(out, spec.parameters);
@@ -247,6 +249,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
     c.type = in.text();
     c.name = in.text();
     c.args = read_values(in);
+    c.parameters = read_values(in);
     for (std::size_t fields = in.count(); fields > 0; --fields) {
       std::string field = in.text();
       std::vector<Value> values;
@@ -275,6 +278,8 @@ ProcessSpec decode_spec(std::string_view bytes) {
     c.capacity = in.u64();
     if (const std::uint64_t wait = in.at_most(1 + last_wait, "wait mode"); wait != 0)
       c.wait = static_cast<WaitMode>(wait - 1);
+    c.mode = static_cast<ConnectorMode>(
+        in.at_most(static_cast<std::uint64_t>(ConnectorMode::pubsub), "connector mode"));
     c.where = read_location(in);
     spec.connectors.push_back(std::move(c));
   }

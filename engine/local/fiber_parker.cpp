@@ -1,5 +1,7 @@
 #include "local/fiber_parker.hpp"
 
+#include <boost/fiber/operations.hpp>
+
 #include <utility>
 
 namespace patchbay::detail {
@@ -48,6 +50,10 @@ void FiberParker::park(const WaitReason& reason) {
   if (parked_ == 0) return;
   fiber_ = boost::fibers::context::active();
   fiber_->suspend();
+}
+
+void FiberParker::yield() {
+  boost::this_fiber::yield();
 }
 
 void FiberParker::wake() {

@@ -86,6 +86,7 @@ class FiberParker final : public Parker {
   /// spin_budget() is the group's budget while every other live component here is parked on
   /// a channel of this thread (it can be woken only by this one); else 0.
   void park(const WaitReason& reason) override;
+  void yield() override;
 
   [[nodiscard]] bool parked() const { return parked_ != 0; }
   [[nodiscard]] const WaitReason& reason() const { return *reason_; }

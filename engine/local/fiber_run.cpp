@@ -30,14 +30,26 @@ std::function<bool(FiberParkGroup&)> fail_on_deadlock(RunState& state) {
       group.wake_all();
       return false;
     }
+    // Components that only handle events and wait for one: none can come now. They end (see
+    // RunState::quiet()), and what they close may let the others finish.
+    if (!state.quiet()) {
+      for (const FiberParker* parker : group.parkers()) {
+        if (parker->parked() && parker->reason().kind == WaitReason::Kind::events) {
+          state.set_quiet();
+          group.wake_all();
+          return false;
+        }
+      }
+    }
     std::string waits;
     for (const FiberParker* parker : group.parkers()) {
       if (!parker->parked()) continue;
       const WaitReason& reason = parker->reason();
       waits += waits.empty() ? "'" : "; '";
       waits += parker->component() + "' ";
-      waits += reason.kind == WaitReason::Kind::input
-                   ? "waits for input '" + *reason.what + "'"
+      waits += reason.kind == WaitReason::Kind::input ? "waits for input '" + *reason.what + "'"
+               : reason.kind == WaitReason::Kind::events
+                   ? std::string("waits for events")
                    : "waits to send on full '" + *reason.what + "'";
     }
     state.fail({FailureKind::deadlock, "", "",

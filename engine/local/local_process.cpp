@@ -16,6 +16,7 @@
 #include "run/component_runner.hpp"
 #include "run/instantiate.hpp"
 #include "run/run_lifecycle.hpp"
+#include "run/slice_ticker.hpp"
 #include "run/stats.hpp"
 #include "run/wiring.hpp"
 #include "serve/host_attach.hpp"
@@ -176,6 +177,13 @@ void LocalRuntime::run() {
   raw.reserve(runners.size());
   for (auto& runner : runners)
     raw.push_back(runner.get());
+  // Fair stepping among the components of this thread.
+  std::optional<SliceTicker> ticker;
+  if (raw.size() >= 2) {
+    ticker.emplace();
+    for (ComponentRunner* runner : raw)
+      runner->set_slice_epoch(ticker->epoch());
+  }
   if (host_memory_) {
     RemoteWaiter waiter(host_memory_->control, group, state_, options_.wait, false, false,
                         std::move(host_watches.inputs), std::move(host_watches.outputs));

@@ -588,6 +588,21 @@ void ParallelRuntime::check_deadlock(Supervision& round) {
   // With host ports, every worker idle is a service waiting for its host, or for it to take.
   if (!model_.wiring.host_wires.empty()) return;
   if (round.kill_deadline || !deadlocked(round.idle_sequences)) return;
+  // Components that only handle events and wait for one: none can come now. They end (see
+  // RunState::quiet()), and what they close may let the others finish.
+  if (load_acquire(arena_->header().quiet) == 0) {
+    for (std::size_t c = 0; c < model_.components.size(); ++c) {
+      const std::uint32_t on = load_acquire(arena_->component(c).waiting_on);
+      const auto inputs = model_.components[c]->inputs();
+      if (status_of(c) == Status::waiting && on != waiting_on_nothing && (on & 0x80000000u) == 0 &&
+          on - 1 < inputs.size() && inputs[on - 1]->is_event()) {
+        store_release(arena_->header().quiet, 1);
+        wake_workers();
+        round.idle_sequences.clear();
+        return;
+      }
+    }
+  }
   std::string waits;
   for (std::size_t c = 0; c < model_.components.size(); ++c) {
     if (status_of(c) != Status::waiting) continue;

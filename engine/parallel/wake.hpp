@@ -202,6 +202,11 @@ class RemoteWaiter {
     if (group_.parked_on_remote_output()) news = changed(outputs_) || news;
     if (!news) return false;
     seen_sequence_ = sequence;
+    if (!woke_for_quiet_ && state_.quiet()) {
+      // Components waiting for events end, whichever channel they wait on.
+      woke_for_quiet_ = true;
+      group_.wake_all();
+    }
     group_.wake_remote();
     return true;
   }
@@ -226,6 +231,7 @@ class RemoteWaiter {
   std::vector<RemoteWatch> outputs_;
   std::uint32_t seen_sequence_ = 0;
   bool woke_for_stop_ = false;
+  bool woke_for_quiet_ = false;
 };
 
 }  // namespace patchbay::detail

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "parallel/protocol.hpp"
 #include "parallel/wake.hpp"
 #include "run/component_runner.hpp"
+#include "run/slice_ticker.hpp"
 #include "serve/host_attach.hpp"
 #include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
@@ -85,7 +87,8 @@ class WorkerRun {
         // and the supervisor, which sees every worker, decides.
         group_([](FiberParkGroup&) { return false; }),
         wakers_(model.plan.workers.size()) {
-    state_.watch_external(&arena.header().stop, &arena.header().abort, &arena.header().drain);
+    state_.watch_external(&arena.header().stop, &arena.header().abort, &arena.header().drain,
+                          &arena.header().quiet);
   }
   WorkerRun(const WorkerRun&) = delete;
   WorkerRun& operator=(const WorkerRun&) = delete;
@@ -249,6 +252,14 @@ class WorkerRun {
     raw.reserve(runners_.size());
     for (auto& r : runners_)
       raw.push_back(r.get());
+    // Fair stepping among the components of this worker: one that yields lets the watcher
+    // below poll the other workers too, so a component here that waits on them gets its turn.
+    std::optional<SliceTicker> ticker;
+    if (raw.size() >= 2) {
+      ticker.emplace();
+      for (ComponentRunner* runner : raw)
+        runner->set_slice_epoch(ticker->epoch());
+    }
     run_fibers(raw, group_, model_.options.fiber_stack_size, [&](FiberRunDone& done) {
       // Runs when every component here is parked and one of them parked on a local channel
       // (a component that parks on another worker last waits on its own fiber, see
@@ -313,8 +324,8 @@ bool shares_cores(const ParallelModel& model, std::size_t worker) {
 WaitMode wait_mode_of(const ParallelModel& model, std::size_t worker) {
   WaitMode mode = model.options.wait;
   for (std::size_t i = 0; i < model.wiring.wires.size(); ++i) {
-    const auto& override = model.connectors[i].wait;
     const Wire& wire = model.wiring.wires[i];
+    const auto& override = wire.wait;
     const bool touches = model.plan.worker_of[wire.source_component] == worker ||
                          model.plan.worker_of[wire.target_component] == worker;
     // The most eager mode among the process's and this worker's connectors wins.

@@ -1,5 +1,7 @@
 #include "run/component_runner.hpp"
 
+#include <patchbay/event.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -86,18 +88,30 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
       parker_(parker),
       counters_(counters),
       router_(router_of(component)) {
-  inputs_.resize(component.inputs().size());
-  for (std::size_t i = 0; i < inputs_.size(); ++i) {
-    inputs_[i].port = component.inputs()[i];
-    inputs_[i].empty = {WaitReason::Kind::input, &inputs_[i].port->name(), false};
-    if (auto it = component.initial_values().find(inputs_[i].port->name());
+  static const std::string events = "events";
+  const auto ports_in = component.inputs();
+  for (std::size_t i = 0; i < ports_in.size(); ++i) {
+    auto& list = ports_in[i]->is_event() ? event_inputs_ : inputs_;
+    input_slot_.push_back(list.size());
+    InputField& field = list.emplace_back();
+    field.port = ports_in[i];
+    field.port_index = i;
+    field.empty = {WaitReason::Kind::input, &field.port->name(), false};
+    if (auto it = component.initial_values().find(field.port->name());
         it != component.initial_values().end()) {
-      inputs_[i].initial.assign(it->second.begin(), it->second.end());
+      field.initial.assign(it->second.begin(), it->second.end());
     }
   }
-  outputs_.resize(component.outputs().size());
-  for (std::size_t i = 0; i < outputs_.size(); ++i)
-    outputs_[i].port = component.outputs()[i];
+  const auto ports_out = component.outputs();
+  for (std::size_t i = 0; i < ports_out.size(); ++i) {
+    auto& list = ports_out[i]->is_event() ? event_outputs_ : outputs_;
+    output_slot_.push_back(list.size());
+    OutputField& field = list.emplace_back();
+    field.port = ports_out[i];
+    field.port_index = i;
+  }
+  event_driven_ = inputs_.empty() && !event_inputs_.empty();
+  events_empty_ = {WaitReason::Kind::events, &events, false};
   ComponentAccess::set_stop_probe(
       component_,
       [](const void* run) noexcept { return static_cast<const RunState*>(run)->stopping(); },
@@ -107,8 +121,11 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
   end.converts = !end.wire->source->type().same_as(end.wire->target->type());
   serves_ |= end.host != nullptr || end.wire->errors != WireErrors::none;
-  InputField& field = inputs_.at(port_index);
+  InputField& field =
+      (component_.inputs()[port_index]->is_event() ? event_inputs_
+                                                   : inputs_)[input_slot_.at(port_index)];
   field.remote |= end.remote;
+  events_empty_.remote |= field.port->is_event() && end.remote;
   field.host_fed |= end.host != nullptr;
   field.single_fixed = field.channels.empty() && end.fixed() != nullptr && router_ == nullptr;
   field.empty = {WaitReason::Kind::input, &field.port->name(), field.remote};
@@ -116,7 +133,9 @@ void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
 }
 
 void ComponentRunner::add_output(std::size_t port_index, ChannelEnd end) {
-  OutputField& field = outputs_.at(port_index);
+  OutputField& field =
+      (component_.outputs()[port_index]->is_event() ? event_outputs_
+                                                    : outputs_)[output_slot_.at(port_index)];
   field.single_fixed = field.channels.empty() && end.fixed() != nullptr && router_ == nullptr;
   field.full.push_back({WaitReason::Kind::output, &end.wire->label, end.remote});
   field.channels.push_back(end);
@@ -179,7 +198,8 @@ void ComponentRunner::run() noexcept {
         router_->role() == Router::Role::split ? route_split() : route_merge();
         return;
       }
-      const bool source = inputs_.empty();
+      const bool source = inputs_.empty() && event_inputs_.empty();
+      const bool events = !event_inputs_.empty() || !event_outputs_.empty();
       while (true) {
         check_stop();
         // drain(): a source ends here, between steps, as if it had closed; the others follow
@@ -187,10 +207,18 @@ void ComponentRunner::run() noexcept {
         if (source && state_.drain_requested()) break;
         // An input closed or every reader gone because a stop is under way (its peers
         // stopped first) ends this component STOPPED too, as where it checks first.
-        if (!source && !receive_all()) {
+        if (event_driven_) [[unlikely]] {
+          if (!receive_event()) {
+            check_stop();
+            break;
+          }
+        } else if (!source && !receive_all()) {
           check_stop();
           break;
         }
+        // What came before the step is handled before it.
+        if (!event_inputs_.empty() && !event_driven_) [[unlikely]]
+          (void)handle_events();
         if (serves_) [[unlikely]] {
           if (!request_failed_) request_failed_ = step_serving();
           if (request_failed_) {
@@ -205,10 +233,19 @@ void ComponentRunner::run() noexcept {
           step();
         }
         if (component_.is_closed()) break;
+        if (events) [[unlikely]]
+          (void)publish_events();
         if (!send_all()) {
           check_stop();
           break;
         }
+        if (component_.stop_published()) [[unlikely]] {
+          published_stop();
+          break;
+        }
+        // Fair stepping: a whole slice on the thread, and it lets the others step.
+        if (slice_epoch_ != nullptr && load_relaxed(*slice_epoch_) - slice_mark_ >= 2) [[unlikely]]
+          give_way();
         // After the send: a message's way through this component does not wait for it.
         if (steps_unpublished_ >= 64) publish();
       }
@@ -228,6 +265,13 @@ void ComponentRunner::run() noexcept {
 
 void ComponentRunner::throw_stopped() {
   throw Stopped{};
+}
+
+// The components of this thread that are ready step before it steps again.
+void ComponentRunner::give_way() {
+  publish();
+  parker_.yield();
+  slice_mark_ = load_relaxed(*slice_epoch_);
 }
 
 void ComponentRunner::step() {
@@ -350,12 +394,15 @@ void ComponentRunner::take_error(std::span<const std::byte> record) {
 
 // Which field (and channel) `reason` belongs to; looked up only when parking.
 std::uint32_t ComponentRunner::waiting_on(const WaitReason& reason) const {
-  for (std::size_t i = 0; i < inputs_.size(); ++i) {
-    if (&inputs_[i].empty == &reason) return waiting_on_input(i);
+  for (const InputField& field : inputs_) {
+    if (&field.empty == &reason) return waiting_on_input(field.port_index);
   }
-  for (std::size_t i = 0; i < outputs_.size(); ++i) {
-    for (std::size_t k = 0; k < outputs_[i].full.size(); ++k) {
-      if (&outputs_[i].full[k] == &reason) return waiting_on_output(i, k);
+  if (&reason == &events_empty_) return waiting_on_input(event_inputs_.front().port_index);
+  for (const auto* list : {&outputs_, &event_outputs_}) {
+    for (const OutputField& field : *list) {
+      for (std::size_t k = 0; k < field.full.size(); ++k) {
+        if (&field.full[k] == &reason) return waiting_on_output(field.port_index, k);
+      }
     }
   }
   return waiting_on_nothing;
@@ -371,6 +418,7 @@ void ComponentRunner::wait(const WaitReason& reason) {
   clock_parked();
   publish();
   parker_.park(reason);
+  if (slice_epoch_ != nullptr) slice_mark_ = load_relaxed(*slice_epoch_);
   clock_resumed();
   set_status(Status::running);
   check_stop();
@@ -417,15 +465,19 @@ void ComponentRunner::publish() {
   store_relaxed(counters_.messages_out, tally_.messages_out);
   store_relaxed(counters_.bytes_out, tally_.bytes_out);
   store_relaxed(counters_.failed_steps, tally_.failed_steps);
-  for (const OutputField& field : outputs_) {
-    for (const ChannelEnd& end : field.channels) {
-      store_relaxed(end.counters->messages, end.sent);
-      store_relaxed(end.counters->bytes, end.sent_bytes);
+  for (const auto* list : {&outputs_, &event_outputs_}) {
+    for (const OutputField& field : *list) {
+      for (const ChannelEnd& end : field.channels) {
+        store_relaxed(end.counters->messages, end.sent);
+        store_relaxed(end.counters->bytes, end.sent_bytes);
+      }
     }
   }
-  for (const InputField& field : inputs_) {
-    for (const ChannelEnd& end : field.channels)
-      store_relaxed(end.counters->times_empty, end.empties);
+  for (const auto* list : {&inputs_, &event_inputs_}) {
+    for (const InputField& field : *list) {
+      for (const ChannelEnd& end : field.channels)
+        store_relaxed(end.counters->times_empty, end.empties);
+    }
   }
 }
 
@@ -459,6 +511,10 @@ bool ComponentRunner::receive(InputField& field) {
       }
     }
     if (!open) return false;
+    // Events that come while it waits are handled now: they came before the step.
+    if (!event_inputs_.empty()) [[unlikely]] {
+      if (handle_events()) continue;
+    }
     const unsigned budget = field.remote ? parker_.spin_budget() : 0;
     if (budget != 0) {
       const Spin outcome = spin_take(field, budget);
@@ -575,6 +631,107 @@ bool ComponentRunner::write(ChannelEnd& end, const WaitReason& full, std::size_t
   }
   sent(end, size);
   return true;
+}
+
+// An event's value from a queue (EventOutput), not from the port.
+bool ComponentRunner::write_value(ChannelEnd& end, const WaitReason& full, const PortCodec& codec,
+                                  const void* value) {
+  if (end.base().reader_closed()) return false;
+  const std::size_t size = codec.fixed_size != 0 ? codec.fixed_size : codec.encoded_size(value);
+  if (end.fixed() != nullptr) {
+    if (!write_fixed_waiting(end, full, value, size)) return false;
+  } else {
+    const std::span<std::byte> slot = reserve(end, full, size);
+    if (slot.data() == nullptr) return false;
+    codec.encode(value, slot.data());
+    std::get<channel::VariableRing>(end.ring).commit(size);
+  }
+  sent(end, size);
+  return true;
+}
+
+// ---- events (event.hpp) ----
+
+// One event from `end` into `event`'s port, and its handler run; false when there is none.
+bool ComponentRunner::take_event(InputField& event, ChannelEnd& end) {
+  if (!take_from(event, end)) return false;
+  static_cast<EventPort*>(event.port)->handle(end.wire->source->owner().name());
+  return true;
+}
+
+// Handles every event that has come, publisher by publisher, then sends what the handlers
+// published. Whether there was any.
+bool ComponentRunner::handle_events() {
+  bool any = false;
+  for (InputField& event : event_inputs_) {
+    for (ChannelEnd& end : event.channels) {
+      while (take_event(event, end))
+        any = true;
+    }
+  }
+  if (any) (void)publish_events();
+  return any;
+}
+
+// A component whose only inputs are events: the next event, from whichever publisher has one
+// (in turn), handled. False once none can come: every publisher has finished, or the whole run
+// waits (RunState::quiet()).
+bool ComponentRunner::receive_event() {
+  std::size_t total = 0;
+  for (const InputField& event : event_inputs_)
+    total += event.channels.size();
+  while (true) {
+    for (std::size_t n = 0; n < total; ++n) {
+      std::size_t flat = next_event_ + n;
+      if (flat >= total) flat -= total;
+      std::size_t i = 0;
+      std::size_t k = flat;
+      while (k >= event_inputs_[i].channels.size()) {
+        k -= event_inputs_[i].channels.size();
+        ++i;
+      }
+      if (take_event(event_inputs_[i], event_inputs_[i].channels[k])) {
+        next_event_ = flat + 1 == total ? 0 : flat + 1;
+        (void)publish_events();
+        return true;
+      }
+    }
+    bool open = false;
+    for (InputField& event : event_inputs_) {
+      for (ChannelEnd& end : event.channels) {
+        if (!end.base().drained()) {
+          open = true;
+          ++end.empties;
+        }
+      }
+    }
+    if (!open || state_.quiet()) return false;
+    wait(events_empty_);
+  }
+}
+
+// Sends what a step or a handler published, in order, to every subscriber still there (one
+// that has finished misses it). Whether any was sent.
+bool ComponentRunner::publish_events() {
+  bool any = false;
+  for (OutputField& field : event_outputs_) {
+    auto& port = *static_cast<EventPort*>(field.port);
+    const std::size_t count = port.queued();
+    if (count == 0) continue;
+    const PortCodec& codec = PortAccess::codec(port);
+    for (std::size_t i = 0; i < count; ++i) {
+      for (std::size_t k = 0; k < field.channels.size(); ++k)
+        any |= write_value(field.channels[k], field.full[k], codec, port.queued_at(i));
+    }
+    port.clear_queue();
+  }
+  return any;
+}
+
+// Component::publish_stop(): Plugboard's StopEvent. This component completes (its step's
+// messages are sent), every source ends at its next step boundary, and the rest follow.
+void ComponentRunner::published_stop() {
+  state_.drain_from_component();
 }
 
 // ---- routers: a replicated component's split and merge (serve/replicas.hpp) ----
@@ -789,16 +946,20 @@ void ComponentRunner::route_merge() {
 }
 
 void ComponentRunner::finish() noexcept {
-  for (auto& field : outputs_) {
-    for (auto& end : field.channels) {
-      end.base().close();
-      end.peer->notify();
+  for (auto* list : {&outputs_, &event_outputs_}) {
+    for (auto& field : *list) {
+      for (auto& end : field.channels) {
+        end.base().close();
+        end.peer->notify();
+      }
     }
   }
-  for (auto& field : inputs_) {
-    for (auto& end : field.channels) {
-      end.base().close_reader();
-      end.peer->notify();
+  for (auto* list : {&inputs_, &event_inputs_}) {
+    for (auto& field : *list) {
+      for (auto& end : field.channels) {
+        end.base().close_reader();
+        end.peer->notify();
+      }
     }
   }
 }

@@ -64,7 +64,13 @@ struct ChannelEnd {
 ///   an exception from init() or step() makes it FAILED and fails the run;
 /// - a router (a replicated component's split or merge, serve/replicas.hpp) moves records as
 ///   bytes, error records included: the split gives each message to its least loaded copy, the
-///   merge hands on the copies' messages in the split's order (or as they come).
+///   merge hands on the copies' messages in the split's order (or as they come);
+/// - events (event.hpp) that reach it before a step are handled before that step, whether they
+///   came while it waited for its fields or not; a component whose only inputs are events waits
+///   for one, handles it and steps; it ends once every publisher it hears from has finished, or
+///   when the whole run waits (RunState::quiet()). What a step or a handler publishes is sent
+///   when it returns. A component that calls publish_stop() completes after sending that
+///   step's messages, and drains the run.
 /// Runs on the component's fiber only.
 class ComponentRunner {
  public:
@@ -90,12 +96,16 @@ class ComponentRunner {
     step_sequence_ = step_sequence;
     waiting_on_ = waiting_on;
   }
+  /// Fair stepping: the word of its thread's SliceTicker. Without one (a component alone on
+  /// its thread) it never yields but to wait.
+  void set_slice_epoch(const std::uint32_t* epoch) { slice_epoch_ = epoch; }
   /// Where the lowest byte of the fiber stack that run() uses lies (see RecordingStack).
   [[nodiscard]] const void** stack_lowest() { return &stack_lowest_; }
 
  private:
   struct InputField {
     Port* port = nullptr;
+    std::size_t port_index = 0;  ///< among the component's inputs (fields and events)
     std::vector<ChannelEnd> channels;
     std::deque<Value> initial;
     std::size_t next_channel = 0;  ///< fan-in: where the next search starts (fairness)
@@ -106,6 +116,7 @@ class ComponentRunner {
   };
   struct OutputField {
     Port* port = nullptr;
+    std::size_t port_index = 0;  ///< among the component's outputs (fields and events)
     std::vector<ChannelEnd> channels;
     std::vector<WaitReason> full;  ///< per channel: why the writer parks when it is full
     bool single_fixed = false;     ///< one channel, of fixed-size records (see write_fixed)
@@ -124,6 +135,12 @@ class ComponentRunner {
   [[noreturn]] static void throw_stopped();
   bool receive_all();
   bool receive(InputField& field);
+  // Events (event.hpp).
+  bool handle_events();
+  bool take_event(InputField& event, ChannelEnd& end);
+  bool receive_event();
+  bool publish_events();
+  void published_stop();
   void close_host_rings(InputField& field);
   bool try_take(InputField& field);
   bool take_from(InputField& field, ChannelEnd& end);
@@ -149,6 +166,8 @@ class ComponentRunner {
   bool write_fixed(OutputField& field);
   bool write(ChannelEnd& end, const WaitReason& full, std::size_t size, const Port& port,
              bool from_scratch);
+  bool write_value(ChannelEnd& end, const WaitReason& full, const PortCodec& codec,
+                   const void* value);
   enum class Spin { took, ended, spun };
   void wait(const WaitReason& reason);
   std::uint32_t waiting_on(const WaitReason& reason) const;
@@ -159,14 +178,25 @@ class ComponentRunner {
   // Copies the counts and the clock's totals to the shared counters.
   void publish();
   void step();
+  void give_way();
   void finish() noexcept;
 
   Component& component_;
   RunState& state_;
   Parker& parker_;
   ComponentCounters& counters_;
-  std::vector<InputField> inputs_;
+  std::vector<InputField> inputs_;  ///< fields
   std::vector<OutputField> outputs_;
+  std::vector<InputField> event_inputs_;
+  std::vector<OutputField> event_outputs_;
+  // Where each input and output port went: its index in inputs_ (outputs_) or, for an event,
+  // in event_inputs_ (event_outputs_).
+  std::vector<std::size_t> input_slot_;
+  std::vector<std::size_t> output_slot_;
+  WaitReason events_empty_;  ///< a component whose only inputs are events waits for one
+  // The component steps after each event it handles (its only inputs are events).
+  bool event_driven_ = false;
+  std::size_t next_event_ = 0;  ///< where the search for the next event starts (fairness)
   std::vector<std::byte> scratch_;
   bool initialized_ = false;
   // On a request's way: a step that throws fails the request, not the run.
@@ -182,6 +212,8 @@ class ComponentRunner {
   std::string failed_component_;
   std::string failure_message_;
   const void* stack_lowest_ = nullptr;
+  const std::uint32_t* slice_epoch_ = nullptr;
+  std::uint32_t slice_mark_ = 0;  ///< the epoch when it last gave way (parked or yielded)
   std::uint32_t* status_mirror_ = nullptr;
   // Written around every step: a relaxed store each, to a line only this worker writes (its
   // own member when nobody watches), and no clock read. The supervisor times the changes.

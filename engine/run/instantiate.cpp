@@ -57,11 +57,23 @@ std::map<std::string, NamedFields, std::less<>> fields_by_component(
 
 }  // namespace
 
+// What a component reads as its parameters: the process's, under its own of the same name.
+std::map<std::string, Value> parameters_of(const ProcessSpec& spec, const ComponentSpec& c) {
+  if (c.parameters.empty()) return spec.parameters;
+  std::map<std::string, Value> merged = spec.parameters;
+  for (const auto& [key, value] : c.parameters)
+    merged[key] = value;
+  return merged;
+}
+
 // Why component `c` cannot have replicas, or "".
 std::string replicas_refused(const ComponentSpec& c, const Component& built) {
   for (std::span<Port* const> ports : {built.inputs(), built.outputs()}) {
     for (const Port* port : ports) {
       if (PortAccess::is_host(*port)) return "an Ingress or Egress is the host's end of the model";
+      if (port->is_event()) {
+        return "each copy would receive (or publish) every event " + quote(port->name());
+      }
     }
   }
   if (built.inputs().empty()) return "it has no inputs to share among the copies";
@@ -92,7 +104,7 @@ Instantiated instantiate(const ProcessSpec& spec, const Registry& registry, Unkn
     for (const auto& [field, values] : c.initial_values)
       ComponentArgsAccess::set_initial_values(args, field, values);
     ComponentArgsAccess::set_resources(args, c.resources);
-    ComponentArgsAccess::set_parameters(args, spec.parameters);
+    ComponentArgsAccess::set_parameters(args, parameters_of(spec, c));
     ComponentArgsAccess::set_context(args, c.type, c.where);
     std::unique_ptr<Component> component;
     if (unknown == UnknownTypes::stand_in && !registry.contains(c.type)) {

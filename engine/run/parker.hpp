@@ -10,8 +10,9 @@ namespace patchbay::detail {
 
 /// What a parked component waits for (for deadlock reports).
 struct WaitReason {
-  enum class Kind : unsigned char { input, output } kind = Kind::input;
-  const std::string* what = nullptr;  ///< the input field or the connector's label
+  /// events: a component whose only inputs are events waits for the next one.
+  enum class Kind : unsigned char { input, output, events } kind = Kind::input;
+  const std::string* what = nullptr;  ///< the input field, the connector's label, or "events"
   bool remote = false;                ///< a peer runs in another worker process
 };
 
@@ -42,6 +43,9 @@ class Parker {
   /// that is microseconds away.
   /// It is read at every receive that finds its rings empty, so it is a load, not a call.
   [[nodiscard]] unsigned spin_budget() const { return *spin_word_; }
+  /// Owner side: lets the other components of the owner's thread that are ready run first
+  /// (fair stepping, see SliceTicker); returns at once when there are none.
+  virtual void yield() {}
 
  protected:
   /// Does what notify() promises, when the idle word does not rule it out.

@@ -45,6 +45,20 @@ class RunState {
     return drain_requested_.load(std::memory_order_acquire) ||
            (external_drain_ != nullptr && load_acquire(*external_drain_) != 0);
   }
+  /// A drain from a component (Component::publish_stop(), Plugboard's StopEvent): as drain(),
+  /// for every worker of the run. Sources look between steps, so nobody needs waking.
+  void drain_from_component() noexcept {
+    drain_requested_.store(true, std::memory_order_release);
+    if (external_drain_ != nullptr) store_release(*external_drain_, 1);
+  }
+  /// Every component of the run waits, and some wait for events: none can come any more, so
+  /// components that only handle events end (the engine's deadlock check says so, before it
+  /// would call it a deadlock).
+  [[nodiscard]] bool quiet() const noexcept {
+    return quiet_.load(std::memory_order_acquire) ||
+           (external_quiet_ != nullptr && load_acquire(*external_quiet_) != 0);
+  }
+  void set_quiet() noexcept { quiet_.store(true, std::memory_order_release); }
   /// Records the first failure and stops every other component.
   void fail(Failure failure) {
     {
@@ -70,10 +84,12 @@ class RunState {
   }
   /// Words in shared memory that another process sets to stop this run (a worker's view of the
   /// supervisor's stop and of a failure in another worker).
-  void watch_external(std::uint32_t* stop, std::uint32_t* abort, std::uint32_t* drain) {
+  void watch_external(std::uint32_t* stop, std::uint32_t* abort, std::uint32_t* drain,
+                      std::uint32_t* quiet = nullptr) {
     external_stop_ = stop;
     external_abort_ = abort;
     external_drain_ = drain;
+    external_quiet_ = quiet;
   }
   [[nodiscard]] std::optional<Failure> failure() const {
     std::lock_guard lock(mutex_);
@@ -84,12 +100,14 @@ class RunState {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> drain_requested_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> quiet_{false};
   mutable std::mutex mutex_;
   std::optional<Failure> failure_;
   std::function<void()> wake_all_;
   std::uint32_t* external_stop_ = nullptr;
   std::uint32_t* external_abort_ = nullptr;
   std::uint32_t* external_drain_ = nullptr;
+  std::uint32_t* external_quiet_ = nullptr;
 };
 
 }  // namespace patchbay::detail

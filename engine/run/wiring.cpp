@@ -48,8 +48,9 @@ std::string describe_component(const Component& c) {
 void mark_request_ways(Wiring& wiring) {
   const std::size_t n = wiring.components.size();
   std::vector<std::vector<std::size_t>> next(n);
-  for (const auto& w : wiring.wires)
-    next[w.source_component].push_back(w.target_component);
+  for (const auto& w : wiring.wires) {
+    if (!w.event) next[w.source_component].push_back(w.target_component);
+  }
   // reach[i][j]: component j is downstream of component i (through at least one wire).
   std::vector<std::vector<bool>> reach(n);
   const auto downstream_of = [&](std::size_t from) {
@@ -73,7 +74,7 @@ void mark_request_ways(Wiring& wiring) {
       on_way[c] = on_way[c] || below[c];
   }
   for (auto& w : wiring.wires) {
-    if (!on_way[w.source_component]) continue;
+    if (!on_way[w.source_component] || w.event) continue;
     if (reach[w.target_component].empty())
       reach[w.target_component] = downstream_of(w.target_component);
     const bool closes_cycle = reach[w.target_component][w.source_component];
@@ -98,6 +99,7 @@ std::vector<std::string> find_unbroken_cycle(std::span<Component* const> compone
   const std::size_t n = components.size();
   std::vector<std::vector<std::size_t>> next(n);
   for (const auto& w : wires) {
+    if (w.event) continue;
     const auto& initial = w.target->owner().initial_values();
     auto it = initial.find(w.target->name());
     if (it == initial.end() || it->second.empty())
@@ -135,6 +137,90 @@ std::vector<std::string> find_unbroken_cycle(std::span<Component* const> compone
     }
   }
   return cycle;
+}
+
+// A pubsub connector ("EVENT.publishers" -> "EVENT.subscribers", as Plugboard writes its event
+// connectors) builds nothing: the event's wires come from what the components declare. It must
+// name an event that a component publishes or handles, as Plugboard's event name or in the
+// safe form Plugboard uses in connector names ('.' and '-' as '_').
+void check_event_connector(std::span<Component* const> components, const ConnectorSpec& connector) {
+  const std::string event = connector.source.substr(0, connector.source.rfind('.'));
+  const auto safe = [](std::string name) {
+    for (char& c : name) {
+      if (c == '.' || c == '-') c = '_';
+    }
+    return name;
+  };
+  std::set<std::string> declared;
+  for (const Component* c : components) {
+    if (is_stand_in(*c)) return;  // its events are unknown
+    for (std::span<Port* const> ports : {c->inputs(), c->outputs()}) {
+      for (const Port* port : ports) {
+        if (!port->is_event()) continue;
+        if (port->name() == event || safe(port->name()) == safe(event)) return;
+        declared.insert(port->name());
+      }
+    }
+  }
+  std::string known;
+  for (const std::string& name : declared)
+    known += (known.empty() ? "" : ", ") + name;
+  throw ModelError("connector " + quote(connector.source + " -> " + connector.target) +
+                       ": no component publishes or handles the event " + quote(event) +
+                       " (events declared: " + (known.empty() ? std::string("none") : known) + ")",
+                   connector.where);
+}
+
+std::size_t port_index_of(std::span<Port* const> ports, const Port* port) {
+  return static_cast<std::size_t>(std::find(ports.begin(), ports.end(), port) - ports.begin());
+}
+
+// Publish-subscribe: a wire from every publisher of an event type to every other component
+// that handles it, in component order, so that each subscriber gets each event once and a
+// publisher's events in the order it published them.
+void add_event_wires(std::span<Component* const> components, std::size_t capacity, Wiring& wiring) {
+  std::map<std::string, std::vector<std::pair<std::size_t, Port*>>, std::less<>> handlers;
+  for (std::size_t t = 0; t < components.size(); ++t) {
+    for (Port* in : components[t]->inputs()) {
+      if (in->is_event()) handlers[in->name()].emplace_back(t, in);
+    }
+  }
+  for (std::size_t s = 0; s < components.size(); ++s) {
+    for (Port* out : components[s]->outputs()) {
+      if (!out->is_event()) continue;
+      const auto found = handlers.find(out->name());
+      if (found == handlers.end()) continue;
+      for (const auto& [t, in] : found->second) {
+        if (t == s) continue;  // a component does not receive its own events
+        if (!out->type().can_feed(in->type()) && !is_stand_in(*components[s]) &&
+            !is_stand_in(*components[t])) {
+          throw ModelError("event " + quote(out->name()) + ": " +
+                           describe_component(*components[s]) + " publishes it as " +
+                           out->type().name + " but " + describe_component(*components[t]) +
+                           " handles it as " + in->type().name);
+        }
+        Wire wire;
+        wire.source_component = s;
+        wire.target_component = t;
+        wire.source = out;
+        wire.target = in;
+        wire.capacity = capacity;
+        wire.event = true;
+        if (const std::size_t fixed_size = PortAccess::codec(*out).fixed_size;
+            out->type().same_as(in->type()) && fixed_size != 0 &&
+            fixed_size <= channel::VariableRing::max_payload_for(wire.capacity)) {
+          wire.record_size = fixed_size;
+        }
+        wire.label = components[s]->name() + "." + out->name() + " -> " + components[t]->name() +
+                     "." + in->name();
+        wiring.components[s].outputs[port_index_of(components[s]->outputs(), out)].push_back(
+            wiring.wires.size());
+        wiring.components[t].inputs[port_index_of(components[t]->inputs(), in)].push_back(
+            wiring.wires.size());
+        wiring.wires.push_back(std::move(wire));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -187,6 +273,10 @@ Wiring build_wiring(std::span<Component* const> components,
 
   std::set<std::pair<Port*, Port*>> seen;
   for (const auto& connector : connectors) {
+    if (connector.mode == ConnectorMode::pubsub) {
+      check_event_connector(components, connector);
+      continue;
+    }
     const FieldRef source = split_field(connector.source, "source", connector);
     const FieldRef target = split_field(connector.target, "target", connector);
     const std::string label = connector.source + " -> " + connector.target;
@@ -223,6 +313,13 @@ Wiring build_wiring(std::span<Component* const> components,
                        connector.where);
     }
     for (Port* port : {out, in}) {
+      if (port->is_event()) {
+        throw ModelError("connector " + quoted_label + ": " +
+                             quote(port->owner().name() + "." + port->name()) + " is the event " +
+                             quote(port->name()) + " of " + describe_component(port->owner()) +
+                             "; events reach the components that handle them without connectors",
+                         connector.where);
+      }
       if (PortAccess::is_host(*port)) {
         throw ModelError("connector " + quoted_label + ": " +
                              quote(port->owner().name() + "." + port->name()) +
@@ -259,6 +356,7 @@ Wiring build_wiring(std::span<Component* const> components,
     }
     wire.label = label;
     wire.where = connector.where;
+    wire.wait = connector.wait;
     const auto out_index = static_cast<std::size_t>(
         std::find(source_component.outputs().begin(), source_component.outputs().end(), out) -
         source_component.outputs().begin());
@@ -290,13 +388,16 @@ Wiring build_wiring(std::span<Component* const> components,
       }
     }
     for (std::size_t p = 0; p < c.inputs().size(); ++p) {
-      if (wiring.components[i].inputs[p].empty() && !PortAccess::is_host(*c.inputs()[p])) {
+      if (wiring.components[i].inputs[p].empty() && !PortAccess::is_host(*c.inputs()[p]) &&
+          !c.inputs()[p]->is_event()) {
         throw ModelError(describe_component(c) + ": input " + quote(c.inputs()[p]->name()) +
                              " is not connected (every input needs a connector)",
                          where(i));
       }
     }
   }
+
+  add_event_wires(components, default_capacity, wiring);
 
   for (std::size_t i = 0; i < components.size(); ++i) {
     for (std::span<Port* const> ports : {components[i]->inputs(), components[i]->outputs()}) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ struct Wire {
   std::size_t record_size = 0;
   /// `forward` wires hold variable-length records (record_size 0), which have an error kind.
   WireErrors errors = WireErrors::none;
+  /// An event's wire from a publisher to a subscriber, built from what the components declare
+  /// (event.hpp) rather than from a connector: it gates no step and closes no cycle.
+  bool event = false;
+  /// ParallelProcess: the connector's own wait mode, if it gives one.
+  std::optional<WaitMode> wait;
   std::string label;  ///< "source.field -> target.field"
   SourceLocation where;
 };

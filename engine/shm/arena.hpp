@@ -109,6 +109,9 @@ struct alignas(cache_line_bytes) ArenaHeader {
   std::uint32_t stop;           // a stop from outside (SIGINT, stop())
   std::uint32_t failed_worker;  // the first worker that reported a failure (~0u: none)
   std::uint32_t drain;          // drain(): sources end at their next step boundary
+  // Set by the supervisor when every worker waits and some component waits for events:
+  // components that only handle events end (RunState::quiet()).
+  std::uint32_t quiet;
 };
 static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 
@@ -118,7 +121,7 @@ static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 class Arena {
  public:
   static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
-  static constexpr std::uint32_t version = 3;
+  static constexpr std::uint32_t version = 4;
 
   /// Creates a memfd of `bytes` (rounded up to pages), maps it shared and formats the header.
   /// Throws Error when the memory cannot be had.

@@ -103,6 +103,8 @@ class Component {
 
   /// Whether close() was called. Only from the component's fiber, or after run() returned.
   [[nodiscard]] bool is_closed() const { return closed_; }
+  /// Whether publish_stop() was called. Only from the component's fiber.
+  [[nodiscard]] bool stop_published() const { return stop_published_; }
 
   /// Whether the process is stopping (stop() or another component's failure). A step that
   /// blocks for long (waiting on a device, sleeping) should poll this and return early.
@@ -115,6 +117,12 @@ class Component {
   /// Closes the component's IO from inside step(): the values of this step are not sent and
   /// the component completes, closing its outputs downstream. Only from inside step().
   void close() { closed_ = true; }
+
+  /// Sends Plugboard's StopEvent (event.hpp, stop_event_type) from step() or a handler: the
+  /// values of this step are still sent, then this component completes, every source ends at
+  /// its next step boundary, the others finish what is in flight, and components that only
+  /// handle events end once no event can reach them. The run completes (not stopped).
+  void publish_stop() { stop_published_ = true; }
 
   /// Adds an input field whose name is known only at run time (call from the constructor).
   template <class T>
@@ -143,6 +151,7 @@ class Component {
   std::string worker_label_;
   std::atomic<Status> status_{Status::created};
   bool closed_ = false;
+  bool stop_published_ = false;
   ResourceOverrides resource_overrides_;
   std::map<std::string, std::vector<Value>> initial_values_;
   std::vector<Port*> inputs_;

@@ -36,8 +36,8 @@ class ComponentArgs {
   [[nodiscard]] const std::string& name() const { return name_; }
 
   /// The argument converted to T (bool, integers, floating point, std::string, Value,
-  /// std::vector<std::string>, std::vector<Value>). Throws ModelError when it is missing or
-  /// of the wrong type, naming the component, the argument and the model line.
+  /// std::vector<std::string>, std::vector<Value>, Value::Map). Throws ModelError when it is
+  /// missing or of the wrong type, naming the component, the argument and the model line.
   template <class T>
   [[nodiscard]] T get(std::string_view key) const;
   /// As get(), or `fallback` when the argument is absent.
@@ -50,8 +50,21 @@ class ComponentArgs {
   /// The raw argument or nullptr; marks it used. The pointer lives as long as the arguments.
   [[nodiscard]] const Value* find(std::string_view key) const;
 
-  /// Process-level `parameters` of the model, shared by every component.
+  /// The parameters this component reads: the process's `parameters`, shared by every
+  /// component, with the component's own `parameters` in place of those of the same name.
   [[nodiscard]] const std::map<std::string, Value>& parameters() const { return parameters_; }
+  /// A parameter converted to T (the types get() takes). Throws ModelError naming the
+  /// component and the parameter when it is not set (listing those that are) or of the wrong
+  /// type.
+  ///
+  ///     scale_(args.parameter<double>("scale"))
+  template <class T>
+  [[nodiscard]] T parameter(std::string_view name) const;
+  /// As parameter(), or `fallback` when it is not set.
+  template <class T>
+  [[nodiscard]] T parameter_or(std::string_view name, T fallback) const {
+    return parameters_.count(std::string(name)) != 0 ? parameter<T>(name) : std::move(fallback);
+  }
 
   /// Where the component was written in its model file; empty for a model built in code.
   [[nodiscard]] const SourceLocation& where() const { return where_; }
@@ -86,23 +99,21 @@ class ComponentArgs {
   mutable std::set<std::string, std::less<>> used_;
 };
 
-template <>
-bool ComponentArgs::get<bool>(std::string_view key) const;
-template <>
-std::int64_t ComponentArgs::get<std::int64_t>(std::string_view key) const;
-template <>
-int ComponentArgs::get<int>(std::string_view key) const;
-template <>
-std::size_t ComponentArgs::get<std::size_t>(std::string_view key) const;
-template <>
-double ComponentArgs::get<double>(std::string_view key) const;
-template <>
-std::string ComponentArgs::get<std::string>(std::string_view key) const;
-template <>
-Value ComponentArgs::get<Value>(std::string_view key) const;
-template <>
-std::vector<std::string> ComponentArgs::get<std::vector<std::string>>(std::string_view key) const;
-template <>
-std::vector<Value> ComponentArgs::get<std::vector<Value>>(std::string_view key) const;
+// Defined for bool, std::int64_t, int, std::size_t, double, std::string, Value,
+// std::vector<std::string>, std::vector<Value> and Value::Map.
+#define PATCHBAY_COMPONENT_ARGS_TYPE(T)                                \
+  extern template T ComponentArgs::get<T>(std::string_view key) const; \
+  extern template T ComponentArgs::parameter<T>(std::string_view name) const;
+PATCHBAY_COMPONENT_ARGS_TYPE(bool)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::int64_t)
+PATCHBAY_COMPONENT_ARGS_TYPE(int)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::size_t)
+PATCHBAY_COMPONENT_ARGS_TYPE(double)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::string)
+PATCHBAY_COMPONENT_ARGS_TYPE(Value)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::vector<std::string>)
+PATCHBAY_COMPONENT_ARGS_TYPE(std::vector<Value>)
+PATCHBAY_COMPONENT_ARGS_TYPE(Value::Map)
+#undef PATCHBAY_COMPONENT_ARGS_TYPE
 
 }  // namespace patchbay

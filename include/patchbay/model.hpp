@@ -2,6 +2,7 @@
 #pragma once
 
 #include <patchbay/process_spec.hpp>
+#include <patchbay/registry.hpp>
 
 #include <string>
 #include <vector>
@@ -15,10 +16,21 @@ ProcessSpec load_model(const std::string& path);
 /// Parses YAML text; `origin` names it in error messages. Thread-safe (no shared state).
 ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin = "<model>");
 
-/// Applies "component.arg=value" overrides (value parsed as a YAML scalar or flow sequence).
-/// Throws ModelError for a malformed override or an unknown component. Not thread-safe for
+/// Applies "component.arg=value" overrides (value parsed as YAML: a scalar, or a flow sequence
+/// or mapping), "component.parameters.key=value" (the component's own parameter) and
+/// "parameters.key=value" (the process's). Throws ModelError for a malformed override or an
+/// unknown component. Not thread-safe for
 /// one `spec` (it modifies it); distinct specs may be edited from different threads.
 void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& overrides);
+
+/// The model as YAML in Plugboard's schema (`plugboard: process: ...`), which load_model() and
+/// parse_model() read back into the same spec: components with their arguments, parameters,
+/// initial values, resources and placement, connectors, process parameters and options, and
+/// plugins as absolute paths. Strings that would read back as another kind ("1", "true") are
+/// quoted. Throws patchbay::Error if the spec cannot be written. Thread-safe (pure).
+std::string dump_model(const ProcessSpec& spec);
+/// Writes dump_model(spec) to `path`. Throws patchbay::Error naming the path when it cannot.
+void save_model(const ProcessSpec& spec, const std::string& path);
 
 /// Loads a shared library that registers components (PATCHBAY_REGISTER_COMPONENT at static
 /// initialisation). Throws ModelError naming the path and dlerror() text. Libraries stay
@@ -27,7 +39,13 @@ void load_plugin(const std::string& path);
 /// Loads every plugin named in the spec, as load_plugin() does. Thread-safe.
 void load_plugins(const ProcessSpec& spec);
 
-/// A Mermaid flowchart of the model, like Plugboard's diagrams. Thread-safe (pure).
+/// A Mermaid flowchart of the model, like Plugboard's diagrams: components and connectors, and
+/// the events that pubsub connectors name as hexagons. Thread-safe (pure).
 std::string mermaid_diagram(const ProcessSpec& spec);
+/// The same with the events the components declare (event.hpp), as Plugboard draws them: a
+/// hexagon per event type, dotted arrows from its publishers and to its subscribers. Builds the
+/// components with `registry` (constructors only; unknown types stand in without events).
+/// Thread-safe when the registry's factories are.
+std::string mermaid_diagram(const ProcessSpec& spec, const Registry& registry);
 
 }  // namespace patchbay

@@ -4,6 +4,7 @@
 #include <patchbay/component.hpp>
 #include <patchbay/component_args.hpp>
 #include <patchbay/error.hpp>
+#include <patchbay/event.hpp>
 #include <patchbay/fork_server.hpp>
 #include <patchbay/library.hpp>
 #include <patchbay/local_process.hpp>

@@ -89,10 +89,13 @@ class Port {
   [[nodiscard]] Direction direction() const { return direction_; }
   /// The component the field belongs to.
   [[nodiscard]] Component& owner() const { return *owner_; }
+  /// Whether the port is an event type the component publishes (an output) or handles (an
+  /// input), event.hpp, rather than a field: its name is the event type.
+  [[nodiscard]] bool is_event() const { return event_; }
 
  protected:
-  Port(Component* owner, std::string name, const PortType& type, Direction direction,
-       void* storage);
+  Port(Component* owner, std::string name, const PortType& type, Direction direction, void* storage,
+       bool event = false);
 
  private:
   friend class detail::PortAccess;
@@ -102,6 +105,7 @@ class Port {
   const PortType* type_;
   Direction direction_;
   void* storage_;  // the Input's or Output's value, which the engine reads and writes
+  bool event_ = false;
   // The host's end of an Ingress or Egress (library.hpp): fed by, or read by, the process's
   // host instead of a connector; with the capacity of that ring (0: the process's default).
   bool host_ = false;

@@ -77,6 +77,9 @@ struct ComponentSpec {
   std::string type;
   std::string name;
   std::map<std::string, Value> args;  ///< constructor arguments
+  /// The component's own `parameters`: they replace the process's of the same name for this
+  /// component (Plugboard's parameters tutorial).
+  std::map<std::string, Value> parameters;
   std::map<std::string, std::vector<Value>> initial_values;
   ResourceOverrides resources;
   std::string worker;  ///< ParallelProcess: components with the same label share a worker
@@ -90,6 +93,13 @@ struct ComponentSpec {
   SourceLocation where;                                 ///< the component's entry
   std::map<std::string, SourceLocation> arg_locations;  ///< per argument, when known
 };
+
+/// How a connector delivers, in Plugboard's terms: `pipeline` from a component's output field
+/// to another's input field (every message to the target), `pubsub` from an event's publishers
+/// to its subscribers ("EVENT.publishers" -> "EVENT.subscribers"; the wires themselves are built
+/// from the events the components declare, event.hpp, so such a connector only names an event
+/// that some component must publish or handle).
+enum class ConnectorMode : std::uint8_t { pipeline, pubsub };
 
 /// A connector "source.field" -> "target.field".
 struct ConnectorSpec {
@@ -106,6 +116,7 @@ struct ConnectorSpec {
   std::size_t capacity = 0;
   /// ParallelProcess: waiting for this connector, overriding the process's mode.
   std::optional<WaitMode> wait;
+  ConnectorMode mode = ConnectorMode::pipeline;
   SourceLocation where;
 };
 
@@ -164,7 +175,8 @@ struct ProcessSpec {
   ProcessKind kind = ProcessKind::local;
   std::vector<ComponentSpec> components;
   std::vector<ConnectorSpec> connectors;
-  std::map<std::string, Value> parameters;  ///< shared with every component
+  /// Shared with every component, under the component's own of the same name.
+  std::map<std::string, Value> parameters;
   ProcessOptions options;
   /// Process arguments the local engine does not use (kept for the parallel engine).
   std::map<std::string, Value> extra_args;

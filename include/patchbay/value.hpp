@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -10,16 +11,21 @@
 
 namespace patchbay {
 
-/// A dynamically typed value: null, bool, int64, double, string, or a list of values.
+/// A dynamically typed value: null, bool, int64, double, string, a list of values, or a
+/// mapping from string keys to values (YAML's mappings, JSON's objects), nested at will.
 /// A regular value type; distinct objects may be used from different threads.
 ///
 ///     Value v = 42;            // int64
 ///     v = "hello";             // string
 ///     Value list = Value::List{1, 2.5, "x"};
+///     Value map = Value::Map{{"scale", 2.0}, {"names", Value::List{"a", "b"}}};
+///     double scale = map.at("scale").as_double();
 class Value {
  public:
   using List = std::vector<Value>;
-  enum class Kind : std::uint8_t { null, boolean, integer, real, string, list };
+  /// Keys in sorted order (what a YAML dump writes).
+  using Map = std::map<std::string, Value>;
+  enum class Kind : std::uint8_t { null, boolean, integer, real, string, list, map };
 
   Value() = default;
   Value(std::nullptr_t) {}
@@ -33,6 +39,7 @@ class Value {
   Value(std::string_view s) : data_(std::string(s)) {}
   Value(const char* s) : data_(std::string(s)) {}
   Value(List l) : data_(std::move(l)) {}
+  Value(Map m) : data_(std::move(m)) {}
 
   [[nodiscard]] Kind kind() const { return static_cast<Kind>(data_.index()); }
   [[nodiscard]] bool is_null() const { return kind() == Kind::null; }
@@ -43,6 +50,7 @@ class Value {
   [[nodiscard]] bool is_number() const { return is_int() || is_double(); }
   [[nodiscard]] bool is_string() const { return kind() == Kind::string; }
   [[nodiscard]] bool is_list() const { return kind() == Kind::list; }
+  [[nodiscard]] bool is_map() const { return kind() == Kind::map; }
 
   /// Accessors throw patchbay::Error naming the kind asked for and the kind held.
   [[nodiscard]] bool as_bool() const;
@@ -51,18 +59,29 @@ class Value {
   [[nodiscard]] double as_double() const;
   [[nodiscard]] const std::string& as_string() const;
   [[nodiscard]] const List& as_list() const;
+  [[nodiscard]] const Map& as_map() const;
+
+  /// A mapping's entry `key`, or nullptr when it has none. Throws patchbay::Error when this is
+  /// not a mapping.
+  [[nodiscard]] const Value* find(std::string_view key) const;
+  /// A mapping's entry `key`. Throws patchbay::Error when this is not a mapping, or when the
+  /// key is absent (naming it and the keys there are).
+  [[nodiscard]] const Value& at(std::string_view key) const;
+  /// A list's item `index`. Throws patchbay::Error when this is not a list or the index is out
+  /// of range.
+  [[nodiscard]] const Value& at(std::size_t index) const;
 
   /// Text for display and CSV: null -> "", bool -> true/false, numbers shortest round-trip,
-  /// strings as they are, lists as [a, b].
+  /// strings as they are, lists as [a, b], mappings as {key: value, ...}.
   [[nodiscard]] std::string to_string() const;
 
   bool operator==(const Value&) const = default;
 
  private:
-  std::variant<std::monostate, bool, std::int64_t, double, std::string, List> data_;
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, List, Map> data_;
 };
 
-/// Name of a kind for messages: "null", "bool", "int", "double", "string", "list".
+/// Name of a kind for messages: "null", "bool", "int", "double", "string", "list", "map".
 /// Thread-safe (pure).
 std::string_view kind_name(Value::Kind kind);
 

@@ -343,10 +343,20 @@ TEST_CASE("argument scalars become Values of the right kind", "[model]") {
   CHECK(spec.components[0].arg_locations.at("nan_word").line == 27);
 }
 
-TEST_CASE("a mapping as an argument value is an error at its line", "[model]") {
-  const ModelError e = parse_error(one_component("        ok: 1\n        m:\n          a: 1\n"));
+TEST_CASE("a mapping as an argument value is read as a nested map", "[model]") {
+  const ProcessSpec spec = parse_model(one_component(
+      "        m:\n          a: 1\n          b: [x, {c: true}]\n          '7': \"7\"\n"));
+  const Value& m = spec.components[0].args.at("m");
+  REQUIRE(m.is_map());
+  CHECK(m.at("a") == Value(1));
+  CHECK(m.at("b") == Value(Value::List{"x", Value::Map{{"c", true}}}));
+  CHECK(m.at("7") == Value("7"));
+}
+
+TEST_CASE("a repeated key in a mapping argument is an error at its line", "[model]") {
+  const ModelError e = parse_error(one_component("        m:\n          a: 1\n          a: 2\n"));
   CHECK(e.where().line == 9);
-  CHECK_THAT(e.what(), Contains("model.yaml:9") && Contains("mapping is not allowed"));
+  CHECK_THAT(e.what(), Contains("duplicate key 'a'"));
 }
 
 TEST_CASE("process parameters, name and engine options are read", "[model]") {
@@ -812,8 +822,53 @@ TEST_CASE("apply_overrides rejects malformed overrides and unknown components", 
   CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"input.iters=[1, 2"}),
                     Contains("cannot parse"));
   CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"input.name=other"}), Contains("renamed"));
-  CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"input.iters={a: 1}"}), Contains("mapping"));
   CHECK(spec.find("input")->args.at("iters") == Value(10));
+}
+
+TEST_CASE("apply_overrides sets mappings, and parameters of a component or of the process",
+          "[model]") {
+  ProcessSpec spec = parse_model(kTutorialYaml);
+  patchbay::apply_overrides(
+      spec, {"input.config={a: 1, b: [x]}", "input.parameters.scale=2.5", "parameters.offset=3"});
+  CHECK(spec.find("input")->args.at("config") ==
+        Value(Value::Map{{"a", 1}, {"b", Value::List{"x"}}}));
+  CHECK(spec.find("input")->parameters.at("scale") == Value(2.5));
+  CHECK(spec.parameters.at("offset") == Value(3));
+  CHECK_THROWS_WITH(patchbay::apply_overrides(spec, {"nosuch.parameters.scale=1"}),
+                    Contains("no component named 'nosuch'"));
+}
+
+TEST_CASE("connector modes: pipeline for fields, pubsub for an event's publishers and subscribers",
+          "[model]") {
+  const std::string head = R"(process:
+  args:
+    components:
+    - type: Iterator
+      args: {name: a, iters: 1}
+    - type: Sleep
+      args: {name: b, sleep_seconds: 0}
+    connectors:
+)";
+  const ProcessSpec spec = parse_model(head + R"(    - {source: a.x, target: b.x, mode: pipeline}
+    - source: {entity: high_event, descriptor: publishers}
+      target: {entity: high_event, descriptor: subscribers}
+      mode: pubsub
+)");
+  REQUIRE(spec.connectors.size() == 2);
+  CHECK(spec.connectors[0].mode == patchbay::ConnectorMode::pipeline);
+  CHECK(spec.connectors[1].mode == patchbay::ConnectorMode::pubsub);
+  CHECK(spec.connectors[1].source == "high_event.publishers");
+  // drawn as an event, not as an arrow between components
+  const std::string diagram = patchbay::mermaid_diagram(spec);
+  CHECK_THAT(diagram, Contains("{{\"high_event\"}}"));
+  CHECK_THAT(diagram, !Contains("high_event -->"));
+  // honoured: no component here publishes or handles the event
+  CHECK_THROWS_WITH(patchbay::make_process(spec),
+                    Contains("no component publishes or handles the event 'high_event'"));
+  CHECK_THROWS_WITH(parse_model(head + "    - {source: a.x, target: b.x, mode: pubsub}\n"),
+                    Contains("a pubsub connector joins an event's publishers"));
+  CHECK_THROWS_WITH(parse_model(head + "    - {source: a.x, target: b.x, mode: broadcast}\n"),
+                    Contains("unknown connector mode 'broadcast'"));
 }
 
 TEST_CASE("mermaid_diagram draws the tutorial's flowchart", "[model]") {

@@ -1,6 +1,7 @@
 // Every example runs and produces what it promises (rows, order, values), not timings.
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -88,6 +89,83 @@ TEST_CASE("examples/cycle computes a running sum through a cycle", "[examples]")
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(read_file(dir / "running-sum.csv") == "sum\n0\n1\n3\n6\n10\n");
+}
+
+TEST_CASE("examples/parameters: a component's own parameter replaces the process's", "[examples]") {
+  TempDir dir;
+  const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_PARAMETERS_PLUGIN,
+                              source_dir + "/examples/parameters/model.yaml"},
+                             dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto inputs = lines_of(read_file(dir / "input.txt"));
+  const auto outputs = lines_of(read_file(dir / "output.txt"));
+  REQUIRE(inputs.size() == 5);
+  REQUIRE(outputs.size() == 5);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const double in = std::stod(inputs[i]);
+    CHECK(in >= 0.0);
+    CHECK(in < 10.0);
+    // scale_a: x * 0.5 (the process's scale); scale_b: x * 2.0 (its own)
+    CHECK(std::stod(outputs[i]) == Approx(in * 0.5 + in * 2.0));
+  }
+}
+
+TEST_CASE("examples/events: high and low values reach their collectors as events",
+          "[examples][events]") {
+  // The numbers the source draws with this seed, as it draws them.
+  std::mt19937_64 engine(7);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::vector<double> highs;
+  std::vector<double> lows;
+  for (int i = 0; i < 50; ++i) {
+    const double v = uniform(engine);
+    if (v >= 0.8) highs.push_back(v);
+    if (v <= 0.2) lows.push_back(v);
+  }
+  REQUIRE(!highs.empty());
+  REQUIRE(!lows.empty());
+  const std::string process = GENERATE(std::string("local"), std::string("parallel"));
+  INFO("process: " << process);
+  TempDir dir;
+  const auto r = run_command(
+      {engine_run, "--quiet", "--plugin", PATCHBAY_EVENTS_PLUGIN, "--set",
+       "random-generator.seed=7", "--process", process, source_dir + "/examples/events/model.yaml"},
+      dir.path());
+  INFO(r.err);
+  // the StopEvent ends the run gracefully
+  REQUIRE(r.exit_code == 0);
+  const auto read_values = [&](const char* file) {
+    const auto lines = lines_of(read_file(dir / file));
+    REQUIRE(!lines.empty());
+    CHECK(lines[0] == "value");
+    std::vector<double> values;
+    for (std::size_t i = 1; i < lines.size(); ++i)
+      values.push_back(std::stod(lines[i]));
+    return values;
+  };
+  // one row per event, in the order published
+  CHECK(read_values("high.csv") == highs);
+  CHECK(read_values("low.csv") == lows);
+}
+
+TEST_CASE("examples/events: --diagram draws the events as Plugboard does", "[examples][events]") {
+  TempDir dir;
+  const auto r = run_command({engine_run, "--diagram", "--plugin", PATCHBAY_EVENTS_PLUGIN,
+                              source_dir + "/examples/events/model.yaml"},
+                             dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  INFO(r.out);
+  // a hexagon per event type, dotted arrows from its publisher and to its subscriber
+  const std::regex from_publisher(R"(find-high-low@\{[^\n]*\} -\.-> (\w+)\{\{"high_event"\}\})");
+  std::smatch match;
+  REQUIRE(std::regex_search(r.out, match, from_publisher));
+  const std::string high = match[1];
+  CHECK_THAT(r.out, Catch::Contains(high + "{{\"high_event\"}} -.-> collect-high@{"));
+  CHECK_THAT(r.out, Catch::Contains("{{\"low_event\"}} -.-> collect-low@{"));
+  CHECK_THAT(r.out, Catch::Contains("random-generator@{ shape: rounded, label: Random<br>"
+                                    "**random-generator** } --> find-high-low@{"));
 }
 
 TEST_CASE("docs/TASKS.md's smallest program adds and counts to 14", "[examples][tasks]") {

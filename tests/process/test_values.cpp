@@ -262,6 +262,55 @@ TEST_CASE("Value encoding: malformed input throws patchbay::Error", "[values]") 
   CHECK_THAT(decode_error(bytes_of({5, 1, 0, 0, 0, 77})), Contains("unknown tag"));
 }
 
+TEST_CASE("Value: mappings hold nested values, read by key with clear errors", "[values]") {
+  const Value config =
+      Value::Map{{"scale", 2.0}, {"names", Value::List{"a", "b"}}, {"inner", Value::Map{{"n", 3}}}};
+  CHECK(config.kind() == Kind::map);
+  CHECK(config.is_map());
+  CHECK(patchbay::kind_name(Kind::map) == "map");
+  CHECK(config.at("scale").as_double() == 2.0);
+  CHECK(config.at("names").at(1).as_string() == "b");
+  CHECK(config.at("inner").at("n").as_int() == 3);
+  CHECK(config.find("absent") == nullptr);
+  REQUIRE(config.find("scale") != nullptr);
+  try {
+    (void)config.at("scael");
+    FAIL("no error");
+  } catch (const patchbay::Error& e) {
+    CHECK_THAT(e.what(), Contains("'scael'") && Contains("inner, names, scale"));
+  }
+  CHECK_THROWS_WITH(config.at("names").at(5), Contains("index 5") && Contains("2 items"));
+  CHECK_THROWS_WITH(Value(1).at("x"), Contains("int") && Contains("map"));
+  CHECK_THROWS_WITH(Value(1).as_map(), Contains("expected map"));
+  CHECK(config.to_string() == "{inner: {n: 3}, names: [a, b], scale: 2.0}");
+  CHECK(Value(Value::Map{}).to_string() == "{}");
+  CHECK(config ==
+        Value(Value::Map{
+            {"inner", Value::Map{{"n", 3}}}, {"names", Value::List{"a", "b"}}, {"scale", 2.0}}));
+  CHECK_FALSE(config == Value(Value::Map{{"scale", 2.0}}));
+}
+
+TEST_CASE("Value encoding: mappings round-trip, nested in lists and lists in them", "[values]") {
+  const Value v = Value::List{
+      Value::Map{{"a", 1}, {"b", Value::List{Value::Map{{"c", "x"}}, nullptr}}},
+      Value::Map{},
+  };
+  CHECK(round_trip(v) == v);
+  CHECK(round_trip(Value::Map{{"", true}}) == Value(Value::Map{{"", true}}));
+  // tag 6, one entry, key "k" (1 byte), value int 7
+  const auto one = bytes_of({6, 1, 0, 0, 0, 1, 0, 0, 0, 'k', 2, 7, 0, 0, 0, 0, 0, 0, 0});
+  CHECK(patchbay::detail::decode_value(one.data(), one.size()) == Value(Value::Map{{"k", 7}}));
+  CHECK(encode(Value::Map{{"k", 7}}) == one);
+  // keys out of order or repeated would decode to a map that encodes differently
+  CHECK_THAT(decode_error(bytes_of({6, 2, 0, 0, 0, 1, 0, 0, 0, 'b', 0, 1, 0, 0, 0, 'a', 0})),
+             Contains("out of order"));
+  CHECK_THAT(decode_error(bytes_of({6, 2, 0, 0, 0, 1, 0, 0, 0, 'a', 0, 1, 0, 0, 0, 'a', 0})),
+             Contains("out of order"));
+  // a map announcing 2 entries, holding 1; a key longer than the bytes left
+  CHECK_THAT(decode_error(bytes_of({6, 2, 0, 0, 0, 1, 0, 0, 0, 'a', 0})), Contains("truncated"));
+  CHECK_THAT(decode_error(bytes_of({6, 1, 0, 0, 0, 9, 0, 0, 0, 'a'})), Contains("truncated"));
+}
+
 // ---- port types ----
 
 TEST_CASE("port_type: names", "[values]") {

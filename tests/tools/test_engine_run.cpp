@@ -614,7 +614,7 @@ TEST_CASE("engine-run --help documents every exit code and the plugin options", 
   CHECK_THAT(r.out, Catch::Contains("--no-plugins") && Catch::Contains("Exit codes:") &&
                         Catch::Contains("  0 ") && Catch::Contains("  1 ") &&
                         Catch::Contains("  2 ") && Catch::Contains("  130 ") &&
-                        Catch::Contains("--plan loads plugins"));
+                        Catch::Contains("--plan and --diagram load"));
 }
 
 TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart",

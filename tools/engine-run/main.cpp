@@ -56,10 +56,10 @@ constexpr const char* kFooter =
     "Plugins (--plugin, and the model's plugins:) are code: loading one runs it. The model's\n"
     "are loaded only when it names a component type that is not registered yet (every\n"
     "plugin named must exist either way). --validate, --plan and --diagram run no component\n"
-    "(constructors only), start no process and allocate no channel; --plan loads plugins as\n"
-    "a run would, since a component's resources come from its type; --validate --no-plugins\n"
-    "loads none and checks components of unregistered types for what the model says (name,\n"
-    "connectors, initial values, resources), not their arguments; --diagram reads the file.\n"
+    "(constructors only), start no process and allocate no channel; --plan and --diagram load\n"
+    "plugins as a run would, since a component's resources and events come from its type;\n"
+    "--validate --no-plugins loads none and checks components of unregistered types for what\n"
+    "the model says (name, connectors, initial values, resources), not their arguments.\n"
     "\n"
     "Errors are one line on stderr, starting with 'engine-run: ' (file and line when known).\n"
     "Exit codes:\n"
@@ -686,19 +686,20 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
 
   spec = engine_run::load_spec(options.model, options.model_options);
 
+  if (options.no_plugins) {
+    check_plugin_files(spec);
+  } else {
+    load_needed_plugins(spec, options.model_options.plugins);
+  }
+
   if (options.diagram) {
-    std::cout << patchbay::mermaid_diagram(spec);
+    // The events each component declares come from building it (constructors only).
+    std::cout << patchbay::mermaid_diagram(spec, patchbay::Registry::global());
     if (!std::cout.flush()) {
       print_error("cannot write the diagram to standard output");
       return kExitFailed;
     }
     return kExitCompleted;
-  }
-
-  if (options.no_plugins) {
-    check_plugin_files(spec);
-  } else {
-    load_needed_plugins(spec, options.model_options.plugins);
   }
 
   if (options.plan) {

@@ -92,10 +92,14 @@ Value value_from_json(const nlohmann::json& j) {
         list.push_back(value_from_json(item));
       return Value(std::move(list));
     }
+    case nlohmann::json::value_t::object: {
+      Value::Map map;
+      for (const auto& [key, item] : j.items())
+        map.emplace(key, value_from_json(item));
+      return Value(std::move(map));
+    }
     default:
-      throw BadRequest{
-          "JSON objects are not model values (null, booleans, numbers, strings and "
-          "arrays are)"};
+      throw BadRequest{"a JSON value that is not a model value"};
   }
 }
 
@@ -115,6 +119,12 @@ nlohmann::json json_from_value(const Value& v) {
       nlohmann::json out = nlohmann::json::array();
       for (const Value& item : v.as_list())
         out.push_back(json_from_value(item));
+      return out;
+    }
+    case Value::Kind::map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& [key, item] : v.as_map())
+        out[key] = json_from_value(item);
       return out;
     }
   }
