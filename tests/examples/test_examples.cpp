@@ -91,23 +91,81 @@ TEST_CASE("examples/cycle computes a running sum through a cycle", "[examples]")
   CHECK(read_file(dir / "running-sum.csv") == "sum\n0\n1\n3\n6\n10\n");
 }
 
-TEST_CASE("examples/parameters: a component's own parameter replaces the process's", "[examples]") {
+TEST_CASE("examples/hello-world: Plugboard's hello world writes twice each number", "[examples]") {
   TempDir dir;
-  const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_PARAMETERS_PLUGIN,
-                              source_dir + "/examples/parameters/model.yaml"},
+  const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_HELLO_WORLD_PLUGIN,
+                              source_dir + "/examples/hello-world/model.yaml"},
                              dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const auto inputs = lines_of(read_file(dir / "input.txt"));
-  const auto outputs = lines_of(read_file(dir / "output.txt"));
+  CHECK(read_file(dir / "b.txt") == "0\n2\n4\n6\n8\n10\n12\n14\n16\n18\n");
+}
+
+namespace {
+
+// Runs examples/complex/MODEL with the tutorials' components, in `dir`.
+void run_complex(const TempDir& dir, const std::string& model,
+                 const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> command = {engine_run, "--quiet", "--plugin", PATCHBAY_COMPLEX_PLUGIN};
+  command.insert(command.end(), extra.begin(), extra.end());
+  command.push_back(source_dir + "/examples/complex/" + model);
+  const auto r = run_command(command, dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+std::vector<double> numbers_in(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& line : lines_of(text))
+    out.push_back(std::stod(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("examples/complex: Plugboard's branching tutorial gives 3 x + 10", "[examples]") {
+  TempDir dir;
+  run_complex(dir, "branching.yaml");
+  const auto inputs = numbers_in(read_file(dir / "input.txt"));
+  const auto outputs = numbers_in(read_file(dir / "output.txt"));
   REQUIRE(inputs.size() == 5);
   REQUIRE(outputs.size() == 5);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const double in = std::stod(inputs[i]);
-    CHECK(in >= 0.0);
-    CHECK(in < 10.0);
+    CHECK(inputs[i] >= 0.0);
+    CHECK(inputs[i] < 10.0);
+    CHECK(outputs[i] == Approx((inputs[i] + 10) + inputs[i] * 2));  // offset + scale
+  }
+}
+
+TEST_CASE("examples/complex: Plugboard's loop tutorial sums through a cycle", "[examples]") {
+  // The numbers the source draws with this seed, as it draws them.
+  std::mt19937_64 engine(3);
+  std::uniform_real_distribution<double> uniform(0.0, 10.0);
+  std::vector<double> expected;
+  double previous = 0;  // the scale's initial value
+  for (int i = 0; i < 5; ++i) {
+    const double sum = uniform(engine) + 2 * previous;
+    expected.push_back(sum);
+    previous = sum;
+  }
+  TempDir dir;
+  run_complex(dir, "loop.yaml", {"--set", "random.seed=3"});
+  const auto sums = numbers_in(read_file(dir / "cumulative-sum.txt"));
+  REQUIRE(sums.size() == expected.size());
+  for (std::size_t i = 0; i < sums.size(); ++i)
+    CHECK(sums[i] == Approx(expected[i]));
+}
+
+TEST_CASE("examples/complex: a component's own parameter replaces the process's", "[examples]") {
+  TempDir dir;
+  run_complex(dir, "parameters.yaml");
+  const auto inputs = numbers_in(read_file(dir / "input.txt"));
+  const auto outputs = numbers_in(read_file(dir / "output.txt"));
+  REQUIRE(inputs.size() == 5);
+  REQUIRE(outputs.size() == 5);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
     // scale_a: x * 0.5 (the process's scale); scale_b: x * 2.0 (its own)
-    CHECK(std::stod(outputs[i]) == Approx(in * 0.5 + in * 2.0));
+    CHECK(outputs[i] == Approx(inputs[i] * 0.5 + inputs[i] * 2.0));
   }
 }
 

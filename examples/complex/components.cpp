@@ -1,6 +1,7 @@
-// The components of Plugboard's parameters tutorial, in C++: a random source, a scale that
-// reads its factor from the parameters, a sum and a saver. Built as a plugin that engine-run
-// loads with --plugin; registered under the names the tutorial's model file uses.
+// The components of Plugboard's "more complex process" tutorials (branching, loop,
+// parameters), in C++: a random source, an offset, a scale, a scale that reads its factor from
+// the parameters, a sum and a saver. Built as a plugin that engine-run loads with --plugin;
+// registered under the names the tutorials' model files use.
 #include <patchbay/patchbay.hpp>
 
 #include <cerrno>
@@ -10,14 +11,16 @@
 
 namespace {
 
-/// x: `iters` values drawn uniformly from [low, high), then closes.
+/// x: `iters` values drawn uniformly from [low, high), then closes. `seed` (optional) makes
+/// them repeatable.
 class Random : public patchbay::Component {
  public:
   explicit Random(const patchbay::ComponentArgs& args)
       : Component(args),
         iters_(args.get<std::int64_t>("iters")),
         distribution_(args.get_or<double>("low", 0.0), args.get_or<double>("high", 10.0)),
-        engine_(std::random_device{}()) {
+        engine_(args.contains("seed") ? static_cast<std::uint64_t>(args.get<std::int64_t>("seed"))
+                                      : std::random_device{}()) {
     if (iters_ < 0) throw args.error("iters", "must not be negative");
   }
 
@@ -37,6 +40,36 @@ class Random : public patchbay::Component {
   std::int64_t done_ = 0;
   std::uniform_real_distribution<double> distribution_;
   std::mt19937_64 engine_;
+};
+
+/// x = a + offset.
+class Offset : public patchbay::Component {
+ public:
+  explicit Offset(const patchbay::ComponentArgs& args)
+      : Component(args), offset_(args.get_or<double>("offset", 0.0)) {}
+
+  patchbay::Input<double> a{this, "a"};
+  patchbay::Output<double> x{this, "x"};
+
+  void step() override { x = a.value() + offset_; }
+
+ private:
+  double offset_;
+};
+
+/// x = a * scale.
+class Scale : public patchbay::Component {
+ public:
+  explicit Scale(const patchbay::ComponentArgs& args)
+      : Component(args), scale_(args.get_or<double>("scale", 1.0)) {}
+
+  patchbay::Input<double> a{this, "a"};
+  patchbay::Output<double> x{this, "x"};
+
+  void step() override { x = a.value() * scale_; }
+
+ private:
+  double scale_;
 };
 
 /// x = a * scale, where `scale` is a parameter: the process's, or the component's own.
@@ -101,6 +134,8 @@ class Save : public patchbay::Component {
 }  // namespace
 
 PATCHBAY_REGISTER_COMPONENT_AS(Random, "components.Random");
+PATCHBAY_REGISTER_COMPONENT_AS(Offset, "components.Offset");
+PATCHBAY_REGISTER_COMPONENT_AS(Scale, "components.Scale");
 PATCHBAY_REGISTER_COMPONENT_AS(ScaleFromParameter, "components.ScaleFromParameter");
 PATCHBAY_REGISTER_COMPONENT_AS(Sum, "components.Sum");
 PATCHBAY_REGISTER_COMPONENT_AS(Save, "components.Save");
