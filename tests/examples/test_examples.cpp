@@ -156,6 +156,35 @@ TEST_CASE("examples/complex: Plugboard's loop tutorial sums through a cycle", "[
     CHECK(sums[i] == Approx(expected[i]));
 }
 
+TEST_CASE("engine-run --dump writes the model as it would run, which runs the same",
+          "[examples][engine-run]") {
+  TempDir dir;
+  const auto dumped = run_command(
+      {engine_run, "--dump", "loop.yaml", "--set", "random.seed=3", "--set", "scale.scale=3",
+       "--process", "parallel", source_dir + "/examples/complex/loop.yaml"},
+      dir.path());
+  INFO(dumped.err);
+  REQUIRE(dumped.exit_code == 0);
+  const std::string yaml = read_file(dir / "loop.yaml");
+  CHECK_THAT(yaml, Catch::Contains("type: plugboard.process.RayProcess") &&
+                       Catch::Contains("seed: 3") && Catch::Contains("scale: 3"));
+  // the dumped file runs as the original with the same options does
+  const auto again = run_command(
+      {engine_run, "--quiet", "--plugin", PATCHBAY_COMPLEX_PLUGIN, "loop.yaml"}, dir.path());
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  const std::string sums = read_file(dir / "cumulative-sum.txt");
+  TempDir other;
+  run_complex(other, "loop.yaml",
+              {"--set", "random.seed=3", "--set", "scale.scale=3", "--process", "parallel"});
+  CHECK(read_file(other / "cumulative-sum.txt") == sums);
+  // to standard output
+  const auto out = run_command(
+      {engine_run, "--dump", "-", source_dir + "/examples/complex/loop.yaml"}, dir.path());
+  CHECK(out.exit_code == 0);
+  CHECK_THAT(out.out, Catch::StartsWith("plugboard:"));
+}
+
 TEST_CASE("examples/complex: a component's own parameter replaces the process's", "[examples]") {
   TempDir dir;
   run_complex(dir, "parameters.yaml");

@@ -63,7 +63,7 @@ constexpr const char* kFooter =
     "\n"
     "Errors are one line on stderr, starting with 'engine-run: ' (file and line when known).\n"
     "Exit codes:\n"
-    "  0    completed (or --validate / --plan / --diagram succeeded)\n"
+    "  0    completed (or --validate / --plan / --diagram / --dump succeeded)\n"
     "  1    a component failed, or the run failed (e.g. deadlock, --stats not written)\n"
     "  2    bad model or arguments (YAML, unknown type, wiring, missing or unreadable file,\n"
     "       path too long, plugin, unknown option, --stats folder missing, a model that\n"
@@ -460,6 +460,7 @@ struct Options {
   bool no_plugins = false;
   bool plan = false;
   bool diagram = false;
+  std::string dump_path;  // --dump: where the model goes as YAML ("-": standard output)
   bool quiet = false;
 };
 
@@ -686,6 +687,23 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
 
   spec = engine_run::load_spec(options.model, options.model_options);
 
+  if (!options.dump_path.empty()) {
+    // The model as it would run: --set and --process applied. Reads the file only.
+    const std::string yaml = patchbay::dump_model(spec);
+    if (options.dump_path == "-") {
+      std::cout << yaml;
+      if (!std::cout.flush()) {
+        print_error("cannot write the model to standard output");
+        return kExitFailed;
+      }
+    } else if (const std::string reason = write_file_atomically(options.dump_path, yaml);
+               !reason.empty()) {
+      print_error("--dump: " + reason);
+      return kExitFailed;
+    }
+    return kExitCompleted;
+  }
+
   if (options.no_plugins) {
     check_plugin_files(spec);
   } else {
@@ -771,7 +789,13 @@ int main_impl(int argc, char** argv) {
                             "Print the parallel placement plan without running (loads the "
                             "model's plugins: resources come from the component types)");
   auto* diagram = app.add_flag("--diagram", options.diagram,
-                               "Print a Mermaid flowchart (reads the model file only)");
+                               "Print a Mermaid flowchart, events included (loads plugins, builds "
+                               "the components: constructors only)");
+  auto* dump = app.add_option("--dump", options.dump_path,
+                              "Write the model as YAML, with --set and --process applied, to "
+                              "FILE ('-': standard output) instead of running it (reads the "
+                              "model file only)")
+                   ->type_name("FILE");
   auto* stats =
       app.add_option("--stats", options.stats_path, "Write run statistics as JSON after the run")
           ->type_name("FILE");
@@ -785,7 +809,8 @@ int main_impl(int argc, char** argv) {
   app.add_flag("-q,--quiet", options.quiet, "No progress line on the terminal");
   validate->excludes(plan)->excludes(diagram)->excludes(stats)->excludes(job_id);
   plan->excludes(diagram)->excludes(stats)->excludes(job_id);
-  diagram->excludes(stats)->excludes(job_id);
+  diagram->excludes(stats)->excludes(job_id)->excludes(dump);
+  dump->excludes(validate)->excludes(plan)->excludes(stats)->excludes(job_id);
   no_plugins->needs(validate)->excludes(plugin);
 
   if (const auto code = engine_run::parse_arguments(app, argc, argv, "engine-run --help")) {
