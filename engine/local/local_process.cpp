@@ -269,6 +269,14 @@ std::vector<ComponentStats> LocalProcess::component_stats() const {
   return out;
 }
 
+std::map<std::string, Value::Map> LocalProcess::exports() const {
+  std::map<std::string, Value::Map> out;
+  for (const auto& c : runtime_->components_) {
+    if (!c->exports().empty()) out.emplace(c->name(), c->exports());
+  }
+  return out;
+}
+
 std::vector<ChannelStats> LocalProcess::channel_stats() const {
   const detail::Wiring& wiring = runtime_->wiring_;
   std::vector<ChannelStats> out;

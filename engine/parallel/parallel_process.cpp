@@ -1,3 +1,4 @@
+#include <patchbay/internal/value_codec.hpp>
 #include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
 #include <patchbay/resources.hpp>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <thread>
 
 #include "channel/ring.hpp"
@@ -658,6 +660,41 @@ std::vector<ComponentStats> ParallelRuntime::component_stats() const {
   return out;
 }
 
+std::map<std::string, Value::Map> ParallelRuntime::exports() const {
+  std::map<std::string, Value::Map> out;
+  for (std::size_t w = 0; w < model_.plan.workers.size(); ++w) {
+    // Any process that maps the arena can write here: every length and index is checked.
+    const std::byte* slot = arena_->exports(w);
+    WorkerExports header{};
+    std::memcpy(&header, slot, sizeof header);
+    const std::string worker = "worker " + quote(model_.plan.workers[w].name);
+    if (header.truncated != 0) {
+      throw Error("what the components of " + worker + " exported is more than the " +
+                  std::to_string(limits::max_worker_exports_bytes) +
+                  " bytes a worker may export (limits::max_worker_exports_bytes)");
+    }
+    if (header.used > limits::max_worker_exports_bytes)
+      throw Error("arena corrupted: the exports of " + worker + " overrun their slot");
+    const std::byte* records = slot + sizeof header;
+    std::size_t at = 0;
+    while (at < header.used) {
+      std::uint32_t index = 0;
+      std::uint32_t size = 0;
+      if (header.used - at < 8) throw Error("arena corrupted: the exports of " + worker);
+      std::memcpy(&index, records + at, 4);
+      std::memcpy(&size, records + at + 4, 4);
+      at += 8;
+      if (index >= model_.components.size() || size > header.used - at)
+        throw Error("arena corrupted: the exports of " + worker);
+      Value value = decode_value(records + at, size);
+      if (!value.is_map()) throw Error("arena corrupted: the exports of " + worker);
+      out[model_.components[index]->name()] = value.as_map();
+      at += size;
+    }
+  }
+  return out;
+}
+
 std::vector<ChannelStats> ParallelRuntime::channel_stats() const {
   std::vector<ChannelStats> out;
   for (std::size_t i = 0; i < model_.wiring.wires.size(); ++i) {
@@ -874,6 +911,9 @@ Status ParallelProcess::status() const {
 }
 std::vector<ComponentStats> ParallelProcess::component_stats() const {
   return runtime_->component_stats();
+}
+std::map<std::string, Value::Map> ParallelProcess::exports() const {
+  return runtime_->exports();
 }
 std::vector<ChannelStats> ParallelProcess::channel_stats() const {
   return runtime_->channel_stats();

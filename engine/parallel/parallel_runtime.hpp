@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,6 +78,8 @@ class ParallelRuntime {
   [[nodiscard]] Status status() const { return lifecycle_.status(); }
   [[nodiscard]] std::vector<ComponentStats> component_stats() const;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const;
+  /// Process::exports(): what the workers wrote in their exports slots, checked.
+  [[nodiscard]] std::map<std::string, Value::Map> exports() const;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const { return lifecycle_.elapsed(); }
   [[nodiscard]] std::string plan_text() const { return model_.plan.to_string(model_.requests); }
   [[nodiscard]] std::vector<int> worker_pids() const;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <patchbay/internal/value_codec.hpp>
+
 #include "channel/ring.hpp"
 #include "local/fiber_parker.hpp"
 #include "local/fiber_run.hpp"
@@ -275,12 +277,41 @@ class WorkerRun {
   // The worker's final state in its block, and its exit code.
   WorkerExit finish() {
     state_.set_wake_all({});
+    write_exports();
     if (state_.failure() && reported_) {
       store_release(me_.state, static_cast<std::uint32_t>(WorkerState::failed));
       return WorkerExit::reported_failure;
     }
     store_release(me_.state, static_cast<std::uint32_t>(WorkerState::done));
     return WorkerExit::done;
+  }
+
+  // What this worker's components exported, into its slot of the arena (see WorkerExports),
+  // for Process::exports(); what does not fit is left out and marked.
+  void write_exports() {
+    std::byte* slot = arena_.exports(worker_);
+    std::byte* records = slot + sizeof(WorkerExports);
+    std::uint32_t used = 0;
+    std::uint32_t truncated = 0;
+    for (std::size_t c : plan_.components) {
+      const Value::Map& exports = model_.components[c]->exports();
+      if (exports.empty()) continue;
+      const Value value(exports);
+      const std::size_t size = encoded_size(value);
+      if (used + 8 > limits::max_worker_exports_bytes ||
+          size > limits::max_worker_exports_bytes - used - 8) {
+        truncated = 1;
+        continue;
+      }
+      const auto index = static_cast<std::uint32_t>(c);
+      const auto bytes = static_cast<std::uint32_t>(size);
+      std::memcpy(records + used, &index, 4);
+      std::memcpy(records + used + 4, &bytes, 4);
+      encode_value(value, records + used + 8);
+      used += 8 + bytes;
+    }
+    WorkerExports header{used, truncated};
+    std::memcpy(slot, &header, sizeof header);
   }
 
   const ParallelModel& model_;

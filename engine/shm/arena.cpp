@@ -51,7 +51,8 @@ std::uint64_t Arena::bytes_needed(std::size_t workers, std::size_t components, s
                                   std::uint64_t ring_bytes) {
   return header_bytes + round_up_to_line(std::uint64_t{workers} * sizeof(WorkerControl)) +
          round_up_to_line(std::uint64_t{components} * sizeof(ComponentSlot)) +
-         round_up_to_line(std::uint64_t{channels} * sizeof(ChannelSlot)) + ring_bytes;
+         round_up_to_line(std::uint64_t{channels} * sizeof(ChannelSlot)) +
+         std::uint64_t{workers} * worker_exports_slot_bytes + ring_bytes;
 }
 
 Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels) {
@@ -85,6 +86,7 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
   workers_offset_ = h->workers_offset = table(workers, sizeof(WorkerControl));
   components_offset_ = h->components_offset = table(components, sizeof(ComponentSlot));
   channels_offset_ = h->channels_offset = table(channels, sizeof(ChannelSlot));
+  exports_offset_ = h->exports_offset = table(workers, worker_exports_slot_bytes);
   worker_count_ = workers;
   component_count_ = components;
   channel_count_ = channels;
@@ -107,7 +109,8 @@ Arena::Arena(int memfd) {
     problem = "not an arena of this version";
   } else if (!table_fits(h.workers_offset, h.worker_count, sizeof(WorkerControl), size_) ||
              !table_fits(h.components_offset, h.component_count, sizeof(ComponentSlot), size_) ||
-             !table_fits(h.channels_offset, h.channel_count, sizeof(ChannelSlot), size_)) {
+             !table_fits(h.channels_offset, h.channel_count, sizeof(ChannelSlot), size_) ||
+             !table_fits(h.exports_offset, h.worker_count, worker_exports_slot_bytes, size_)) {
     problem = "its tables lie outside it";
   }
   if (problem != nullptr) {
@@ -118,6 +121,7 @@ Arena::Arena(int memfd) {
   workers_offset_ = h.workers_offset;
   components_offset_ = h.components_offset;
   channels_offset_ = h.channels_offset;
+  exports_offset_ = h.exports_offset;
   worker_count_ = h.worker_count;
   component_count_ = h.component_count;
   channel_count_ = h.channel_count;

@@ -5,6 +5,8 @@
 // The layout and the words in it: docs/ARCHITECTURE.md, "Processes and their protocol".
 #pragma once
 
+#include <patchbay/process_spec.hpp>
+
 #include <boost/interprocess/managed_external_buffer.hpp>
 
 #include <cstddef>
@@ -81,6 +83,20 @@ constexpr std::uint32_t waiting_on_output(std::size_t field, std::size_t channel
          static_cast<std::uint32_t>(channel & 0xffff);
 }
 
+/// Per worker, in a table of its own: what its components exported (Component::
+/// export_value()) once they finished, written by the worker at its end. `used` bytes of
+/// records follow the header: per component that exported anything, its index (u32), the
+/// size of its encoded map (u32) and the map (detail::encode_value()). `truncated` is 1 when
+/// they did not all fit.
+struct WorkerExports {
+  std::uint32_t used;
+  std::uint32_t truncated;
+};
+/// Bytes of one worker's exports slot: the header and limits::max_worker_exports_bytes.
+inline constexpr std::size_t worker_exports_slot_bytes =
+    (sizeof(WorkerExports) + limits::max_worker_exports_bytes + cache_line_bytes - 1) /
+    cache_line_bytes * cache_line_bytes;
+
 /// Per connector: where its ring lies and its counters.
 struct ChannelSlot {
   std::uint64_t ring_offset;
@@ -97,6 +113,7 @@ struct alignas(cache_line_bytes) ArenaHeader {
   std::uint64_t workers_offset;
   std::uint64_t components_offset;
   std::uint64_t channels_offset;
+  std::uint64_t exports_offset;  // the workers' exports slots (WorkerExports)
   std::uint32_t component_count;
   std::uint32_t channel_count;
   // 1 when workers use membarrier(2) instead of a producer-side fence (see shm/barrier.hpp);
@@ -148,6 +165,10 @@ class Arena {
   [[nodiscard]] ChannelSlot& channel(std::size_t i) const {
     return at<ChannelSlot>(channels_offset_)[i];
   }
+  /// Worker `i`'s exports slot: a WorkerExports header, then its records.
+  [[nodiscard]] std::byte* exports(std::size_t i) const {
+    return at<std::byte>(exports_offset_ + i * worker_exports_slot_bytes);
+  }
   [[nodiscard]] std::size_t worker_count() const { return worker_count_; }
   [[nodiscard]] std::size_t component_count() const { return component_count_; }
   [[nodiscard]] std::size_t channel_count() const { return channel_count_; }
@@ -175,6 +196,7 @@ class Arena {
   std::uint64_t workers_offset_ = 0;
   std::uint64_t components_offset_ = 0;
   std::uint64_t channels_offset_ = 0;
+  std::uint64_t exports_offset_ = 0;
   std::size_t worker_count_ = 0;
   std::size_t component_count_ = 0;
   std::size_t channel_count_ = 0;

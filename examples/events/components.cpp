@@ -66,6 +66,7 @@ class FindHighLowValues : public patchbay::Component {
 };
 
 /// Handles high events (High) or low ones: after each, value is the latest event's value.
+/// Exports how many it handled (`events`: the --stats JSON shows it).
 template <bool High>
 class Collect : public patchbay::Component {
  public:
@@ -75,11 +76,16 @@ class Collect : public patchbay::Component {
                                               &Collect::handle};
   patchbay::Output<patchbay::Value> value{this, "value"};
 
-  void handle(const patchbay::Event<ExtremeValue>& event) { latest_ = event.data.value; }
+  void handle(const patchbay::Event<ExtremeValue>& event) {
+    latest_ = event.data.value;
+    ++handled_;
+  }
   void step() override { value = latest_ ? patchbay::Value(*latest_) : patchbay::Value(); }
+  void teardown(patchbay::Status) override { export_value("events", handled_); }
 
  private:
   std::optional<double> latest_;
+  std::int64_t handled_ = 0;
 };
 
 using CollectHigh = Collect<true>;

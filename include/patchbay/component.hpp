@@ -105,6 +105,10 @@ class Component {
   [[nodiscard]] bool is_closed() const { return closed_; }
   /// Whether publish_stop() was called. Only from the component's fiber.
   [[nodiscard]] bool stop_published() const { return stop_published_; }
+  /// What export_value() gave, by name. Only from the component's fiber, or after run()
+  /// returned (from the host, read Process::exports(): under a ParallelProcess this instance
+  /// does not follow the component).
+  [[nodiscard]] const Value::Map& exports() const { return exports_; }
 
   /// Whether the process is stopping (stop() or another component's failure). A step that
   /// blocks for long (waiting on a device, sleeping) should poll this and return early.
@@ -123,6 +127,14 @@ class Component {
   /// its next step boundary, the others finish what is in flight, and components that only
   /// handle events end once no event can reach them. The run completes (not stopped).
   void publish_stop() { stop_published_ = true; }
+
+  /// Plugboard's `exports`: a value this component makes readable by name once it has
+  /// finished, from the host (Process::exports(), the --stats JSON), whichever engine runs it:
+  /// a result it computed, a state worth keeping. The last value given for a name wins. Call
+  /// from init(), step(), a handler or teardown().
+  ///
+  ///     void teardown(patchbay::Status) override { export_value("max_height", max_); }
+  void export_value(std::string name, Value value) { exports_[std::move(name)] = std::move(value); }
 
   /// Adds an input field whose name is known only at run time (call from the constructor).
   template <class T>
@@ -152,6 +164,7 @@ class Component {
   std::atomic<Status> status_{Status::created};
   bool closed_ = false;
   bool stop_published_ = false;
+  Value::Map exports_;
   ResourceOverrides resource_overrides_;
   std::map<std::string, std::vector<Value>> initial_values_;
   std::vector<Port*> inputs_;

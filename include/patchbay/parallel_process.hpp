@@ -79,6 +79,7 @@ class ParallelProcess final : public Process {
   [[nodiscard]] Status status() const override;
   [[nodiscard]] std::vector<ComponentStats> component_stats() const override;
   [[nodiscard]] std::vector<ChannelStats> channel_stats() const override;
+  [[nodiscard]] std::map<std::string, Value::Map> exports() const override;
   [[nodiscard]] std::chrono::nanoseconds elapsed() const override;
   [[nodiscard]] std::shared_ptr<detail::HostPort> host_port(
       std::string_view component) const override;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -117,6 +118,12 @@ class Process {
   [[nodiscard]] virtual std::vector<ChannelStats> channel_stats() const = 0;
   /// Wall time of run() so far (or of the whole run once it returned). Thread-safe.
   [[nodiscard]] virtual std::chrono::nanoseconds elapsed() const = 0;
+  /// What the components exported (Component::export_value()), by component name, as each
+  /// left them when it finished; a component that exported nothing is absent. Call it once
+  /// run() (or join()) has returned, after a failure or a stop too: not during the run. Throws
+  /// Error when what one ParallelProcess worker's components exported exceeds
+  /// limits::max_worker_exports_bytes, or its record in shared memory is corrupted.
+  [[nodiscard]] virtual std::map<std::string, Value::Map> exports() const = 0;
 
   /// A host thread's way into the Ingress component called `ingress` (library.hpp), whose
   /// type is T (or any type that takes a Value, with T = Value). Take it before or during the run;

@@ -47,6 +47,9 @@ inline constexpr std::size_t max_workers = 1024;
 inline constexpr std::size_t max_workers_per_pu = 64;
 /// Copies of one component (`replicas`).
 inline constexpr std::size_t max_replicas = 256;
+/// Bytes of what the components of one ParallelProcess worker export (Component::
+/// export_value()), encoded: values, names and 8 bytes a component.
+inline constexpr std::size_t max_worker_exports_bytes = std::size_t{64} << 10;
 
 /// Bytes of a component fiber's stack (ProcessOptions::fiber_stack_size): below the minimum
 /// a fiber overflows its stack at its first call.

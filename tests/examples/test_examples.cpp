@@ -121,15 +121,21 @@ std::vector<double> numbers_in(const std::string& text) {
   return out;
 }
 
+// What the tutorials' Save components wrote to input.txt and output.txt: five numbers each.
+std::pair<std::vector<double>, std::vector<double>> saved_numbers(const TempDir& dir) {
+  auto inputs = numbers_in(read_file(dir / "input.txt"));
+  auto outputs = numbers_in(read_file(dir / "output.txt"));
+  REQUIRE(inputs.size() == 5);
+  REQUIRE(outputs.size() == 5);
+  return {std::move(inputs), std::move(outputs)};
+}
+
 }  // namespace
 
 TEST_CASE("examples/complex: Plugboard's branching tutorial gives 3 x + 10", "[examples]") {
   TempDir dir;
   run_complex(dir, "branching.yaml");
-  const auto inputs = numbers_in(read_file(dir / "input.txt"));
-  const auto outputs = numbers_in(read_file(dir / "output.txt"));
-  REQUIRE(inputs.size() == 5);
-  REQUIRE(outputs.size() == 5);
+  const auto [inputs, outputs] = saved_numbers(dir);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     CHECK(inputs[i] >= 0.0);
     CHECK(inputs[i] < 10.0);
@@ -188,10 +194,7 @@ TEST_CASE("engine-run --dump writes the model as it would run, which runs the sa
 TEST_CASE("examples/complex: a component's own parameter replaces the process's", "[examples]") {
   TempDir dir;
   run_complex(dir, "parameters.yaml");
-  const auto inputs = numbers_in(read_file(dir / "input.txt"));
-  const auto outputs = numbers_in(read_file(dir / "output.txt"));
-  REQUIRE(inputs.size() == 5);
-  REQUIRE(outputs.size() == 5);
+  const auto [inputs, outputs] = saved_numbers(dir);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     // scale_a: x * 0.5 (the process's scale); scale_b: x * 2.0 (its own)
     CHECK(outputs[i] == Approx(inputs[i] * 0.5 + inputs[i] * 2.0));
@@ -215,10 +218,10 @@ TEST_CASE("examples/events: high and low values reach their collectors as events
   const std::string process = GENERATE(std::string("local"), std::string("parallel"));
   INFO("process: " << process);
   TempDir dir;
-  const auto r = run_command(
-      {engine_run, "--quiet", "--plugin", PATCHBAY_EVENTS_PLUGIN, "--set",
-       "random-generator.seed=7", "--process", process, source_dir + "/examples/events/model.yaml"},
-      dir.path());
+  const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_EVENTS_PLUGIN, "--set",
+                              "random-generator.seed=7", "--process", process, "--stats",
+                              "stats.json", source_dir + "/examples/events/model.yaml"},
+                             dir.path());
   INFO(r.err);
   // the StopEvent ends the run gracefully
   REQUIRE(r.exit_code == 0);
@@ -234,6 +237,12 @@ TEST_CASE("examples/events: high and low values reach their collectors as events
   // one row per event, in the order published
   CHECK(read_values("high.csv") == highs);
   CHECK(read_values("low.csv") == lows);
+  // what the collectors exported, in the --stats JSON
+  const std::string stats = read_file(dir / "stats.json");
+  CHECK_THAT(stats, Catch::Contains(
+                        "\"collect-high\": {\"events\": " + std::to_string(highs.size()) + "}"));
+  CHECK_THAT(stats,
+             Catch::Contains("\"collect-low\": {\"events\": " + std::to_string(lows.size()) + "}"));
 }
 
 TEST_CASE("examples/events: --diagram draws the events as Plugboard does", "[examples][events]") {

@@ -87,6 +87,9 @@ class ReapCheckedProcess final : public patchbay::Process {
   [[nodiscard]] std::vector<patchbay::ComponentStats> component_stats() const override {
     return inner_->component_stats();
   }
+  [[nodiscard]] std::map<std::string, patchbay::Value::Map> exports() const override {
+    return inner_->exports();
+  }
   [[nodiscard]] std::vector<patchbay::ChannelStats> channel_stats() const override {
     return inner_->channel_stats();
   }

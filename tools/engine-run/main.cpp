@@ -325,6 +325,36 @@ std::string json_number(std::uint64_t value) {
   return std::to_string(value);
 }
 
+/// A Value as JSON: a mapping as an object, a list as an array, a non-finite double as null.
+std::string json_value(const patchbay::Value& v) {
+  using Kind = patchbay::Value::Kind;
+  switch (v.kind()) {
+    case Kind::null:
+      return "null";
+    case Kind::boolean:
+      return v.as_bool() ? "true" : "false";
+    case Kind::integer:
+      return std::to_string(v.as_int());
+    case Kind::real:
+      return json_number(v.as_double());
+    case Kind::string:
+      return json_string(v.as_string());
+    case Kind::list: {
+      std::string out = "[";
+      for (const auto& item : v.as_list())
+        out += (out.size() == 1 ? "" : ", ") + json_value(item);
+      return out + "]";
+    }
+    case Kind::map: {
+      std::string out = "{";
+      for (const auto& [key, item] : v.as_map())
+        out += (out.size() == 1 ? "" : ", ") + json_string(key) + ": " + json_value(item);
+      return out + "}";
+    }
+  }
+  return "null";
+}
+
 double seconds(std::chrono::nanoseconds ns) {
   return std::chrono::duration<double>(ns).count();
 }
@@ -396,6 +426,23 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
       out += ", \"since_progress_seconds\": " + json_number(seconds(w.since_progress)) + "}";
     }
     out += workers.empty() ? "]" : "\n  ]";
+  }
+  // What the components exported (Component::export_value()), once the run has ended.
+  const patchbay::Status status = process.status();
+  if (status != patchbay::Status::created && status != patchbay::Status::running) {
+    try {
+      const auto exports = process.exports();
+      out += ",\n  \"exports\": {";
+      bool first = true;
+      for (const auto& [component, values] : exports) {
+        out += first ? "\n" : ",\n";
+        first = false;
+        out += "    " + json_string(component) + ": " + json_value(patchbay::Value(values));
+      }
+      out += exports.empty() ? "}" : "\n  }";
+    } catch (const std::exception& e) {
+      out += ",\n  \"exports_error\": " + json_string(e.what());
+    }
   }
   out += "\n}\n";
   return out;

@@ -89,7 +89,7 @@ TEST_CASE("an arena over its limit is refused before anything is allocated", "[p
     {
       auto [parts, connectors] = fan_out(1, std::size_t{2} << 20);
       CHECK_THROWS_WITH(ParallelProcess(std::move(parts), connectors, split_options()),
-                        Catch::Contains("need 2.0 MiB for 1 connectors, more than its limit of "
+                        Catch::Contains("need 2.1 MiB for 1 connectors, more than its limit of "
                                         "1 MiB (PATCHBAY_ARENA_LIMIT)"));
     }
     auto [parts, connectors] = fan_out(2, std::size_t{256} << 10);
