@@ -4,16 +4,19 @@
 // Each test case (and each pass through one of its sections) gets PATCHBAY_TEST_CASE_TIMEOUT
 // seconds (default 120). When they run out, the process writes the test case's name to stderr
 // and exits with code 124; forked workers follow their supervisor (PR_SET_PDEATHSIG). A pending
-// alarm does not survive fork(), so children are not affected.
+// alarm does not survive fork(), so children are not affected. At the end of the run, each
+// failed test case is named once more on a line "failed test case: NAME (FILE:LINE)".
 #pragma once
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace patchbay::test {
 
@@ -50,7 +53,18 @@ class Watchdog : public Catch::TestEventListenerBase {
 
   void testCaseEnded(Catch::TestCaseStats const& stats) override {
     alarm(0);
+    if (!stats.totals.testCases.allOk())
+      failed_.push_back("failed test case: \"" + stats.testInfo.name + "\" (" +
+                        stats.testInfo.lineInfo.file + ":" +
+                        std::to_string(stats.testInfo.lineInfo.line) + ")");
     TestEventListenerBase::testCaseEnded(stats);
+  }
+
+  // The failed test cases again, one line each, so that the end of a long log names them
+  // (tools/dev test and .ci/run repeat these lines last).
+  void testRunEnded(Catch::TestRunStats const& stats) override {
+    for (const auto& line : failed_) std::fprintf(stderr, "%s\n", line.c_str());
+    TestEventListenerBase::testRunEnded(stats);
   }
 
  private:
@@ -59,6 +73,7 @@ class Watchdog : public Catch::TestEventListenerBase {
     _exit(124);
   }
 
+  std::vector<std::string> failed_;
   static inline unsigned seconds_ = 120;
   static inline char message_[1024];
   static inline std::size_t message_length_ = 0;
