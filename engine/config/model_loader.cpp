@@ -242,6 +242,11 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
              "'workers' must be a whole number from 1 to " + std::to_string(limits::max_workers));
       }
       spec.options.workers = static_cast<std::size_t>(v.as_int());
+    } else if (key == "replica_restarts") {
+      const Value v = detail::to_value(value, origin_);
+      if (!v.is_int() || v.as_int() < 0 || v.as_int() > 1000000)
+        fail(value, "'replica_restarts' must be a whole number from 0 to 1000000");
+      spec.options.replica_restarts = static_cast<std::size_t>(v.as_int());
     } else if (key == "topology") {
       spec.options.topology = scalar(value, "'topology'");
     } else if (key == "wait") {
@@ -271,7 +276,7 @@ void ModelReader::read_process_args(const YAML::Node& args, ProcessSpec& spec) {
       fail(entry.first, "unknown process argument " + quote(key) +
                             " (expected name, components, connectors, parameters, "
                             "channel_capacity, fiber_stack_size, workers, topology, wait, "
-                            "step_timeout, resources, state)");
+                            "step_timeout, replica_restarts, resources, state)");
     }
   }
 }

@@ -210,6 +210,9 @@ void emit_process_args(YAML::Emitter& out, const ProcessSpec& spec) {
     out << YAML::Key << "step_timeout" << YAML::Value;
     emit_value(out, Value(o.step_timeout));
   }
+  if (o.replica_restarts != defaults.replica_restarts) {
+    out << YAML::Key << "replica_restarts" << YAML::Value << std::to_string(o.replica_restarts);
+  }
   if (!o.custom_resources.empty()) {
     out << YAML::Key << "resources" << YAML::Value;
     emit_amounts(out, o.custom_resources);

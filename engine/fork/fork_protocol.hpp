@@ -26,6 +26,7 @@ enum class FrameKind : std::uint32_t {
   started = 3,  ///< launcher -> host: the workers' pids, in the order asked
   failed = 4,   ///< launcher -> host: why it could not start them
   exited = 5,   ///< launcher -> host: a worker and its wait status
+  restart = 6,  ///< host -> launcher: start this worker again (answered by started or failed)
 };
 
 /// Writes one frame; false when the peer is gone. Never raises SIGPIPE.

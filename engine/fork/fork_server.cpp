@@ -89,6 +89,7 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   for (const auto& c : model.components)
     raw.push_back(c.get());
   model.wiring = build_wiring(raw, model.connectors, model.options, built.locations);
+  model.copies = find_copies(model.components, model.wiring);
   model.topology = topology;
   model.machine = load_machine(topology);
   if (plan.worker_of.size() != model.components.size()) {
@@ -98,10 +99,31 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
   auto arena = std::make_unique<Arena>(arena_memfd);
   if (arena->worker_count() != model.plan.workers.size() ||
       arena->component_count() != model.components.size() ||
-      arena->channel_count() != model.wiring.wires.size() + model.wiring.host_wires.size()) {
+      arena->channel_count() != model.wiring.wires.size() + model.wiring.host_wires.size() ||
+      arena->replica_count() != model.copies.size()) {
     throw Error("the fork server's arena does not match the model");
   }
   return std::make_unique<ParallelRuntime>(std::move(model), std::move(arena));
+}
+
+// A worker of a replicated component's copy, started again at the supervisor's request
+// (docs/SERVING.md, "Replicas"): answered with its pid, or why it could not be.
+void restart_worker(ForkLauncher& forks, int session, const std::string& payload,
+                    std::vector<std::size_t>& workers, std::vector<bool>& reported) {
+  try {
+    ByteReader in(payload);
+    const std::size_t worker = in.u64();
+    const auto known = std::find(workers.begin(), workers.end(), worker);
+    if (known == workers.end() || !reported[static_cast<std::size_t>(known - workers.begin())])
+      throw Error("worker " + std::to_string(worker) + " is not one that ended");
+    const pid_t pid = forks.start({worker}).front();
+    reported[static_cast<std::size_t>(known - workers.begin())] = false;
+    ByteWriter out;
+    out.i64(pid);
+    (void)send_frame(session, FrameKind::started, out.bytes());
+  } catch (const std::exception& e) {
+    (void)send_frame(session, FrameKind::failed, e.what());
+  }
 }
 
 // A launcher: starts one model's workers, reaps them and reports each end to the supervisor.
@@ -159,6 +181,8 @@ std::unique_ptr<ParallelRuntime> rebuild(ByteReader& in, int arena_memfd) {
       }
       while (auto frame = reader.next()) {
         if (frame->first == FrameKind::kill) forks->kill_all();
+        if (frame->first == FrameKind::restart)
+          restart_worker(*forks, session, frame->second, workers, reported);
       }
     }
     for (std::size_t i = 0; i < workers.size(); ++i) {

@@ -108,16 +108,46 @@ class ServerLauncher final : public WorkerLauncher {
     return {session_};
   }
 
+  [[nodiscard]] bool can_restart() const override { return true; }
+
+  pid_t restart(std::size_t worker) override {
+    ByteWriter out;
+    out.u64(worker);
+    if (closed_ || !send_frame(session_, FrameKind::restart, out.bytes()))
+      throw Error("the fork server's launcher has ended");
+    const auto deadline = std::chrono::steady_clock::now() + start_timeout;
+    while (true) {
+      while (auto frame = reader_.next()) {
+        if (frame->first == FrameKind::failed) throw Error(frame->second);
+        if (frame->first == FrameKind::exited) {
+          note_exit(frame->second);
+        } else if (frame->first == FrameKind::started) {
+          ByteReader in(frame->second);
+          const auto pid = static_cast<pid_t>(in.i64());
+          status_[worker] = std::nullopt;
+          return pid;
+        }
+      }
+      if (closed_) throw Error("the fork server's launcher ended before it started the worker");
+      if (std::chrono::steady_clock::now() > deadline)
+        throw Error("the fork server did not start the worker again in time");
+      if (!reader_.fill(100)) closed_ = true;
+    }
+  }
+
  private:
+  void note_exit(const std::string& payload) {
+    ByteReader in(payload);
+    const std::size_t worker = in.u64();
+    const int status = static_cast<int>(in.i64());
+    if (auto found = status_.find(worker); found != status_.end()) found->second = status;
+  }
+
   // Reads the launcher's reports; a launcher gone without a word means its workers died with it.
   void pump(int timeout_ms) {
     const bool open = reader_.fill(timeout_ms);
     while (auto frame = reader_.next()) {
-      if (frame->first != FrameKind::exited) continue;
-      ByteReader in(frame->second);
-      const std::size_t worker = in.u64();
-      const int status = static_cast<int>(in.i64());
-      if (auto found = status_.find(worker); found != status_.end()) found->second = status;
+      if (frame->first == FrameKind::exited) note_exit(frame->second);
     }
     if (!open) {
       closed_ = true;

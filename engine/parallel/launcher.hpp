@@ -19,6 +19,7 @@
 namespace patchbay::detail {
 
 class Arena;
+class Zygote;
 
 /// Starts worker processes and reports their ends. Used by one thread at a time.
 class WorkerLauncher {
@@ -38,6 +39,12 @@ class WorkerLauncher {
   virtual void kill_all() noexcept = 0;
   /// Descriptors that turn readable when a worker may have ended, for poll(); may be empty.
   [[nodiscard]] virtual std::vector<int> wait_fds() const = 0;
+  /// Whether restart() may start a worker again while the host runs other threads: true for
+  /// the fork server's launcher and a zygote, false for forking in place.
+  [[nodiscard]] virtual bool can_restart() const { return false; }
+  /// Starts worker `worker` again, once its process has ended and was reaped; returns its pid.
+  /// Throws Error.
+  virtual pid_t restart(std::size_t worker);
 };
 
 /// Forks each worker from the calling process, which must have no other thread. The child
@@ -64,6 +71,35 @@ class ForkLauncher final : public WorkerLauncher {
   };
   Entry entry_;
   std::map<std::size_t, Child> children_;
+};
+
+/// Has a zygote (tasks/zygote.hpp), forked once while the host has no other thread, fork each
+/// worker, so that a worker can be started again at any time since: a ParallelProcess whose
+/// copies of replicated components may need it (docs/SERVING.md, "Replicas"). The workers are
+/// the zygote's children; it reports how each ended.
+class ZygoteLauncher final : public WorkerLauncher {
+ public:
+  using Entry = std::function<void(std::size_t)>;
+  explicit ZygoteLauncher(Entry entry);
+  ~ZygoteLauncher() override;
+
+  std::vector<pid_t> start(const std::vector<std::size_t>& workers) override;
+  std::optional<int> try_reap(std::size_t worker, bool block) override;
+  void kill_all() noexcept override;
+  [[nodiscard]] std::vector<int> wait_fds() const override;
+  [[nodiscard]] bool can_restart() const override { return true; }
+  pid_t restart(std::size_t worker) override;
+
+ private:
+  struct Child {
+    pid_t pid = -1;
+    std::optional<int> wait_status;
+  };
+  void take_reports(bool wait);
+
+  std::unique_ptr<Zygote> zygote_;
+  std::map<std::size_t, Child> children_;
+  bool gone_ = false;
 };
 
 /// What a fork server needs to start the workers of one model.

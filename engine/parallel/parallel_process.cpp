@@ -27,6 +27,7 @@
 #include "run/instantiate.hpp"
 #include "run/run_state.hpp"
 #include "run/stats.hpp"
+#include "serve/replicas.hpp"
 #include "serve/replies.hpp"
 #include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
@@ -185,7 +186,55 @@ std::uint64_t arena_bytes(const ParallelModel& model) {
   for (const Wire& w : model.wiring.host_wires)
     rings += rounded(host_ring_bytes(w.capacity));
   return Arena::bytes_needed(model.plan.workers.size(), model.components.size(),
-                             model.wiring.wires.size() + model.wiring.host_wires.size(), rings);
+                             model.wiring.wires.size() + model.wiring.host_wires.size(), rings,
+                             model.copies.size());
+}
+
+std::vector<ReplicaCopy> find_copies(std::span<const std::unique_ptr<Component>> components,
+                                     const Wiring& wiring) {
+  const auto index_of = [](std::span<Port* const> ports, const Port* port) {
+    return static_cast<std::size_t>(std::find(ports.begin(), ports.end(), port) - ports.begin());
+  };
+  std::vector<ReplicaCopy> copies;
+  for (std::size_t s = 0; s < components.size(); ++s) {
+    const Router* split = router_of(*components[s]);
+    if (split == nullptr || split->role() != Router::Role::split) continue;
+    const std::size_t first = copies.size();
+    copies.resize(first + split->replicas());
+    for (std::size_t k = 0; k < split->replicas(); ++k) {
+      copies[first + k].split = s;
+      copies[first + k].number = k;
+      copies[first + k].merge = components.size();
+      copies[first + k].component = components.size();
+    }
+    const std::size_t fields = split->fields();
+    for (std::size_t i = 0; i < wiring.wires.size(); ++i) {
+      const Wire& w = wiring.wires[i];
+      if (w.source_component != s || w.event) continue;
+      const std::size_t port = index_of(components[s]->outputs(), w.source);
+      if (port >= split->replicas() * fields) continue;  // the order, to the merge
+      ReplicaCopy& copy = copies[first + port / fields];
+      copy.component = w.target_component;
+      copy.in_wires.push_back(i);
+    }
+    for (std::size_t k = first; k < copies.size(); ++k) {
+      ReplicaCopy& copy = copies[k];
+      if (copy.component == components.size()) continue;
+      bool carries_errors = true;
+      for (std::size_t i = 0; i < wiring.wires.size(); ++i) {
+        const Wire& w = wiring.wires[i];
+        if (w.source_component != copy.component || w.event) continue;
+        copy.merge = w.target_component;
+        copy.out_wires.push_back(i);
+        carries_errors = carries_errors && w.errors == WireErrors::forward && w.record_size == 0;
+      }
+      const Router* merge =
+          copy.merge < components.size() ? router_of(*components[copy.merge]) : nullptr;
+      copy.restartable = merge != nullptr && merge->role() == Router::Role::merge &&
+                         !copy.out_wires.empty() && carries_errors;
+    }
+  }
+  return copies;
 }
 
 ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> components,
@@ -199,6 +248,7 @@ ParallelModel prepare_parallel_model(std::vector<std::unique_ptr<Component>> com
   for (auto& c : model.components)
     raw.push_back(c.get());
   model.wiring = build_wiring(raw, model.connectors, model.options, locations);
+  model.copies = find_copies(model.components, model.wiring);
 
   std::string topology = model.options.topology;
   if (topology.empty()) {
@@ -229,7 +279,7 @@ ParallelRuntime::ParallelRuntime(ParallelModel model, const ProcessSpec* spec)
   const std::size_t workers = model_.plan.workers.size();
   const auto& host_wires = model_.wiring.host_wires;
   arena_ = std::make_shared<Arena>(arena_bytes(model_), workers, model_.components.size(),
-                                   wires.size() + host_wires.size());
+                                   wires.size() + host_wires.size(), model_.copies.size());
   for (std::size_t i = 0; i < wires.size(); ++i) {
     const std::uint64_t offset =
         arena_->allocate(channel::RingBase::bytes_required(wires[i].capacity));
@@ -305,8 +355,17 @@ void ParallelRuntime::start_workers(const ProcessSpec* spec) {
   for (std::size_t w = 0; w < children_.size(); ++w) {
     if (!model_.plan.workers[w].components.empty()) busy.push_back(w);
   }
+  const bool restartable = std::any_of(model_.copies.begin(), model_.copies.end(),
+                                       [](const ReplicaCopy& copy) { return copy.restartable; });
   if (spec != nullptr && fork_server_running()) {
     launcher_ = make_server_launcher({spec, &model_.plan, model_.topology, arena_.get()});
+  } else if (restartable && model_.options.replica_restarts > 0) {
+    // Copies whose worker dies are started again, perhaps while the host runs threads: a
+    // zygote forked now forks every worker (see cut_copies()).
+    launcher_ = std::make_unique<ZygoteLauncher>([this](std::size_t worker) {
+      supervisor_pid_ = getppid();
+      worker_main(worker);
+    });
   } else {
     launcher_ = make_fork_launcher();
   }
@@ -498,6 +557,7 @@ void ParallelRuntime::supervise() {
     if (load_acquire(arena_->header().failed_worker) != no_worker) {
       begin_abort(round);
     }
+
     const std::int64_t now = steady_now_ns();
     observe_progress(now);
     check_step_timeouts(round, now);
@@ -541,10 +601,12 @@ bool ParallelRuntime::reap_exited(Supervision& round) {
     }
     on_crash(round, w, st);
   }
-  return any_live;
+  if (!round.restarting.empty()) restart_settled(round, any_live);
+  return any_live || !round.restarting.empty();
 }
 
 void ParallelRuntime::on_crash(Supervision& round, std::size_t worker, int wait_status) {
+  if (cut_copies(round, worker, wait_status)) return;
   // Died without a report: a signal, or exit() from a component.
   Failure f{FailureKind::crash, "", "", ""};
   f.message = crash_message(worker, wait_status, f.component, f.type);
@@ -559,6 +621,193 @@ void ParallelRuntime::on_crash(Supervision& round, std::size_t worker, int wait_
     store_relaxed(slot, static_cast<std::uint32_t>(culprit ? Status::failed : Status::stopped));
   }
   begin_abort(round);
+}
+
+// ---- replicas: a copy's worker started again ----
+//
+// A worker that runs nothing but copies of replicated components on a request's way (each
+// between its split and its merge, docs/SERVING.md, "Replicas") is started again when it dies,
+// up to ProcessOptions::replica_restarts times per copy. In order:
+// 1. cut_copies(): the reason goes into each copy's slot, `cut` goes up, and the copy's rings
+//    from its split are closed for reading, so that the split gives it nothing more. The split
+//    and the merge are woken.
+// 2. The merge answers every message the copy held (taken from its ring, being stepped, or
+//    still waiting in the ring from the split) with an error record naming the copy and why,
+//    in its place among the replies: in the split's order, once the copy's ring to it has
+//    nothing more. Once the split has let go of the copy (its `writing` word down after the
+//    close, seq-cst on both sides), `sent` is final and `settle` tells an unordered merge to
+//    answer what is missing.
+// 3. restart_settled(): once the merge has answered all the split sent (`answered` ==
+//    `sent`), neither touches the copy's rings. Its rings from the split are emptied (the
+//    reader's index moves to the writer's; what was there was answered), its rings to the merge
+//    start where the merge reads, its slot and its worker's block are reset, the worker is
+//    started again (through the launcher, which can fork at any time), and the rings from the
+//    split are opened for reading again.
+std::vector<std::size_t> ParallelRuntime::copies_of(std::size_t worker) const {
+  std::vector<std::size_t> out;
+  for (std::size_t c : model_.plan.workers[worker].components) {
+    const auto found = std::find_if(model_.copies.begin(), model_.copies.end(),
+                                    [c](const ReplicaCopy& copy) { return copy.component == c; });
+    if (found == model_.copies.end() || !found->restartable) return {};
+    out.push_back(static_cast<std::size_t>(found - model_.copies.begin()));
+  }
+  return out;
+}
+
+bool ParallelRuntime::cut_copies(Supervision& round, std::size_t worker, int wait_status) {
+  if (round.kill_deadline || stop_requested_.load(std::memory_order_acquire) ||
+      load_acquire(arena_->header().failed_worker) != no_worker || !launcher_->can_restart()) {
+    return false;
+  }
+  const std::vector<std::size_t> copies = copies_of(worker);
+  if (copies.empty()) return false;
+  for (std::size_t i : copies) {
+    if (load_relaxed(arena_->replica(i).restarts) >= model_.options.replica_restarts) return false;
+  }
+  const std::string reason =
+      "its worker " + model_.plan.workers[worker].name + " (pid " +
+      std::to_string(children_[worker].pid) + ") " +
+      (WIFSIGNALED(wait_status) ? "died of " + signal_text(WTERMSIG(wait_status))
+                                : "exited with code " + std::to_string(WEXITSTATUS(wait_status))) +
+      " while it held this request; the copy is started again";
+  for (std::size_t i : copies) {
+    ReplicaSlot& slot = arena_->replica(i);
+    const std::size_t size = std::min(reason.size(), sizeof slot.reason);
+    std::memcpy(slot.reason, reason.data(), size);
+    store_relaxed(slot.reason_size, static_cast<std::uint32_t>(size));
+    store_release(slot.cut, 1);
+    for (std::size_t w : model_.copies[i].in_wires) {
+      channel::RingHeader& ring = *static_cast<channel::RingHeader*>(arena_->ring_memory(
+          w, channel::RingBase::bytes_required(model_.wiring.wires[w].capacity)));
+      // Seq-cst: the Dekker with the split's `writing` (ComponentRunner::give_to_copy()).
+      store_seq_cst(ring.reader_closed, 1);
+    }
+    const ReplicaCopy& copy = model_.copies[i];
+    // Not in a step (no step timeout runs for it) and waiting to come back.
+    store_relaxed(arena_->component(copy.component).step_sequence, 0);
+    store_release(arena_->component(copy.component).status,
+                  static_cast<std::uint32_t>(Status::waiting));
+    wake_worker(arena_->worker(model_.plan.worker_of[copy.split]));
+    wake_worker(arena_->worker(model_.plan.worker_of[copy.merge]));
+  }
+  round.restarting.push_back(worker);
+  return true;
+}
+
+// Whether the split and the merge of every copy of `worker` have let go of it.
+bool ParallelRuntime::settled(std::size_t worker) const {
+  bool all = true;
+  for (std::size_t i : copies_of(worker)) {
+    ReplicaSlot& slot = arena_->replica(i);
+    if (load_seq_cst(slot.writing) != 0) {
+      all = false;
+      continue;
+    }
+    if (load_acquire(slot.settle) == 0) {
+      store_release(slot.settle, 1);
+      wake_worker(arena_->worker(model_.plan.worker_of[model_.copies[i].merge]));
+    }
+    all = all && load_acquire(slot.answered) == load_acquire(slot.sent);
+  }
+  return all;
+}
+
+void ParallelRuntime::restart_settled(Supervision& round, bool others_alive) {
+  if (round.kill_deadline || stop_requested_.load(std::memory_order_acquire) || !others_alive) {
+    // The run is ending (or nothing is left to settle with): the copies stay down.
+    if (!others_alive && !round.kill_deadline && !round.failure &&
+        !stop_requested_.load(std::memory_order_acquire)) {
+      round.failure = Failure{FailureKind::crash, "", "",
+                              describe_worker(round.restarting.front()) +
+                                  " died, and the run ended before it was started again"};
+    }
+    for (std::size_t worker : round.restarting) {
+      for (std::size_t i : copies_of(worker)) {
+        store_release(arena_->component(model_.copies[i].component).status,
+                      static_cast<std::uint32_t>(Status::stopped));
+      }
+    }
+    round.restarting.clear();
+    return;
+  }
+  for (auto it = round.restarting.begin(); it != round.restarting.end();) {
+    if (!settled(*it)) {
+      ++it;
+      continue;
+    }
+    try {
+      restart(*it);
+    } catch (const std::exception& e) {
+      if (!round.failure) {
+        round.failure = Failure{FailureKind::engine, "", "",
+                                "cannot start " + describe_worker(*it) + " again: " + e.what()};
+      }
+      begin_abort(round);
+      round.restarting.clear();
+      return;
+    }
+    it = round.restarting.erase(it);
+  }
+}
+
+void ParallelRuntime::restart(std::size_t worker) {
+  const auto ring_of = [&](std::size_t w) -> channel::RingHeader& {
+    return *static_cast<channel::RingHeader*>(
+        arena_->ring_memory(w, channel::RingBase::bytes_required(model_.wiring.wires[w].capacity)));
+  };
+  const std::vector<std::size_t> copies = copies_of(worker);
+  for (std::size_t i : copies) {
+    const ReplicaCopy& copy = model_.copies[i];
+    // What waited for the dead copy was answered: its reader starts at the writer.
+    for (std::size_t w : copy.in_wires) {
+      channel::RingHeader& ring = ring_of(w);
+      store_release(ring.read_index, load_acquire(ring.write_index));
+    }
+    // Its writer starts where the merge reads: the record there, if any, would be one the
+    // merge never expects.
+    for (std::size_t w : copy.out_wires) {
+      channel::RingHeader& ring = ring_of(w);
+      const channel::VariableRing view = channel::VariableRing::attach(&ring);
+      if (view.front_word() != 0) {
+        throw Error("the ring from copy " + quote(model_.components[copy.component]->name()) +
+                    " holds a record its merge did not take");
+      }
+      const std::uint64_t read = load_acquire(ring.read_index);
+      store_relaxed(ring.cached_read_index, read);
+      store_release(ring.write_index, read);
+    }
+    ReplicaSlot& slot = arena_->replica(i);
+    store_relaxed(slot.settle, 0);
+    store_relaxed(slot.restarts, load_relaxed(slot.restarts) + 1);
+    store_release(slot.cut, 0);
+    ComponentSlot& component = arena_->component(copy.component);
+    store_relaxed(component.step_sequence, 0);
+    store_relaxed(component.waiting_on, waiting_on_nothing);
+    store_release(component.status, static_cast<std::uint32_t>(Status::created));
+  }
+  WorkerControl& control = arena_->worker(worker);
+  store_relaxed(control.idle, 0);
+  store_relaxed(control.attention, 0);
+  store_relaxed(control.exit_status, 0);
+  store_release(control.state, static_cast<std::uint32_t>(WorkerState::forked));
+  {
+    const std::lock_guard<std::mutex> lock(progress_mutex_);
+    const std::int64_t now = steady_now_ns();
+    for (std::size_t i : copies) {
+      const std::size_t c = model_.copies[i].component;
+      progress_.step_sequence[c] = 0;
+      progress_.status[c] = static_cast<std::uint32_t>(Status::created);
+      progress_.component_since[c] = now;
+    }
+    progress_.worker_since[worker] = now;
+  }
+  children_[worker] = Child{launcher_->restart(worker), false, 0};
+  for (std::size_t i : copies) {
+    const ReplicaCopy& copy = model_.copies[i];
+    for (std::size_t w : copy.in_wires)
+      store_release(ring_of(w).reader_closed, 0);
+    wake_worker(arena_->worker(model_.plan.worker_of[copy.split]));
+  }
 }
 
 void ParallelRuntime::check_step_timeouts(Supervision& round, std::int64_t now) {
@@ -656,6 +905,10 @@ std::vector<ComponentStats> ParallelRuntime::component_stats() const {
     const Component& c = *model_.components[i];
     const ComponentSlot& slot = arena_->component(i);
     out.push_back(snapshot(c, status_of(i).value_or(corrupt_status), slot.counters));
+  }
+  for (std::size_t i = 0; i < model_.copies.size(); ++i) {
+    if (model_.copies[i].component < out.size())
+      out[model_.copies[i].component].restarts = load_relaxed(arena_->replica(i).restarts);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,26 @@
 
 namespace patchbay::detail {
 
+/// A copy of a replicated component (serve/replicas.hpp) as the supervisor sees it: the wires
+/// it shares with its split and its merge, and whether it can be started again when its worker
+/// dies (docs/SERVING.md, "Replicas").
+struct ReplicaCopy {
+  std::size_t component = 0;
+  std::size_t split = 0;
+  std::size_t merge = 0;
+  std::size_t number = 0;              ///< among its split's copies, from 0
+  std::vector<std::size_t> in_wires;   ///< from the split
+  std::vector<std::size_t> out_wires;  ///< to the merge
+  /// It has a merge and every wire to it carries errors (it is on a request's way): what it
+  /// held when it died can be answered with errors.
+  bool restartable = false;
+};
+
+/// The copies of the model's replicated components, in the order of their slots in the arena
+/// (ReplicaSlot): by split, then by number.
+std::vector<ReplicaCopy> find_copies(std::span<const std::unique_ptr<Component>> components,
+                                     const Wiring& wiring);
+
 /// Validated model + placement: everything needed before forking. Built by the supervisor;
 /// the workers inherit it with the fork, or a fork server's launcher rebuilds it.
 struct ParallelModel {
@@ -40,6 +61,7 @@ struct ParallelModel {
   Machine machine;
   std::vector<PlacementRequest> requests;
   Plan plan;
+  std::vector<ReplicaCopy> copies;  ///< find_copies()
 };
 
 /// Bytes of the shared arena a model needs: its tables and every ring.
@@ -118,6 +140,8 @@ class ParallelRuntime {
     std::vector<std::uint32_t> idle_sequences;
     /// After a stop: when workers that have not left are killed and reported; 0 once done.
     std::optional<std::int64_t> stop_deadline;
+    /// Workers of copies that died, to be started again once what they held is settled.
+    std::vector<std::size_t> restarting;
   };
   void supervise();
   /// Tells every worker to abort and gives them the grace period, once.
@@ -125,6 +149,15 @@ class ParallelRuntime {
   /// Reaps the workers that exited and handles how; whether any is still alive.
   bool reap_exited(Supervision& round);
   void on_crash(Supervision& round, std::size_t worker, int wait_status);
+  // Replicas (docs/SERVING.md, "Replicas"): a worker that runs only copies of replicated
+  // components is started again when it dies. cut_copies() fails what its copies held and
+  // has their splits give them nothing more; restart_settled() starts the worker again once
+  // every split and merge has let go of them.
+  bool cut_copies(Supervision& round, std::size_t worker, int wait_status);
+  void restart_settled(Supervision& round, bool others_alive);
+  bool settled(std::size_t worker) const;
+  void restart(std::size_t worker);
+  [[nodiscard]] std::vector<std::size_t> copies_of(std::size_t worker) const;
   void check_step_timeouts(Supervision& round, std::int64_t now);
   void check_stop(Supervision& round, std::int64_t now);
   void check_deadlock(Supervision& round);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <patchbay/error.hpp>
 #include <patchbay/internal/value_codec.hpp>
 
 #include "channel/ring.hpp"
@@ -30,6 +31,7 @@
 #include "run/component_runner.hpp"
 #include "run/slice_ticker.hpp"
 #include "serve/host_attach.hpp"
+#include "serve/replicas.hpp"
 #include "shm/atomic.hpp"
 #include "shm/barrier.hpp"
 #include "shm/futex.hpp"
@@ -139,6 +141,19 @@ class WorkerRun {
       runners_.back()->set_status_mirror(&slot.status);
       runners_.back()->set_liveness_mirrors(&slot.step_sequence, &slot.waiting_on);
       runner_of_[c] = runners_.back().get();
+    }
+    // A split or a merge settles with the supervisor what a copy that died held.
+    if (arena_.replica_count() != model_.copies.size()) throw Error("arena corrupted: replicas");
+    for (std::size_t c : plan_.components) {
+      const Router* router = router_of(*model_.components[c]);
+      if (router == nullptr) continue;
+      std::vector<ReplicaSlot*> slots;
+      for (std::size_t i = 0; i < model_.copies.size(); ++i) {
+        const ReplicaCopy& copy = model_.copies[i];
+        if (copy.split == c || (copy.merge == c && router->role() == Router::Role::merge))
+          slots.push_back(&arena_.replica(i));
+      }
+      if (slots.size() == router->replicas()) runner_of_[c]->set_replica_slots(std::move(slots));
     }
   }
 

@@ -801,11 +801,12 @@ void ComponentRunner::count_step() {
 }
 
 // The copy whose ring from the split holds the least (records or bytes, the same unit for
-// every copy); among equals, the next after the last one chosen.
-std::size_t ComponentRunner::least_loaded() {
+// every copy), among those whose reader is there; among equals, the next after the last one
+// chosen. nullopt when no copy reads any more.
+std::optional<std::size_t> ComponentRunner::least_loaded() {
   const std::size_t copies = router_->replicas();
   const std::size_t fields = router_->fields();
-  std::size_t best = next_copy_;
+  std::optional<std::size_t> best;
   std::uint64_t least = ~std::uint64_t{0};
   for (std::size_t i = 0; i < copies; ++i) {
     const std::size_t k = next_copy_ + i < copies ? next_copy_ + i : next_copy_ + i - copies;
@@ -818,13 +819,51 @@ std::size_t ComponentRunner::least_loaded() {
       if (load == 0) break;
     }
   }
-  next_copy_ = best + 1 == copies ? 0 : best + 1;
+  if (best) next_copy_ = *best + 1 == copies ? 0 : *best + 1;
   return best;
+}
+
+// The split's message (its input fields) to the least loaded copy that reads; that copy, or
+// nullopt when none does. A copy whose reader goes while the message is written to it (its
+// worker died) is left, and the message goes to another: what was written to the dead one is
+// never read (see ParallelRuntime, "replicas"). With replica slots the copy's `writing` word is
+// up from before the split looks at the copy's reader until the message is given (Dekker with
+// the supervisor, which closes the reader, then reads `writing`): once the supervisor has seen
+// it down after the close, the split writes nothing more to that copy.
+std::optional<std::size_t> ComponentRunner::give_to_copy() {
+  const std::size_t fields = router_->fields();
+  for (std::size_t tries = 0; tries <= router_->replicas(); ++tries) {
+    const std::optional<std::size_t> k = least_loaded();
+    if (!k) return std::nullopt;
+    ReplicaSlot* slot = replica_slots_.empty() ? nullptr : replica_slots_[*k];
+    // Before write_raw() looks at the reader again (seq-cst: no later load passes it).
+    if (slot != nullptr) store_seq_cst(slot->writing, 1);
+    bool reader = true;
+    for (std::size_t f = 0; f < fields && reader; ++f) {
+      OutputField& out = outputs_[*k * fields + f];
+      for (std::size_t c = 0; c < out.channels.size(); ++c)
+        reader =
+            write_raw(out.channels[c], out.full[c], Router::record(*inputs_[f].port)) && reader;
+    }
+    if (reader) return k;
+    if (slot != nullptr) store_release(slot->writing, 0);
+  }
+  return std::nullopt;
+}
+
+// No copy reads, but one whose worker died is being started again: waits for its reader.
+void ComponentRunner::wait_for_copy() {
+  const std::size_t fields = router_->fields();
+  for (std::size_t k = 0; k < replica_slots_.size(); ++k) {
+    if (load_acquire(replica_slots_[k]->cut) == 0) continue;
+    OutputField& out = outputs_[k * fields];
+    if (!out.channels.empty()) wait(out.full.front());
+    return;
+  }
 }
 
 // Split: one message per input field, all to one copy; then the copy's number to the merge.
 void ComponentRunner::route_split() {
-  const std::size_t fields = router_->fields();
   order_.bytes.resize(sizeof(std::int64_t));
   while (true) {
     check_stop();
@@ -832,20 +871,29 @@ void ComponentRunner::route_split() {
       check_stop();
       return;
     }
-    const std::size_t k = least_loaded();
-    bool reader = true;
-    for (std::size_t f = 0; f < fields && reader; ++f) {
-      OutputField& out = outputs_[k * fields + f];
-      for (std::size_t c = 0; c < out.channels.size(); ++c)
-        reader =
-            write_raw(out.channels[c], out.full[c], Router::record(*inputs_[f].port)) && reader;
+    std::optional<std::size_t> k;
+    while (!(k = give_to_copy())) {
+      const bool coming_back =
+          std::any_of(replica_slots_.begin(), replica_slots_.end(),
+                      [](ReplicaSlot* s) { return load_acquire(s->cut) != 0; });
+      if (!coming_back) {
+        check_stop();
+        return;
+      }
+      wait_for_copy();
     }
+    bool reader = true;
     if (router_->has_order()) {
-      const auto copy = static_cast<std::int64_t>(k);
+      const auto copy = static_cast<std::int64_t>(*k);
       std::memcpy(order_.bytes.data(), &copy, sizeof copy);
       OutputField& out = outputs_.back();
       for (std::size_t c = 0; c < out.channels.size(); ++c)
         reader = write_raw(out.channels[c], out.full[c], order_) && reader;
+    }
+    if (!replica_slots_.empty()) {
+      ReplicaSlot& slot = *replica_slots_[*k];
+      store_release(slot.sent, load_relaxed(slot.sent) + 1);
+      store_release(slot.writing, 0);
     }
     if (!reader) {
       check_stop();
@@ -855,16 +903,74 @@ void ComponentRunner::route_split() {
   }
 }
 
+// One field of copy `k` for the merge: its record, or, once the copy's worker has died and its
+// ring holds nothing more, an error record for the message the copy held.
+ComponentRunner::FromCopy ComponentRunner::receive_from_copy(std::size_t k, InputField& field) {
+  if (replica_slots_.empty()) return receive(field) ? FromCopy::record : FromCopy::ended;
+  ReplicaSlot* slot = replica_slots_[k];
+  while (true) {
+    if (try_take(field)) return FromCopy::record;
+    if (load_acquire(slot->cut) != 0) {
+      // What the copy wrote before it died is read first.
+      if (try_take(field)) return FromCopy::record;
+      RawRecord& record = Router::record(*field.port);
+      const auto size = std::min<std::size_t>(load_acquire(slot->reason_size), sizeof slot->reason);
+      const std::string copy =
+          router_->name().substr(0, router_->name().rfind('#')) + "#" + std::to_string(k + 1);
+      record.bytes.resize(copy.size() + 1 + size);
+      std::memcpy(record.bytes.data(), copy.data(), copy.size());
+      record.bytes[copy.size()] = std::byte{0};
+      std::memcpy(record.bytes.data() + copy.size() + 1, slot->reason, size);
+      record.error = true;
+      return FromCopy::lost;
+    }
+    bool open = false;
+    for (ChannelEnd& end : field.channels) {
+      if (!end.base().drained()) {
+        open = true;
+        ++end.empties;
+      }
+    }
+    if (!open) return FromCopy::ended;
+    const unsigned budget = field.remote ? parker_.spin_budget() : 0;
+    if (budget != 0) {
+      const Spin outcome = spin_take(field, budget);
+      if (outcome == Spin::took) return FromCopy::record;
+      if (outcome == Spin::ended) {
+        check_stop();
+        continue;
+      }
+    }
+    wait(field.empty);
+  }
+}
+
+void ComponentRunner::answered(std::size_t k) {
+  if (replica_slots_.empty()) return;
+  ReplicaSlot& slot = *replica_slots_[k];
+  // Release: what it read from the copy's rings is done before the supervisor reuses them.
+  store_release(slot.answered, load_relaxed(slot.answered) + 1);
+}
+
 // The first of `count` fields (first, first + stride, ...) that has a record, searched from the
-// one after the last found, taken; nullopt once all are closed and drained.
-std::optional<std::size_t> ComponentRunner::take_any(std::size_t first, std::size_t stride,
-                                                     std::size_t count) {
+// one after the last found, taken; or a copy whose worker died holding messages, once the split
+// gives it nothing more (`settle`): its field then holds an error record for one of them.
+// nullopt once all are closed and drained.
+std::optional<std::pair<std::size_t, ComponentRunner::FromCopy>> ComponentRunner::take_any(
+    std::size_t first, std::size_t stride, std::size_t count) {
   while (true) {
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t k = next_copy_ + i < count ? next_copy_ + i : next_copy_ + i - count;
       if (try_take(inputs_[first + k * stride])) {
         next_copy_ = k + 1 == count ? 0 : k + 1;
-        return k;
+        return std::pair{k, FromCopy::record};
+      }
+    }
+    for (std::size_t k = 0; k < replica_slots_.size(); ++k) {
+      const ReplicaSlot& slot = *replica_slots_[k];
+      if (load_acquire(slot.settle) != 0 && load_relaxed(slot.answered) < load_acquire(slot.sent)) {
+        const FromCopy got = receive_from_copy(k, inputs_[first + k * stride]);
+        if (got != FromCopy::ended) return std::pair{k, got};
       }
     }
     bool open = false;
@@ -891,7 +997,9 @@ std::optional<std::size_t> ComponentRunner::take_any(std::size_t first, std::siz
   }
 }
 
-// Merge: the next copy (the split's order, or whichever has a message), all its fields out.
+// Merge: the next copy (the split's order, or whichever has a message), all its fields out. A
+// copy whose worker died holding messages gets an error record in their place (see
+// receive_from_copy()).
 void ComponentRunner::route_merge() {
   const std::size_t fields = router_->fields();
   const std::size_t copies = router_->replicas();
@@ -918,11 +1026,11 @@ void ComponentRunner::route_merge() {
         check_stop();
         return;
       }
-      k = *found;
-      f = 1;  // its first field is taken
+      k = found->first;
+      f = 1;  // its first field is taken (or holds the error of a message lost with its copy)
     }
     for (; f < fields; ++f) {
-      if (!receive(inputs_[first + k * fields + f])) {
+      if (receive_from_copy(k, inputs_[first + k * fields + f]) == FromCopy::ended) {
         check_stop();
         return;
       }
@@ -937,6 +1045,7 @@ void ComponentRunner::route_merge() {
         any_reader = write_raw(out.channels[c], out.full[c], record) || any_reader;
       }
     }
+    answered(k);
     if (any_channel && !any_reader) {
       check_stop();
       return;

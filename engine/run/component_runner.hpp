@@ -24,6 +24,7 @@
 namespace patchbay::detail {
 
 struct HostRingControl;
+struct ReplicaSlot;
 
 /// One end of a channel as seen by a runner.
 struct ChannelEnd {
@@ -99,6 +100,11 @@ class ComponentRunner {
   /// Fair stepping: the word of its thread's SliceTicker. Without one (a component alone on
   /// its thread) it never yields but to wait.
   void set_slice_epoch(const std::uint32_t* epoch) { slice_epoch_ = epoch; }
+  /// A router in a ParallelProcess: per copy of its component (in the router's order), the
+  /// copy's slot in the arena, through which the split, the merge and the supervisor settle
+  /// what a copy whose worker died held, so that it can be started again (ReplicaSlot). Without
+  /// them a copy that stops reading is one the split gives nothing more.
+  void set_replica_slots(std::vector<ReplicaSlot*> slots) { replica_slots_ = std::move(slots); }
   /// Where the lowest byte of the fiber stack that run() uses lies (see RecordingStack).
   [[nodiscard]] const void** stack_lowest() { return &stack_lowest_; }
 
@@ -151,8 +157,16 @@ class ComponentRunner {
   // Routers (serve/replicas.hpp).
   void route_split();
   void route_merge();
-  std::size_t least_loaded();
-  std::optional<std::size_t> take_any(std::size_t first, std::size_t stride, std::size_t count);
+  std::optional<std::size_t> least_loaded();
+  std::optional<std::size_t> give_to_copy();
+  void wait_for_copy();
+  /// What a merge found on copy `k`'s way: a record in the field, none because the copy died
+  /// holding the message (the field then holds an error record), or the end.
+  enum class FromCopy { record, lost, ended };
+  FromCopy receive_from_copy(std::size_t k, InputField& field);
+  void answered(std::size_t k);
+  std::optional<std::pair<std::size_t, FromCopy>> take_any(std::size_t first, std::size_t stride,
+                                                           std::size_t count);
   bool take_raw(InputField& field, ChannelEnd& end);
   bool write_raw(ChannelEnd& end, const WaitReason& full, const RawRecord& record);
   void count_step();
@@ -203,8 +217,9 @@ class ComponentRunner {
   bool serves_ = false;
   // A replicated component's split or merge: records move as bytes (take_raw, write_raw).
   Router* router_ = nullptr;
-  std::size_t next_copy_ = 0;  ///< router: where the search for a copy starts
-  RawRecord order_;            ///< split: the copy's number, for the merge
+  std::size_t next_copy_ = 0;                ///< router: where the search for a copy starts
+  RawRecord order_;                          ///< split: the copy's number, for the merge
+  std::vector<ReplicaSlot*> replica_slots_;  ///< router: per copy (see set_replica_slots())
   ValueScratch scratch_value_;
   // The request in this step failed (here or upstream): who failed, and how (a step that
   // threw, or the first error record an input took).

@@ -48,14 +48,16 @@ bool table_fits(std::uint64_t offset, std::uint64_t count, std::size_t each, std
 }  // namespace
 
 std::uint64_t Arena::bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
-                                  std::uint64_t ring_bytes) {
+                                  std::uint64_t ring_bytes, std::size_t replicas) {
   return header_bytes + round_up_to_line(std::uint64_t{workers} * sizeof(WorkerControl)) +
          round_up_to_line(std::uint64_t{components} * sizeof(ComponentSlot)) +
          round_up_to_line(std::uint64_t{channels} * sizeof(ChannelSlot)) +
-         std::uint64_t{workers} * worker_exports_slot_bytes + ring_bytes;
+         std::uint64_t{workers} * worker_exports_slot_bytes +
+         std::uint64_t{replicas} * sizeof(ReplicaSlot) + ring_bytes;
 }
 
-Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels) {
+Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels,
+             std::size_t replicas) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   size_ = (bytes + page - 1) / page * page;
   memfd_ = memfd_create("patchbay-arena", MFD_CLOEXEC);
@@ -87,6 +89,9 @@ Arena::Arena(std::size_t bytes, std::size_t workers, std::size_t components, std
   components_offset_ = h->components_offset = table(components, sizeof(ComponentSlot));
   channels_offset_ = h->channels_offset = table(channels, sizeof(ChannelSlot));
   exports_offset_ = h->exports_offset = table(workers, worker_exports_slot_bytes);
+  replicas_offset_ = h->replicas_offset = table(replicas, sizeof(ReplicaSlot));
+  h->replica_count = static_cast<std::uint32_t>(replicas);
+  replica_count_ = replicas;
   worker_count_ = workers;
   component_count_ = components;
   channel_count_ = channels;
@@ -110,7 +115,8 @@ Arena::Arena(int memfd) {
   } else if (!table_fits(h.workers_offset, h.worker_count, sizeof(WorkerControl), size_) ||
              !table_fits(h.components_offset, h.component_count, sizeof(ComponentSlot), size_) ||
              !table_fits(h.channels_offset, h.channel_count, sizeof(ChannelSlot), size_) ||
-             !table_fits(h.exports_offset, h.worker_count, worker_exports_slot_bytes, size_)) {
+             !table_fits(h.exports_offset, h.worker_count, worker_exports_slot_bytes, size_) ||
+             !table_fits(h.replicas_offset, h.replica_count, sizeof(ReplicaSlot), size_)) {
     problem = "its tables lie outside it";
   }
   if (problem != nullptr) {
@@ -122,6 +128,8 @@ Arena::Arena(int memfd) {
   components_offset_ = h.components_offset;
   channels_offset_ = h.channels_offset;
   exports_offset_ = h.exports_offset;
+  replicas_offset_ = h.replicas_offset;
+  replica_count_ = h.replica_count;
   worker_count_ = h.worker_count;
   component_count_ = h.component_count;
   channel_count_ = h.channel_count;

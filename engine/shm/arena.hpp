@@ -97,6 +97,31 @@ inline constexpr std::size_t worker_exports_slot_bytes =
     (sizeof(WorkerExports) + limits::max_worker_exports_bytes + cache_line_bytes - 1) /
     cache_line_bytes * cache_line_bytes;
 
+/// Per copy of a replicated component (serve/replicas.hpp), in a table of its own: how its
+/// split, its merge and the supervisor agree on what a copy whose worker died held, so that
+/// the copy can be started again (docs/SERVING.md, "Replicas"). Each line has one writer.
+struct alignas(cache_line_bytes) ReplicaSlot {
+  // The split's line. `writing` is 1 while the split gives a message to this copy (set with a
+  // seq-cst store before it looks at the copy's reader_closed, see ComponentRunner::
+  // route_split()); `sent` counts the messages it gave it.
+  alignas(cache_line_bytes) std::uint32_t writing;
+  std::uint64_t sent;
+  // The merge's line: messages of this copy it handed on, or answered with an error because
+  // the copy died holding them.
+  alignas(cache_line_bytes) std::uint64_t answered;
+  // The supervisor's line. `cut`: the copy's worker died and the copy has not been started
+  // again; what it held fails with `reason`. `settle`: `sent` is final until the copy is
+  // started again (the split gives it nothing more), so the merge answers what is missing.
+  // `restarts`: times it was started again.
+  alignas(cache_line_bytes) std::uint32_t cut;
+  std::uint32_t settle;
+  std::uint32_t restarts;
+  std::uint32_t reason_size;
+  char reason[240];  // why what it held failed: the worker, its pid and how it ended
+};
+static_assert(std::is_trivially_copyable_v<ReplicaSlot>);
+static_assert(sizeof(ReplicaSlot) == 6 * cache_line_bytes);
+
 /// Per connector: where its ring lies and its counters.
 struct ChannelSlot {
   std::uint64_t ring_offset;
@@ -113,7 +138,9 @@ struct alignas(cache_line_bytes) ArenaHeader {
   std::uint64_t workers_offset;
   std::uint64_t components_offset;
   std::uint64_t channels_offset;
-  std::uint64_t exports_offset;  // the workers' exports slots (WorkerExports)
+  std::uint64_t exports_offset;   // the workers' exports slots (WorkerExports)
+  std::uint64_t replicas_offset;  // the copies' slots (ReplicaSlot)
+  std::uint32_t replica_count;
   std::uint32_t component_count;
   std::uint32_t channel_count;
   // 1 when workers use membarrier(2) instead of a producer-side fence (see shm/barrier.hpp);
@@ -138,11 +165,13 @@ static_assert(std::is_trivially_copyable_v<ArenaHeader>);
 class Arena {
  public:
   static constexpr std::uint64_t magic = 0x616e657261626370;  // "pcbarena"
-  static constexpr std::uint32_t version = 4;
+  static constexpr std::uint32_t version = 5;
 
   /// Creates a memfd of `bytes` (rounded up to pages), maps it shared and formats the header.
   /// Throws Error when the memory cannot be had.
-  Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels);
+  /// `replicas`: slots for the copies of replicated components (ReplicaSlot).
+  Arena(std::size_t bytes, std::size_t workers, std::size_t components, std::size_t channels,
+        std::size_t replicas = 0);
   /// Maps the arena another process created, given its memfd (the descriptor is not kept), and
   /// takes its layout from the header once. Throws Error when it cannot be mapped, is not an
   /// arena of this version, or its layout does not fit in it.
@@ -169,6 +198,11 @@ class Arena {
   [[nodiscard]] std::byte* exports(std::size_t i) const {
     return at<std::byte>(exports_offset_ + i * worker_exports_slot_bytes);
   }
+  /// Copy `i`'s slot, in the order ParallelRuntime numbers the copies.
+  [[nodiscard]] ReplicaSlot& replica(std::size_t i) const {
+    return at<ReplicaSlot>(replicas_offset_)[i];
+  }
+  [[nodiscard]] std::size_t replica_count() const { return replica_count_; }
   [[nodiscard]] std::size_t worker_count() const { return worker_count_; }
   [[nodiscard]] std::size_t component_count() const { return component_count_; }
   [[nodiscard]] std::size_t channel_count() const { return channel_count_; }
@@ -187,7 +221,7 @@ class Arena {
   [[nodiscard]] std::size_t size() const { return size_; }
   /// Bytes the arena needs for the given counts and total ring bytes.
   static std::size_t bytes_needed(std::size_t workers, std::size_t components, std::size_t channels,
-                                  std::size_t ring_bytes);
+                                  std::size_t ring_bytes, std::size_t replicas = 0);
 
  private:
   void* base_ = nullptr;
@@ -197,6 +231,8 @@ class Arena {
   std::uint64_t components_offset_ = 0;
   std::uint64_t channels_offset_ = 0;
   std::uint64_t exports_offset_ = 0;
+  std::uint64_t replicas_offset_ = 0;
+  std::size_t replica_count_ = 0;
   std::size_t worker_count_ = 0;
   std::size_t component_count_ = 0;
   std::size_t channel_count_ = 0;

@@ -38,6 +38,9 @@ struct ComponentStats {
   /// On a request's way (downstream of an Ingress): steps that threw, each failing its request
   /// with an error reply while the model goes on (docs/SERVING.md, "Errors"). Not in `steps`.
   std::uint64_t failed_steps = 0;
+  /// A copy of a replicated component in a ParallelProcess: times it was started again after
+  /// its worker died (docs/SERVING.md, "Replicas"). Its other counts are its latest start's.
+  std::uint64_t restarts = 0;
   /// Time its fiber ran after init(): its steps and the channel reads and writes between them.
   /// Only the first eight waits and then one in eight (at random) are timed:
   /// time_in_step + time_waiting is the elapsed time since the first step, exact, split in the

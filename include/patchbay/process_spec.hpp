@@ -168,6 +168,10 @@ struct ProcessOptions {
   double step_timeout = 0;
   /// Per component, by name: a step_timeout that replaces the process's for that component.
   std::map<std::string, double> step_timeouts;
+  /// ParallelProcess: times each copy of a replicated component on a request's way is started
+  /// again when its worker dies (docs/SERVING.md, "Replicas"); past that, or at 0, a copy's
+  /// death fails the run as any worker's does.
+  std::size_t replica_restarts = 10;
 };
 
 /// A whole model. Plain data: copy it, edit it, hand it to make_process(). Like every spec type

@@ -76,6 +76,7 @@ const char* const kRichModel = R"(plugboard:
       workers: 2
       wait: block
       step_timeout: 10
+      replica_restarts: 3
       resources:
         custom_hardware: 2
 )";
@@ -122,6 +123,7 @@ void check_rich(const ProcessSpec& spec) {
   CHECK(spec.options.workers == 2);
   CHECK(spec.options.wait == patchbay::WaitMode::block);
   CHECK(spec.options.step_timeout == 10.0);
+  CHECK(spec.options.replica_restarts == 3);
   CHECK(spec.options.custom_resources.at("custom_hardware") == 2.0);
 }
 

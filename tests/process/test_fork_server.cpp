@@ -653,3 +653,56 @@ TEST_CASE("a model with replicas runs through the fork server, in order",
   }
   CHECK(steps == 3000);
 }
+
+TEST_CASE("a copy whose fork-server worker dies is started again by the server's launcher",
+          "[fork_server][replicas][restart]") {
+  REQUIRE(patchbay::ForkServer::running());
+  const HostLockHolder holder;
+  patchbay::ComponentSpec locked = component("NeedsHostLock", "locked", {}, "");
+  locked.replicas = 2;
+  ProcessSpec spec =
+      parallel_spec({component("Ingress", "requests", {{"type", "int64"}}, ""), locked,
+                     component("Egress", "replies", {{"type", "int64"}}, "")},
+                    {{"requests.out", "locked.in"}, {"locked.out", "replies.in"}});
+  spec.options.topology = "pack:1 core:6 pu:1";  // a worker for each copy
+  ParallelProcess process(spec);
+  auto client = process.client<std::int64_t, std::int64_t>("requests", "replies");
+  process.start();
+  REQUIRE(client.call(1).get() == 1);
+  const auto copy_pid = [&process] {
+    for (const auto& w : process.worker_stats()) {
+      if (w.components == std::vector<std::string>{"locked#2"}) return w.pid;
+    }
+    return 0;
+  };
+  const int victim = copy_pid();
+  REQUIRE(victim > 0);
+  REQUIRE(kill(victim, SIGKILL) == 0);
+  // Whatever it held fails naming it; every request is answered.
+  for (std::int64_t x = 0; x < 200; ++x) {
+    auto reply = client.call(x);
+    try {
+      const std::int64_t y = reply.get();
+      CHECK(y == x);
+    } catch (const patchbay::RequestError& e) {
+      CHECK(e.component() == "locked#2");
+      CHECK_THAT(e.what(), Catch::Contains("died of SIGKILL"));
+    }
+  }
+  int restarted = 0;
+  for (int tries = 0; tries < 2000 && (restarted == 0 || restarted == victim); ++tries) {
+    restarted = copy_pid();
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(restarted != victim);
+  for (std::int64_t x = 0; x < 100; ++x)
+    CHECK(client.call(x).get() == x);
+  std::uint64_t restarts = 0;
+  for (const auto& c : process.component_stats()) {
+    if (c.name == "locked#2") restarts = c.restarts;
+  }
+  CHECK(restarts == 1);
+  process.drain();
+  process.join();
+  CHECK(process.status() == Status::completed);
+}

@@ -13,6 +13,7 @@
 #include <patchbay/registry.hpp>
 #include <patchbay/serve.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -332,4 +333,122 @@ TEST_CASE("replicas: from YAML, and the plan puts each copy in a worker of its o
           args: {name: work, replicas: 0}
 )";
   CHECK_THROWS_WITH(patchbay::parse_model(bad), Catch::Contains("'replicas' must be"));
+}
+
+namespace {
+
+// The service of `service()` in a ParallelProcess whose plan gives each copy a worker of its
+// own, so that a copy's worker can die alone.
+ProcessSpec spread_service(std::size_t replicas, bool ordered, std::int64_t pause_us) {
+  ProcessSpec spec = service("parallel", replicas, ordered, pause_us);
+  spec.options.topology = "pack:1 core:6 pu:1";
+  return spec;
+}
+
+// The pid of each copy's worker, from the plan and the process's workers.
+std::map<std::string, int> copy_pids(const patchbay::ParallelProcess& process) {
+  std::map<std::string, int> out;
+  const auto workers = process.worker_stats();
+  for (const auto& w : workers) {
+    for (const auto& c : w.components) {
+      if (c.rfind("work#", 0) == 0 && c.find("#split") == std::string::npos &&
+          c.find("#merge") == std::string::npos) {
+        out[c] = w.pid;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a copy whose worker dies fails what it held, is started again, and serves on",
+          "[replicas][restart]") {
+  const bool ordered = GENERATE(true, false);
+  INFO("ordered: " << ordered);
+  patchbay::ParallelProcess process(spread_service(2, ordered, 20000), registry());
+  auto pids = process.receiver<std::int64_t>("pids");
+  auto replies = process.receiver<std::int64_t>("replies");
+  auto sender = process.sender<std::int64_t>("requests");
+  process.start();
+  const auto before = copy_pids(process);
+  REQUIRE(before.size() == 2);
+  // 12 requests of 20 ms on two copies: each holds several when one is killed.
+  for (std::int64_t x = 0; x < 12; ++x)
+    REQUIRE(sender.push(x * 3) == ChannelOp::success);
+  std::this_thread::sleep_for(30ms);
+  const int victim = before.at("work#1");
+  REQUIRE(kill(victim, SIGKILL) == 0);
+  // Every request is answered: with its value, or with an error naming the copy and its end.
+  std::size_t values = 0;
+  std::size_t errors = 0;
+  for (int i = 0; i < 12; ++i) {
+    std::int64_t y = 0;
+    try {
+      const ChannelOp op = replies.take_for(y, 20s);
+      REQUIRE(op == ChannelOp::success);
+      CHECK(y % 30 == 0);
+      ++values;
+    } catch (const patchbay::RequestError& e) {
+      CHECK(e.component() == "work#1");
+      CHECK_THAT(e.what(), Catch::Contains("died of SIGKILL") &&
+                               Catch::Contains("pid " + std::to_string(victim)));
+      ++errors;
+    }
+  }
+  CHECK(errors >= 1);
+  CHECK(values + errors == 12);
+  // The copy is back, in a new worker, and takes its share again.
+  std::map<std::string, int> after;
+  for (int tries = 0; tries < 2000; ++tries) {
+    after = copy_pids(process);
+    if (after.at("work#1") != victim && after.at("work#1") > 0) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(after.at("work#1") != victim);
+  CHECK(after.at("work#2") == before.at("work#2"));
+  std::set<std::int64_t> served_by;
+  for (std::int64_t x = 0; x < 8; ++x)
+    REQUIRE(sender.push(x) == ChannelOp::success);
+  for (int i = 0; i < 8; ++i) {
+    std::int64_t y = 0;
+    REQUIRE(replies.take_for(y, 20s) == ChannelOp::success);
+  }
+  for (int i = 0; i < 20; ++i) {
+    std::int64_t pid = 0;
+    try {
+      if (pids.try_take(pid) == ChannelOp::success) served_by.insert(pid);
+    } catch (const patchbay::RequestError&) {
+    }
+  }
+  CHECK(served_by.count(after.at("work#1")) == 1);
+  const auto stats = stats_by_name(process);
+  CHECK(stats.at("work#1").restarts == 1);
+  CHECK(stats.at("work#2").restarts == 0);
+  process.drain();
+  REQUIRE(join_error(process) == "");
+  for (const auto& [copy, pid] : after)
+    CHECK(kill(pid, 0) != 0);  // reaped
+}
+
+TEST_CASE("a copy's death fails the run once its restarts are spent, or with none allowed",
+          "[replicas][restart]") {
+  ProcessSpec spec = spread_service(2, true, 0);
+  spec.options.replica_restarts = 0;
+  patchbay::ParallelProcess process(spec, registry());
+  auto client = process.client<std::int64_t, std::int64_t>("requests", "replies");
+  process.start();
+  REQUIRE(client.call(1).get() == 10);
+  const auto pids = copy_pids(process);
+  REQUIRE(kill(pids.at("work#2"), SIGKILL) == 0);
+  const std::string error = join_error(process);
+  CHECK_THAT(error, Catch::Contains("died of SIGKILL"));
+  const std::string yaml = R"(plugboard:
+  process:
+    args:
+      replica_restarts: -1
+      components: []
+)";
+  CHECK_THROWS_WITH(patchbay::parse_model(yaml),
+                    Catch::Contains("'replica_restarts' must be a whole number from 0"));
 }

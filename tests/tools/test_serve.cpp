@@ -294,3 +294,37 @@ TEST_CASE("examples/serve/echo.yaml answers the tutorial's request",
   CHECK(post(dir, server.url("/echo"), "\"Hello\"").body == "\"Received data: Hello\"");
   CHECK(server.finish(SIGTERM).exit_code == 0);
 }
+
+TEST_CASE("engine-run serve: a replica whose worker is killed is started again; requests go on",
+          "[engine-run][serve][restart]") {
+  TempDir dir;
+  const std::string body = "      topology: \"pack:1 core:6 pu:1\"\n" + doubling;
+  Server server(dir, write_model(dir, "parallel", body),
+                {"--plugin", doubler_plugin, "--set", "twice.replicas=2"});
+  REQUIRE(server.started());
+  CHECK(post(dir, server.url("/requests"), "2").body == "4.0");
+  // The worker that runs only twice#2, from the live stats.
+  const auto copy_pid = [&] {
+    const std::string stats = get(dir, server.url("/-/stats")).body;
+    std::smatch m;
+    const std::regex worker(R"re("pid": (\d+), [^\n]*"components": \["twice#2"\])re");
+    return std::regex_search(stats, m, worker) ? std::stoi(m[1]) : 0;
+  };
+  const int victim = copy_pid();
+  REQUIRE(victim > 0);
+  REQUIRE(kill(victim, SIGKILL) == 0);
+  int now = victim;
+  for (int tries = 0; tries < 400 && (now == victim || now == 0); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    now = copy_pid();
+  }
+  CHECK(now != victim);
+  for (int x = 1; x <= 10; ++x)
+    CHECK(post(dir, server.url("/requests"), std::to_string(x)).body ==
+          std::to_string(2 * x) + ".0");
+  CHECK(get(dir, server.url("/-/healthz")).status == 200);
+  CHECK_THAT(get(dir, server.url("/-/stats")).body, Catch::Contains("\"restarts\": 1"));
+  const CommandResult end = server.finish(SIGTERM);
+  INFO(end.err);
+  CHECK(end.exit_code == 0);
+}

@@ -383,6 +383,7 @@ std::string stats_json(const patchbay::Process& process, const std::string& name
     out += ", \"bytes_in\": " + json_number(c.bytes_in);
     out += ", \"bytes_out\": " + json_number(c.bytes_out);
     out += ", \"failed_steps\": " + json_number(c.failed_steps);
+    if (c.restarts != 0) out += ", \"restarts\": " + json_number(c.restarts);
     out += ", \"time_in_step_seconds\": " + json_number(seconds(c.time_in_step));
     out += ", \"time_waiting_seconds\": " + json_number(seconds(c.time_waiting)) + "}";
   }
