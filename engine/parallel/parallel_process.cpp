@@ -420,6 +420,8 @@ bool ParallelRuntime::reap(std::size_t worker, bool block) {
   if (child.pid <= 0 || child.reaped) return true;
   const std::optional<int> status = launcher_->try_reap(worker, block);
   if (!status) return false;
+  // Host threads read children_ (worker_stats(), worker_pids()) under the mutex.
+  const std::lock_guard<std::mutex> lock(progress_mutex_);
   child.reaped = true;
   child.wait_status = *status;
   return true;
@@ -801,7 +803,11 @@ void ParallelRuntime::restart(std::size_t worker) {
     }
     progress_.worker_since[worker] = now;
   }
-  children_[worker] = Child{launcher_->restart(worker), false, 0};
+  const pid_t pid = launcher_->restart(worker);
+  {
+    const std::lock_guard<std::mutex> lock(progress_mutex_);
+    children_[worker] = Child{pid, false, 0};
+  }
   for (std::size_t i : copies) {
     const ReplicaCopy& copy = model_.copies[i];
     for (std::size_t w : copy.in_wires)
@@ -968,7 +974,6 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     if (plan.components.empty()) continue;
     WorkerStats s;
     s.name = plan.name;
-    s.pid = children_[w].pid > 0 ? children_[w].pid : 0;
     s.cpuset = cpuset_text(plan.pus);
     s.numa_node = plan.numa_node;
     s.gpus = plan.gpus;
@@ -983,6 +988,7 @@ std::vector<WorkerStats> ParallelRuntime::worker_stats() const {
     {
       const std::lock_guard<std::mutex> lock(progress_mutex_);
       const std::int64_t now = steady_now_ns();
+      s.pid = children_[w].pid > 0 ? children_[w].pid : 0;
       s.activity = activity(w, now, &s.component);
       if (!progress_.worker_since.empty() && !children_[w].reaped) {
         s.since_progress = std::chrono::nanoseconds(now - progress_.worker_since[w]);
@@ -1112,6 +1118,7 @@ std::string ParallelRuntime::stuck_report(std::int64_t now) const {
 }
 
 std::vector<int> ParallelRuntime::worker_pids() const {
+  const std::lock_guard<std::mutex> lock(progress_mutex_);
   std::vector<int> out;
   for (const Child& c : children_) {
     if (c.pid > 0 && !c.reaped) out.push_back(c.pid);

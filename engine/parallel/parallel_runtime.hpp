@@ -200,7 +200,9 @@ class ParallelRuntime {
     std::vector<std::uint64_t> heartbeat;       ///< per worker, as last read
     std::vector<std::int64_t> worker_since;     ///< per worker: its last sign of progress
   };
-  mutable std::mutex progress_mutex_;  ///< supervise() writes progress_, worker_stats() reads
+  /// supervise() writes progress_ and children_ under it; worker_stats() and worker_pids()
+  /// read them under it from other threads.
+  mutable std::mutex progress_mutex_;
   Progress progress_;
 };
 
