@@ -659,13 +659,19 @@ bool ComponentRunner::take_event(InputField& event, ChannelEnd& end) {
   return true;
 }
 
-// Handles every event that has come, publisher by publisher, then sends what the handlers
-// published. Whether there was any.
+// Handles every event that had come when it looked, publisher by publisher, then sends what
+// the handlers published. Whether there was any.
 bool ComponentRunner::handle_events() {
   bool any = false;
   for (InputField& event : event_inputs_) {
     for (ChannelEnd& end : event.channels) {
-      while (take_event(event, end))
+      // The events there when it looks, and no more: a publisher that never stops (in another
+      // worker, faster than the handler) must not keep the step from running. Read and write
+      // indices count in the same unit (records or bytes), and a write index is always a
+      // record's end.
+      const channel::RingHeader& ring = end.base().header();
+      const std::uint64_t until = load_acquire(ring.write_index);
+      while (load_relaxed(ring.read_index) < until && take_event(event, end))
         any = true;
     }
   }

@@ -8,6 +8,7 @@
 #include <patchbay/process.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -336,4 +337,80 @@ TEST_CASE("events: a connector may not reach an event, and both ends must agree 
     };
     CHECK_THROWS_WITH(Clash("c"), Contains("'c'") && Contains("'tick' twice"));
   }
+}
+
+namespace {
+
+// Publishes "flood" at every step until the run drains.
+class Flood final : public patchbay::Component {
+ public:
+  using Component::Component;
+  EventOutput<std::int64_t> flood{this, "flood"};
+  void step() override { flood.publish(n_++); }
+
+ private:
+  std::int64_t n_ = 0;
+};
+
+// x = 0 .. count - 1.
+class Count final : public patchbay::Component {
+ public:
+  Count(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
+  Output<std::int64_t> x{this, "x"};
+  void step() override {
+    if (n_ == count_) {
+      close();
+      return;
+    }
+    x = n_++;
+  }
+
+ private:
+  std::int64_t count_;
+  std::int64_t n_ = 0;
+};
+
+// Takes x and hears "flood", slowly (each event takes 100 us); once it has stepped `steps`
+// times and handled 200 events, it ends the run with publish_stop().
+class SlowListener final : public patchbay::Component {
+ public:
+  SlowListener(std::string name, std::int64_t steps) : Component(std::move(name)), steps_(steps) {}
+  Input<std::int64_t> x{this, "x"};
+  EventInput<std::int64_t> on_flood{this, "flood", [this](const Event<std::int64_t>&) {
+                                      const auto until = std::chrono::steady_clock::now() +
+                                                         std::chrono::microseconds(100);
+                                      while (std::chrono::steady_clock::now() < until) {
+                                      }
+                                      ++handled;
+                                    }};
+  SharedCounter handled;
+  SharedCounter steps;
+  void step() override {
+    ++steps;
+    if (steps.load() >= steps_ && handled.load() >= 200) publish_stop();
+  }
+
+ private:
+  std::int64_t steps_;
+};
+
+}  // namespace
+
+TEST_CASE("events: a publisher that never stops does not keep a slower subscriber from stepping",
+          "[events]") {
+  // The publisher in a worker of its own that spins, so that it refills the ring as soon as
+  // the subscriber takes an event.
+  Model m;
+  m.options.wait = patchbay::WaitMode::spin;
+  m.options.channel_capacity = 2048;  // a few dozen events wait at a time
+  m.add<Flood>("flood").set_worker_label("a");
+  m.add<Count>("count", 1'000'000'000).set_worker_label("b");
+  auto& listener = m.add<SlowListener>("listener", 20);
+  listener.set_worker_label("b");
+  m.connect("count.x", "listener.x");
+  auto process = m.build("parallel");
+  run_guarded(*process, std::chrono::milliseconds(20'000));
+  REQUIRE(process->status() == patchbay::Status::completed);
+  CHECK(listener.steps.load() >= 20);
+  CHECK(listener.handled.load() >= 200);
 }
