@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/components.hpp"
 #include "support/model.hpp"
 #include "support/shared_record.hpp"
 
@@ -352,24 +353,6 @@ class Flood final : public patchbay::Component {
   std::int64_t n_ = 0;
 };
 
-// x = 0 .. count - 1.
-class Count final : public patchbay::Component {
- public:
-  Count(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
-  Output<std::int64_t> x{this, "x"};
-  void step() override {
-    if (n_ == count_) {
-      close();
-      return;
-    }
-    x = n_++;
-  }
-
- private:
-  std::int64_t count_;
-  std::int64_t n_ = 0;
-};
-
 // Takes x and hears "flood", slowly (each event takes 100 us); once it has stepped `steps`
 // times and handled 200 events, it ends the run with publish_stop().
 class SlowListener final : public patchbay::Component {
@@ -404,10 +387,10 @@ TEST_CASE("events: a publisher that never stops does not keep a slower subscribe
   m.options.wait = patchbay::WaitMode::spin;
   m.options.channel_capacity = 2048;  // a few dozen events wait at a time
   m.add<Flood>("flood").set_worker_label("a");
-  m.add<Count>("count", 1'000'000'000).set_worker_label("b");
+  m.add<patchbay::test::Counter>("count").set_worker_label("b");  // never closes
   auto& listener = m.add<SlowListener>("listener", 20);
   listener.set_worker_label("b");
-  m.connect("count.x", "listener.x");
+  m.connect("count.out", "listener.x");
   auto process = m.build("parallel");
   run_guarded(*process, std::chrono::milliseconds(20'000));
   REQUIRE(process->status() == patchbay::Status::completed);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/components.hpp"
 #include "support/model.hpp"
 
 namespace {
@@ -18,27 +19,10 @@ using Catch::Contains;
 using patchbay::Input;
 using patchbay::Output;
 using patchbay::Value;
+using patchbay::test::Counter;
 using patchbay::test::Model;
 using patchbay::test::run_guarded;
 using patchbay_test::process_kinds;
-
-// x = 0, 1, ..., count - 1.
-class Counter final : public patchbay::Component {
- public:
-  Counter(std::string name, std::int64_t count) : Component(std::move(name)), count_(count) {}
-  Output<std::int64_t> x{this, "x"};
-  void step() override {
-    if (n_ == count_) {
-      close();
-      return;
-    }
-    x = n_++;
-  }
-
- private:
-  std::int64_t count_;
-  std::int64_t n_ = 0;
-};
 
 // Sums what it takes; exports the sum after each step and a summary at its end. Throws at
 // the value `fail_at` (none when negative); exports `padding` bytes of text when asked.
@@ -73,7 +57,7 @@ TEST_CASE("exports: what components export is read from the host after the run",
   Model m;
   m.add<Counter>("counter", 10);
   m.add<Summer>("summer");
-  m.connect("counter.x", "summer.x");
+  m.connect("counter.out", "summer.x");
   auto process = m.build(kind);
   run_guarded(*process);
   REQUIRE(process->status() == patchbay::Status::completed);
@@ -91,7 +75,7 @@ TEST_CASE("exports: a failed run keeps what was exported", "[semantics][exports]
   Model m;
   m.add<Counter>("counter", 10);
   m.add<Summer>("summer", 4);
-  m.connect("counter.x", "summer.x");
+  m.connect("counter.out", "summer.x");
   auto process = m.build(kind);
   CHECK_THROWS_WITH(run_guarded(*process), Contains("no more"));
   const auto exports = process->exports();
@@ -105,7 +89,7 @@ TEST_CASE("exports: more than a worker may export is an error naming the limit",
   Model m;
   m.add<Counter>("counter", 1);
   m.add<Summer>("summer", -1, patchbay::limits::max_worker_exports_bytes);
-  m.connect("counter.x", "summer.x");
+  m.connect("counter.out", "summer.x");
   auto process = m.build("parallel-split");
   run_guarded(*process);
   CHECK_THROWS_WITH(process->exports(),
@@ -114,7 +98,7 @@ TEST_CASE("exports: more than a worker may export is an error naming the limit",
   Model local;
   local.add<Counter>("counter", 1);
   local.add<Summer>("summer", -1, patchbay::limits::max_worker_exports_bytes);
-  local.connect("counter.x", "summer.x");
+  local.connect("counter.out", "summer.x");
   auto one = local.build("local");
   run_guarded(*one);
   CHECK(one->exports().at("summer").at("padding").as_string().size() ==
