@@ -203,7 +203,6 @@ std::vector<ReplicaCopy> find_copies(std::span<const std::unique_ptr<Component>>
     copies.resize(first + split->replicas());
     for (std::size_t k = 0; k < split->replicas(); ++k) {
       copies[first + k].split = s;
-      copies[first + k].number = k;
       copies[first + k].merge = components.size();
       copies[first + k].component = components.size();
     }
@@ -679,10 +678,8 @@ bool ParallelRuntime::cut_copies(Supervision& round, std::size_t worker, int wai
     store_relaxed(slot.reason_size, static_cast<std::uint32_t>(size));
     store_release(slot.cut, 1);
     for (std::size_t w : model_.copies[i].in_wires) {
-      channel::RingHeader& ring = *static_cast<channel::RingHeader*>(arena_->ring_memory(
-          w, channel::RingBase::bytes_required(model_.wiring.wires[w].capacity)));
       // Seq-cst: the Dekker with the split's `writing` (ComponentRunner::give_to_copy()).
-      store_seq_cst(ring.reader_closed, 1);
+      store_seq_cst(ring_header(w).reader_closed, 1);
     }
     const ReplicaCopy& copy = model_.copies[i];
     // Not in a step (no step timeout runs for it) and waiting to come back.
@@ -752,23 +749,24 @@ void ParallelRuntime::restart_settled(Supervision& round, bool others_alive) {
   }
 }
 
+channel::RingHeader& ParallelRuntime::ring_header(std::size_t wire) const {
+  return *static_cast<channel::RingHeader*>(arena_->ring_memory(
+      wire, channel::RingBase::bytes_required(model_.wiring.wires[wire].capacity)));
+}
+
 void ParallelRuntime::restart(std::size_t worker) {
-  const auto ring_of = [&](std::size_t w) -> channel::RingHeader& {
-    return *static_cast<channel::RingHeader*>(
-        arena_->ring_memory(w, channel::RingBase::bytes_required(model_.wiring.wires[w].capacity)));
-  };
   const std::vector<std::size_t> copies = copies_of(worker);
   for (std::size_t i : copies) {
     const ReplicaCopy& copy = model_.copies[i];
     // What waited for the dead copy was answered: its reader starts at the writer.
     for (std::size_t w : copy.in_wires) {
-      channel::RingHeader& ring = ring_of(w);
+      channel::RingHeader& ring = ring_header(w);
       store_release(ring.read_index, load_acquire(ring.write_index));
     }
     // Its writer starts where the merge reads: the record there, if any, would be one the
     // merge never expects.
     for (std::size_t w : copy.out_wires) {
-      channel::RingHeader& ring = ring_of(w);
+      channel::RingHeader& ring = ring_header(w);
       const channel::VariableRing view = channel::VariableRing::attach(&ring);
       if (view.front_word() != 0) {
         throw Error("the ring from copy " + quote(model_.components[copy.component]->name()) +
@@ -811,7 +809,7 @@ void ParallelRuntime::restart(std::size_t worker) {
   for (std::size_t i : copies) {
     const ReplicaCopy& copy = model_.copies[i];
     for (std::size_t w : copy.in_wires)
-      store_release(ring_of(w).reader_closed, 0);
+      store_release(ring_header(w).reader_closed, 0);
     wake_worker(arena_->worker(model_.plan.worker_of[copy.split]));
   }
 }

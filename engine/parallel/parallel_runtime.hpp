@@ -28,6 +28,10 @@
 #include "serve/host_port.hpp"
 #include "shm/arena.hpp"
 
+namespace patchbay::channel {
+struct RingHeader;
+}
+
 namespace patchbay::detail {
 
 /// A copy of a replicated component (serve/replicas.hpp) as the supervisor sees it: the wires
@@ -37,7 +41,6 @@ struct ReplicaCopy {
   std::size_t component = 0;
   std::size_t split = 0;
   std::size_t merge = 0;
-  std::size_t number = 0;              ///< among its split's copies, from 0
   std::vector<std::size_t> in_wires;   ///< from the split
   std::vector<std::size_t> out_wires;  ///< to the merge
   /// It has a merge and every wire to it carries errors (it is on a request's way): what it
@@ -46,7 +49,7 @@ struct ReplicaCopy {
 };
 
 /// The copies of the model's replicated components, in the order of their slots in the arena
-/// (ReplicaSlot): by split, then by number.
+/// (ReplicaSlot): by split, then in the split's order.
 std::vector<ReplicaCopy> find_copies(std::span<const std::unique_ptr<Component>> components,
                                      const Wiring& wiring);
 
@@ -158,6 +161,8 @@ class ParallelRuntime {
   bool settled(std::size_t worker) const;
   void restart(std::size_t worker);
   [[nodiscard]] std::vector<std::size_t> copies_of(std::size_t worker) const;
+  /// The control block of connector `wire`'s ring in the arena.
+  [[nodiscard]] channel::RingHeader& ring_header(std::size_t wire) const;
   void check_step_timeouts(Supervision& round, std::int64_t now);
   void check_stop(Supervision& round, std::int64_t now);
   void check_deadlock(Supervision& round);
