@@ -1,10 +1,13 @@
+#include <patchbay/buffer.hpp>
 #include <patchbay/component.hpp>
 #include <patchbay/port.hpp>
 
 #include <cxxabi.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include "core/port_access.hpp"
 
@@ -21,6 +24,41 @@ namespace detail {
 
 void make_host_port(Port& port, std::size_t capacity) {
   PortAccess::set_host(port, capacity);
+}
+
+PortCodec out_buffer_codec() {
+  PortCodec c;
+  c.encoded_size = [](const void* v) {
+    const auto& b = *static_cast<const OutBuffer*>(v);
+    return b.state == OutBuffer::State::open ? b.bytes : std::size_t{0};
+  };
+  c.encode = [](const void* v, std::byte* out) {
+    const auto& b = *static_cast<const OutBuffer*>(v);
+    if (b.state == OutBuffer::State::open && b.bytes != 0) std::memcpy(out, b.data, b.bytes);
+  };
+  c.decode = [](const std::byte*, std::size_t, void*) {};  // an output is never delivered to
+  return c;
+}
+
+PortCodec in_view_codec() {
+  PortCodec c;
+  c.encoded_size = [](const void* v) { return static_cast<const InView*>(v)->bytes; };
+  c.encode = [](const void* v, std::byte* out) {
+    const auto& view = *static_cast<const InView*>(v);
+    if (view.bytes != 0) std::memcpy(out, view.data, view.bytes);
+  };
+  c.decode = [](const std::byte* d, std::size_t n, void* v) {
+    auto& view = *static_cast<InView*>(v);
+    view.owned.assign(d, d + n);
+    view.data = view.owned.data();
+    view.bytes = n;
+  };
+  return c;
+}
+
+void buffer_misuse(const Port& port, const char* what) {
+  throw std::logic_error("component '" + port.owner().name() + "', buffer '" + port.name() +
+                         "': " + what);
 }
 
 std::string demangle(const char* mangled) {
@@ -48,13 +86,14 @@ std::string arithmetic_type_name(const std::type_info& type) {
 }  // namespace detail
 
 Port::Port(Component* owner, std::string name, const PortType& type, Direction direction,
-           void* storage, bool event)
+           void* storage, bool event, bool in_place)
     : owner_(owner),
       name_(std::move(name)),
       type_(&type),
       direction_(direction),
       storage_(storage),
-      event_(event) {
+      event_(event),
+      in_place_(in_place) {
   owner_->register_port(this);
 }
 

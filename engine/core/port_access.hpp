@@ -17,6 +17,8 @@ class PortAccess {
   [[nodiscard]] static const PortCodec& codec(const Port& port) noexcept {
     return port.type_->codec_;
   }
+  /// Whether the port is a buffer port (buffer.hpp): its storage is an OutBuffer or InView.
+  [[nodiscard]] static bool in_place(const Port& port) noexcept { return port.in_place_; }
   /// Whether the port is the host's end of an Ingress or Egress (see make_host_port()).
   [[nodiscard]] static bool is_host(const Port& port) noexcept { return port.host_; }
   [[nodiscard]] static std::size_t host_capacity(const Port& port) noexcept {

@@ -97,6 +97,8 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
     field.port = ports_in[i];
     field.port_index = i;
     field.empty = {WaitReason::Kind::input, &field.port->name(), false};
+    field.in_place = PortAccess::in_place(*field.port);
+    in_place_inputs_ |= field.in_place;
     if (auto it = component.initial_values().find(field.port->name());
         it != component.initial_values().end()) {
       field.initial.assign(it->second.begin(), it->second.end());
@@ -109,6 +111,12 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
     OutputField& field = list.emplace_back();
     field.port = ports_out[i];
     field.port_index = i;
+    field.in_place = PortAccess::in_place(*field.port);
+    if (field.in_place) {
+      in_place_outputs_ = true;
+      static_cast<OutBuffer*>(PortAccess::storage(*field.port))->hooks = {this, &loan_hook,
+                                                                          &commit_hook};
+    }
   }
   event_driven_ = inputs_.empty() && !event_inputs_.empty();
   events_empty_ = {WaitReason::Kind::events, &events, false};
@@ -116,6 +124,12 @@ ComponentRunner::ComponentRunner(Component& component, RunState& state, Parker& 
       component_,
       [](const void* run) noexcept { return static_cast<const RunState*>(run)->stopping(); },
       &state_);
+}
+
+ComponentRunner::~ComponentRunner() {
+  for (const OutputField& field : outputs_) {
+    if (field.in_place) static_cast<OutBuffer*>(PortAccess::storage(*field.port))->hooks = {};
+  }
 }
 
 void ComponentRunner::add_input(std::size_t port_index, ChannelEnd end) {
@@ -221,6 +235,7 @@ void ComponentRunner::run() noexcept {
           (void)handle_events();
         if (serves_) [[unlikely]] {
           if (!request_failed_) request_failed_ = step_serving();
+          if (in_place_inputs_) release_views();
           if (request_failed_) {
             request_failed_ = false;
             if (!send_failure()) {
@@ -231,6 +246,7 @@ void ComponentRunner::run() noexcept {
           }
         } else {
           step();
+          if (in_place_inputs_) release_views();
         }
         if (component_.is_closed()) break;
         if (events) [[unlikely]]
@@ -275,6 +291,12 @@ void ComponentRunner::give_way() {
 }
 
 void ComponentRunner::step() {
+  if (in_place_outputs_) [[unlikely]] {
+    for (const OutputField& field : outputs_) {
+      if (field.in_place)
+        static_cast<OutBuffer*>(PortAccess::storage(*field.port))->state = OutBuffer::State::none;
+    }
+  }
   store_relaxed(*step_sequence_, 2 * tally_.steps + 1);
   component_.step();
   ++tally_.steps;
@@ -561,6 +583,15 @@ bool ComponentRunner::take_from(InputField& field, ChannelEnd& end) {
   if (!record) return false;
   if (ring.front_kind() == channel::RecordKind::error) [[unlikely]] {
     take_error(*record);
+  } else if (field.in_place) {
+    // Read where it lies: freed when the step returns (release_views()).
+    auto& view = *static_cast<InView*>(PortAccess::storage(*field.port));
+    view.data = record->data();
+    view.bytes = record->size();
+    field.held = &end;
+    ++tally_.messages_in;
+    tally_.bytes_in += record->size();
+    return true;
   } else {
     deliver(field, end, *record);
   }
@@ -594,6 +625,10 @@ bool ComponentRunner::send_all() {
     any_channel = true;
     if (field.single_fixed) {
       any_reader |= write_fixed(field);
+      continue;
+    }
+    if (field.in_place) [[unlikely]] {
+      any_reader |= send_buffer(field);
       continue;
     }
     const PortCodec& codec = PortAccess::codec(*field.port);
@@ -648,6 +683,82 @@ bool ComponentRunner::write_value(ChannelEnd& end, const WaitReason& full, const
   }
   sent(end, size);
   return true;
+}
+
+// ---- buffers in place (buffer.hpp) ----
+
+std::span<std::byte> ComponentRunner::loan_hook(void* runner, Port& port, std::size_t bytes) {
+  auto& self = *static_cast<ComponentRunner*>(runner);
+  return self.loan(self.output_field_of(port), bytes);
+}
+
+void ComponentRunner::commit_hook(void* runner, Port& port, std::size_t bytes) {
+  auto& self = *static_cast<ComponentRunner*>(runner);
+  static_cast<OutBuffer*>(PortAccess::storage(port))->bytes = bytes;
+  (void)self.send_buffer(self.output_field_of(port));
+}
+
+ComponentRunner::OutputField& ComponentRunner::output_field_of(const Port& port) {
+  for (OutputField& field : outputs_) {
+    if (field.port == &port) return field;
+  }
+  throw std::logic_error("buffer '" + port.name() + "' is not an output of component '" +
+                         component_.name() + "'");
+}
+
+// Room for the step's message in the first channel's ring, waiting for it, or in the port's
+// scratch where no reader will read it. A loan already open is given up: the ring's new
+// reservation replaces it.
+std::span<std::byte> ComponentRunner::loan(OutputField& field, std::size_t bytes) {
+  auto& buffer = *static_cast<OutBuffer*>(PortAccess::storage(*field.port));
+  buffer.state = OutBuffer::State::none;
+  std::span<std::byte> room;
+  if (!field.channels.empty() && !field.channels.front().base().reader_closed())
+    room = reserve(field.channels.front(), field.full.front(), bytes);
+  buffer.in_channel = room.data() != nullptr;
+  if (!buffer.in_channel) {
+    buffer.scratch.resize(bytes);
+    room = std::span<std::byte>(buffer.scratch.data(), bytes);
+  }
+  buffer.data = room.data();
+  buffer.bytes = bytes;
+  buffer.state = OutBuffer::State::open;
+  return room;
+}
+
+// Sends the step's buffer: copies into the channels after the first, then commits the loan in
+// the first (an empty buffer when the step loaned nothing). Returns as send_all() does for the
+// field: whether some reader is still there.
+bool ComponentRunner::send_buffer(OutputField& field) {
+  auto& buffer = *static_cast<OutBuffer*>(PortAccess::storage(*field.port));
+  bool any_reader = false;
+  if (buffer.state == OutBuffer::State::sent) {
+    for (const ChannelEnd& end : field.channels)
+      any_reader |= !end.base().reader_closed();
+    return any_reader;
+  }
+  if (buffer.state == OutBuffer::State::none) (void)loan(field, 0);
+  // The copies first, while the loan is still the step's alone (the port's codec reads it).
+  for (std::size_t k = 1; k < field.channels.size(); ++k)
+    any_reader |= write(field.channels[k], field.full[k], buffer.bytes, *field.port, false);
+  if (buffer.in_channel) {
+    ChannelEnd& end = field.channels.front();
+    std::get<channel::VariableRing>(end.ring).commit(buffer.bytes);
+    sent(end, buffer.bytes);
+    any_reader |= !end.base().reader_closed();
+  }
+  buffer.state = OutBuffer::State::sent;
+  return any_reader;
+}
+
+// Frees the records the step read in place.
+void ComponentRunner::release_views() {
+  for (InputField& field : inputs_) {
+    if (field.held == nullptr) continue;
+    std::get<channel::VariableRing>(field.held->ring).pop();
+    field.held->peer->notify();
+    field.held = nullptr;
+  }
 }
 
 // ---- events (event.hpp) ----

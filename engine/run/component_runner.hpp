@@ -3,6 +3,7 @@
 // listed in docs/ARCHITECTURE.md, "Semantics".
 #pragma once
 
+#include <patchbay/buffer.hpp>
 #include <patchbay/component.hpp>
 
 #include <cstddef>
@@ -77,6 +78,10 @@ class ComponentRunner {
  public:
   ComponentRunner(Component& component, RunState& state, Parker& parker,
                   ComponentCounters& counters);
+  ComponentRunner(const ComponentRunner&) = delete;
+  ComponentRunner& operator=(const ComponentRunner&) = delete;
+  /// Unhooks the component's buffer outputs, which loan through it.
+  ~ComponentRunner();
 
   void add_input(std::size_t port_index, ChannelEnd end);
   void add_output(std::size_t port_index, ChannelEnd end);
@@ -118,6 +123,8 @@ class ComponentRunner {
     bool remote = false;           ///< some channel's producer runs in another worker
     bool single_fixed = false;     ///< one channel, of fixed-size records (see take_fixed)
     bool host_fed = false;         ///< a channel is an Ingress's ring from the host
+    bool in_place = false;         ///< a BufferInput: the step reads the record in the ring
+    ChannelEnd* held = nullptr;    ///< in_place: the channel whose record the step is reading
     WaitReason empty;              ///< why the reader parks
   };
   struct OutputField {
@@ -126,6 +133,7 @@ class ComponentRunner {
     std::vector<ChannelEnd> channels;
     std::vector<WaitReason> full;  ///< per channel: why the writer parks when it is full
     bool single_fixed = false;     ///< one channel, of fixed-size records (see write_fixed)
+    bool in_place = false;         ///< a BufferOutput: the step writes its record in the ring
   };
   struct Stopped {};
 
@@ -170,6 +178,12 @@ class ComponentRunner {
   bool take_raw(InputField& field, ChannelEnd& end);
   bool write_raw(ChannelEnd& end, const WaitReason& full, const RawRecord& record);
   void count_step();
+  static std::span<std::byte> loan_hook(void* runner, Port& port, std::size_t bytes);
+  static void commit_hook(void* runner, Port& port, std::size_t bytes);
+  OutputField& output_field_of(const Port& port);
+  std::span<std::byte> loan(OutputField& field, std::size_t bytes);
+  bool send_buffer(OutputField& field);
+  void release_views();
   bool send_failure();
   bool write_error(ChannelEnd& end, const WaitReason& full);
   std::span<std::byte> reserve(ChannelEnd& end, const WaitReason& full, std::size_t size);
@@ -213,6 +227,10 @@ class ComponentRunner {
   std::size_t next_event_ = 0;  ///< where the search for the next event starts (fairness)
   std::vector<std::byte> scratch_;
   bool initialized_ = false;
+  // Buffer ports (buffer.hpp): some output loans in place; some input is read in place, and
+  // its record is freed when the step returns (release_views()).
+  bool in_place_outputs_ = false;
+  bool in_place_inputs_ = false;
   // On a request's way: a step that throws fails the request, not the run.
   bool serves_ = false;
   // A replicated component's split or merge: records move as bytes (take_raw, write_raw).

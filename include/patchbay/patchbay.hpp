@@ -1,6 +1,7 @@
 // The whole public API of patchbay.
 #pragma once
 
+#include <patchbay/buffer.hpp>
 #include <patchbay/component.hpp>
 #include <patchbay/component_args.hpp>
 #include <patchbay/error.hpp>

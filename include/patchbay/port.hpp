@@ -19,14 +19,16 @@ struct PortType;
 
 namespace detail {
 class PortAccess;
-}
+struct PortTypeMaker;
+}  // namespace detail
 
 /// True for the types a port may carry: any trivially copyable type, std::string,
-/// std::vector<std::byte> (a byte buffer) and Value.
+/// std::vector<std::byte> (a byte buffer), std::vector<T> of a trivially copyable T (an array)
+/// and Value.
 template <class T>
 inline constexpr bool is_port_value_v =
     std::is_trivially_copyable_v<T> || std::is_same_v<T, std::string> ||
-    std::is_same_v<T, std::vector<std::byte>> || std::is_same_v<T, Value>;
+    detail::is_array_vector_v<T> || std::is_same_v<T, Value>;
 
 /// The descriptor of type T: one per type for the life of the program.
 /// Thread-safe (a function-local static).
@@ -55,6 +57,7 @@ struct PortType {
   requires is_port_value_v<T>
   friend const PortType& port_type();
   friend class detail::PortAccess;
+  friend struct detail::PortTypeMaker;
 
   PortType(std::string type_name, const std::type_info& type, bool dynamic,
            const detail::PortCodec& codec)
@@ -62,6 +65,15 @@ struct PortType {
 
   detail::PortCodec codec_;
 };
+
+namespace detail {
+/// Makes the port types whose codec is not port_codec<T>() (buffer ports, buffer.hpp).
+struct PortTypeMaker {
+  static PortType make(std::string name, const std::type_info& type, const PortCodec& codec) {
+    return PortType(std::move(name), type, false, codec);
+  }
+};
+}  // namespace detail
 
 template <class T>
 requires is_port_value_v<T>
@@ -94,8 +106,9 @@ class Port {
   [[nodiscard]] bool is_event() const { return event_; }
 
  protected:
+  /// `in_place`: a buffer port (buffer.hpp), whose storage is the buffer's state, not a value.
   Port(Component* owner, std::string name, const PortType& type, Direction direction, void* storage,
-       bool event = false);
+       bool event = false, bool in_place = false);
 
  private:
   friend class detail::PortAccess;
@@ -106,6 +119,7 @@ class Port {
   Direction direction_;
   void* storage_;  // the Input's or Output's value, which the engine reads and writes
   bool event_ = false;
+  bool in_place_ = false;
   // The host's end of an Ingress or Egress (library.hpp): fed by, or read by, the process's
   // host instead of a connector; with the capacity of that ring (0: the process's default).
   bool host_ = false;

@@ -35,6 +35,13 @@ struct PortCodec {
   bool (*assign_from_value)(const Value& in, void* value) = nullptr;
 };
 
+/// True for std::vector<T> of a trivially copyable T: a byte buffer or an array, which travels
+/// as its elements' bytes.
+template <class T>
+inline constexpr bool is_array_vector_v = false;
+template <class T>
+inline constexpr bool is_array_vector_v<std::vector<T>> = std::is_trivially_copyable_v<T>;
+
 std::string demangle(const char* mangled);
 std::string arithmetic_type_name(const std::type_info& type);
 
@@ -78,7 +85,7 @@ bool from_value_to(const Value& in, T& out) {
 }
 
 /// The name of port type T for messages: "int64", "double", "bool", "string", "bytes",
-/// "Value", or the demangled C++ name.
+/// "array<E>" (a std::vector<E>), "Value", or the demangled C++ name.
 template <class T>
 std::string port_type_name() {
   if constexpr (std::is_same_v<T, Value>) {
@@ -87,6 +94,8 @@ std::string port_type_name() {
     return "string";
   } else if constexpr (std::is_same_v<T, std::vector<std::byte>>) {
     return "bytes";
+  } else if constexpr (is_array_vector_v<T>) {
+    return "array<" + port_type_name<typename T::value_type>() + ">";
   } else if constexpr (std::is_arithmetic_v<T>) {
     return arithmetic_type_name(typeid(T));
   } else {
@@ -133,6 +142,18 @@ PortCodec port_codec() {
         return from_value_to(in, *static_cast<std::string*>(v));
       };
     }
+  } else if constexpr (is_array_vector_v<T>) {
+    using E = typename T::value_type;
+    c.encoded_size = [](const void* v) { return static_cast<const T*>(v)->size() * sizeof(E); };
+    c.encode = [](const void* v, std::byte* out) {
+      const T& a = *static_cast<const T*>(v);
+      if (!a.empty()) std::memcpy(out, a.data(), a.size() * sizeof(E));
+    };
+    c.decode = [](const std::byte* d, std::size_t n, void* v) {
+      T& a = *static_cast<T*>(v);
+      a.resize(n / sizeof(E));
+      if (n != 0) std::memcpy(a.data(), d, a.size() * sizeof(E));
+    };
   } else {
     c.fixed_size = sizeof(T);
     c.encoded_size = [](const void*) { return sizeof(T); };
