@@ -31,6 +31,15 @@
 //   ring_round_trip_fibers         the ring round trip between two fibers of one thread, each
 //                                  yielding while its ring is empty
 //   ring_throughput/bytes:N        one-way stream of N-byte records; the peer copies each out
+//   ring_throughput/in_place/bytes:N  the same stream, each record written in place in the ring
+//                                  (filled) and read in place (the peer sums every word): what
+//                                  a BufferOutput and a BufferInput do
+//   bare_batched_ring/bytes:N      a bare byte ring written for this benchmark, with nothing but
+//                                  the stream: the producer publishes its index once per 1 KiB
+//                                  (and before it waits), the consumer polls that index and
+//                                  frees what it read once per 1 KiB. The limit a design that
+//                                  batches small records can reach; the peer copies each out
+//   bare_batched_ring/in_place/bytes:N  the same ring written and read in place, as above
 //   spsc_queue_throughput/bytes:N  the same through a 256 KiB spsc_queue of bytes, threads
 //   zmq_ipc_throughput/bytes:N     the same through ZeroMQ PUSH/PULL over ipc://
 //   memcpy_bandwidth/bytes:N       memcpy of N bytes in one process, the bandwidth baseline
@@ -351,6 +360,251 @@ void ring_throughput(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
   state.SetLabel(
       std::string("one way, 256 KiB ring, consumer copies out, spinning, ").append(kPinnedLabel));
+}
+
+// ---- records written and read in place; a bare batched ring ----
+
+// What the in-place benchmarks do with a record: the producer fills it with one byte value, the
+// consumer adds up its 8-byte words (so it reads every byte).
+void fill_record(std::byte* to, std::size_t size, std::uint64_t n) {
+  std::memset(to, static_cast<int>(n & 0xff), size);
+}
+std::uint64_t sum_record(const std::byte* from, std::size_t size) {
+  std::uint64_t sum = 0;
+  std::uint64_t word = 0;
+  for (std::size_t at = 0; at + 8 <= size; at += 8) {
+    std::memcpy(&word, from + at, 8);
+    sum += word;
+  }
+  return sum;
+}
+// What sum_record() gives for a record fill_record() wrote.
+std::uint64_t expected_sum(std::size_t size, std::uint64_t n) {
+  return (size / 8) * ((n & 0xff) * 0x0101010101010101ULL);
+}
+
+// The VariableRing stream with records written and read in place.
+void ring_throughput_in_place(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  SharedMemory memory(64 + VariableRing::bytes_required(kStreamCapacity));
+  auto* result = memory.construct<StreamResult>();
+  VariableRing ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
+  std::byte* base = memory.bytes();
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  Peer peer(kFarCore, [base, result] {
+    VariableRing in = VariableRing::attach(base + 64);
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t checksum = 0;
+    std::atomic_ref<std::uint32_t>(result->ready).store(1, std::memory_order_release);
+    try {
+      while (const auto record = read_spinning(in)) {
+        checksum += sum_record(record->data(), record->size());
+        bytes += record->size();
+        ++messages;
+        in.pop();
+      }
+    } catch (...) {
+      in.close_reader();
+      throw;
+    }
+    result->messages = messages;
+    result->bytes = bytes;
+    result->checksum = checksum;
+  });
+  std::uint64_t sent = 0;
+  std::uint64_t expected = 0;
+  bool reader_gone = false;
+  while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
+    spin_pause();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    std::span<std::byte> room = ring.try_reserve(size);
+    while (room.data() == nullptr) {
+      if ((reader_gone = ring.reader_closed())) break;
+      spin_pause();
+      room = ring.try_reserve(size);
+    }
+    if (reader_gone) break;
+    fill_record(room.data(), size, sent);
+    ring.commit(size);
+    expected += expected_sum(size, sent);
+    ++sent;
+  }
+  while (!ring.empty() && !ring.reader_closed())
+    spin_pause();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  ring.close();
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (result->messages != sent || result->bytes != sent * size || result->checksum != expected)
+    state.SkipWithError("consumer saw a different stream");
+  state.SetIterationTime(took.count());
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  state.SetLabel(std::string("one way, 256 KiB ring, written and read in place, spinning, ")
+                     .append(kPinnedLabel));
+}
+
+// A bare single-producer single-consumer byte ring: records of an 8-byte length and the payload
+// (padded to 8), a padding record at the wrap; each side publishes its index once per
+// kBareBatch bytes, and the producer also before it waits for room. Nothing else: no record
+// headers to poll, no close or reader flags beyond the stream's end.
+struct alignas(64) BareRing {
+  static constexpr std::uint64_t kBatch = 1024;
+  static constexpr std::uint64_t kPadding = ~std::uint64_t{0};
+  alignas(64) std::atomic<std::uint64_t> write{0};
+  alignas(64) std::atomic<std::uint64_t> read{0};
+  alignas(64) std::atomic<std::uint32_t> closed{0};
+
+  std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
+  static std::uint64_t record_bytes(std::size_t size) { return 8 + ((size + 7) & ~std::size_t{7}); }
+};
+
+// The producer's side of a BareRing.
+class BareWriter {
+ public:
+  explicit BareWriter(BareRing& ring) : ring_(ring) {}
+  // Room for a record of `size` bytes (waiting for it), published by commit().
+  std::byte* reserve(std::size_t size) {
+    const std::uint64_t need = BareRing::record_bytes(size);
+    std::uint64_t pos = w_ % kStreamCapacity;
+    const std::uint64_t pad = kStreamCapacity - pos < need ? kStreamCapacity - pos : 0;
+    while (w_ + pad + need - cached_read_ > kStreamCapacity) {
+      publish();  // about to wait: never hold back what the reader could take
+      cached_read_ = ring_.read.load(std::memory_order_acquire);
+      if (w_ + pad + need - cached_read_ > kStreamCapacity) spin_pause();
+    }
+    if (pad != 0) {
+      std::memcpy(ring_.data() + pos, &BareRing::kPadding, 8);
+      w_ += pad;
+      pos = 0;
+    }
+    const std::uint64_t length = size;
+    std::memcpy(ring_.data() + pos, &length, 8);
+    return ring_.data() + pos + 8;
+  }
+  void commit(std::size_t size) {
+    w_ += BareRing::record_bytes(size);
+    if (w_ - published_ >= BareRing::kBatch) publish();
+  }
+  void publish() {
+    if (published_ == w_) return;
+    ring_.write.store(w_, std::memory_order_release);
+    published_ = w_;
+  }
+  void close() {
+    publish();
+    ring_.closed.store(1, std::memory_order_release);
+  }
+  [[nodiscard]] bool drained() const { return ring_.read.load(std::memory_order_acquire) == w_; }
+
+ private:
+  BareRing& ring_;
+  std::uint64_t w_ = 0;
+  std::uint64_t published_ = 0;
+  std::uint64_t cached_read_ = 0;
+};
+
+// Streams records through a BareRing; `InPlace`: filled and summed in place, else copied in
+// from a buffer and out to one (the first byte checked), as ring_throughput does.
+template <bool InPlace>
+void bare_batched_ring(benchmark::State& state) {
+  if (skip_without_two_cores(state)) return;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  SharedMemory memory(64 + sizeof(BareRing) + kStreamCapacity);
+  auto* result = memory.construct<StreamResult>();
+  auto* ring = memory.construct<BareRing>(64);
+  const patchbay_bench::PreemptionCount preemptions;
+  PinnedToCore pinned(kNearCore);
+  Peer peer(kFarCore, [ring, result, size] {
+    std::vector<std::byte> out(size);
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t checksum = 0;
+    std::uint64_t r = 0;
+    std::uint64_t freed = 0;
+    std::uint64_t seen = 0;
+    std::atomic_ref<std::uint32_t>(result->ready).store(1, std::memory_order_release);
+    while (true) {
+      if (r == seen) {
+        if (freed != r) {
+          ring->read.store(r, std::memory_order_release);
+          freed = r;
+        }
+        seen = ring->write.load(std::memory_order_acquire);
+        if (r == seen) {
+          if (ring->closed.load(std::memory_order_acquire) != 0 &&
+              ring->write.load(std::memory_order_acquire) == r) {
+            break;
+          }
+          spin_pause();
+          continue;
+        }
+      }
+      std::uint64_t pos = r % kStreamCapacity;
+      std::uint64_t length = 0;
+      std::memcpy(&length, ring->data() + pos, 8);
+      if (length == BareRing::kPadding) {
+        r += kStreamCapacity - pos;
+        continue;
+      }
+      const std::byte* payload = ring->data() + pos + 8;
+      if constexpr (InPlace) {
+        checksum += sum_record(payload, length);
+      } else {
+        std::memcpy(out.data(), payload, length);
+        checksum += static_cast<std::uint8_t>(out.front());
+      }
+      bytes += length;
+      ++messages;
+      r += BareRing::record_bytes(length);
+      if (r - freed >= BareRing::kBatch) {
+        ring->read.store(r, std::memory_order_release);
+        freed = r;
+      }
+    }
+    ring->read.store(r, std::memory_order_release);
+    result->messages = messages;
+    result->bytes = bytes;
+    result->checksum = checksum;
+  });
+  BareWriter writer(*ring);
+  std::vector<std::byte> message(size, std::byte{1});
+  std::uint64_t sent = 0;
+  std::uint64_t expected = 0;
+  while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
+    spin_pause();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    std::byte* to = writer.reserve(size);
+    if constexpr (InPlace) {
+      fill_record(to, size, sent);
+      expected += expected_sum(size, sent);
+    } else {
+      std::memcpy(to, message.data(), size);
+      expected += 1;
+    }
+    writer.commit(size);
+    ++sent;
+  }
+  writer.publish();
+  while (!writer.drained())
+    spin_pause();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  writer.close();
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = preemptions.so_far();
+  if (result->messages != sent || result->bytes != sent * size || result->checksum != expected)
+    state.SkipWithError("consumer saw a different stream");
+  state.SetIterationTime(took.count());
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  state.SetLabel(std::string("one way, 256 KiB bare ring, indices published per 1 KiB, ") +
+                 (InPlace ? "written and read in place" : "consumer copies out") + ", spinning, " +
+                 kPinnedLabel);
 }
 
 void memcpy_bandwidth(benchmark::State& state) {
@@ -806,6 +1060,15 @@ BENCHMARK(spsc_queue_round_trip)->UseRealTime();
 BENCHMARK(fiber_switch);
 BENCHMARK(ring_round_trip_fibers);
 BENCHMARK(ring_throughput)->Apply(sizes)->UseManualTime();
+BENCHMARK(ring_throughput_in_place)
+    ->Name("ring_throughput/in_place")
+    ->Apply(sizes)
+    ->UseManualTime();
+BENCHMARK(bare_batched_ring<false>)->Name("bare_batched_ring")->Apply(sizes)->UseManualTime();
+BENCHMARK(bare_batched_ring<true>)
+    ->Name("bare_batched_ring/in_place")
+    ->Apply(sizes)
+    ->UseManualTime();
 BENCHMARK(spsc_queue_throughput)->Apply(sizes)->UseManualTime();
 #if PATCHBAY_BENCH_HAVE_ZMQ
 BENCHMARK(zmq_ipc_throughput)->Apply(sizes)->UseManualTime();

@@ -24,6 +24,12 @@
 //                              half in worker a, the rest in b; one hop crosses workers)
 //   local_hop_floor/...        the parts of a hop measured alone: a heap-ring write + read, and
 //                              one steady_clock read
+//   buffers/ENGINE/MODE/bytes:N source -> sink, 20,000 messages of N bytes through a 1 MiB
+//                              channel (in a ParallelProcess the two in two workers); the
+//                              source fills each message with one byte value and the sink adds
+//                              up its 8-byte words. MODE in_place: BufferOutput and BufferInput
+//                              (written and read in the ring); copied: Output and Input of
+//                              std::vector<std::byte> (copied in and out). Time = one message
 //   fan_out/ENGINE/n:N         one source -> N sinks; time = one message delivered
 //   fan_in/ENGINE/n:N          N sources -> one sink's input; time = one message delivered
 //   events_out/ENGINE/n:N      one publisher -> N subscribers of its event type (pub-sub, the
@@ -60,6 +66,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <sys/wait.h>
@@ -369,6 +376,73 @@ class EventSink final : public Component {
   std::int64_t seen_ = 0;
 };
 
+// ---- buffers: written and read in place, or copied ----
+
+// Fills `count` messages of `bytes` bytes, each with the byte value of its number.
+template <bool InPlace>
+class BufferSource final : public Component {
+ public:
+  BufferSource(std::string name, std::int64_t* first_ns, std::int64_t count, std::size_t bytes)
+      : Component(std::move(name)), first_ns_(first_ns), count_(count), bytes_(bytes) {}
+  std::conditional_t<InPlace, patchbay::BufferOutput<std::byte>, Output<std::vector<std::byte>>>
+      out{this, "out"};
+  void step() override {
+    if (next_ == 0) *first_ns_ = now_ns();
+    if (next_ == count_) {
+      close();
+      return;
+    }
+    std::byte* to = nullptr;
+    if constexpr (InPlace) {
+      to = out.loan(bytes_).data();
+    } else {
+      out.value().resize(bytes_);
+      to = out.value().data();
+    }
+    std::memset(to, static_cast<int>(next_ & 0xff), bytes_);
+    ++next_;
+  }
+
+ private:
+  std::int64_t* first_ns_;
+  std::int64_t count_;
+  std::size_t bytes_;
+  std::int64_t next_ = 0;
+};
+
+// Adds up each message's 8-byte words and checks the sum; notes the time of the last.
+template <bool InPlace>
+class BufferSink final : public Component {
+ public:
+  BufferSink(std::string name, std::int64_t* last_ns, std::int64_t count)
+      : Component(std::move(name)), last_ns_(last_ns), count_(count) {}
+  std::conditional_t<InPlace, patchbay::BufferInput<std::byte>, Input<std::vector<std::byte>>> in{
+      this, "in"};
+  void step() override {
+    std::span<const std::byte> message;
+    if constexpr (InPlace) {
+      message = in.view();
+    } else {
+      message = in.value();
+    }
+    std::uint64_t sum = 0;
+    std::uint64_t word = 0;
+    for (std::size_t at = 0; at + 8 <= message.size(); at += 8) {
+      std::memcpy(&word, message.data() + at, 8);
+      sum += word;
+    }
+    const auto value = static_cast<std::uint64_t>(seen_ & 0xff);
+    if (sum != (message.size() / 8) * (value * 0x0101010101010101ULL))
+      throw std::runtime_error("buffer sink: message differs");
+    if (++seen_ == count_) *last_ns_ = now_ns();
+  }
+
+ private:
+  std::int64_t* last_ns_;
+  std::int64_t count_;
+  std::int64_t seen_ = 0;
+};
+
 // Builds the engine `kind` asks for; a ParallelProcess forks its workers here.
 std::unique_ptr<patchbay::Process> make_process(patchbay::ProcessKind kind,
                                                 std::vector<std::unique_ptr<Component>> components,
@@ -434,6 +508,44 @@ void chain(benchmark::State& state, patchbay::ProcessKind kind, std::int64_t tot
                      ? "one hop, LocalProcess, int64 messages, 64 KiB channels"
                      : "one hop, ParallelProcess, two workers (one hop crosses them), wait "
                        "adaptive, int64 messages, 64 KiB channels");
+}
+
+template <bool InPlace>
+void buffers(benchmark::State& state, patchbay::ProcessKind kind) {
+  if (skip_parallel_without_two_cores(state, kind)) return;
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  constexpr std::int64_t kMessages = 20'000;
+  SharedMemory memory(sizeof(ChainRecord));  // written by the workers of a ParallelProcess
+  const patchbay_bench::PreemptionCount preemptions;
+  while (state.KeepRunningBatch(kMessages)) {
+    ChainRecord* record = memory.construct<ChainRecord>();
+    std::vector<std::unique_ptr<Component>> components;
+    components.push_back(
+        std::make_unique<BufferSource<InPlace>>("source", &record->first_ns, kMessages, bytes));
+    components.back()->set_worker_label("a");
+    components.push_back(
+        std::make_unique<BufferSink<InPlace>>("sink", &record->last_ns, kMessages));
+    components.back()->set_worker_label("b");
+    std::vector<ConnectorSpec> connectors;
+    connectors.emplace_back("source.out", "sink.in");
+    connectors.back().capacity = std::size_t{1} << 20;
+    try {
+      const auto process = make_process(kind, std::move(components), connectors);
+      process->run();
+      if (record->first_ns == 0 || record->last_ns == 0) throw std::runtime_error("no timing");
+      state.SetIterationTime(static_cast<double>(record->last_ns - record->first_ns) * 1e-9);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  state.counters["preemptions"] = preemptions.so_far();
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+  state.SetLabel(std::string(engine_name(kind)) +
+                 (InPlace ? ", BufferOutput -> BufferInput, in place"
+                          : ", vector<byte> ports, copied in and out") +
+                 (kind == patchbay::ProcessKind::local ? "" : ", two workers"));
 }
 
 // Time = one message through source -> pass -> pass -> sink, every message crossing workers.
@@ -1062,6 +1174,16 @@ int main(int argc, char** argv) {
       ->Apply(chain_lengths);
   benchmark::RegisterBenchmark("parallel_chain", chain, ProcessKind::parallel, 400'000)
       ->Apply(chain_lengths);
+  for (const ProcessKind kind : {ProcessKind::local, ProcessKind::parallel}) {
+    const std::string engine = kind == ProcessKind::local ? "local" : "parallel";
+    for (const bool in_place : {true, false}) {
+      const std::string name = "buffers/" + engine + (in_place ? "/in_place" : "/copied");
+      benchmark::RegisterBenchmark(name.c_str(), in_place ? buffers<true> : buffers<false>, kind)
+          ->ArgName("bytes")
+          ->Arg(64 * 1024)
+          ->UseManualTime();
+    }
+  }
   for (const WaitMode mode : {WaitMode::spin, WaitMode::adaptive, WaitMode::block}) {
     const std::string name = std::string("oversubscribed_chain/").append(patchbay::to_string(mode));
     benchmark::RegisterBenchmark(name.c_str(), oversubscribed_chain, mode, 200'000)
