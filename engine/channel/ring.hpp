@@ -9,8 +9,11 @@
 // chooses once per call, at its own level.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -37,27 +40,35 @@ using AnyRing = std::variant<VariableRing, FixedRing>;
   return std::visit([](const RingBase& r) -> const RingBase& { return r; }, ring);
 }
 
-/// A ring on the heap, for threads of one process: `R` is FixedRing or VariableRing, and the
-/// constructor's arguments after the capacity are those of R::create() (a FixedRing's record
-/// size).
+/// A ring in memory of this process, for threads of one process: `R` is FixedRing or
+/// VariableRing, and the constructor's arguments after the capacity are those of R::create()
+/// (a FixedRing's record size). A VariableRing lies on the heap (create() touches only its
+/// first slot); a FixedRing, whose create() would clear every slot's header, in a private
+/// anonymous mapping, which reads zero: only the pages the records reach are ever touched.
 template <class R>
 class HeapRing {
  public:
   template <class... Args>
   explicit HeapRing(std::size_t capacity, Args&&... args)
-      : memory_(::operator new (RingBase::bytes_required(capacity),
-                                std::align_val_t{RingBase::kAlignment})) {
+      : bytes_(RingBase::bytes_required(capacity)), memory_(allocate(bytes_)) {
     try {
-      ring_ = R::create(memory_, capacity, std::forward<Args>(args)...);
+      if constexpr (kMapped) {
+        ring_ = R::create(memory_, capacity, std::forward<Args>(args)..., RingFill::zeroed);
+      } else {
+        ring_ = R::create(memory_, capacity, std::forward<Args>(args)...);
+      }
     } catch (...) {
-      ::operator delete (memory_, std::align_val_t{RingBase::kAlignment});
+      release(memory_, bytes_);
       throw;
     }
   }
   HeapRing(HeapRing&& other) noexcept
-      : memory_(std::exchange(other.memory_, nullptr)), ring_(std::exchange(other.ring_, R{})) {}
+      : bytes_(other.bytes_),
+        memory_(std::exchange(other.memory_, nullptr)),
+        ring_(std::exchange(other.ring_, R{})) {}
   HeapRing& operator=(HeapRing&& other) noexcept {
     HeapRing moved(std::move(other));
+    std::swap(bytes_, moved.bytes_);
     std::swap(memory_, moved.memory_);
     std::swap(ring_, moved.ring_);
     return *this;
@@ -65,7 +76,7 @@ class HeapRing {
   HeapRing(const HeapRing&) = delete;
   HeapRing& operator=(const HeapRing&) = delete;
   ~HeapRing() {
-    if (memory_ != nullptr) ::operator delete (memory_, std::align_val_t{RingBase::kAlignment});
+    if (memory_ != nullptr) release(memory_, bytes_);
   }
 
   /// The ring; both sides may use this one view or copies of it.
@@ -74,8 +85,49 @@ class HeapRing {
   [[nodiscard]] void* memory() const noexcept { return memory_; }
 
  private:
+  static constexpr bool kMapped = std::is_same_v<R, FixedRing>;
+
+  static void* allocate(std::size_t bytes) {
+    if constexpr (kMapped) {
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      return p;
+    } else {
+      return ::operator new (bytes, std::align_val_t{RingBase::kAlignment});
+    }
+  }
+  static void release(void* memory, std::size_t bytes) noexcept {
+    if constexpr (kMapped) {
+      ::munmap(memory, bytes);
+    } else {
+      ::operator delete (memory, std::align_val_t{RingBase::kAlignment});
+    }
+  }
+
+  std::size_t bytes_;
   void* memory_;
   R ring_;
+};
+
+/// A HeapRing of either format: what a LocalProcess keeps per connector.
+class AnyHeapRing {
+ public:
+  /// A FixedRing of `record_size`-byte records when that is nonzero, else a VariableRing.
+  AnyHeapRing(std::size_t capacity, std::size_t record_size) : ring_(make(capacity, record_size)) {}
+  /// A view of the ring.
+  [[nodiscard]] AnyRing ring() {
+    return std::visit([](auto& heap) -> AnyRing { return heap.ring(); }, ring_);
+  }
+
+ private:
+  using Rings = std::variant<HeapRing<VariableRing>, HeapRing<FixedRing>>;
+  static Rings make(std::size_t capacity, std::size_t record_size) {
+    if (record_size != 0)
+      return Rings(std::in_place_type<HeapRing<FixedRing>>, capacity, record_size);
+    return Rings(std::in_place_type<HeapRing<VariableRing>>, capacity);
+  }
+
+  Rings ring_;
 };
 
 }  // namespace patchbay::channel

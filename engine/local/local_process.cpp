@@ -69,7 +69,7 @@ class LocalRuntime {
     wiring_ = build_wiring(raw, connectors_, options_, locations);
     rings_.reserve(wiring_.wires.size());
     for (const Wire& wire : wiring_.wires)
-      rings_.emplace_back(wire.capacity);
+      rings_.emplace_back(wire.capacity, wire.record_size);
     component_counters_.assign(components_.size(), ComponentCounters{});
     channel_counters_.assign(wiring_.wires.size(), ChannelCounters{});
     if (!wiring_.host_wires.empty()) make_host_ports(raw);
@@ -122,7 +122,7 @@ class LocalRuntime {
   std::vector<ConnectorSpec> connectors_;
   ProcessOptions options_;
   Wiring wiring_;
-  std::vector<channel::HeapRing<channel::VariableRing>> rings_;
+  std::vector<channel::AnyHeapRing> rings_;
   std::vector<ComponentCounters> component_counters_;
   std::vector<ChannelCounters> channel_counters_;
   std::shared_ptr<LocalHostMemory> host_memory_;  ///< null without host ports
