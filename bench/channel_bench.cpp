@@ -31,6 +31,8 @@
 //   ring_round_trip_fibers         the ring round trip between two fibers of one thread, each
 //                                  yielding while its ring is empty
 //   ring_throughput/bytes:N        one-way stream of N-byte records; the peer copies each out
+//   ring_throughput/fixed/bytes:N  the same through a FixedRing (what the engine uses between
+//                                  workers for a trivially copyable type)
 //   ring_throughput/in_place/bytes:N  the same stream, each record written in place in the ring
 //                                  (filled) and read in place (the peer sums every word): what
 //                                  a BufferOutput and a BufferInput do
@@ -303,17 +305,23 @@ struct alignas(64) StreamResult {
   std::uint64_t checksum = 0;
 };
 
+template <class R = VariableRing>
 void ring_throughput(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const auto size = static_cast<std::size_t>(state.range(0));
-  SharedMemory memory(64 + VariableRing::bytes_required(kStreamCapacity));
+  SharedMemory memory(64 + R::bytes_required(kStreamCapacity));
   auto* result = memory.construct<StreamResult>();
-  VariableRing ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
+  R ring;
+  if constexpr (std::is_same_v<R, FixedRing>) {
+    ring = FixedRing::create(memory.bytes() + 64, kStreamCapacity, size);
+  } else {
+    ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
+  }
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
   Peer peer(kFarCore, [base, result, size] {
-    VariableRing in = VariableRing::attach(base + 64);
+    R in = R::attach(base + 64);
     // The consumer copies every record out, as the engine does when it decodes into a port.
     std::vector<std::byte> out(size);
     std::uint64_t messages = 0;
@@ -358,8 +366,9 @@ void ring_throughput(benchmark::State& state) {
   state.SetIterationTime(took.count());
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
-  state.SetLabel(
-      std::string("one way, 256 KiB ring, consumer copies out, spinning, ").append(kPinnedLabel));
+  state.SetLabel(std::string("one way, 256 KiB ring") +
+                 (std::is_same_v<R, FixedRing> ? " of fixed-size records" : "") +
+                 ", consumer copies out, spinning, " + kPinnedLabel);
 }
 
 // ---- records written and read in place; a bare batched ring ----
@@ -1059,7 +1068,13 @@ BENCHMARK(ring_round_trip<PeerThread>)->Name("ring_round_trip_threads")->UseReal
 BENCHMARK(spsc_queue_round_trip)->UseRealTime();
 BENCHMARK(fiber_switch);
 BENCHMARK(ring_round_trip_fibers);
-BENCHMARK(ring_throughput)->Apply(sizes)->UseManualTime();
+BENCHMARK(ring_throughput<>)->Name("ring_throughput")->Apply(sizes)->UseManualTime();
+BENCHMARK(ring_throughput<FixedRing>)
+    ->Name("ring_throughput/fixed")
+    ->ArgName("bytes")
+    ->Arg(8)
+    ->Arg(64)
+    ->UseManualTime();
 BENCHMARK(ring_throughput_in_place)
     ->Name("ring_throughput/in_place")
     ->Apply(sizes)

@@ -30,8 +30,9 @@ class Parker {
   /// runner keeps one per input field and output channel, so that parking copies nothing).
   virtual void park(const WaitReason& reason) = 0;
   /// Peer side: wakes the owner if it is parked. It is called after every message, and costs
-  /// one load and no call while the owner is not parked.
-  void notify() {
+  /// one load and no call while the owner is not parked. Always inlined: a copy out of line
+  /// would be a vague-linkage symbol of the library, called through the PLT.
+  [[gnu::always_inline]] void notify() {
     if (idle_word_ != nullptr && load_relaxed(*idle_word_) == 0) {
       return;
     }
