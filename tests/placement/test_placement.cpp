@@ -51,14 +51,19 @@ std::string topology_file(const std::string& name) {
   return std::string(PATCHBAY_SOURCE_DIR) + "/tests/data/topologies/" + name;
 }
 
-bool have_topology(const std::string& path) {
-  if (std::filesystem::exists(path)) return true;
-  WARN("topology file " << path << " is absent; skipping");
-  return false;
-}
-
 const std::string kXeon = topology_file("32em64t-2n8c2t-pci-normalio.xml");
 const std::string kPower8 = topology_file("power8gpudistances.xml");
+
+}  // namespace
+
+// The topologies are the suite's own data (tests/data/topologies/): a test that needs one
+// fails without it rather than skipping.
+TEST_CASE("placement: the topology files the tests read are in the repository", "[placement]") {
+  CHECK(std::filesystem::exists(kXeon));
+  CHECK(std::filesystem::exists(kPower8));
+}
+
+namespace {
 
 PlacementRequest component(std::string name, Resources resources = {}, std::string worker = {}) {
   return PlacementRequest{std::move(name), "Sleep", std::move(resources), std::move(worker)};
@@ -141,7 +146,6 @@ TEST_CASE("a synthetic topology loads with its cores, PUs and NUMA nodes", "[pla
 }
 
 TEST_CASE("the Xeon XML has one GPU near package 1", "[placement]") {
-  if (!have_topology(kXeon)) return;
   const Machine machine = load_machine(kXeon);
   CHECK(machine.packages == 2);
   REQUIRE(machine.cores.size() == 16);
@@ -164,7 +168,6 @@ TEST_CASE("the Xeon XML has one GPU near package 1", "[placement]") {
 }
 
 TEST_CASE("the POWER8 XML has two GPUs near each NUMA node", "[placement]") {
-  if (!have_topology(kPower8)) return;
   const Machine machine = load_machine(kPower8);
   REQUIRE(machine.cores.size() == 8);
   CHECK(machine.pu_count() == 16);
@@ -359,7 +362,6 @@ TEST_CASE("a plain chain may share one worker", "[placement]") {
 
 TEST_CASE("GPU components run on cores local to their GPU", "[placement]") {
   SECTION("Xeon: the GPU near package 1") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input = independent(2);
     input.components.push_back(component("train", with_gpu(1, 4)));
@@ -373,7 +375,6 @@ TEST_CASE("GPU components run on cores local to their GPU", "[placement]") {
   }
 
   SECTION("Xeon: fractional GPUs share the device, each in its own worker") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("infer_a", with_gpu(0.5)), component("infer_b", with_gpu(0.5))};
@@ -387,7 +388,6 @@ TEST_CASE("GPU components run on cores local to their GPU", "[placement]") {
   }
 
   SECTION("POWER8: each GPU's NUMA node") {
-    if (!have_topology(kPower8)) return;
     const Machine machine = load_machine(kPower8);
     PlacementInput input;
     for (int i = 0; i < 4; ++i)
@@ -406,7 +406,6 @@ TEST_CASE("GPU components run on cores local to their GPU", "[placement]") {
   }
 
   SECTION("POWER8: two GPUs for one component come from one NUMA node") {
-    if (!have_topology(kPower8)) return;
     const Machine machine = load_machine(kPower8);
     PlacementInput input;
     input.components = {component("small", with_gpu(1)), component("big", with_gpu(2, 2))};
@@ -541,7 +540,6 @@ TEST_CASE("memory a NUMA node does not report is not checked", "[placement]") {
 
 TEST_CASE("demands that cannot be met name the component and what exists", "[placement]") {
   SECTION("too many GPUs") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("train", with_gpu(2))};
@@ -551,7 +549,6 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
   }
 
   SECTION("a GPU already taken") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("a", with_gpu(1)), component("b", with_gpu(1))};
@@ -563,7 +560,6 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
   }
 
   SECTION("fractions beyond what the GPU has left") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("a", with_gpu(0.5)), component("b", with_gpu(0.5)),
@@ -574,7 +570,6 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
   }
 
   SECTION("more cores than are near the GPU") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("train", with_gpu(1, 10))};
@@ -618,7 +613,6 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
   }
 
   SECTION("several at once: one line each") {
-    if (!have_topology(kXeon)) return;
     const Machine machine = load_machine(kXeon);
     PlacementInput input;
     input.components = {component("train", with_gpu(2)), component("wide", with_cpu(20)),
@@ -637,7 +631,6 @@ TEST_CASE("demands that cannot be met name the component and what exists", "[pla
 }
 
 TEST_CASE("the plan prints as a table with workers and the machine", "[placement]") {
-  if (!have_topology(kXeon)) return;
   const Machine machine = load_machine(kXeon);
   PlacementInput input;
   input.components = {component("source"), component("train", with_gpu(1, 2)), component("sink")};
