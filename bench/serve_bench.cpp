@@ -10,6 +10,12 @@
 //                       round trip on the same two cores, measured just before the service
 //                       starts (the hardware's floor for any cross-core round trip; a raw ring
 //                       round trip is 1.0-1.3x of it, channel_bench's ring_round_trip/fixed).
+//                       ParallelProcess: `x_raw_rings` = p50 over `raw_rings_p50_ns`, the same
+//                       path through bare rings measured just before on the same cores: the host
+//                       writes a record to a shared-memory ring, a process on the far core reads
+//                       it, passes it through four rings of its own (the model's four
+//                       connectors, adding 1 at three of them) and writes it to a second shared
+//                       ring, which the host polls; each side spins.
 //   serve_pipelined/ENGINE/MODE/in_flight:K
 //                       the same service with K requests in flight from the one host thread:
 //                       it sends K, then waits for the oldest and sends one more for each reply.
@@ -34,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "channel/ring.hpp"
 #include "cross_process.hpp"
 
 namespace {
@@ -112,12 +119,72 @@ bool stop_service(Service& service) {
   return true;
 }
 
+// The p50 of `round_trips` requests through the model's path made of bare rings (see the top of
+// this file); 0 if the peer failed.
+constexpr std::size_t kCapacity = std::size_t{64} * 1024;  // the engine's default
+
+double raw_rings_p50(std::uint64_t round_trips) {
+  using patchbay::channel::FixedRing;
+  const std::size_t ring_bytes = FixedRing::bytes_required(kCapacity);
+  patchbay_bench::SharedMemory memory(2 * ring_bytes);
+  FixedRing to_peer = FixedRing::create(memory.bytes(), kCapacity, 8);
+  FixedRing from_peer = FixedRing::create(memory.bytes() + ring_bytes, kCapacity, 8);
+  std::byte* base = memory.bytes();
+  patchbay_bench::Peer peer(kFarCore, [base, ring_bytes] {
+    FixedRing in = FixedRing::attach(base);
+    FixedRing out = FixedRing::attach(base + ring_bytes);
+    std::vector<patchbay::channel::HeapRing<FixedRing>> hops;
+    for (int k = 0; k <= kStages; ++k)
+      hops.emplace_back(kCapacity, 8);
+    std::int64_t value = 0;
+    auto copy_in = [&](const std::byte* record) { std::memcpy(&value, record, 8); };
+    auto copy_out = [&](std::byte* slot) { std::memcpy(slot, &value, 8); };
+    while (true) {
+      while (!in.try_read(copy_in)) {
+        if (in.closed() && !in.try_read(copy_in)) return;
+        patchbay_bench::spin_pause();
+      }
+      for (int k = 0; k <= kStages; ++k) {
+        FixedRing& hop = hops[static_cast<std::size_t>(k)].ring();
+        (void)hop.try_write(copy_out);
+        (void)hop.try_read(copy_in);
+        if (k < kStages) ++value;
+      }
+      while (!out.try_write(copy_out))
+        patchbay_bench::spin_pause();
+    }
+  });
+  const PinnedToCore near(kNearCore);
+  std::vector<double> samples;
+  samples.reserve(round_trips);
+  std::int64_t reply = 0;
+  for (std::uint64_t i = 0; i < round_trips + kWarmUp; ++i) {
+    const auto request = static_cast<std::int64_t>(i);
+    const auto start = std::chrono::steady_clock::now();
+    while (!to_peer.try_write([&](std::byte* slot) { std::memcpy(slot, &request, 8); }))
+      patchbay_bench::spin_pause();
+    while (!from_peer.try_read([&](const std::byte* record) { std::memcpy(&reply, record, 8); }))
+      patchbay_bench::spin_pause();
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (reply != request + kStages) return 0;
+    if (i >= static_cast<std::uint64_t>(kWarmUp)) {
+      samples.push_back(
+          static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+    }
+  }
+  to_peer.close();
+  if (!peer.join()) return 0;
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
 void serve_round_trip(benchmark::State& state, bool parallel, WaitMode mode) {
   if (!patchbay_bench::has_two_cores()) {
     state.SkipWithError("needs cores 0 and 1");
     return;
   }
   const patchbay_bench::TwoAtomicFloor floor = patchbay_bench::two_atomic_floor(kFloorRoundTrips);
+  const double raw_p50 = parallel ? raw_rings_p50(kFloorRoundTrips) : 0;
   Service service = start_service(parallel, mode);
   const PinnedToCore near(kNearCore);
   bool wrong = false;
@@ -144,6 +211,10 @@ void serve_round_trip(benchmark::State& state, bool parallel, WaitMode mode) {
   state.counters["p99_ns"] = samples[samples.size() * 99 / 100];
   state.counters["two_atomic_ns"] = floor.ns;
   state.counters["x_two_atomic"] = p50 / floor.ns;
+  if (raw_p50 > 0) {
+    state.counters["raw_rings_p50_ns"] = raw_p50;
+    state.counters["x_raw_rings"] = p50 / raw_p50;
+  }
   state.SetLabel(std::to_string(kStages) + " stages; " + service.where + ", host thread on " +
                  std::to_string(kNearCore));
 }
