@@ -299,3 +299,18 @@ TEST_CASE("examples/tasks/aggregators.cpp: two actors, one table each of one SQL
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("aggregators: "));
 }
+
+TEST_CASE("examples/parallel: frames rendered and measured in place in two workers", "[examples]") {
+  TempDir dir;
+  const auto r = run_command({PATCHBAY_PARALLEL_EXAMPLE, "means.csv", "40"}, dir.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto lines = lines_of(read_file(dir.path() / "means.csv"));
+  REQUIRE(lines.size() == 41);
+  CHECK(lines[0] == "mean");
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    CHECK(std::stod(lines[i]) == static_cast<double>(i - 1));
+  CHECK_THAT(r.out, Catch::Contains("worker render (cpuset ") &&
+                        Catch::Contains("worker measure (cpuset ") &&
+                        Catch::Contains("camera: 41 steps, 2621440 bytes out"));
+}
