@@ -288,6 +288,43 @@ TEST_CASE("a component type is kept as written and resolves by its last segment"
   CHECK(registry.resolve("Sleep.hello_ray").empty());
 }
 
+TEST_CASE("a built-in type resolves from a dotted name only under Plugboard's packages",
+          "[model]") {
+  const auto& registry = patchbay::Registry::global();
+  // Plugboard's own spellings of its library, and the tutorial's module for its components.
+  CHECK(registry.resolve("plugboard.library.FileWriter") == "FileWriter");
+  CHECK(registry.resolve("plugboard.library.file_io.FileReader") == "FileReader");
+  CHECK(registry.resolve("plugboard.library.sql_io.SQLWriter") == "SQLWriter");
+  CHECK(registry.resolve("hello_ray.Iterator") == "Iterator");
+  CHECK(registry.resolve("hello_ray.Timestamper") == "Timestamper");
+  // Another package's class of the same name is not the built-in.
+  CHECK(registry.resolve("acme.sinks.FileWriter").empty());
+  CHECK(registry.resolve("acme.Iterator").empty());
+  CHECK(registry.resolve("hello_ray.FileWriter").empty());
+  CHECK(registry.resolve("plugboardx.library.FileWriter").empty());
+  CHECK_FALSE(registry.contains("acme.sinks.FileWriter"));
+  // A type registered by a program or plugin still resolves from any package.
+  patchbay::Registry own;
+  own.add("Save", [](const patchbay::ComponentArgs&) -> std::unique_ptr<patchbay::Component> {
+    return nullptr;
+  });
+  CHECK(own.resolve("components.Save") == "Save");
+  CHECK(own.resolve("a.b.Save") == "Save");
+}
+
+TEST_CASE("a model naming a built-in in another package is an error that says so", "[model]") {
+  const ProcessSpec spec = parse_model(
+      one_component("        path: out.csv\n        field_names: [x]\n", "acme.sinks.FileWriter"));
+  try {
+    (void)patchbay::make_process(spec);
+    FAIL("expected a ModelError");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains("unknown component type 'acme.sinks.FileWriter'") &&
+                             Contains("it is not the built-in FileWriter") &&
+                             Contains("'plugboard.library.FileWriter'"));
+  }
+}
+
 TEST_CASE("argument scalars become Values of the right kind", "[model]") {
   const ProcessSpec spec = parse_model(one_component(R"(        i: 42
         neg: -7

@@ -141,6 +141,13 @@ TEST_CASE("engine-run rejects bad models with exit 2 and one line naming file an
       {"unknown component type",
        model("    - type: Nope\n      args: {name: n}\n", "    - {source: n.x, target: n.y}\n"),
        "unknown component type 'Nope'", 4},
+      {"a built-in's name in another package",
+       model("    - type: acme.sinks.FileWriter\n"
+             "      args: {name: save, path: out.csv, field_names: [x]}\n",
+             "    []\n"),
+       "unknown component type 'acme.sinks.FileWriter' for component 'save': it is not the "
+       "built-in FileWriter",
+       4},
       {"bad quantity 5x",
        model("    - type: Iterator\n      args:\n        name: input\n        iters: 1\n"
              "        resources: {cpu: \"5x\"}\n",
