@@ -17,3 +17,4 @@
 #include <patchbay/resources.hpp>
 #include <patchbay/status.hpp>
 #include <patchbay/value.hpp>
+#include <patchbay/version.hpp>

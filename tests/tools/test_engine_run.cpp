@@ -1,4 +1,6 @@
 // engine-run as a user runs it: exit codes, one-line errors with file and line, outputs.
+#include <patchbay/version.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -612,6 +614,20 @@ TEST_CASE("engine-run prints every error as one bounded line with the documented
         run_command({engine_run, "--set", "input.iters=" + value, hello_model}, dir.path()), 2);
     check_one_line(run_command({engine_run, "--validate", value + ".yaml"}, dir.path()), 2);
   }
+}
+
+TEST_CASE("the version is meson's project version: the header, the library and engine-run",
+          "[engine-run]") {
+  const std::string project_version = PATCHBAY_PROJECT_VERSION;
+  CHECK(std::string(PATCHBAY_VERSION) == project_version);
+  CHECK(std::string(patchbay::version()) == project_version);
+  CHECK(std::to_string(PATCHBAY_VERSION_MAJOR) + "." + std::to_string(PATCHBAY_VERSION_MINOR) +
+            "." + std::to_string(PATCHBAY_VERSION_PATCH) ==
+        project_version);
+  TempDir dir;
+  const auto r = run_command({engine_run, "--version"}, dir.path());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "engine-run (patchbay) " + project_version + "\n");
 }
 
 TEST_CASE("engine-run --help documents every exit code and the plugin options", "[engine-run]") {

@@ -41,8 +41,6 @@
 
 namespace {
 
-constexpr const char* kVersion = "engine-run (patchbay) 0.1.0";
-
 using engine_run::kExitBadModel;
 using engine_run::kExitCompleted;
 using engine_run::kExitFailed;
@@ -821,7 +819,8 @@ int main_impl(int argc, char** argv) {
   Options options;
   CLI::App app{"Runs a patchbay dataflow model described in a YAML file.", "engine-run"};
   app.footer(kFooter);
-  app.set_version_flag("--version", kVersion, "Print the version and exit");
+  app.set_version_flag("--version", std::string("engine-run (patchbay) ") + patchbay::version(),
+                       "Print the version and exit");
 
   app.add_option("MODEL", options.model, "The model file (YAML)")->required()->type_name("FILE");
   auto* plugin = engine_run::add_model_options(app, options.model_options);
