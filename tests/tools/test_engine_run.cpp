@@ -2,6 +2,7 @@
 #include <patchbay/version.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -614,6 +615,34 @@ TEST_CASE("engine-run prints every error as one bounded line with the documented
         run_command({engine_run, "--set", "input.iters=" + value, hello_model}, dir.path()), 2);
     check_one_line(run_command({engine_run, "--validate", value + ".yaml"}, dir.path()), 2);
   }
+}
+
+TEST_CASE("engine-run --stats is JSON, whatever the names hold", "[engine-run]") {
+  TempDir dir;
+  write_file(
+      dir / "model.yaml",
+      model("    - type: Iterator\n      args: {name: \"in \\\"put\\\"\\n\\t\\u00e9\", iters: 3}\n"
+            "    - type: FileWriter\n"
+            "      args: {name: save, path: out.csv, field_names: [x]}\n",
+            "    - {source: \"in \\\"put\\\"\\n\\t\\u00e9.x\", target: save.x}\n"));
+  const auto r = run_command(
+      {engine_run, "--quiet", "--job-id", "a\"b\\c", "--stats", "stats.json", "model.yaml"},
+      dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string text = read_file(dir / "stats.json");
+  INFO(text);
+  const auto json = nlohmann::json::parse(text);
+  CHECK(json["process"]["job_id"] == "a\"b\\c");
+  CHECK(json["process"]["status"] == "COMPLETED");
+  REQUIRE(json["components"].size() == 2);
+  CHECK(json["components"][0]["name"] == "in \"put\"\n\t\u00e9");
+  CHECK(json["components"][0]["steps"].is_number_unsigned());
+  CHECK(json["channels"][0]["messages"] == 3);
+  // The layout: a member a line, and an item of a list a line.
+  CHECK_THAT(text, Catch::StartsWith("{\n  \"process\": {\n    \"name\": "));
+  CHECK_THAT(text, Catch::Contains(
+                       "\n  \"components\": [\n    {\"name\": \"in \\\"put\\\"\\n\\t\u00e9\", "));
 }
 
 TEST_CASE("the version is meson's project version: the header, the library and engine-run",
