@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "support/command.hpp"
@@ -32,7 +33,15 @@ const std::string engine_run = PATCHBAY_ENGINE_RUN;
 const std::string accumulator = PATCHBAY_ACCUMULATOR_PLUGIN;
 const std::string doubler = PATCHBAY_TEST_PLUGIN;
 const std::string marker_plugin = PATCHBAY_MARKER_PLUGIN;
-const std::string hello_model = std::string(PATCHBAY_SOURCE_DIR) + "/examples/hello/model.yaml";
+const std::string hello_source = std::string(PATCHBAY_SOURCE_DIR) + "/examples/hello/model.yaml";
+
+// A copy of the hello model in `dir`: its output, hello.csv, is written next to it (a model's
+// relative paths are its folder's), in the test's directory rather than the source tree.
+std::string hello_model_in(const TempDir& dir) {
+  const std::filesystem::path copy = dir / "hello.yaml";
+  if (!std::filesystem::exists(copy)) write_file(copy, read_file(hello_source));
+  return copy.string();
+}
 
 // A model around a components block and a connectors block, lines counted from 1.
 std::string model(const std::string& components, const std::string& connectors) {
@@ -117,10 +126,10 @@ ConfinedResult run_confined(const std::vector<std::string>& argv, const std::fil
 
 TEST_CASE("engine-run runs the hello model and exits 0", "[engine-run]") {
   TempDir dir;
-  const auto r =
-      run_command({engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
-                   "very-slow-sleep.sleep_seconds=0.002", "--set", "input.iters=7", hello_model},
-                  dir.path());
+  const auto r = run_command(
+      {engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
+       "very-slow-sleep.sleep_seconds=0.002", "--set", "input.iters=7", hello_model_in(dir)},
+      dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const std::string csv = read_file(dir / "hello.csv");
@@ -211,12 +220,15 @@ TEST_CASE("engine-run rejects bad models with exit 2 and one line naming file an
 TEST_CASE("engine-run exits 2 for bad arguments and missing files", "[engine-run]") {
   TempDir dir;
   CHECK(run_command({engine_run, "missing.yaml"}, dir.path()).exit_code == 2);
-  CHECK(run_command({engine_run, "--no-such-option", hello_model}, dir.path()).exit_code == 2);
-  CHECK(run_command({engine_run, "--set", "nobody.x=1", hello_model}, dir.path()).exit_code == 2);
+  CHECK(run_command({engine_run, "--no-such-option", hello_model_in(dir)}, dir.path()).exit_code ==
+        2);
   CHECK(
-      run_command({engine_run, "--plugin", "/nonexistent.so", hello_model}, dir.path()).exit_code ==
+      run_command({engine_run, "--set", "nobody.x=1", hello_model_in(dir)}, dir.path()).exit_code ==
       2);
-  CHECK(run_command({engine_run, "--process", "gpu", hello_model}, dir.path()).exit_code == 2);
+  CHECK(run_command({engine_run, "--plugin", "/nonexistent.so", hello_model_in(dir)}, dir.path())
+            .exit_code == 2);
+  CHECK(run_command({engine_run, "--process", "gpu", hello_model_in(dir)}, dir.path()).exit_code ==
+        2);
 }
 
 TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
@@ -224,7 +236,7 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
   TempDir dir;
   const auto r = run_command({engine_run, "--quiet", "--process", "parallel", "--stats",
                               "stats.json", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
-                              "very-slow-sleep.sleep_seconds=0.002", hello_model},
+                              "very-slow-sleep.sleep_seconds=0.002", hello_model_in(dir)},
                              dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -235,7 +247,7 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
   // What the supervisor last saw of each worker: after the run, each has ended.
   CHECK_THAT(stats, Catch::Contains("\"gpus\": []") && Catch::Contains("\"activity\": \"ended\"") &&
                         Catch::Contains("\"since_progress_seconds\""));
-  const auto plan = run_command({engine_run, "--plan", hello_model}, dir.path());
+  const auto plan = run_command({engine_run, "--plan", hello_model_in(dir)}, dir.path());
   CHECK(plan.exit_code == 0);
   CHECK_THAT(plan.out, Catch::Contains("slow-sleep") && Catch::Contains("worker w0") &&
                            Catch::Contains("machine:"));
@@ -283,7 +295,7 @@ TEST_CASE("engine-run stops on SIGINT with exit 130 and keeps only the partial f
   TempDir dir;
   const int pid =
       patchbay::test::start_command({engine_run, "--quiet", "--set", "input.iters=1000", "--set",
-                                     "very-slow-sleep.sleep_seconds=5", hello_model},
+                                     "very-slow-sleep.sleep_seconds=5", hello_model_in(dir)},
                                     dir.path());
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   kill(pid, SIGINT);
@@ -299,12 +311,12 @@ TEST_CASE("engine-run stops on SIGINT with exit 130 and keeps only the partial f
 
 TEST_CASE("engine-run --validate, --diagram and --stats", "[engine-run]") {
   TempDir dir;
-  const auto valid = run_command({engine_run, "--validate", hello_model}, dir.path());
+  const auto valid = run_command({engine_run, "--validate", hello_model_in(dir)}, dir.path());
   CHECK(valid.exit_code == 0);
   CHECK_THAT(valid.out, Catch::Contains("valid (5 components, 5 connectors)"));
   CHECK_FALSE(std::filesystem::exists(dir / "hello.csv.partial"));
 
-  const auto diagram = run_command({engine_run, "--diagram", hello_model}, dir.path());
+  const auto diagram = run_command({engine_run, "--diagram", hello_model_in(dir)}, dir.path());
   CHECK(diagram.exit_code == 0);
   CHECK_THAT(diagram.out,
              Catch::StartsWith("flowchart LR\n") &&
@@ -313,7 +325,7 @@ TEST_CASE("engine-run --validate, --diagram and --stats", "[engine-run]") {
 
   const auto stats =
       run_command({engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0", "--set",
-                   "very-slow-sleep.sleep_seconds=0", "--stats", "stats.json", hello_model},
+                   "very-slow-sleep.sleep_seconds=0", "--stats", "stats.json", hello_model_in(dir)},
                   dir.path());
   REQUIRE(stats.exit_code == 0);
   const std::string json = read_file(dir / "stats.json");
@@ -328,7 +340,7 @@ TEST_CASE("engine-run stops a parallel run on SIGINT with exit 130 and leaves no
   TempDir dir;
   const int pid = patchbay::test::start_command(
       {engine_run, "--quiet", "--process", "parallel", "--set", "input.iters=1000", "--set",
-       "very-slow-sleep.sleep_seconds=5", hello_model},
+       "very-slow-sleep.sleep_seconds=5", hello_model_in(dir)},
       dir.path());
   std::vector<int> workers;
   for (int attempt = 0; attempt < 200 && workers.size() < 2; ++attempt) {
@@ -610,9 +622,11 @@ TEST_CASE("engine-run prints every error as one bounded line with the documented
   }
   SECTION("a huge command-line value") {
     const std::string value(100'000, 'v');
-    check_one_line(run_command({engine_run, "--process", value, hello_model}, dir.path()), 2);
+    check_one_line(run_command({engine_run, "--process", value, hello_model_in(dir)}, dir.path()),
+                   2);
     check_one_line(
-        run_command({engine_run, "--set", "input.iters=" + value, hello_model}, dir.path()), 2);
+        run_command({engine_run, "--set", "input.iters=" + value, hello_model_in(dir)}, dir.path()),
+        2);
     check_one_line(run_command({engine_run, "--validate", value + ".yaml"}, dir.path()), 2);
   }
 }
@@ -708,10 +722,10 @@ TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard'
 
   // The hello model names the local engine: --process-type ray (any letter case) runs it on
   // the parallel one, whose workers --stats lists.
-  const auto ray = run_command(
-      {engine_run, "--quiet", "--process-type", "Ray", "--stats", "ray.json", "--set",
-       "slow-sleep.sleep_seconds=0", "--set", "very-slow-sleep.sleep_seconds=0", hello_model},
-      dir.path());
+  const auto ray = run_command({engine_run, "--quiet", "--process-type", "Ray", "--stats",
+                                "ray.json", "--set", "slow-sleep.sleep_seconds=0", "--set",
+                                "very-slow-sleep.sleep_seconds=0", hello_model_in(dir)},
+                               dir.path());
   INFO(ray.err);
   REQUIRE(ray.exit_code == 0);
   CHECK(line_count(read_file(dir / "hello.csv")) == 11);
@@ -720,14 +734,14 @@ TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard'
 
   // One engine option: both is a usage error, as is a type Plugboard does not have.
   const auto both = run_command(
-      {engine_run, "--quiet", "--process", "local", "--process-type", "ray", hello_model},
+      {engine_run, "--quiet", "--process", "local", "--process-type", "ray", hello_model_in(dir)},
       dir.path());
   CHECK(both.exit_code == 2);
   CHECK(line_count(both.err) == 1);
   CHECK_THAT(both.err, Catch::Contains("--process") && Catch::Contains("--process-type") &&
                            Catch::Contains("engine-run --help"));
-  const auto unknown =
-      run_command({engine_run, "--quiet", "--process-type", "parallel", hello_model}, dir.path());
+  const auto unknown = run_command(
+      {engine_run, "--quiet", "--process-type", "parallel", hello_model_in(dir)}, dir.path());
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("--process-type"));
 }

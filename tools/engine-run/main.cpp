@@ -624,16 +624,14 @@ void check_plugin_files(const patchbay::ProcessSpec& spec) {
 }
 
 /// Loads the --plugin libraries, then the model's own plugins if it names a type that is still
-/// unknown: a plugin is code, run as it loads, so none is loaded that the model does not need.
+/// unknown (as load_model() does in a program): a plugin is code, run as it loads, so none is
+/// loaded that the model does not need.
 void load_needed_plugins(const patchbay::ProcessSpec& spec,
                          const std::vector<std::string>& plugins) {
   check_plugin_files(spec);
   for (const auto& plugin : plugins)
     patchbay::load_plugin(plugin);
-  const patchbay::Registry& registry = patchbay::Registry::global();
-  const bool needed = std::any_of(spec.components.begin(), spec.components.end(),
-                                  [&](const auto& c) { return !registry.contains(c.type); });
-  if (needed) patchbay::load_plugins(spec);
+  patchbay::load_needed_plugins(spec);
 }
 
 /// "MODEL: valid (...)" for --validate, with what could not be checked.
@@ -909,7 +907,10 @@ std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::st
 }
 
 patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& options) {
-  patchbay::ProcessSpec spec = patchbay::load_model(model);
+  // The file only: which plugins to load is decided once --plugin's are (load_needed_plugins).
+  patchbay::LoadOptions load;
+  load.load_plugins = false;
+  patchbay::ProcessSpec spec = patchbay::load_model(model, load);
   patchbay::apply_overrides(spec, options.overrides);
   if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
   if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;
