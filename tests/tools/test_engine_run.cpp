@@ -631,6 +631,39 @@ TEST_CASE("engine-run prints every error as one bounded line with the documented
   }
 }
 
+TEST_CASE("engine-run ends a completed run with a summary line; --quiet leaves it out",
+          "[engine-run]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "models/out");
+  write_file(dir / "models/model.yaml",
+             model("    - type: Iterator\n      args: {name: input, iters: 5}\n"
+                   "    - type: FileWriter\n"
+                   "      args: {name: save, path: out/x.csv, field_names: [x]}\n",
+                   "    - {source: input.x, target: save.x}\n"));
+  const auto r = run_command(
+      {engine_run, "--job-id", "summary-run", "--stats", "stats.json", "models/model.yaml"},
+      dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(line_count(r.err) == 1);
+  // The job, the time, the components and messages, and where the outputs went.
+  CHECK(std::regex_match(r.err, std::regex("engine-run: summary-run completed in [0-9]+\\.[0-9]{2} "
+                                           "s: 2 components, 5 messages; wrote "
+                                           "'models/out/x\\.csv', 'stats\\.json'\n")));
+  const auto quiet = run_command({engine_run, "--quiet", "models/model.yaml"}, dir.path());
+  CHECK(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+  // A run that fails ends with its error, not a summary.
+  write_file(dir / "models/bad.yaml",
+             model("    - type: Iterator\n      args: {name: input, iters: 5}\n"
+                   "    - type: FileWriter\n"
+                   "      args: {name: save, path: missing-dir/x.csv, field_names: [x]}\n",
+                   "    - {source: input.x, target: save.x}\n"));
+  const auto failed = run_command({engine_run, "models/bad.yaml"}, dir.path());
+  CHECK(failed.exit_code != 0);
+  CHECK_THAT(failed.err, !Catch::Contains("completed in"));
+}
+
 TEST_CASE("engine-run --stats is JSON, whatever the names hold", "[engine-run]") {
   TempDir dir;
   write_file(

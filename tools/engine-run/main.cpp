@@ -542,6 +542,49 @@ int report_current_exception() {
   }
 }
 
+/// Where the model's writers put their rows: FileWriter's and SQLWriter's paths (relative ones
+/// as the components take them, against the model file's folder) or connection strings.
+std::vector<std::string> output_paths(const patchbay::ProcessSpec& spec) {
+  std::vector<std::string> paths;
+  const patchbay::Registry& registry = patchbay::Registry::global();
+  for (const auto& c : spec.components) {
+    const std::string type = registry.resolve(c.type);
+    if (type != "FileWriter" && type != "SQLWriter") continue;
+    if (const auto path = c.args.find("path"); path != c.args.end() && path->second.is_string()) {
+      const std::string& text = path->second.as_string();
+      if (spec.base_dir.empty() || text.empty() || text.front() == '/') {
+        paths.push_back(text);
+      } else {
+        paths.push_back((std::filesystem::path(spec.base_dir) / text).lexically_normal().string());
+      }
+    } else if (const auto url = c.args.find("connection_string");
+               url != c.args.end() && url->second.is_string()) {
+      paths.push_back(url->second.as_string());
+    }
+  }
+  return paths;
+}
+
+/// The line a completed run ends with on stderr: the job, how long it took, how many
+/// components and messages, and where its outputs went.
+std::string summary_line(const patchbay::Process& process, const patchbay::ProcessSpec& spec,
+                         const Options& options, const std::string& job_id) {
+  std::uint64_t messages = 0;
+  const auto stats = process.component_stats();
+  for (const auto& c : stats)
+    messages += c.messages_out;
+  char head[160];
+  std::snprintf(head, sizeof head, "completed in %.2f s: %zu component%s, %llu message%s",
+                seconds(process.elapsed()), stats.size(), stats.size() == 1 ? "" : "s",
+                static_cast<unsigned long long>(messages), messages == 1 ? "" : "s");
+  std::string line = shown_job_id(job_id) + " " + head;
+  std::vector<std::string> outputs = output_paths(spec);
+  if (!options.stats_path.empty()) outputs.push_back(options.stats_path);
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    line += (i == 0 ? "; wrote " : ", ") + patchbay::quote_text(outputs[i]);
+  return line;
+}
+
 /// Runs the process, writes --stats, and returns the exit code.
 int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
                 const Options& options, const std::string& job_id) {
@@ -601,6 +644,13 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
     if (!reason.empty()) {
       print_error("cannot write statistics: " + reason);
       if (code == kExitCompleted) code = kExitFailed;
+    }
+  }
+  if (code == kExitCompleted && !options.quiet) {
+    try {
+      print_error(summary_line(process, spec, options, job_id));
+    } catch (const std::exception&) {
+      // The run is done and its outputs written: a summary that cannot be made changes nothing.
     }
   }
   return code;
@@ -786,7 +836,8 @@ int main_impl(int argc, char** argv) {
                      "job-YYYYMMDD-HHMMSS-XXXX)")
           ->type_name("ID")
           ->check(CLI::Validator(check_job_id, "", "job id"));
-  app.add_flag("-q,--quiet", options.quiet, "No progress line on the terminal");
+  app.add_flag("-q,--quiet", options.quiet,
+               "No progress line on the terminal, and no summary line after a completed run");
   validate->excludes(plan)->excludes(diagram)->excludes(stats)->excludes(job_id);
   plan->excludes(diagram)->excludes(stats)->excludes(job_id);
   diagram->excludes(stats)->excludes(job_id)->excludes(dump);
