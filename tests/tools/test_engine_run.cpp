@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstddef>
 #include <fstream>
@@ -734,6 +735,122 @@ TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart"
   CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**end**\""));
   CHECK_THAT(r.out, Catch::Contains(" --> node0@{ shape: rounded, label: Sleep<br>**node0** }"));
   CHECK_THAT(r.out, !Catch::Contains("--> x"));
+}
+
+namespace {
+
+// The bytes of base64 text in either alphabet (standard or URL-safe), padding optional.
+std::string from_base64(const std::string& text) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    if (c >= '0' && c <= '9') v = c - '0' + 52;
+    if (c == '+' || c == '-') v = 62;
+    if (c == '/' || c == '_') v = 63;
+    if (v < 0) break;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// What zlib's uncompress() makes of `data`, or "" when it cannot.
+std::string inflated(const std::string& data) {
+  std::vector<unsigned char> out(1 << 20);
+  uLongf size = static_cast<uLongf>(out.size());
+  if (uncompress(out.data(), &size, reinterpret_cast<const Bytef*>(data.data()),
+                 static_cast<uLong>(data.size())) != Z_OK) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(out.data()), size};
+}
+
+}  // namespace
+
+TEST_CASE("engine-run --diagram draws any name the engine accepts as valid Mermaid",
+          "[engine-run][messages]") {
+  TempDir dir;
+  // Names Mermaid would read as syntax: keywords in any case, spaces, quotes, brackets, braces,
+  // arrows, dashes at an end or doubled, a leading digit, a '#', a name like a generated id.
+  const std::vector<std::string> names = {
+      "end",      "End",   "my input", "say \"hi\"", "a[b]", "c{d}",    "a--b", "x-",
+      "-y",       "1st",   "class",    "style",      "o",    "x",       "p#q;", "node1",
+      "subgraph", "a-->b", "(round)",  "it's",       "<br>", "**bold**"};
+  std::string components;
+  std::string connectors;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::string escaped;
+    for (const char c : names[i]) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    components += "    - type: Sleep\n      args: {name: \"" + escaped + "\", sleep_seconds: 0}\n";
+    if (i > 0) {
+      std::string previous;
+      for (const char c : names[i - 1]) {
+        if (c == '"' || c == '\\') previous += '\\';
+        previous += c;
+      }
+      connectors += "    - {source: \"" + previous + ".y\", target: \"" + escaped + ".x\"}\n";
+    }
+  }
+  components += "    - type: Iterator\n      args: {name: source, iters: 1}\n";
+  connectors += "    - {source: source.x, target: end.x}\n";
+  write_file(dir / "model.yaml", model(components, connectors));
+  REQUIRE(run_command({engine_run, "--validate", "model.yaml"}, dir.path()).exit_code == 0);
+
+  const auto r = run_command({engine_run, "--diagram", "model.yaml"}, dir.path());
+  INFO(r.out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  // Every line is a node or an arrow between two: a node is a safe id (a letter or '_', then
+  // letters, digits, '_', single dashes between them) with a shape and a label that is either
+  // plain or quoted with no quote, line break or Mermaid syntax inside.
+  const std::string id = R"([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)";
+  const std::string label =
+      R"((?:[A-Za-z0-9_-]+<br>\*\*[A-Za-z0-9_-]+\*\*|"[^"\n{}\[\]()<>|]*(?:<br>\*\*[^"\n{}\[\]()<>|*]*\*\*)?"))";
+  const std::string node = id + "@\\{ shape: rounded, label: " + label + " \\}";
+  const std::regex line("    " + node + "(?: --> " + node + ")?");
+  const auto lines = patchbay::test::lines_of(r.out);
+  REQUIRE(lines.size() == names.size() + 1);
+  CHECK(lines[0] == "flowchart LR");
+  const std::regex reserved(R"((^|[^A-Za-z0-9_-])(end|class|style|subgraph|End)@)",
+                            std::regex::icase);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    INFO(lines[i]);
+    CHECK(std::regex_match(lines[i], line));
+    CHECK_FALSE(std::regex_search(lines[i], reserved));
+  }
+  // A quote in a name is Mermaid's #quot;, other syntax a numeric entity code.
+  CHECK_THAT(r.out, Catch::Contains("**say #quot;hi#quot;**"));
+  CHECK_THAT(r.out, Catch::Contains("**a#91;b#93;**"));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**end**\""));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**my input**\""));
+
+  // On stderr, a link that opens the same chart in the Mermaid Live Editor: its state deflated
+  // (zlib) and in base64, after "#pako:".
+  const std::string prefix = "engine-run: view and edit it at https://mermaid.live/edit#pako:";
+  REQUIRE_THAT(r.err, Catch::StartsWith(prefix));
+  CHECK(line_count(r.err) == 1);
+  const std::string encoded = r.err.substr(prefix.size(), r.err.size() - prefix.size() - 1);
+  CHECK(encoded.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
+  const auto state = nlohmann::json::parse(inflated(from_base64(encoded)));
+  CHECK(state["code"] == r.out);
+  CHECK(nlohmann::json::parse(state["mermaid"].get<std::string>())["theme"] == "default");
+  // --quiet: the chart alone.
+  const auto quiet = run_command({engine_run, "--diagram", "--quiet", "model.yaml"}, dir.path());
+  CHECK(quiet.out == r.out);
+  CHECK(quiet.err.empty());
 }
 
 TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard's does",

@@ -12,6 +12,7 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -684,6 +685,43 @@ void load_needed_plugins(const patchbay::ProcessSpec& spec,
   patchbay::load_needed_plugins(spec);
 }
 
+/// `bytes` in base64's URL-safe alphabet, without padding (what the Mermaid Live Editor's
+/// links hold, as js-base64 writes them).
+std::string base64url(const unsigned char* bytes, std::size_t size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  for (std::size_t i = 0; i < size; i += 3) {
+    const std::uint32_t chunk = (std::uint32_t{bytes[i]} << 16) |
+                                (i + 1 < size ? std::uint32_t{bytes[i + 1]} << 8 : 0) |
+                                (i + 2 < size ? std::uint32_t{bytes[i + 2]} : 0);
+    out += alphabet[(chunk >> 18) & 63];
+    out += alphabet[(chunk >> 12) & 63];
+    if (i + 1 < size) out += alphabet[(chunk >> 6) & 63];
+    if (i + 2 < size) out += alphabet[chunk & 63];
+  }
+  return out;
+}
+
+/// A Mermaid Live Editor link that opens `diagram`: its state (the code and the editor's
+/// settings, as JSON) deflated with zlib and written in base64url, the editor's "#pako:" form.
+/// The editor's address alone when the state cannot be compressed.
+std::string mermaid_live_url(const std::string& diagram) {
+  const nlohmann::json state = {{"code", diagram},
+                                {"mermaid", "{\n  \"theme\": \"default\"\n}"},
+                                {"autoSync", true},
+                                {"updateDiagram", true}};
+  const std::string text = state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  uLongf size = compressBound(static_cast<uLong>(text.size()));
+  std::vector<unsigned char> compressed(size);
+  if (compress2(compressed.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
+                static_cast<uLong>(text.size()), Z_BEST_COMPRESSION) != Z_OK) {
+    return "https://mermaid.live";
+  }
+  return "https://mermaid.live/edit#pako:" + base64url(compressed.data(), size);
+}
+
 /// "MODEL: valid (...)" for --validate, with what could not be checked.
 std::string validation_line(const std::string& model, const patchbay::ValidationReport& report) {
   auto count = [](std::size_t n, const char* what) {
@@ -741,10 +779,16 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
 
   if (options.diagram) {
     // The events each component declares come from building it (constructors only).
-    std::cout << patchbay::mermaid_diagram(spec, patchbay::Registry::global());
+    const std::string chart = patchbay::mermaid_diagram(spec, patchbay::Registry::global());
+    std::cout << chart;
     if (!std::cout.flush()) {
       print_error("cannot write the diagram to standard output");
       return kExitFailed;
+    }
+    // On stderr, so that standard output stays the chart alone; the link is written whole
+    // (not cut as an error line would be), its characters all URL-safe.
+    if (!options.quiet) {
+      write_fd(STDERR_FILENO, "engine-run: view and edit it at " + mermaid_live_url(chart) + "\n");
     }
     return kExitCompleted;
   }
