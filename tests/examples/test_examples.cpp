@@ -73,6 +73,65 @@ TEST_CASE("the README's embedding example doubles five values", "[examples]") {
   CHECK(read_file(dir / "out.csv") == "y\n0\n2\n4\n6\n8\n");
 }
 
+TEST_CASE("every plugin the README names under build/ is built there", "[examples]") {
+  const std::string readme = read_file(source_dir + "/README.md");
+  // The build directory of this suite: the one that holds the example plugins.
+  const std::filesystem::path build =
+      std::filesystem::path(PATCHBAY_ACCUMULATOR_PLUGIN).parent_path().parent_path();
+  const std::regex plugin(R"(build/((examples|tests)/[A-Za-z0-9_/-]*lib[A-Za-z0-9_-]+\.so)\b)");
+  std::size_t named = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), plugin);
+       it != std::sregex_iterator(); ++it) {
+    ++named;
+    const std::string path = (*it)[1];
+    INFO(path);
+    CHECK(std::filesystem::exists(build / path));
+  }
+  CHECK(named >= 5);
+}
+
+TEST_CASE("the README's fork-server program is examples/fork-server/main.cpp's", "[examples]") {
+  const std::string readme = read_file(source_dir + "/README.md");
+  const std::string program = read_file(source_dir + "/examples/fork-server/main.cpp");
+  // The README's code block that starts a fork server, from its main() to its end.
+  const std::size_t server = readme.find("  patchbay::ForkServer fork_server;");
+  REQUIRE(server != std::string::npos);
+  const std::size_t begin = readme.rfind("int main() {", server);
+  const std::size_t end = readme.find("```", server);
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const std::string snippet = readme.substr(begin, end - begin);
+  INFO(snippet);
+  CHECK_THAT(program, Catch::Contains(snippet));
+}
+
+TEST_CASE("the README's fork-server program runs model.yaml with the plugins it names",
+          "[examples][fork_server]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "lib");
+  std::filesystem::create_symlink(PATCHBAY_TEST_PLUGIN, dir / "lib/libdoubler.so");
+  // A plugin named relative to the model, which load_model() loads: nothing else does here.
+  write_file(dir / "model.yaml", R"(plugins: [lib/libdoubler.so]
+process:
+  type: parallel
+  args:
+    topology: "pack:1 core:2 pu:1"
+    components:
+    - {type: Iterator, args: {name: input, iters: 4}}
+    - {type: Sleep, args: {name: pass, sleep_seconds: 0}}
+    - {type: my_plugins.Doubler, args: {name: double}}
+    - {type: FileWriter, args: {name: save, path: doubled.csv, field_names: [y]}}
+    connectors:
+    - {source: input.x, target: pass.x}
+    - {source: pass.y, target: double.x}
+    - {source: double.y, target: save.y}
+)");
+  const auto r = run_command({PATCHBAY_FORK_SERVER_EXAMPLE}, dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "doubled.csv") == "y\n0.0\n2.0\n4.0\n6.0\n");
+}
+
 TEST_CASE("the README's serving example answers from the host's threads", "[examples][serve]") {
   const auto r = run_command({PATCHBAY_SERVE_ECHO_EXAMPLE}, source_dir);
   INFO(r.err);
