@@ -1,6 +1,7 @@
 #include <patchbay/model.hpp>
 #include <patchbay/registry.hpp>
 
+#include <cctype>
 #include <map>
 #include <set>
 #include <string_view>
@@ -11,17 +12,46 @@ namespace patchbay {
 
 namespace {
 
-// Names and types come from the model file: one with a character that Mermaid reads as syntax
-// (a space, a brace, a quote, a line break) or the keyword `end` would break the chart or
-// change it. Plain ones print as Plugboard prints them; others get a generated node id and a
-// quoted label with those characters written as Mermaid's entity codes (#35; for '#').
+// Names and types come from the model file, and any name the engine accepts must draw: one
+// with a character that Mermaid reads as syntax (a space, a brace, a quote, a line break), a
+// run of dashes that reads as an arrow ("a--b"), or a word Mermaid reserves ("end", "class",
+// "style", in any letter case) would break the chart or change it. Plain names print as
+// Plugboard prints them (the name is the node id, the label unquoted); any other gets a
+// generated node id and a quoted label, with '"' written as #quot; and the other characters
+// that are syntax as Mermaid's numeric entity codes (#35; for '#').
 
+bool reserved(std::string_view text) {
+  static constexpr std::string_view words[] = {
+      "end",    "graph",     "flowchart", "subgraph", "style",    "classdef", "class",
+      "click",  "linkstyle", "direction", "call",     "href",     "default",  "interpolate",
+      "stroke", "fill",      "color",     "callback", "accTitle", "accDescr", "tb",
+      "td",     "bt",        "rl",        "lr"};
+  std::string lower(text);
+  for (char& c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string_view word : words) {
+    std::string folded(word);
+    for (char& c : folded)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == folded) return true;
+  }
+  return false;
+}
+
+// A letter or '_' first, then letters, digits and '_', with single dashes between them.
 bool plain(std::string_view text) {
-  if (text.empty() || text == "end") return false;
-  for (const char c : text) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
+  if (text.empty() || reserved(text)) return false;
+  const auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (!((text.front() >= 'a' && text.front() <= 'z') ||
+        (text.front() >= 'A' && text.front() <= 'Z') || text.front() == '_')) {
+    return false;
+  }
+  if (!word(text.back())) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (word(text[i])) continue;
+    if (text[i] != '-' || !word(text[i + 1])) return false;  // a dash between word characters
   }
   return true;
 }
@@ -34,6 +64,8 @@ std::string escaped_label_text(std::string_view text) {
                     (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == ' ';
     if (ok) {
       out += c;
+    } else if (c == '"') {
+      out += "#quot;";
     } else {
       // Appended piecewise: GCC 12 at -O3 warns (-Wrestrict) on "#" + std::string&&.
       out += '#';

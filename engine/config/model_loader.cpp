@@ -508,7 +508,15 @@ std::string read_model_file(const std::string& path) {
 }  // namespace
 
 ProcessSpec load_model(const std::string& path) {
-  return parse_document(read_model_file(path), path, fs::path(path).parent_path());
+  return load_model(path, LoadOptions{});
+}
+
+ProcessSpec load_model(const std::string& path, const LoadOptions& options) {
+  const fs::path base_dir = fs::path(path).parent_path();
+  ProcessSpec spec = parse_document(read_model_file(path), path, base_dir);
+  spec.base_dir = base_dir.string();
+  if (options.load_plugins) load_needed_plugins(spec);
+  return spec;
 }
 
 ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin) {

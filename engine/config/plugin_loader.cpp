@@ -51,4 +51,23 @@ void load_plugins(const ProcessSpec& spec) {
     load_plugin(path);
 }
 
+void load_needed_plugins(const ProcessSpec& spec) {
+  namespace fs = std::filesystem;
+  for (const auto& path : spec.plugins) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found) {
+      throw ModelError("plugin " + detail::quote(path) + " does not exist", spec.where);
+    }
+    if (ec) throw ModelError("plugin " + detail::quote(path) + ": " + ec.message(), spec.where);
+  }
+  const Registry& registry = Registry::global();
+  for (const auto& component : spec.components) {
+    if (!registry.contains(component.type)) {
+      load_plugins(spec);
+      return;
+    }
+  }
+}
+
 }  // namespace patchbay

@@ -1,6 +1,7 @@
 #include <patchbay/component_args.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 
@@ -47,6 +48,20 @@ ComponentArgs& ComponentArgs::set_context(std::string type, SourceLocation where
   type_ = std::move(type);
   where_ = std::move(where);
   return *this;
+}
+
+ComponentArgs& ComponentArgs::set_base_dir(std::string base_dir) {
+  base_dir_ = std::move(base_dir);
+  return *this;
+}
+
+std::string ComponentArgs::resolve_path(const std::string& path) const {
+  if (base_dir_.empty() || path.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(base_dir_) / path).lexically_normal().string();
+}
+
+std::string ComponentArgs::get_path(std::string_view key) const {
+  return resolve_path(get<std::string>(key));
 }
 
 SourceLocation ComponentArgs::where(std::string_view key) const {

@@ -34,6 +34,11 @@ class ComponentArgsAccess {
     args.set_context(std::move(type), std::move(where));
   }
 
+  /// The folder relative paths in the component's arguments are taken against (get_path()).
+  static void set_base_dir(ComponentArgs& args, std::string base_dir) {
+    args.set_base_dir(std::move(base_dir));
+  }
+
   [[nodiscard]] static const std::string& type(const ComponentArgs& args) { return args.type_; }
   [[nodiscard]] static const ResourceOverrides& resources(const ComponentArgs& args) {
     return args.resources_;

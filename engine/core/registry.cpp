@@ -15,6 +15,27 @@ void Registry::add(std::string name, ComponentFactory factory) {
   factories_.emplace(std::move(name), std::move(factory));
 }
 
+void Registry::add_builtin(std::string name, ComponentFactory factory) {
+  std::lock_guard lock(mutex_);
+  if (factories_.find(name) != factories_.end()) {
+    throw Error("component type '" + name + "' is registered twice");
+  }
+  builtins_.insert(name);
+  factories_.emplace(std::move(name), std::move(factory));
+}
+
+namespace {
+
+// The packages under which a dotted name means a built-in type: Plugboard's own library
+// (plugboard.library.FileWriter, plugboard.library.file_io.FileWriter, ...), and the module
+// of Plugboard's tutorial whose components the built-ins Iterator, Sleep and Timestamper are.
+bool builtin_package(std::string_view package, std::string_view name) {
+  if (package == "plugboard" || package.starts_with("plugboard.")) return true;
+  return package == "hello_ray" && (name == "Iterator" || name == "Sleep" || name == "Timestamper");
+}
+
+}  // namespace
+
 void Registry::record_error(std::string message) {
   std::lock_guard lock(mutex_);
   errors_.push_back(std::move(message));
@@ -31,9 +52,24 @@ std::string Registry::resolve(std::string_view type) const {
   const auto dot = type.rfind('.');
   if (dot != std::string_view::npos) {
     const auto last = type.substr(dot + 1);
-    if (factories_.find(last) != factories_.end()) return std::string(last);
+    if (factories_.find(last) == factories_.end()) return {};
+    if (builtins_.count(last) != 0 && !builtin_package(type.substr(0, dot), last)) return {};
+    return std::string(last);
   }
   return {};
+}
+
+std::string Registry::not_builtin_reason(std::string_view type) const {
+  const auto dot = type.rfind('.');
+  if (dot == std::string_view::npos) return {};
+  const std::string last(type.substr(dot + 1));
+  {
+    std::lock_guard lock(mutex_);
+    if (builtins_.count(last) == 0) return {};
+  }
+  return "it is not the built-in " + last + ", which is spelled '" + last +
+         "' or 'plugboard.library." + last + "'; a type of package '" +
+         std::string(type.substr(0, dot)) + "' must be registered under its own name";
 }
 
 std::vector<std::string> Registry::names() const {
@@ -52,8 +88,10 @@ std::unique_ptr<Component> Registry::create(std::string_view type,
     std::string known;
     for (const auto& name : names())
       known += (known.empty() ? "" : ", ") + name;
+    std::string reason = not_builtin_reason(type);
+    if (!reason.empty()) reason = ": " + reason;
     throw ModelError("unknown component type '" + std::string(type) + "' for component '" +
-                         args.name() + "' (registered types: " + known +
+                         args.name() + "'" + reason + " (registered types: " + known +
                          "; load a plugin that registers it with --plugin or plugins:)",
                      args.where());
   }

@@ -4,6 +4,7 @@
 #include <patchbay/registry.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace patchbay::detail {
@@ -15,6 +16,10 @@ class RegistryAccess {
   /// Returns and clears the recorded registration errors. Thread-safe.
   [[nodiscard]] static std::vector<std::string> take_errors(Registry& registry) {
     return registry.take_errors();
+  }
+  /// Adds a built-in type (the library's): see Registry::resolve(). Thread-safe.
+  static void add_builtin(Registry& registry, std::string name, ComponentFactory factory) {
+    registry.add_builtin(std::move(name), std::move(factory));
   }
 };
 

@@ -3,7 +3,10 @@
 #include <patchbay/value.hpp>
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace patchbay {
@@ -113,12 +116,24 @@ class Decoder {
   const std::byte* end_;
 };
 
+// Shortest round-trip text, written as Python's repr() writes a float (what Plugboard's own
+// files hold): positional from 1e-4 up to 1e16 ("100000.0", "0.0001"), with a ".0" so that it
+// stays recognisably a double, and scientific beyond ("1e+16", "2.5e-10").
 std::string format_double(double d) {
   char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), d);
+  if (!std::isfinite(d)) {
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), d);
+    return {buffer, end};
+  }
+  const auto [sci_end, sci_ec] =
+      std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::scientific);
+  const std::string scientific(buffer, sci_end);
+  const int exponent = d == 0 ? 0 : std::atoi(scientific.c_str() + scientific.find('e') + 1);
+  if (exponent < -4 || exponent >= 16) return scientific;
+  const auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof(buffer), d, std::chars_format::fixed);
   std::string s(buffer, end);
-  // Keep doubles recognisable as such: 2.0 prints "2.0", not "2".
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  if (s.find('.') == std::string::npos) s += ".0";
   return s;
 }
 
@@ -150,12 +165,16 @@ bool Value::as_bool() const {
 }
 
 std::int64_t Value::as_int() const {
+  std::int64_t i = 0;
+  if (is_string() && detail::parse_int_text(std::get<std::string>(data_), i)) return i;
   if (!is_int()) wrong_kind(Kind::integer, kind());
   return std::get<std::int64_t>(data_);
 }
 
 double Value::as_double() const {
   if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
+  double d = 0;
+  if (is_string() && detail::parse_number_text(std::get<std::string>(data_), d)) return d;
   if (!is_double()) wrong_kind(Kind::real, kind());
   return std::get<double>(data_);
 }
@@ -235,6 +254,43 @@ std::string Value::to_string() const {
 }
 
 namespace detail {
+
+namespace {
+// `text` without the one '+' it may start with; false when nothing that from_chars reads is
+// left ("", "+", "+-1").
+bool without_plus(std::string_view& text) {
+  if (text.starts_with('+')) {
+    text.remove_prefix(1);
+    if (text.starts_with('-')) return false;
+  }
+  return !text.empty();
+}
+}  // namespace
+
+bool parse_int_text(std::string_view text, std::int64_t& out) noexcept {
+  if (!without_plus(text)) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+bool parse_number_text(std::string_view text, double& out) noexcept {
+  // Digits, signs, a point and an exponent only: "inf", "nan" and hexadecimal stay text.
+  if (text.find_first_not_of("0123456789+-.eE") != std::string_view::npos) return false;
+  if (!without_plus(text)) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+std::optional<Value> canonical_number(std::string_view text) {
+  std::int64_t i = 0;
+  if (parse_int_text(text, i)) {
+    if (std::to_string(i) == text) return Value(i);
+    return std::nullopt;
+  }
+  double d = 0;
+  if (parse_number_text(text, d) && format_double(d) == text) return Value(d);
+  return std::nullopt;
+}
 
 std::size_t encoded_size(const Value& value) {
   switch (value.kind()) {

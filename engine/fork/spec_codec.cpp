@@ -235,6 +235,7 @@ std::string encode_spec(const ProcessSpec& spec) {
   write_values(out, spec.extra_args);
   write_texts(out, spec.plugins);
   write_location(out, spec.where);
+  out.text(spec.base_dir);
   return out.bytes();
 }
 
@@ -294,6 +295,7 @@ ProcessSpec decode_spec(std::string_view bytes) {
   spec.extra_args = read_values(in);
   spec.plugins = read_texts(in);
   spec.where = read_location(in);
+  spec.base_dir = in.text();
   if (!in.at_end()) throw Error("malformed model encoding: trailing bytes");
   return spec;
 }

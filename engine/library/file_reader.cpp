@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <istream>
 #include <optional>
@@ -25,20 +24,11 @@ namespace {
 // How long a read waits for input before it looks for a stop again.
 constexpr int kStopPollMs = 20;
 
-// A cell as the most specific value it spells: int, then double, else string; empty is null.
+// A cell as its text, unchanged ("007", "1e3" and "2.50" stay as written); an empty cell is
+// null. A component that reads a number gets the number the text spells (Value::as_double(),
+// a typed port).
 Value parse_cell(const std::string& cell) {
   if (cell.empty()) return {};
-  const char* first = cell.data();
-  const char* last = cell.data() + cell.size();
-  std::int64_t i = 0;
-  if (auto [end, ec] = std::from_chars(first, last, i); ec == std::errc{} && end == last)
-    return Value(i);
-  double d = 0;
-  if (cell.find_first_not_of("0123456789+-.eE") == std::string::npos) {
-    if (auto [end, ec] = std::from_chars(first, last, d); ec == std::errc{} && end == last) {
-      return Value(d);
-    }
-  }
   return Value(cell);
 }
 
@@ -153,7 +143,7 @@ struct FileReader::State {
 
 FileReader::FileReader(const ComponentArgs& args)
     : Component(args),
-      path_(args.get<std::string>("path")),
+      path_(args.get_path("path")),
       field_names_(args.get<std::vector<std::string>>("field_names")) {
   if (field_names_.empty()) throw args.error("field_names", "must name at least one column");
   if (path_.empty()) throw args.error("path", "must not be empty");

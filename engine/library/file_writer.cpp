@@ -158,7 +158,7 @@ struct FileWriter::State {
 
 FileWriter::FileWriter(const ComponentArgs& args)
     : Component(args),
-      path_(args.get<std::string>("path")),
+      path_(args.get_path("path")),
       field_names_(args.get<std::vector<std::string>>("field_names")) {
   if (field_names_.empty()) throw args.error("field_names", "must name at least one column");
   if (path_.empty()) throw args.error("path", "must not be empty");

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/registry_access.hpp"
 #include "serve/dag_call.hpp"
 
 namespace patchbay::library {
@@ -33,17 +34,19 @@ ComponentFactory host_factory() {
 }  // namespace
 
 void register_library(Registry& registry) {
-  registry.add("Iterator", factory<Iterator>());
-  registry.add("Sleep", factory<Sleep>());
-  registry.add("Timestamper", factory<Timestamper>());
-  registry.add("FileReader", factory<FileReader>());
-  registry.add("FileWriter", factory<FileWriter>());
-  registry.add("SQLReader", factory<SQLReader>());
-  registry.add("SQLWriter", factory<SQLWriter>());
-  registry.add("Ingress", host_factory<Ingress>());
-  registry.add("Egress", host_factory<Egress>());
+  using detail::RegistryAccess;
+  RegistryAccess::add_builtin(registry, "Iterator", factory<Iterator>());
+  RegistryAccess::add_builtin(registry, "Sleep", factory<Sleep>());
+  RegistryAccess::add_builtin(registry, "Timestamper", factory<Timestamper>());
+  RegistryAccess::add_builtin(registry, "FileReader", factory<FileReader>());
+  RegistryAccess::add_builtin(registry, "FileWriter", factory<FileWriter>());
+  RegistryAccess::add_builtin(registry, "SQLReader", factory<SQLReader>());
+  RegistryAccess::add_builtin(registry, "SQLWriter", factory<SQLWriter>());
+  RegistryAccess::add_builtin(registry, "Ingress", host_factory<Ingress>());
+  RegistryAccess::add_builtin(registry, "Egress", host_factory<Egress>());
   // The nodes of compiled DAGs (dag.hpp), not meant for model files.
-  registry.add(std::string(patchbay::detail::dag_call_type), patchbay::detail::dag_call_factory());
+  RegistryAccess::add_builtin(registry, std::string(patchbay::detail::dag_call_type),
+                              patchbay::detail::dag_call_factory());
 }
 
 }  // namespace patchbay::library

@@ -1,3 +1,4 @@
+#include <patchbay/internal/value_codec.hpp>
 #include <patchbay/library.hpp>
 
 #include <sys/stat.h>
@@ -147,8 +148,14 @@ void SQLWriter::step() {
       state.db->exec("BEGIN");
       state.in_transaction = true;
     }
-    for (std::size_t i = 0; i < inputs_by_field_.size(); ++i)
-      state.insert->bind(static_cast<int>(i + 1), inputs_by_field_[i]->value());
+    for (std::size_t i = 0; i < inputs_by_field_.size(); ++i) {
+      // A string that is exactly how a number is written ("7", "2.5": a CSV cell) goes in as
+      // that number, which reads back as the same text; any other string ("007") as text.
+      const Value& value = inputs_by_field_[i]->value();
+      const std::optional<Value> number =
+          value.is_string() ? detail::canonical_number(value.as_string()) : std::nullopt;
+      state.insert->bind(static_cast<int>(i + 1), number ? *number : value);
+    }
     (void)state.insert->step();
     state.insert->reset();
     ++state.rows;

@@ -21,7 +21,7 @@ DatabaseArg database_arg(const ComponentArgs& args, const char* component) {
     throw args.error("connection_string", "and 'path' are both given: name the database once");
   }
   if (has_path || !args.contains("connection_string")) {
-    arg.path = args.get<std::string>("path");
+    arg.path = args.get_path("path");
     if (arg.path.empty()) throw args.error("path", "must not be empty");
     return arg;
   }
@@ -44,7 +44,7 @@ DatabaseArg database_arg(const ComponentArgs& args, const char* component) {
                      "must name a database file (sqlite:///FILE): an in-memory database holds "
                      "nothing before the run and nothing after it");
   }
-  arg.path = rest.substr(1);
+  arg.path = args.resolve_path(rest.substr(1));
   return arg;
 }
 

@@ -106,6 +106,7 @@ Instantiated instantiate(const ProcessSpec& spec, const Registry& registry, Unkn
     ComponentArgsAccess::set_resources(args, c.resources);
     ComponentArgsAccess::set_parameters(args, parameters_of(spec, c));
     ComponentArgsAccess::set_context(args, c.type, c.where);
+    ComponentArgsAccess::set_base_dir(args, spec.base_dir);
     std::unique_ptr<Component> component;
     if (unknown == UnknownTypes::stand_in && !registry.contains(c.type)) {
       if (!fields) fields = fields_by_component(spec.connectors);

@@ -103,7 +103,7 @@ class Sum : public patchbay::Component {
 class Save : public patchbay::Component {
  public:
   explicit Save(const patchbay::ComponentArgs& args)
-      : Component(args), path_(args.get<std::string>("path")) {}
+      : Component(args), path_(args.get_path("path")) {}
   ~Save() override {
     if (file_ != nullptr) std::fclose(file_);
   }

@@ -34,8 +34,7 @@ class A : public patchbay::Component {
 /// Writes 2 * in_1 on a line of `path` for each value it takes.
 class B : public patchbay::Component {
  public:
-  explicit B(const patchbay::ComponentArgs& args)
-      : Component(args), path_(args.get<std::string>("path")) {}
+  explicit B(const patchbay::ComponentArgs& args) : Component(args), path_(args.get_path("path")) {}
   ~B() override {
     if (file_ != nullptr) std::fclose(file_);
   }

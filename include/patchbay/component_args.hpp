@@ -45,6 +45,16 @@ class ComponentArgs {
   [[nodiscard]] T get_or(std::string_view key, T fallback) const {
     return contains(key) ? get<T>(key) : std::move(fallback);
   }
+  /// Argument `key`, a file path, as the model means it: a relative path is taken against the
+  /// folder of the model file it was written in (what load_model() records in
+  /// ProcessSpec::base_dir), so that a model names the same files from whatever directory it
+  /// runs; an absolute path, and any path of a model built in code, as it is. Throws as
+  /// get<std::string>().
+  ///
+  ///     path_(args.get_path("path"))   // "data.csv" next to the model file
+  [[nodiscard]] std::string get_path(std::string_view key) const;
+  /// `path` as get_path() takes a path: against the model file's folder when relative.
+  [[nodiscard]] std::string resolve_path(const std::string& path) const;
   /// Whether the argument was given. Does not mark it used.
   [[nodiscard]] bool contains(std::string_view key) const;
   /// The raw argument or nullptr; marks it used. The pointer lives as long as the arguments.
@@ -85,6 +95,7 @@ class ComponentArgs {
   ComponentArgs& set_resources(ResourceOverrides resources);
   ComponentArgs& set_parameters(std::map<std::string, Value> parameters);
   ComponentArgs& set_context(std::string type, SourceLocation where);
+  ComponentArgs& set_base_dir(std::string base_dir);
   // Arguments never read, sorted.
   [[nodiscard]] std::vector<std::string> unused() const;
 
@@ -96,6 +107,7 @@ class ComponentArgs {
   std::map<std::string, std::vector<Value>> initial_values_;
   ResourceOverrides resources_;
   std::map<std::string, Value> parameters_;
+  std::string base_dir_;  // where relative paths start; empty: the working directory
   mutable std::set<std::string, std::less<>> used_;
 };
 

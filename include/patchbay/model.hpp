@@ -9,10 +9,23 @@
 
 namespace patchbay {
 
-/// Parses a YAML model file into a ProcessSpec. Throws ModelError with the file and line for
-/// syntax errors and schema violations. Plugin paths are resolved relative to the file.
-/// Thread-safe (no shared state).
+/// How load_model() treats what a model file names beside itself.
+struct LoadOptions {
+  /// Load the plugins the model needs, as load_needed_plugins() does. False: read the file
+  /// only (what `engine-run --dump` and `--validate --no-plugins` do).
+  bool load_plugins = true;
+};
+
+/// Reads a YAML model file into a ProcessSpec, and loads the plugins it needs
+/// (load_needed_plugins()), so that `make_process(load_model("model.yaml"))->run()` runs a
+/// model that engine-run runs. Relative paths in the model are taken against the file's folder:
+/// its plugins' (resolved here) and its components' path arguments (ProcessSpec::base_dir,
+/// ComponentArgs::get_path()). Throws ModelError with the file and line for syntax errors and
+/// schema violations, and naming the plugin for a plugin that is missing or fails to load.
+/// Thread-safe (plugins are loaded under a lock).
 ProcessSpec load_model(const std::string& path);
+/// The same, as `options` say.
+ProcessSpec load_model(const std::string& path, const LoadOptions& options);
 /// Parses YAML text; `origin` names it in error messages. Thread-safe (no shared state).
 ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin = "<model>");
 
@@ -38,9 +51,18 @@ void save_model(const ProcessSpec& spec, const std::string& path);
 void load_plugin(const std::string& path);
 /// Loads every plugin named in the spec, as load_plugin() does. Thread-safe.
 void load_plugins(const ProcessSpec& spec);
+/// What load_model() and engine-run do with a model's plugins: checks that each one named
+/// exists (a ModelError naming the first that does not), then loads them all if one of the
+/// model's component types is not registered yet, and none if every type is: a plugin is
+/// code, and none is run that the model does not need. engine-run first loads its --plugin
+/// libraries, then calls this. Thread-safe.
+void load_needed_plugins(const ProcessSpec& spec);
 
 /// A Mermaid flowchart of the model, like Plugboard's diagrams: components and connectors, and
-/// the events that pubsub connectors name as hexagons. Thread-safe (pure).
+/// the events that pubsub connectors name as hexagons. Any name draws: a plain one (a letter or
+/// '_', then letters, digits, '_' and single dashes, not a word Mermaid reserves) is its node's
+/// id, as in Plugboard's; any other gets a generated id and a quoted label, '"' written #quot;
+/// and other syntax as numeric entity codes. Thread-safe (pure).
 std::string mermaid_diagram(const ProcessSpec& spec);
 /// The same with the events the components declare (event.hpp), as Plugboard draws them: a
 /// hexagon per event type, dotted arrows from its publishers and to its subscribers. Builds the

@@ -18,3 +18,4 @@
 #include <patchbay/resources.hpp>
 #include <patchbay/status.hpp>
 #include <patchbay/value.hpp>
+#include <patchbay/version.hpp>

@@ -189,6 +189,12 @@ struct ProcessSpec {
   std::map<std::string, Value> extra_args;
   std::vector<std::string> plugins;  ///< shared libraries to load, resolved paths
   SourceLocation where;              ///< the model file, when loaded from one
+  /// The folder that relative paths in the components' arguments are taken against
+  /// (ComponentArgs::get_path(): FileReader's and FileWriter's `path`, ...): load_model() sets
+  /// the model file's folder, as its path names it ("examples/csv" for
+  /// "examples/csv/model.yaml"); empty (a model built in code, or parse_model()): the working
+  /// directory.
+  std::string base_dir;
 
   /// Finds a component by name, or nullptr; valid until `components` changes.
   [[nodiscard]] ComponentSpec* find(const std::string& component_name);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,9 +41,13 @@ class Registry {
 
   /// Adds a type. Throws patchbay::Error if `name` is already registered. Thread-safe.
   void add(std::string name, ComponentFactory factory);
-  /// Resolves `type` by exact name, else by its last dotted segment
-  /// ("hello_ray.Sleep" -> "Sleep"). Returns the registered name, or "" when unknown.
-  /// Thread-safe.
+  /// Resolves `type` by exact name, else by its last dotted segment, as a Plugboard model names
+  /// a class by its Python module ("components.Save" -> "Save"). A built-in type (the library's,
+  /// library::register_library()) is found that way only under Plugboard's own package
+  /// ("plugboard.library.FileWriter", "plugboard.library.file_io.FileWriter") and, for the
+  /// tutorial's components it stands in for, its module ("hello_ray.Sleep"): another package's
+  /// "acme.sinks.FileWriter" is not the built-in, and resolves only if registered under that
+  /// name. Returns the registered name, or "" when unknown. Thread-safe.
   [[nodiscard]] std::string resolve(std::string_view type) const;
   /// Whether resolve(type) finds a registered name. Thread-safe.
   [[nodiscard]] bool contains(std::string_view type) const { return !resolve(type).empty(); }
@@ -66,8 +71,14 @@ class Registry {
   // Returns and clears the recorded registration errors.
   [[nodiscard]] std::vector<std::string> take_errors();
 
+  // Adds a built-in type: one that a dotted name resolves to only under the packages above.
+  void add_builtin(std::string name, ComponentFactory factory);
+  // Why `type` is unknown when it names a built-in in another package; "" otherwise.
+  [[nodiscard]] std::string not_builtin_reason(std::string_view type) const;
+
   mutable std::mutex mutex_;
   std::map<std::string, ComponentFactory, std::less<>> factories_;
+  std::set<std::string, std::less<>> builtins_;
   std::vector<std::string> errors_;
 };
 

@@ -54,8 +54,10 @@ class Value {
 
   /// Accessors throw patchbay::Error naming the kind asked for and the kind held.
   [[nodiscard]] bool as_bool() const;
+  /// An int64, or a string whose whole text spells one ("007" is 7; a CSV cell is a string).
   [[nodiscard]] std::int64_t as_int() const;
-  /// int64 values convert to double.
+  /// A double; an int64 converts, and a string whose whole text spells a number is read as
+  /// one ("1e3" is 1000.0; not "inf", "nan" or hexadecimal).
   [[nodiscard]] double as_double() const;
   [[nodiscard]] const std::string& as_string() const;
   [[nodiscard]] const List& as_list() const;
@@ -71,8 +73,11 @@ class Value {
   /// of range.
   [[nodiscard]] const Value& at(std::size_t index) const;
 
-  /// Text for display and CSV: null -> "", bool -> true/false, numbers shortest round-trip,
-  /// strings as they are, lists as [a, b], mappings as {key: value, ...}.
+  /// Text for display and CSV: null -> "", bool -> true/false, strings as they are, lists as
+  /// [a, b], mappings as {key: value, ...}; an int64 in decimal, a double as the shortest text
+  /// that reads back as exactly it, written as Python's repr() writes a float: positional with
+  /// a ".0" from 1e-4 up to 1e16 ("100000.0", "0.0001"), scientific beyond ("1e+16", "2.5e-10"),
+  /// and "inf", "-inf", "nan".
   [[nodiscard]] std::string to_string() const;
 
   bool operator==(const Value&) const = default;

@@ -288,6 +288,43 @@ TEST_CASE("a component type is kept as written and resolves by its last segment"
   CHECK(registry.resolve("Sleep.hello_ray").empty());
 }
 
+TEST_CASE("a built-in type resolves from a dotted name only under Plugboard's packages",
+          "[model]") {
+  const auto& registry = patchbay::Registry::global();
+  // Plugboard's own spellings of its library, and the tutorial's module for its components.
+  CHECK(registry.resolve("plugboard.library.FileWriter") == "FileWriter");
+  CHECK(registry.resolve("plugboard.library.file_io.FileReader") == "FileReader");
+  CHECK(registry.resolve("plugboard.library.sql_io.SQLWriter") == "SQLWriter");
+  CHECK(registry.resolve("hello_ray.Iterator") == "Iterator");
+  CHECK(registry.resolve("hello_ray.Timestamper") == "Timestamper");
+  // Another package's class of the same name is not the built-in.
+  CHECK(registry.resolve("acme.sinks.FileWriter").empty());
+  CHECK(registry.resolve("acme.Iterator").empty());
+  CHECK(registry.resolve("hello_ray.FileWriter").empty());
+  CHECK(registry.resolve("plugboardx.library.FileWriter").empty());
+  CHECK_FALSE(registry.contains("acme.sinks.FileWriter"));
+  // A type registered by a program or plugin still resolves from any package.
+  patchbay::Registry own;
+  own.add("Save", [](const patchbay::ComponentArgs&) -> std::unique_ptr<patchbay::Component> {
+    return nullptr;
+  });
+  CHECK(own.resolve("components.Save") == "Save");
+  CHECK(own.resolve("a.b.Save") == "Save");
+}
+
+TEST_CASE("a model naming a built-in in another package is an error that says so", "[model]") {
+  const ProcessSpec spec = parse_model(
+      one_component("        path: out.csv\n        field_names: [x]\n", "acme.sinks.FileWriter"));
+  try {
+    (void)patchbay::make_process(spec);
+    FAIL("expected a ModelError");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains("unknown component type 'acme.sinks.FileWriter'") &&
+                             Contains("it is not the built-in FileWriter") &&
+                             Contains("'plugboard.library.FileWriter'"));
+  }
+}
+
 TEST_CASE("argument scalars become Values of the right kind", "[model]") {
   const ProcessSpec spec = parse_model(one_component(R"(        i: 42
         neg: -7
@@ -637,7 +674,10 @@ process:
   args:
     components: []
 )");
-  const ProcessSpec spec = patchbay::load_model(model.string());
+  // The file only: none of these plugins exists.
+  patchbay::LoadOptions file_only;
+  file_only.load_plugins = false;
+  const ProcessSpec spec = patchbay::load_model(model.string(), file_only);
   const std::vector<std::string> expected = {
       (base / "plugins/one.so").lexically_normal().string(),
       (dir.path() / "two.so").lexically_normal().string(),
@@ -655,7 +695,7 @@ process:
     args:
       components: []
 )");
-  CHECK(patchbay::load_model(model.string()).plugins ==
+  CHECK(patchbay::load_model(model.string(), file_only).plugins ==
         std::vector<std::string>{(base / "four.so").lexically_normal().string(),
                                  (base / "sub/five.so").lexically_normal().string()});
 
@@ -666,6 +706,53 @@ process:
 
   const ModelError e = parse_error("plugins: {a: 1}\nprocess:\n  args: {}\n");
   CHECK_THAT(e.what(), Contains("model.yaml:1") && Contains("plugins"));
+}
+
+TEST_CASE("load_model checks the plugins a model names, and loads them only when needed",
+          "[model]") {
+  TempDir dir;
+  const fs::path model = dir / "model.yaml";
+  write_file(model,
+             "plugins: [missing.so]\nprocess:\n  args:\n    components:\n"
+             "    - {type: Iterator, args: {name: input, iters: 1}}\n");
+  // A plugin that is not there is an error, as in engine-run, even when no type needs it.
+  try {
+    (void)patchbay::load_model(model.string());
+    FAIL("expected a ModelError");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains((dir / "missing.so").string()) && Contains("does not exist"));
+  }
+  // Every type registered: a plugin that exists is not loaded (a text file would fail to).
+  write_file(dir / "missing.so", "not a shared library\n");
+  CHECK(patchbay::load_model(model.string()).components.size() == 1);
+  // A type that is not registered: the plugins are loaded, and this one fails to.
+  write_file(model,
+             "plugins: [missing.so]\nprocess:\n  args:\n    components:\n"
+             "    - {type: NotRegisteredAnywhere, args: {name: c}}\n");
+  CHECK_THROWS_WITH(patchbay::load_model(model.string()), Contains("cannot load plugin"));
+}
+
+TEST_CASE("a model's relative data paths are its folder's, wherever the program runs", "[model]") {
+  TempDir dir;
+  fs::create_directories(dir / "models/out");
+  write_file(dir / "models/in.csv", "x\n007\n1e3\n");
+  const fs::path model = dir / "models/model.yaml";
+  write_file(model, R"(process:
+  args:
+    components:
+    - {type: FileReader, args: {name: read, path: in.csv, field_names: [x]}}
+    - {type: FileWriter, args: {name: write, path: out/copy.csv, field_names: [x]}}
+    connectors:
+    - {source: read.x, target: write.x}
+)");
+  REQUIRE(fs::current_path() != dir / "models");
+  const ProcessSpec spec = patchbay::load_model(model.string());
+  CHECK(spec.base_dir == (dir / "models").string());
+  patchbay::make_process(spec)->run();
+  CHECK(read_file(dir / "models/out/copy.csv") == "x\n007\n1e3\n");
+  CHECK_FALSE(fs::exists(fs::current_path() / "out/copy.csv"));
+  // A model built in code, or parsed from text, has none: its paths are the working directory's.
+  CHECK(parse_model("process:\n  args: {}\n").base_dir.empty());
 }
 
 // Regression: yaml-cpp's Node assignment rebinds the shared node, which once made `root`
@@ -681,7 +768,9 @@ plugboard:
     args:
       components: []
 )");
-  const ProcessSpec spec = patchbay::load_model(model.string());
+  patchbay::LoadOptions file_only;
+  file_only.load_plugins = false;
+  const ProcessSpec spec = patchbay::load_model(model.string(), file_only);
   CHECK(spec.plugins == std::vector<std::string>{(dir / "one.so").lexically_normal().string(),
                                                  (dir / "two.so").lexically_normal().string()});
 }

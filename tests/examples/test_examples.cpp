@@ -11,6 +11,7 @@ using patchbay::test::lines_of;
 using patchbay::test::read_file;
 using patchbay::test::run_command;
 using patchbay::test::TempDir;
+using patchbay::test::write_file;
 
 namespace {
 
@@ -28,14 +29,28 @@ void check_timestamps(const std::string& csv, std::size_t rows) {
   }
 }
 
+// A copy of the example model examples/MODEL in `dir`, and of the data files examples/DATA
+// beside it; returns its path. A model's relative paths are its folder's, so what the copy
+// writes lands in `dir`, not in the source tree.
+std::string example_in(const TempDir& dir, const std::string& model,
+                       const std::vector<std::string>& data = {}) {
+  for (const auto& file : data) {
+    write_file(dir / std::filesystem::path(file).filename().string(),
+               read_file(source_dir + "/examples/" + file));
+  }
+  const std::filesystem::path copy = dir / std::filesystem::path(model).filename().string();
+  write_file(copy, read_file(source_dir + "/examples/" + model));
+  return copy.string();
+}
+
 }  // namespace
 
 TEST_CASE("examples/hello/model.yaml writes one timestamp row per iteration", "[examples]") {
   TempDir dir;
-  const auto r = run_command(
-      {engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
-       "very-slow-sleep.sleep_seconds=0.002", source_dir + "/examples/hello/model.yaml"},
-      dir.path());
+  const auto r =
+      run_command({engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
+                   "very-slow-sleep.sleep_seconds=0.002", example_in(dir, "hello/model.yaml")},
+                  dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   check_timestamps(read_file(dir / "hello.csv"), 10);
@@ -58,6 +73,65 @@ TEST_CASE("the README's embedding example doubles five values", "[examples]") {
   CHECK(read_file(dir / "out.csv") == "y\n0\n2\n4\n6\n8\n");
 }
 
+TEST_CASE("every plugin the README names under build/ is built there", "[examples]") {
+  const std::string readme = read_file(source_dir + "/README.md");
+  // The build directory of this suite: the one that holds the example plugins.
+  const std::filesystem::path build =
+      std::filesystem::path(PATCHBAY_ACCUMULATOR_PLUGIN).parent_path().parent_path();
+  const std::regex plugin(R"(build/((examples|tests)/[A-Za-z0-9_/-]*lib[A-Za-z0-9_-]+\.so)\b)");
+  std::size_t named = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), plugin);
+       it != std::sregex_iterator(); ++it) {
+    ++named;
+    const std::string path = (*it)[1];
+    INFO(path);
+    CHECK(std::filesystem::exists(build / path));
+  }
+  CHECK(named >= 5);
+}
+
+TEST_CASE("the README's fork-server program is examples/fork-server/main.cpp's", "[examples]") {
+  const std::string readme = read_file(source_dir + "/README.md");
+  const std::string program = read_file(source_dir + "/examples/fork-server/main.cpp");
+  // The README's code block that starts a fork server, from its main() to its end.
+  const std::size_t server = readme.find("  patchbay::ForkServer fork_server;");
+  REQUIRE(server != std::string::npos);
+  const std::size_t begin = readme.rfind("int main() {", server);
+  const std::size_t end = readme.find("```", server);
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const std::string snippet = readme.substr(begin, end - begin);
+  INFO(snippet);
+  CHECK_THAT(program, Catch::Contains(snippet));
+}
+
+TEST_CASE("the README's fork-server program runs model.yaml with the plugins it names",
+          "[examples][fork_server]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "lib");
+  std::filesystem::create_symlink(PATCHBAY_TEST_PLUGIN, dir / "lib/libdoubler.so");
+  // A plugin named relative to the model, which load_model() loads: nothing else does here.
+  write_file(dir / "model.yaml", R"(plugins: [lib/libdoubler.so]
+process:
+  type: parallel
+  args:
+    topology: "pack:1 core:2 pu:1"
+    components:
+    - {type: Iterator, args: {name: input, iters: 4}}
+    - {type: Sleep, args: {name: pass, sleep_seconds: 0}}
+    - {type: my_plugins.Doubler, args: {name: double}}
+    - {type: FileWriter, args: {name: save, path: doubled.csv, field_names: [y]}}
+    connectors:
+    - {source: input.x, target: pass.x}
+    - {source: pass.y, target: double.x}
+    - {source: double.y, target: save.y}
+)");
+  const auto r = run_command({PATCHBAY_FORK_SERVER_EXAMPLE}, dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "doubled.csv") == "y\n0.0\n2.0\n4.0\n6.0\n");
+}
+
 TEST_CASE("the README's serving example answers from the host's threads", "[examples][serve]") {
   const auto r = run_command({PATCHBAY_SERVE_ECHO_EXAMPLE}, source_dir);
   INFO(r.err);
@@ -66,25 +140,35 @@ TEST_CASE("the README's serving example answers from the host's threads", "[exam
 }
 
 TEST_CASE("examples/csv reorders columns and keeps quoted cells", "[examples]") {
+  const std::string expected =
+      "note,sensor,reading\n"
+      "ok,boiler,71.5\n"
+      "\"rising, watch it\",boiler,72.25\n"
+      "\"said \"\"cold\"\"\",intake,-3\n"
+      "\"two\nlines\",intake,\n";
   TempDir dir;
-  const auto r = run_command(
-      {engine_run, "--quiet", "--set", "read.path=" + source_dir + "/examples/csv/measurements.csv",
-       source_dir + "/examples/csv/model.yaml"},
-      dir.path());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(dir / "measurements-out.csv") ==
-        "note,sensor,reading\n"
-        "ok,boiler,71.5\n"
-        "\"rising, watch it\",boiler,72.25\n"
-        "\"said \"\"cold\"\"\",intake,-3\n"
-        "\"two\nlines\",intake,\n");
+  std::filesystem::create_directories(dir / "csv");
+  const std::filesystem::path folder = dir / "csv";
+  for (const char* file : {"model.yaml", "measurements.csv"})
+    write_file(folder / file, read_file(source_dir + "/examples/csv/" + file));
+  // The model's paths are relative to it: the same files from its folder's parent (as from the
+  // repository's root) and from inside its folder.
+  for (const auto& [cwd, model] : {std::pair{dir.path(), std::string("csv/model.yaml")},
+                                   std::pair{folder, std::string("model.yaml")}}) {
+    INFO(cwd.string());
+    std::filesystem::remove(folder / "measurements-out.csv");
+    const auto r = run_command({engine_run, "--quiet", model}, cwd);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(read_file(folder / "measurements-out.csv") == expected);
+    if (cwd != folder) CHECK_FALSE(std::filesystem::exists(cwd / "measurements-out.csv"));
+  }
 }
 
 TEST_CASE("examples/cycle computes a running sum through a cycle", "[examples]") {
   TempDir dir;
   const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_ACCUMULATOR_PLUGIN,
-                              source_dir + "/examples/cycle/model.yaml"},
+                              example_in(dir, "cycle/model.yaml")},
                              dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -94,7 +178,7 @@ TEST_CASE("examples/cycle computes a running sum through a cycle", "[examples]")
 TEST_CASE("examples/hello-world: Plugboard's hello world writes twice each number", "[examples]") {
   TempDir dir;
   const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_HELLO_WORLD_PLUGIN,
-                              source_dir + "/examples/hello-world/model.yaml"},
+                              example_in(dir, "hello-world/model.yaml")},
                              dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -108,7 +192,7 @@ void run_complex(const TempDir& dir, const std::string& model,
                  const std::vector<std::string>& extra = {}) {
   std::vector<std::string> command = {engine_run, "--quiet", "--plugin", PATCHBAY_COMPLEX_PLUGIN};
   command.insert(command.end(), extra.begin(), extra.end());
-  command.push_back(source_dir + "/examples/complex/" + model);
+  command.push_back(example_in(dir, "complex/" + model));
   const auto r = run_command(command, dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -220,7 +304,7 @@ TEST_CASE("examples/events: high and low values reach their collectors as events
   TempDir dir;
   const auto r = run_command({engine_run, "--quiet", "--plugin", PATCHBAY_EVENTS_PLUGIN, "--set",
                               "random-generator.seed=7", "--process", process, "--stats",
-                              "stats.json", source_dir + "/examples/events/model.yaml"},
+                              "stats.json", example_in(dir, "events/model.yaml")},
                              dir.path());
   INFO(r.err);
   // the StopEvent ends the run gracefully

@@ -66,6 +66,7 @@ void check_same(const ProcessSpec& a, const ProcessSpec& b) {
   CHECK(a.extra_args == b.extra_args);
   CHECK(a.plugins == b.plugins);
   check_same(a.where, b.where);
+  CHECK(a.base_dir == b.base_dir);
 }
 
 ProcessSpec rich_spec() {
@@ -113,6 +114,7 @@ ProcessSpec rich_spec() {
   spec.extra_args = {{"ray_address", Value("auto")}};
   spec.plugins = {"/opt/plugins/libone.so", "relative/libtwo.so"};
   spec.where = {"model.yaml", 0};
+  spec.base_dir = "models/csv";
   return spec;
 }
 
@@ -208,6 +210,7 @@ std::string empty_model_bytes(std::uint64_t kind, std::uint64_t wait,
   out.u64(0);  // plugins
   out.text("");
   out.i64(line);
+  out.text("");  // base_dir
   return out.bytes();
 }
 

@@ -131,9 +131,42 @@ TEST_CASE("Value: an accessor of the wrong kind throws naming both kinds", "[val
   CHECK_THROWS_WITH(Value().as_bool(), "value is null, expected bool");
   CHECK_THROWS_WITH(Value(1).as_bool(), "value is int, expected bool");
   CHECK_THROWS_WITH(Value(1).as_string(), "value is int, expected string");
-  CHECK_THROWS_WITH(Value("1.5").as_double(), "value is string, expected double");
+  CHECK_THROWS_WITH(Value("1.5x").as_double(), "value is string, expected double");
+  CHECK_THROWS_WITH(Value("1.5").as_int(), "value is string, expected int");
   CHECK_THROWS_WITH(Value(true).as_list(), "value is bool, expected list");
   CHECK_THROWS_WITH(Value(Value::List{}).as_string(), "value is list, expected string");
+}
+
+TEST_CASE("Value: the numeric accessors read the number a string spells", "[values]") {
+  // A string stays a string (a CSV cell keeps its text); asking for a number parses it.
+  const Value padded("007");
+  CHECK(padded.is_string());
+  CHECK(padded.as_int() == 7);
+  CHECK(padded.as_double() == 7.0);
+  CHECK(padded.to_string() == "007");
+  CHECK(Value("1e3").as_double() == 1000.0);
+  CHECK(Value("-0.5").as_double() == -0.5);
+  CHECK(Value("+12").as_int() == 12);
+  CHECK(Value("-9223372036854775808").as_int() == std::numeric_limits<std::int64_t>::min());
+  CHECK_THROWS_WITH(Value("1e3").as_int(), "value is string, expected int");
+  CHECK_THROWS_WITH(Value("9223372036854775808").as_int(), "value is string, expected int");
+  for (const char* text : {"", " 1", "1 ", "inf", "nan", "0x1A", "+-1", "1,5", "+"}) {
+    INFO(text);
+    CHECK_THROWS_WITH(Value(text).as_double(), "value is string, expected double");
+  }
+}
+
+TEST_CASE("Value: canonical_number takes only a number's exact spelling", "[values]") {
+  using patchbay::detail::canonical_number;
+  CHECK(canonical_number("7") == Value(7));
+  CHECK(canonical_number("-3") == Value(-3));
+  CHECK(canonical_number("2.5") == Value(2.5));
+  CHECK(canonical_number("100000.0") == Value(100000.0));
+  CHECK(canonical_number("1e+16") == Value(1e16));
+  for (const char* text : {"007", "+7", "1e3", "2.50", "-0", "100000.00", "1e16", "x", ""}) {
+    INFO(text);
+    CHECK_FALSE(canonical_number(text).has_value());
+  }
 }
 
 TEST_CASE("Value: equality compares kind and value", "[values]") {
@@ -167,12 +200,22 @@ TEST_CASE("Value: to_string of doubles is shortest round-trip and keeps a '.0'",
   CHECK(Value(0.1).to_string() == "0.1");
   CHECK(Value(1.0 / 3.0).to_string() == "0.3333333333333333");
   CHECK(Value(1e300).to_string() == "1e+300");
+  // Positional, as Python's repr() writes a float, from 1e-4 up to 1e16; scientific beyond.
+  CHECK(Value(100000.0).to_string() == "100000.0");
+  CHECK(Value(1000.0).to_string() == "1000.0");
+  CHECK(Value(123456789012345.0).to_string() == "123456789012345.0");
+  CHECK(Value(1e15).to_string() == "1000000000000000.0");
+  CHECK(Value(1e16).to_string() == "1e+16");
+  CHECK(Value(0.0001).to_string() == "0.0001");
+  CHECK(Value(0.00001).to_string() == "1e-05");
+  CHECK(Value(-2.5e-5).to_string() == "-2.5e-05");
   CHECK(Value(2.5e-10).to_string() == "2.5e-10");
   CHECK(Value(std::numeric_limits<double>::infinity()).to_string() == "inf");
   CHECK(Value(-std::numeric_limits<double>::infinity()).to_string() == "-inf");
   CHECK(Value(std::numeric_limits<double>::quiet_NaN()).to_string() == "nan");
   // Round trip: the text parses back to the same double.
-  for (double d : {0.1, 1.0 / 3.0, 123456.789, 1e-300, 1.7976931348623157e308}) {
+  for (double d : {0.1, 1.0 / 3.0, 123456.789, 1e-300, 1.7976931348623157e308, 100000.0,
+                   9007199254740993.0, 0.0001, 1e15 + 0.5}) {
     INFO(d);
     CHECK(std::stod(Value(d).to_string()) == d);
   }
@@ -380,7 +423,11 @@ TEST_CASE("port_type: run-time conversions from Value check kind and range", "[v
   std::int64_t i64 = 0;
   CHECK(codec_of<std::int64_t>().assign_from_value(Value(-5), &i64));
   CHECK(i64 == -5);
-  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value("5"), &i64));
+  // A string that spells an integer (a CSV cell) reads as one; other text does not.
+  CHECK(codec_of<std::int64_t>().assign_from_value(Value("007"), &i64));
+  CHECK(i64 == 7);
+  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value("5x"), &i64));
+  CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value("2.5"), &i64));
   CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value(2.5), &i64));
   CHECK_FALSE(codec_of<std::int64_t>().assign_from_value(Value(true), &i64));
 
@@ -398,7 +445,10 @@ TEST_CASE("port_type: run-time conversions from Value check kind and range", "[v
   CHECK(d == 3.0);
   CHECK(codec_of<double>().assign_from_value(Value(0.25), &d));
   CHECK(d == 0.25);
-  CHECK_FALSE(codec_of<double>().assign_from_value(Value("0.25"), &d));
+  CHECK(codec_of<double>().assign_from_value(Value("1e3"), &d));
+  CHECK(d == 1000.0);
+  CHECK_FALSE(codec_of<double>().assign_from_value(Value("0.25 "), &d));
+  CHECK_FALSE(codec_of<double>().assign_from_value(Value("nan"), &d));
 
   bool b = false;
   CHECK(codec_of<bool>().assign_from_value(Value(true), &b));

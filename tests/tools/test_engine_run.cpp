@@ -1,5 +1,8 @@
 // engine-run as a user runs it: exit codes, one-line errors with file and line, outputs.
+#include <patchbay/version.hpp>
+
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -11,9 +14,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstddef>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "support/command.hpp"
@@ -29,7 +34,15 @@ const std::string engine_run = PATCHBAY_ENGINE_RUN;
 const std::string accumulator = PATCHBAY_ACCUMULATOR_PLUGIN;
 const std::string doubler = PATCHBAY_TEST_PLUGIN;
 const std::string marker_plugin = PATCHBAY_MARKER_PLUGIN;
-const std::string hello_model = std::string(PATCHBAY_SOURCE_DIR) + "/examples/hello/model.yaml";
+const std::string hello_source = std::string(PATCHBAY_SOURCE_DIR) + "/examples/hello/model.yaml";
+
+// A copy of the hello model in `dir`: its output, hello.csv, is written next to it (a model's
+// relative paths are its folder's), in the test's directory rather than the source tree.
+std::string hello_model_in(const TempDir& dir) {
+  const std::filesystem::path copy = dir / "hello.yaml";
+  if (!std::filesystem::exists(copy)) write_file(copy, read_file(hello_source));
+  return copy.string();
+}
 
 // A model around a components block and a connectors block, lines counted from 1.
 std::string model(const std::string& components, const std::string& connectors) {
@@ -114,10 +127,10 @@ ConfinedResult run_confined(const std::vector<std::string>& argv, const std::fil
 
 TEST_CASE("engine-run runs the hello model and exits 0", "[engine-run]") {
   TempDir dir;
-  const auto r =
-      run_command({engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
-                   "very-slow-sleep.sleep_seconds=0.002", "--set", "input.iters=7", hello_model},
-                  dir.path());
+  const auto r = run_command(
+      {engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
+       "very-slow-sleep.sleep_seconds=0.002", "--set", "input.iters=7", hello_model_in(dir)},
+      dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const std::string csv = read_file(dir / "hello.csv");
@@ -141,6 +154,13 @@ TEST_CASE("engine-run rejects bad models with exit 2 and one line naming file an
       {"unknown component type",
        model("    - type: Nope\n      args: {name: n}\n", "    - {source: n.x, target: n.y}\n"),
        "unknown component type 'Nope'", 4},
+      {"a built-in's name in another package",
+       model("    - type: acme.sinks.FileWriter\n"
+             "      args: {name: save, path: out.csv, field_names: [x]}\n",
+             "    []\n"),
+       "unknown component type 'acme.sinks.FileWriter' for component 'save': it is not the "
+       "built-in FileWriter",
+       4},
       {"bad quantity 5x",
        model("    - type: Iterator\n      args:\n        name: input\n        iters: 1\n"
              "        resources: {cpu: \"5x\"}\n",
@@ -201,12 +221,15 @@ TEST_CASE("engine-run rejects bad models with exit 2 and one line naming file an
 TEST_CASE("engine-run exits 2 for bad arguments and missing files", "[engine-run]") {
   TempDir dir;
   CHECK(run_command({engine_run, "missing.yaml"}, dir.path()).exit_code == 2);
-  CHECK(run_command({engine_run, "--no-such-option", hello_model}, dir.path()).exit_code == 2);
-  CHECK(run_command({engine_run, "--set", "nobody.x=1", hello_model}, dir.path()).exit_code == 2);
+  CHECK(run_command({engine_run, "--no-such-option", hello_model_in(dir)}, dir.path()).exit_code ==
+        2);
   CHECK(
-      run_command({engine_run, "--plugin", "/nonexistent.so", hello_model}, dir.path()).exit_code ==
+      run_command({engine_run, "--set", "nobody.x=1", hello_model_in(dir)}, dir.path()).exit_code ==
       2);
-  CHECK(run_command({engine_run, "--process", "gpu", hello_model}, dir.path()).exit_code == 2);
+  CHECK(run_command({engine_run, "--plugin", "/nonexistent.so", hello_model_in(dir)}, dir.path())
+            .exit_code == 2);
+  CHECK(run_command({engine_run, "--process", "gpu", hello_model_in(dir)}, dir.path()).exit_code ==
+        2);
 }
 
 TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
@@ -214,7 +237,7 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
   TempDir dir;
   const auto r = run_command({engine_run, "--quiet", "--process", "parallel", "--stats",
                               "stats.json", "--set", "slow-sleep.sleep_seconds=0.001", "--set",
-                              "very-slow-sleep.sleep_seconds=0.002", hello_model},
+                              "very-slow-sleep.sleep_seconds=0.002", hello_model_in(dir)},
                              dir.path());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -225,7 +248,7 @@ TEST_CASE("engine-run runs the hello model in parallel and prints its plan",
   // What the supervisor last saw of each worker: after the run, each has ended.
   CHECK_THAT(stats, Catch::Contains("\"gpus\": []") && Catch::Contains("\"activity\": \"ended\"") &&
                         Catch::Contains("\"since_progress_seconds\""));
-  const auto plan = run_command({engine_run, "--plan", hello_model}, dir.path());
+  const auto plan = run_command({engine_run, "--plan", hello_model_in(dir)}, dir.path());
   CHECK(plan.exit_code == 0);
   CHECK_THAT(plan.out, Catch::Contains("slow-sleep") && Catch::Contains("worker w0") &&
                            Catch::Contains("machine:"));
@@ -273,7 +296,7 @@ TEST_CASE("engine-run stops on SIGINT with exit 130 and keeps only the partial f
   TempDir dir;
   const int pid =
       patchbay::test::start_command({engine_run, "--quiet", "--set", "input.iters=1000", "--set",
-                                     "very-slow-sleep.sleep_seconds=5", hello_model},
+                                     "very-slow-sleep.sleep_seconds=5", hello_model_in(dir)},
                                     dir.path());
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   kill(pid, SIGINT);
@@ -289,12 +312,12 @@ TEST_CASE("engine-run stops on SIGINT with exit 130 and keeps only the partial f
 
 TEST_CASE("engine-run --validate, --diagram and --stats", "[engine-run]") {
   TempDir dir;
-  const auto valid = run_command({engine_run, "--validate", hello_model}, dir.path());
+  const auto valid = run_command({engine_run, "--validate", hello_model_in(dir)}, dir.path());
   CHECK(valid.exit_code == 0);
   CHECK_THAT(valid.out, Catch::Contains("valid (5 components, 5 connectors)"));
   CHECK_FALSE(std::filesystem::exists(dir / "hello.csv.partial"));
 
-  const auto diagram = run_command({engine_run, "--diagram", hello_model}, dir.path());
+  const auto diagram = run_command({engine_run, "--diagram", hello_model_in(dir)}, dir.path());
   CHECK(diagram.exit_code == 0);
   CHECK_THAT(diagram.out,
              Catch::StartsWith("flowchart LR\n") &&
@@ -303,7 +326,7 @@ TEST_CASE("engine-run --validate, --diagram and --stats", "[engine-run]") {
 
   const auto stats =
       run_command({engine_run, "--quiet", "--set", "slow-sleep.sleep_seconds=0", "--set",
-                   "very-slow-sleep.sleep_seconds=0", "--stats", "stats.json", hello_model},
+                   "very-slow-sleep.sleep_seconds=0", "--stats", "stats.json", hello_model_in(dir)},
                   dir.path());
   REQUIRE(stats.exit_code == 0);
   const std::string json = read_file(dir / "stats.json");
@@ -318,7 +341,7 @@ TEST_CASE("engine-run stops a parallel run on SIGINT with exit 130 and leaves no
   TempDir dir;
   const int pid = patchbay::test::start_command(
       {engine_run, "--quiet", "--process", "parallel", "--set", "input.iters=1000", "--set",
-       "very-slow-sleep.sleep_seconds=5", hello_model},
+       "very-slow-sleep.sleep_seconds=5", hello_model_in(dir)},
       dir.path());
   std::vector<int> workers;
   for (int attempt = 0; attempt < 200 && workers.size() < 2; ++attempt) {
@@ -600,11 +623,88 @@ TEST_CASE("engine-run prints every error as one bounded line with the documented
   }
   SECTION("a huge command-line value") {
     const std::string value(100'000, 'v');
-    check_one_line(run_command({engine_run, "--process", value, hello_model}, dir.path()), 2);
+    check_one_line(run_command({engine_run, "--process", value, hello_model_in(dir)}, dir.path()),
+                   2);
     check_one_line(
-        run_command({engine_run, "--set", "input.iters=" + value, hello_model}, dir.path()), 2);
+        run_command({engine_run, "--set", "input.iters=" + value, hello_model_in(dir)}, dir.path()),
+        2);
     check_one_line(run_command({engine_run, "--validate", value + ".yaml"}, dir.path()), 2);
   }
+}
+
+TEST_CASE("engine-run ends a completed run with a summary line; --quiet leaves it out",
+          "[engine-run]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "models/out");
+  write_file(dir / "models/model.yaml",
+             model("    - type: Iterator\n      args: {name: input, iters: 5}\n"
+                   "    - type: FileWriter\n"
+                   "      args: {name: save, path: out/x.csv, field_names: [x]}\n",
+                   "    - {source: input.x, target: save.x}\n"));
+  const auto r = run_command(
+      {engine_run, "--job-id", "summary-run", "--stats", "stats.json", "models/model.yaml"},
+      dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(line_count(r.err) == 1);
+  // The job, the time, the components and messages, and where the outputs went.
+  CHECK(std::regex_match(r.err, std::regex("engine-run: summary-run completed in [0-9]+\\.[0-9]{2} "
+                                           "s: 2 components, 5 messages; wrote "
+                                           "'models/out/x\\.csv', 'stats\\.json'\n")));
+  const auto quiet = run_command({engine_run, "--quiet", "models/model.yaml"}, dir.path());
+  CHECK(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+  // A run that fails ends with its error, not a summary.
+  write_file(dir / "models/bad.yaml",
+             model("    - type: Iterator\n      args: {name: input, iters: 5}\n"
+                   "    - type: FileWriter\n"
+                   "      args: {name: save, path: missing-dir/x.csv, field_names: [x]}\n",
+                   "    - {source: input.x, target: save.x}\n"));
+  const auto failed = run_command({engine_run, "models/bad.yaml"}, dir.path());
+  CHECK(failed.exit_code != 0);
+  CHECK_THAT(failed.err, !Catch::Contains("completed in"));
+}
+
+TEST_CASE("engine-run --stats is JSON, whatever the names hold", "[engine-run]") {
+  TempDir dir;
+  write_file(
+      dir / "model.yaml",
+      model("    - type: Iterator\n      args: {name: \"in \\\"put\\\"\\n\\t\\u00e9\", iters: 3}\n"
+            "    - type: FileWriter\n"
+            "      args: {name: save, path: out.csv, field_names: [x]}\n",
+            "    - {source: \"in \\\"put\\\"\\n\\t\\u00e9.x\", target: save.x}\n"));
+  const auto r = run_command(
+      {engine_run, "--quiet", "--job-id", "a\"b\\c", "--stats", "stats.json", "model.yaml"},
+      dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string text = read_file(dir / "stats.json");
+  INFO(text);
+  const auto json = nlohmann::json::parse(text);
+  CHECK(json["process"]["job_id"] == "a\"b\\c");
+  CHECK(json["process"]["status"] == "COMPLETED");
+  REQUIRE(json["components"].size() == 2);
+  CHECK(json["components"][0]["name"] == "in \"put\"\n\t\u00e9");
+  CHECK(json["components"][0]["steps"].is_number_unsigned());
+  CHECK(json["channels"][0]["messages"] == 3);
+  // The layout: a member a line, and an item of a list a line.
+  CHECK_THAT(text, Catch::StartsWith("{\n  \"process\": {\n    \"name\": "));
+  CHECK_THAT(text, Catch::Contains(
+                       "\n  \"components\": [\n    {\"name\": \"in \\\"put\\\"\\n\\t\u00e9\", "));
+}
+
+TEST_CASE("the version is meson's project version: the header, the library and engine-run",
+          "[engine-run]") {
+  const std::string project_version = PATCHBAY_PROJECT_VERSION;
+  CHECK(std::string(PATCHBAY_VERSION) == project_version);
+  CHECK(std::string(patchbay::version()) == project_version);
+  CHECK(std::to_string(PATCHBAY_VERSION_MAJOR) + "." + std::to_string(PATCHBAY_VERSION_MINOR) +
+            "." + std::to_string(PATCHBAY_VERSION_PATCH) ==
+        project_version);
+  TempDir dir;
+  const auto r = run_command({engine_run, "--version"}, dir.path());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "engine-run (patchbay) " + project_version + "\n");
 }
 
 TEST_CASE("engine-run --help documents every exit code and the plugin options", "[engine-run]") {
@@ -637,6 +737,122 @@ TEST_CASE("engine-run --diagram keeps the model's names from breaking the chart"
   CHECK_THAT(r.out, !Catch::Contains("--> x"));
 }
 
+namespace {
+
+// The bytes of base64 text in either alphabet (standard or URL-safe), padding optional.
+std::string from_base64(const std::string& text) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    if (c >= '0' && c <= '9') v = c - '0' + 52;
+    if (c == '+' || c == '-') v = 62;
+    if (c == '/' || c == '_') v = 63;
+    if (v < 0) break;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// What zlib's uncompress() makes of `data`, or "" when it cannot.
+std::string inflated(const std::string& data) {
+  std::vector<unsigned char> out(1 << 20);
+  uLongf size = static_cast<uLongf>(out.size());
+  if (uncompress(out.data(), &size, reinterpret_cast<const Bytef*>(data.data()),
+                 static_cast<uLong>(data.size())) != Z_OK) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(out.data()), size};
+}
+
+}  // namespace
+
+TEST_CASE("engine-run --diagram draws any name the engine accepts as valid Mermaid",
+          "[engine-run][messages]") {
+  TempDir dir;
+  // Names Mermaid would read as syntax: keywords in any case, spaces, quotes, brackets, braces,
+  // arrows, dashes at an end or doubled, a leading digit, a '#', a name like a generated id.
+  const std::vector<std::string> names = {
+      "end",      "End",   "my input", "say \"hi\"", "a[b]", "c{d}",    "a--b", "x-",
+      "-y",       "1st",   "class",    "style",      "o",    "x",       "p#q;", "node1",
+      "subgraph", "a-->b", "(round)",  "it's",       "<br>", "**bold**"};
+  std::string components;
+  std::string connectors;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::string escaped;
+    for (const char c : names[i]) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    components += "    - type: Sleep\n      args: {name: \"" + escaped + "\", sleep_seconds: 0}\n";
+    if (i > 0) {
+      std::string previous;
+      for (const char c : names[i - 1]) {
+        if (c == '"' || c == '\\') previous += '\\';
+        previous += c;
+      }
+      connectors += "    - {source: \"" + previous + ".y\", target: \"" + escaped + ".x\"}\n";
+    }
+  }
+  components += "    - type: Iterator\n      args: {name: source, iters: 1}\n";
+  connectors += "    - {source: source.x, target: end.x}\n";
+  write_file(dir / "model.yaml", model(components, connectors));
+  REQUIRE(run_command({engine_run, "--validate", "model.yaml"}, dir.path()).exit_code == 0);
+
+  const auto r = run_command({engine_run, "--diagram", "model.yaml"}, dir.path());
+  INFO(r.out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  // Every line is a node or an arrow between two: a node is a safe id (a letter or '_', then
+  // letters, digits, '_', single dashes between them) with a shape and a label that is either
+  // plain or quoted with no quote, line break or Mermaid syntax inside.
+  const std::string id = R"([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)";
+  const std::string label =
+      R"((?:[A-Za-z0-9_-]+<br>\*\*[A-Za-z0-9_-]+\*\*|"[^"\n{}\[\]()<>|]*(?:<br>\*\*[^"\n{}\[\]()<>|*]*\*\*)?"))";
+  const std::string node = id + "@\\{ shape: rounded, label: " + label + " \\}";
+  const std::regex line("    " + node + "(?: --> " + node + ")?");
+  const auto lines = patchbay::test::lines_of(r.out);
+  REQUIRE(lines.size() == names.size() + 1);
+  CHECK(lines[0] == "flowchart LR");
+  const std::regex reserved(R"((^|[^A-Za-z0-9_-])(end|class|style|subgraph|End)@)",
+                            std::regex::icase);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    INFO(lines[i]);
+    CHECK(std::regex_match(lines[i], line));
+    CHECK_FALSE(std::regex_search(lines[i], reserved));
+  }
+  // A quote in a name is Mermaid's #quot;, other syntax a numeric entity code.
+  CHECK_THAT(r.out, Catch::Contains("**say #quot;hi#quot;**"));
+  CHECK_THAT(r.out, Catch::Contains("**a#91;b#93;**"));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**end**\""));
+  CHECK_THAT(r.out, Catch::Contains("label: \"Sleep<br>**my input**\""));
+
+  // On stderr, a link that opens the same chart in the Mermaid Live Editor: its state deflated
+  // (zlib) and in base64, after "#pako:".
+  const std::string prefix = "engine-run: view and edit it at https://mermaid.live/edit#pako:";
+  REQUIRE_THAT(r.err, Catch::StartsWith(prefix));
+  CHECK(line_count(r.err) == 1);
+  const std::string encoded = r.err.substr(prefix.size(), r.err.size() - prefix.size() - 1);
+  CHECK(encoded.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
+  const auto state = nlohmann::json::parse(inflated(from_base64(encoded)));
+  CHECK(state["code"] == r.out);
+  CHECK(nlohmann::json::parse(state["mermaid"].get<std::string>())["theme"] == "default");
+  // --quiet: the chart alone.
+  const auto quiet = run_command({engine_run, "--diagram", "--quiet", "model.yaml"}, dir.path());
+  CHECK(quiet.out == r.out);
+  CHECK(quiet.err.empty());
+}
+
 TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard's does",
           "[engine-run][parallel]") {
   TempDir dir;
@@ -656,10 +872,10 @@ TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard'
 
   // The hello model names the local engine: --process-type ray (any letter case) runs it on
   // the parallel one, whose workers --stats lists.
-  const auto ray = run_command(
-      {engine_run, "--quiet", "--process-type", "Ray", "--stats", "ray.json", "--set",
-       "slow-sleep.sleep_seconds=0", "--set", "very-slow-sleep.sleep_seconds=0", hello_model},
-      dir.path());
+  const auto ray = run_command({engine_run, "--quiet", "--process-type", "Ray", "--stats",
+                                "ray.json", "--set", "slow-sleep.sleep_seconds=0", "--set",
+                                "very-slow-sleep.sleep_seconds=0", hello_model_in(dir)},
+                               dir.path());
   INFO(ray.err);
   REQUIRE(ray.exit_code == 0);
   CHECK(line_count(read_file(dir / "hello.csv")) == 11);
@@ -668,14 +884,14 @@ TEST_CASE("engine-run --process-type local|ray chooses the engine, as Plugboard'
 
   // One engine option: both is a usage error, as is a type Plugboard does not have.
   const auto both = run_command(
-      {engine_run, "--quiet", "--process", "local", "--process-type", "ray", hello_model},
+      {engine_run, "--quiet", "--process", "local", "--process-type", "ray", hello_model_in(dir)},
       dir.path());
   CHECK(both.exit_code == 2);
   CHECK(line_count(both.err) == 1);
   CHECK_THAT(both.err, Catch::Contains("--process") && Catch::Contains("--process-type") &&
                            Catch::Contains("engine-run --help"));
-  const auto unknown =
-      run_command({engine_run, "--quiet", "--process-type", "parallel", hello_model}, dir.path());
+  const auto unknown = run_command(
+      {engine_run, "--quiet", "--process-type", "parallel", hello_model_in(dir)}, dir.path());
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("--process-type"));
 }

@@ -4,6 +4,7 @@
 #include <patchbay/patchbay.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -22,6 +23,9 @@ inline constexpr int kExitInterrupted = 130;
 void error_line(std::string_view message);
 /// Prints the exception being handled and returns its exit code (1, or 2 for a ModelError).
 int exit_code_of_current_exception();
+/// A Value as JSON: a mapping as an object, a list as an array (a non-finite double dumps as
+/// null).
+nlohmann::ordered_json json_from_value(const patchbay::Value& v);
 /// The --stats JSON of `process` (named `name`), as it is now.
 std::string stats_json(const patchbay::Process& process, const std::string& name);
 /// Loads `plugins`, then the model's own if it names a type still unknown; every plugin the

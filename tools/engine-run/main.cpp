@@ -8,9 +8,11 @@
 
 #include <yaml-cpp/yaml.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <signal.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -40,8 +42,6 @@
 #include "engine_run.hpp"
 
 namespace {
-
-constexpr const char* kVersion = "engine-run (patchbay) 0.1.0";
 
 using engine_run::kExitBadModel;
 using engine_run::kExitCompleted;
@@ -252,107 +252,61 @@ class ProgressLine {
 // ---------------------------------------------------------------------------------------------
 // Statistics as JSON
 
-/// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one.
-std::size_t utf8_sequence_length(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(0);
-  std::size_t length = 0;
-  std::uint32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    length = 2;
-    min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    length = 3;
-    min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    length = 4;
-    min = 0x10000;
-  } else {
-    return 0;
+using Json = nlohmann::ordered_json;
+
+/// JSON text of a scalar, or of a container on one line ({"key": value, ...}): invalid UTF-8
+/// becomes U+FFFD, a non-finite double null.
+void append_inline(const Json& j, std::string& out) {
+  if (j.is_object() || j.is_array()) {
+    const bool object = j.is_object();
+    out += object ? '{' : '[';
+    bool first = true;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!first) out += ", ";
+      first = false;
+      if (object) {
+        out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace);
+        out += ": ";
+      }
+      append_inline(*it, out);
+    }
+    out += object ? '}' : ']';
+    return;
   }
-  if (s.size() < length) return 0;
-  std::uint32_t code = b0 & (0xFFu >> (length + 1));
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
+  out += j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-/// A JSON string literal: quotes, backslashes and control characters escaped; invalid UTF-8
-/// bytes become U+FFFD.
-std::string json_string(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20 || c == 0x7F) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else if (const std::size_t n = utf8_sequence_length(text.substr(i)); n > 0) {
-      out.append(text.substr(i, n));
-      i += n;
-    } else {
-      out += "\\ufffd";
-      ++i;
+/// The --stats layout: the top object's members one a line, and the items of a member that is
+/// a non-empty object or array one a line below it, each on one line.
+std::string stats_text(const Json& top) {
+  std::string out = "{";
+  bool first = true;
+  for (auto member = top.begin(); member != top.end(); ++member) {
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    append_inline(Json(member.key()), out);
+    out += ": ";
+    const Json& value = *member;
+    if ((!value.is_object() && !value.is_array()) || value.empty()) {
+      append_inline(value, out);
+      continue;
     }
+    const bool object = value.is_object();
+    out += object ? '{' : '[';
+    bool first_item = true;
+    for (auto item = value.begin(); item != value.end(); ++item) {
+      out += first_item ? "\n    " : ",\n    ";
+      first_item = false;
+      if (object) {
+        append_inline(Json(item.key()), out);
+        out += ": ";
+      }
+      append_inline(*item, out);
+    }
+    out += object ? "\n  }" : "\n  ]";
   }
-  out += '"';
+  out += "\n}\n";
   return out;
-}
-
-/// Shortest text that reads back as exactly `value` (a valid JSON number for finite values).
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  if (result.ec != std::errc{}) return "null";
-  return {buffer, result.ptr};
-}
-
-std::string json_number(std::uint64_t value) {
-  return std::to_string(value);
-}
-
-/// A Value as JSON: a mapping as an object, a list as an array, a non-finite double as null.
-std::string json_value(const patchbay::Value& v) {
-  using Kind = patchbay::Value::Kind;
-  switch (v.kind()) {
-    case Kind::null:
-      return "null";
-    case Kind::boolean:
-      return v.as_bool() ? "true" : "false";
-    case Kind::integer:
-      return std::to_string(v.as_int());
-    case Kind::real:
-      return json_number(v.as_double());
-    case Kind::string:
-      return json_string(v.as_string());
-    case Kind::list: {
-      std::string out = "[";
-      for (const auto& item : v.as_list())
-        out += (out.size() == 1 ? "" : ", ") + json_value(item);
-      return out + "]";
-    }
-    case Kind::map: {
-      std::string out = "{";
-      for (const auto& [key, item] : v.as_map())
-        out += (out.size() == 1 ? "" : ", ") + json_string(key) + ": " + json_value(item);
-      return out + "}";
-    }
-  }
-  return "null";
 }
 
 double seconds(std::chrono::nanoseconds ns) {
@@ -362,91 +316,71 @@ double seconds(std::chrono::nanoseconds ns) {
 /// The --stats JSON; `job_id` is left out when empty (engine-run serve names no job).
 std::string stats_json(const patchbay::Process& process, const std::string& name,
                        const std::string& job_id) {
-  const auto components = process.component_stats();
-  const auto channels = process.channel_stats();
-  std::string out;
-  out += "{\n  \"process\": {\n";
-  out += "    \"name\": " + json_string(name) + ",\n";
-  if (!job_id.empty()) out += "    \"job_id\": " + json_string(job_id) + ",\n";
-  out += "    \"status\": " + json_string(patchbay::to_string(process.status())) + ",\n";
-  out += "    \"elapsed_seconds\": " + json_number(seconds(process.elapsed())) + "\n";
-  out += "  },\n  \"components\": [";
-  for (std::size_t i = 0; i < components.size(); ++i) {
-    const auto& c = components[i];
-    out += i == 0 ? "\n" : ",\n";
-    out += "    {\"name\": " + json_string(c.name);
-    out += ", \"type\": " + json_string(c.type);
-    out += ", \"status\": " + json_string(patchbay::to_string(c.status));
-    out += ", \"steps\": " + json_number(c.steps);
-    out += ", \"messages_in\": " + json_number(c.messages_in);
-    out += ", \"messages_out\": " + json_number(c.messages_out);
-    out += ", \"bytes_in\": " + json_number(c.bytes_in);
-    out += ", \"bytes_out\": " + json_number(c.bytes_out);
-    out += ", \"failed_steps\": " + json_number(c.failed_steps);
-    if (c.restarts != 0) out += ", \"restarts\": " + json_number(c.restarts);
-    out += ", \"time_in_step_seconds\": " + json_number(seconds(c.time_in_step));
-    out += ", \"time_waiting_seconds\": " + json_number(seconds(c.time_waiting)) + "}";
+  Json top = Json::object();
+  Json& about = top["process"] = Json::object();
+  about["name"] = name;
+  if (!job_id.empty()) about["job_id"] = job_id;
+  about["status"] = patchbay::to_string(process.status());
+  about["elapsed_seconds"] = seconds(process.elapsed());
+
+  Json& components = top["components"] = Json::array();
+  for (const auto& c : process.component_stats()) {
+    Json entry = {{"name", c.name},
+                  {"type", c.type},
+                  {"status", patchbay::to_string(c.status)},
+                  {"steps", c.steps},
+                  {"messages_in", c.messages_in},
+                  {"messages_out", c.messages_out},
+                  {"bytes_in", c.bytes_in},
+                  {"bytes_out", c.bytes_out},
+                  {"failed_steps", c.failed_steps}};
+    if (c.restarts != 0) entry["restarts"] = c.restarts;
+    entry["time_in_step_seconds"] = seconds(c.time_in_step);
+    entry["time_waiting_seconds"] = seconds(c.time_waiting);
+    components.push_back(std::move(entry));
   }
-  out += components.empty() ? "],\n" : "\n  ],\n";
-  out += "  \"channels\": [";
-  for (std::size_t i = 0; i < channels.size(); ++i) {
-    const auto& ch = channels[i];
-    out += i == 0 ? "\n" : ",\n";
-    out += "    {\"source\": " + json_string(ch.source);
-    out += ", \"target\": " + json_string(ch.target);
-    out += ", \"capacity\": " + json_number(static_cast<std::uint64_t>(ch.capacity));
-    out += ", \"messages\": " + json_number(ch.messages);
-    out += ", \"bytes\": " + json_number(ch.bytes);
-    out += ", \"times_full\": " + json_number(ch.times_full);
-    out += ", \"times_empty\": " + json_number(ch.times_empty) + "}";
+
+  Json& channels = top["channels"] = Json::array();
+  for (const auto& ch : process.channel_stats()) {
+    channels.push_back({{"source", ch.source},
+                        {"target", ch.target},
+                        {"capacity", static_cast<std::uint64_t>(ch.capacity)},
+                        {"messages", ch.messages},
+                        {"bytes", ch.bytes},
+                        {"times_full", ch.times_full},
+                        {"times_empty", ch.times_empty}});
   }
-  out += channels.empty() ? "]" : "\n  ]";
+
   if (const auto* parallel = dynamic_cast<const patchbay::ParallelProcess*>(&process)) {
-    const auto workers = parallel->worker_stats();
-    out += ",\n  \"workers\": [";
-    for (std::size_t i = 0; i < workers.size(); ++i) {
-      const auto& w = workers[i];
-      out += i == 0 ? "\n" : ",\n";
-      out += "    {\"name\": " + json_string(w.name);
-      out += ", \"pid\": " + std::to_string(w.pid);
-      out += ", \"cpuset\": " + json_string(w.cpuset);
-      out += ", \"numa_node\": " + std::to_string(w.numa_node);
-      out += ", \"components\": [";
-      for (std::size_t k = 0; k < w.components.size(); ++k) {
-        out += (k == 0 ? "" : ", ") + json_string(w.components[k]);
-      }
-      out += "], \"gpus\": [";
-      for (std::size_t k = 0; k < w.gpus.size(); ++k) {
-        out += (k == 0 ? "" : ", ") + json_string(w.gpus[k]);
-      }
-      out += "], \"steps\": " + json_number(w.steps);
-      out += ", \"time_busy_seconds\": " + json_number(seconds(w.time_busy));
-      out += ", \"time_waiting_seconds\": " + json_number(seconds(w.time_waiting));
-      out += ", \"activity\": " + json_string(w.activity);
-      out += ", \"component\": " + json_string(w.component);
-      out += ", \"since_progress_seconds\": " + json_number(seconds(w.since_progress)) + "}";
+    Json& workers = top["workers"] = Json::array();
+    for (const auto& w : parallel->worker_stats()) {
+      workers.push_back({{"name", w.name},
+                         {"pid", w.pid},
+                         {"cpuset", w.cpuset},
+                         {"numa_node", w.numa_node},
+                         {"components", w.components},
+                         {"gpus", w.gpus},
+                         {"steps", w.steps},
+                         {"time_busy_seconds", seconds(w.time_busy)},
+                         {"time_waiting_seconds", seconds(w.time_waiting)},
+                         {"activity", w.activity},
+                         {"component", w.component},
+                         {"since_progress_seconds", seconds(w.since_progress)}});
     }
-    out += workers.empty() ? "]" : "\n  ]";
   }
   // What the components exported (Component::export_value()), once the run has ended.
   const patchbay::Status status = process.status();
   if (status != patchbay::Status::created && status != patchbay::Status::running) {
     try {
-      const auto exports = process.exports();
-      out += ",\n  \"exports\": {";
-      bool first = true;
-      for (const auto& [component, values] : exports) {
-        out += first ? "\n" : ",\n";
-        first = false;
-        out += "    " + json_string(component) + ": " + json_value(patchbay::Value(values));
-      }
-      out += exports.empty() ? "}" : "\n  }";
+      Json& exports = top["exports"] = Json::object();
+      for (const auto& [component, values] : process.exports())
+        exports[component] = engine_run::json_from_value(patchbay::Value(values));
     } catch (const std::exception& e) {
-      out += ",\n  \"exports_error\": " + json_string(e.what());
+      top.erase("exports");
+      top["exports_error"] = e.what();
     }
   }
-  out += "\n}\n";
-  return out;
+  return stats_text(top);
 }
 
 /// Writes `content` to `path` atomically (PATH.tmp, then rename). Returns "" or the reason.
@@ -609,6 +543,49 @@ int report_current_exception() {
   }
 }
 
+/// Where the model's writers put their rows: FileWriter's and SQLWriter's paths (relative ones
+/// as the components take them, against the model file's folder) or connection strings.
+std::vector<std::string> output_paths(const patchbay::ProcessSpec& spec) {
+  std::vector<std::string> paths;
+  const patchbay::Registry& registry = patchbay::Registry::global();
+  for (const auto& c : spec.components) {
+    const std::string type = registry.resolve(c.type);
+    if (type != "FileWriter" && type != "SQLWriter") continue;
+    if (const auto path = c.args.find("path"); path != c.args.end() && path->second.is_string()) {
+      const std::string& text = path->second.as_string();
+      if (spec.base_dir.empty() || text.empty() || text.front() == '/') {
+        paths.push_back(text);
+      } else {
+        paths.push_back((std::filesystem::path(spec.base_dir) / text).lexically_normal().string());
+      }
+    } else if (const auto url = c.args.find("connection_string");
+               url != c.args.end() && url->second.is_string()) {
+      paths.push_back(url->second.as_string());
+    }
+  }
+  return paths;
+}
+
+/// The line a completed run ends with on stderr: the job, how long it took, how many
+/// components and messages, and where its outputs went.
+std::string summary_line(const patchbay::Process& process, const patchbay::ProcessSpec& spec,
+                         const Options& options, const std::string& job_id) {
+  std::uint64_t messages = 0;
+  const auto stats = process.component_stats();
+  for (const auto& c : stats)
+    messages += c.messages_out;
+  char head[160];
+  std::snprintf(head, sizeof head, "completed in %.2f s: %zu component%s, %llu message%s",
+                seconds(process.elapsed()), stats.size(), stats.size() == 1 ? "" : "s",
+                static_cast<unsigned long long>(messages), messages == 1 ? "" : "s");
+  std::string line = shown_job_id(job_id) + " " + head;
+  std::vector<std::string> outputs = output_paths(spec);
+  if (!options.stats_path.empty()) outputs.push_back(options.stats_path);
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    line += (i == 0 ? "; wrote " : ", ") + patchbay::quote_text(outputs[i]);
+  return line;
+}
+
 /// Runs the process, writes --stats, and returns the exit code.
 int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
                 const Options& options, const std::string& job_id) {
@@ -670,6 +647,13 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
       if (code == kExitCompleted) code = kExitFailed;
     }
   }
+  if (code == kExitCompleted && !options.quiet) {
+    try {
+      print_error(summary_line(process, spec, options, job_id));
+    } catch (const std::exception&) {
+      // The run is done and its outputs written: a summary that cannot be made changes nothing.
+    }
+  }
   return code;
 }
 
@@ -691,16 +675,51 @@ void check_plugin_files(const patchbay::ProcessSpec& spec) {
 }
 
 /// Loads the --plugin libraries, then the model's own plugins if it names a type that is still
-/// unknown: a plugin is code, run as it loads, so none is loaded that the model does not need.
+/// unknown (as load_model() does in a program): a plugin is code, run as it loads, so none is
+/// loaded that the model does not need.
 void load_needed_plugins(const patchbay::ProcessSpec& spec,
                          const std::vector<std::string>& plugins) {
   check_plugin_files(spec);
   for (const auto& plugin : plugins)
     patchbay::load_plugin(plugin);
-  const patchbay::Registry& registry = patchbay::Registry::global();
-  const bool needed = std::any_of(spec.components.begin(), spec.components.end(),
-                                  [&](const auto& c) { return !registry.contains(c.type); });
-  if (needed) patchbay::load_plugins(spec);
+  patchbay::load_needed_plugins(spec);
+}
+
+/// `bytes` in base64's URL-safe alphabet, without padding (what the Mermaid Live Editor's
+/// links hold, as js-base64 writes them).
+std::string base64url(const unsigned char* bytes, std::size_t size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  for (std::size_t i = 0; i < size; i += 3) {
+    const std::uint32_t chunk = (std::uint32_t{bytes[i]} << 16) |
+                                (i + 1 < size ? std::uint32_t{bytes[i + 1]} << 8 : 0) |
+                                (i + 2 < size ? std::uint32_t{bytes[i + 2]} : 0);
+    out += alphabet[(chunk >> 18) & 63];
+    out += alphabet[(chunk >> 12) & 63];
+    if (i + 1 < size) out += alphabet[(chunk >> 6) & 63];
+    if (i + 2 < size) out += alphabet[chunk & 63];
+  }
+  return out;
+}
+
+/// A Mermaid Live Editor link that opens `diagram`: its state (the code and the editor's
+/// settings, as JSON) deflated with zlib and written in base64url, the editor's "#pako:" form.
+/// The editor's address alone when the state cannot be compressed.
+std::string mermaid_live_url(const std::string& diagram) {
+  const nlohmann::json state = {{"code", diagram},
+                                {"mermaid", "{\n  \"theme\": \"default\"\n}"},
+                                {"autoSync", true},
+                                {"updateDiagram", true}};
+  const std::string text = state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  uLongf size = compressBound(static_cast<uLong>(text.size()));
+  std::vector<unsigned char> compressed(size);
+  if (compress2(compressed.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
+                static_cast<uLong>(text.size()), Z_BEST_COMPRESSION) != Z_OK) {
+    return "https://mermaid.live";
+  }
+  return "https://mermaid.live/edit#pako:" + base64url(compressed.data(), size);
 }
 
 /// "MODEL: valid (...)" for --validate, with what could not be checked.
@@ -760,10 +779,16 @@ std::optional<int> prepare(const Options& options, patchbay::ProcessSpec& spec,
 
   if (options.diagram) {
     // The events each component declares come from building it (constructors only).
-    std::cout << patchbay::mermaid_diagram(spec, patchbay::Registry::global());
+    const std::string chart = patchbay::mermaid_diagram(spec, patchbay::Registry::global());
+    std::cout << chart;
     if (!std::cout.flush()) {
       print_error("cannot write the diagram to standard output");
       return kExitFailed;
+    }
+    // On stderr, so that standard output stays the chart alone; the link is written whole
+    // (not cut as an error line would be), its characters all URL-safe.
+    if (!options.quiet) {
+      write_fd(STDERR_FILENO, "engine-run: view and edit it at " + mermaid_live_url(chart) + "\n");
     }
     return kExitCompleted;
   }
@@ -821,7 +846,8 @@ int main_impl(int argc, char** argv) {
   Options options;
   CLI::App app{"Runs a patchbay dataflow model described in a YAML file.", "engine-run"};
   app.footer(kFooter);
-  app.set_version_flag("--version", kVersion, "Print the version and exit");
+  app.set_version_flag("--version", std::string("engine-run (patchbay) ") + patchbay::version(),
+                       "Print the version and exit");
 
   app.add_option("MODEL", options.model, "The model file (YAML)")->required()->type_name("FILE");
   auto* plugin = engine_run::add_model_options(app, options.model_options);
@@ -854,7 +880,8 @@ int main_impl(int argc, char** argv) {
                      "job-YYYYMMDD-HHMMSS-XXXX)")
           ->type_name("ID")
           ->check(CLI::Validator(check_job_id, "", "job id"));
-  app.add_flag("-q,--quiet", options.quiet, "No progress line on the terminal");
+  app.add_flag("-q,--quiet", options.quiet,
+               "No progress line on the terminal, and no summary line after a completed run");
   validate->excludes(plan)->excludes(diagram)->excludes(stats)->excludes(job_id);
   plan->excludes(diagram)->excludes(stats)->excludes(job_id);
   diagram->excludes(stats)->excludes(job_id)->excludes(dump);
@@ -886,6 +913,35 @@ int exit_code_of_current_exception() {
 
 std::string stats_json(const patchbay::Process& process, const std::string& name) {
   return ::stats_json(process, name, {});
+}
+
+nlohmann::ordered_json json_from_value(const patchbay::Value& v) {
+  using Kind = patchbay::Value::Kind;
+  switch (v.kind()) {
+    case Kind::null:
+      return nullptr;
+    case Kind::boolean:
+      return v.as_bool();
+    case Kind::integer:
+      return v.as_int();
+    case Kind::real:
+      return v.as_double();
+    case Kind::string:
+      return v.as_string();
+    case Kind::list: {
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const patchbay::Value& item : v.as_list())
+        out.push_back(json_from_value(item));
+      return out;
+    }
+    case Kind::map: {
+      nlohmann::ordered_json out = nlohmann::ordered_json::object();
+      for (const auto& [key, item] : v.as_map())
+        out[key] = json_from_value(item);
+      return out;
+    }
+  }
+  return nullptr;
 }
 
 void load_plugins_for(const patchbay::ProcessSpec& spec, const std::vector<std::string>& plugins) {
@@ -946,7 +1002,10 @@ std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, std::st
 }
 
 patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& options) {
-  patchbay::ProcessSpec spec = patchbay::load_model(model);
+  // The file only: which plugins to load is decided once --plugin's are (load_needed_plugins).
+  patchbay::LoadOptions load;
+  load.load_plugins = false;
+  patchbay::ProcessSpec spec = patchbay::load_model(model, load);
   patchbay::apply_overrides(spec, options.overrides);
   if (options.process_kind == "local") spec.kind = patchbay::ProcessKind::local;
   if (options.process_kind == "parallel") spec.kind = patchbay::ProcessKind::parallel;

@@ -103,34 +103,6 @@ Value value_from_json(const nlohmann::json& j) {
   }
 }
 
-nlohmann::json json_from_value(const Value& v) {
-  switch (v.kind()) {
-    case Value::Kind::null:
-      return nullptr;
-    case Value::Kind::boolean:
-      return v.as_bool();
-    case Value::Kind::integer:
-      return v.as_int();
-    case Value::Kind::real:
-      return v.as_double();
-    case Value::Kind::string:
-      return v.as_string();
-    case Value::Kind::list: {
-      nlohmann::json out = nlohmann::json::array();
-      for (const Value& item : v.as_list())
-        out.push_back(json_from_value(item));
-      return out;
-    }
-    case Value::Kind::map: {
-      nlohmann::json out = nlohmann::json::object();
-      for (const auto& [key, item] : v.as_map())
-        out[key] = json_from_value(item);
-      return out;
-    }
-  }
-  return nullptr;
-}
-
 std::string error_json(std::string_view message) {
   return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
                                                  nlohmann::json::error_handler_t::replace) +

@@ -61,8 +61,13 @@ bool from_value_to(const Value& in, T& out) {
     out = in.as_bool();
     return true;
   } else if constexpr (std::is_integral_v<T>) {
-    if (!in.is_int()) return false;
-    const std::int64_t i = in.as_int();
+    // A string that spells an integer ("007", a CSV cell) reads as that integer.
+    std::int64_t i = 0;
+    if (in.is_int()) {
+      i = in.as_int();
+    } else if (!in.is_string() || !parse_int_text(in.as_string(), i)) {
+      return false;
+    }
     if constexpr (std::is_unsigned_v<T>) {
       if (i < 0 || static_cast<std::uint64_t>(i) > std::numeric_limits<T>::max()) return false;
     } else {
@@ -71,8 +76,14 @@ bool from_value_to(const Value& in, T& out) {
     out = static_cast<T>(i);
     return true;
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (!in.is_number()) return false;
-    out = static_cast<T>(in.as_double());
+    // A string that spells a number ("1e3", a CSV cell) reads as that number.
+    double d = 0;
+    if (in.is_number()) {
+      d = in.as_double();
+    } else if (!in.is_string() || !parse_number_text(in.as_string(), d)) {
+      return false;
+    }
+    out = static_cast<T>(d);
     return true;
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!in.is_string()) return false;
