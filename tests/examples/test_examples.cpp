@@ -398,3 +398,19 @@ TEST_CASE("examples/parallel: frames rendered and measured in place in two worke
                         Catch::Contains("worker measure (cpuset ") &&
                         Catch::Contains("camera: 41 steps, 2621440 bytes out"));
 }
+
+TEST_CASE(
+    "examples/resources: the plan gives the GPU stage the GPU's socket, the 2-core stage "
+    "two cores",
+    "[examples][placement]") {
+  const auto r = run_command(
+      {"/usr/bin/env",
+       "PATCHBAY_TOPOLOGY=" + source_dir + "/examples/resources/two-sockets-one-gpu.xml",
+       engine_run, "--plan", source_dir + "/examples/resources/model.yaml"},
+      source_dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("NUMA node 1, shared, GPU cuda0; infer") &&
+                        Catch::Contains("dedicated; features") &&
+                        Catch::Contains("1 GPU (cuda0 near NUMA 1)"));
+}
