@@ -305,74 +305,6 @@ struct alignas(64) StreamResult {
   std::uint64_t checksum = 0;
 };
 
-template <class R = VariableRing>
-void ring_throughput(benchmark::State& state) {
-  if (skip_without_two_cores(state)) return;
-  const auto size = static_cast<std::size_t>(state.range(0));
-  SharedMemory memory(64 + R::bytes_required(kStreamCapacity));
-  auto* result = memory.construct<StreamResult>();
-  R ring;
-  if constexpr (std::is_same_v<R, FixedRing>) {
-    ring = FixedRing::create(memory.bytes() + 64, kStreamCapacity, size);
-  } else {
-    ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
-  }
-  std::byte* base = memory.bytes();
-  const patchbay_bench::PreemptionCount preemptions;
-  PinnedToCore pinned(kNearCore);
-  Peer peer(kFarCore, [base, result, size] {
-    R in = R::attach(base + 64);
-    // The consumer copies every record out, as the engine does when it decodes into a port.
-    std::vector<std::byte> out(size);
-    std::uint64_t messages = 0;
-    std::uint64_t bytes = 0;
-    std::uint64_t checksum = 0;
-    std::atomic_ref<std::uint32_t>(result->ready).store(1, std::memory_order_release);
-    try {
-      while (const auto record = read_spinning(in)) {
-        std::memcpy(out.data(), record->data(), record->size());
-        checksum += static_cast<std::uint8_t>(out.front());
-        bytes += record->size();
-        ++messages;
-        in.pop();
-      }
-    } catch (...) {
-      in.close_reader();  // the producer must not wait for us
-      throw;
-    }
-    result->messages = messages;
-    result->bytes = bytes;
-    result->checksum = checksum;
-  });
-  std::vector<std::byte> message(size, std::byte{1});
-  std::uint64_t sent = 0;
-  while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
-    spin_pause();
-  const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    if (!write_spinning(ring, message)) break;
-    ++sent;
-  }
-  // The stream is done when the consumer has popped everything, not when the last write went
-  // in; at most a ring's worth, but with 64 KiB records that is a few messages out of thousands.
-  while (!ring.empty() && !ring.reader_closed())
-    spin_pause();
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  ring.close();
-  if (!peer.join()) state.SkipWithError("peer failed");
-  state.counters["preemptions"] = preemptions.so_far();
-  if (result->messages != sent || result->bytes != sent * size || result->checksum != sent)
-    state.SkipWithError("consumer saw a different stream");
-  state.SetIterationTime(took.count());
-  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
-  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
-  state.SetLabel(std::string("one way, 256 KiB ring") +
-                 (std::is_same_v<R, FixedRing> ? " of fixed-size records" : "") +
-                 ", consumer copies out, spinning, " + kPinnedLabel);
-}
-
-// ---- records written and read in place; a bare batched ring ----
-
 // What the in-place benchmarks do with a record: the producer fills it with one byte value, the
 // consumer adds up its 8-byte words (so it reads every byte).
 void fill_record(std::byte* to, std::size_t size, std::uint64_t n) {
@@ -392,56 +324,76 @@ std::uint64_t expected_sum(std::size_t size, std::uint64_t n) {
   return (size / 8) * ((n & 0xff) * 0x0101010101010101ULL);
 }
 
-// The VariableRing stream with records written and read in place.
-void ring_throughput_in_place(benchmark::State& state) {
+// The stream through a ring of format R. `InPlace` (VariableRing): each record is reserved,
+// filled and committed in place, and the consumer sums it where it lies; else it is copied in
+// from a buffer and out to one (the first byte checked), as the engine's ports do.
+template <class R = VariableRing, bool InPlace = false>
+void ring_throughput(benchmark::State& state) {
   if (skip_without_two_cores(state)) return;
   const auto size = static_cast<std::size_t>(state.range(0));
-  SharedMemory memory(64 + VariableRing::bytes_required(kStreamCapacity));
+  SharedMemory memory(64 + R::bytes_required(kStreamCapacity));
   auto* result = memory.construct<StreamResult>();
-  VariableRing ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
+  R ring;
+  if constexpr (std::is_same_v<R, FixedRing>) {
+    ring = FixedRing::create(memory.bytes() + 64, kStreamCapacity, size);
+  } else {
+    ring = VariableRing::create(memory.bytes() + 64, kStreamCapacity);
+  }
   std::byte* base = memory.bytes();
   const patchbay_bench::PreemptionCount preemptions;
   PinnedToCore pinned(kNearCore);
-  Peer peer(kFarCore, [base, result] {
-    VariableRing in = VariableRing::attach(base + 64);
+  Peer peer(kFarCore, [base, result, size] {
+    R in = R::attach(base + 64);
+    std::vector<std::byte> out(size);
     std::uint64_t messages = 0;
     std::uint64_t bytes = 0;
     std::uint64_t checksum = 0;
     std::atomic_ref<std::uint32_t>(result->ready).store(1, std::memory_order_release);
     try {
       while (const auto record = read_spinning(in)) {
-        checksum += sum_record(record->data(), record->size());
+        if constexpr (InPlace) {
+          checksum += sum_record(record->data(), record->size());
+        } else {
+          std::memcpy(out.data(), record->data(), record->size());
+          checksum += static_cast<std::uint8_t>(out.front());
+        }
         bytes += record->size();
         ++messages;
         in.pop();
       }
     } catch (...) {
-      in.close_reader();
+      in.close_reader();  // the producer must not wait for us
       throw;
     }
     result->messages = messages;
     result->bytes = bytes;
     result->checksum = checksum;
   });
+  std::vector<std::byte> message(size, std::byte{1});
   std::uint64_t sent = 0;
   std::uint64_t expected = 0;
-  bool reader_gone = false;
   while (std::atomic_ref<std::uint32_t>(result->ready).load(std::memory_order_acquire) == 0)
     spin_pause();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    std::span<std::byte> room = ring.try_reserve(size);
-    while (room.data() == nullptr) {
-      if ((reader_gone = ring.reader_closed())) break;
-      spin_pause();
-      room = ring.try_reserve(size);
+    if constexpr (InPlace) {
+      std::span<std::byte> room = ring.try_reserve(size);
+      while (room.data() == nullptr && !ring.reader_closed()) {
+        spin_pause();
+        room = ring.try_reserve(size);
+      }
+      if (room.data() == nullptr) break;
+      fill_record(room.data(), size, sent);
+      ring.commit(size);
+      expected += expected_sum(size, sent);
+    } else {
+      if (!write_spinning(ring, message)) break;
+      ++expected;
     }
-    if (reader_gone) break;
-    fill_record(room.data(), size, sent);
-    ring.commit(size);
-    expected += expected_sum(size, sent);
     ++sent;
   }
+  // The stream is done when the consumer has popped everything, not when the last write went
+  // in; at most a ring's worth, but with 64 KiB records that is a few messages out of thousands.
   while (!ring.empty() && !ring.reader_closed())
     spin_pause();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -453,9 +405,13 @@ void ring_throughput_in_place(benchmark::State& state) {
   state.SetIterationTime(took.count());
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
-  state.SetLabel(std::string("one way, 256 KiB ring, written and read in place, spinning, ")
-                     .append(kPinnedLabel));
+  state.SetLabel(std::string("one way, 256 KiB ring") +
+                 (std::is_same_v<R, FixedRing> ? " of fixed-size records" : "") +
+                 (InPlace ? ", written and read in place" : ", consumer copies out") +
+                 ", spinning, " + kPinnedLabel);
 }
+
+// ---- a bare batched ring ----
 
 // A bare single-producer single-consumer byte ring: records of an 8-byte length and the payload
 // (padded to 8), a padding record at the wrap; each side publishes its index once per
@@ -1075,7 +1031,7 @@ BENCHMARK(ring_throughput<FixedRing>)
     ->Arg(8)
     ->Arg(64)
     ->UseManualTime();
-BENCHMARK(ring_throughput_in_place)
+BENCHMARK(ring_throughput<VariableRing, true>)
     ->Name("ring_throughput/in_place")
     ->Apply(sizes)
     ->UseManualTime();

@@ -13,9 +13,9 @@ inline constexpr std::size_t error_message_max_bytes = 4096;
 
 /// `text` (a path, a value, another program's message: anything from outside) ready to go
 /// into an error message: between single quotes, with a quote, a backslash and control
-/// characters escaped (`\'`, `\\`, `\n`, `\t`, `\r`, `\xHH`), as are bytes that are not valid UTF-8, and
-/// cut after 200 bytes with its size ("'aaa...' (1000000 bytes)"). patchbay quotes what it
-/// puts into its own messages this way; use it for yours. Thread-safe.
+/// characters escaped (`\'`, `\\`, `\n`, `\t`, `\r`, `\xHH`), as are bytes that are not valid
+/// UTF-8, and cut after 200 bytes with its size ("'aaa...' (1000000 bytes)"). patchbay quotes what
+/// it puts into its own messages this way; use it for yours. Thread-safe.
 std::string quote_text(std::string_view text);
 
 /// `text` made one line and bounded, as every patchbay::Error's message is: a line break

@@ -35,7 +35,8 @@ int main() {
   auto sum = std::make_unique<Sum>("sum");
   Sum& result = *sum;
   parts.push_back(std::move(sum));
-  patchbay::LocalProcess process(std::move(parts), {{"input.x", "double.x"}, {"double.y", "sum.y"}});
+  patchbay::LocalProcess process(std::move(parts),
+                                 {{"input.x", "double.x"}, {"double.y", "sum.y"}});
   process.run();
   std::cout << "sum " << result.total << "\n";  // 2 * (0 + 1 + 2 + 3 + 4)
   return result.total == 20 ? 0 : 1;
