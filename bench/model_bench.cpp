@@ -463,6 +463,23 @@ bool skip_parallel_without_two_cores(benchmark::State& state, patchbay::ProcessK
   return true;
 }
 
+// Runs the model and sets the iteration time from its first to its last message as `record`
+// noted them; false (the benchmark skipped with the reason) when it failed.
+bool run_timed(benchmark::State& state, patchbay::ProcessKind kind,
+               std::vector<std::unique_ptr<Component>> components,
+               const std::vector<ConnectorSpec>& connectors, const ChainRecord& record) {
+  try {
+    const auto process = make_process(kind, std::move(components), connectors);
+    process->run();
+    if (record.first_ns == 0 || record.last_ns == 0) throw std::runtime_error("no timing");
+    state.SetIterationTime(static_cast<double>(record.last_ns - record.first_ns) * 1e-9);
+    return true;
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return false;
+  }
+}
+
 // Time = one hop: a message crossing one channel into the next component and its step.
 // source -> K pass-throughs -> sink. In a ParallelProcess the source and the first half of the
 // passes run in worker a, the rest in worker b (wait mode adaptive, the default): one hop of
@@ -492,15 +509,7 @@ void chain(benchmark::State& state, patchbay::ProcessKind kind, std::int64_t tot
     components.push_back(std::make_unique<Sink>("sink", &record->last_ns, messages));
     components.back()->set_worker_label("b");
     connectors.emplace_back(previous + ".out", "sink.in");
-    try {
-      const auto process = make_process(kind, std::move(components), connectors);
-      process->run();
-      if (record->first_ns == 0 || record->last_ns == 0) throw std::runtime_error("no timing");
-      state.SetIterationTime(static_cast<double>(record->last_ns - record->first_ns) * 1e-9);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
+    if (!run_timed(state, kind, std::move(components), connectors, *record)) break;
   }
   state.counters["preemptions"] = preemptions.so_far();
   state.SetItemsProcessed(state.iterations());
@@ -529,15 +538,7 @@ void buffers(benchmark::State& state, patchbay::ProcessKind kind) {
     std::vector<ConnectorSpec> connectors;
     connectors.emplace_back("source.out", "sink.in");
     connectors.back().capacity = std::size_t{1} << 20;
-    try {
-      const auto process = make_process(kind, std::move(components), connectors);
-      process->run();
-      if (record->first_ns == 0 || record->last_ns == 0) throw std::runtime_error("no timing");
-      state.SetIterationTime(static_cast<double>(record->last_ns - record->first_ns) * 1e-9);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
+    if (!run_timed(state, kind, std::move(components), connectors, *record)) break;
   }
   state.counters["preemptions"] = preemptions.so_far();
   state.SetItemsProcessed(state.iterations());
