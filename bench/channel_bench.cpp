@@ -305,6 +305,29 @@ struct alignas(64) StreamResult {
   std::uint64_t checksum = 0;
 };
 
+// What the producer of a stream benchmark sent, and how long the consumer took to see it all.
+struct StreamSent {
+  std::uint64_t messages;
+  std::size_t size;
+  std::uint64_t checksum;  // what the consumer's checksum must be
+  double seconds;
+  double preemptions;
+};
+
+// Joins the consumer, checks that it saw the stream sent, and reports it.
+void report_stream(benchmark::State& state, Peer& peer, const StreamResult& result,
+                   const StreamSent& sent) {
+  if (!peer.join()) state.SkipWithError("peer failed");
+  state.counters["preemptions"] = sent.preemptions;
+  if (result.messages != sent.messages || result.bytes != sent.messages * sent.size ||
+      result.checksum != sent.checksum) {
+    state.SkipWithError("consumer saw a different stream");
+  }
+  state.SetIterationTime(sent.seconds);
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent.messages));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent.messages * sent.size));
+}
+
 // What the in-place benchmarks do with a record: the producer fills it with one byte value, the
 // consumer adds up its 8-byte words (so it reads every byte).
 void fill_record(std::byte* to, std::size_t size, std::uint64_t n) {
@@ -398,13 +421,7 @@ void ring_throughput(benchmark::State& state) {
     spin_pause();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   ring.close();
-  if (!peer.join()) state.SkipWithError("peer failed");
-  state.counters["preemptions"] = preemptions.so_far();
-  if (result->messages != sent || result->bytes != sent * size || result->checksum != expected)
-    state.SkipWithError("consumer saw a different stream");
-  state.SetIterationTime(took.count());
-  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
-  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  report_stream(state, peer, *result, {sent, size, expected, took.count(), preemptions.so_far()});
   state.SetLabel(std::string("one way, 256 KiB ring") +
                  (std::is_same_v<R, FixedRing> ? " of fixed-size records" : "") +
                  (InPlace ? ", written and read in place" : ", consumer copies out") +
@@ -560,13 +577,7 @@ void bare_batched_ring(benchmark::State& state) {
     spin_pause();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   writer.close();
-  if (!peer.join()) state.SkipWithError("peer failed");
-  state.counters["preemptions"] = preemptions.so_far();
-  if (result->messages != sent || result->bytes != sent * size || result->checksum != expected)
-    state.SkipWithError("consumer saw a different stream");
-  state.SetIterationTime(took.count());
-  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
-  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  report_stream(state, peer, *result, {sent, size, expected, took.count(), preemptions.so_far()});
   state.SetLabel(std::string("one way, 256 KiB bare ring, indices published per 1 KiB, ") +
                  (InPlace ? "written and read in place" : "consumer copies out") + ", spinning, " +
                  kPinnedLabel);
