@@ -608,9 +608,9 @@ void ComponentRunner::deliver(InputField& field, ChannelEnd& end,
   } else {
     const Value v = PortAccess::codec(*end.wire->source).decode_value(record.data(), record.size());
     if (!PortAccess::codec(port).assign_from_value(v, PortAccess::storage(port))) {
-      throw Error("connector '" + end.wire->label + "': value '" + v.to_string() + "' (" +
-                  std::string(kind_name(v.kind())) + ") does not fit input type " +
-                  port.type().name);
+      // The value itself is data (perhaps a file's): only its kind goes into the message.
+      throw Error("connector '" + end.wire->label + "': a " + std::string(kind_name(v.kind())) +
+                  " value does not fit input type " + port.type().name);
     }
   }
   ++tally_.messages_in;
@@ -873,9 +873,8 @@ bool ComponentRunner::take_raw(InputField& field, ChannelEnd& end) {
       const Value v = PortAccess::codec(*end.wire->source).decode_value(taken->data(), size);
       const void* value = scratch_value_.assign(v, field.port->type());
       if (value == nullptr) {
-        throw Error("connector '" + end.wire->label + "': value '" + v.to_string() + "' (" +
-                    std::string(kind_name(v.kind())) + ") does not fit input type " +
-                    field.port->type().name);
+        throw Error("connector '" + end.wire->label + "': a " + std::string(kind_name(v.kind())) +
+                    " value does not fit input type " + field.port->type().name);
       }
       const PortCodec& codec = PortAccess::codec(field.port->type());
       record.bytes.resize(codec.encoded_size(value));

@@ -64,7 +64,7 @@ TEST_CASE("ports: a Value output feeds an int64 input, checked at run time", "[s
     run_guarded(*process);
     CHECK(received(sink) == std::vector<std::int64_t>{1, -2, 3000000000});
   }
-  SECTION("a string fails the consumer, naming the connector") {
+  SECTION("a string fails the consumer, naming the connector and the kind, not the value") {
     Model m;
     m.add<ListSource<Value>>("a", std::vector<Value>{1, "hello", 3});
     m.add<Collector<std::int64_t>>("b");
@@ -75,8 +75,10 @@ TEST_CASE("ports: a Value output feeds an int64 input, checked at run time", "[s
       FAIL("run() returned normally although a string reached an int64 input");
     } catch (const patchbay::ComponentFailure& e) {
       CHECK(e.component() == "b");
-      CHECK_THAT(e.message(), Contains("a.out -> b.in"));
-      CHECK_THAT(e.message(), Contains("hello"));
+      CHECK_THAT(e.message(), Contains("a.out -> b.in") &&
+                                  Contains("a string value does not fit input type int64"));
+      // The value may be a data file's content, which errors never echo.
+      CHECK_THAT(e.message(), !Contains("hello"));
     }
     CHECK(status_of(*process, "b") == "FAILED");
     CHECK(stats_of(*process, "b").steps == 1);
