@@ -952,3 +952,78 @@ TEST_CASE("engine-run --help says which Plugboard command each mode stands for",
                  Catch::Contains("engine-run --diagram") && Catch::Contains("engine-run serve") &&
                  Catch::Contains("--process-type") && Catch::Contains("--job-id"));
 }
+
+TEST_CASE("engine-run: Plugboard's command shape, process run|validate|diagram MODEL",
+          "[engine-run]") {
+  TempDir dir;
+  const std::string model = hello_model_in(dir);
+  const auto validate = run_command({engine_run, "process", "validate", model}, dir.path());
+  CHECK(validate.exit_code == 0);
+  CHECK(validate.out == run_command({engine_run, "--validate", model}, dir.path()).out);
+  const auto diagram =
+      run_command({engine_run, "process", "diagram", "--quiet", model}, dir.path());
+  CHECK(diagram.exit_code == 0);
+  CHECK(diagram.out == run_command({engine_run, "--diagram", "--quiet", model}, dir.path()).out);
+  const auto run =
+      run_command({engine_run, "process", "run", "--quiet", "--set", "input.iters=3", "--set",
+                   "slow-sleep.sleep_seconds=0", "--set", "very-slow-sleep.sleep_seconds=0", model},
+                  dir.path());
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "hello.csv"));
+  const auto tune = run_command({engine_run, "process", "tune", model}, dir.path());
+  CHECK(tune.exit_code == 2);
+  CHECK_THAT(tune.err, Catch::Contains("tuning is not available"));
+  const auto other = run_command({engine_run, "process", "launch", model}, dir.path());
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.err, Catch::Contains("expected run, validate or diagram, got 'launch'"));
+}
+
+TEST_CASE("engine-run: --workers, --wait and --topology replace the model's process options",
+          "[engine-run]") {
+  TempDir dir;
+  const std::string model = hello_model_in(dir);
+  const auto plan = run_command(
+      {engine_run, "--plan", "--workers", "3", "--topology", "pack:1 core:8 pu:1", model},
+      dir.path());
+  INFO(plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK_THAT(plan.out, Catch::Contains("machine: 1 package, 8 cores") &&
+                           Catch::Contains("worker w2:") && !Catch::Contains("worker w3:"));
+  const auto spin = run_command({engine_run, "--dump", "-", "--wait", "spin", model}, dir.path());
+  CHECK_THAT(spin.out, Catch::Contains("wait: spin"));
+  const auto bad = run_command({engine_run, "--plan", "--wait", "sometimes", model}, dir.path());
+  CHECK(bad.exit_code == 2);
+}
+
+TEST_CASE("engine-run: --stats-every rewrites the statistics while the model runs",
+          "[engine-run]") {
+  TempDir dir;
+  const std::string model = hello_model_in(dir);
+  // 20 iterations of 50 + 100 ms sleeps: about 3 s.
+  const int pid =
+      patchbay::test::start_command({engine_run, "--quiet", "--set", "input.iters=20", "--stats",
+                                     "stats.json", "--stats-every", "0.05", model},
+                                    dir.path());
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ignored;
+    if (std::filesystem::exists(dir / "stats.json", ignored)) {
+      const auto stats = nlohmann::json::parse(read_file(dir / "stats.json"), nullptr, false);
+      if (!stats.is_discarded() && stats["process"]["status"] == "RUNNING") {
+        seen = stats.dump();
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto done = patchbay::test::wait_command(pid, dir.path(), std::chrono::seconds(60));
+  INFO(done.err);
+  CHECK(done.exit_code == 0);
+  CHECK_FALSE(seen.empty());  // a snapshot taken during the run
+  const auto last = nlohmann::json::parse(read_file(dir / "stats.json"));
+  CHECK(last["process"]["status"] == "COMPLETED");
+  const auto needs = run_command({engine_run, "--stats-every", "1", model}, dir.path());
+  CHECK(needs.exit_code == 2);  // without --stats there is nothing to rewrite
+}

@@ -42,6 +42,10 @@ struct ModelOptions {
   std::optional<std::size_t> num_gpus;
   std::string memory;
   std::string resources;
+  // Process options, in place of the model's.
+  std::optional<std::size_t> workers;
+  std::string wait;  ///< spin, adaptive or block; "" keeps the model's
+  std::string topology;
 };
 
 /// Adds the options of ModelOptions to `app`. Returns the --plugin option.

@@ -28,6 +28,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -73,9 +74,11 @@ constexpr const char* kFooter =
     "\n"
     "engine-run serve MODEL --port N serves the model over HTTP (engine-run serve --help).\n"
     "\n"
-    "Plugboard's commands, and what runs them here:\n"
+    "Plugboard's commands, and what runs them here (engine-run accepts Plugboard's shape,\n"
+    "engine-run process run|validate|diagram MODEL.yaml [OPTIONS], as the flags below):\n"
     "  plugboard process run MODEL.yaml      engine-run MODEL.yaml (with --job-id and\n"
     "                                        --process-type local|ray as there)\n"
+    "  plugboard process validate ...        engine-run --validate MODEL.yaml\n"
     "  plugboard process diagram MODEL.yaml  engine-run --diagram MODEL.yaml (Mermaid)\n"
     "  plugboard process tune MODEL.yaml     none: there is no tuner\n"
     "  serve run (Ray Serve)                 engine-run serve MODEL.yaml --port N\n"
@@ -165,14 +168,14 @@ class SignalScope {
 // ---------------------------------------------------------------------------------------------
 // Progress line on a terminal
 
-/// Redraws one status line on stderr every 200 ms once the run has lasted 1 s. The thread is
-/// joined by the destructor, so it ends on every path out of the scope that owns this.
-class ProgressLine {
+/// Calls `tick` on a thread of its own after `first`, then every `period`, until destroyed; then
+/// `last` once if it ticked at all. The thread is joined by the destructor, so it ends on every
+/// path out of the scope that owns this. Without a thread (it could not start) nothing ticks.
+class Periodic {
  public:
-  ProgressLine(const patchbay::Process& process, const std::string& job_id, bool enabled)
-      : process_(process), job_id_(job_id) {
-    if (!enabled) return;
-    g_progress_on_terminal.store(true);
+  Periodic(std::chrono::milliseconds first, std::chrono::milliseconds period,
+           std::function<void()> tick, std::function<void()> last = {})
+      : first_(first), period_(period), tick_(std::move(tick)), last_(std::move(last)) {
     // The thread inherits a mask that blocks SIGINT/SIGTERM, so they reach the main thread
     // (the one running the model) rather than this one.
     sigset_t block;
@@ -184,41 +187,72 @@ class ProgressLine {
     try {
       thread_ = std::thread([this] { loop(); });
     } catch (...) {
-      // No thread, no progress line: the run goes on without it.
+      // No thread: the run goes on without it.
     }
     if (masked) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
-  ProgressLine(const ProgressLine&) = delete;
-  ProgressLine& operator=(const ProgressLine&) = delete;
-  ~ProgressLine() {
-    if (thread_.joinable()) {
-      {
-        const std::lock_guard lock(mutex_);
-        done_ = true;
-      }
-      cv_.notify_all();
-      thread_.join();
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
+  ~Periodic() {
+    if (!thread_.joinable()) return;
+    {
+      const std::lock_guard lock(mutex_);
+      done_ = true;
     }
-    g_progress_on_terminal.store(false);
+    cv_.notify_all();
+    thread_.join();
   }
 
  private:
   void loop() noexcept {
+    bool ticked = false;
     try {
       std::unique_lock lock(mutex_);
-      const auto start = std::chrono::steady_clock::now();
-      if (cv_.wait_until(lock, start + std::chrono::seconds(1), [this] { return done_; })) return;
+      if (cv_.wait_for(lock, first_, [this] { return done_; })) return;
       do {
         lock.unlock();
-        draw();
+        ticked = true;
+        tick_();
         lock.lock();
-      } while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; }));
-      write_fd(STDERR_FILENO, "\r\033[K");
+      } while (!cv_.wait_for(lock, period_, [this] { return done_; }));
     } catch (...) {
-      write_fd(STDERR_FILENO, "\r\033[K");
+    }
+    try {
+      if (ticked && last_) last_();
+    } catch (...) {
     }
   }
 
+  std::chrono::milliseconds first_;
+  std::chrono::milliseconds period_;
+  std::function<void()> tick_;
+  std::function<void()> last_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+/// Redraws one status line on stderr every 200 ms once the run has lasted 1 s, and clears it at
+/// the end.
+class ProgressLine {
+ public:
+  ProgressLine(const patchbay::Process& process, const std::string& job_id, bool enabled)
+      : process_(process), job_id_(job_id) {
+    if (!enabled) return;
+    g_progress_on_terminal.store(true);
+    thread_.emplace(
+        std::chrono::seconds(1), std::chrono::milliseconds(200), [this] { draw(); },
+        [] { write_fd(STDERR_FILENO, "\r\033[K"); });
+  }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  ~ProgressLine() {
+    thread_.reset();
+    g_progress_on_terminal.store(false);
+  }
+
+ private:
   void draw() const {
     std::uint64_t steps = 0;
     std::uint64_t messages = 0;
@@ -243,10 +277,7 @@ class ProgressLine {
 
   const patchbay::Process& process_;
   std::string job_id_;  // as printed: one line, at most kShownJobIdBytes
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::optional<Periodic> thread_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -437,7 +468,8 @@ struct Options {
   std::string model;
   engine_run::ModelOptions model_options;
   std::string stats_path;
-  std::string job_id;  // --job-id; empty: the model's, else a new one
+  double stats_every = 0;  // --stats-every: seconds between live writes of --stats; 0: at the end
+  std::string job_id;      // --job-id; empty: the model's, else a new one
   bool validate = false;
   bool no_plugins = false;
   bool plan = false;
@@ -596,12 +628,22 @@ int run_process(patchbay::Process& process, const patchbay::ProcessSpec& spec,
     {
       const ProgressLine progress(process, shown_job_id(job_id),
                                   !options.quiet && ::isatty(STDERR_FILENO) == 1);
+      // --stats-every: the statistics file rewritten while the model runs (replaced whole, so a
+      // reader never sees half of it), for a watcher without a terminal.
+      std::optional<Periodic> live_stats;
+      if (options.stats_every > 0) {
+        const auto period = std::chrono::milliseconds(
+            std::max<std::int64_t>(1, std::llround(options.stats_every * 1000)));
+        live_stats.emplace(period, period, [&] {
+          (void)write_file_atomically(options.stats_path, stats_json(process, spec.name, job_id));
+        });
+      }
       try {
         process.run();
       } catch (...) {
         failure = std::current_exception();
       }
-    }  // progress line cleared, thread joined
+    }  // progress line cleared, threads joined
     interrupted = SignalScope::interrupted();
     SignalScope::attach(nullptr);
   }
@@ -880,6 +922,13 @@ int main_impl(int argc, char** argv) {
                      "job-YYYYMMDD-HHMMSS-XXXX)")
           ->type_name("ID")
           ->check(CLI::Validator(check_job_id, "", "job id"));
+  auto* stats_every =
+      app.add_option("--stats-every", options.stats_every,
+                     "With --stats: also rewrite FILE every SECONDS while the model runs (live "
+                     "statistics to watch without a terminal)")
+          ->type_name("SECONDS")
+          ->check(CLI::Range(0.001, 86400.0));
+  stats_every->needs(stats);
   app.add_flag("-q,--quiet", options.quiet,
                "No progress line on the terminal, and no summary line after a completed run");
   validate->excludes(plan)->excludes(diagram)->excludes(stats)->excludes(job_id);
@@ -987,6 +1036,19 @@ CLI::Option* add_model_options(CLI::App& app, ModelOptions& options) {
                  "Custom resources the machine has, as `ray start --resources`: "
                  "'{\"NAME\": N}' or NAME=N,... (PATCHBAY_RESOURCES)")
       ->type_name("SPEC");
+  app.add_option("--workers", options.workers,
+                 "Parallel engine: workers to plan, in place of the model's `workers` (default: "
+                 "one per usable core)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
+  app.add_option("--wait", options.wait,
+                 "Parallel engine: how a worker waits for others, in place of the model's `wait`")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"spin", "adaptive", "block"}));
+  app.add_option("--topology", options.topology,
+                 "Parallel engine: plan for this machine (hwloc XML file or synthetic "
+                 "description), in place of the model's `topology` (nothing is bound)")
+      ->type_name("TOPOLOGY");
   return plugin;
 }
 
@@ -1025,6 +1087,9 @@ patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& op
   if (!options.resources.empty()) {
     machine.custom = patchbay::parse_custom_resources(options.resources, "--resources");
   }
+  if (options.workers) spec.options.workers = *options.workers;
+  if (!options.wait.empty()) spec.options.wait = patchbay::parse_wait_mode(options.wait);
+  if (!options.topology.empty()) spec.options.topology = options.topology;
   return spec;
 }
 
@@ -1035,6 +1100,27 @@ int main(int argc, char** argv) {
     // `engine-run serve ...`: a subcommand with its own options, ahead of the MODEL argument.
     if (argc > 1 && std::string_view(argv[1]) == "serve") {
       return engine_run::serve_main(argc - 1, argv + 1);
+    }
+    // Plugboard's command shape, `plugboard process run|validate|diagram MODEL ...`: the same
+    // as engine-run's flags.
+    if (argc > 1 && std::string_view(argv[1]) == "process") {
+      const std::string_view verb = argc > 2 ? std::string_view(argv[2]) : std::string_view();
+      std::vector<char*> args{argv[0]};
+      static char validate[] = "--validate";
+      static char diagram[] = "--diagram";
+      if (verb == "validate") {
+        args.push_back(validate);
+      } else if (verb == "diagram") {
+        args.push_back(diagram);
+      } else if (verb != "run") {
+        print_error(verb == "tune" ? std::string("process tune: tuning is not available yet")
+                                   : "process: expected run, validate or diagram, got " +
+                                         patchbay::quote_text(verb) + " (see engine-run --help)");
+        return kExitBadModel;
+      }
+      for (int i = 3; i < argc; ++i)
+        args.push_back(argv[i]);
+      return main_impl(static_cast<int>(args.size()), args.data());
     }
     return main_impl(argc, argv);
   } catch (...) {
