@@ -33,7 +33,11 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(output);
     for (int i = 2; i < argc; ++i) {
       const std::filesystem::path model = argv[i];
-      patchbay::ProcessSpec spec = patchbay::load_model(model.string());
+      // The file only: a seed needs no plugin, and some corpus models name one on purpose
+      // that does not exist.
+      patchbay::LoadOptions file_only;
+      file_only.load_plugins = false;
+      patchbay::ProcessSpec spec = patchbay::load_model(model.string(), file_only);
       const std::string name = model.stem().string();
       write_file(output / ("spec-" + name), patchbay::detail::encode_spec(spec));
       spec.kind = patchbay::ProcessKind::parallel;
