@@ -61,7 +61,7 @@ void load_needed_plugins(const ProcessSpec& spec);
 /// A Mermaid flowchart of the model, like Plugboard's diagrams: components and connectors, and
 /// the events that pubsub connectors name as hexagons. Any name draws: a plain one (a letter or
 /// '_', then letters, digits, '_' and single dashes, not a word Mermaid reserves) is its node's
-/// id, as in Plugboard's; any other gets a generated id and a quoted label, '"' written #quot;
+/// id, as in Plugboard's; any other gets a generated id and a quoted label, '"' written `#quot;`
 /// and other syntax as numeric entity codes. Thread-safe (pure).
 std::string mermaid_diagram(const ProcessSpec& spec);
 /// The same with the events the components declare (event.hpp), as Plugboard draws them: a
