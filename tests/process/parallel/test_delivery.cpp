@@ -167,6 +167,30 @@ class ReadingCheck final : public Component {
   std::int64_t next_ = 0;
 };
 
+// SequenceCheck that stops for a moment every `every` values, so that whichever side is faster
+// the producer finds its channel full: the full ring's wait is then tested in every run.
+class PausingCheck final : public Component {
+ public:
+  PausingCheck(std::string name, std::int64_t expected, std::int64_t every)
+      : Component(std::move(name)), expected_(expected), every_(every) {}
+  Input<std::int64_t> in{this, "in"};
+  void step() override {
+    if (in.value() != next_)
+      throw std::runtime_error("expected " + std::to_string(next_) + ", got " +
+                               std::to_string(in.value()));
+    if (++next_ % every_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  void teardown(Status status) override {
+    if (status == Status::completed && next_ != expected_)
+      throw std::runtime_error("received " + std::to_string(next_) + " values");
+  }
+
+ private:
+  std::int64_t expected_;
+  std::int64_t every_;
+  std::int64_t next_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("a million messages cross processes exactly once and in order", "[parallel]") {
@@ -175,10 +199,12 @@ TEST_CASE("a million messages cross processes exactly once and in order", "[para
     CAPTURE(to_string(mode));
     std::vector<std::unique_ptr<Component>> parts;
     add<Counter>(parts, "producer", "count", 1'000'000);
-    add<SequenceCheck>(parts, "consumer", "check", 1'000'000);
+    add<PausingCheck>(parts, "consumer", "check", 1'000'000, 100'000);
     ProcessOptions options = split_options();
     options.wait = mode;
-    options.channel_capacity = 4096;  // small: the producer fills it and waits many times
+    // Small, and the consumer pauses ten times: the producer fills it and waits, however fast
+    // each side runs (under a sanitizer the consumer may otherwise keep up throughout).
+    options.channel_capacity = 4096;
     ParallelProcess process(std::move(parts), {{"count.out", "check.in"}}, options);
     const auto outcome = run_and_check_cleanup(process);
     REQUIRE(outcome.error.empty());
