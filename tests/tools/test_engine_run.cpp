@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <fstream>
 #include <regex>
@@ -1026,4 +1027,41 @@ TEST_CASE("engine-run: --stats-every rewrites the statistics while the model run
   CHECK(last["process"]["status"] == "COMPLETED");
   const auto needs = run_command({engine_run, "--stats-every", "1", model}, dir.path());
   CHECK(needs.exit_code == 2);  // without --stats there is nothing to rewrite
+}
+
+TEST_CASE("engine-run's progress line on a terminal moves while the model runs, in both engines",
+          "[engine-run]") {
+  // script(1) gives engine-run a terminal and copies what it draws to standard output.
+  const std::string process = GENERATE(as<std::string>{}, "local", "parallel");
+  CAPTURE(process);
+  TempDir dir;
+  const std::string command = engine_run + " --process " + process +
+                              " --set very-slow-sleep.sleep_seconds=0.25 " + hello_model_in(dir);
+  const auto r = run_command({"/usr/bin/script", "-qfec", command, "/dev/null"}, dir.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Each redraw: "\r[engine-run JOB] 1.2s  steps N  messages M  components D/5 done\033[K".
+  const std::regex redraw(R"(\r\[engine-run job-[0-9a-f-]+\] ([0-9.]+)s  steps ([0-9]+)  messages )"
+                          R"(([0-9]+)  components [0-5]/5 done\x1b\[K)");
+  std::vector<double> times;
+  std::vector<long> steps;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), redraw);
+       it != std::sregex_iterator(); ++it) {
+    times.push_back(std::stod((*it)[1]));
+    steps.push_back(std::stol((*it)[2]));
+  }
+  // 2.5 s of run, a redraw each 200 ms from the first second: the line moves all along (it
+  // froze once in a LocalProcess, whose components run on the thread that runs the model).
+  REQUIRE(steps.size() >= 4);
+  CHECK(times.front() >= 1.0);
+  CHECK(std::is_sorted(times.begin(), times.end()));
+  CHECK(std::is_sorted(steps.begin(), steps.end()));
+  std::size_t distinct = 0;
+  for (std::size_t i = 1; i < steps.size(); ++i)
+    distinct += steps[i] > steps[i - 1];
+  CHECK(distinct >= 3);
+  CHECK(steps.back() > steps.front());
+  // Cleared before the summary line, which stays.
+  CHECK_THAT(r.out,
+             Catch::Contains("\r\x1b[Kengine-run: job-") && Catch::Contains(" completed in "));
 }
