@@ -96,11 +96,14 @@ nlopt::algorithm nlopt_algorithm(const std::string& method) {
 // which trial ends first.
 class NloptSearch final : public Search {
  public:
+  static constexpr std::size_t kMaxChains = 1024;
+
   NloptSearch(const TuneSpec& spec, const std::vector<Value>& start) : spec_(spec) {
     const std::size_t n = spec.parameters.size();
     std::size_t chains = spec.algorithm.chains != 0 ? spec.algorithm.chains
                                                     : std::max<std::size_t>(1, spec.max_concurrent);
-    chains = std::min(chains, spec.num_samples);
+    chains = std::min({chains, spec.num_samples, kMaxChains});
+    nlopt::srand(spec.algorithm.seed);  // for the methods that draw (none of the default's)
     std::mt19937_64 rng(spec.algorithm.seed);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     chains_.resize(chains);
@@ -223,7 +226,7 @@ class NloptSearch final : public Search {
   std::vector<Chain> chains_;
   std::vector<std::pair<NloptSearch*, std::size_t>> chain_ids_ = [this] {
     std::vector<std::pair<NloptSearch*, std::size_t>> ids;
-    for (std::size_t c = 0; c < 1024; ++c)
+    for (std::size_t c = 0; c < kMaxChains; ++c)
       ids.emplace_back(this, c);
     return ids;
   }();

@@ -405,7 +405,7 @@ TEST_CASE("tune: engine-run tune prints trials, the best and --set YAML; history
           "[tune][engine-run]") {
   patchbay::test::TempDir dir;
   const std::string model = std::string(PATCHBAY_SOURCE_DIR) + "/examples/tuning/model.yaml";
-  for (const std::vector<std::string> shape :
+  for (const std::vector<std::string>& shape :
        {std::vector<std::string>{PATCHBAY_ENGINE_RUN, "tune"},
         std::vector<std::string>{PATCHBAY_ENGINE_RUN, "process", "tune"}}) {
     auto argv = shape;
