@@ -241,6 +241,13 @@ bool read_line(int fd, std::string& buffer, std::string& line) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A trial that crashes ends its worker, whatever handlers the tuning program installed for
+  // itself (a test framework's, a crash reporter's): the tuner records how it died.
+  struct sigaction fatal {};
+  fatal.sa_handler = SIG_DFL;
+  sigemptyset(&fatal.sa_mask);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGPIPE})
+    sigaction(sig, &fatal, nullptr);
   std::string buffer;
   std::string line;
   while (read_line(requests, buffer, line)) {
