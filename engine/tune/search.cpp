@@ -15,7 +15,9 @@ namespace {
 
 // A parameter's value from a point of [0, 1): how every search here draws.
 Value from_unit(const ParameterSpec& p, double u) {
-  u = std::clamp(u, 0.0, std::nextafter(1.0, 0.0));
+  // Both bounds of a continuous range are reachable (an optimum often lies on one); a whole
+  // number or a category takes u = 1 as the last one.
+  u = std::clamp(u, 0.0, 1.0);
   switch (p.kind) {
     case ParameterKind::uniform:
       return p.lower + u * (p.upper - p.lower);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -54,9 +55,15 @@ std::string objectives_text(const patchbay::TuneSpec& spec, const patchbay::Tria
   return out;
 }
 
+// "1.234s", or "12.345ms" below a second.
 std::string seconds_text(double s) {
   std::ostringstream out;
-  out << std::fixed << std::setprecision(3) << s << "s";
+  out << std::fixed << std::setprecision(3);
+  if (s < 1) {
+    out << s * 1000 << "ms";
+  } else {
+    out << s << "s";
+  }
   return out.str();
 }
 
@@ -163,12 +170,17 @@ int tune_main(int argc, char** argv) {
       std::cout << "pareto front: " << result.pareto_front.size() << " trials\n";
     }
     std::cout << "best trials:\n";
-    std::cout << "  rank  trial  " << std::left << std::setw(24) << "objective"
+    std::size_t width = std::string_view("objective").size();
+    for (std::size_t i = 0; i < result.ranking.size() && i < top; ++i)
+      width = std::max(width, objectives_text(shown, result.trials[result.ranking[i]]).size());
+    std::cout << "  rank  trial  " << std::left << std::setw(static_cast<int>(width) + 2)
+              << "objective"
               << "parameters\n";
     for (std::size_t i = 0; i < result.ranking.size() && i < top; ++i) {
       const patchbay::Trial& t = result.trials[result.ranking[i]];
-      std::cout << "  " << std::setw(6) << i + 1 << std::setw(7) << t.id << std::setw(24)
-                << objectives_text(shown, t) << parameters_text(shown, t) << "\n";
+      std::cout << "  " << std::setw(6) << i + 1 << std::setw(7) << t.id
+                << std::setw(static_cast<int>(width) + 2) << objectives_text(shown, t)
+                << parameters_text(shown, t) << "\n";
     }
     if (const patchbay::Trial* best = result.best()) {
       std::cout << "best parameters (each line is a --set KEY=VALUE):\n"
