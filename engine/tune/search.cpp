@@ -56,33 +56,57 @@ double to_unit(const ParameterSpec& p, const Value& v) {
   return std::isfinite(u) ? std::clamp(u, 0.0, 1.0) : 0.5;
 }
 
-// Points fixed in advance: random draws or a grid.
-class FixedSearch final : public Search {
+// Random draws, made as they are asked for (num_samples may be large).
+class RandomSearch final : public Search {
  public:
-  explicit FixedSearch(std::vector<std::vector<Value>> points) : points_(std::move(points)) {}
+  explicit RandomSearch(const TuneSpec& spec) : spec_(spec), rng_(spec.algorithm.seed) {}
   std::optional<Proposal> next() override {
-    if (next_ >= points_.size()) return std::nullopt;
-    Proposal p{next_, points_[next_]};
-    ++next_;
+    if (next_ >= spec_.num_samples) return std::nullopt;
+    Proposal p{next_++, {}};
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (const auto& parameter : spec_.parameters)
+      p.values.push_back(from_unit(parameter, unit(rng_)));
     return p;
   }
   void tell(std::size_t, std::optional<double>) override {}
 
  private:
-  std::vector<std::vector<Value>> points_;
+  const TuneSpec& spec_;
+  std::mt19937_64 rng_;
   std::size_t next_ = 0;
 };
 
-std::vector<std::vector<Value>> random_points(const TuneSpec& spec) {
-  std::mt19937_64 rng(spec.algorithm.seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::vector<std::vector<Value>> points(spec.num_samples);
-  for (auto& point : points) {
-    for (const auto& p : spec.parameters)
-      point.push_back(from_unit(p, unit(rng)));
+// The grid's points in order, the last parameter varying fastest, each made as it is asked for.
+class GridSearch final : public Search {
+ public:
+  explicit GridSearch(const TuneSpec& spec) : axes_(grid_axes(spec)) {
+    total_ = 1;
+    for (const auto& axis : axes_) {
+      if (total_ > spec.num_samples / std::max<std::size_t>(axis.size(), 1)) {
+        total_ = spec.num_samples;
+        break;
+      }
+      total_ *= axis.size();
+    }
+    total_ = std::min(total_, spec.num_samples);
   }
-  return points;
-}
+  std::optional<Proposal> next() override {
+    if (next_ >= total_) return std::nullopt;
+    Proposal p{next_, std::vector<Value>(axes_.size())};
+    std::size_t index = next_++;
+    for (std::size_t i = axes_.size(); i-- > 0;) {
+      p.values[i] = axes_[i][index % axes_[i].size()];
+      index /= axes_[i].size();
+    }
+    return p;
+  }
+  void tell(std::size_t, std::optional<double>) override {}
+
+ private:
+  std::vector<std::vector<Value>> axes_;
+  std::size_t total_ = 0;
+  std::size_t next_ = 0;
+};
 
 nlopt::algorithm nlopt_algorithm(const std::string& method) {
   if (method == "cobyla") return nlopt::LN_COBYLA;
@@ -239,17 +263,22 @@ class NloptSearch final : public Search {
 
 }  // namespace
 
-std::vector<std::vector<Value>> grid_points(const TuneSpec& spec) {
-  // Each randint and choice parameter takes its every value; the continuous ones share what
-  // is left of num_samples evenly (at least 2 points each when it allows), unless grid_points
-  // says.
-  std::size_t discrete = 1;
+std::vector<std::vector<Value>> grid_axes(const TuneSpec& spec) {
+  // Each choice parameter, and each randint one of at most num_samples values, takes its every
+  // value; the others (uniform, loguniform, wider randint) share what is left of num_samples
+  // evenly, unless grid_points says.
+  auto every_value = [&](const ParameterSpec& p) {
+    return p.kind == ParameterKind::choice ||
+           (p.kind == ParameterKind::randint &&
+            p.upper - p.lower <= static_cast<double>(spec.num_samples));
+  };
+  double discrete = 1;
   std::size_t continuous = 0;
   for (const auto& p : spec.parameters) {
     if (p.kind == ParameterKind::choice) {
-      discrete *= p.categories.size();
-    } else if (p.kind == ParameterKind::randint) {
-      discrete *= static_cast<std::size_t>(p.upper - p.lower);
+      discrete *= static_cast<double>(p.categories.size());
+    } else if (every_value(p)) {
+      discrete *= p.upper - p.lower;
     } else {
       ++continuous;
     }
@@ -267,7 +296,7 @@ std::vector<std::vector<Value>> grid_points(const TuneSpec& spec) {
     std::vector<Value> axis;
     if (p.kind == ParameterKind::choice) {
       axis = p.categories;
-    } else if (p.kind == ParameterKind::randint) {
+    } else if (every_value(p)) {
       for (auto i = static_cast<std::int64_t>(p.lower); i < static_cast<std::int64_t>(p.upper); ++i)
         axis.emplace_back(i);
     } else if (per == 1) {
@@ -275,33 +304,30 @@ std::vector<std::vector<Value>> grid_points(const TuneSpec& spec) {
     } else {
       for (std::size_t i = 0; i < per; ++i) {
         const double u = static_cast<double>(i) / static_cast<double>(per - 1);
-        axis.push_back(i + 1 == per ? Value(p.upper) : from_unit(p, u));
+        axis.push_back(from_unit(p, u));
       }
+      // A wide randint's points may round to the same value.
+      axis.erase(std::unique(axis.begin(), axis.end()), axis.end());
     }
     axes.push_back(std::move(axis));
   }
-  std::vector<std::vector<Value>> points{{}};
-  for (const auto& axis : axes) {
-    std::vector<std::vector<Value>> grown;
-    for (const auto& point : points) {
-      for (const auto& v : axis) {
-        grown.push_back(point);
-        grown.back().push_back(v);
-        if (grown.size() >= spec.num_samples) break;
-      }
-      if (grown.size() >= spec.num_samples) break;
-    }
-    points = std::move(grown);
-  }
+  return axes;
+}
+
+std::vector<std::vector<Value>> grid_points(const TuneSpec& spec) {
+  GridSearch search(spec);
+  std::vector<std::vector<Value>> points;
+  while (auto p = search.next())
+    points.push_back(std::move(p->values));
   return points;
 }
 
 std::unique_ptr<Search> make_search(const TuneSpec& spec, const std::vector<Value>& start) {
   switch (spec.algorithm.type) {
     case SearchAlgorithm::random:
-      return std::make_unique<FixedSearch>(random_points(spec));
+      return std::make_unique<RandomSearch>(spec);
     case SearchAlgorithm::grid:
-      return std::make_unique<FixedSearch>(grid_points(spec));
+      return std::make_unique<GridSearch>(spec);
     case SearchAlgorithm::nlopt:
       return std::make_unique<NloptSearch>(spec, start);
   }

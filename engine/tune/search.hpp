@@ -31,7 +31,9 @@ class Search {
 /// where it has none), where a model-based search begins.
 std::unique_ptr<Search> make_search(const TuneSpec& spec, const std::vector<Value>& start);
 
-/// The grid a grid search walks, in order.
+/// The values a grid search takes for each parameter.
+std::vector<std::vector<Value>> grid_axes(const TuneSpec& spec);
+/// The grid a grid search walks, in order (at most num_samples points).
 std::vector<std::vector<Value>> grid_points(const TuneSpec& spec);
 
 }  // namespace patchbay::detail

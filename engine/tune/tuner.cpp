@@ -18,7 +18,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <sstream>
 
@@ -415,6 +417,9 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         ::close(to_worker[1]);
         throw Error("tune: pipe: " + std::string(std::strerror(errno)));
       }
+      // What the program has buffered is written once, by it, not again by a worker's engine.
+      std::cout.flush();
+      std::fflush(nullptr);
       const pid_t pid = ::fork();
       if (pid < 0) throw Error("tune: fork: " + std::string(std::strerror(errno)));
       if (pid == 0) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -446,4 +447,50 @@ TEST_CASE("tune: engine-run tune prints trials, the best and --set YAML; history
       dir.path());
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Catch::Contains("has no tune: section"));
+}
+
+TEST_CASE("tune: a parallel model's trials run on its own engine and leave nothing behind",
+          "[tune]") {
+  reap_ended_children();
+  const std::size_t shm_before = patchbay::test::dev_shm_entries();
+  auto model = quadratic_model();
+  model.kind = patchbay::ProcessKind::parallel;
+  auto tune = quadratic_tune("random", 4, 2);
+  tune.objectives[0].field_name = "g";  // exported: readable from the engine's workers
+  const auto result = patchbay::Tuner(tune).run(model);
+  REQUIRE(result.trials.size() == 4);
+  for (const auto& t : result.trials) {
+    INFO(t.error);
+    CHECK(t.outcome == patchbay::TrialOutcome::completed);
+    REQUIRE(t.objectives.size() == 1);
+    CHECK(t.objectives[0] == Approx(t.parameters[0].as_double() + t.parameters[1].as_double()));
+  }
+  // An output field is out of reach in another process: the trial fails saying so.
+  tune.objectives[0].field_name = "f";
+  tune.num_samples = 1;
+  const auto unexported = patchbay::Tuner(tune).run(model);
+  REQUIRE(unexported.trials.size() == 1);
+  CHECK(unexported.trials[0].outcome == patchbay::TrialOutcome::failed);
+  CHECK_THAT(unexported.trials[0].error, Catch::Contains("must be exported"));
+  CHECK(unexported.best() == nullptr);
+  CHECK(reap_ended_children() == 0);
+  CHECK(patchbay::test::dev_shm_entries() == shm_before);
+}
+
+TEST_CASE("tune: SIGINT stops engine-run tune, which prints the best so far and exits 130",
+          "[tune][engine-run]") {
+  patchbay::test::TempDir dir;
+  const int pid = patchbay::test::start_command(
+      {PATCHBAY_ENGINE_RUN, "tune", "--plugin", PATCHBAY_PROJECTILE_PLUGIN, "--num-samples",
+       "100000000", "--algorithm", "random", "-q",
+       std::string(PATCHBAY_SOURCE_DIR) + "/examples/tuning/model.yaml"},
+      dir.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(pid, SIGINT);
+  const auto run = patchbay::test::wait_command(pid, dir.path(), std::chrono::seconds(60));
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 130);
+  CHECK_THAT(run.out, Catch::Contains("search interrupted: ") &&
+                          Catch::Contains("best parameters (each line is a --set KEY=VALUE):\n"
+                                          "trajectory.angle: "));
 }
