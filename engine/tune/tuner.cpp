@@ -20,7 +20,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -262,14 +264,24 @@ bool read_line(int fd, std::string& buffer, std::string& line) {
   ::_exit(0);
 }
 
+// A trial handed to a worker: its id, the search's tag for it, and when it was handed out.
+struct Pending {
+  std::size_t id = 0;
+  std::size_t tag = 0;
+  std::chrono::steady_clock::time_point sent;
+  std::string request;
+};
+
+// Trials handed to one worker at once: the one it runs and the next, so that it starts the
+// next as soon as it has reported one, without waiting for the tuner to read the report.
+constexpr std::size_t kTrialsPerWorker = 2;
+
 struct Worker {
   pid_t pid = -1;
   int requests = -1;  // the tuner writes trials here
   int replies = -1;   // and reads reports here
   std::string buffer;
-  std::optional<std::size_t> trial;  // the trial it runs
-  std::size_t tag = 0;
-  std::chrono::steady_clock::time_point started;
+  std::deque<Pending> queue;  // handed out, in the order the worker runs them
 };
 
 std::string exit_text(int status) {
@@ -464,40 +476,66 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       for (std::size_t s = 0; s < concurrent; ++s)
         spawn(s);
       bool stopping = false;
+      // The report of the trial at the front of slot s's queue (the worker runs them in order).
+      auto finish = [&](std::size_t s, TrialReport report) {
+        const Pending done = workers[s].queue.front();
+        workers[s].queue.pop_front();
+        record(done.id, done.tag, report, true);
+      };
+      auto parse_report = [](const std::string& line) {
+        TrialReport report;
+        try {
+          const Json j = Json::parse(line);
+          report.outcome = static_cast<TrialOutcome>(j.at("outcome").get<int>());
+          for (const auto& o : j.at("objectives"))
+            report.objectives.push_back(o.is_null() ? std::nan("") : o.get<double>());
+          report.error = j.at("error").get<std::string>();
+          report.seconds = j.at("seconds").get<double>();
+        } catch (const std::exception& e) {
+          report.outcome = TrialOutcome::failed;
+          report.error = std::string("the trial's worker sent an unreadable report: ") + e.what();
+        }
+        return report;
+      };
       for (;;) {
         if (stop_.load(std::memory_order_relaxed) && !stopping) {
           stopping = true;
           result.interrupted = true;
           for (auto& w : workers) {
-            if (w.trial && w.pid > 0) ::kill(w.pid, SIGTERM);
+            if (!w.queue.empty() && w.pid > 0) ::kill(w.pid, SIGTERM);
           }
         }
-        // Hand out work to idle slots.
+        // Hand out work: first one trial to each idle slot, then a second to each.
         if (!stopping) {
-          for (std::size_t s = 0; s < concurrent; ++s) {
-            Worker& w = workers[s];
-            if (w.trial) continue;
-            auto proposal = search->next();
-            if (!proposal) break;
-            Trial trial;
-            trial.id = result.trials.size();
-            trial.parameters = proposal->values;
-            trial.slot = s;
-            result.trials.push_back(trial);
-            Json request = Json::array();
-            for (const auto& v : proposal->values)
-              request.push_back(to_json(v));
-            w.trial = trial.id;
-            w.tag = proposal->tag;
-            w.started = std::chrono::steady_clock::now();
-            // A failed write shows as the worker's end below.
-            write_all(w.requests, request.dump() + "\n");
+          bool more = true;
+          for (std::size_t depth = 1; more && depth <= kTrialsPerWorker; ++depth) {
+            for (std::size_t s = 0; more && s < concurrent; ++s) {
+              Worker& w = workers[s];
+              if (w.queue.size() >= depth) continue;
+              auto proposal = search->next();
+              if (!proposal) {
+                more = false;
+                break;
+              }
+              Trial trial;
+              trial.id = result.trials.size();
+              trial.parameters = proposal->values;
+              trial.slot = s;
+              result.trials.push_back(trial);
+              Json request = Json::array();
+              for (const auto& v : proposal->values)
+                request.push_back(to_json(v));
+              w.queue.push_back(Pending{trial.id, proposal->tag, std::chrono::steady_clock::now(),
+                                        request.dump() + "\n"});
+              // A failed write shows as the worker's end below.
+              write_all(w.requests, w.queue.back().request);
+            }
           }
         }
         std::vector<pollfd> fds;
         std::vector<std::size_t> slots;
         for (std::size_t s = 0; s < concurrent; ++s) {
-          if (workers[s].trial) {
+          if (!workers[s].queue.empty()) {
             fds.push_back(pollfd{workers[s].replies, POLLIN, 0});
             slots.push_back(s);
           }
@@ -511,32 +549,38 @@ TuneResult Tuner::run(const ProcessSpec& model) {
           const std::size_t s = slots[i];
           Worker& w = workers[s];
           std::string line;
-          const std::size_t id = *w.trial;
-          TrialReport report;
           if (read_line(w.replies, w.buffer, line)) {
-            try {
-              const Json j = Json::parse(line);
-              report.outcome = static_cast<TrialOutcome>(j.at("outcome").get<int>());
-              for (const auto& o : j.at("objectives"))
-                report.objectives.push_back(o.is_null() ? std::nan("") : o.get<double>());
-              report.error = j.at("error").get<std::string>();
-              report.seconds = j.at("seconds").get<double>();
-            } catch (const std::exception& e) {
-              report.outcome = TrialOutcome::failed;
-              report.error =
-                  std::string("the trial's worker sent an unreadable report: ") + e.what();
+            finish(s, parse_report(line));
+            // Reports that came in the same read.
+            while (!w.queue.empty() && w.buffer.find('\n') != std::string::npos &&
+                   read_line(w.replies, w.buffer, line)) {
+              finish(s, parse_report(line));
             }
-            w.trial.reset();
-          } else {
-            // The worker died during the trial: record it and start another in its place.
-            report.outcome = stopping ? TrialOutcome::stopped : TrialOutcome::failed;
-            report.error = exit_text(retire(w));
-            report.seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - w.started).count();
-            w.trial.reset();
-            if (!stopping) spawn(s);
+            continue;
           }
-          record(id, w.tag, report, true);
+          // The worker died during its first trial: record that one, start another worker in
+          // its place and hand it the trials that were waiting.
+          TrialReport report;
+          report.outcome = stopping ? TrialOutcome::stopped : TrialOutcome::failed;
+          report.error = exit_text(retire(w));
+          report.seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - w.queue.front().sent)
+                  .count();
+          std::deque<Pending> waiting(std::next(w.queue.begin()), w.queue.end());
+          w.queue.resize(1);
+          finish(s, report);
+          if (stopping) {
+            for (const auto& pending : waiting) {
+              TrialReport stopped;
+              stopped.outcome = TrialOutcome::stopped;
+              record(pending.id, pending.tag, stopped, true);
+            }
+            continue;
+          }
+          spawn(s);
+          workers[s].queue = std::move(waiting);
+          for (const auto& pending : workers[s].queue)
+            write_all(workers[s].requests, pending.request);
         }
       }
     } catch (...) {
