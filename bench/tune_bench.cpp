@@ -43,7 +43,7 @@ patchbay::TuneSpec trivial_tune(std::size_t samples, std::size_t concurrent) {
   return spec;
 }
 
-constexpr std::size_t kTrials = 200;
+constexpr std::size_t kTrials = 2000;
 
 void plain_runs(benchmark::State& state) {
   const auto model = trivial_model();
