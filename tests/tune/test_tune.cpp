@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,11 +15,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <numbers>
 #include <set>
 #include <thread>
 
+#include "placement/machine.hpp"
 #include "support/command.hpp"
 
 namespace {
@@ -47,6 +51,15 @@ class Quadratic : public patchbay::Component {
     f = -(x_ - 0.3) * (x_ - 0.3) - (y_ - 0.7) * (y_ - 0.7);
     export_value("g", x_ + y_);
     export_value("pid", static_cast<std::int64_t>(::getpid()));
+    // The CPUs this trial may run on, as a bit mask (CPUs 0 to 51: exact in a double).
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    double mask = 0;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+      for (int cpu = 0; cpu < 52; ++cpu)
+        if (CPU_ISSET(cpu, &set)) mask += std::ldexp(1.0, cpu);
+    }
+    export_value("cpus", mask);
     export_value("start", std::chrono::duration<double>(start.time_since_epoch()).count());
     export_value(
         "end",
@@ -347,12 +360,16 @@ TEST_CASE("tune: several objectives give the Pareto front", "[tune]") {
   CHECK(result.pareto_front.size() < 25);
 }
 
-TEST_CASE("tune: max_concurrent trials run at once, in distinct workers", "[tune]") {
+TEST_CASE("tune: max_concurrent trials run at once, in distinct workers on their own cores",
+          "[tune]") {
   reap_ended_children();
   auto model = quadratic_model();
   model.components[0].args["sleep_ms"] = std::int64_t{300};
   auto tune = quadratic_tune("random", 4, 2);
   tune.objectives[0].field_name = "start";
+  patchbay::ObjectiveSpec cpus = tune.objectives[0];
+  cpus.field_name = "cpus";
+  tune.objectives.push_back(cpus);
   const auto result = patchbay::Tuner(tune).run(model);
   REQUIRE(result.trials.size() == 4);
   // The objective here is each trial's start time: two slots were used, and the second
@@ -368,6 +385,18 @@ TEST_CASE("tune: max_concurrent trials run at once, in distinct workers", "[tune
     starts.push_back(t.objectives[0]);
   std::sort(starts.begin(), starts.end());
   CHECK(starts[1] - starts[0] < 0.3);  // the second began while the first slept
+  // Each slot's worker is bound to the cores the planner gave it: with two cores or more,
+  // the two slots' CPU sets do not meet.
+  std::map<std::size_t, std::uint64_t> masks;
+  for (const auto& t : result.trials) {
+    const auto mask = static_cast<std::uint64_t>(t.objectives[1]);
+    CHECK(mask != 0);
+    if (masks.count(t.slot) != 0) CHECK(masks[t.slot] == mask);
+    masks[t.slot] = mask;
+  }
+  if (patchbay::detail::load_machine("").cores.size() >= 2 && masks.size() == 2) {
+    CHECK((masks[0] & masks[1]) == 0);
+  }
   CHECK(reap_ended_children() == 0);
 }
 
