@@ -5,14 +5,16 @@
 
 #include <patchbay/patchbay.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <thread>
 
 namespace {
 
 // The trivial model: the library's Iterator alone, counting to `iters`; the objective is its
 // last output.
-patchbay::ProcessSpec trivial_model() {
-  return patchbay::parse_model(R"(
+patchbay::ProcessSpec trivial_model(std::int64_t iters) {
+  auto spec = patchbay::parse_model(R"(
 plugboard:
   process:
     args:
@@ -20,9 +22,12 @@ plugboard:
       - type: Iterator
         args: {name: source, iters: 10}
 )");
+  spec.components[0].args["iters"] = iters;
+  return spec;
 }
 
-patchbay::TuneSpec trivial_tune(std::size_t samples, std::size_t concurrent) {
+patchbay::TuneSpec trivial_tune(std::size_t samples, std::size_t concurrent,
+                                std::int64_t base_iters) {
   patchbay::TuneSpec spec;
   patchbay::ObjectiveSpec objective;
   objective.object_name = "source";
@@ -34,8 +39,8 @@ patchbay::TuneSpec trivial_tune(std::size_t samples, std::size_t concurrent) {
   iters.field_type = "arg";
   iters.field_name = "iters";
   iters.kind = patchbay::ParameterKind::randint;
-  iters.lower = 5;
-  iters.upper = 15;
+  iters.lower = static_cast<double>(base_iters / 2);
+  iters.upper = static_cast<double>(base_iters * 3 / 2);
   spec.parameters.push_back(iters);
   spec.num_samples = samples;
   spec.max_concurrent = concurrent;
@@ -43,36 +48,56 @@ patchbay::TuneSpec trivial_tune(std::size_t samples, std::size_t concurrent) {
   return spec;
 }
 
-constexpr std::size_t kTrials = 2000;
+// Trials a run: 2,000 of the trivial model, 200 of the millisecond one.
+std::size_t trials_for(std::int64_t iters) {
+  return iters >= 1000 ? 200 : 2000;
+}
 
+// Arg: the model's count (10: a trivial model; 20,000: a run of about a millisecond).
 void plain_runs(benchmark::State& state) {
-  const auto model = trivial_model();
+  const std::int64_t base = state.range(0);
+  const auto model = trivial_model(base);
+  const std::size_t trials = trials_for(base);
   for (auto _ : state) {
-    for (std::size_t i = 0; i < kTrials; ++i) {
+    for (std::size_t i = 0; i < trials; ++i) {
       auto spec = model;
-      spec.components[0].args["iters"] = static_cast<std::int64_t>(5 + i % 10);
+      // Spread over [base / 2, 3 * base / 2), as the tuner's randint draws them.
+      spec.components[0].args["iters"] =
+          base / 2 + static_cast<std::int64_t>(i) * base / static_cast<std::int64_t>(trials);
       patchbay::make_process(spec)->run();
     }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTrials));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
 }
 
+// Args: max_concurrent, and the model's count as for plain_runs.
 void tuner_trials(benchmark::State& state) {
-  const auto model = trivial_model();
   const auto concurrent = static_cast<std::size_t>(state.range(0));
+  const std::int64_t base = state.range(1);
+  const auto model = trivial_model(base);
+  const std::size_t trials = trials_for(base);
   if (concurrent > std::thread::hardware_concurrency()) {
     state.SkipWithError("fewer cores than max_concurrent");
     return;
   }
   for (auto _ : state) {
-    const auto result = patchbay::Tuner(trivial_tune(kTrials, concurrent)).run(model);
-    if (result.trials.size() != kTrials) state.SkipWithError("trials missing");
+    const auto result = patchbay::Tuner(trivial_tune(trials, concurrent, base)).run(model);
+    if (result.trials.size() != trials) state.SkipWithError("trials missing");
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTrials));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
 }
 
 }  // namespace
 
-BENCHMARK(plain_runs)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(tuner_trials)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(plain_runs)
+    ->ArgName("iters")
+    ->Arg(10)
+    ->Arg(20000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(tuner_trials)
+    ->ArgNames({"max_concurrent", "iters"})
+    ->ArgsProduct({{1, 2}, {10, 20000}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_MAIN();
