@@ -314,6 +314,13 @@ std::vector<std::vector<Value>> grid_axes(const TuneSpec& spec) {
   return axes;
 }
 
+std::vector<Value> middle_point(const TuneSpec& spec) {
+  std::vector<Value> point;
+  for (const auto& p : spec.parameters)
+    point.push_back(from_unit(p, 0.5));
+  return point;
+}
+
 std::vector<std::vector<Value>> grid_points(const TuneSpec& spec) {
   GridSearch search(spec);
   std::vector<std::vector<Value>> points;

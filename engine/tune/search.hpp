@@ -31,6 +31,9 @@ class Search {
 /// where it has none), where a model-based search begins.
 std::unique_ptr<Search> make_search(const TuneSpec& spec, const std::vector<Value>& start);
 
+/// The middle of each parameter's range (the middle category of a choice): a point every
+/// search could propose, to check the model with before a search starts.
+std::vector<Value> middle_point(const TuneSpec& spec);
 /// The values a grid search takes for each parameter.
 std::vector<std::vector<Value>> grid_axes(const TuneSpec& spec);
 /// The grid a grid search walks, in order (at most num_samples points).

@@ -342,6 +342,9 @@ Tuner::Tuner(TuneSpec spec, TunerOptions options)
 
 TuneResult Tuner::run(const ProcessSpec& model) {
   check_tune(spec_, model);
+  // A parameter the components do not take (a misspelt argument) is one error now, rather
+  // than every trial's.
+  (void)validate(apply_trial(spec_, model, detail::middle_point(spec_)));
   const auto search_start = std::chrono::steady_clock::now();
   TuneResult result;
 

@@ -212,6 +212,11 @@ TEST_CASE("tune: a bad tune section is a ModelError saying what and where", "[tu
   tune.parameters[0].object_name = "nope";
   CHECK_THROWS_WITH(patchbay::Tuner(tune).run(quadratic_model()),
                     Catch::Contains("no component named 'nope'"));
+  // An argument the component does not take: one error before any trial.
+  tune.parameters[0].object_name = "q";
+  tune.parameters[0].field_name = "angel";
+  CHECK_THROWS_WITH(patchbay::Tuner(tune).run(quadratic_model()),
+                    Catch::Contains("unknown argument") && Catch::Contains("angel"));
 }
 
 TEST_CASE("tune: random search is seeded, within bounds, and runs num_samples trials", "[tune]") {
