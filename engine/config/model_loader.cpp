@@ -91,9 +91,9 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
   spec.where = SourceLocation{origin_, 0};
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
-    if (key != "plugboard" && key != "process" && key != "plugins") {
+    if (key != "plugboard" && key != "process" && key != "plugins" && key != "tune") {
       fail(entry.first,
-           "unknown top-level key " + quote(key) + " (expected plugboard, process, plugins)");
+           "unknown top-level key " + quote(key) + " (expected plugboard, process, plugins, tune)");
     }
   }
   // Bound once: assigning to a yaml-cpp node would overwrite the node it refers to.
@@ -102,9 +102,10 @@ ProcessSpec ModelReader::read(const YAML::Node& root, const fs::path& base_dir) 
     expect_map(body, "'plugboard'");
     for (const auto& entry : body) {
       const std::string key = entry.first.Scalar();
-      if (key != "process" && key != "plugins") {
+      // `tune` is read by load_tune() (tune_loader.cpp).
+      if (key != "process" && key != "plugins" && key != "tune") {
         fail(entry.first,
-             "unknown key " + quote("plugboard." + key) + " (expected process, plugins)");
+             "unknown key " + quote("plugboard." + key) + " (expected process, plugins, tune)");
       }
     }
   }
@@ -550,10 +551,22 @@ void apply_overrides(ProcessSpec& spec, const std::vector<std::string>& override
                                component[component.size() - parameters.size() - 1] == '.' &&
                                spec.find(component) == nullptr;
     if (own_parameter) component.resize(component.size() - parameters.size() - 1);
+    // NAME.initial_values.FIELD=V: the field's initial values (a list, or one value).
+    static constexpr std::string_view initial_values = "initial_values";
+    const bool initial = !own_parameter && component.size() > initial_values.size() &&
+                         component.ends_with(initial_values) &&
+                         component[component.size() - initial_values.size() - 1] == '.' &&
+                         spec.find(component) == nullptr;
+    if (initial) component.resize(component.size() - initial_values.size() - 1);
     ComponentSpec* c = spec.find(component);
     if (c == nullptr) throw ModelError(subject + ": no component named " + quote(component));
     if (own_parameter) {
       c->parameters[key] = detail::to_value(node, subject);
+      continue;
+    }
+    if (initial) {
+      Value v = detail::to_value(node, subject);
+      c->initial_values[key] = v.is_list() ? v.as_list() : Value::List{std::move(v)};
       continue;
     }
     if (key == "name") throw ModelError(subject + ": a component cannot be renamed");

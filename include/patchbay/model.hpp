@@ -30,7 +30,8 @@ ProcessSpec load_model(const std::string& path, const LoadOptions& options);
 ProcessSpec parse_model(const std::string& yaml_text, const std::string& origin = "<model>");
 
 /// Applies "component.arg=value" overrides (value parsed as YAML: a scalar, or a flow sequence
-/// or mapping), "component.parameters.key=value" (the component's own parameter) and
+/// or mapping), "component.parameters.key=value" (the component's own parameter),
+/// "component.initial_values.field=value" (a list, or one value) and
 /// "parameters.key=value" (the process's). Throws ModelError for a malformed override or an
 /// unknown component. Not thread-safe for
 /// one `spec` (it modifies it); distinct specs may be edited from different threads.

@@ -17,5 +17,6 @@
 #include <patchbay/registry.hpp>
 #include <patchbay/resources.hpp>
 #include <patchbay/status.hpp>
+#include <patchbay/tune.hpp>
 #include <patchbay/value.hpp>
 #include <patchbay/version.hpp>

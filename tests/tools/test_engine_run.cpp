@@ -974,10 +974,10 @@ TEST_CASE("engine-run: Plugboard's command shape, process run|validate|diagram M
   CHECK(std::filesystem::exists(dir / "hello.csv"));
   const auto tune = run_command({engine_run, "process", "tune", model}, dir.path());
   CHECK(tune.exit_code == 2);
-  CHECK_THAT(tune.err, Catch::Contains("tuning is not available"));
+  CHECK_THAT(tune.err, Catch::Contains("has no tune: section"));  // tests/tune: the tuner
   const auto other = run_command({engine_run, "process", "launch", model}, dir.path());
   CHECK(other.exit_code == 2);
-  CHECK_THAT(other.err, Catch::Contains("expected run, validate or diagram, got 'launch'"));
+  CHECK_THAT(other.err, Catch::Contains("expected run, validate, diagram or tune, got 'launch'"));
 }
 
 TEST_CASE("engine-run: --workers, --wait and --topology replace the model's process options",

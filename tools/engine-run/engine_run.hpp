@@ -60,4 +60,8 @@ patchbay::ProcessSpec load_spec(const std::string& model, const ModelOptions& op
 /// `engine-run serve MODEL ...` (argv[0] is "serve"): the model as an HTTP service.
 int serve_main(int argc, char** argv);
 
+/// `engine-run tune MODEL ...` (argv[0] is "tune"): the model's tune: section searched with
+/// patchbay::Tuner (docs/TUNING.md).
+int tune_main(int argc, char** argv);
+
 }  // namespace engine_run

@@ -80,7 +80,7 @@ constexpr const char* kFooter =
     "                                        --process-type local|ray as there)\n"
     "  plugboard process validate ...        engine-run --validate MODEL.yaml\n"
     "  plugboard process diagram MODEL.yaml  engine-run --diagram MODEL.yaml (Mermaid)\n"
-    "  plugboard process tune MODEL.yaml     none: there is no tuner\n"
+    "  plugboard process tune MODEL.yaml     engine-run tune MODEL.yaml (docs/TUNING.md)\n"
     "  serve run (Ray Serve)                 engine-run serve MODEL.yaml --port N\n"
     "  --validate and --plan have none: they check the model and print its placement\n"
     "  without running it.";
@@ -1101,6 +1101,13 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::string_view(argv[1]) == "serve") {
       return engine_run::serve_main(argc - 1, argv + 1);
     }
+    // `engine-run tune MODEL ...` and Plugboard's `process tune MODEL ...`: the tuner.
+    if (argc > 1 && std::string_view(argv[1]) == "tune") {
+      return engine_run::tune_main(argc - 1, argv + 1);
+    }
+    if (argc > 2 && std::string_view(argv[1]) == "process" && std::string_view(argv[2]) == "tune") {
+      return engine_run::tune_main(argc - 2, argv + 2);
+    }
     // Plugboard's command shape, `plugboard process run|validate|diagram MODEL ...`: the same
     // as engine-run's flags.
     if (argc > 1 && std::string_view(argv[1]) == "process") {
@@ -1113,9 +1120,8 @@ int main(int argc, char** argv) {
       } else if (verb == "diagram") {
         args.push_back(diagram);
       } else if (verb != "run") {
-        print_error(verb == "tune" ? std::string("process tune: tuning is not available yet")
-                                   : "process: expected run, validate or diagram, got " +
-                                         patchbay::quote_text(verb) + " (see engine-run --help)");
+        print_error("process: expected run, validate, diagram or tune, got " +
+                    patchbay::quote_text(verb) + " (see engine-run --help)");
         return kExitBadModel;
       }
       for (int i = 3; i < argc; ++i)

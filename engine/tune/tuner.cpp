@@ -1,0 +1,715 @@
+// Tuner: the search loop, the trial workers (forked, pinned by the placement planner) and what
+// a search writes (YAML, CSV, JSON).
+#include <patchbay/local_process.hpp>
+#include <patchbay/model.hpp>
+#include <patchbay/process.hpp>
+#include <patchbay/tune.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+
+#include "core/port_access.hpp"
+#include "core/text.hpp"
+#include "placement/planner.hpp"
+#include "tune/search.hpp"
+
+namespace patchbay {
+
+namespace {
+
+using Json = nlohmann::json;
+using detail::quote;
+
+Json to_json(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::null:
+      return nullptr;
+    case Value::Kind::boolean:
+      return v.as_bool();
+    case Value::Kind::integer:
+      return v.as_int();
+    case Value::Kind::real:
+      return v.as_double();
+    case Value::Kind::string:
+      return v.as_string();
+    case Value::Kind::list: {
+      Json out = Json::array();
+      for (const auto& item : v.as_list())
+        out.push_back(to_json(item));
+      return out;
+    }
+    case Value::Kind::map: {
+      Json out = Json::object();
+      for (const auto& [k, item] : v.as_map())
+        out[k] = to_json(item);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+Value from_json(const Json& j) {
+  if (j.is_null()) return {};
+  if (j.is_boolean()) return j.get<bool>();
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  if (j.is_number()) return j.get<double>();
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_array()) {
+    Value::List list;
+    for (const auto& item : j)
+      list.push_back(from_json(item));
+    return list;
+  }
+  Value::Map map;
+  for (const auto& [k, item] : j.items())
+    map[k] = from_json(item);
+  return map;
+}
+
+// A number from JSON, where NaN and infinities travel as null.
+Json number_json(double d) {
+  return std::isfinite(d) ? Json(d) : Json(nullptr);
+}
+
+// The last value an output port sent, as a Value (LocalProcess: the component is here).
+std::optional<Value> output_value(const Port& port) {
+  const auto& codec = detail::PortAccess::codec(port);
+  if (codec.decode_value == nullptr || codec.encode == nullptr) return std::nullopt;
+  const void* storage = detail::PortAccess::storage(port);
+  std::vector<std::byte> bytes(codec.fixed_size != 0 ? codec.fixed_size
+                                                     : codec.encoded_size(storage));
+  codec.encode(storage, bytes.data());
+  return codec.decode_value(bytes.data(), bytes.size());
+}
+
+// What one trial reports from its worker.
+struct TrialReport {
+  TrialOutcome outcome = TrialOutcome::failed;
+  std::vector<double> objectives;
+  std::string error;
+  double seconds = 0;
+};
+
+// The process a trial worker is running, for its signal handler.
+std::atomic<Process*> g_trial_process{nullptr};
+std::atomic<bool> g_trial_stop{false};
+
+void on_trial_signal(int) {
+  g_trial_stop.store(true, std::memory_order_relaxed);
+  if (Process* p = g_trial_process.load(std::memory_order_acquire)) p->stop();
+}
+
+constexpr std::string_view kConstraintPrefix = "constraint violated";
+
+// A ConstraintError's message as it comes back inside a ComponentFailure: its objective, if
+// any, is in "(objective VALUE)".
+std::optional<double> constraint_objective(const std::string& message) {
+  const auto at = message.find(std::string(kConstraintPrefix) + " (objective ");
+  if (at == std::string::npos) return std::nullopt;
+  const auto start = at + kConstraintPrefix.size() + 12;
+  const auto end = message.find(')', start);
+  if (end == std::string::npos) return std::nullopt;
+  try {
+    return Value(message.substr(start, end - start)).as_double();
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+TrialReport run_trial(const TuneSpec& spec, const ProcessSpec& model,
+                      const std::vector<Value>& parameters) {
+  TrialReport report;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    const ProcessSpec trial = apply_trial(spec, model, parameters);
+    std::unique_ptr<Process> process = make_process(trial);
+    g_trial_process.store(process.get(), std::memory_order_release);
+    if (g_trial_stop.load(std::memory_order_relaxed)) process->stop();
+    try {
+      process->run();
+    } catch (...) {
+      g_trial_process.store(nullptr, std::memory_order_release);
+      throw;
+    }
+    g_trial_process.store(nullptr, std::memory_order_release);
+    if (process->status() == Status::stopped) {
+      report.outcome = TrialOutcome::stopped;
+    } else {
+      const auto exports = process->exports();
+      auto* local = dynamic_cast<LocalProcess*>(process.get());
+      report.outcome = TrialOutcome::completed;
+      for (const auto& o : spec.objectives) {
+        std::optional<Value> v;
+        if (auto c = exports.find(o.object_name); c != exports.end()) {
+          if (auto f = c->second.find(o.field_name); f != c->second.end()) v = f->second;
+        }
+        if (!v && local != nullptr) {
+          if (Component* c = local->component(o.object_name)) {
+            if (Port* port = c->find_output(o.field_name)) v = output_value(*port);
+          }
+        }
+        if (!v || !v->is_number()) {
+          report.outcome = TrialOutcome::failed;
+          report.objectives.clear();
+          report.error =
+              "objective " + quote(o.full_name()) + ": " +
+              (v ? "not a number (" + quote(v->to_string()) + ")"
+                 : "component " + quote(o.object_name) + " exported no " + quote(o.field_name) +
+                       (local != nullptr ? " and has no such output"
+                                         : " (a parallel model's objectives must be "
+                                           "exported: Component::export_value())"));
+          break;
+        }
+        report.objectives.push_back(v->as_double());
+      }
+    }
+  } catch (const ComponentFailure& e) {
+    report.error = e.what();
+    if (e.message().starts_with(kConstraintPrefix)) {
+      report.outcome = TrialOutcome::constraint;
+      if (auto v = constraint_objective(e.message())) report.objectives = {*v};
+    }
+  } catch (const std::exception& e) {
+    report.error = e.what();
+  }
+  if (report.outcome != TrialOutcome::completed && report.outcome != TrialOutcome::constraint &&
+      g_trial_stop.load(std::memory_order_relaxed)) {
+    report.outcome = TrialOutcome::stopped;
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Json report_json(const TrialReport& r) {
+  Json objectives = Json::array();
+  for (double d : r.objectives)
+    objectives.push_back(number_json(d));
+  return Json{{"outcome", static_cast<int>(r.outcome)},
+              {"objectives", objectives},
+              {"error", r.error},
+              {"seconds", r.seconds}};
+}
+
+bool write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads one line from `fd` into `line` (without the '\n'), keeping what follows in `buffer`.
+// False at the end of the stream.
+bool read_line(int fd, std::string& buffer, std::string& line) {
+  for (;;) {
+    if (const auto nl = buffer.find('\n'); nl != std::string::npos) {
+      line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      return true;
+    }
+    char chunk[4096];
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+// The trial worker's life: pinned, it runs each trial it is sent and reports it, until its
+// request pipe closes.
+[[noreturn]] void worker_main(const TuneSpec& spec, const ProcessSpec& model, int requests,
+                              int replies) {
+  struct sigaction action {};
+  action.sa_handler = on_trial_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  // A trial that crashes ends its worker, whatever handlers the tuning program installed for
+  // itself (a test framework's, a crash reporter's): the tuner records how it died.
+  struct sigaction fatal {};
+  fatal.sa_handler = SIG_DFL;
+  sigemptyset(&fatal.sa_mask);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGPIPE})
+    sigaction(sig, &fatal, nullptr);
+  std::string buffer;
+  std::string line;
+  while (read_line(requests, buffer, line)) {
+    std::vector<Value> parameters;
+    for (const auto& v : Json::parse(line))
+      parameters.push_back(from_json(v));
+    const TrialReport report = run_trial(spec, model, parameters);
+    if (!write_all(replies, report_json(report).dump() + "\n")) break;
+  }
+  ::_exit(0);
+}
+
+// A trial handed to a worker: its id, the search's tag for it, and when it was handed out.
+struct Pending {
+  std::size_t id = 0;
+  std::size_t tag = 0;
+  std::chrono::steady_clock::time_point sent;
+  std::string request;
+};
+
+// Trials handed to one worker at once: the one it runs and the next, so that it starts the
+// next as soon as it has reported one, without waiting for the tuner to read the report.
+constexpr std::size_t kTrialsPerWorker = 2;
+
+struct Worker {
+  pid_t pid = -1;
+  int requests = -1;  // the tuner writes trials here
+  int replies = -1;   // and reads reports here
+  std::string buffer;
+  std::deque<Pending> queue;  // handed out, in the order the worker runs them
+};
+
+std::string exit_text(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = strsignal(sig);
+    return "the trial's worker died of signal " + std::to_string(sig) +
+           (name != nullptr ? std::string(" (") + name + ")" : std::string());
+  }
+  return "the trial's worker exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+// Whether `a` dominates `b` (scores: the higher the better).
+bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool better = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] < b[i]) return false;
+    if (a[i] > b[i]) better = true;
+  }
+  return better;
+}
+
+}  // namespace
+
+ProcessSpec apply_trial(const TuneSpec& spec, const ProcessSpec& model,
+                        const std::vector<Value>& parameters) {
+  ProcessSpec trial = model;
+  for (std::size_t i = 0; i < spec.parameters.size() && i < parameters.size(); ++i) {
+    const ParameterSpec& p = spec.parameters[i];
+    const Value& v = parameters[i];
+    if (p.object_type == "process") {
+      trial.parameters[p.field_name] = v;
+      continue;
+    }
+    ComponentSpec* c = trial.find(p.object_name);
+    if (c == nullptr) {
+      throw ModelError("tune: parameter " + quote(p.full_name()) +
+                           ": the model has no component named " + quote(p.object_name),
+                       p.where);
+    }
+    if (p.field_type == "arg") {
+      c->args[p.field_name] = v;
+    } else if (p.field_type == "parameter") {
+      c->parameters[p.field_name] = v;
+    } else {
+      c->initial_values[p.field_name] = v.is_list() ? v.as_list() : Value::List{v};
+    }
+  }
+  return trial;
+}
+
+const Trial* TuneResult::best() const {
+  return ranking.empty() ? nullptr : &trials[ranking.front()];
+}
+
+Tuner::Tuner(TuneSpec spec, TunerOptions options)
+    : spec_(std::move(spec)), options_(std::move(options)) {}
+
+TuneResult Tuner::run(const ProcessSpec& model) {
+  check_tune(spec_, model);
+  // A parameter the components do not take (a misspelt argument) is one error now, rather
+  // than every trial's.
+  (void)validate(apply_trial(spec_, model, detail::middle_point(spec_)));
+  const auto search_start = std::chrono::steady_clock::now();
+  TuneResult result;
+
+  // The model's own values: where a model-based search begins.
+  std::vector<Value> start;
+  for (const auto& p : spec_.parameters) {
+    Value v;
+    if (p.object_type == "process") {
+      if (auto it = model.parameters.find(p.field_name); it != model.parameters.end())
+        v = it->second;
+    } else {
+      for (const auto& c : model.components) {
+        if (c.name != p.object_name) continue;
+        const auto& values = p.field_type == "arg" ? c.args : c.parameters;
+        if (p.field_type == "initial_value") break;
+        if (auto it = values.find(p.field_name); it != values.end()) v = it->second;
+      }
+    }
+    start.push_back(v);
+  }
+  TuneSpec effective = spec_;
+  std::size_t concurrent = effective.max_concurrent;
+
+  // Where the trials run: the placement planner gives each concurrent slot its own cores
+  // (ceil(cores / slots) each when they divide; a slot per core, shared, when there are more
+  // slots than cores).
+  const detail::Machine machine = detail::load_machine("");
+  std::size_t cores = machine.cores.size();
+  if (options_.cpus != 0) cores = std::min(cores, options_.cpus);
+  cores = std::max<std::size_t>(cores, 1);
+  if (concurrent == 0) concurrent = cores;
+  concurrent = std::min(concurrent, effective.num_samples);
+  if (options_.in_process) concurrent = 1;
+  effective.max_concurrent = concurrent;
+  const auto search = detail::make_search(effective, start);
+
+  detail::PlacementInput input;
+  for (std::size_t s = 0; s < concurrent; ++s) {
+    detail::PlacementRequest request;
+    request.component = "trial-" + std::to_string(s);
+    request.type = "trial";
+    request.resources.cpu =
+        concurrent <= cores ? static_cast<double>(cores / concurrent) : 1.0 / 1024;
+    input.components.push_back(request);
+  }
+  input.workers = std::min(concurrent, cores);
+  const detail::Plan plan = detail::plan_placement(machine, input);
+
+  auto record = [&](std::size_t id, std::size_t tag, const TrialReport& report, bool tell) {
+    Trial& trial = result.trials[id];
+    trial.outcome = report.outcome;
+    trial.objectives = report.objectives;
+    trial.error = report.error;
+    trial.seconds = report.seconds;
+    if (tell) {
+      std::optional<double> score;
+      if (!trial.objectives.empty()) {
+        score =
+            spec_.objectives[0].mode == TuneMode::max ? trial.objectives[0] : -trial.objectives[0];
+      }
+      search->tell(tag, score);
+    }
+    if (options_.on_trial) options_.on_trial(trial);
+  };
+
+  if (options_.in_process) {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      auto proposal = search->next();
+      if (!proposal) break;
+      Trial trial;
+      trial.id = result.trials.size();
+      trial.parameters = proposal->values;
+      result.trials.push_back(trial);
+      record(trial.id, proposal->tag, run_trial(spec_, model, proposal->values), true);
+    }
+  } else {
+    std::vector<Worker> workers(concurrent);
+    auto spawn = [&](std::size_t s) {
+      int to_worker[2];
+      int from_worker[2];
+      if (::pipe2(to_worker, O_CLOEXEC) != 0)
+        throw Error("tune: pipe: " + std::string(std::strerror(errno)));
+      if (::pipe2(from_worker, O_CLOEXEC) != 0) {
+        ::close(to_worker[0]);
+        ::close(to_worker[1]);
+        throw Error("tune: pipe: " + std::string(std::strerror(errno)));
+      }
+      // What the program has buffered is written once, by it, not again by a worker's engine.
+      std::cout.flush();
+      std::fflush(nullptr);
+      const pid_t pid = ::fork();
+      if (pid < 0) throw Error("tune: fork: " + std::string(std::strerror(errno)));
+      if (pid == 0) {
+        ::close(to_worker[1]);
+        ::close(from_worker[0]);
+        // The other slots' pipes are not this worker's.
+        for (auto& w : workers) {
+          if (w.requests >= 0) ::close(w.requests);
+          if (w.replies >= 0) ::close(w.replies);
+        }
+        const auto& wp = plan.workers[plan.worker_of[s]];
+        detail::bind_to(machine, wp.cores, wp.numa_node);
+        worker_main(spec_, model, to_worker[0], from_worker[1]);
+      }
+      ::close(to_worker[0]);
+      ::close(from_worker[1]);
+      Worker& w = workers[s];
+      w = Worker{};
+      w.pid = pid;
+      w.requests = to_worker[1];
+      w.replies = from_worker[0];
+    };
+    // A write to a worker that died must not kill the tuner.
+    struct sigaction ignore {};
+    struct sigaction old_pipe {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &old_pipe);
+    auto retire = [&](Worker& w) {
+      if (w.requests >= 0) ::close(w.requests);
+      if (w.replies >= 0) ::close(w.replies);
+      w.requests = w.replies = -1;
+      int status = 0;
+      if (w.pid > 0) {
+        while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+        }
+      }
+      w.pid = -1;
+      return status;
+    };
+    try {
+      for (std::size_t s = 0; s < concurrent; ++s)
+        spawn(s);
+      bool stopping = false;
+      // The report of the trial at the front of slot s's queue (the worker runs them in order).
+      auto finish = [&](std::size_t s, TrialReport report) {
+        const Pending done = workers[s].queue.front();
+        workers[s].queue.pop_front();
+        record(done.id, done.tag, report, true);
+      };
+      auto parse_report = [](const std::string& line) {
+        TrialReport report;
+        try {
+          const Json j = Json::parse(line);
+          report.outcome = static_cast<TrialOutcome>(j.at("outcome").get<int>());
+          for (const auto& o : j.at("objectives"))
+            report.objectives.push_back(o.is_null() ? std::nan("") : o.get<double>());
+          report.error = j.at("error").get<std::string>();
+          report.seconds = j.at("seconds").get<double>();
+        } catch (const std::exception& e) {
+          report.outcome = TrialOutcome::failed;
+          report.error = std::string("the trial's worker sent an unreadable report: ") + e.what();
+        }
+        return report;
+      };
+      for (;;) {
+        if (stop_.load(std::memory_order_relaxed) && !stopping) {
+          stopping = true;
+          result.interrupted = true;
+          for (auto& w : workers) {
+            if (!w.queue.empty() && w.pid > 0) ::kill(w.pid, SIGTERM);
+          }
+        }
+        // Hand out work: first one trial to each idle slot, then a second to each.
+        if (!stopping) {
+          bool more = true;
+          for (std::size_t depth = 1; more && depth <= kTrialsPerWorker; ++depth) {
+            for (std::size_t s = 0; more && s < concurrent; ++s) {
+              Worker& w = workers[s];
+              if (w.queue.size() >= depth) continue;
+              auto proposal = search->next();
+              if (!proposal) {
+                more = false;
+                break;
+              }
+              Trial trial;
+              trial.id = result.trials.size();
+              trial.parameters = proposal->values;
+              trial.slot = s;
+              result.trials.push_back(trial);
+              Json request = Json::array();
+              for (const auto& v : proposal->values)
+                request.push_back(to_json(v));
+              w.queue.push_back(Pending{trial.id, proposal->tag, std::chrono::steady_clock::now(),
+                                        request.dump() + "\n"});
+              // A failed write shows as the worker's end below.
+              write_all(w.requests, w.queue.back().request);
+            }
+          }
+        }
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> slots;
+        for (std::size_t s = 0; s < concurrent; ++s) {
+          if (!workers[s].queue.empty()) {
+            fds.push_back(pollfd{workers[s].replies, POLLIN, 0});
+            slots.push_back(s);
+          }
+        }
+        if (fds.empty()) break;  // nothing running and nothing more to run
+        const int ready = ::poll(fds.data(), fds.size(), 50);
+        if (ready < 0 && errno != EINTR)
+          throw Error("tune: poll: " + std::string(std::strerror(errno)));
+        for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+          if (fds[i].revents == 0) continue;
+          const std::size_t s = slots[i];
+          Worker& w = workers[s];
+          std::string line;
+          if (read_line(w.replies, w.buffer, line)) {
+            finish(s, parse_report(line));
+            // Reports that came in the same read.
+            while (!w.queue.empty() && w.buffer.find('\n') != std::string::npos &&
+                   read_line(w.replies, w.buffer, line)) {
+              finish(s, parse_report(line));
+            }
+            continue;
+          }
+          // The worker died during its first trial: record that one, start another worker in
+          // its place and hand it the trials that were waiting.
+          TrialReport report;
+          report.outcome = stopping ? TrialOutcome::stopped : TrialOutcome::failed;
+          report.error = exit_text(retire(w));
+          report.seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - w.queue.front().sent)
+                  .count();
+          std::deque<Pending> waiting(std::next(w.queue.begin()), w.queue.end());
+          w.queue.resize(1);
+          finish(s, report);
+          if (stopping) {
+            for (const auto& pending : waiting) {
+              TrialReport stopped;
+              stopped.outcome = TrialOutcome::stopped;
+              record(pending.id, pending.tag, stopped, true);
+            }
+            continue;
+          }
+          spawn(s);
+          workers[s].queue = std::move(waiting);
+          for (const auto& pending : workers[s].queue)
+            write_all(workers[s].requests, pending.request);
+        }
+      }
+    } catch (...) {
+      for (auto& w : workers) {
+        if (w.pid > 0) ::kill(w.pid, SIGKILL);
+        retire(w);
+      }
+      sigaction(SIGPIPE, &old_pipe, nullptr);
+      throw;
+    }
+    for (auto& w : workers)
+      retire(w);  // its request pipe closes: it exits
+    sigaction(SIGPIPE, &old_pipe, nullptr);
+  }
+  result.interrupted = result.interrupted || stop_.load(std::memory_order_relaxed);
+
+  // Ranking: trials with every objective, by Pareto rank, then by the first objective.
+  std::vector<std::size_t> scored;
+  std::vector<std::vector<double>> scores(result.trials.size());
+  for (const auto& t : result.trials) {
+    if (t.objectives.size() != spec_.objectives.size()) continue;
+    if (!std::all_of(t.objectives.begin(), t.objectives.end(),
+                     [](double d) { return std::isfinite(d); })) {
+      continue;
+    }
+    for (std::size_t i = 0; i < t.objectives.size(); ++i) {
+      scores[t.id].push_back(spec_.objectives[i].mode == TuneMode::max ? t.objectives[i]
+                                                                       : -t.objectives[i]);
+    }
+    scored.push_back(t.id);
+  }
+  for (std::size_t a : scored) {
+    const bool dominated = std::any_of(scored.begin(), scored.end(), [&](std::size_t b) {
+      return dominates(scores[b], scores[a]);
+    });
+    if (!dominated) result.pareto_front.push_back(a);
+  }
+  auto first_better = [&](std::size_t a, std::size_t b) {
+    if (scores[a][0] != scores[b][0]) return scores[a][0] > scores[b][0];
+    return a < b;
+  };
+  std::sort(result.pareto_front.begin(), result.pareto_front.end(), first_better);
+  if (spec_.objectives.size() == 1 && result.pareto_front.size() > 1) {
+    result.pareto_front.resize(1);
+  }
+  result.ranking = result.pareto_front;
+  std::vector<std::size_t> rest;
+  for (std::size_t id : scored) {
+    if (std::find(result.ranking.begin(), result.ranking.end(), id) == result.ranking.end()) {
+      rest.push_back(id);
+    }
+  }
+  std::sort(rest.begin(), rest.end(), first_better);
+  result.ranking.insert(result.ranking.end(), rest.begin(), rest.end());
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - search_start).count();
+  return result;
+}
+
+std::string parameters_yaml(const TuneSpec& spec, const Trial& trial) {
+  std::string out;
+  for (std::size_t i = 0; i < spec.parameters.size() && i < trial.parameters.size(); ++i) {
+    const Value& v = trial.parameters[i];
+    std::string text = v.to_string();
+    if (v.is_string()) text = to_json(v).dump();  // quoted, so that it reads back as a string
+    out += spec.parameters[i].override_key() + ": " + text + "\n";
+  }
+  return out;
+}
+
+namespace {
+
+std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string history_csv(const TuneSpec& spec, const TuneResult& result) {
+  std::ostringstream out;
+  out << "trial,outcome,seconds";
+  for (const auto& p : spec.parameters)
+    out << ',' << csv_cell(p.full_name());
+  for (const auto& o : spec.objectives)
+    out << ',' << csv_cell(o.full_name());
+  out << ",error\n";
+  for (const auto& t : result.trials) {
+    out << t.id << ',' << to_string(t.outcome) << ',' << Value(t.seconds).to_string();
+    for (std::size_t i = 0; i < spec.parameters.size(); ++i)
+      out << ',' << (i < t.parameters.size() ? csv_cell(t.parameters[i].to_string()) : "");
+    for (std::size_t i = 0; i < spec.objectives.size(); ++i)
+      out << ',' << (i < t.objectives.size() ? Value(t.objectives[i]).to_string() : "");
+    out << ',' << csv_cell(t.error) << '\n';
+  }
+  return out.str();
+}
+
+std::string history_json(const TuneSpec& spec, const TuneResult& result) {
+  Json trials = Json::array();
+  for (const auto& t : result.trials) {
+    Json parameters = Json::object();
+    for (std::size_t i = 0; i < spec.parameters.size() && i < t.parameters.size(); ++i)
+      parameters[spec.parameters[i].full_name()] = to_json(t.parameters[i]);
+    Json objectives = Json::object();
+    for (std::size_t i = 0; i < spec.objectives.size() && i < t.objectives.size(); ++i)
+      objectives[spec.objectives[i].full_name()] = number_json(t.objectives[i]);
+    trials.push_back(Json{{"id", t.id},
+                          {"outcome", std::string(to_string(t.outcome))},
+                          {"seconds", t.seconds},
+                          {"slot", t.slot},
+                          {"parameters", parameters},
+                          {"objectives", objectives},
+                          {"error", t.error}});
+  }
+  Json out{{"trials", trials},
+           {"best", result.best() != nullptr ? Json(result.best()->id) : Json(nullptr)},
+           {"pareto_front", result.pareto_front},
+           {"interrupted", result.interrupted},
+           {"seconds", result.seconds}};
+  return out.dump(2) + "\n";
+}
+
+}  // namespace patchbay
