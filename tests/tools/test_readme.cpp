@@ -105,6 +105,8 @@ const std::map<std::string, Entry>& commands() {
        {How::run, "completed"}},
       {"tools/dev run --plugin build/examples/libevents.so examples/events/model.yaml",
        {How::run, "completed"}},
+      {"tools/dev run tune --plugin build/examples/libprojectile.so examples/tuning/model.yaml",
+       {How::run, "best parameters (each line is a --set KEY=VALUE)"}},
       // A second of sleeps and 1000 x 1000 matrices: the test case runs it smaller.
       {"build/examples/ray101 --sleep-ms 1000 --matrix 1000",
        {How::test_case, "examples/tasks/ray101.cpp gives the tutorials' results"}},
