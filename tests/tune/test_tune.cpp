@@ -528,3 +528,41 @@ TEST_CASE("tune: SIGINT stops engine-run tune, which prints the best so far and 
                           Catch::Contains("best parameters (each line is a --set KEY=VALUE):\n"
                                           "trajectory.angle: "));
 }
+
+TEST_CASE("tune: a parallel model's worker that crashes fails its trial and leaves nothing behind",
+          "[tune]") {
+  // The trial's own ParallelProcess loses a worker (abort()): the trial fails naming it, the
+  // engine's shared memory and processes are cleaned up inside the trial worker, and the search
+  // goes on with the next trial.
+  reap_ended_children();
+  const std::size_t shm_before = patchbay::test::dev_shm_entries();
+  auto model = quadratic_model();
+  model.kind = patchbay::ProcessKind::parallel;
+  auto tune = quadratic_tune("grid", 4, 2);
+  tune.objectives[0].field_name = "g";
+  patchbay::ParameterSpec mode;
+  mode.object_name = "q";
+  mode.field_type = "arg";
+  mode.field_name = "mode";
+  mode.kind = patchbay::ParameterKind::choice;
+  mode.categories = {"ok", "crash"};
+  tune.parameters = {tune.parameters[0], mode};
+  tune.algorithm.grid_points = 2;
+  const auto result = patchbay::Tuner(tune).run(model);
+  REQUIRE(result.trials.size() == 4);
+  std::size_t crashed = 0;
+  for (const auto& t : result.trials) {
+    INFO(t.error);
+    if (t.parameters[1] == Value("crash")) {
+      CHECK(t.outcome == patchbay::TrialOutcome::failed);
+      CHECK_THAT(t.error, Catch::Contains("component 'q'") && Catch::Contains("died of SIGABRT"));
+      ++crashed;
+    } else {
+      CHECK(t.outcome == patchbay::TrialOutcome::completed);
+    }
+  }
+  CHECK(crashed == 2);
+  REQUIRE(result.best() != nullptr);
+  CHECK(reap_ended_children() == 0);
+  CHECK(patchbay::test::dev_shm_entries() == shm_before);
+}
