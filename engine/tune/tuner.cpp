@@ -569,6 +569,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
   input.workers = std::min(concurrent, cores);
   const detail::Plan plan = detail::plan_placement(machine, input);
 
+  std::vector<double> told;  // a trial's scores, for search->tell
   auto record = [&](std::size_t id, std::size_t tag, const TrialReport& report, bool tell) {
     Trial& trial = result.trials[id];
     trial.outcome = report.outcome;
@@ -576,12 +577,14 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     trial.error = report.error;
     trial.seconds = report.seconds;
     if (tell) {
-      std::optional<double> score;
-      if (!trial.objectives.empty()) {
-        score =
-            spec_.objectives[0].mode == TuneMode::max ? trial.objectives[0] : -trial.objectives[0];
+      // Scores, the higher the better. A constraint trial's one value scores the first
+      // objective, and with several objectives the trial then counts as unscored.
+      told.clear();
+      for (std::size_t i = 0; i < trial.objectives.size() && i < spec_.objectives.size(); ++i) {
+        told.push_back(spec_.objectives[i].mode == TuneMode::max ? trial.objectives[i]
+                                                                 : -trial.objectives[i]);
       }
-      search->tell(tag, score);
+      search->tell(tag, told);
     }
     if (options_.on_trial) options_.on_trial(trial);
   };
