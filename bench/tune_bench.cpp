@@ -1,11 +1,22 @@
 // Tuning overhead (docs/TUNING.md): trials per second of a trivial model through patchbay::Tuner
 // beside the same number of plain runs of the model in a loop, and max_concurrent 2 beside 1.
-// Each benchmark reports trials/s as items per second.
+// Each benchmark reports trials/s as items per second (the search's one-time start included).
+// tuner_trials also separates that start from the per-trial cost, with counters:
+//   start_ms     the one-time start of a search (checking the model, the machine's topology,
+//                the placement, the workers' fork): from Tuner::run's call until the first
+//                trial began (its report's arrival less its run time)
+//   trial_us     wall time per trial after the start: (search time - start) / trials
+//   plain_us     a plain make_process(spec)->run() over the same counts, timed in the same
+//                benchmark right after the searches (as many passes as searches, at least 3)
+//   added_us     what the tuner adds to each trial of a slot: trial_us * max_concurrent -
+//                plain_us (with two slots each runs a trial every 2 * trial_us)
+//   added_pct    added_us / plain_us, in percent (the target: under 5)
 #include <benchmark/benchmark.h>
 
 #include <patchbay/patchbay.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 
@@ -53,20 +64,26 @@ std::size_t trials_for(std::int64_t iters) {
   return iters >= 1000 ? 200 : 2000;
 }
 
-// Arg: the model's count (10: a trivial model; 20,000: a run of about a millisecond).
+// `trials` plain runs of the model in a loop, its count spread over [base / 2, 3 * base / 2) as
+// the tuner's randint draws them.
+void plain_loop(const patchbay::ProcessSpec& model, std::int64_t base, std::size_t trials) {
+  for (std::size_t i = 0; i < trials; ++i) {
+    auto spec = model;
+    spec.components[0].args["iters"] =
+        base / 2 + static_cast<std::int64_t>(i) * base / static_cast<std::int64_t>(trials);
+    patchbay::make_process(spec)->run();
+  }
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Arg: the model's count (10: a trivial model; 20,000: a run of about 160 microseconds).
 void plain_runs(benchmark::State& state) {
   const std::int64_t base = state.range(0);
   const auto model = trivial_model(base);
   const std::size_t trials = trials_for(base);
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < trials; ++i) {
-      auto spec = model;
-      // Spread over [base / 2, 3 * base / 2), as the tuner's randint draws them.
-      spec.components[0].args["iters"] =
-          base / 2 + static_cast<std::int64_t>(i) * base / static_cast<std::int64_t>(trials);
-      patchbay::make_process(spec)->run();
-    }
-  }
+  for (auto _ : state)
+    plain_loop(model, base, trials);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
 }
 
@@ -80,11 +97,41 @@ void tuner_trials(benchmark::State& state) {
     state.SkipWithError("fewer cores than max_concurrent");
     return;
   }
+  double start = 0;
+  double total = 0;
   for (auto _ : state) {
-    const auto result = patchbay::Tuner(trivial_tune(trials, concurrent, base)).run(model);
+    const auto began = Clock::now();
+    double first = -1;
+    patchbay::TunerOptions options;
+    options.on_trial = [&](const patchbay::Trial& trial) {
+      if (first < 0) {
+        first = std::chrono::duration<double>(Clock::now() - began).count() - trial.seconds;
+      }
+    };
+    const auto result =
+        patchbay::Tuner(trivial_tune(trials, concurrent, base), std::move(options)).run(model);
+    total += std::chrono::duration<double>(Clock::now() - began).count();
+    start += std::max(first, 0.0);
     if (result.trials.size() != trials) state.SkipWithError("trials missing");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
+  // Outside the timed loop: the plain runs over the same counts, on this machine, now, as
+  // many passes as the searches (at least 3).
+  const auto passes = std::max<std::int64_t>(3, static_cast<std::int64_t>(state.iterations()));
+  const auto plain_began = Clock::now();
+  for (std::int64_t i = 0; i < passes; ++i)
+    plain_loop(model, base, trials);
+  const double plain_us =
+      std::chrono::duration<double, std::micro>(Clock::now() - plain_began).count() /
+      static_cast<double>(passes) / static_cast<double>(trials);
+  const auto n = static_cast<double>(state.iterations());
+  const double trial_us = (total - start) / n / static_cast<double>(trials) * 1e6;
+  const double added_us = trial_us * static_cast<double>(concurrent) - plain_us;
+  state.counters["start_ms"] = start / n * 1e3;
+  state.counters["trial_us"] = trial_us;
+  state.counters["plain_us"] = plain_us;
+  state.counters["added_us"] = added_us;
+  state.counters["added_pct"] = 100.0 * added_us / plain_us;
 }
 
 }  // namespace

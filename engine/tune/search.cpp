@@ -68,7 +68,7 @@ class RandomSearch final : public Search {
       p.values.push_back(from_unit(parameter, unit(rng_)));
     return p;
   }
-  void tell(std::size_t, std::optional<double>) override {}
+  void tell(std::size_t, const std::vector<double>&) override {}
 
  private:
   const TuneSpec& spec_;
@@ -100,7 +100,7 @@ class GridSearch final : public Search {
     }
     return p;
   }
-  void tell(std::size_t, std::optional<double>) override {}
+  void tell(std::size_t, const std::vector<double>&) override {}
 
  private:
   std::vector<std::vector<Value>> axes_;
@@ -120,15 +120,27 @@ nlopt::algorithm nlopt_algorithm(const std::string& method) {
 // and waits for the score, so that several chains' trials run at once. Each chain has a fixed
 // share of the budget and sees only its own scores, so that the result does not depend on
 // which trial ends first.
+//
+// With several objectives each chain optimises its own weighted sum of them, each objective
+// divided by its magnitude at the chain's first point: chain 0 the first objective
+// alone, chain i < k (k objectives) the i-th alone, chain k all equally and the rest weights
+// drawn evenly over the simplex (with two objectives: evenly spaced weights from the first
+// alone to the second alone). The chains' optima are points of the Pareto front from one
+// extreme to the other.
 class NloptSearch final : public Search {
  public:
   static constexpr std::size_t kMaxChains = 1024;
 
   NloptSearch(const TuneSpec& spec, const std::vector<Value>& start) : spec_(spec) {
     const std::size_t n = spec.parameters.size();
-    std::size_t chains = spec.algorithm.chains != 0 ? spec.algorithm.chains
-                                                    : std::max<std::size_t>(1, spec.max_concurrent);
+    const std::size_t k = std::max<std::size_t>(1, spec.objectives.size());
+    // By default a chain per concurrent trial; with several objectives at least k + 1, so that
+    // each extreme of the front and a middle have one.
+    std::size_t chains = spec.algorithm.chains != 0
+                             ? spec.algorithm.chains
+                             : std::max<std::size_t>({1, spec.max_concurrent, k > 1 ? k + 1 : 1});
     chains = std::min({chains, spec.num_samples, kMaxChains});
+    objectives_ = k;
     nlopt::srand(spec.algorithm.seed);  // for the methods that draw (none of the default's)
     std::mt19937_64 rng(spec.algorithm.seed);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -140,6 +152,9 @@ class NloptSearch final : public Search {
       for (std::size_t i = 0; i < n; ++i) {
         chain.x[i] = c == 0 ? to_unit(spec.parameters[i], start[i]) : unit(rng);
       }
+    }
+    for (std::size_t c = 0; c < chains; ++c) {
+      chains_[c].weights = weights(c, chains, k, rng);
     }
   }
 
@@ -173,16 +188,30 @@ class NloptSearch final : public Search {
     return std::nullopt;
   }
 
-  void tell(std::size_t tag, std::optional<double> score) override {
+  void tell(std::size_t tag, const std::vector<double>& scores) override {
     Chain& chain = chains_[tags_.at(tag)];
+    const bool scored =
+        scores.size() == objectives_ &&
+        std::all_of(scores.begin(), scores.end(), [](double d) { return std::isfinite(d); });
     double value = 0;
-    if (score && std::isfinite(*score)) {
-      value = *score;
+    if (scored && objectives_ == 1) {
+      value = scores[0];
       worst_ = std::min(worst_.value_or(value), value);
+    } else if (scored) {
+      // Several objectives: the chain's weighted sum of them, each divided by its magnitude at
+      // the chain's first scored point (1 where that is 0), so that their units do not weigh.
+      // The scale stays fixed for the chain: the optimiser then sees one function throughout.
+      if (chain.scale.empty()) {
+        for (double d : scores)
+          chain.scale.push_back(std::abs(d) > 0 ? std::abs(d) : 1.0);
+      }
+      for (std::size_t i = 0; i < scores.size(); ++i)
+        value += chain.weights[i] * scores[i] / chain.scale[i];
     } else {
-      // No score: as bad as the worst seen, so that the optimiser moves away.
-      value = worst_.value_or(0.0) - 1.0;
+      // No score: worse than the worst seen, so that the optimiser moves away.
+      value = objectives_ == 1 ? worst_.value_or(0.0) - 1.0 : chain.worst - 1.0;
     }
+    if (objectives_ > 1 && scored) chain.worst = std::min(chain.worst, value);
     chain.score = value;
     chain.waiting = false;
   }
@@ -190,6 +219,9 @@ class NloptSearch final : public Search {
  private:
   struct Chain {
     std::vector<double> x;
+    std::vector<double> weights;  // of each objective in what the chain maximises
+    std::vector<double> scale;    // several objectives: each one's scale (see tell())
+    double worst = 0;             // several objectives: the worst weighted sum told
     std::vector<double> pending;
     std::size_t budget = 0;
     std::size_t used = 0;
@@ -201,6 +233,31 @@ class NloptSearch final : public Search {
     boost::context::fiber fiber;
     boost::context::fiber* sink = nullptr;
   };
+
+  // Chain c's weights over k objectives (see the class's comment); they sum to 1.
+  static std::vector<double> weights(std::size_t c, std::size_t chains, std::size_t k,
+                                     std::mt19937_64& rng) {
+    std::vector<double> w(k, 0.0);
+    if (k == 1) {
+      w[0] = 1;
+    } else if (k == 2) {
+      const double t = chains == 1 ? 0.0 : static_cast<double>(c) / static_cast<double>(chains - 1);
+      w = {1 - t, t};
+    } else if (c < k) {
+      w[c] = 1;
+    } else if (c == k) {
+      std::fill(w.begin(), w.end(), 1.0 / static_cast<double>(k));
+    } else {
+      // Evenly over the simplex: normalised exponential draws.
+      std::exponential_distribution<double> draw(1.0);
+      double sum = 0;
+      for (double& x : w)
+        sum += x = draw(rng);
+      for (double& x : w)
+        x /= sum;
+    }
+    return w;
+  }
 
   std::vector<Value> point(const std::vector<double>& u) const {
     std::vector<Value> values;
@@ -258,7 +315,8 @@ class NloptSearch final : public Search {
   }();
   std::vector<std::size_t> tags_;
   std::size_t next_tag_ = 0;
-  std::optional<double> worst_;
+  std::size_t objectives_ = 1;
+  std::optional<double> worst_;  // one objective: the worst score told
 };
 
 }  // namespace

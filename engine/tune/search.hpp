@@ -23,8 +23,9 @@ class Search {
   /// The next point, or nullopt when there is none now: the budget is spent, or the search
   /// waits for scores of points it proposed.
   virtual std::optional<Proposal> next() = 0;
-  /// The score of a proposal (the higher the better); nullopt for a trial that gave none.
-  virtual void tell(std::size_t tag, std::optional<double> score) = 0;
+  /// The scores of a proposal, one per objective (the higher the better: a minimised
+  /// objective negated); empty for a trial that gave none.
+  virtual void tell(std::size_t tag, const std::vector<double>& scores) = 0;
 };
 
 /// The search `spec.algorithm` names. `start`: the model's own values of the parameters (null

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,24 +67,6 @@ Json to_json(const Value& v) {
   return nullptr;
 }
 
-Value from_json(const Json& j) {
-  if (j.is_null()) return {};
-  if (j.is_boolean()) return j.get<bool>();
-  if (j.is_number_integer()) return j.get<std::int64_t>();
-  if (j.is_number()) return j.get<double>();
-  if (j.is_string()) return j.get<std::string>();
-  if (j.is_array()) {
-    Value::List list;
-    for (const auto& item : j)
-      list.push_back(from_json(item));
-    return list;
-  }
-  Value::Map map;
-  for (const auto& [k, item] : j.items())
-    map[k] = from_json(item);
-  return map;
-}
-
 // A number from JSON, where NaN and infinities travel as null.
 Json number_json(double d) {
   return std::isfinite(d) ? Json(d) : Json(nullptr);
@@ -134,12 +117,41 @@ std::optional<double> constraint_objective(const std::string& message) {
   }
 }
 
-TrialReport run_trial(const TuneSpec& spec, const ProcessSpec& model,
+// Sets the trial's parameters in `trial`, a copy of the model.
+void apply_in_place(const TuneSpec& spec, ProcessSpec& trial,
+                    const std::vector<Value>& parameters) {
+  for (std::size_t i = 0; i < spec.parameters.size() && i < parameters.size(); ++i) {
+    const ParameterSpec& p = spec.parameters[i];
+    const Value& v = parameters[i];
+    if (p.object_type == "process") {
+      trial.parameters[p.field_name] = v;
+      continue;
+    }
+    ComponentSpec* c = trial.find(p.object_name);
+    if (c == nullptr) {
+      throw ModelError("tune: parameter " + quote(p.full_name()) +
+                           ": the model has no component named " + quote(p.object_name),
+                       p.where);
+    }
+    if (p.field_type == "arg") {
+      c->args[p.field_name] = v;
+    } else if (p.field_type == "parameter") {
+      c->parameters[p.field_name] = v;
+    } else {
+      c->initial_values[p.field_name] = v.is_list() ? v.as_list() : Value::List{v};
+    }
+  }
+}
+
+// Runs one trial on `trial`, the caller's own copy of the model: every trial sets the same
+// fields, so that applying the parameters in place leaves it as a fresh copy with them applied
+// would be, without copying the whole model per trial.
+TrialReport run_trial(const TuneSpec& spec, ProcessSpec& trial,
                       const std::vector<Value>& parameters) {
   TrialReport report;
   const auto start = std::chrono::steady_clock::now();
   try {
-    const ProcessSpec trial = apply_trial(spec, model, parameters);
+    apply_in_place(spec, trial, parameters);
     std::unique_ptr<Process> process = make_process(trial);
     g_trial_process.store(process.get(), std::memory_order_release);
     if (g_trial_stop.load(std::memory_order_relaxed)) process->stop();
@@ -198,17 +210,161 @@ TrialReport run_trial(const TuneSpec& spec, const ProcessSpec& model,
   return report;
 }
 
-Json report_json(const TrialReport& r) {
-  Json objectives = Json::array();
-  for (double d : r.objectives)
-    objectives.push_back(number_json(d));
-  return Json{{"outcome", static_cast<int>(r.outcome)},
-              {"objectives", objectives},
-              {"error", r.error},
-              {"seconds", r.seconds}};
+// The pipes between the tuner and its workers carry frames: a 4-byte length, then the frame.
+// A request frame is a trial's values; a report frame is a TrialReport. Values and numbers are
+// written in this machine's byte order (both ends are the same program).
+class FrameWriter {
+ public:
+  explicit FrameWriter(std::string& out) : out_(out), at_(out.size()) { put<std::uint32_t>(0); }
+  ~FrameWriter() {
+    const auto size = static_cast<std::uint32_t>(out_.size() - at_ - sizeof(std::uint32_t));
+    std::memcpy(out_.data() + at_, &size, sizeof size);
+  }
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+
+  template <typename T>
+  void put(T v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void text(std::string_view t) {
+    put(static_cast<std::uint32_t>(t.size()));
+    out_.append(t);
+  }
+  void value(const Value& v) {
+    put(static_cast<std::uint8_t>(v.kind()));
+    switch (v.kind()) {
+      case Value::Kind::null:
+        break;
+      case Value::Kind::boolean:
+        put<std::uint8_t>(v.as_bool() ? 1 : 0);
+        break;
+      case Value::Kind::integer:
+        put<std::int64_t>(v.as_int());
+        break;
+      case Value::Kind::real:
+        put<double>(v.as_double());
+        break;
+      case Value::Kind::string:
+        text(v.as_string());
+        break;
+      case Value::Kind::list:
+        put(static_cast<std::uint32_t>(v.as_list().size()));
+        for (const auto& item : v.as_list())
+          value(item);
+        break;
+      case Value::Kind::map:
+        put(static_cast<std::uint32_t>(v.as_map().size()));
+        for (const auto& [k, item] : v.as_map()) {
+          text(k);
+          value(item);
+        }
+        break;
+    }
+  }
+
+ private:
+  std::string& out_;
+  std::size_t at_;
+};
+
+// Reads a frame written by FrameWriter; a short or malformed frame throws Error.
+class FrameReader {
+ public:
+  explicit FrameReader(std::string_view frame) : in_(frame) {}
+
+  template <typename T>
+  T get() {
+    if (in_.size() < sizeof(T)) throw Error("a truncated frame");
+    T v;
+    std::memcpy(&v, in_.data(), sizeof v);
+    in_.remove_prefix(sizeof v);
+    return v;
+  }
+  std::string text() {
+    const auto size = get<std::uint32_t>();
+    if (in_.size() < size) throw Error("a truncated frame");
+    std::string t(in_.substr(0, size));
+    in_.remove_prefix(size);
+    return t;
+  }
+  Value value(int depth = 0) {
+    if (depth > 64) throw Error("a frame nested too deep");
+    switch (static_cast<Value::Kind>(get<std::uint8_t>())) {
+      case Value::Kind::null:
+        return {};
+      case Value::Kind::boolean:
+        return get<std::uint8_t>() != 0;
+      case Value::Kind::integer:
+        return get<std::int64_t>();
+      case Value::Kind::real:
+        return get<double>();
+      case Value::Kind::string:
+        return text();
+      case Value::Kind::list: {
+        const auto n = get<std::uint32_t>();
+        Value::List list;
+        for (std::uint32_t i = 0; i < n; ++i)
+          list.push_back(value(depth + 1));
+        return list;
+      }
+      case Value::Kind::map: {
+        const auto n = get<std::uint32_t>();
+        Value::Map map;
+        for (std::uint32_t i = 0; i < n; ++i) {
+          std::string key = text();
+          map[std::move(key)] = value(depth + 1);
+        }
+        return map;
+      }
+    }
+    throw Error("a value of unknown kind in a frame");
+  }
+
+ private:
+  std::string_view in_;
+};
+
+void append_request(std::string& out, const std::vector<Value>& values) {
+  FrameWriter frame(out);
+  frame.put(static_cast<std::uint32_t>(values.size()));
+  for (const auto& v : values)
+    frame.value(v);
 }
 
-bool write_all(int fd, const std::string& text) {
+std::vector<Value> read_request(std::string_view frame) {
+  FrameReader in(frame);
+  std::vector<Value> values(in.get<std::uint32_t>());
+  for (auto& v : values)
+    v = in.value();
+  return values;
+}
+
+void append_report(std::string& out, const TrialReport& r) {
+  FrameWriter frame(out);
+  frame.put(static_cast<std::uint8_t>(r.outcome));
+  frame.put(r.seconds);
+  frame.put(static_cast<std::uint32_t>(r.objectives.size()));
+  for (double d : r.objectives)
+    frame.put(d);
+  frame.text(r.error);
+}
+
+TrialReport read_report(std::string_view frame) {
+  FrameReader in(frame);
+  TrialReport r;
+  const auto outcome = in.get<std::uint8_t>();
+  if (outcome > static_cast<std::uint8_t>(TrialOutcome::stopped)) throw Error("an unknown outcome");
+  r.outcome = static_cast<TrialOutcome>(outcome);
+  r.seconds = in.get<double>();
+  r.objectives.resize(in.get<std::uint32_t>());
+  for (double& d : r.objectives)
+    d = in.get<double>();
+  r.error = in.text();
+  return r;
+}
+
+bool write_all(int fd, std::string_view text) {
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -219,20 +375,38 @@ bool write_all(int fd, const std::string& text) {
   return true;
 }
 
-// Reads one line from `fd` into `line` (without the '\n'), keeping what follows in `buffer`.
-// False at the end of the stream.
-bool read_line(int fd, std::string& buffer, std::string& line) {
+// What has come in on a pipe and not been taken yet: `data` from `at` on.
+struct InBuffer {
+  std::string data;
+  std::size_t at = 0;
+};
+
+// The next whole frame in `in`, if there is one (it stays valid until `in` is read into).
+std::optional<std::string_view> take_frame(InBuffer& in) {
+  const std::size_t have = in.data.size() - in.at;
+  std::uint32_t size = 0;
+  if (have < sizeof size) return std::nullopt;
+  std::memcpy(&size, in.data.data() + in.at, sizeof size);
+  if (have - sizeof size < size) return std::nullopt;
+  const std::string_view frame(in.data.data() + in.at + sizeof size, size);
+  in.at += sizeof size + size;
+  return frame;
+}
+
+// Reads what `fd` has into `in` (blocking until something comes). False at the end of the
+// stream.
+bool read_some(int fd, InBuffer& in) {
+  if (in.at != 0) {
+    in.data.erase(0, in.at);
+    in.at = 0;
+  }
+  char chunk[16384];
   for (;;) {
-    if (const auto nl = buffer.find('\n'); nl != std::string::npos) {
-      line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      return true;
-    }
-    char chunk[4096];
     const ssize_t n = ::read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    buffer.append(chunk, static_cast<std::size_t>(n));
+    in.data.append(chunk, static_cast<std::size_t>(n));
+    return true;
   }
 }
 
@@ -252,14 +426,25 @@ bool read_line(int fd, std::string& buffer, std::string& line) {
   sigemptyset(&fatal.sa_mask);
   for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGPIPE})
     sigaction(sig, &fatal, nullptr);
-  std::string buffer;
-  std::string line;
-  while (read_line(requests, buffer, line)) {
-    std::vector<Value> parameters;
-    for (const auto& v : Json::parse(line))
-      parameters.push_back(from_json(v));
-    const TrialReport report = run_trial(spec, model, parameters);
-    if (!write_all(replies, report_json(report).dump() + "\n")) break;
+  ProcessSpec trial = model;
+  InBuffer in;
+  std::string out;
+  for (;;) {
+    std::optional<std::string_view> frame = take_frame(in);
+    if (!frame) {
+      if (!read_some(requests, in)) break;
+      continue;
+    }
+    TrialReport report;
+    try {
+      report = run_trial(spec, trial, read_request(*frame));
+    } catch (const std::exception& e) {
+      report.error = std::string("the trial's worker got an unreadable request: ") + e.what();
+    }
+    // One report a trial, written as it ends: a crash in the next is then the next's.
+    out.clear();
+    append_report(out, report);
+    if (!write_all(replies, out)) break;
   }
   ::_exit(0);
 }
@@ -272,15 +457,26 @@ struct Pending {
   std::string request;
 };
 
-// Trials handed to one worker at once: the one it runs and the next, so that it starts the
-// next as soon as it has reported one, without waiting for the tuner to read the report.
-constexpr std::size_t kTrialsPerWorker = 2;
+// Trials handed to one worker at once: at least the one it runs and the next, so that it
+// starts the next as soon as it has reported one, without waiting for the tuner to read the
+// report. Short trials get more, as many as make kRunway seconds of work (up to kMaxQueued):
+// the worker then never waits for the tuner, even when the tuner is slow to be scheduled, and
+// the tuner takes many reports at each wake-up rather than one.
+constexpr std::size_t kMinQueued = 2;
+constexpr std::size_t kMaxQueued = 32;
+constexpr double kRunway = 0.002;
+// The longest the tuner lets reports gather before reading them, and the trials it does so
+// for: the short ones, whose one wake-up a report would cost the cores as much as the trial
+// (see Tuner::run; measured in bench/tune_bench.cpp, letting longer trials' reports gather
+// cost two slots on two cores 15 to 20% of their trials/s).
+constexpr double kMaxGather = 0.00025;
+constexpr double kGatherBelow = 0.00005;
 
 struct Worker {
   pid_t pid = -1;
   int requests = -1;  // the tuner writes trials here
   int replies = -1;   // and reads reports here
-  std::string buffer;
+  InBuffer in;
   std::deque<Pending> queue;  // handed out, in the order the worker runs them
 };
 
@@ -309,27 +505,7 @@ bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
 ProcessSpec apply_trial(const TuneSpec& spec, const ProcessSpec& model,
                         const std::vector<Value>& parameters) {
   ProcessSpec trial = model;
-  for (std::size_t i = 0; i < spec.parameters.size() && i < parameters.size(); ++i) {
-    const ParameterSpec& p = spec.parameters[i];
-    const Value& v = parameters[i];
-    if (p.object_type == "process") {
-      trial.parameters[p.field_name] = v;
-      continue;
-    }
-    ComponentSpec* c = trial.find(p.object_name);
-    if (c == nullptr) {
-      throw ModelError("tune: parameter " + quote(p.full_name()) +
-                           ": the model has no component named " + quote(p.object_name),
-                       p.where);
-    }
-    if (p.field_type == "arg") {
-      c->args[p.field_name] = v;
-    } else if (p.field_type == "parameter") {
-      c->parameters[p.field_name] = v;
-    } else {
-      c->initial_values[p.field_name] = v.is_list() ? v.as_list() : Value::List{v};
-    }
-  }
+  apply_in_place(spec, trial, parameters);
   return trial;
 }
 
@@ -393,6 +569,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
   input.workers = std::min(concurrent, cores);
   const detail::Plan plan = detail::plan_placement(machine, input);
 
+  std::vector<double> told;  // a trial's scores, for search->tell
   auto record = [&](std::size_t id, std::size_t tag, const TrialReport& report, bool tell) {
     Trial& trial = result.trials[id];
     trial.outcome = report.outcome;
@@ -400,17 +577,20 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     trial.error = report.error;
     trial.seconds = report.seconds;
     if (tell) {
-      std::optional<double> score;
-      if (!trial.objectives.empty()) {
-        score =
-            spec_.objectives[0].mode == TuneMode::max ? trial.objectives[0] : -trial.objectives[0];
+      // Scores, the higher the better. A constraint trial's one value scores the first
+      // objective, and with several objectives the trial then counts as unscored.
+      told.clear();
+      for (std::size_t i = 0; i < trial.objectives.size() && i < spec_.objectives.size(); ++i) {
+        told.push_back(spec_.objectives[i].mode == TuneMode::max ? trial.objectives[i]
+                                                                 : -trial.objectives[i]);
       }
-      search->tell(tag, score);
+      search->tell(tag, told);
     }
     if (options_.on_trial) options_.on_trial(trial);
   };
 
   if (options_.in_process) {
+    ProcessSpec trial_model = model;
     while (!stop_.load(std::memory_order_relaxed)) {
       auto proposal = search->next();
       if (!proposal) break;
@@ -418,7 +598,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       trial.id = result.trials.size();
       trial.parameters = proposal->values;
       result.trials.push_back(trial);
-      record(trial.id, proposal->tag, run_trial(spec_, model, proposal->values), true);
+      record(trial.id, proposal->tag, run_trial(spec_, trial_model, proposal->values), true);
     }
   } else {
     std::vector<Worker> workers(concurrent);
@@ -479,27 +659,26 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       for (std::size_t s = 0; s < concurrent; ++s)
         spawn(s);
       bool stopping = false;
+      // The mean run time of a trial (worker-measured, a moving average): how many trials
+      // a worker is handed, and how long the tuner lets reports gather.
+      double mean_trial = 0;
       // The report of the trial at the front of slot s's queue (the worker runs them in order).
       auto finish = [&](std::size_t s, TrialReport report) {
         const Pending done = workers[s].queue.front();
         workers[s].queue.pop_front();
+        mean_trial = mean_trial == 0 ? report.seconds : 0.9 * mean_trial + 0.1 * report.seconds;
         record(done.id, done.tag, report, true);
       };
-      auto parse_report = [](const std::string& line) {
-        TrialReport report;
+      auto parse_report = [](std::string_view frame) {
         try {
-          const Json j = Json::parse(line);
-          report.outcome = static_cast<TrialOutcome>(j.at("outcome").get<int>());
-          for (const auto& o : j.at("objectives"))
-            report.objectives.push_back(o.is_null() ? std::nan("") : o.get<double>());
-          report.error = j.at("error").get<std::string>();
-          report.seconds = j.at("seconds").get<double>();
+          return read_report(frame);
         } catch (const std::exception& e) {
-          report.outcome = TrialOutcome::failed;
+          TrialReport report;
           report.error = std::string("the trial's worker sent an unreadable report: ") + e.what();
+          return report;
         }
-        return report;
       };
+      std::vector<std::string> out(concurrent);
       for (;;) {
         if (stop_.load(std::memory_order_relaxed) && !stopping) {
           stopping = true;
@@ -508,10 +687,16 @@ TuneResult Tuner::run(const ProcessSpec& model) {
             if (!w.queue.empty() && w.pid > 0) ::kill(w.pid, SIGTERM);
           }
         }
-        // Hand out work: first one trial to each idle slot, then a second to each.
+        // Hand out work breadth first: one trial to each idle slot, then a second to each, and
+        // so on; each worker's new trials go in one write.
         if (!stopping) {
+          std::size_t target = kMinQueued;
+          if (mean_trial > 0) {
+            target = std::clamp<std::size_t>(
+                static_cast<std::size_t>(std::ceil(kRunway / mean_trial)), kMinQueued, kMaxQueued);
+          }
           bool more = true;
-          for (std::size_t depth = 1; more && depth <= kTrialsPerWorker; ++depth) {
+          for (std::size_t depth = 1; more && depth <= target; ++depth) {
             for (std::size_t s = 0; more && s < concurrent; ++s) {
               Worker& w = workers[s];
               if (w.queue.size() >= depth) continue;
@@ -524,15 +709,19 @@ TuneResult Tuner::run(const ProcessSpec& model) {
               trial.id = result.trials.size();
               trial.parameters = proposal->values;
               trial.slot = s;
-              result.trials.push_back(trial);
-              Json request = Json::array();
-              for (const auto& v : proposal->values)
-                request.push_back(to_json(v));
-              w.queue.push_back(Pending{trial.id, proposal->tag, std::chrono::steady_clock::now(),
-                                        request.dump() + "\n"});
-              // A failed write shows as the worker's end below.
-              write_all(w.requests, w.queue.back().request);
+              result.trials.push_back(std::move(trial));
+              Pending pending{
+                  result.trials.back().id, proposal->tag, std::chrono::steady_clock::now(), {}};
+              append_request(pending.request, proposal->values);
+              out[s] += pending.request;
+              w.queue.push_back(std::move(pending));
             }
+          }
+          for (std::size_t s = 0; s < concurrent; ++s) {
+            if (out[s].empty()) continue;
+            // A failed write shows as the worker's end below.
+            write_all(workers[s].requests, out[s]);
+            out[s].clear();
           }
         }
         std::vector<pollfd> fds;
@@ -544,6 +733,21 @@ TuneResult Tuner::run(const ProcessSpec& model) {
           }
         }
         if (fds.empty()) break;  // nothing running and nothing more to run
+        // Short trials: when every busy worker has trials queued for a while yet, the tuner lets
+        // about half of them end before it reads: one wake-up then takes many reports, and
+        // the tuner spends less of the cores the trials run on.
+        if (!stopping && mean_trial > 0) {
+          std::size_t queued = kMaxQueued;
+          for (std::size_t s : slots)
+            queued = std::min(queued, workers[s].queue.size());
+          if (queued >= 4 && mean_trial < kGatherBelow) {
+            const double gather =
+                std::min(kMaxGather, mean_trial * static_cast<double>(queued / 2));
+            const auto ns = static_cast<long>(gather * 1e9);
+            timespec pause{0, ns};
+            ::nanosleep(&pause, nullptr);
+          }
+        }
         const int ready = ::poll(fds.data(), fds.size(), 50);
         if (ready < 0 && errno != EINTR)
           throw Error("tune: poll: " + std::string(std::strerror(errno)));
@@ -551,13 +755,11 @@ TuneResult Tuner::run(const ProcessSpec& model) {
           if (fds[i].revents == 0) continue;
           const std::size_t s = slots[i];
           Worker& w = workers[s];
-          std::string line;
-          if (read_line(w.replies, w.buffer, line)) {
-            finish(s, parse_report(line));
-            // Reports that came in the same read.
-            while (!w.queue.empty() && w.buffer.find('\n') != std::string::npos &&
-                   read_line(w.replies, w.buffer, line)) {
-              finish(s, parse_report(line));
+          if (read_some(w.replies, w.in)) {
+            while (!w.queue.empty()) {
+              const auto frame = take_frame(w.in);
+              if (!frame) break;
+              finish(s, parse_report(*frame));
             }
             continue;
           }
@@ -583,7 +785,9 @@ TuneResult Tuner::run(const ProcessSpec& model) {
           spawn(s);
           workers[s].queue = std::move(waiting);
           for (const auto& pending : workers[s].queue)
-            write_all(workers[s].requests, pending.request);
+            out[s] += pending.request;
+          write_all(workers[s].requests, out[s]);
+          out[s].clear();
         }
       }
     } catch (...) {

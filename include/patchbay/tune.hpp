@@ -64,7 +64,8 @@ enum class SearchAlgorithm : std::uint8_t {
   grid,    ///< a grid over the space, `grid_points` per continuous parameter
   /// NLopt's derivative-free optimiser (Subplex by default) in `chains` independent runs
   /// started from the model's own values and seeded random points; choice and randint
-  /// parameters are searched as continuous ones and rounded.
+  /// parameters are searched as continuous ones and rounded. With several objectives each
+  /// run optimises its own weighted sum of them.
   nlopt,
 };
 
@@ -78,7 +79,9 @@ struct AlgorithmSpec {
   /// nlopt: the method ("sbplx", "cobyla", "bobyqa", "neldermead").
   std::string method = "sbplx";
   /// nlopt: independent runs sharing the budget, each its own share of num_samples; 0: as
-  /// many as max_concurrent (so that that many trials run at once).
+  /// many as max_concurrent (so that that many trials run at once), and with k > 1
+  /// objectives at least k + 1 (each chain optimises its own weighting of the objectives, so
+  /// that the chains spread along the Pareto front: docs/TUNING.md).
   std::size_t chains = 0;
 };
 

@@ -365,6 +365,37 @@ TEST_CASE("tune: several objectives give the Pareto front", "[tune]") {
   CHECK(result.pareto_front.size() < 25);
 }
 
+TEST_CASE("tune: with several objectives the NLopt chains explore the front to both extremes",
+          "[tune]") {
+  reap_ended_children();
+  // Maximise f (best, 0, at (0.3, 0.7), where g is 1) and minimise g = x + y (best, 0, at
+  // (0, 0), where f is -0.58): the front runs between the two.
+  auto tune = quadratic_tune("nlopt", 90, 1);
+  patchbay::ObjectiveSpec g;
+  g.object_name = "q";
+  g.field_type = "field";
+  g.field_name = "g";
+  g.mode = patchbay::TuneMode::min;
+  tune.objectives.push_back(g);
+  const auto result = patchbay::Tuner(tune).run(quadratic_model());
+  REQUIRE(result.trials.size() == 90);
+  REQUIRE_FALSE(result.pareto_front.empty());
+  double best_f = -1e9;
+  double best_g = 1e9;
+  bool middle = false;
+  for (std::size_t id : result.pareto_front) {
+    const auto& o = result.trials[id].objectives;
+    best_f = std::max(best_f, o[0]);
+    best_g = std::min(best_g, o[1]);
+    middle = middle || (o[0] > -0.3 && o[0] < -0.02 && o[1] > 0.2 && o[1] < 0.8);
+  }
+  INFO("best f " << best_f << ", best g " << best_g);
+  CHECK(best_f > -0.01);  // near the first objective's extreme
+  CHECK(best_g < 0.1);    // and near the second's
+  CHECK(middle);          // and between them
+  CHECK(reap_ended_children() == 0);
+}
+
 TEST_CASE("tune: max_concurrent trials run at once, in distinct workers on their own cores",
           "[tune]") {
   reap_ended_children();
