@@ -108,6 +108,17 @@ plugboard:
   return *spec;
 }
 
+// Quadratic's `mode` argument as a choice between "ok" and `other`.
+patchbay::ParameterSpec mode_choice(const std::string& other) {
+  patchbay::ParameterSpec mode;
+  mode.object_name = "q";
+  mode.field_type = "arg";
+  mode.field_name = "mode";
+  mode.kind = patchbay::ParameterKind::choice;
+  mode.categories = {"ok", other};
+  return mode;
+}
+
 // Reaps the children of this process that have ended; returns how many there were. Called
 // before a search (for what earlier tests may have left) and after it, when none of the
 // search's workers may be left unreaped.
@@ -276,12 +287,7 @@ TEST_CASE("tune: failing and crashing trials are recorded and the search goes on
   auto model = quadratic_model();
   model.components[0].args["fail_above"] = 0.5;
   auto tune = quadratic_tune("grid", 9, 2);
-  patchbay::ParameterSpec mode;
-  mode.object_name = "q";
-  mode.field_type = "arg";
-  mode.field_name = "mode";
-  mode.kind = patchbay::ParameterKind::choice;
-  mode.categories = {"ok", "crash"};
+  const auto mode = mode_choice("crash");
   tune.parameters.push_back(mode);
   tune.num_samples = 18;
   const auto result = patchbay::Tuner(tune).run(model);
@@ -312,12 +318,7 @@ TEST_CASE("tune: failing and crashing trials are recorded and the search goes on
 TEST_CASE("tune: a ConstraintError stops the trial with its objective; the search goes on",
           "[tune]") {
   auto tune = quadratic_tune("grid", 4, 1);
-  patchbay::ParameterSpec mode;
-  mode.object_name = "q";
-  mode.field_type = "arg";
-  mode.field_name = "mode";
-  mode.kind = patchbay::ParameterKind::choice;
-  mode.categories = {"ok", "breach"};
+  const auto mode = mode_choice("breach");
   tune.parameters = {tune.parameters[0], mode};
   tune.algorithm.grid_points = 2;
   const auto result = patchbay::Tuner(tune).run(quadratic_model());
@@ -571,12 +572,7 @@ TEST_CASE("tune: a parallel model's worker that crashes fails its trial and leav
   model.kind = patchbay::ProcessKind::parallel;
   auto tune = quadratic_tune("grid", 4, 2);
   tune.objectives[0].field_name = "g";
-  patchbay::ParameterSpec mode;
-  mode.object_name = "q";
-  mode.field_type = "arg";
-  mode.field_name = "mode";
-  mode.kind = patchbay::ParameterKind::choice;
-  mode.categories = {"ok", "crash"};
+  const auto mode = mode_choice("crash");
   tune.parameters = {tune.parameters[0], mode};
   tune.algorithm.grid_points = 2;
   const auto result = patchbay::Tuner(tune).run(model);
