@@ -108,6 +108,16 @@ plugboard:
   return *spec;
 }
 
+// Quadratic's exported g as a second objective, to minimise.
+patchbay::ObjectiveSpec g_to_minimise() {
+  patchbay::ObjectiveSpec g;
+  g.object_name = "q";
+  g.field_type = "field";
+  g.field_name = "g";
+  g.mode = patchbay::TuneMode::min;
+  return g;
+}
+
 // Quadratic's `mode` argument as a choice between "ok" and `other`.
 patchbay::ParameterSpec mode_choice(const std::string& other) {
   patchbay::ParameterSpec mode;
@@ -341,12 +351,7 @@ TEST_CASE("tune: a ConstraintError stops the trial with its objective; the searc
 
 TEST_CASE("tune: several objectives give the Pareto front", "[tune]") {
   auto tune = quadratic_tune("grid", 25, 2);
-  patchbay::ObjectiveSpec g;
-  g.object_name = "q";
-  g.field_type = "field";
-  g.field_name = "g";
-  g.mode = patchbay::TuneMode::min;
-  tune.objectives.push_back(g);
+  tune.objectives.push_back(g_to_minimise());
   const auto result = patchbay::Tuner(tune).run(quadratic_model());
   REQUIRE(result.trials.size() == 25);
   REQUIRE_FALSE(result.pareto_front.empty());
@@ -372,12 +377,7 @@ TEST_CASE("tune: with several objectives the NLopt chains explore the front to b
   // Maximise f (best, 0, at (0.3, 0.7), where g is 1) and minimise g = x + y (best, 0, at
   // (0, 0), where f is -0.58): the front runs between the two.
   auto tune = quadratic_tune("nlopt", 90, 1);
-  patchbay::ObjectiveSpec g;
-  g.object_name = "q";
-  g.field_type = "field";
-  g.field_name = "g";
-  g.mode = patchbay::TuneMode::min;
-  tune.objectives.push_back(g);
+  tune.objectives.push_back(g_to_minimise());
   const auto result = patchbay::Tuner(tune).run(quadratic_model());
   REQUIRE(result.trials.size() == 90);
   REQUIRE_FALSE(result.pareto_front.empty());
