@@ -29,6 +29,7 @@
 
 #include "core/port_access.hpp"
 #include "core/text.hpp"
+#include "fork/spec_codec.hpp"
 #include "placement/planner.hpp"
 #include "tune/search.hpp"
 
@@ -210,156 +211,52 @@ TrialReport run_trial(const TuneSpec& spec, ProcessSpec& trial,
   return report;
 }
 
-// The pipes between the tuner and its workers carry frames: a 4-byte length, then the frame.
-// A request frame is a trial's values; a report frame is a TrialReport. Values and numbers are
-// written in this machine's byte order (both ends are the same program).
-class FrameWriter {
- public:
-  explicit FrameWriter(std::string& out) : out_(out), at_(out.size()) { put<std::uint32_t>(0); }
-  ~FrameWriter() {
-    const auto size = static_cast<std::uint32_t>(out_.size() - at_ - sizeof(std::uint32_t));
-    std::memcpy(out_.data() + at_, &size, sizeof size);
-  }
-  FrameWriter(const FrameWriter&) = delete;
-  FrameWriter& operator=(const FrameWriter&) = delete;
-
-  template <typename T>
-  void put(T v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  void text(std::string_view t) {
-    put(static_cast<std::uint32_t>(t.size()));
-    out_.append(t);
-  }
-  void value(const Value& v) {
-    put(static_cast<std::uint8_t>(v.kind()));
-    switch (v.kind()) {
-      case Value::Kind::null:
-        break;
-      case Value::Kind::boolean:
-        put<std::uint8_t>(v.as_bool() ? 1 : 0);
-        break;
-      case Value::Kind::integer:
-        put<std::int64_t>(v.as_int());
-        break;
-      case Value::Kind::real:
-        put<double>(v.as_double());
-        break;
-      case Value::Kind::string:
-        text(v.as_string());
-        break;
-      case Value::Kind::list:
-        put(static_cast<std::uint32_t>(v.as_list().size()));
-        for (const auto& item : v.as_list())
-          value(item);
-        break;
-      case Value::Kind::map:
-        put(static_cast<std::uint32_t>(v.as_map().size()));
-        for (const auto& [k, item] : v.as_map()) {
-          text(k);
-          value(item);
-        }
-        break;
-    }
-  }
-
- private:
-  std::string& out_;
-  std::size_t at_;
-};
-
-// Reads a frame written by FrameWriter; a short or malformed frame throws Error.
-class FrameReader {
- public:
-  explicit FrameReader(std::string_view frame) : in_(frame) {}
-
-  template <typename T>
-  T get() {
-    if (in_.size() < sizeof(T)) throw Error("a truncated frame");
-    T v;
-    std::memcpy(&v, in_.data(), sizeof v);
-    in_.remove_prefix(sizeof v);
-    return v;
-  }
-  std::string text() {
-    const auto size = get<std::uint32_t>();
-    if (in_.size() < size) throw Error("a truncated frame");
-    std::string t(in_.substr(0, size));
-    in_.remove_prefix(size);
-    return t;
-  }
-  Value value(int depth = 0) {
-    if (depth > 64) throw Error("a frame nested too deep");
-    switch (static_cast<Value::Kind>(get<std::uint8_t>())) {
-      case Value::Kind::null:
-        return {};
-      case Value::Kind::boolean:
-        return get<std::uint8_t>() != 0;
-      case Value::Kind::integer:
-        return get<std::int64_t>();
-      case Value::Kind::real:
-        return get<double>();
-      case Value::Kind::string:
-        return text();
-      case Value::Kind::list: {
-        const auto n = get<std::uint32_t>();
-        Value::List list;
-        for (std::uint32_t i = 0; i < n; ++i)
-          list.push_back(value(depth + 1));
-        return list;
-      }
-      case Value::Kind::map: {
-        const auto n = get<std::uint32_t>();
-        Value::Map map;
-        for (std::uint32_t i = 0; i < n; ++i) {
-          std::string key = text();
-          map[std::move(key)] = value(depth + 1);
-        }
-        return map;
-      }
-    }
-    throw Error("a value of unknown kind in a frame");
-  }
-
- private:
-  std::string_view in_;
-};
-
-void append_request(std::string& out, const std::vector<Value>& values) {
-  FrameWriter frame(out);
-  frame.put(static_cast<std::uint32_t>(values.size()));
-  for (const auto& v : values)
-    frame.value(v);
+// The pipes between the tuner and its workers carry frames: a 4-byte length, then the frame's
+// fields in the fork server's encoding (ByteWriter, engine/fork/spec_codec.hpp). A request
+// frame is a trial's values; a report frame is a TrialReport. A short or malformed frame
+// throws Error.
+void append_frame(std::string& out, const detail::ByteWriter& frame) {
+  const auto size = static_cast<std::uint32_t>(frame.bytes().size());
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  out.append(frame.bytes());
 }
 
-std::vector<Value> read_request(std::string_view frame) {
-  FrameReader in(frame);
-  std::vector<Value> values(in.get<std::uint32_t>());
+void append_request(std::string& out, const std::vector<Value>& values) {
+  detail::ByteWriter frame;
+  frame.u64(values.size());
+  for (const auto& v : values)
+    frame.value(v);
+  append_frame(out, frame);
+}
+
+std::vector<Value> read_request(std::string_view bytes) {
+  detail::ByteReader in(bytes);
+  std::vector<Value> values(in.count());
   for (auto& v : values)
     v = in.value();
   return values;
 }
 
 void append_report(std::string& out, const TrialReport& r) {
-  FrameWriter frame(out);
-  frame.put(static_cast<std::uint8_t>(r.outcome));
-  frame.put(r.seconds);
-  frame.put(static_cast<std::uint32_t>(r.objectives.size()));
+  detail::ByteWriter frame;
+  frame.u64(static_cast<std::uint64_t>(r.outcome));
+  frame.f64(r.seconds);
+  frame.u64(r.objectives.size());
   for (double d : r.objectives)
-    frame.put(d);
+    frame.f64(d);
   frame.text(r.error);
+  append_frame(out, frame);
 }
 
-TrialReport read_report(std::string_view frame) {
-  FrameReader in(frame);
+TrialReport read_report(std::string_view bytes) {
+  detail::ByteReader in(bytes);
   TrialReport r;
-  const auto outcome = in.get<std::uint8_t>();
-  if (outcome > static_cast<std::uint8_t>(TrialOutcome::stopped)) throw Error("an unknown outcome");
-  r.outcome = static_cast<TrialOutcome>(outcome);
-  r.seconds = in.get<double>();
-  r.objectives.resize(in.get<std::uint32_t>());
+  r.outcome = static_cast<TrialOutcome>(
+      in.at_most(static_cast<std::uint64_t>(TrialOutcome::stopped), "trial outcome"));
+  r.seconds = in.f64();
+  r.objectives.resize(in.count());
   for (double& d : r.objectives)
-    d = in.get<double>();
+    d = in.f64();
   r.error = in.text();
   return r;
 }
