@@ -528,8 +528,12 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       }
       ::close(to_worker[0]);
       ::close(from_worker[1]);
+      // Reset field by field: assigning a temporary Worker{} makes GCC 12 at -O3 warn that
+      // its string may be used uninitialized (-Wmaybe-uninitialized, a false positive).
       Worker& w = workers[s];
-      w = Worker{};
+      w.in.data.clear();
+      w.in.at = 0;
+      w.queue.clear();
       w.pid = pid;
       w.requests = to_worker[1];
       w.replies = from_worker[0];
