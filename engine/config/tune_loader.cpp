@@ -377,24 +377,4 @@ void check_tune(const TuneSpec& tune, const ProcessSpec& model) {
     component_of(o, "objective");
 }
 
-ConstraintError::ConstraintError(const std::string& message, std::optional<double> objective)
-    : Error(objective ? "constraint violated (objective " + Value(*objective).to_string() +
-                            "): " + message
-                      : "constraint violated: " + message),
-      objective_(objective) {}
-
-std::string_view to_string(TrialOutcome outcome) {
-  switch (outcome) {
-    case TrialOutcome::completed:
-      return "completed";
-    case TrialOutcome::constraint:
-      return "constraint";
-    case TrialOutcome::failed:
-      return "failed";
-    case TrialOutcome::stopped:
-      return "stopped";
-  }
-  return "failed";
-}
-
 }  // namespace patchbay

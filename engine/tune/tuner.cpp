@@ -664,8 +664,8 @@ TuneResult Tuner::run(const ProcessSpec& model) {
             }
             continue;
           }
-          // The worker died during its first trial: record that one, start another worker in
-          // its place and hand it the trials that were waiting.
+          // The worker died during the trial at the head of its queue: record that one, start
+          // another worker in its place and hand it the trials that were waiting.
           TrialReport report;
           report.outcome = stopping ? TrialOutcome::stopped : TrialOutcome::failed;
           report.error = exit_text(retire(w));
@@ -815,6 +815,26 @@ std::string history_json(const TuneSpec& spec, const TuneResult& result) {
            {"interrupted", result.interrupted},
            {"seconds", result.seconds}};
   return out.dump(2) + "\n";
+}
+
+ConstraintError::ConstraintError(const std::string& message, std::optional<double> objective)
+    : Error(objective ? "constraint violated (objective " + Value(*objective).to_string() +
+                            "): " + message
+                      : "constraint violated: " + message),
+      objective_(objective) {}
+
+std::string_view to_string(TrialOutcome outcome) {
+  switch (outcome) {
+    case TrialOutcome::completed:
+      return "completed";
+    case TrialOutcome::constraint:
+      return "constraint";
+    case TrialOutcome::failed:
+      return "failed";
+    case TrialOutcome::stopped:
+      return "stopped";
+  }
+  return "failed";
 }
 
 }  // namespace patchbay
