@@ -5,7 +5,9 @@
 //   start_ms     the one-time start of a search (checking the model, the machine's topology,
 //                the placement, the workers' fork): from Tuner::run's call until the first
 //                trial began (its report's arrival less its run time)
-//   trial_us     wall time per trial after the start: (search time - start) / trials
+//   end_ms       the one-time end of a search (the workers' exit, the ranking): from the last
+//                trial's report until Tuner::run returned
+//   trial_us     wall time per trial between the two: (search time - start - end) / trials
 //   plain_us     a plain make_process(spec)->run() over the same counts, timed in the same
 //                benchmark right after the searches (as many passes as searches, at least 3)
 //   added_us     what the tuner adds to each trial of a slot: trial_us * max_concurrent -
@@ -98,20 +100,23 @@ void tuner_trials(benchmark::State& state) {
     return;
   }
   double start = 0;
+  double end = 0;
   double total = 0;
   for (auto _ : state) {
     const auto began = Clock::now();
     double first = -1;
+    Clock::time_point last = began;
     patchbay::TunerOptions options;
     options.on_trial = [&](const patchbay::Trial& trial) {
-      if (first < 0) {
-        first = std::chrono::duration<double>(Clock::now() - began).count() - trial.seconds;
-      }
+      last = Clock::now();
+      if (first < 0) first = std::chrono::duration<double>(last - began).count() - trial.seconds;
     };
     const auto result =
         patchbay::Tuner(trivial_tune(trials, concurrent, base), std::move(options)).run(model);
-    total += std::chrono::duration<double>(Clock::now() - began).count();
+    const auto finished = Clock::now();
+    total += std::chrono::duration<double>(finished - began).count();
     start += std::max(first, 0.0);
+    end += std::chrono::duration<double>(finished - last).count();
     if (result.trials.size() != trials) state.SkipWithError("trials missing");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
@@ -125,9 +130,10 @@ void tuner_trials(benchmark::State& state) {
       std::chrono::duration<double, std::micro>(Clock::now() - plain_began).count() /
       static_cast<double>(passes) / static_cast<double>(trials);
   const auto n = static_cast<double>(state.iterations());
-  const double trial_us = (total - start) / n / static_cast<double>(trials) * 1e6;
+  const double trial_us = (total - start - end) / n / static_cast<double>(trials) * 1e6;
   const double added_us = trial_us * static_cast<double>(concurrent) - plain_us;
   state.counters["start_ms"] = start / n * 1e3;
+  state.counters["end_ms"] = end / n * 1e3;
   state.counters["trial_us"] = trial_us;
   state.counters["plain_us"] = plain_us;
   state.counters["added_us"] = added_us;

@@ -362,12 +362,11 @@ struct Pending {
 constexpr std::size_t kMinQueued = 2;
 constexpr std::size_t kMaxQueued = 32;
 constexpr double kRunway = 0.002;
-// The longest the tuner lets reports gather before reading them, and the trials it does so
-// for: the short ones, whose one wake-up a report would cost the cores as much as the trial
-// (see Tuner::run; measured in bench/tune_bench.cpp, letting longer trials' reports gather
-// cost two slots on two cores 15 to 20% of their trials/s).
-constexpr double kMaxGather = 0.00025;
-constexpr double kGatherBelow = 0.00005;
+// The longest the tuner lets reports gather before reading them (see Tuner::run). A report
+// that finds the tuner waiting in poll() wakes it, and on a VM that wake-up costs the worker
+// several microseconds (measured in bench/tune_bench.cpp: about 9 us a trial of 160 us on
+// one slot, 5%, before reports gathered for trials of every length; 2% since).
+constexpr double kMaxGather = 0.001;
 
 struct Worker {
   pid_t pid = -1;
@@ -441,9 +440,10 @@ TuneResult Tuner::run(const ProcessSpec& model) {
   TuneSpec effective = spec_;
   std::size_t concurrent = effective.max_concurrent;
 
-  // Where the trials run: the placement planner gives each concurrent slot its own cores
-  // (ceil(cores / slots) each when they divide; a slot per core, shared, when there are more
-  // slots than cores).
+  // Where the trials run: the placement planner gives each concurrent slot its own cores: one
+  // for a LocalProcess model (it runs on one thread; the tuner then has the cores no slot
+  // takes, rather than being woken onto a trial's core), cores / slots for a parallel one; a
+  // slot per core, shared, when there are more slots than cores.
   const detail::Machine machine = detail::load_machine("");
   std::size_t cores = machine.cores.size();
   if (options_.cpus != 0) cores = std::min(cores, options_.cpus);
@@ -459,8 +459,8 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     detail::PlacementRequest request;
     request.component = "trial-" + std::to_string(s);
     request.type = "trial";
-    request.resources.cpu =
-        concurrent <= cores ? static_cast<double>(cores / concurrent) : 1.0 / 1024;
+    const std::size_t slot_cores = model.kind == ProcessKind::local ? 1 : cores / concurrent;
+    request.resources.cpu = concurrent <= cores ? static_cast<double>(slot_cores) : 1.0 / 1024;
     input.components.push_back(request);
   }
   input.workers = std::min(concurrent, cores);
@@ -634,14 +634,15 @@ TuneResult Tuner::run(const ProcessSpec& model) {
           }
         }
         if (fds.empty()) break;  // nothing running and nothing more to run
-        // Short trials: when every busy worker has trials queued for a while yet, the tuner lets
-        // about half of them end before it reads: one wake-up then takes many reports, and
-        // the tuner spends less of the cores the trials run on.
+        // When every busy worker has trials queued for a while yet (short trials, up to about
+        // half a millisecond), the tuner lets about half of them end before it reads: one
+        // wake-up then takes many reports, the workers' reports wake no one, and the tuner
+        // spends less of the cores the trials run on.
         if (!stopping && mean_trial > 0) {
           std::size_t queued = kMaxQueued;
           for (std::size_t s : slots)
             queued = std::min(queued, workers[s].queue.size());
-          if (queued >= 4 && mean_trial < kGatherBelow) {
+          if (queued >= 4) {
             const double gather =
                 std::min(kMaxGather, mean_trial * static_cast<double>(queued / 2));
             const auto ns = static_cast<long>(gather * 1e9);
@@ -720,10 +721,19 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     }
     scored.push_back(t.id);
   }
-  for (std::size_t a : scored) {
-    const bool dominated = std::any_of(scored.begin(), scored.end(), [&](std::size_t b) {
-      return dominates(scores[b], scores[a]);
-    });
+  // The Pareto front in O(n log n + n * front): in descending lexicographic order of the
+  // scores, a trial can only be dominated by one before it, and then by one on the front (a
+  // dominating trial off the front is itself dominated by a front trial, which dominates this
+  // one too).
+  std::vector<std::size_t> order = scored;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (scores[a] != scores[b]) return scores[a] > scores[b];
+    return a < b;
+  });
+  for (std::size_t a : order) {
+    const bool dominated =
+        std::any_of(result.pareto_front.begin(), result.pareto_front.end(),
+                    [&](std::size_t b) { return dominates(scores[b], scores[a]); });
     if (!dominated) result.pareto_front.push_back(a);
   }
   auto first_better = [&](std::size_t a, std::size_t b) {
@@ -735,11 +745,12 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     result.pareto_front.resize(1);
   }
   result.ranking = result.pareto_front;
+  std::vector<char> ranked(result.trials.size(), 0);
+  for (std::size_t id : result.ranking)
+    ranked[id] = 1;
   std::vector<std::size_t> rest;
   for (std::size_t id : scored) {
-    if (std::find(result.ranking.begin(), result.ranking.end(), id) == result.ranking.end()) {
-      rest.push_back(id);
-    }
+    if (ranked[id] == 0) rest.push_back(id);
   }
   std::sort(rest.begin(), rest.end(), first_better);
   result.ranking.insert(result.ranking.end(), rest.begin(), rest.end());

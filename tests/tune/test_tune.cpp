@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -350,25 +351,44 @@ TEST_CASE("tune: a ConstraintError stops the trial with its objective; the searc
 }
 
 TEST_CASE("tune: several objectives give the Pareto front", "[tune]") {
-  auto tune = quadratic_tune("grid", 25, 2);
-  tune.objectives.push_back(g_to_minimise());
-  const auto result = patchbay::Tuner(tune).run(quadratic_model());
-  REQUIRE(result.trials.size() == 25);
-  REQUIRE_FALSE(result.pareto_front.empty());
   // Brute force: a trial is on the front when no other is at least as good on both and
   // better on one.
-  for (const auto& a : result.trials) {
-    bool dominated = false;
-    for (const auto& b : result.trials) {
-      const bool ge = b.objectives[0] >= a.objectives[0] && b.objectives[1] <= a.objectives[1];
-      const bool gt = b.objectives[0] > a.objectives[0] || b.objectives[1] < a.objectives[1];
-      dominated = dominated || (ge && gt);
+  auto check_front = [](const patchbay::TuneResult& result) {
+    REQUIRE_FALSE(result.pareto_front.empty());
+    for (const auto& a : result.trials) {
+      bool dominated = false;
+      for (const auto& b : result.trials) {
+        const bool ge = b.objectives[0] >= a.objectives[0] && b.objectives[1] <= a.objectives[1];
+        const bool gt = b.objectives[0] > a.objectives[0] || b.objectives[1] < a.objectives[1];
+        dominated = dominated || (ge && gt);
+      }
+      const bool on_front = std::find(result.pareto_front.begin(), result.pareto_front.end(),
+                                      a.id) != result.pareto_front.end();
+      CHECK(on_front == !dominated);
     }
-    const bool on_front = std::find(result.pareto_front.begin(), result.pareto_front.end(), a.id) !=
-                          result.pareto_front.end();
-    CHECK(on_front == !dominated);
-  }
-  CHECK(result.pareto_front.size() < 25);
+    // The front leads the ranking, by the first objective.
+    for (std::size_t i = 0; i < result.pareto_front.size(); ++i) {
+      CHECK(result.ranking[i] == result.pareto_front[i]);
+      if (i > 0) {
+        CHECK(result.trials[result.pareto_front[i - 1]].objectives[0] >=
+              result.trials[result.pareto_front[i]].objectives[0]);
+      }
+    }
+  };
+  auto tune = quadratic_tune("grid", 25, 2);
+  tune.objectives.push_back(g_to_minimise());
+  const auto grid = patchbay::Tuner(tune).run(quadratic_model());
+  REQUIRE(grid.trials.size() == 25);
+  check_front(grid);
+  CHECK(grid.pareto_front.size() < 25);
+  // More trials: 300 random points, in the tuning process.
+  auto many = quadratic_tune("random", 300, 1);
+  many.objectives.push_back(g_to_minimise());
+  patchbay::TunerOptions in_process;
+  in_process.in_process = true;
+  const auto repeated = patchbay::Tuner(many, in_process).run(quadratic_model());
+  REQUIRE(repeated.trials.size() == 300);
+  check_front(repeated);
 }
 
 TEST_CASE("tune: with several objectives the NLopt chains explore the front to both extremes",
@@ -433,6 +453,18 @@ TEST_CASE("tune: max_concurrent trials run at once, in distinct workers on their
   }
   if (patchbay::detail::load_machine("").cores.size() >= 2 && masks.size() == 2) {
     CHECK((masks[0] & masks[1]) == 0);
+  }
+  // A LocalProcess model runs on one thread: a lone slot's worker gets one core, and the
+  // tuner keeps the others rather than being woken onto the trial's core.
+  model.components[0].args["sleep_ms"] = std::int64_t{0};
+  auto lone_tune = tune;
+  lone_tune.max_concurrent = 1;
+  lone_tune.num_samples = 2;
+  const auto lone = patchbay::Tuner(lone_tune).run(model);
+  REQUIRE(lone.trials.size() == 2);
+  for (const auto& t : lone.trials) {
+    REQUIRE(t.outcome == patchbay::TrialOutcome::completed);
+    CHECK(std::popcount(static_cast<std::uint64_t>(t.objectives[1])) == 1);
   }
   CHECK(reap_ended_children() == 0);
 }
