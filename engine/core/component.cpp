@@ -1,5 +1,6 @@
 #include <patchbay/component.hpp>
 #include <patchbay/error.hpp>
+#include <patchbay/registry.hpp>
 
 #include <algorithm>
 #include <typeinfo>
@@ -14,13 +15,16 @@ Component::Component(std::string name) : name_(std::move(name)) {}
 Component::Component(const ComponentArgs& args)
     : name_(args.name()),
       type_name_(detail::ComponentArgsAccess::type(args)),
+      arguments_(detail::ComponentArgsAccess::values(args)),
       resource_overrides_(detail::ComponentArgsAccess::resources(args)),
       initial_values_(detail::ComponentArgsAccess::initial_values(args)) {}
 
 Component::~Component() = default;
 
 std::string Component::type_name() const {
-  return type_name_.empty() ? detail::demangle(typeid(*this).name()) : type_name_;
+  if (!type_name_.empty()) return type_name_;
+  std::string registered = detail::registered_class_name(typeid(*this));
+  return registered.empty() ? detail::demangle(typeid(*this).name()) : registered;
 }
 
 Resources Component::resources() const {

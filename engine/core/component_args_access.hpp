@@ -40,6 +40,9 @@ class ComponentArgsAccess {
   }
 
   [[nodiscard]] static const std::string& type(const ComponentArgs& args) { return args.type_; }
+  [[nodiscard]] static const std::map<std::string, Value>& values(const ComponentArgs& args) {
+    return args.values_;
+  }
   [[nodiscard]] static const ResourceOverrides& resources(const ComponentArgs& args) {
     return args.resources_;
   }

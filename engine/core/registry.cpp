@@ -1,11 +1,43 @@
 #include <patchbay/registry.hpp>
 
+#include <map>
+#include <mutex>
+#include <typeindex>
 #include <utility>
 
 #include "core/component_access.hpp"
 #include "core/component_args_access.hpp"
 
 namespace patchbay {
+
+namespace detail {
+namespace {
+struct ClassNames {
+  std::mutex mutex;
+  std::map<std::type_index, std::string> names;
+};
+ClassNames& class_names() {
+  static auto* table = new ClassNames();  // lives until the program ends, for plugins' statics
+  return *table;
+}
+}  // namespace
+
+void remember_class_name(const std::type_info& type, const char* name) noexcept {
+  try {
+    auto& table = class_names();
+    std::lock_guard lock(table.mutex);
+    table.names.emplace(std::type_index(type), name);
+  } catch (...) {  // out of memory: the class keeps its C++ name
+  }
+}
+
+std::string registered_class_name(const std::type_info& type) {
+  auto& table = class_names();
+  std::lock_guard lock(table.mutex);
+  const auto it = table.names.find(std::type_index(type));
+  return it == table.names.end() ? std::string() : it->second;
+}
+}  // namespace detail
 
 void Registry::add(std::string name, ComponentFactory factory) {
   std::lock_guard lock(mutex_);

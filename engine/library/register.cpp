@@ -10,7 +10,8 @@ namespace patchbay::library {
 
 namespace {
 template <class T>
-ComponentFactory factory() {
+ComponentFactory factory(const char* name) {
+  patchbay::detail::remember_class_name(typeid(T), name);
   return [](const ComponentArgs& args) -> std::unique_ptr<Component> {
     return std::make_unique<T>(args);
   };
@@ -35,13 +36,13 @@ ComponentFactory host_factory() {
 
 void register_library(Registry& registry) {
   using detail::RegistryAccess;
-  RegistryAccess::add_builtin(registry, "Iterator", factory<Iterator>());
-  RegistryAccess::add_builtin(registry, "Sleep", factory<Sleep>());
-  RegistryAccess::add_builtin(registry, "Timestamper", factory<Timestamper>());
-  RegistryAccess::add_builtin(registry, "FileReader", factory<FileReader>());
-  RegistryAccess::add_builtin(registry, "FileWriter", factory<FileWriter>());
-  RegistryAccess::add_builtin(registry, "SQLReader", factory<SQLReader>());
-  RegistryAccess::add_builtin(registry, "SQLWriter", factory<SQLWriter>());
+  RegistryAccess::add_builtin(registry, "Iterator", factory<Iterator>("Iterator"));
+  RegistryAccess::add_builtin(registry, "Sleep", factory<Sleep>("Sleep"));
+  RegistryAccess::add_builtin(registry, "Timestamper", factory<Timestamper>("Timestamper"));
+  RegistryAccess::add_builtin(registry, "FileReader", factory<FileReader>("FileReader"));
+  RegistryAccess::add_builtin(registry, "FileWriter", factory<FileWriter>("FileWriter"));
+  RegistryAccess::add_builtin(registry, "SQLReader", factory<SQLReader>("SQLReader"));
+  RegistryAccess::add_builtin(registry, "SQLWriter", factory<SQLWriter>("SQLWriter"));
   RegistryAccess::add_builtin(registry, "Ingress", host_factory<Ingress>());
   RegistryAccess::add_builtin(registry, "Egress", host_factory<Egress>());
   // The nodes of compiled DAGs (dag.hpp), not meant for model files.

@@ -216,15 +216,18 @@ void LocalRuntime::run() {
 }  // namespace detail
 
 LocalProcess::LocalProcess(std::vector<std::unique_ptr<Component>> components,
-                           std::vector<ConnectorSpec> connectors, ProcessOptions options)
-    : runtime_(std::make_unique<detail::LocalRuntime>(std::move(components), std::move(connectors),
-                                                      std::move(options),
-                                                      std::vector<SourceLocation>{})) {}
+                           std::vector<ConnectorSpec> connectors, ProcessOptions options) {
+  set_spec(describe(components, connectors, options), ProcessKind::local);
+  runtime_ =
+      std::make_unique<detail::LocalRuntime>(std::move(components), std::move(connectors),
+                                             std::move(options), std::vector<SourceLocation>{});
+}
 
 LocalProcess::LocalProcess(const ProcessSpec& spec) : LocalProcess(spec, Registry::global()) {}
 
 LocalProcess::LocalProcess(const ProcessSpec& spec, const Registry& registry) {
   detail::Instantiated built = detail::instantiate(spec, registry);
+  set_spec(spec, ProcessKind::local);
   runtime_ = std::make_unique<detail::LocalRuntime>(
       std::move(built.components), std::move(built.connectors), built.options, built.locations);
 }

@@ -1136,9 +1136,11 @@ detail::ParallelModel prepare_spec_model(const ProcessSpec& spec, const Registry
 }  // namespace
 
 ParallelProcess::ParallelProcess(std::vector<std::unique_ptr<Component>> components,
-                                 std::vector<ConnectorSpec> connectors, ProcessOptions options)
-    : runtime_(std::make_unique<detail::ParallelRuntime>(detail::prepare_parallel_model(
-          std::move(components), std::move(connectors), std::move(options), {}))) {}
+                                 std::vector<ConnectorSpec> connectors, ProcessOptions options) {
+  set_spec(describe(components, connectors, options), ProcessKind::parallel);
+  runtime_ = std::make_unique<detail::ParallelRuntime>(detail::prepare_parallel_model(
+      std::move(components), std::move(connectors), std::move(options), {}));
+}
 
 ParallelProcess::ParallelProcess(const ProcessSpec& spec)
     : ParallelProcess(spec, Registry::global()) {}
@@ -1147,7 +1149,9 @@ ParallelProcess::ParallelProcess(const ProcessSpec& spec, const Registry& regist
     : runtime_(std::make_unique<detail::ParallelRuntime>(
           prepare_spec_model(spec, registry),
           // A fork server knows only the global registry (and the plugins the model names).
-          &registry == &Registry::global() ? &spec : nullptr)) {}
+          &registry == &Registry::global() ? &spec : nullptr)) {
+  set_spec(spec, ProcessKind::parallel);
+}
 
 ParallelProcess::~ParallelProcess() {
   end_background();

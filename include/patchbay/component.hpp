@@ -78,6 +78,7 @@ class Component {
   void set_resource_overrides(ResourceOverrides overrides) {
     resource_overrides_ = std::move(overrides);
   }
+  [[nodiscard]] const ResourceOverrides& resource_overrides() const { return resource_overrides_; }
 
   /// Values delivered to input `field` before its first message (what makes cycles runnable).
   /// Set before the process is constructed; checked against the field's type by validation.
@@ -100,6 +101,11 @@ class Component {
   [[nodiscard]] Port* find_input(std::string_view field) const;
   /// The output called `field`, or nullptr.
   [[nodiscard]] Port* find_output(std::string_view field) const;
+
+  /// The arguments it was built from (a ComponentArgs' values; none for a component built
+  /// from a name only): what Process::spec() writes for a model built in code. Fixed once
+  /// constructed; safe from any thread.
+  [[nodiscard]] const std::map<std::string, Value>& arguments() const { return arguments_; }
 
   /// Whether close() was called. Only from the component's fiber, or after run() returned.
   [[nodiscard]] bool is_closed() const { return closed_; }
@@ -161,6 +167,7 @@ class Component {
   std::string name_;
   std::string type_name_;
   std::string worker_label_;
+  std::map<std::string, Value> arguments_;
   std::atomic<Status> status_{Status::created};
   bool closed_ = false;
   bool stop_published_ = false;

@@ -128,6 +128,18 @@ class Process {
   /// limits::max_worker_exports_bytes, or its record in shared memory is corrupted.
   [[nodiscard]] virtual std::map<std::string, Value::Map> exports() const = 0;
 
+  /// The model this process runs, as a ProcessSpec: the spec it was built from, as given
+  /// (make_process() and the engines' spec constructors); for components built in code, one
+  /// written from them: each component's type_name(), name, arguments(), initial values,
+  /// resource overrides and worker label, the connectors and the options. Thread-safe.
+  [[nodiscard]] ProcessSpec spec() const;
+  /// dump_model(spec()): the model as YAML in Plugboard's schema, which load_model() and
+  /// parse_model() read back (Plugboard's `process.dump()`). A model built in code runs from it
+  /// where its component types are registered under their type_name(). Thread-safe.
+  [[nodiscard]] std::string to_yaml() const;
+  /// Writes to_yaml() to `path`. Throws patchbay::Error naming the path when it cannot.
+  void dump(const std::string& path) const;
+
   /// A host thread's way into the Ingress component called `ingress` (library.hpp), whose
   /// type is T (or any type that takes a Value, with T = Value). Take it before or during the run;
   /// pushes wait for start() or run() once its ring is full. Throws Error when there is no such
@@ -166,9 +178,17 @@ class Process {
   /// Stops a run start() began and waits for its thread; nothing when there is none. A
   /// derived class's destructor calls it first, while what its run() uses is still alive.
   void end_background() noexcept;
+  /// What spec() returns, with `kind` the engine that runs it: the derived class's
+  /// constructor sets it.
+  void set_spec(ProcessSpec spec, ProcessKind kind);
+  /// A spec written from components built in code (see spec()).
+  static ProcessSpec describe(const std::vector<std::unique_ptr<Component>>& components,
+                              const std::vector<ConnectorSpec>& connectors,
+                              const ProcessOptions& options);
 
  private:
   std::unique_ptr<detail::BackgroundRun> background_;
+  std::shared_ptr<const ProcessSpec> spec_;
 };
 
 /// Builds the engine the spec asks for (spec.kind), instantiating its components from

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
 
 namespace patchbay {
@@ -84,6 +85,14 @@ class Registry {
 
 namespace detail {
 
+/// Records that class `type` is registered as `name`, so that an instance built in code
+/// (without a Registry) reports that name as its Component::type_name(), and a model written
+/// from it (Process::spec()) names a type that loads. The first name recorded for a class
+/// stays. Thread-safe; never throws.
+void remember_class_name(const std::type_info& type, const char* name) noexcept;
+/// The name recorded for class `type`, or "" when none. Thread-safe.
+[[nodiscard]] std::string registered_class_name(const std::type_info& type);
+
 /// Registers T (constructible from `const ComponentArgs&`) under `name` at static
 /// initialisation; what PATCHBAY_REGISTER_COMPONENT expands to.
 template <class T>
@@ -93,6 +102,7 @@ struct Registrar {
       Registry::global().add(name, [](const ComponentArgs& args) -> std::unique_ptr<Component> {
         return std::make_unique<T>(args);
       });
+      remember_class_name(typeid(T), name);
     } catch (const std::exception& e) {
       Registry::global().record_error(e.what());
     }

@@ -1,9 +1,11 @@
-// Writing a model back as YAML (dump_model, save_model) and reading it again, and the
-// parameters a component reads: the process's, under its own of the same name.
+// Writing a model back as YAML (dump_model, save_model, Process::to_yaml and dump) and reading
+// it again, and the parameters a component reads: the process's, under its own of the same
+// name.
 #include <patchbay/error.hpp>
 #include <patchbay/library.hpp>
 #include <patchbay/local_process.hpp>
 #include <patchbay/model.hpp>
+#include <patchbay/parallel_process.hpp>
 #include <patchbay/process.hpp>
 #include <patchbay/process_spec.hpp>
 #include <patchbay/registry.hpp>
@@ -280,4 +282,103 @@ TEST_CASE("ComponentArgs reads a mapping argument as Value::Map, and says when i
   } catch (const ModelError& e) {
     CHECK_THAT(e.what(), Contains("'plain'") && Contains("must be a mapping, got int"));
   }
+}
+
+namespace {
+
+// Built in code below, and registered, so that the model it is written to loads.
+class DumpScale : public patchbay::Component {
+ public:
+  explicit DumpScale(const ComponentArgs& args)
+      : Component(args), factor_(args.get<double>("factor")) {}
+  patchbay::Input<std::int64_t> a{this, "a"};
+  patchbay::Output<double> x{this, "x"};
+  void step() override { x = static_cast<double>(a.value()) * factor_; }
+
+ private:
+  double factor_;
+};
+PATCHBAY_REGISTER_COMPONENT(DumpScale);
+
+std::vector<double> g_dump_taken;
+class DumpTake : public patchbay::Component {
+ public:
+  using Component::Component;
+  patchbay::Input<double> a{this, "a"};
+  void step() override { g_dump_taken.push_back(a.value()); }
+};
+PATCHBAY_REGISTER_COMPONENT(DumpTake);
+
+}  // namespace
+
+TEST_CASE("a process writes back the model it runs (to_yaml, dump), which runs the same",
+          "[model]") {
+  const ProcessSpec given = parse_model(kScalers);
+  g_taken_a.clear();
+  g_taken_b.clear();
+  auto process = patchbay::make_process(given, registry());
+  const std::string yaml = process->to_yaml();
+  INFO(yaml);
+  CHECK(yaml == dump_model(given));
+  CHECK(process->spec().components.size() == 4);
+  process->run();
+  const auto first_a = g_taken_a;
+  const auto first_b = g_taken_b;
+  REQUIRE(first_a.size() == 3);
+  // Written to a file and loaded, it runs the same.
+  patchbay::test::TempDir dir;
+  const std::string path = (dir / "dumped.yaml").string();
+  process->dump(path);
+  g_taken_a.clear();
+  g_taken_b.clear();
+  patchbay::make_process(patchbay::load_model(path), registry())->run();
+  CHECK(g_taken_a == first_a);
+  CHECK(g_taken_b == first_b);
+  CHECK_THROWS_WITH(process->dump((dir / "no/such/dir.yaml").string()),
+                    Contains("cannot write") && Contains("dir.yaml"));
+
+  // The engine that runs it is the kind written, whatever the spec said.
+  patchbay::ParallelProcess parallel(given, registry());
+  CHECK(parallel.spec().kind == patchbay::ProcessKind::parallel);
+  CHECK(parse_model(parallel.to_yaml()).kind == patchbay::ProcessKind::parallel);
+  parallel.run();
+  CHECK(parallel.status() == patchbay::Status::completed);
+}
+
+TEST_CASE("a process built in code writes a model of its components that loads and runs the same",
+          "[model]") {
+  std::vector<std::unique_ptr<patchbay::Component>> parts;
+  parts.push_back(std::make_unique<patchbay::library::Iterator>("source", 3));
+  parts.push_back(std::make_unique<DumpScale>(ComponentArgs("half", {{"factor", 0.5}})));
+  parts.push_back(std::make_unique<DumpTake>("take"));
+  patchbay::ResourceOverrides half_a_core;
+  half_a_core.cpu = 0.5;
+  parts[1]->set_resource_overrides(half_a_core);
+  parts[2]->set_worker_label("sink");
+  patchbay::ProcessOptions options;
+  options.channel_capacity = 64;
+  patchbay::LocalProcess process(std::move(parts), {{"source.x", "half.a"}, {"half.x", "take.a"}},
+                                 options);
+  const ProcessSpec spec = process.spec();
+  REQUIRE(spec.components.size() == 3);
+  // Registered classes are written by their registered names, with their arguments.
+  CHECK(spec.components[0].type == "Iterator");
+  CHECK(spec.components[0].args.at("iters") == Value(3));
+  CHECK(spec.components[1].type == "DumpScale");
+  CHECK(spec.components[1].args.at("factor") == Value(0.5));
+  CHECK(spec.components[1].resources.cpu == 0.5);
+  CHECK(spec.components[2].type == "DumpTake");
+  CHECK(spec.components[2].worker == "sink");
+  CHECK(spec.connectors.size() == 2);
+  CHECK(spec.options.channel_capacity == 64);
+  const std::string yaml = process.to_yaml();
+  INFO(yaml);
+  g_dump_taken.clear();
+  process.run();
+  REQUIRE(g_dump_taken == std::vector<double>{0.0, 0.5, 1.0});
+  g_dump_taken.clear();
+  const ProcessSpec again = parse_model(yaml);
+  CHECK(dump_model(again) == yaml);
+  patchbay::make_process(again)->run();
+  CHECK(g_dump_taken == std::vector<double>{0.0, 0.5, 1.0});
 }
