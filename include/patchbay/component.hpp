@@ -53,8 +53,9 @@ class Component {
 
   /// The component's name in its model. Safe from any thread.
   [[nodiscard]] const std::string& name() const { return name_; }
-  /// The registered type name when built by the registry, else the demangled class name.
-  /// Safe from any thread.
+  /// The registered type name when built by the registry; built in code, the name its class
+  /// was registered under (PATCHBAY_REGISTER_COMPONENT, the library's), else the demangled
+  /// class name. Safe from any thread.
   [[nodiscard]] std::string type_name() const;
   /// Where it is in its life (see Status). Under a ParallelProcess the component runs in a
   /// worker process and this instance does not follow it: read Process::component_stats()
