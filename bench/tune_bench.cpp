@@ -8,8 +8,9 @@
 //   end_ms       the one-time end of a search (the workers' exit, the ranking): from the last
 //                trial's report until Tuner::run returned
 //   trial_us     wall time per trial between the two: (search time - start - end) / trials
-//   plain_us     a plain make_process(spec)->run() over the same counts, timed in the same
-//                benchmark right after the searches (as many passes as searches, at least 3)
+//   plain_us     a plain make_process(spec)->run() over the same counts, timed right after
+//                each search (outside the benchmark's own timing), so that both see the
+//                same load
 //   added_us     what the tuner adds to each trial of a slot: trial_us * max_concurrent -
 //                plain_us (with two slots each runs a trial every 2 * trial_us)
 //   added_pct    added_us / plain_us, in percent (the target: under 5)
@@ -101,6 +102,7 @@ void tuner_trials(benchmark::State& state) {
   }
   double start = 0;
   double end = 0;
+  double plain = 0;
   double total = 0;
   for (auto _ : state) {
     const auto began = Clock::now();
@@ -118,18 +120,17 @@ void tuner_trials(benchmark::State& state) {
     start += std::max(first, 0.0);
     end += std::chrono::duration<double>(finished - last).count();
     if (result.trials.size() != trials) state.SkipWithError("trials missing");
+    // The plain runs over the same counts, right after each search, so that both see the
+    // same load on a shared machine (outside the benchmark's timing).
+    state.PauseTiming();
+    const auto plain_began = Clock::now();
+    plain_loop(model, base, trials);
+    plain += std::chrono::duration<double>(Clock::now() - plain_began).count();
+    state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * trials));
-  // Outside the timed loop: the plain runs over the same counts, on this machine, now, as
-  // many passes as the searches (at least 3).
-  const auto passes = std::max<std::int64_t>(3, static_cast<std::int64_t>(state.iterations()));
-  const auto plain_began = Clock::now();
-  for (std::int64_t i = 0; i < passes; ++i)
-    plain_loop(model, base, trials);
-  const double plain_us =
-      std::chrono::duration<double, std::micro>(Clock::now() - plain_began).count() /
-      static_cast<double>(passes) / static_cast<double>(trials);
   const auto n = static_cast<double>(state.iterations());
+  const double plain_us = plain / n / static_cast<double>(trials) * 1e6;
   const double trial_us = (total - start - end) / n / static_cast<double>(trials) * 1e6;
   const double added_us = trial_us * static_cast<double>(concurrent) - plain_us;
   state.counters["start_ms"] = start / n * 1e3;

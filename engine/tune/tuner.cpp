@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,10 +308,91 @@ bool read_some(int fd, InBuffer& in) {
   }
 }
 
+// Trials handed to one worker at once: at least the one it runs and the next, so that it
+// starts the next as soon as it has reported one, without waiting for the tuner to read the
+// report. Short trials get more, as many as make kRunway seconds of work (up to kMaxQueued):
+// the worker then never waits for the tuner, even when the tuner is slow to be scheduled, and
+// the tuner takes many reports at each wake-up rather than one.
+constexpr std::size_t kMinQueued = 2;
+constexpr std::size_t kMaxQueued = 32;
+constexpr double kRunway = 0.002;
+
+// A worker's reports, in shared memory: the worker writes each report's frame as its trial
+// ends, with no system call, and the tuner reads them when it wakes. The pipe from the worker
+// carries only a wake-up byte, written when the tuner said it waits for one, and its end
+// tells the tuner that the worker died (the reports published before that are in the ring).
+// At most kMaxQueued reports are unread at a time (the tuner hands out no more trials), each
+// at most kMaxReport bytes (a longer error is cut), so the worker never waits for room.
+constexpr std::size_t kMaxErrorText = 4000;
+constexpr std::size_t kMaxReport = kMaxErrorText + 4096;
+struct ReportRing {
+  static constexpr std::size_t kBytes = 512 * 1024;
+  static_assert(kBytes >= kMaxQueued * (kMaxReport + sizeof(std::uint32_t)));
+  alignas(64) std::atomic<std::uint64_t> head{0};  // bytes published (the worker)
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // bytes taken (the tuner)
+  alignas(64) std::atomic<std::uint32_t> tuner_waiting{0};
+  alignas(64) char data[kBytes];
+
+  // Copies `n` bytes at ring offset `at` (modulo the size), either way.
+  void put(std::uint64_t at, const char* from, std::size_t n) {
+    const std::size_t start = at % kBytes;
+    const std::size_t first = std::min(n, kBytes - start);
+    std::memcpy(data + start, from, first);
+    std::memcpy(data, from + first, n - first);
+  }
+  void get(std::uint64_t at, char* to, std::size_t n) const {
+    const std::size_t start = at % kBytes;
+    const std::size_t first = std::min(n, kBytes - start);
+    std::memcpy(to, data + start, first);
+    std::memcpy(to + first, data, n - first);
+  }
+};
+
+// A ReportRing in a shared mapping, made before the fork so that both sides see it.
+ReportRing* map_report_ring() {
+  void* at = ::mmap(nullptr, sizeof(ReportRing), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                    -1, 0);
+  if (at == MAP_FAILED) throw Error("tune: mmap: " + std::string(std::strerror(errno)));
+  return new (at) ReportRing();
+}
+
+void unmap_report_ring(ReportRing* ring) {
+  if (ring != nullptr) ::munmap(ring, sizeof(ReportRing));
+}
+
+// The worker's side: publishes one report frame (`frame`: its length, then its bytes), then
+// wakes the tuner if it waits.
+void publish_report(ReportRing& ring, std::string_view frame, int wake_fd) {
+  const std::uint64_t head = ring.head.load(std::memory_order_relaxed);
+  ring.put(head, frame.data(), frame.size());
+  ring.head.store(head + frame.size(), std::memory_order_seq_cst);
+  if (ring.tuner_waiting.load(std::memory_order_seq_cst) != 0 &&
+      ring.tuner_waiting.exchange(0, std::memory_order_seq_cst) != 0) {
+    const char wake = 1;
+    (void)write_all(wake_fd, std::string_view(&wake, 1));
+  }
+}
+
+// The tuner's side: appends what the worker published to `in` (whole frames only).
+void take_reports(ReportRing& ring, InBuffer& in) {
+  const std::uint64_t tail = ring.tail.load(std::memory_order_relaxed);
+  const std::uint64_t head = ring.head.load(std::memory_order_acquire);
+  if (head == tail) return;
+  if (in.at != 0) {
+    in.data.erase(0, in.at);
+    in.at = 0;
+  }
+  const std::size_t n = static_cast<std::size_t>(head - tail);
+  const std::size_t old = in.data.size();
+  in.data.resize(old + n);
+  ring.get(tail, in.data.data() + old, n);
+  ring.tail.store(head, std::memory_order_release);
+}
+
 // The trial worker's life: pinned, it runs each trial it is sent and reports it, until its
 // request pipe closes.
 [[noreturn]] void worker_main(const TuneSpec& spec, const ProcessSpec& model, int requests,
-                              int replies) {
+                              int replies, ReportRing& ring) {
   struct sigaction action {};
   action.sa_handler = on_trial_signal;
   sigemptyset(&action.sa_mask);
@@ -338,10 +420,24 @@ bool read_some(int fd, InBuffer& in) {
     } catch (const std::exception& e) {
       report.error = std::string("the trial's worker got an unreadable request: ") + e.what();
     }
-    // One report a trial, written as it ends: a crash in the next is then the next's.
+    // One report a trial, published as it ends: a crash in the next is then the next's.
+    if (report.error.size() > kMaxErrorText) {
+      report.error.resize(kMaxErrorText);
+      report.error += " [cut]";
+    }
     out.clear();
     append_report(out, report);
-    if (!write_all(replies, out)) break;
+    if (out.size() > kMaxReport + sizeof(std::uint32_t)) {
+      TrialReport too_big;
+      too_big.seconds = report.seconds;
+      too_big.error = "the trial's report is " + std::to_string(out.size()) +
+                      " bytes, more than the " + std::to_string(kMaxReport) +
+                      " a report may take (" + std::to_string(report.objectives.size()) +
+                      " objectives)";
+      out.clear();
+      append_report(out, too_big);
+    }
+    publish_report(ring, out, replies);
   }
   ::_exit(0);
 }
@@ -354,14 +450,6 @@ struct Pending {
   std::string request;
 };
 
-// Trials handed to one worker at once: at least the one it runs and the next, so that it
-// starts the next as soon as it has reported one, without waiting for the tuner to read the
-// report. Short trials get more, as many as make kRunway seconds of work (up to kMaxQueued):
-// the worker then never waits for the tuner, even when the tuner is slow to be scheduled, and
-// the tuner takes many reports at each wake-up rather than one.
-constexpr std::size_t kMinQueued = 2;
-constexpr std::size_t kMaxQueued = 32;
-constexpr double kRunway = 0.002;
 // The longest the tuner lets reports gather before reading them (see Tuner::run). A report
 // that finds the tuner waiting in poll() wakes it, and on a VM that wake-up costs the worker
 // several microseconds (measured in bench/tune_bench.cpp: about 9 us a trial of 160 us on
@@ -370,8 +458,9 @@ constexpr double kMaxGather = 0.001;
 
 struct Worker {
   pid_t pid = -1;
-  int requests = -1;  // the tuner writes trials here
-  int replies = -1;   // and reads reports here
+  int requests = -1;           // the tuner writes trials here
+  int replies = -1;            // a wake-up byte comes here; its end: the worker died
+  ReportRing* ring = nullptr;  // and the reports here
   InBuffer in;
   std::deque<Pending> queue;  // handed out, in the order the worker runs them
 };
@@ -509,11 +598,24 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         ::close(to_worker[1]);
         throw Error("tune: pipe: " + std::string(std::strerror(errno)));
       }
+      ReportRing* ring = nullptr;
+      try {
+        ring = map_report_ring();
+      } catch (...) {
+        for (int fd : {to_worker[0], to_worker[1], from_worker[0], from_worker[1]})
+          ::close(fd);
+        throw;
+      }
       // What the program has buffered is written once, by it, not again by a worker's engine.
       std::cout.flush();
       std::fflush(nullptr);
       const pid_t pid = ::fork();
-      if (pid < 0) throw Error("tune: fork: " + std::string(std::strerror(errno)));
+      if (pid < 0) {
+        for (int fd : {to_worker[0], to_worker[1], from_worker[0], from_worker[1]})
+          ::close(fd);
+        unmap_report_ring(ring);
+        throw Error("tune: fork: " + std::string(std::strerror(errno)));
+      }
       if (pid == 0) {
         ::close(to_worker[1]);
         ::close(from_worker[0]);
@@ -524,7 +626,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         }
         const auto& wp = plan.workers[plan.worker_of[s]];
         detail::bind_to(machine, wp.cores, wp.numa_node);
-        worker_main(spec_, model, to_worker[0], from_worker[1]);
+        worker_main(spec_, model, to_worker[0], from_worker[1], *ring);
       }
       ::close(to_worker[0]);
       ::close(from_worker[1]);
@@ -537,6 +639,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       w.pid = pid;
       w.requests = to_worker[1];
       w.replies = from_worker[0];
+      w.ring = ring;
     };
     // A write to a worker that died must not kill the tuner.
     struct sigaction ignore {};
@@ -554,6 +657,8 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         }
       }
       w.pid = -1;
+      unmap_report_ring(w.ring);
+      w.ring = nullptr;
       return status;
     };
     try {
@@ -636,8 +741,8 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         if (fds.empty()) break;  // nothing running and nothing more to run
         // When every busy worker has trials queued for a while yet (short trials, up to about
         // half a millisecond), the tuner lets about half of them end before it reads: one
-        // wake-up then takes many reports, the workers' reports wake no one, and the tuner
-        // spends less of the cores the trials run on.
+        // wake-up then takes many reports, and the tuner spends less of the cores the trials
+        // run on.
         if (!stopping && mean_trial > 0) {
           std::size_t queued = kMaxQueued;
           for (std::size_t s : slots)
@@ -650,19 +755,57 @@ TuneResult Tuner::run(const ProcessSpec& model) {
             ::nanosleep(&pause, nullptr);
           }
         }
-        const int ready = ::poll(fds.data(), fds.size(), 50);
+        // The reports published so far, in the order the worker ran their trials.
+        auto drain = [&](std::size_t s) {
+          Worker& w = workers[s];
+          take_reports(*w.ring, w.in);
+          while (!w.queue.empty()) {
+            const auto frame = take_frame(w.in);
+            if (!frame) break;
+            finish(s, parse_report(*frame));
+          }
+        };
+        bool took = false;
+        for (std::size_t s : slots) {
+          const std::size_t before = workers[s].queue.size();
+          drain(s);
+          took = took || workers[s].queue.size() != before;
+        }
+        if (took) continue;
+        // Nothing yet: the busy workers are told that the tuner waits (the next report then
+        // writes a wake-up byte), the rings are looked at once more for a report published
+        // before a worker saw that, and the tuner waits for a byte or a worker's end.
+        for (std::size_t s : slots)
+          workers[s].ring->tuner_waiting.store(1, std::memory_order_seq_cst);
+        bool published = false;
+        for (std::size_t s : slots) {
+          const ReportRing& ring = *workers[s].ring;
+          published = published || ring.head.load(std::memory_order_seq_cst) !=
+                                       ring.tail.load(std::memory_order_relaxed);
+        }
+        int ready = 0;
+        if (!published) ready = ::poll(fds.data(), fds.size(), 50);
         if (ready < 0 && errno != EINTR)
           throw Error("tune: poll: " + std::string(std::strerror(errno)));
-        for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
-          if (fds[i].revents == 0) continue;
+        for (std::size_t s : slots)
+          workers[s].ring->tuner_waiting.store(0, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < fds.size(); ++i) {
           const std::size_t s = slots[i];
           Worker& w = workers[s];
-          if (read_some(w.replies, w.in)) {
-            while (!w.queue.empty()) {
-              const auto frame = take_frame(w.in);
-              if (!frame) break;
-              finish(s, parse_report(*frame));
-            }
+          bool died = false;
+          if (ready > 0 && fds[i].revents != 0) {
+            char wake[64];
+            ssize_t n = 0;
+            do {
+              n = ::read(w.replies, wake, sizeof wake);
+            } while (n < 0 && errno == EINTR);
+            died = n <= 0;
+          }
+          drain(s);
+          if (!died) continue;
+          if (w.queue.empty()) {  // it ended between trials: a new one takes the next
+            (void)retire(w);
+            if (!stopping) spawn(s);
             continue;
           }
           // The worker died during the trial at the head of its queue: record that one, start

@@ -32,7 +32,8 @@ using patchbay::Value;
 
 // A source that steps once: exports f = -(x - 0.3)^2 - (y - 0.7)^2 of its args x and y, and
 // g = x + y; throws for x beyond `fail_above`, aborts when `mode` is "crash", throws a
-// ConstraintError (objective -100) when `mode` is "breach".
+// ConstraintError (objective -100) when `mode` is "breach", throws an error of 100,000
+// characters when `mode` is "long".
 class Quadratic : public patchbay::Component {
  public:
   explicit Quadratic(const patchbay::ComponentArgs& args)
@@ -48,6 +49,7 @@ class Quadratic : public patchbay::Component {
     if (sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
     if (x_ > fail_above_) throw patchbay::Error("x is too large");
     if (mode_ == "crash") std::abort();
+    if (mode_ == "long") throw patchbay::Error("long: " + std::string(100000, 'y'));
     if (mode_ == "breach") throw patchbay::ConstraintError("y out of range", -100.0);
     f = -(x_ - 0.3) * (x_ - 0.3) - (y_ - 0.7) * (y_ - 0.7);
     export_value("g", x_ + y_);
@@ -324,6 +326,23 @@ TEST_CASE("tune: failing and crashing trials are recorded and the search goes on
   CHECK(completed == 6);
   CHECK(reap_ended_children() == 0);
   CHECK(patchbay::test::dev_shm_entries() == shm_before);
+}
+
+TEST_CASE("tune: a trial's very long error is cut, and a worker's unread reports never block it",
+          "[tune]") {
+  reap_ended_children();
+  auto model = quadratic_model();
+  model.components[0].args["mode"] = "long";
+  // One slot: its worker is handed many trials at once (they are short), and every report
+  // is as long as a report may be.
+  const auto result = patchbay::Tuner(quadratic_tune("random", 200, 1)).run(model);
+  REQUIRE(result.trials.size() == 200);
+  for (const auto& t : result.trials) {
+    CHECK(t.outcome == patchbay::TrialOutcome::failed);
+    CHECK_THAT(t.error, Catch::Contains("long: yyy") && Catch::EndsWith("[cut]"));
+    CHECK(t.error.size() < 4100);
+  }
+  CHECK(reap_ended_children() == 0);
 }
 
 TEST_CASE("tune: a ConstraintError stops the trial with its objective; the search goes on",
