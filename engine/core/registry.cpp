@@ -1,4 +1,5 @@
 #include <patchbay/registry.hpp>
+#include <patchbay/version.hpp>
 
 #include <map>
 #include <mutex>
@@ -28,6 +29,38 @@ void remember_class_name(const std::type_info& type, const char* name) noexcept 
     std::lock_guard lock(table.mutex);
     table.names.emplace(std::type_index(type), name);
   } catch (...) {  // out of memory: the class keeps its C++ name
+  }
+}
+
+std::string abi_mismatch(const AbiStamp& stamp) {
+  const AbiStamp own = abi_stamp();
+  std::string diff;
+  auto compare = [&](const char* what, std::uint32_t theirs, std::uint32_t ours) {
+    if (theirs == ours) return;
+    diff += std::string(diff.empty() ? "" : ", ") + what + " " + std::to_string(theirs) +
+            " (this library: " + std::to_string(ours) + ")";
+  };
+  compare("ABI version", stamp.version, own.version);
+  compare("sizeof(Component)", stamp.component, own.component);
+  compare("sizeof(ComponentArgs)", stamp.component_args, own.component_args);
+  compare("sizeof(Port)", stamp.port, own.port);
+  compare("sizeof(Value)", stamp.value, own.value);
+  if (diff.empty()) return diff;
+  return "compiled against other patchbay headers than this library's (" + diff +
+         "): rebuild it against this version (" + PATCHBAY_VERSION + ")";
+}
+
+void register_component(const char* name, ComponentFactory factory, const AbiStamp& stamp,
+                        const std::type_info& type) noexcept {
+  try {
+    if (std::string why = abi_mismatch(stamp); !why.empty()) {
+      Registry::global().record_error("component type '" + std::string(name) + "' is " + why);
+      return;
+    }
+    Registry::global().add(name, std::move(factory));
+    remember_class_name(type, name);
+  } catch (const std::exception& e) {
+    Registry::global().record_error(e.what());
   }
 }
 

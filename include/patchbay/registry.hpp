@@ -4,6 +4,7 @@
 #include <patchbay/component.hpp>
 #include <patchbay/component_args.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,9 +21,10 @@ namespace patchbay {
 using ComponentFactory = std::function<std::unique_ptr<Component>(const ComponentArgs&)>;
 
 namespace detail {
-template <class T>
-struct Registrar;
+struct AbiStamp;
 class RegistryAccess;
+void register_component(const char* name, ComponentFactory factory, const AbiStamp& stamp,
+                        const std::type_info& type) noexcept;
 }  // namespace detail
 
 /// Type name -> factory. The library components (Iterator, Sleep, Timestamper, FileReader,
@@ -62,8 +64,9 @@ class Registry {
                                                   const ComponentArgs& args) const;
 
  private:
-  template <class T>
-  friend struct detail::Registrar;
+  friend void detail::register_component(const char* name, ComponentFactory factory,
+                                         const detail::AbiStamp& stamp,
+                                         const std::type_info& type) noexcept;
   friend class detail::RegistryAccess;
 
   // Registration at static initialisation cannot throw (a plugin being loaded would abort):
@@ -93,19 +96,46 @@ void remember_class_name(const std::type_info& type, const char* name) noexcept;
 /// The name recorded for class `type`, or "" when none. Thread-safe.
 [[nodiscard]] std::string registered_class_name(const std::type_info& type);
 
+/// The layout of the classes a plugin shares with this library, as the headers a piece of
+/// code was compiled with give it. A plugin built against other patchbay headers would build
+/// its components with another layout than this library reads: its registrations are refused
+/// (load_plugin() then says so) rather than crashing in the first run.
+struct AbiStamp {
+  std::uint32_t version = 0;  ///< abi_version: raised when a shared class changes otherwise
+  std::uint32_t component = 0;
+  std::uint32_t component_args = 0;
+  std::uint32_t port = 0;
+  std::uint32_t value = 0;
+};
+/// Raised whenever a class in these headers changes in a way sizes alone do not show.
+inline constexpr std::uint32_t abi_version = 1;
+/// The stamp of the headers this is compiled with.
+[[nodiscard]] constexpr AbiStamp abi_stamp() noexcept {
+  return {abi_version, static_cast<std::uint32_t>(sizeof(Component)),
+          static_cast<std::uint32_t>(sizeof(ComponentArgs)),
+          static_cast<std::uint32_t>(sizeof(Port)), static_cast<std::uint32_t>(sizeof(Value))};
+}
+/// "" when `stamp` (compiled into a registration) matches this library's own; else what
+/// differs. Thread-safe.
+[[nodiscard]] std::string abi_mismatch(const AbiStamp& stamp);
+
+/// Registers `factory` under `name` in Registry::global() for code compiled with `stamp`, at
+/// static initialisation: refused, with the error recorded for load_plugin() to report, when
+/// the stamp is not this library's or the name is taken. What Registrar calls. Never throws.
+void register_component(const char* name, ComponentFactory factory, const AbiStamp& stamp,
+                        const std::type_info& type) noexcept;
+
 /// Registers T (constructible from `const ComponentArgs&`) under `name` at static
 /// initialisation; what PATCHBAY_REGISTER_COMPONENT expands to.
 template <class T>
 struct Registrar {
   explicit Registrar(const char* name) noexcept {
-    try {
-      Registry::global().add(name, [](const ComponentArgs& args) -> std::unique_ptr<Component> {
-        return std::make_unique<T>(args);
-      });
-      remember_class_name(typeid(T), name);
-    } catch (const std::exception& e) {
-      Registry::global().record_error(e.what());
-    }
+    register_component(
+        name,
+        [](const ComponentArgs& args) -> std::unique_ptr<Component> {
+          return std::make_unique<T>(args);
+        },
+        abi_stamp(), typeid(T));
   }
 };
 

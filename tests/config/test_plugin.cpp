@@ -37,6 +37,7 @@ namespace {
 
 const std::string kDoubler = PATCHBAY_TEST_PLUGIN;
 const std::string kDuplicate = PATCHBAY_TEST_DUPLICATE_PLUGIN;
+const std::string kStale = PATCHBAY_STALE_PLUGIN;
 
 using patchbay::test::lines_of;
 using patchbay::test::read_file;
@@ -161,6 +162,30 @@ TEST_CASE("a file that is not a shared library is a ModelError naming the path",
   }
   // A directory is no library either.
   CHECK_THROWS_AS(patchbay::load_plugin((dir / "").string()), ModelError);
+}
+
+TEST_CASE("a plugin built against other patchbay headers is refused with a ModelError saying so",
+          "[plugin]") {
+  // The headers this test is built with are the library's.
+  CHECK(patchbay::detail::abi_mismatch(patchbay::detail::abi_stamp()).empty());
+  auto other = patchbay::detail::abi_stamp();
+  other.version += 1;
+  CHECK_THAT(patchbay::detail::abi_mismatch(other), Contains("ABI version"));
+  REQUIRE(fs::exists(kStale));
+  if (already_loaded(kStale)) {
+    WARN("the stale plugin was loaded earlier in this run; its error is reported once");
+    return;
+  }
+  try {
+    patchbay::load_plugin(kStale);
+    FAIL("a plugin built against other headers was accepted");
+  } catch (const ModelError& e) {
+    CHECK_THAT(e.what(), Contains(kStale) && Contains("'StaleThing'") &&
+                             Contains("compiled against other patchbay headers") &&
+                             Contains("sizeof(Component)") && Contains("rebuild it"));
+  }
+  // Its component was not registered: nothing can build it with the wrong layout.
+  CHECK_FALSE(Registry::global().contains("StaleThing"));
 }
 
 TEST_CASE("a plugin registering an existing name is a ModelError from load_plugin", "[plugin]") {
