@@ -3,7 +3,6 @@
 #include <patchbay/internal/port_codec.hpp>
 
 #include <cxxabi.h>
-#include <boost/context/protected_fixedsize_stack.hpp>
 #include <boost/fiber/condition_variable.hpp>
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/mutex.hpp>
@@ -23,6 +22,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#include "local/fiber_stack.hpp"
 #include "shm/counters.hpp"
 #include "shm/futex.hpp"
 #include "shm/spin.hpp"
@@ -32,52 +32,24 @@ namespace patchbay::detail {
 
 namespace {
 
-// Stacks for runner fibers: guard-paged, and kept for the next runner instead of unmapped.
-// The lowest address of the stack StackCache handed out last: a runner, dispatched at once,
-// reads it first thing (for unpoison_below_here()).
+// Stacks for runner fibers, from the thread's StackCache (guard-paged, kept for the next
+// runner instead of unmapped). The lowest address of the stack handed out last: a runner,
+// dispatched at once, reads it first thing (for unpoison_below_here()).
 thread_local const char* last_stack_lowest = nullptr;
 
-class StackCache {
- public:
-  explicit StackCache(std::size_t size) : inner_(size) {}
+constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
+
+// A copyable handle to the thread's cache, as Boost.Fiber wants its allocators.
+struct CachedStack {
   boost::context::stack_context allocate() {
-    boost::context::stack_context c;
-    if (!free_.empty()) {
-      c = free_.back();
-      free_.pop_back();
-    } else {
-      c = inner_.allocate();
-    }
+    boost::context::stack_context c = StackCache::local().allocate(task_stack_bytes);
     last_stack_lowest = static_cast<const char*>(c.sp) - c.size;
     return c;
   }
   void deallocate(boost::context::stack_context& c) noexcept {
-#if defined(__SANITIZE_ADDRESS__)
-    ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(c.sp) - c.size, c.size);
-#endif
-    if (free_.size() < 64) {
-      try {
-        free_.push_back(c);
-        return;
-      } catch (...) {
-      }
-    }
-    inner_.deallocate(c);
+    StackCache::local().deallocate(c, task_stack_bytes);
   }
-
- private:
-  boost::context::protected_fixedsize_stack inner_;
-  std::vector<boost::context::stack_context> free_;
 };
-
-// A handle to the cache, copyable as Boost.Fiber wants its allocators.
-struct CachedStack {
-  StackCache* cache;
-  boost::context::stack_context allocate() { return cache->allocate(); }
-  void deallocate(boost::context::stack_context& c) noexcept { cache->deallocate(c); }
-};
-
-constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
 
 // After an exception unwound frames on a fiber stack: AddressSanitizer keeps their poison (it
 // cleans only stacks it knows), which the next frames there would trip on. Clears everything
@@ -143,8 +115,7 @@ class Worker {
         me_(arena.worker(w)),
         w_(w),
         name_(std::move(name)),
-        capacity_(arena.queue_capacity()),
-        stacks_(task_stack_bytes) {
+        capacity_(arena.queue_capacity()) {
     context_.worker = w;
     const auto mode = static_cast<WaitMode>(arena.header().wait_mode);
     idle_budget_ = mode == WaitMode::spin ? ~0u : mode == WaitMode::adaptive ? 20000 : 0;
@@ -194,7 +165,6 @@ class Worker {
   std::unordered_map<std::uint64_t, std::unique_ptr<ActorEntry>> actors_;
   // The registered functions by id, without the registry's lock: one look-up a task.
   std::unordered_map<std::uint64_t, const RemoteFunction*> by_id_;
-  StackCache stacks_;
   // Entries of this worker's running table not in use (the host empties the table before a
   // replacement starts).
   std::vector<std::uint32_t> free_entries_;
@@ -296,9 +266,9 @@ void Worker::hand_out() {
     work_.notify_one();
     return;
   }
-  boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg, CachedStack{&stacks_},
-                       [this] { runner(last_stack_lowest); })
-      .detach();
+  boost::fibers::fiber(boost::fibers::launch::dispatch, std::allocator_arg, CachedStack{}, [this] {
+    runner(last_stack_lowest);
+  }).detach();
 }
 
 void Worker::runner(const char* stack_lowest) {

@@ -147,7 +147,9 @@ struct ProcessOptions {
   /// Default channel capacity in bytes (a power of two, at least 64).
   std::size_t channel_capacity = std::size_t{64} * 1024;
   /// Stack size of each component fiber, in bytes (limits::min_fiber_stack_size to
-  /// limits::max_fiber_stack_size).
+  /// limits::max_fiber_stack_size). Each stack has a guard page below it. A thread keeps up to
+  /// 64 stacks (64 MiB) of the fibers that ended on it, with the pages they touched, for its
+  /// next run: a model run again maps no stack (docs/ARCHITECTURE.md, "Fiber stacks").
   std::size_t fiber_stack_size = std::size_t{256} * 1024;
 
   // ParallelProcess only.
