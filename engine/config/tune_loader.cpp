@@ -373,6 +373,9 @@ void check_tune(const TuneSpec& tune, const ProcessSpec& model) {
   for (const auto& p : tune.parameters) {
     if (p.object_type != "process") component_of(p, "parameter");
   }
+  if (tune.objectives.empty()) {
+    throw ModelError("tune: no objective: a search needs at least one (TuneSpec::objectives)");
+  }
   for (const auto& o : tune.objectives)
     component_of(o, "objective");
 }

@@ -34,6 +34,8 @@ class ByteWriter {
   void text(std::string_view value);
   void value(const Value& value);
   [[nodiscard]] const std::string& bytes() const { return out_; }
+  /// Empties it, keeping its memory for the next fields.
+  void clear() { out_.clear(); }
 
  private:
   std::string out_;

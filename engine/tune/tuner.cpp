@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,18 +21,25 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <compare>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <optional>
+#include <span>
 #include <sstream>
 
 #include "core/port_access.hpp"
 #include "core/text.hpp"
 #include "fork/spec_codec.hpp"
 #include "placement/planner.hpp"
+#include "shm/atomic.hpp"
+#include "shm/futex.hpp"
+#include "shm/spin.hpp"
 #include "tune/search.hpp"
 
 namespace patchbay {
@@ -222,8 +230,9 @@ void append_frame(std::string& out, const detail::ByteWriter& frame) {
   out.append(frame.bytes());
 }
 
-void append_request(std::string& out, const std::vector<Value>& values) {
-  detail::ByteWriter frame;
+// `frame`: scratch, kept from call to call so that its memory is reused.
+void append_request(std::string& out, const std::vector<Value>& values, detail::ByteWriter& frame) {
+  frame.clear();
   frame.u64(values.size());
   for (const auto& v : values)
     frame.value(v);
@@ -238,8 +247,8 @@ std::vector<Value> read_request(std::string_view bytes) {
   return values;
 }
 
-void append_report(std::string& out, const TrialReport& r) {
-  detail::ByteWriter frame;
+void append_report(std::string& out, const TrialReport& r, detail::ByteWriter& frame) {
+  frame.clear();
   frame.u64(static_cast<std::uint64_t>(r.outcome));
   frame.f64(r.seconds);
   frame.u64(r.objectives.size());
@@ -291,108 +300,215 @@ std::optional<std::string_view> take_frame(InBuffer& in) {
   return frame;
 }
 
-// Reads what `fd` has into `in` (blocking until something comes). False at the end of the
-// stream.
-bool read_some(int fd, InBuffer& in) {
-  if (in.at != 0) {
-    in.data.erase(0, in.at);
-    in.at = 0;
-  }
-  char chunk[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    in.data.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-}
-
 // Trials handed to one worker at once: at least the one it runs and the next, so that it
 // starts the next as soon as it has reported one, without waiting for the tuner to read the
 // report. Short trials get more, as many as make kRunway seconds of work (up to kMaxQueued):
 // the worker then never waits for the tuner, even when the tuner is slow to be scheduled, and
 // the tuner takes many reports at each wake-up rather than one.
 constexpr std::size_t kMinQueued = 2;
-constexpr std::size_t kMaxQueued = 32;
+constexpr std::size_t kMaxQueued = 1024;
 constexpr double kRunway = 0.002;
 
-// A worker's reports, in shared memory: the worker writes each report's frame as its trial
-// ends, with no system call, and the tuner reads them when it wakes. The pipe from the worker
-// carries only a wake-up byte, written when the tuner said it waits for one, and its end
-// tells the tuner that the worker died (the reports published before that are in the ring).
-// At most kMaxQueued reports are unread at a time (the tuner hands out no more trials), each
-// at most kMaxReport bytes (a longer error is cut), so the worker never waits for room.
+// A slot's traffic, in one shared mapping made before its worker's fork: the trials the tuner
+// hands out in one byte ring, the worker's reports in another, each a stream of frames, with
+// no system call on either side while both are busy.
+// - Requests: the tuner writes them and wakes the worker only if it said it sleeps (on the
+//   futex word `request_wake`); the worker polls a while when it runs dry, then sleeps. It
+//   exits once the tuner has closed its requests and it has run them all, or when the tuner is
+//   gone.
+// - Reports: the worker publishes each as its trial ends and writes a wake-up byte on its pipe
+//   only when the tuner said it waits. That pipe's end tells the tuner that the worker died
+//   (the reports it published before are in the ring).
+// At most kMaxQueued trials are handed out and unreported at a time, and the requests' ring is
+// sized for kMaxQueued of the largest request the search can make (request_bytes()), so the
+// tuner never waits for room. A report is at most kMaxReport bytes (a longer error is cut); the
+// reports' ring holds thousands of the usual ones, and a worker whose reports fill it (long
+// errors) waits for the tuner to read them.
 constexpr std::size_t kMaxErrorText = 4000;
 constexpr std::size_t kMaxReport = kMaxErrorText + 4096;
-struct ReportRing {
-  static constexpr std::size_t kBytes = 512 * 1024;
-  static_assert(kBytes >= kMaxQueued * (kMaxReport + sizeof(std::uint32_t)));
-  alignas(64) std::atomic<std::uint64_t> head{0};  // bytes published (the worker)
-  alignas(64) std::atomic<std::uint64_t> tail{0};  // bytes taken (the tuner)
-  alignas(64) std::atomic<std::uint32_t> tuner_waiting{0};
-  alignas(64) char data[kBytes];
+constexpr std::size_t kReportBytes = 512 * 1024;
+static_assert(kReportBytes >= 4 * (kMaxReport + sizeof(std::uint32_t)));
 
-  // Copies `n` bytes at ring offset `at` (modulo the size), either way.
-  void put(std::uint64_t at, const char* from, std::size_t n) {
-    const std::size_t start = at % kBytes;
-    const std::size_t first = std::min(n, kBytes - start);
-    std::memcpy(data + start, from, first);
-    std::memcpy(data, from + first, n - first);
-  }
-  void get(std::uint64_t at, char* to, std::size_t n) const {
-    const std::size_t start = at % kBytes;
-    const std::size_t first = std::min(n, kBytes - start);
-    std::memcpy(to, data + start, first);
-    std::memcpy(to + first, data, n - first);
-  }
+// One direction's counters, each on a line of its own: bytes published and bytes taken.
+struct RingWords {
+  alignas(64) std::uint64_t head;  // the writer's
+  alignas(64) std::uint64_t tail;  // the reader's
 };
 
-// A ReportRing in a shared mapping, made before the fork so that both sides see it.
-ReportRing* map_report_ring() {
-  void* at = ::mmap(nullptr, sizeof(ReportRing), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                    -1, 0);
-  if (at == MAP_FAILED) throw Error("tune: mmap: " + std::string(std::strerror(errno)));
-  return new (at) ReportRing();
-}
+struct SlotControl {
+  RingWords requests;
+  RingWords reports;
+  alignas(64) std::uint32_t worker_waiting;  // the worker sleeps (or is about to) on request_wake
+  std::uint32_t request_wake;                // bumped by the tuner to wake it
+  std::uint32_t closed;                      // the tuner hands out no more trials
+  alignas(64) std::uint32_t tuner_waiting;   // the tuner waits for a wake-up byte
+};
 
-void unmap_report_ring(ReportRing* ring) {
-  if (ring != nullptr) ::munmap(ring, sizeof(ReportRing));
-}
+// A byte ring over `words` and `size` bytes at `data`: one writer, one reader.
+class ByteRing {
+ public:
+  ByteRing(RingWords& words, char* data, std::size_t size)
+      : words_(&words), data_(data), size_(size) {}
 
-// The worker's side: publishes one report frame (`frame`: its length, then its bytes), then
-// wakes the tuner if it waits.
-void publish_report(ReportRing& ring, std::string_view frame, int wake_fd) {
-  const std::uint64_t head = ring.head.load(std::memory_order_relaxed);
-  ring.put(head, frame.data(), frame.size());
-  ring.head.store(head + frame.size(), std::memory_order_seq_cst);
-  if (ring.tuner_waiting.load(std::memory_order_seq_cst) != 0 &&
-      ring.tuner_waiting.exchange(0, std::memory_order_seq_cst) != 0) {
-    const char wake = 1;
-    (void)write_all(wake_fd, std::string_view(&wake, 1));
+  // The writer's side: room for `n` more bytes.
+  [[nodiscard]] bool fits(std::size_t n) const {
+    const std::uint64_t used =
+        detail::load_relaxed(words_->head) - detail::load_acquire(words_->tail);
+    return used + n <= size_;
   }
-}
-
-// The tuner's side: appends what the worker published to `in` (whole frames only).
-void take_reports(ReportRing& ring, InBuffer& in) {
-  const std::uint64_t tail = ring.tail.load(std::memory_order_relaxed);
-  const std::uint64_t head = ring.head.load(std::memory_order_acquire);
-  if (head == tail) return;
-  if (in.at != 0) {
-    in.data.erase(0, in.at);
-    in.at = 0;
+  // The writer's side: copies `bytes` in (fits() said so) and publishes them (seq_cst: the
+  // writer then reads whether the reader sleeps, and the reader looks again after saying so).
+  void publish(std::string_view bytes) {
+    const std::uint64_t head = detail::load_relaxed(words_->head);
+    const std::size_t start = head % size_;
+    const std::size_t first = std::min(bytes.size(), size_ - start);
+    std::memcpy(data_ + start, bytes.data(), first);
+    std::memcpy(data_, bytes.data() + first, bytes.size() - first);
+    detail::store_seq_cst(words_->head, head + bytes.size());
   }
-  const std::size_t n = static_cast<std::size_t>(head - tail);
-  const std::size_t old = in.data.size();
-  in.data.resize(old + n);
-  ring.get(tail, in.data.data() + old, n);
-  ring.tail.store(head, std::memory_order_release);
+  // The reader's side: whether nothing is published beyond what it took.
+  [[nodiscard]] bool empty() const {
+    return detail::load_seq_cst(words_->head) == detail::load_relaxed(words_->tail);
+  }
+  // The reader's side: appends what is published to `in`; false if there was nothing.
+  bool take(InBuffer& in) {
+    const std::uint64_t tail = detail::load_relaxed(words_->tail);
+    const std::uint64_t head = detail::load_acquire(words_->head);
+    if (head == tail) return false;
+    if (in.at != 0) {
+      in.data.erase(0, in.at);
+      in.at = 0;
+    }
+    const auto n = static_cast<std::size_t>(head - tail);
+    const std::size_t old = in.data.size();
+    in.data.resize(old + n);
+    const std::size_t start = tail % size_;
+    const std::size_t first = std::min(n, size_ - start);
+    std::memcpy(in.data.data() + old, data_ + start, first);
+    std::memcpy(in.data.data() + old + first, data_, n - first);
+    detail::store_release(words_->tail, head);
+    return true;
+  }
+
+ private:
+  RingWords* words_;
+  char* data_;
+  std::size_t size_;
+};
+
+// A slot's mapping: the control block, then the requests' bytes, then the reports'.
+class SlotRings {
+ public:
+  // Maps it (shared, before the fork) with `request_bytes` for requests. Throws Error.
+  explicit SlotRings(std::size_t request_bytes)
+      : bytes_(sizeof(SlotControl) + request_bytes + kReportBytes),
+        base_(::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {
+    if (base_ == MAP_FAILED) throw Error("tune: mmap: " + std::string(std::strerror(errno)));
+    control_ = new (base_) SlotControl{};
+    char* data = static_cast<char*>(base_) + sizeof(SlotControl);
+    requests_.emplace(control_->requests, data, request_bytes);
+    reports_.emplace(control_->reports, data + request_bytes, kReportBytes);
+  }
+  SlotRings(const SlotRings&) = delete;
+  SlotRings& operator=(const SlotRings&) = delete;
+  ~SlotRings() { ::munmap(base_, bytes_); }
+
+  SlotControl& control() { return *control_; }
+  ByteRing& requests() { return *requests_; }
+  ByteRing& reports() { return *reports_; }
+
+  // The tuner's side: hands out `frames`, waking the worker if it sleeps.
+  void send(std::string_view frames) {
+    requests_->publish(frames);
+    if (detail::load_seq_cst(control_->worker_waiting) != 0) wake_worker();
+  }
+  // The tuner's side: no more trials; the worker exits once it has run those it has.
+  void close() {
+    detail::store_seq_cst(control_->closed, 1);
+    wake_worker();
+  }
+
+  // The worker's side: waits until requests come (true) or the tuner closed them or is gone
+  // (false). Polls a while first: the tuner usually hands out more within microseconds.
+  bool wait_for_requests(pid_t tuner) {
+    for (unsigned i = 0; i < kPolls; ++i) {
+      if (!requests_->empty()) return true;
+      detail::spin_pause();
+    }
+    for (;;) {
+      const std::uint32_t seen = detail::load_acquire(control_->request_wake);
+      detail::store_seq_cst(control_->worker_waiting, 1);
+      const bool ready = !requests_->empty();
+      if (!ready && detail::load_acquire(control_->closed) == 0) {
+        detail::futex_wait(&control_->request_wake, seen, std::chrono::milliseconds(100));
+      }
+      detail::store_relaxed(control_->worker_waiting, 0);
+      if (!requests_->empty()) return true;
+      if (detail::load_acquire(control_->closed) != 0) return false;
+      if (::getppid() != tuner) return false;  // the tuner died: nobody reads the reports
+    }
+  }
+
+  // The worker's side: publishes one report frame, then wakes the tuner if it waits. When the
+  // ring has no room (many long errors unread), waits for the tuner to read (it reads at least
+  // every millisecond while trials run); false if the tuner is gone.
+  bool report(std::string_view frame, int wake_fd, pid_t tuner) {
+    while (!reports_->fits(frame.size())) {
+      if (::getppid() != tuner) return false;
+      const char wake = 1;
+      (void)write_all(wake_fd, std::string_view(&wake, 1));
+      timespec pause{0, 50'000};
+      ::nanosleep(&pause, nullptr);
+    }
+    reports_->publish(frame);
+    std::uint32_t waiting = 1;
+    if (detail::load_seq_cst(control_->tuner_waiting) != 0 &&
+        detail::compare_exchange_acq_rel(control_->tuner_waiting, waiting, 0u)) {
+      const char wake = 1;
+      (void)write_all(wake_fd, std::string_view(&wake, 1));
+    }
+    return true;
+  }
+
+ private:
+  static constexpr unsigned kPolls = 4096;
+
+  void wake_worker() {
+    detail::fetch_add_seq_cst(control_->request_wake, 1u);
+    detail::futex_wake_all(&control_->request_wake);
+  }
+
+  std::size_t bytes_;
+  void* base_;
+  SlotControl* control_ = nullptr;
+  std::optional<ByteRing> requests_;
+  std::optional<ByteRing> reports_;
+};
+
+// The most bytes one request frame of this search can take: each parameter's largest value
+// (the model's own value, which a model-based search tries first, included).
+std::size_t request_bytes(const TuneSpec& spec, const std::vector<Value>& start) {
+  auto encoded = [](const Value& v) {
+    detail::ByteWriter w;
+    w.value(v);
+    return w.bytes().size();
+  };
+  std::size_t total = sizeof(std::uint32_t) + 16;  // the length, the count
+  for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
+    const ParameterSpec& p = spec.parameters[i];
+    std::size_t most = std::max(encoded(Value(0.0)), encoded(Value(std::int64_t{0})));
+    for (const auto& c : p.categories)
+      most = std::max(most, encoded(c));
+    if (i < start.size()) most = std::max(most, encoded(start[i]));
+    total += most;
+  }
+  return total;
 }
 
-// The trial worker's life: pinned, it runs each trial it is sent and reports it, until its
-// request pipe closes.
-[[noreturn]] void worker_main(const TuneSpec& spec, const ProcessSpec& model, int requests,
-                              int replies, ReportRing& ring) {
+// The trial worker's life: pinned, it runs each trial it is handed and reports it, until the
+// tuner closes its requests (or is gone).
+[[noreturn]] void worker_main(const TuneSpec& spec, const ProcessSpec& model, SlotRings& slot,
+                              int replies, pid_t tuner) {
   struct sigaction action {};
   action.sa_handler = on_trial_signal;
   sigemptyset(&action.sa_mask);
@@ -408,10 +524,12 @@ void take_reports(ReportRing& ring, InBuffer& in) {
   ProcessSpec trial = model;
   InBuffer in;
   std::string out;
+  detail::ByteWriter scratch;
   for (;;) {
     std::optional<std::string_view> frame = take_frame(in);
     if (!frame) {
-      if (!read_some(requests, in)) break;
+      if (slot.requests().take(in)) continue;
+      if (!slot.wait_for_requests(tuner)) break;
       continue;
     }
     TrialReport report;
@@ -426,7 +544,7 @@ void take_reports(ReportRing& ring, InBuffer& in) {
       report.error += " [cut]";
     }
     out.clear();
-    append_report(out, report);
+    append_report(out, report, scratch);
     if (out.size() > kMaxReport + sizeof(std::uint32_t)) {
       TrialReport too_big;
       too_big.seconds = report.seconds;
@@ -435,9 +553,9 @@ void take_reports(ReportRing& ring, InBuffer& in) {
                       " a report may take (" + std::to_string(report.objectives.size()) +
                       " objectives)";
       out.clear();
-      append_report(out, too_big);
+      append_report(out, too_big, scratch);
     }
-    publish_report(ring, out, replies);
+    if (!slot.report(out, replies, tuner)) break;
   }
   ::_exit(0);
 }
@@ -447,7 +565,6 @@ struct Pending {
   std::size_t id = 0;
   std::size_t tag = 0;
   std::chrono::steady_clock::time_point sent;
-  std::string request;
 };
 
 // The longest the tuner lets reports gather before reading them (see Tuner::run). A report
@@ -458,9 +575,8 @@ constexpr double kMaxGather = 0.001;
 
 struct Worker {
   pid_t pid = -1;
-  int requests = -1;           // the tuner writes trials here
-  int replies = -1;            // a wake-up byte comes here; its end: the worker died
-  ReportRing* ring = nullptr;  // and the reports here
+  std::unique_ptr<SlotRings> rings;  // trials to it, reports from it
+  int replies = -1;                  // a wake-up byte comes here; its end: the worker died
   InBuffer in;
   std::deque<Pending> queue;  // handed out, in the order the worker runs them
 };
@@ -476,7 +592,7 @@ std::string exit_text(int status) {
 }
 
 // Whether `a` dominates `b` (scores: the higher the better).
-bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
+bool dominates(std::span<const double> a, std::span<const double> b) {
   bool better = false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i] < b[i]) return false;
@@ -508,6 +624,9 @@ TuneResult Tuner::run(const ProcessSpec& model) {
   (void)validate(apply_trial(spec_, model, detail::middle_point(spec_)));
   const auto search_start = std::chrono::steady_clock::now();
   TuneResult result;
+  // Room for every trial from the start (up to a million): growing the table moves every
+  // trial so far, a pause of a millisecond or more in a long search of short trials.
+  result.trials.reserve(std::min<std::size_t>(spec_.num_samples, std::size_t{1} << 20));
 
   // The model's own values: where a model-based search begins.
   std::vector<Value> start;
@@ -556,11 +675,11 @@ TuneResult Tuner::run(const ProcessSpec& model) {
   const detail::Plan plan = detail::plan_placement(machine, input);
 
   std::vector<double> told;  // a trial's scores, for search->tell
-  auto record = [&](std::size_t id, std::size_t tag, const TrialReport& report, bool tell) {
+  auto record = [&](std::size_t id, std::size_t tag, TrialReport&& report, bool tell) {
     Trial& trial = result.trials[id];
     trial.outcome = report.outcome;
-    trial.objectives = report.objectives;
-    trial.error = report.error;
+    trial.objectives = std::move(report.objectives);
+    trial.error = std::move(report.error);
     trial.seconds = report.seconds;
     if (tell) {
       // Scores, the higher the better. A constraint trial's one value scores the first
@@ -588,22 +707,19 @@ TuneResult Tuner::run(const ProcessSpec& model) {
     }
   } else {
     std::vector<Worker> workers(concurrent);
+    const std::size_t request_ring =
+        std::max<std::size_t>(std::size_t{64} << 10, kMaxQueued * request_bytes(spec_, start));
+    const pid_t tuner = ::getpid();
     auto spawn = [&](std::size_t s) {
-      int to_worker[2];
       int from_worker[2];
-      if (::pipe2(to_worker, O_CLOEXEC) != 0)
+      if (::pipe2(from_worker, O_CLOEXEC) != 0)
         throw Error("tune: pipe: " + std::string(std::strerror(errno)));
-      if (::pipe2(from_worker, O_CLOEXEC) != 0) {
-        ::close(to_worker[0]);
-        ::close(to_worker[1]);
-        throw Error("tune: pipe: " + std::string(std::strerror(errno)));
-      }
-      ReportRing* ring = nullptr;
+      std::unique_ptr<SlotRings> rings;
       try {
-        ring = map_report_ring();
+        rings = std::make_unique<SlotRings>(request_ring);
       } catch (...) {
-        for (int fd : {to_worker[0], to_worker[1], from_worker[0], from_worker[1]})
-          ::close(fd);
+        ::close(from_worker[0]);
+        ::close(from_worker[1]);
         throw;
       }
       // What the program has buffered is written once, by it, not again by a worker's engine.
@@ -611,24 +727,24 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       std::fflush(nullptr);
       const pid_t pid = ::fork();
       if (pid < 0) {
-        for (int fd : {to_worker[0], to_worker[1], from_worker[0], from_worker[1]})
-          ::close(fd);
-        unmap_report_ring(ring);
+        ::close(from_worker[0]);
+        ::close(from_worker[1]);
         throw Error("tune: fork: " + std::string(std::strerror(errno)));
       }
       if (pid == 0) {
-        ::close(to_worker[1]);
+        // A tuner that dies takes its workers with it, queued trials and all (and one that
+        // died before this line is seen at once).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != tuner) ::_exit(1);
         ::close(from_worker[0]);
         // The other slots' pipes are not this worker's.
         for (auto& w : workers) {
-          if (w.requests >= 0) ::close(w.requests);
           if (w.replies >= 0) ::close(w.replies);
         }
         const auto& wp = plan.workers[plan.worker_of[s]];
         detail::bind_to(machine, wp.cores, wp.numa_node);
-        worker_main(spec_, model, to_worker[0], from_worker[1], *ring);
+        worker_main(spec_, model, *rings, from_worker[1], tuner);
       }
-      ::close(to_worker[0]);
       ::close(from_worker[1]);
       // Reset field by field: assigning a temporary Worker{} makes GCC 12 at -O3 warn that
       // its string may be used uninitialized (-Wmaybe-uninitialized, a false positive).
@@ -637,43 +753,41 @@ TuneResult Tuner::run(const ProcessSpec& model) {
       w.in.at = 0;
       w.queue.clear();
       w.pid = pid;
-      w.requests = to_worker[1];
       w.replies = from_worker[0];
-      w.ring = ring;
+      w.rings = std::move(rings);
     };
-    // A write to a worker that died must not kill the tuner.
-    struct sigaction ignore {};
-    struct sigaction old_pipe {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGPIPE, &ignore, &old_pipe);
     auto retire = [&](Worker& w) {
-      if (w.requests >= 0) ::close(w.requests);
+      if (w.rings) w.rings->close();
       if (w.replies >= 0) ::close(w.replies);
-      w.requests = w.replies = -1;
+      w.replies = -1;
       int status = 0;
       if (w.pid > 0) {
         while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
         }
       }
       w.pid = -1;
-      unmap_report_ring(w.ring);
-      w.ring = nullptr;
+      w.rings.reset();
       return status;
     };
     try {
       for (std::size_t s = 0; s < concurrent; ++s)
         spawn(s);
       bool stopping = false;
-      // The mean run time of a trial (worker-measured, a moving average): how many trials
-      // a worker is handed, and how long the tuner lets reports gather.
+      // How long a trial runs (worker-measured): how many trials a worker is handed, and how
+      // long the tuner lets reports gather. The lesser of a moving average and the last
+      // trial's time, so that the first trials (slower: nothing is warm yet) do not keep the
+      // estimate high while the average catches up, and the worker never runs dry because
+      // the tuner slept too long or handed out too few.
       double mean_trial = 0;
+      double last_trial = 0;
+      auto trial_estimate = [&] { return std::min(mean_trial, last_trial); };
       // The report of the trial at the front of slot s's queue (the worker runs them in order).
       auto finish = [&](std::size_t s, TrialReport report) {
         const Pending done = workers[s].queue.front();
         workers[s].queue.pop_front();
         mean_trial = mean_trial == 0 ? report.seconds : 0.9 * mean_trial + 0.1 * report.seconds;
-        record(done.id, done.tag, report, true);
+        last_trial = report.seconds;
+        record(done.id, done.tag, std::move(report), true);
       };
       auto parse_report = [](std::string_view frame) {
         try {
@@ -685,6 +799,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         }
       };
       std::vector<std::string> out(concurrent);
+      detail::ByteWriter scratch;
       for (;;) {
         if (stop_.load(std::memory_order_relaxed) && !stopping) {
           stopping = true;
@@ -697,12 +812,16 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         // so on; each worker's new trials go in one write.
         if (!stopping) {
           std::size_t target = kMinQueued;
-          if (mean_trial > 0) {
+          if (trial_estimate() > 0) {
             target = std::clamp<std::size_t>(
-                static_cast<std::size_t>(std::ceil(kRunway / mean_trial)), kMinQueued, kMaxQueued);
+                static_cast<std::size_t>(std::ceil(kRunway / trial_estimate())), kMinQueued,
+                kMaxQueued);
           }
           bool more = true;
-          for (std::size_t depth = 1; more && depth <= target; ++depth) {
+          std::size_t shortest = target;
+          for (const auto& w : workers)
+            shortest = std::min(shortest, w.queue.size());
+          for (std::size_t depth = shortest + 1; more && depth <= target; ++depth) {
             for (std::size_t s = 0; more && s < concurrent; ++s) {
               Worker& w = workers[s];
               if (w.queue.size() >= depth) continue;
@@ -713,20 +832,17 @@ TuneResult Tuner::run(const ProcessSpec& model) {
               }
               Trial trial;
               trial.id = result.trials.size();
-              trial.parameters = proposal->values;
+              trial.parameters = std::move(proposal->values);
               trial.slot = s;
               result.trials.push_back(std::move(trial));
-              Pending pending{
-                  result.trials.back().id, proposal->tag, std::chrono::steady_clock::now(), {}};
-              append_request(pending.request, proposal->values);
-              out[s] += pending.request;
-              w.queue.push_back(std::move(pending));
+              append_request(out[s], result.trials.back().parameters, scratch);
+              w.queue.push_back(Pending{result.trials.back().id, proposal->tag,
+                                        std::chrono::steady_clock::now()});
             }
           }
           for (std::size_t s = 0; s < concurrent; ++s) {
             if (out[s].empty()) continue;
-            // A failed write shows as the worker's end below.
-            write_all(workers[s].requests, out[s]);
+            workers[s].rings->send(out[s]);
             out[s].clear();
           }
         }
@@ -743,13 +859,13 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         // half a millisecond), the tuner lets about half of them end before it reads: one
         // wake-up then takes many reports, and the tuner spends less of the cores the trials
         // run on.
-        if (!stopping && mean_trial > 0) {
+        if (!stopping && trial_estimate() > 0) {
           std::size_t queued = kMaxQueued;
           for (std::size_t s : slots)
             queued = std::min(queued, workers[s].queue.size());
           if (queued >= 4) {
             const double gather =
-                std::min(kMaxGather, mean_trial * static_cast<double>(queued / 2));
+                std::min(kMaxGather, trial_estimate() * static_cast<double>(queued / 2));
             const auto ns = static_cast<long>(gather * 1e9);
             timespec pause{0, ns};
             ::nanosleep(&pause, nullptr);
@@ -758,7 +874,7 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         // The reports published so far, in the order the worker ran their trials.
         auto drain = [&](std::size_t s) {
           Worker& w = workers[s];
-          take_reports(*w.ring, w.in);
+          w.rings->reports().take(w.in);
           while (!w.queue.empty()) {
             const auto frame = take_frame(w.in);
             if (!frame) break;
@@ -776,19 +892,17 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         // writes a wake-up byte), the rings are looked at once more for a report published
         // before a worker saw that, and the tuner waits for a byte or a worker's end.
         for (std::size_t s : slots)
-          workers[s].ring->tuner_waiting.store(1, std::memory_order_seq_cst);
+          detail::store_seq_cst(workers[s].rings->control().tuner_waiting, 1);
         bool published = false;
         for (std::size_t s : slots) {
-          const ReportRing& ring = *workers[s].ring;
-          published = published || ring.head.load(std::memory_order_seq_cst) !=
-                                       ring.tail.load(std::memory_order_relaxed);
+          published = published || !workers[s].rings->reports().empty();
         }
         int ready = 0;
         if (!published) ready = ::poll(fds.data(), fds.size(), 50);
         if (ready < 0 && errno != EINTR)
           throw Error("tune: poll: " + std::string(std::strerror(errno)));
         for (std::size_t s : slots)
-          workers[s].ring->tuner_waiting.store(0, std::memory_order_relaxed);
+          detail::store_relaxed(workers[s].rings->control().tuner_waiting, 0);
         for (std::size_t i = 0; i < fds.size(); ++i) {
           const std::size_t s = slots[i];
           Worker& w = workers[s];
@@ -818,20 +932,20 @@ TuneResult Tuner::run(const ProcessSpec& model) {
                   .count();
           std::deque<Pending> waiting(std::next(w.queue.begin()), w.queue.end());
           w.queue.resize(1);
-          finish(s, report);
+          finish(s, std::move(report));
           if (stopping) {
             for (const auto& pending : waiting) {
               TrialReport stopped;
               stopped.outcome = TrialOutcome::stopped;
-              record(pending.id, pending.tag, stopped, true);
+              record(pending.id, pending.tag, std::move(stopped), true);
             }
             continue;
           }
           spawn(s);
           workers[s].queue = std::move(waiting);
           for (const auto& pending : workers[s].queue)
-            out[s] += pending.request;
-          write_all(workers[s].requests, out[s]);
+            append_request(out[s], result.trials[pending.id].parameters, scratch);
+          workers[s].rings->send(out[s]);
           out[s].clear();
         }
       }
@@ -840,63 +954,91 @@ TuneResult Tuner::run(const ProcessSpec& model) {
         if (w.pid > 0) ::kill(w.pid, SIGKILL);
         retire(w);
       }
-      sigaction(SIGPIPE, &old_pipe, nullptr);
       throw;
     }
+    // Every worker told at once, so that they end side by side; then each is reaped.
+    for (auto& w : workers) {
+      if (w.rings) w.rings->close();
+    }
     for (auto& w : workers)
-      retire(w);  // its request pipe closes: it exits
-    sigaction(SIGPIPE, &old_pipe, nullptr);
+      retire(w);
   }
   result.interrupted = result.interrupted || stop_.load(std::memory_order_relaxed);
 
-  // Ranking: trials with every objective, by Pareto rank, then by the first objective.
+  // Ranking: trials with every objective, by Pareto rank, then by the first objective. The
+  // scores (the higher the better) in one table, a row of k per trial.
+  const std::size_t k = spec_.objectives.size();
   std::vector<std::size_t> scored;
-  std::vector<std::vector<double>> scores(result.trials.size());
+  std::vector<double> table(result.trials.size() * k);
+  auto scores = [&](std::size_t id) { return std::span<const double>(table).subspan(id * k, k); };
   for (const auto& t : result.trials) {
-    if (t.objectives.size() != spec_.objectives.size()) continue;
+    if (t.objectives.size() != k) continue;
     if (!std::all_of(t.objectives.begin(), t.objectives.end(),
                      [](double d) { return std::isfinite(d); })) {
       continue;
     }
-    for (std::size_t i = 0; i < t.objectives.size(); ++i) {
-      scores[t.id].push_back(spec_.objectives[i].mode == TuneMode::max ? t.objectives[i]
-                                                                       : -t.objectives[i]);
+    for (std::size_t i = 0; i < k; ++i) {
+      table[t.id * k + i] =
+          spec_.objectives[i].mode == TuneMode::max ? t.objectives[i] : -t.objectives[i];
     }
     scored.push_back(t.id);
   }
-  // The Pareto front in O(n log n + n * front): in descending lexicographic order of the
-  // scores, a trial can only be dominated by one before it, and then by one on the front (a
-  // dominating trial off the front is itself dominated by a front trial, which dominates this
-  // one too).
-  std::vector<std::size_t> order = scored;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (scores[a] != scores[b]) return scores[a] > scores[b];
-    return a < b;
-  });
-  for (std::size_t a : order) {
-    const bool dominated =
-        std::any_of(result.pareto_front.begin(), result.pareto_front.end(),
-                    [&](std::size_t b) { return dominates(scores[b], scores[a]); });
-    if (!dominated) result.pareto_front.push_back(a);
-  }
-  auto first_better = [&](std::size_t a, std::size_t b) {
-    if (scores[a][0] != scores[b][0]) return scores[a][0] > scores[b][0];
-    return a < b;
+  // Best first by the first objective, the earlier trial first on a tie: the ranking with one
+  // objective; with several, the order of the front and then of the rest. Sorted as (key, id)
+  // pairs, one cache line holding four.
+  auto by_first = [&](std::vector<std::size_t>& ids) {
+    std::vector<std::pair<double, std::size_t>> keyed;
+    keyed.reserve(ids.size());
+    for (std::size_t id : ids)
+      keyed.emplace_back(-table[id * k], id);
+    std::sort(keyed.begin(), keyed.end());
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      ids[i] = keyed[i].second;
   };
-  std::sort(result.pareto_front.begin(), result.pareto_front.end(), first_better);
-  if (spec_.objectives.size() == 1 && result.pareto_front.size() > 1) {
-    result.pareto_front.resize(1);
+  if (k == 1) {
+    result.ranking = std::move(scored);
+    by_first(result.ranking);
+    if (!result.ranking.empty()) result.pareto_front = {result.ranking.front()};
+  } else {
+    auto same = [&](std::size_t a, std::size_t b) {
+      return std::equal(scores(a).begin(), scores(a).end(), scores(b).begin());
+    };
+    // The Pareto front in O(n log n + n * front): in descending lexicographic order of the
+    // scores, a trial can only be dominated by one before it, and then by one on the front (a
+    // dominating trial off the front is itself dominated by a front trial, which dominates this
+    // one too).
+    std::vector<std::size_t> order = scored;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const auto sa = scores(a);
+      const auto sb = scores(b);
+      const auto cmp = std::lexicographical_compare_three_way(
+          sa.begin(), sa.end(), sb.begin(), sb.end(), std::compare_weak_order_fallback);
+      if (cmp != 0) return cmp > 0;
+      return a < b;
+    });
+    // Trials with equal scores are adjacent in that order and share their fate, so a tie is
+    // settled by the trial before it: many trials on one value cost no more than one.
+    bool dominated = false;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const std::size_t a = order[i];
+      if (i == 0 || !same(a, order[i - 1])) {
+        dominated = std::any_of(result.pareto_front.begin(), result.pareto_front.end(),
+                                [&](std::size_t b) { return dominates(scores(b), scores(a)); });
+      }
+      if (!dominated) result.pareto_front.push_back(a);
+    }
+    by_first(result.pareto_front);
+    result.ranking = result.pareto_front;
+    std::vector<char> ranked(result.trials.size(), 0);
+    for (std::size_t id : result.ranking)
+      ranked[id] = 1;
+    std::vector<std::size_t> rest;
+    for (std::size_t id : scored) {
+      if (ranked[id] == 0) rest.push_back(id);
+    }
+    by_first(rest);
+    result.ranking.insert(result.ranking.end(), rest.begin(), rest.end());
   }
-  result.ranking = result.pareto_front;
-  std::vector<char> ranked(result.trials.size(), 0);
-  for (std::size_t id : result.ranking)
-    ranked[id] = 1;
-  std::vector<std::size_t> rest;
-  for (std::size_t id : scored) {
-    if (ranked[id] == 0) rest.push_back(id);
-  }
-  std::sort(rest.begin(), rest.end(), first_better);
-  result.ranking.insert(result.ranking.end(), rest.begin(), rest.end());
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - search_start).count();
   return result;

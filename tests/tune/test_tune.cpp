@@ -9,11 +9,13 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -241,6 +243,11 @@ TEST_CASE("tune: a bad tune section is a ModelError saying what and where", "[tu
   tune.parameters[0].field_name = "angel";
   CHECK_THROWS_WITH(patchbay::Tuner(tune).run(quadratic_model()),
                     Catch::Contains("unknown argument") && Catch::Contains("angel"));
+  // A spec built in code without an objective.
+  auto aimless = quadratic_tune("random", 2, 1);
+  aimless.objectives.clear();
+  CHECK_THROWS_WITH(patchbay::Tuner(aimless).run(quadratic_model()),
+                    Catch::Contains("tune: no objective"));
 }
 
 TEST_CASE("tune: random search is seeded, within bounds, and runs num_samples trials", "[tune]") {
@@ -328,13 +335,13 @@ TEST_CASE("tune: failing and crashing trials are recorded and the search goes on
   CHECK(patchbay::test::dev_shm_entries() == shm_before);
 }
 
-TEST_CASE("tune: a trial's very long error is cut, and a worker's unread reports never block it",
+TEST_CASE("tune: a trial's very long error is cut, and a worker whose reports fill its ring waits",
           "[tune]") {
   reap_ended_children();
   auto model = quadratic_model();
   model.components[0].args["mode"] = "long";
   // One slot: its worker is handed many trials at once (they are short), and every report
-  // is as long as a report may be.
+  // is as long as a report may be: more than its ring holds, so it waits for the tuner.
   const auto result = patchbay::Tuner(quadratic_tune("random", 200, 1)).run(model);
   REQUIRE(result.trials.size() == 200);
   for (const auto& t : result.trials) {
@@ -408,6 +415,16 @@ TEST_CASE("tune: several objectives give the Pareto front", "[tune]") {
   const auto repeated = patchbay::Tuner(many, in_process).run(quadratic_model());
   REQUIRE(repeated.trials.size() == 300);
   check_front(repeated);
+  // Many ties: x and y each one of three values, so 300 trials fall on nine points, and every
+  // trial on a point of the front is on it.
+  for (auto& p : many.parameters) {
+    p.kind = patchbay::ParameterKind::choice;
+    p.categories = {0.0, 0.5, 1.0};
+  }
+  const auto tied = patchbay::Tuner(many, in_process).run(quadratic_model());
+  REQUIRE(tied.trials.size() == 300);
+  check_front(tied);
+  CHECK(tied.pareto_front.size() > 9);
 }
 
 TEST_CASE("tune: with several objectives the NLopt chains explore the front to both extremes",
@@ -643,4 +660,60 @@ TEST_CASE("tune: a parallel model's worker that crashes fails its trial and leav
   REQUIRE(result.best() != nullptr);
   CHECK(reap_ended_children() == 0);
   CHECK(patchbay::test::dev_shm_entries() == shm_before);
+}
+
+TEST_CASE("tune: a tuner that is killed takes its trial workers with it", "[tune]") {
+  // A keeper process, made the subreaper of what it starts, forks a tuner whose trials each
+  // sleep five seconds on two workers, kills the tuner while the first trials run, and waits
+  // for the workers (now its children) to end: it exits 0 if they all end within 1.5 s,
+  // long before their trials would.
+  const pid_t keeper = ::fork();
+  REQUIRE(keeper >= 0);
+  if (keeper == 0) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    const pid_t tuner = ::fork();
+    if (tuner < 0) ::_exit(3);
+    if (tuner == 0) {
+      try {
+        const auto model = patchbay::parse_model(R"(
+plugboard:
+  process:
+    args:
+      components:
+      - {type: Iterator, args: {name: src, iters: 1}}
+      - {type: Sleep, args: {name: nap, sleep_seconds: 5}}
+      connectors:
+      - {source: src.x, target: nap.x}
+)");
+        auto tune = patchbay::parse_tune(R"(
+plugboard:
+  tune:
+    args:
+      objective: {object_name: nap, field_type: field, field_name: y}
+      parameters:
+      - {type: ray.tune.randint, object_name: src, field_type: arg, field_name: iters, lower: 1, upper: 2}
+      num_samples: 100
+      max_concurrent: 2
+)");
+        (void)patchbay::Tuner(*tune).run(model);
+      } catch (...) {
+      }
+      ::_exit(4);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::kill(tuner, SIGKILL);
+    int status = 0;
+    if (::waitpid(tuner, &status, 0) != tuner || !WIFSIGNALED(status)) ::_exit(5);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const pid_t ended = ::waitpid(-1, &status, WNOHANG);
+      if (ended < 0 && errno == ECHILD) ::_exit(0);  // every worker ended and is reaped
+      if (ended == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(keeper, &status, 0) == keeper);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
