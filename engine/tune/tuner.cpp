@@ -450,23 +450,18 @@ class SlotRings {
   }
 
   // The worker's side: publishes one report frame, then wakes the tuner if it waits. When the
-  // ring has no room (many long errors unread), waits for the tuner to read (it reads at least
-  // every millisecond while trials run); false if the tuner is gone.
+  // ring has no room (many long errors unread), waits for the tuner to read: it reads at least
+  // every millisecond while trials run, and never sleeps in poll() with reports unread (it
+  // looks at the ring after saying it waits). False if the tuner is gone.
   bool report(std::string_view frame, int wake_fd, pid_t tuner) {
     while (!reports_->fits(frame.size())) {
       if (::getppid() != tuner) return false;
-      const char wake = 1;
-      (void)write_all(wake_fd, std::string_view(&wake, 1));
+      wake_tuner(wake_fd);
       timespec pause{0, 50'000};
       ::nanosleep(&pause, nullptr);
     }
     reports_->publish(frame);
-    std::uint32_t waiting = 1;
-    if (detail::load_seq_cst(control_->tuner_waiting) != 0 &&
-        detail::compare_exchange_acq_rel(control_->tuner_waiting, waiting, 0u)) {
-      const char wake = 1;
-      (void)write_all(wake_fd, std::string_view(&wake, 1));
-    }
+    wake_tuner(wake_fd);
     return true;
   }
 
@@ -476,6 +471,15 @@ class SlotRings {
   void wake_worker() {
     detail::fetch_add_seq_cst(control_->request_wake, 1u);
     detail::futex_wake_all(&control_->request_wake);
+  }
+  // The worker's side, after publishing: a wake-up byte, if the tuner said it waits for one.
+  void wake_tuner(int wake_fd) {
+    std::uint32_t waiting = 1;
+    if (detail::load_seq_cst(control_->tuner_waiting) != 0 &&
+        detail::compare_exchange_acq_rel(control_->tuner_waiting, waiting, 0u)) {
+      const char wake = 1;
+      (void)write_all(wake_fd, std::string_view(&wake, 1));
+    }
   }
 
   std::size_t bytes_;
