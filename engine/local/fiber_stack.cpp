@@ -1,9 +1,8 @@
 #include "local/fiber_stack.hpp"
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include <boost/context/protected_fixedsize_stack.hpp>
 
-#include <new>
+#include <iterator>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -11,28 +10,9 @@
 
 namespace patchbay::detail {
 
-namespace {
-
-std::size_t page_bytes() {
-  static const std::size_t bytes = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  return bytes;
-}
-
-// The mapping's bytes for `size` usable bytes: whole pages, and the guard page.
-std::size_t mapped_bytes(std::size_t size) {
-  const std::size_t page = page_bytes();
-  return ((size + page - 1) / page + 1) * page;
-}
-
-void unmap(const boost::context::stack_context& context) noexcept {
-  ::munmap(static_cast<char*>(context.sp) - context.size, context.size);
-}
-
-}  // namespace
-
 StackCache::~StackCache() {
-  for (const Kept& kept : free_)
-    unmap(kept.context);
+  for (Kept& kept : free_)
+    boost::context::protected_fixedsize_stack(kept.size).deallocate(kept.context);
 }
 
 StackCache& StackCache::local() {
@@ -48,18 +28,8 @@ boost::context::stack_context StackCache::allocate(std::size_t size) {
     free_.erase(std::next(it).base());
     return context;
   }
-  const std::size_t bytes = mapped_bytes(size);
-  void* at = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (at == MAP_FAILED) throw std::bad_alloc();
-  // The lowest page is the guard.
-  if (::mprotect(at, page_bytes(), PROT_NONE) != 0) {
-    ::munmap(at, bytes);
-    throw std::bad_alloc();
-  }
-  boost::context::stack_context context;
-  context.size = bytes;
-  context.sp = static_cast<char*>(at) + bytes;
-  return context;
+  // Boost's guard-paged mapping: whole pages, and a PROT_NONE page below them.
+  return boost::context::protected_fixedsize_stack(size).allocate();
 }
 
 void StackCache::deallocate(boost::context::stack_context& context, std::size_t size) noexcept {
@@ -76,7 +46,7 @@ void StackCache::deallocate(boost::context::stack_context& context, std::size_t 
     } catch (...) {  // no room to note it: unmapped below
     }
   }
-  unmap(context);
+  boost::context::protected_fixedsize_stack(size).deallocate(context);
 }
 
 }  // namespace patchbay::detail

@@ -30,8 +30,8 @@ class StackCache {
   /// The calling thread's cache.
   static StackCache& local();
 
-  /// A stack of at least `size` usable bytes: a kept one of that size, or a new mapping.
-  /// Throws std::bad_alloc when the mapping fails.
+  /// A stack of at least `size` usable bytes: a kept one of that size, or a new mapping
+  /// (boost::context::protected_fixedsize_stack's). Throws std::bad_alloc when that fails.
   boost::context::stack_context allocate(std::size_t size);
   /// Takes back a stack that allocate(`size`) gave; keeps it or unmaps it.
   void deallocate(boost::context::stack_context& context, std::size_t size) noexcept;

@@ -282,7 +282,7 @@ bool write_all(int fd, std::string_view text) {
   return true;
 }
 
-// What has come in on a pipe and not been taken yet: `data` from `at` on.
+// What has come in from a ring and not been taken yet: `data` from `at` on.
 struct InBuffer {
   std::string data;
   std::size_t at = 0;
@@ -497,7 +497,7 @@ std::size_t request_bytes(const TuneSpec& spec, const std::vector<Value>& start)
     w.value(v);
     return w.bytes().size();
   };
-  std::size_t total = sizeof(std::uint32_t) + 16;  // the length, the count
+  std::size_t total = sizeof(std::uint32_t) + sizeof(std::uint64_t);  // the length, the count
   for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
     const ParameterSpec& p = spec.parameters[i];
     std::size_t most = std::max(encoded(Value(0.0)), encoded(Value(std::int64_t{0})));
