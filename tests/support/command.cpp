@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -121,6 +122,15 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 bool process_exists(int pid) {
   return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+bool process_running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // "pid (name) S ...": the name may hold spaces and parentheses, the state follows the last.
+  const auto paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' &&
+         text[paren + 2] != 'X';
 }
 
 std::size_t dev_shm_entries() {

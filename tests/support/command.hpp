@@ -62,6 +62,10 @@ std::vector<std::string> lines_of(const std::string& text);
 
 /// Whether a process with this pid exists (a zombie counts).
 bool process_exists(int pid);
+/// Whether a process with this pid runs: it exists and is not a zombie. An orphan that ended is
+/// a zombie until its new parent (init, or a subreaper) reaps it, which some inits do only every
+/// second or two: tests of what ends with a killed parent ask this rather than process_exists().
+bool process_running(int pid);
 /// How many entries /dev/shm holds: a run must leave it as it found it.
 std::size_t dev_shm_entries();
 

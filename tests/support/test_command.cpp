@@ -12,19 +12,6 @@
 
 #include "support/command.hpp"
 
-namespace {
-
-// True while `pid` runs: it exists and is not a zombie waiting for its new parent to reap it.
-bool running(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' &&
-         text[paren + 2] != 'X';
-}
-
-}  // namespace
-
 TEST_CASE("a command started by a test dies with the process that started it", "[tests]") {
   using namespace std::chrono_literals;
   patchbay::test::TempDir dir;
@@ -49,7 +36,7 @@ TEST_CASE("a command started by a test dies with the process that started it", "
   REQUIRE(got == static_cast<ssize_t>(sizeof command));
   REQUIRE(command > 0);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (running(command) && std::chrono::steady_clock::now() < deadline)
+  while (patchbay::test::process_running(command) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
-  CHECK_FALSE(running(command));
+  CHECK_FALSE(patchbay::test::process_running(command));
 }
