@@ -1,7 +1,9 @@
 #include "local/fiber_parker.hpp"
 
 #include <boost/fiber/operations.hpp>
+#include <boost/fiber/scheduler.hpp>
 
+#include <cassert>
 #include <utility>
 
 namespace patchbay::detail {
@@ -48,7 +50,9 @@ void FiberParker::park(const WaitReason& reason) {
   }
   // The deadlock handler wakes everyone, this fiber included: then there is nothing to wait for.
   if (parked_ == 0) return;
-  fiber_ = boost::fibers::context::active();
+  // A component parks only on its own fiber, so the thread-local lookup is done once.
+  if (self_ == nullptr) self_ = boost::fibers::context::active();
+  fiber_ = self_;
   fiber_->suspend();
 }
 
@@ -63,9 +67,12 @@ void FiberParker::wake() {
   if (reason_->remote && reason_->kind == WaitReason::Kind::output) --group_.parked_remote_output_;
   group_.recount();
   // Null: it has not suspended (it waits inline, or it is being woken from its own park()).
+  // Set: it has suspended, so another fiber of this thread wakes it, into this thread's
+  // scheduler (no thread-local lookup of the running fiber).
   boost::fibers::context* fiber = std::exchange(fiber_, nullptr);
-  if (fiber != nullptr && fiber != boost::fibers::context::active()) {
-    boost::fibers::context::active()->schedule(fiber);
+  if (fiber != nullptr) {
+    assert(fiber != boost::fibers::context::active());
+    fiber->get_scheduler()->schedule(fiber);
   }
 }
 

@@ -101,6 +101,7 @@ class FiberParker final : public Parker {
   // Set only once the fiber suspends: a component that waits inline (on its own fiber) is woken
   // without asking Boost.Fiber which fiber runs, a thread-local lookup through the library.
   boost::fibers::context* fiber_ = nullptr;
+  boost::fibers::context* self_ = nullptr;  ///< its component's fiber, once it has parked
   const WaitReason* reason_ = &nothing_;
   std::uint32_t parked_ = 0;  ///< 1 while parked; the idle word of notify()
   static constexpr WaitReason nothing_{};

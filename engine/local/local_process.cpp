@@ -2,6 +2,7 @@
 #include <patchbay/parallel_process.hpp>
 #include <patchbay/registry.hpp>
 
+#include <boost/fiber/context.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <algorithm>
@@ -190,9 +191,10 @@ void LocalRuntime::run() {
     group.set_remote_wait([&waiter] { waiter.wait(); },
                           options_.wait == WaitMode::block ? 0 : host_direct_spins);
     run_fibers(raw, group, options_.fiber_stack_size, [&](FiberRunDone& done) {
+      boost::fibers::context* const self = boost::fibers::context::active();  // looked up once
       while (!done.done()) {
         waiter.wait();
-        boost::this_fiber::yield();
+        self->yield();
       }
     });
     group.set_remote_wait({});
