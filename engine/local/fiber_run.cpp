@@ -78,6 +78,10 @@ void run_fibers(std::span<ComponentRunner* const> runners, FiberParkGroup& group
     fiber.join();
   done.set();
   watch.join();
+  // A turn of the scheduler's dispatcher, which releases the fibers that ended: their stacks go
+  // back to the thread's cache now, for the thread's next run (EngineScheduling gives the
+  // dispatcher few turns while fibers run).
+  boost::this_fiber::yield();
 }
 
 }  // namespace patchbay::detail

@@ -15,9 +15,38 @@ StackCache::~StackCache() {
     boost::context::protected_fixedsize_stack(kept.size).deallocate(kept.context);
 }
 
+namespace {
+
+// Set when the calling thread's cache is destroyed (trivially destructible, so it stays valid
+// until the thread is gone).
+thread_local bool local_cache_ended = false;
+
+struct LocalCache {
+  StackCache cache;
+  ~LocalCache() { local_cache_ended = true; }
+};
+
+}  // namespace
+
 StackCache& StackCache::local() {
-  thread_local StackCache cache;
-  return cache;
+  thread_local LocalCache local;
+  return local.cache;
+}
+
+boost::context::stack_context StackCache::take(std::size_t size) {
+  if (local_cache_ended) return boost::context::protected_fixedsize_stack(size).allocate();
+  return local().allocate(size);
+}
+
+void StackCache::give_back(boost::context::stack_context& context, std::size_t size) noexcept {
+  if (!local_cache_ended) {
+    local().deallocate(context, size);
+    return;
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(context.sp) - context.size, context.size);
+#endif
+  boost::context::protected_fixedsize_stack(size).deallocate(context);
 }
 
 boost::context::stack_context StackCache::allocate(std::size_t size) {

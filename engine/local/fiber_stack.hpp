@@ -27,8 +27,15 @@ class StackCache {
   StackCache& operator=(const StackCache&) = delete;
   ~StackCache();
 
-  /// The calling thread's cache.
+  /// The calling thread's cache. Not after the thread's thread-local objects began to be
+  /// destroyed: take() and give_back() are for fibers, which may end then.
   static StackCache& local();
+  /// allocate(`size`) on the calling thread's cache, or a new mapping once the cache is gone.
+  static boost::context::stack_context take(std::size_t size);
+  /// deallocate() on the calling thread's cache, or an unmapping once the cache is gone: a fiber
+  /// scheduler (thread-local too) that outlives the cache releases the fibers that ended last
+  /// when the thread ends.
+  static void give_back(boost::context::stack_context& context, std::size_t size) noexcept;
 
   /// A stack of at least `size` usable bytes: a kept one of that size, or a new mapping
   /// (boost::context::protected_fixedsize_stack's). Throws std::bad_alloc when that fails.
@@ -57,12 +64,12 @@ class RecordingStack {
   RecordingStack(std::size_t size, const void** lowest) : size_(size), lowest_(lowest) {}
 
   boost::context::stack_context allocate() {
-    boost::context::stack_context context = StackCache::local().allocate(size_);
+    boost::context::stack_context context = StackCache::take(size_);
     *lowest_ = static_cast<const char*>(context.sp) - context.size;
     return context;
   }
   void deallocate(boost::context::stack_context& context) noexcept {
-    StackCache::local().deallocate(context, size_);
+    StackCache::give_back(context, size_);
   }
 
  private:

@@ -23,6 +23,7 @@
 #include "channel/ring.hpp"
 #include "local/fiber_parker.hpp"
 #include "local/fiber_run.hpp"
+#include "local/fiber_scheduling.hpp"
 #include "parallel/child_signals.hpp"
 #include "parallel/gpu_environment.hpp"
 #include "parallel/parallel_runtime.hpp"
@@ -281,9 +282,10 @@ class WorkerRun {
       // Runs when every component here is parked and one of them parked on a local channel
       // (a component that parks on another worker last waits on its own fiber, see
       // FiberParkGroup::set_remote_wait()), and between the components' turns otherwise.
+      boost::fibers::context* const self = boost::fibers::context::active();  // looked up once
       while (!done.done()) {
         waiter.wait();
-        boost::this_fiber::yield();
+        self->yield();
       }
     });
     group_.set_remote_wait({});
@@ -399,6 +401,7 @@ void ParallelRuntime::worker_main(std::size_t worker) noexcept {
     store_release(me.state, static_cast<std::uint32_t>(WorkerState::ready));
     if (wait_for_go() == Go::leave) _exit(static_cast<int>(WorkerExit::done));
     store_release(me.state, static_cast<std::uint32_t>(WorkerState::running));
+    use_engine_scheduling();  // this process's thread is the engine's
     code = WorkerRun(model_, *arena_, worker).run();
   } catch (...) {
     code = WorkerExit::error;

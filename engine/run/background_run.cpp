@@ -8,6 +8,8 @@
 #include <thread>
 #include <utility>
 
+#include "local/fiber_scheduling.hpp"
+
 namespace patchbay {
 
 namespace detail {
@@ -34,6 +36,7 @@ void Process::start() {
   detail::BackgroundRun& r = *run;
   r.thread = std::thread([this, &r] {
     try {
+      detail::use_engine_scheduling();  // the run's own thread
       this->run();
     } catch (...) {
       r.error = std::current_exception();

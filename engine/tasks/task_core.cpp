@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "fork/fork_protocol.hpp"
+#include "local/fiber_scheduling.hpp"
 #include "parallel/child_signals.hpp"
 #include "parallel/gpu_environment.hpp"
 #include "parallel/launcher.hpp"
@@ -611,6 +612,7 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
   // come from the heap, and the heap is not trimmed below 256 MiB.
   (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
   (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  use_engine_scheduling();  // this process's thread is the engine's
   int code = 0;
   try {
     const WorkerPlan& p = plan_.workers[w];

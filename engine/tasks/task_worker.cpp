@@ -42,12 +42,12 @@ constexpr std::size_t task_stack_bytes = std::size_t{256} * 1024;
 // A copyable handle to the thread's cache, as Boost.Fiber wants its allocators.
 struct CachedStack {
   boost::context::stack_context allocate() {
-    boost::context::stack_context c = StackCache::local().allocate(task_stack_bytes);
+    boost::context::stack_context c = StackCache::take(task_stack_bytes);
     last_stack_lowest = static_cast<const char*>(c.sp) - c.size;
     return c;
   }
   void deallocate(boost::context::stack_context& c) noexcept {
-    StackCache::local().deallocate(c, task_stack_bytes);
+    StackCache::give_back(c, task_stack_bytes);
   }
 };
 

@@ -36,6 +36,7 @@
 #include "core/port_access.hpp"
 #include "core/text.hpp"
 #include "fork/spec_codec.hpp"
+#include "local/fiber_scheduling.hpp"
 #include "placement/planner.hpp"
 #include "shm/atomic.hpp"
 #include "shm/futex.hpp"
@@ -525,6 +526,7 @@ std::size_t request_bytes(const TuneSpec& spec, const std::vector<Value>& start)
   sigemptyset(&fatal.sa_mask);
   for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGPIPE})
     sigaction(sig, &fatal, nullptr);
+  detail::use_engine_scheduling();  // this process's thread is the engine's
   ProcessSpec trial = model;
   InBuffer in;
   std::string out;

@@ -4,6 +4,8 @@
 
 #include <patchbay/patchbay.hpp>
 
+#include <boost/fiber/fiber.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "local/fiber_scheduling.hpp"
 #include "local/fiber_stack.hpp"
 
 using patchbay::detail::StackCache;
@@ -68,11 +71,16 @@ void run_model(std::size_t sources, std::size_t& kept_then) {
 
 TEST_CASE("a model run again on a thread takes its fibers' stacks from the thread's cache",
           "[fiber_stack]") {
-  // A thread of its own, so that the cache starts empty.
+  // A thread of its own, so that the cache starts empty; with Boost.Fiber's round robin, and
+  // with the engine's scheduling, whose dispatcher (which releases the fibers that ended) takes
+  // fewer turns.
+  const bool engine_scheduling = GENERATE(false, true);
+  CAPTURE(engine_scheduling);
   std::size_t kept_after_first = 0;
   std::size_t kept_during_second = 99;
   std::size_t kept_after_second = 0;
   std::thread([&] {
+    if (engine_scheduling) patchbay::detail::use_engine_scheduling();
     std::size_t during = 0;
     run_model(3, during);
     CHECK(during == 0);  // nothing kept yet: six stacks mapped
@@ -142,4 +150,21 @@ TEST_CASE("a kept stack still has its guard page: an overflow faults", "[fiber_s
     CHECK(WIFSIGNALED(status));
     if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGSEGV);
   }
+}
+
+TEST_CASE("a fiber released after its thread's stack cache is gone unmaps its stack itself",
+          "[fiber_stack]") {
+  // The thread's fiber scheduler is made before its stack cache, so it is destroyed after it;
+  // the fiber that ended last is released then (the engine's scheduling gives the dispatcher,
+  // which releases ended fibers, no turn between the join and the thread's end). Its stack must
+  // not go back into the destroyed cache: before, a double free.
+  bool ran = false;
+  std::thread([&ran] {
+    patchbay::detail::use_engine_scheduling();
+    const void* lowest = nullptr;
+    boost::fibers::fiber(std::allocator_arg, patchbay::detail::RecordingStack(64 << 10, &lowest),
+                         [&ran] { ran = true; })
+        .join();
+  }).join();
+  CHECK(ran);
 }
