@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "local/fiber_scheduling.hpp"
 #include "local/fiber_stack.hpp"
 
 namespace patchbay::detail {
@@ -78,10 +79,10 @@ void run_fibers(std::span<ComponentRunner* const> runners, FiberParkGroup& group
     fiber.join();
   done.set();
   watch.join();
-  // A turn of the scheduler's dispatcher, which releases the fibers that ended: their stacks go
-  // back to the thread's cache now, for the thread's next run (EngineScheduling gives the
-  // dispatcher few turns while fibers run).
-  boost::this_fiber::yield();
+  // EngineScheduling gives the dispatcher, which releases the fibers that ended, few turns: one
+  // now, so that their stacks go back to the thread's cache for its next run. (Round robin has
+  // given it its turns already.)
+  if (uses_engine_scheduling()) boost::this_fiber::yield();
 }
 
 }  // namespace patchbay::detail

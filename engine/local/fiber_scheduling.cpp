@@ -51,8 +51,17 @@ void EngineScheduling::notify() noexcept {
   signal_.notify_all();
 }
 
+namespace {
+thread_local bool engine_scheduling = false;
+}  // namespace
+
 void use_engine_scheduling() {
   boost::fibers::use_scheduling_algorithm<EngineScheduling>();
+  engine_scheduling = true;
+}
+
+bool uses_engine_scheduling() noexcept {
+  return engine_scheduling;
 }
 
 }  // namespace patchbay::detail

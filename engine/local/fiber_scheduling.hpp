@@ -52,5 +52,7 @@ class EngineScheduling final : public boost::fibers::algo::algorithm {
 /// engine owns (a worker process's, a run's own thread), before it starts a fiber: a host's
 /// thread keeps the algorithm it has.
 void use_engine_scheduling();
+/// Whether the calling thread called use_engine_scheduling().
+[[nodiscard]] bool uses_engine_scheduling() noexcept;
 
 }  // namespace patchbay::detail
