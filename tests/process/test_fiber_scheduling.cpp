@@ -85,14 +85,14 @@ TEST_CASE(
   on_engine_thread(nullptr, [&] {
     boost::fibers::mutex mutex;
     boost::fibers::condition_variable signal;
-    bool signalled = false;
+    std::atomic<bool> signalled{false};  // written on another thread
     boost::fibers::fiber sleeper([&] {
       boost::this_fiber::sleep_for(std::chrono::milliseconds(2));
       slept = true;
     });
     boost::fibers::fiber woken([&] {
       std::unique_lock lock(mutex);
-      signal.wait(lock, [&] { return signalled; });
+      signal.wait(lock, [&] { return signalled.load(); });
       woken_ran = true;
     });
     std::thread other([&] {
@@ -135,7 +135,7 @@ TEST_CASE(
   on_engine_thread(nullptr, [&] {
     boost::fibers::mutex mutex;
     boost::fibers::condition_variable signal;
-    bool signalled = false;
+    std::atomic<bool> signalled{false};  // written on another thread
     std::thread other([&] {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       {
@@ -147,7 +147,7 @@ TEST_CASE(
     {
       std::unique_lock lock(mutex);
       // The thread's only fiber waits: the dispatcher suspends the thread until the notify.
-      signal.wait(lock, [&] { return signalled; });
+      signal.wait(lock, [&] { return signalled.load(); });
       woke = true;
     }
     other.join();
