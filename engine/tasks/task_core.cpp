@@ -612,9 +612,9 @@ void TaskCore::worker_main(std::uint32_t w) noexcept {
   // come from the heap, and the heap is not trimmed below 256 MiB.
   (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
   (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  use_engine_scheduling();  // this process's thread is the engine's
   int code = 0;
   try {
+    use_engine_scheduling();  // this process's thread is the engine's
     const WorkerPlan& p = plan_.workers[w];
     (void)bind_to(machine_, p.cores, p.numa_node);
     set_gpu_environment(machine_, p.gpus);
